@@ -1,0 +1,135 @@
+"""Operations over many credentials: bulk re-validation, reconcile, rewrap."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from .crypto.base import aad_for
+from .domain import Action, Event, Outcome, Provider, Status, StoredCredential, new_event_id, utcnow
+from .errors import IntegrationError
+from .overview import overview_frame
+
+Progress = Callable[[int, int], None]
+
+
+class RevalidateReport(BaseModel):
+    total: int = 0
+    outcomes: dict[str, int] = Field(default_factory=dict)
+    errors: dict[str, int] = Field(default_factory=dict)
+    changed: list[dict[str, str]] = Field(default_factory=list)
+    duration_s: float = 0.0
+
+
+class Drift(BaseModel):
+    org_slug: str
+    provider: Provider
+    cached_status: Status | None
+    recorded_status: Status
+    recorded_configured_at: datetime | None = None
+
+
+class ReconcileReport(BaseModel):
+    dry_run: bool
+    drifts: list[Drift]
+    fixed: int
+
+
+class RewrapReport(BaseModel):
+    current_key_ref: str
+    rewrapped: int = 0
+    already_current: int = 0
+    failed: dict[str, str] = Field(default_factory=dict)
+
+
+class BulkOperations:
+    """Mixed into IntegrationService: needs store, cipher, cache and revalidate_record."""
+
+    def revalidate_many(self, orgs: list[str] | None = None, providers: list[Provider | str] | None = None,
+                        concurrency: int = 16, progress: Progress | None = None,
+                        actor: str = "system") -> RevalidateReport:
+        """Re-check many stored credentials with bounded concurrency per provider."""
+        started = time.monotonic()
+        wanted = {Provider.parse(p) for p in providers} if providers else set(Provider)
+        records = [r for r in self.store.list_credentials()  # type: ignore[attr-defined]
+                   if r.provider in wanted and (orgs is None or r.org_slug in orgs)]
+        gates = {p: threading.BoundedSemaphore(max(1, concurrency)) for p in Provider}
+        report, done, lock = RevalidateReport(total=len(records)), 0, threading.Lock()
+
+        def one(record: StoredCredential) -> None:
+            nonlocal done
+            with gates[record.provider]:
+                try:
+                    result = self.revalidate_record(record, actor)  # type: ignore[attr-defined]
+                    outcome = "VALID" if result.success else ("INCONCLUSIVE" if result.error and
+                                                              result.error.retryable else "INVALID")
+                    code, after = (result.error.code if result.error else None), result.validation_status
+                except IntegrationError as exc:
+                    outcome, code, after = "FAILED", exc.code, record.validation_status
+            with lock:
+                report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
+                if code:
+                    report.errors[code] = report.errors.get(code, 0) + 1
+                if after != record.validation_status:
+                    report.changed.append({"org_slug": record.org_slug, "provider": record.provider.value,
+                                           "before": record.validation_status.value, "after": after.value})
+                done += 1
+                if progress:
+                    progress(done, len(records))
+
+        with ThreadPoolExecutor(max_workers=max(1, concurrency * len(wanted))) as pool:
+            list(pool.map(one, records))
+        report.duration_s = time.monotonic() - started
+        return report
+
+    def reconcile(self, dry_run: bool = False, actor: str = "system") -> ReconcileReport:
+        """Rebuild the status cache from the system of record; report every drift (fixed unless dry_run)."""
+        frame = overview_frame(self.store.list_credentials(), self.cache.all_orgs())  # type: ignore[attr-defined]
+        drifted = frame[frame["drift"]]
+        drifts = [Drift(org_slug=r.org_slug, provider=r.provider, cached_status=r.cached_status,
+                        recorded_status=r.status,
+                        recorded_configured_at=None if r.configured_at is None or str(r.configured_at) == "NaT"
+                        else r.configured_at.to_pydatetime())
+                  for r in drifted.itertuples()]
+        if dry_run or not drifts:
+            return ReconcileReport(dry_run=dry_run, drifts=drifts, fixed=0)
+        for slug in {d.org_slug for d in drifts if d.cached_status is None}:
+            self.cache.create_org(slug)  # type: ignore[attr-defined]
+        self.cache.set_many([(d.org_slug, d.provider, d.recorded_status, d.recorded_configured_at)  # type: ignore
+                             for d in drifts])
+        at = utcnow()
+        self.store.append_events([Event(  # type: ignore[attr-defined]
+            event_id=new_event_id(), at=at, org_slug=d.org_slug, provider=d.provider, action=Action.RECONCILE,
+            status_before=d.cached_status, status_after=d.recorded_status, outcome=Outcome.SUCCESS,
+            message=f"Status cache {d.cached_status.value if d.cached_status else 'missing'} -> "
+                    f"{d.recorded_status.value}", actor=actor) for d in drifts])
+        return ReconcileReport(dry_run=False, drifts=drifts, fixed=len(drifts))
+
+    def rewrap(self, progress: Progress | None = None, actor: str = "system") -> RewrapReport:
+        """Re-encrypt active ciphertexts not under the current key version; safe to re-run after interruption."""
+        current = self.cipher.current_key_ref()  # type: ignore[attr-defined]
+        records = [r for r in self.store.list_credentials() if r.encrypted_credential]  # type: ignore
+        report = RewrapReport(current_key_ref=current)
+        for i, rec in enumerate(records, 1):
+            if rec.key_ref == current:
+                report.already_current += 1
+            else:
+                aad = aad_for(rec.org_slug, rec.provider.value, rec.credential_id)
+                try:
+                    sealed = self.cipher.encrypt(self.cipher.decrypt(rec.encrypted_credential, aad), aad)  # type: ignore
+                    event = Event(event_id=new_event_id(), at=utcnow(), org_slug=rec.org_slug, provider=rec.provider,
+                                  credential_id=rec.credential_id, action=Action.REWRAP, outcome=Outcome.SUCCESS,
+                                  message=f"{rec.key_ref} -> {sealed.key_ref}", actor=actor)
+                    if self.store.replace_ciphertext(rec.credential_id, sealed.ciphertext,  # type: ignore
+                                                     sealed.key_ref, rec.key_ref or "", event):
+                        report.rewrapped += 1
+                except IntegrationError as exc:
+                    report.failed[rec.credential_id] = exc.code
+            if progress:
+                progress(i, len(records))
+        return report

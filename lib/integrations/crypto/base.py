@@ -1,0 +1,36 @@
+"""The Cipher port: seal a credential under a versioned key, bound to its row by AAD."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import NamedTuple
+
+
+class Sealed(NamedTuple):
+    ciphertext: bytes
+    key_ref: str
+
+
+def aad_for(org_slug: str, provider: str, credential_id: str) -> bytes:
+    """Associated data binding a ciphertext to its row: `org_slug|provider|credential_id`."""
+    return f"{org_slug}|{provider}|{credential_id}".encode()
+
+
+class Cipher(ABC):
+    """Encrypts and decrypts; raises IntegrationError ENCRYPTION_FAILED / DECRYPTION_FAILED."""
+
+    name: str = "cipher"
+
+    @abstractmethod
+    def encrypt(self, plaintext: bytes, aad: bytes) -> Sealed: ...
+
+    @abstractmethod
+    def decrypt(self, ciphertext: bytes, aad: bytes) -> bytes: ...
+
+    @abstractmethod
+    def current_key_ref(self) -> str:
+        """The key version new encryptions use; rewrap moves others to it."""
+
+    @abstractmethod
+    def fingerprint(self, plaintext: bytes) -> str:
+        """A keyed HMAC-SHA256 of the credential: equal for equal keys, reveals nothing."""

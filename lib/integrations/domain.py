@@ -1,0 +1,244 @@
+"""Providers, statuses, records and results. Credentials travel as SecretStr."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
+
+from .errors import IntegrationError
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+MAX_CREDENTIAL_BYTES = 16 * 1024
+MAX_METADATA_BYTES = 4 * 1024
+
+
+class Provider(StrEnum):
+    OPENAI = "OPENAI"
+    ANTHROPIC = "ANTHROPIC"
+    GCP = "GCP"
+
+    @property
+    def label(self) -> str:
+        """Human name: OpenAI, Anthropic, Google Cloud."""
+        return {"OPENAI": "OpenAI", "ANTHROPIC": "Anthropic", "GCP": "Google Cloud"}[self.value]
+
+    @property
+    def column(self) -> str:
+        """Lower-case name used in the status-cache column names."""
+        return self.value.lower()
+
+    @classmethod
+    def parse(cls, value: Provider | str) -> Provider:
+        """Accept the enum or any-case string; anything else is UNSUPPORTED_PROVIDER."""
+        if isinstance(value, Provider):
+            return value
+        if isinstance(value, str) and value.strip().upper() in cls.__members__:
+            return cls[value.strip().upper()]
+        shown = value[:40] if isinstance(value, str) else type(value).__name__
+        raise IntegrationError("UNSUPPORTED_PROVIDER", f"Unsupported provider {shown!r}: use openai, anthropic or gcp.")
+
+
+class Status(StrEnum):
+    VALID = "VALID"
+    INVALID = "INVALID"
+    PENDING = "PENDING"
+    NOT_CONFIGURED = "NOT_CONFIGURED"
+
+
+class Action(StrEnum):
+    SETUP = "SETUP"
+    VALIDATE = "VALIDATE"
+    DELETE = "DELETE"
+    SYNC = "SYNC"
+    RECONCILE = "RECONCILE"
+    REWRAP = "REWRAP"
+
+
+class Outcome(StrEnum):
+    SUCCESS = "SUCCESS"
+    REJECTED = "REJECTED"
+    INCONCLUSIVE = "INCONCLUSIVE"
+    FAILED = "FAILED"
+
+
+def check_slug(slug: object) -> str:
+    """Return the slug if valid, else raise INVALID_ORG_SLUG."""
+    if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
+        raise IntegrationError("INVALID_ORG_SLUG", "Invalid organization slug: use 2-63 lower-case letters, digits "
+                               "and dashes, starting with a letter or digit.")
+    return slug
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_event_id() -> str:
+    return f"evt_{uuid.uuid4().hex}"
+
+
+class CheckItem(BaseModel):
+    """One line of a validation checklist (e.g. a GCP permission)."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+class CheckResult(BaseModel):
+    """What a live check found. `error_code` is None when the credential is valid."""
+
+    status: Status
+    error_code: str | None = None
+    message: str = ""
+    retryable: bool = False
+    checks: list[CheckItem] = Field(default_factory=list)
+    rate_limit: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.error_code is not None and self.retryable
+
+
+class StoredCredential(BaseModel):
+    """A row of org_integrations. Holds ciphertext only."""
+
+    model_config = ConfigDict(frozen=False)
+
+    credential_id: str
+    org_slug: str
+    provider: Provider
+    credential_name: str | None = None
+    encrypted_credential: bytes | None = Field(default=None, repr=False)
+    key_ref: str | None = None
+    credential_hint: str = ""
+    credential_fingerprint: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    is_active: bool = True
+    validation_status: Status = Status.PENDING
+    validation_error_code: str | None = None
+    validation_error_message: str | None = None
+    last_validated_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None = None
+    updated_by: str | None = None
+    deleted_at: datetime | None = None
+
+
+class Event(BaseModel):
+    """A row of the append-only org_integration_events history."""
+
+    event_id: str
+    at: datetime
+    org_slug: str
+    provider: Provider | None = None
+    credential_id: str | None = None
+    action: Action
+    status_before: Status | None = None
+    status_after: Status | None = None
+    outcome: Outcome
+    error_code: str | None = None
+    message: str = ""
+    actor: str = "system"
+    duration_ms: int = 0
+
+
+class OrgApiKey(BaseModel):
+    org_slug: str
+    key_id: str
+    key_prefix: str
+    key_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class CachedStatus(BaseModel):
+    status: Status = Status.NOT_CONFIGURED
+    configured_at: datetime | None = None
+
+
+class OrgRow(BaseModel):
+    """A row of the status cache's organizations table."""
+
+    org_slug: str
+    name: str | None = None
+    statuses: dict[Provider, CachedStatus] = Field(default_factory=dict)
+
+    def status_of(self, provider: Provider) -> CachedStatus:
+        return self.statuses.get(provider, CachedStatus())
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    retryable: bool
+    hint: str
+
+    @classmethod
+    def of(cls, error: IntegrationError) -> ErrorInfo:
+        return cls(**error.to_json())
+
+
+class Integration(BaseModel):
+    """What callers see of one integration: never a secret. Dumps to the REST shape."""
+
+    provider: Provider
+    status: Status
+    credential_name: str | None = None
+    credential_hint: str | None = None
+    last_validated_at: datetime | None = None
+    created_at: datetime | None = None
+    error: ErrorInfo | None = None
+    credential_id: str | None = Field(default=None, exclude=True)
+    metadata: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    key_ref: str | None = Field(default=None, exclude=True)
+
+    @model_serializer(mode="wrap")
+    def _rest_shape(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if self.credential_id is None and self.status == Status.NOT_CONFIGURED:
+            return {"provider": data["provider"], "status": data["status"]}
+        if data.get("error") is None:
+            data.pop("error", None)
+        return data
+
+
+class OrgIntegrations(BaseModel):
+    org_slug: str
+    integrations: dict[Provider, Integration]
+    all_valid: bool
+    providers_configured: int
+
+
+class SetupResult(BaseModel):
+    success: bool
+    provider: Provider
+    credential_id: str | None
+    validation_status: Status
+    message: str
+    checks: list[CheckItem] = Field(default_factory=list, exclude=True)
+    warnings: list[str] = Field(default_factory=list, exclude=True)
+    rotated_credential_id: str | None = Field(default=None, exclude=True)
+
+
+class ValidateResult(BaseModel):
+    success: bool
+    provider: Provider
+    validation_status: Status
+    message: str
+    error: ErrorInfo | None = None
+    checks: list[CheckItem] = Field(default_factory=list, exclude=True)
+    rate_limit: dict[str, str] = Field(default_factory=dict, exclude=True)
+    warnings: list[str] = Field(default_factory=list, exclude=True)
+
+
+class DeleteResult(BaseModel):
+    success: bool
+    message: str
+    warnings: list[str] = Field(default_factory=list, exclude=True)

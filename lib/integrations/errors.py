@@ -1,0 +1,140 @@
+"""The error catalog: one code -> title, message, causes, fixes, retryable, HTTP status.
+
+The troubleshooting guide is written once, here; the console, the API, the CLI and the notebooks show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    code: str
+    title: str
+    message: str
+    causes: tuple[str, ...]
+    fixes: tuple[str, ...]
+    retryable: bool = False
+    http_status: int = 400
+
+
+def _e(code: str, title: str, message: str, causes: list[str], fixes: list[str], retryable: bool = False,
+       http_status: int = 400) -> CatalogEntry:
+    return CatalogEntry(code, title, message, tuple(causes), tuple(fixes), retryable, http_status)
+
+
+CATALOG: dict[str, CatalogEntry] = {e.code: e for e in [
+    _e("ORG_NOT_FOUND", "Organization not found", "No organization with this slug exists.",
+       ["The slug is misspelled.", "The organization was never registered in the status cache."],
+       ["Check the slug (lower case, digits and dashes).", "Register it: `integrations org create SLUG`."],
+       http_status=404),
+    _e("INVALID_ORG_SLUG", "Invalid organization slug", "The organization slug is not valid.",
+       ["Slugs are 2-63 characters: lower-case letters, digits and dashes, starting with a letter or digit."],
+       ["Use the organization's slug exactly as registered, e.g. `acmecorp`."], http_status=422),
+    _e("ORG_API_KEY_MISSING", "Org API key missing", "The request has no X-API-Key header.",
+       ["The frontend did not send the organization's API key."],
+       ["Send the org API key in the `X-API-Key` header."], http_status=401),
+    _e("ORG_API_KEY_INVALID", "Org API key not recognised", "The org API key is unknown or revoked.",
+       ["The key was revoked or rotated.", "The key was copied incompletely."],
+       ["Issue a new key: `integrations org key rotate SLUG`, and update the frontend."], http_status=401),
+    _e("ORG_API_KEY_FORBIDDEN", "Org API key belongs to another organization",
+       "This org API key does not belong to the organization in the URL.",
+       ["The frontend used one organization's key for another organization."],
+       ["Use the API key issued for this organization."], http_status=403),
+    _e("UNSUPPORTED_PROVIDER", "Unsupported provider", "This provider is not supported.",
+       ["The provider name is misspelled."], ["Use one of: openai, anthropic, gcp (any case)."],
+       http_status=422),
+    _e("MALFORMED_CREDENTIAL", "Malformed credential", "The credential does not have the expected format.",
+       ["A different provider's key was pasted.", "The key was truncated or has extra characters.",
+        "A GCP service-account JSON is incomplete or not a service-account key."],
+       ["Copy the whole key again from the provider's console.",
+        "OpenAI keys start with `sk-`, Anthropic keys with `sk-ant-`; GCP needs the JSON key file of a "
+        "service account."], http_status=422),
+    _e("INVALID_CREDENTIAL", "Credential rejected by the provider",
+       "The provider rejected this credential (it is revoked, deleted or wrong).",
+       ["The key was revoked or deleted in the provider's console.", "The key belongs to another account.",
+        "The service account or its key was deleted or disabled."],
+       ["Create a new key in the provider's console and set it up again (rotate)."], http_status=400),
+    _e("INSUFFICIENT_PERMISSIONS", "Credential lacks permissions",
+       "The credential is genuine but lacks a permission the integration needs.",
+       ["An OpenAI restricted key without the models scope.",
+        "A GCP service account without BigQuery Data Viewer / Job User roles."],
+       ["Grant the missing permissions named in the check, then re-validate.",
+        "For GCP: roles/bigquery.dataViewer and roles/bigquery.jobUser on the project."], http_status=403),
+    _e("RATE_LIMITED", "Provider rate limit reached", "The provider is rate-limiting this credential.",
+       ["Too many requests on this key or organization at the provider."],
+       ["Wait for the time the provider asked (Retry-After), then retry."], retryable=True, http_status=429),
+    _e("NETWORK_ERROR", "Provider unreachable", "The provider could not be reached (network error or timeout).",
+       ["A network outage or firewall between us and the provider.", "The provider did not answer in time."],
+       ["Retry in a few minutes; check outbound connectivity to the provider."], retryable=True,
+       http_status=503),
+    _e("PROVIDER_UNAVAILABLE", "Provider unavailable", "The provider answered with a server error.",
+       ["An outage or overload at the provider (5xx, 529)."],
+       ["Retry later; check the provider's status page."], retryable=True, http_status=503),
+    _e("NOT_CONFIGURED", "Integration not configured", "This organization has no active credential for the provider.",
+       ["It was never set up, or it was deleted."], ["Set it up: console Setup page or `integrations setup`."],
+       http_status=404),
+    _e("ENCRYPTION_FAILED", "Encryption failed", "The credential could not be encrypted; nothing was stored.",
+       ["The encryption key is unavailable or access was denied.", "The keyring file is unreadable."],
+       ["Check the key configuration (INTEGRATIONS_KMS_KEY or the local keyring) and retry."],
+       retryable=True, http_status=503),
+    _e("DECRYPTION_FAILED", "Stored credential cannot be decrypted",
+       "The stored ciphertext could not be decrypted.",
+       ["The key version that encrypted it was destroyed or is not in this keyring.",
+        "The ciphertext was copied from another organization's or provider's row.",
+        "The stored bytes were altered."],
+       ["Re-enter the credential (setup again); it replaces the unreadable one."], http_status=500),
+    _e("STORAGE_FAILED", "Storage failed", "The system of record could not be read or written; nothing was changed.",
+       ["The store is unreachable, locked or read-only.", "Missing permissions on the dataset."],
+       ["Retry; if it persists check the store (BigQuery dataset or the local SQLite file)."],
+       retryable=True, http_status=503),
+    _e("STATUS_SYNC_FAILED", "Status cache not updated",
+       "The status cache could not be updated; the system of record is correct.",
+       ["The status cache (Supabase or local file) is unreachable."],
+       ["Run `integrations reconcile` to rebuild the cache from the system of record."],
+       retryable=True, http_status=503),
+    _e("TOO_MANY_ATTEMPTS", "Too many validation attempts",
+       "Too many credential checks for this organization; wait before trying again.",
+       ["Many setups or validations in a short time (a limit protects against testing stolen keys)."],
+       ["Wait a minute and retry."], retryable=True, http_status=429),
+    _e("INVALID_INPUT", "Invalid input", "The request is not valid.",
+       ["A field is missing, too long or of the wrong type."], ["Correct the field named in the message."],
+       http_status=422),
+    _e("PAYLOAD_TOO_LARGE", "Request too large", "The request body is too large.",
+       ["A credential or metadata far beyond the limits."], ["Credentials are at most 16 KiB, metadata 4 KiB."],
+       http_status=413),
+    _e("CONFIGURATION_ERROR", "Configuration error", "The service is misconfigured.",
+       ["An unknown backend name or a missing setting."], ["Fix the setting named in the message."],
+       http_status=500),
+]}
+
+
+class IntegrationError(Exception):
+    """A failure with a stable catalog code; `str()` never holds a secret."""
+
+    def __init__(self, code: str, message: str | None = None, *, details: dict[str, Any] | None = None,
+                 retryable: bool | None = None) -> None:
+        self.entry = CATALOG[code]
+        self.code = code
+        self.message = message or self.entry.message
+        self.details = details or {}
+        self.retryable = self.entry.retryable if retryable is None else retryable
+        super().__init__(f"{code}: {self.message}")
+
+    @property
+    def http_status(self) -> int:
+        return self.entry.http_status
+
+    @property
+    def hint(self) -> str:
+        return self.entry.fixes[0]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "retryable": self.retryable, "hint": self.hint}
+
+
+def entry(code: str) -> CatalogEntry:
+    """The catalog entry for a code."""
+    return CATALOG[code]

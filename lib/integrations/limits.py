@@ -1,0 +1,83 @@
+"""Input limits and the per-org attempt limiter (so the service cannot be used to test stolen keys)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from typing import Any
+
+from pydantic import SecretStr
+
+from .domain import MAX_CREDENTIAL_BYTES, MAX_METADATA_BYTES
+from .errors import IntegrationError
+
+MAX_NAME_CHARS = 200
+
+
+def credential_secret(credential: object) -> SecretStr:
+    """The credential as SecretStr, refused when empty, not text, or over 16 KiB."""
+    if isinstance(credential, SecretStr):
+        credential = credential.get_secret_value()
+    if not isinstance(credential, str):
+        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential must be text.")
+    if not credential.strip():
+        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential is empty.")
+    if len(credential.encode("utf-8", "surrogatepass")) > MAX_CREDENTIAL_BYTES:
+        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential is over 16 KiB; no provider key is that long.")
+    if "\x00" in credential:
+        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential contains a NUL byte.")
+    return SecretStr(credential)
+
+
+def metadata_dict(metadata: object) -> dict[str, Any]:
+    """A flat JSON object of scalars, at most 4 KiB."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise IntegrationError("INVALID_INPUT", "metadata must be a JSON object such as {\"environment\": \"production\"}.")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key or len(key) > 64:
+            raise IntegrationError("INVALID_INPUT", "metadata keys must be non-empty strings of at most 64 characters.")
+        if not (value is None or isinstance(value, str | int | float | bool)):
+            raise IntegrationError("INVALID_INPUT", f"metadata value of {key[:64]!r} must be a string, number, boolean "
+                                   "or null (the object must be flat).")
+    try:
+        size = len(json.dumps(metadata, allow_nan=False).encode("utf-8", "surrogatepass"))
+    except ValueError:
+        raise IntegrationError("INVALID_INPUT", "metadata must be valid JSON (no NaN or infinity).") from None
+    if size > MAX_METADATA_BYTES:
+        raise IntegrationError("INVALID_INPUT", "metadata is over 4 KiB.")
+    return dict(metadata)
+
+
+def credential_name(name: object) -> str | None:
+    if name is None or name == "":
+        return None
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or "\x00" in name:
+        raise IntegrationError("INVALID_INPUT", f"credential_name must be text of at most {MAX_NAME_CHARS} characters.")
+    return name.strip() or None
+
+
+class AttemptLimiter:
+    """At most `per_minute` credential checks per org in any 60-second window (0 disables)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def hit(self, org_slug: str) -> None:
+        if self.per_minute <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits[org_slug]
+            while hits and now - hits[0] > 60:
+                hits.popleft()
+            if len(hits) >= self.per_minute:
+                wait = int(60 - (now - hits[0])) + 1
+                raise IntegrationError("TOO_MANY_ATTEMPTS", f"Too many credential checks for {org_slug}; retry in "
+                                       f"{wait} s.", details={"retry_after": wait})
+            hits.append(now)

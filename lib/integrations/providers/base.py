@@ -1,0 +1,53 @@
+"""The Validator port: a format check (always, offline) and a live check (through the provider's SDK)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from ..domain import CheckResult, Provider, Status
+from ..errors import IntegrationError
+from .scrub import scrub
+
+
+class ParsedCredential(BaseModel):
+    """A credential that passed its format check. Only `hint` and `info` are safe to show."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: Provider
+    secret: SecretStr
+    hint: str
+    secret_parts: tuple[SecretStr, ...] = Field(default=(), repr=False)
+    info: dict[str, Any] = Field(default_factory=dict)
+
+    def scrub(self, text: str) -> str:
+        """`text` without any fragment of this credential."""
+        parts = [self.secret.get_secret_value()] + [p.get_secret_value() for p in self.secret_parts]
+        return scrub(text, parts)
+
+
+def malformed(message: str) -> IntegrationError:
+    return IntegrationError("MALFORMED_CREDENTIAL", message)
+
+
+def failure(code: str, message: str, *, retryable: bool, checks: list | None = None,
+            rate_limit: dict[str, str] | None = None) -> CheckResult:
+    """A failed check; definitive rejections are INVALID, anything transient keeps the status open."""
+    status = Status.INVALID if not retryable else Status.PENDING
+    return CheckResult(status=status, error_code=code, message=message, retryable=retryable,
+                       checks=checks or [], rate_limit=rate_limit or {})
+
+
+class Validator(ABC):
+    provider: Provider
+
+    @abstractmethod
+    def parse(self, credential: SecretStr) -> ParsedCredential:
+        """Format check; raises MALFORMED_CREDENTIAL with a precise message. No network."""
+
+    @abstractmethod
+    def check(self, credential: ParsedCredential) -> CheckResult:
+        """Live check. Never raises for provider outcomes: every outcome is a CheckResult with a catalog code."""

@@ -1,0 +1,51 @@
+"""The StatusCache port: one row per org with integration_{provider}_status / _configured_at.
+
+Derived data, never a secret: it can always be rebuilt from the system of record.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+
+from ..domain import OrgRow, Provider, Status
+
+
+def status_column(provider: Provider) -> str:
+    return f"integration_{provider.column}_status"
+
+
+def configured_column(provider: Provider) -> str:
+    return f"integration_{provider.column}_configured_at"
+
+
+class StatusCache(ABC):
+    name: str = "status-cache"
+    queries: int = 0
+
+    @abstractmethod
+    def init(self) -> None:
+        """Create the table if missing (idempotent; a no-op where a migration owns it)."""
+
+    @abstractmethod
+    def create_org(self, org_slug: str, name: str | None = None) -> None:
+        """Insert the org's row if missing (idempotent); statuses start NOT_CONFIGURED."""
+
+    @abstractmethod
+    def get_org(self, org_slug: str) -> OrgRow | None: ...
+
+    @abstractmethod
+    def all_orgs(self) -> list[OrgRow]:
+        """Every org row, in one query."""
+
+    @abstractmethod
+    def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
+        """Update one org's cached status; ORG_NOT_FOUND when no row matched, STATUS_SYNC_FAILED on I/O."""
+
+    def set_many(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
+        """Apply several updates (adapters may batch)."""
+        for org_slug, provider, status, configured_at in updates:
+            self.set_status(org_slug, provider, status, configured_at)
+
+    def ping(self) -> None:
+        self.get_org("ping-probe")

@@ -1,0 +1,90 @@
+"""SQLite status cache (`.data/status.sqlite`): the Supabase `organizations` table, same column names."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from ..domain import CachedStatus, OrgRow, Provider, Status
+from ..errors import IntegrationError
+from .base import StatusCache, configured_column, status_column
+
+_STATUS_VALUES = ",".join(f"'{s.value}'" for s in Status)
+_COLUMNS = "".join(
+    f", {status_column(p)} TEXT NOT NULL DEFAULT 'NOT_CONFIGURED' CHECK ({status_column(p)} IN ({_STATUS_VALUES}))"
+    f", {configured_column(p)} TEXT" for p in Provider)
+SCHEMA = f"CREATE TABLE IF NOT EXISTS organizations (org_slug TEXT PRIMARY KEY, name TEXT{_COLUMNS})"
+
+
+def _org(row: sqlite3.Row) -> OrgRow:
+    statuses = {}
+    for p in Provider:
+        at = row[configured_column(p)]
+        statuses[p] = CachedStatus(status=row[status_column(p)], configured_at=datetime.fromisoformat(at) if at else None)
+    return OrgRow(org_slug=row["org_slug"], name=row["name"], statuses=statuses)
+
+
+class SqliteStatusCache(StatusCache):
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        self.queries += 1
+        try:
+            conn = getattr(self._local, "conn", None)
+            if conn is None or self._local.pid != os.getpid():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                conn.row_factory = sqlite3.Row
+                self._local.conn, self._local.pid = conn, os.getpid()
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise IntegrationError("STATUS_SYNC_FAILED", f"The local status cache {self.path.name} failed: "
+                                   f"{type(exc).__name__}: {exc}") from None
+
+    def init(self) -> None:
+        with self._conn() as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(SCHEMA)
+
+    def create_org(self, org_slug: str, name: str | None = None) -> None:
+        with self._conn() as conn:
+            conn.execute("INSERT INTO organizations (org_slug, name) VALUES (?, ?) ON CONFLICT(org_slug) DO UPDATE "
+                         "SET name = COALESCE(excluded.name, organizations.name)", (org_slug, name))
+
+    def get_org(self, org_slug: str) -> OrgRow | None:
+        with self._conn() as conn:
+            row = conn.execute("SELECT * FROM organizations WHERE org_slug = ?", (org_slug,)).fetchone()
+        return _org(row) if row else None
+
+    def all_orgs(self) -> list[OrgRow]:
+        with self._conn() as conn:
+            return [_org(r) for r in conn.execute("SELECT * FROM organizations ORDER BY org_slug")]
+
+    def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
+        self.set_many([(org_slug, provider, status, configured_at)])
+
+    def set_many(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
+        with self._conn() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            for org_slug, provider, status, at in updates:
+                cur = conn.execute(
+                    f"UPDATE organizations SET {status_column(provider)} = ?, {configured_column(provider)} = ? "
+                    "WHERE org_slug = ?", (status.value, at.isoformat() if at else None, org_slug))
+                if cur.rowcount == 0:
+                    raise IntegrationError("ORG_NOT_FOUND", f"Organization {org_slug!r} has no status-cache row.")
+            conn.execute("COMMIT")

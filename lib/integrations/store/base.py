@@ -1,0 +1,79 @@
+"""The IntegrationStore port: the system of record (org_integrations, events, org API keys).
+
+Every write that changes a credential appends its event in the same transaction, so the record and its
+history never disagree.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+
+from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
+
+
+class IntegrationStore(ABC):
+    name: str = "store"
+    queries: int = 0  # backend round-trips, counted for the benchmarks
+
+    @abstractmethod
+    def init(self) -> None:
+        """Create tables if missing (idempotent)."""
+
+    @abstractmethod
+    def activate(self, record: StoredCredential, event: Event) -> StoredCredential | None:
+        """Insert `record` as the active credential; deactivate and erase the previous one. Returns it."""
+
+    @abstractmethod
+    def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None: ...
+
+    @abstractmethod
+    def list_credentials(self, org_slug: str | None = None, active_only: bool = True) -> list[StoredCredential]:
+        """Credentials of one org or of all orgs, in one query."""
+
+    @abstractmethod
+    def record_validation(self, credential_id: str, status: Status, error_code: str | None,
+                          error_message: str | None, validated_at: datetime | None, actor: str,
+                          event: Event) -> bool:
+        """Store a validation outcome on an active row (validated_at None keeps the old one).
+
+        Returns False when the row is no longer active (rotated meanwhile); the event is appended anyway."""
+
+    @abstractmethod
+    def deactivate(self, org_slug: str, provider: Provider, at: datetime, actor: str,
+                   event: Event) -> StoredCredential | None:
+        """Deactivate the active row, erase its ciphertext, keep the row. Returns it (before) or None."""
+
+    @abstractmethod
+    def replace_ciphertext(self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str,
+                           event: Event) -> bool:
+        """Swap in a re-encrypted ciphertext if the row is still active under `expected_key_ref`."""
+
+    @abstractmethod
+    def append_event(self, event: Event) -> None: ...
+
+    def append_events(self, events: list[Event]) -> None:
+        """Append several events (adapters may batch them)."""
+        for event in events:
+            self.append_event(event)
+
+    @abstractmethod
+    def events(self, org_slug: str | None = None) -> list[Event]:
+        """The history, newest first."""
+
+    @abstractmethod
+    def add_api_key(self, key: OrgApiKey) -> None: ...
+
+    @abstractmethod
+    def find_api_key(self, key_id: str) -> OrgApiKey | None: ...
+
+    @abstractmethod
+    def revoke_api_keys(self, org_slug: str, at: datetime) -> int:
+        """Revoke every live key of an org; returns how many."""
+
+    @abstractmethod
+    def api_keys(self, org_slug: str | None = None) -> list[OrgApiKey]: ...
+
+    def ping(self) -> None:
+        """Raise STORAGE_FAILED when the store cannot be reached."""
+        self.list_credentials(org_slug="ping-probe")

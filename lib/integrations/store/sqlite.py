@@ -1,0 +1,201 @@
+"""SQLite system of record (`.data/warehouse.sqlite`), mirroring the BigQuery tables. WAL, BEGIN IMMEDIATE."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
+from ..errors import IntegrationError
+from .base import IntegrationStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS org_integrations (
+  credential_id TEXT PRIMARY KEY, org_slug TEXT NOT NULL, provider TEXT NOT NULL, credential_name TEXT,
+  encrypted_credential BLOB, key_ref TEXT, credential_hint TEXT, credential_fingerprint TEXT, metadata TEXT,
+  is_active INTEGER NOT NULL, validation_status TEXT NOT NULL, validation_error_code TEXT,
+  validation_error_message TEXT, last_validated_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  created_by TEXT, updated_by TEXT, deleted_at TEXT);
+CREATE UNIQUE INDEX IF NOT EXISTS one_active ON org_integrations(org_slug, provider) WHERE is_active = 1;
+CREATE TABLE IF NOT EXISTS org_integration_events (
+  event_id TEXT PRIMARY KEY, at TEXT NOT NULL, org_slug TEXT NOT NULL, provider TEXT, credential_id TEXT,
+  action TEXT NOT NULL, status_before TEXT, status_after TEXT, outcome TEXT NOT NULL, error_code TEXT,
+  message TEXT, actor TEXT, duration_ms INTEGER);
+CREATE INDEX IF NOT EXISTS events_org ON org_integration_events(org_slug, at);
+CREATE TABLE IF NOT EXISTS org_api_keys (
+  key_id TEXT PRIMARY KEY, org_slug TEXT NOT NULL, key_prefix TEXT NOT NULL, key_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL, revoked_at TEXT);
+"""
+CRED_COLUMNS = list(StoredCredential.model_fields)
+EVENT_COLUMNS = list(Event.model_fields)
+KEY_COLUMNS = list(OrgApiKey.model_fields)
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, dict):
+        return json.dumps(v, sort_keys=True)
+    if isinstance(v, bool):
+        return int(v)
+    return v.value if hasattr(v, "value") else v
+
+
+def _row(columns: list[str], model: Any) -> tuple[Any, ...]:
+    return tuple(_value(getattr(model, c)) for c in columns)
+
+
+def _credential(row: sqlite3.Row) -> StoredCredential:
+    data = dict(row)
+    data["metadata"] = json.loads(data["metadata"] or "{}")
+    return StoredCredential.model_validate(data)
+
+
+class SqliteStore(IntegrationStore):
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 30000")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def _tx(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        self.queries += 1
+        try:
+            conn = self._conn()
+            if not write:
+                yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise IntegrationError("STORAGE_FAILED", f"The local store {self.path.name} failed: "
+                                   f"{type(exc).__name__}: {exc}") from None
+
+    def init(self) -> None:
+        with self._tx(write=False) as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(SCHEMA)
+
+    def _insert(self, conn: sqlite3.Connection, table: str, columns: list[str], model: Any) -> None:
+        marks = ",".join("?" * len(columns))
+        conn.execute(f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})", _row(columns, model))
+
+    def _erase(self, conn: sqlite3.Connection, credential_id: str, at: datetime, actor: str) -> None:
+        conn.execute("UPDATE org_integrations SET is_active = 0, encrypted_credential = NULL, deleted_at = ?, "
+                     "updated_at = ?, updated_by = ? WHERE credential_id = ?",
+                     (at.isoformat(), at.isoformat(), actor, credential_id))
+
+    def _active(self, conn: sqlite3.Connection, org_slug: str, provider: Provider) -> StoredCredential | None:
+        row = conn.execute("SELECT * FROM org_integrations WHERE org_slug = ? AND provider = ? AND is_active = 1",
+                           (org_slug, provider.value)).fetchone()
+        return _credential(row) if row else None
+
+    def activate(self, record: StoredCredential, event: Event) -> StoredCredential | None:
+        with self._tx() as conn:
+            previous = self._active(conn, record.org_slug, record.provider)
+            if previous:
+                self._erase(conn, previous.credential_id, record.created_at, record.created_by or "system")
+            self._insert(conn, "org_integrations", CRED_COLUMNS, record)
+            self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
+        return previous
+
+    def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None:
+        with self._tx(write=False) as conn:
+            return self._active(conn, org_slug, provider)
+
+    def list_credentials(self, org_slug: str | None = None, active_only: bool = True) -> list[StoredCredential]:
+        sql, args = "SELECT * FROM org_integrations WHERE 1 = 1", []
+        if org_slug is not None:
+            sql, args = sql + " AND org_slug = ?", [org_slug]
+        if active_only:
+            sql += " AND is_active = 1"
+        with self._tx(write=False) as conn:
+            return [_credential(r) for r in conn.execute(sql + " ORDER BY org_slug, provider, created_at", args)]
+
+    def record_validation(self, credential_id: str, status: Status, error_code: str | None,
+                          error_message: str | None, validated_at: datetime | None, actor: str,
+                          event: Event) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE org_integrations SET validation_status = ?, validation_error_code = ?, "
+                "validation_error_message = ?, last_validated_at = COALESCE(?, last_validated_at), updated_at = ?, "
+                "updated_by = ? WHERE credential_id = ? AND is_active = 1",
+                (status.value, error_code, error_message, validated_at.isoformat() if validated_at else None,
+                 event.at.isoformat(), actor, credential_id))
+            self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
+            return cur.rowcount == 1
+
+    def deactivate(self, org_slug: str, provider: Provider, at: datetime, actor: str,
+                   event: Event) -> StoredCredential | None:
+        with self._tx() as conn:
+            previous = self._active(conn, org_slug, provider)
+            if previous:
+                self._erase(conn, previous.credential_id, at, actor)
+                self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
+            return previous
+
+    def replace_ciphertext(self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str,
+                           event: Event) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute("UPDATE org_integrations SET encrypted_credential = ?, key_ref = ? "
+                               "WHERE credential_id = ? AND is_active = 1 AND key_ref = ?",
+                               (ciphertext, key_ref, credential_id, expected_key_ref))
+            if cur.rowcount == 1:
+                self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
+            return cur.rowcount == 1
+
+    def append_event(self, event: Event) -> None:
+        with self._tx() as conn:
+            self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
+
+    def events(self, org_slug: str | None = None) -> list[Event]:
+        sql, args = "SELECT * FROM org_integration_events", []
+        if org_slug is not None:
+            sql, args = sql + " WHERE org_slug = ?", [org_slug]
+        with self._tx(write=False) as conn:
+            rows = conn.execute(sql + " ORDER BY at DESC, rowid DESC", args).fetchall()
+        return [Event.model_validate(dict(r)) for r in rows]
+
+    def add_api_key(self, key: OrgApiKey) -> None:
+        with self._tx() as conn:
+            self._insert(conn, "org_api_keys", KEY_COLUMNS, key)
+
+    def find_api_key(self, key_id: str) -> OrgApiKey | None:
+        with self._tx(write=False) as conn:
+            row = conn.execute("SELECT * FROM org_api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        return OrgApiKey.model_validate(dict(row)) if row else None
+
+    def revoke_api_keys(self, org_slug: str, at: datetime) -> int:
+        with self._tx() as conn:
+            return conn.execute("UPDATE org_api_keys SET revoked_at = ? WHERE org_slug = ? AND revoked_at IS NULL",
+                                (at.isoformat(), org_slug)).rowcount
+
+    def api_keys(self, org_slug: str | None = None) -> list[OrgApiKey]:
+        sql, args = "SELECT * FROM org_api_keys", []
+        if org_slug is not None:
+            sql, args = sql + " WHERE org_slug = ?", [org_slug]
+        with self._tx(write=False) as conn:
+            return [OrgApiKey.model_validate(dict(r)) for r in conn.execute(sql + " ORDER BY created_at", args)]
