@@ -19,8 +19,10 @@ def build_store(settings: Settings) -> IntegrationStore:
         from .store.sqlite import SqliteStore
 
         return SqliteStore(settings.data_dir / "warehouse.sqlite")
-    raise IntegrationError("CONFIGURATION_ERROR", "The bigquery store adapter is not available in this build; "
-                           "use INTEGRATIONS_STORE=sqlite.")
+    raise IntegrationError(
+        "CONFIGURATION_ERROR",
+        "The bigquery store adapter is not available in this build; use INTEGRATIONS_STORE=sqlite.",
+    )
 
 
 def build_cipher(settings: Settings) -> Cipher:
@@ -28,8 +30,9 @@ def build_cipher(settings: Settings) -> Cipher:
         from .crypto.local import LocalKeyring
 
         return LocalKeyring(settings.data_dir / "local.keyring")
-    raise IntegrationError("CONFIGURATION_ERROR", "The kms cipher adapter is not available in this build; "
-                           "use INTEGRATIONS_CIPHER=local.")
+    raise IntegrationError(
+        "CONFIGURATION_ERROR", "The kms cipher adapter is not available in this build; use INTEGRATIONS_CIPHER=local."
+    )
 
 
 def build_cache(settings: Settings) -> StatusCache:
@@ -37,12 +40,15 @@ def build_cache(settings: Settings) -> StatusCache:
         from .status_cache.sqlite import SqliteStatusCache
 
         return SqliteStatusCache(settings.data_dir / "status.sqlite")
-    raise IntegrationError("CONFIGURATION_ERROR", "The supabase status cache adapter is not available in this "
-                           "build; use INTEGRATIONS_STATUS_CACHE=sqlite.")
+    raise IntegrationError(
+        "CONFIGURATION_ERROR",
+        "The supabase status cache adapter is not available in this build; use INTEGRATIONS_STATUS_CACHE=sqlite.",
+    )
 
 
-def connect(settings: Settings | None = None, *, data_dir: str | Path | None = None, init: bool = True,
-            **overrides: Any) -> IntegrationService:
+def connect(
+    settings: Settings | None = None, *, data_dir: str | Path | None = None, init: bool = True, **overrides: Any
+) -> IntegrationService:
     """A ready service: settings from env/.env unless given; `data_dir` moves the local files."""
     if settings is None:
         if data_dir is not None:
@@ -52,7 +58,15 @@ def connect(settings: Settings | None = None, *, data_dir: str | Path | None = N
     if init:
         store.init()
         cache.init()
-    backends = {"profile": settings.profile, **{r: settings.backend(r) for r in
-                                                ("store", "cipher", "status_cache", "validation")}}
-    return IntegrationService(store, build_cipher(settings), cache, build_validators(settings),
-                              attempts_per_minute=settings.attempts_per_minute, backends=backends)
+    backends = {
+        "profile": settings.profile,
+        **{r: settings.backend(r) for r in ("store", "cipher", "status_cache", "validation")},
+    }
+    return IntegrationService(
+        store,
+        build_cipher(settings),
+        cache,
+        build_validators(settings),
+        attempts_per_minute=settings.attempts_per_minute,
+        backends=backends,
+    )

@@ -50,14 +50,22 @@ class RewrapReport(BaseModel):
 class BulkOperations:
     """Mixed into IntegrationService: needs store, cipher, cache and revalidate_record."""
 
-    def revalidate_many(self, orgs: list[str] | None = None, providers: list[Provider | str] | None = None,
-                        concurrency: int = 16, progress: Progress | None = None,
-                        actor: str = "system") -> RevalidateReport:
+    def revalidate_many(
+        self,
+        orgs: list[str] | None = None,
+        providers: list[Provider | str] | None = None,
+        concurrency: int = 16,
+        progress: Progress | None = None,
+        actor: str = "system",
+    ) -> RevalidateReport:
         """Re-check many stored credentials with bounded concurrency per provider."""
         started = time.monotonic()
         wanted = {Provider.parse(p) for p in providers} if providers else set(Provider)
-        records = [r for r in self.store.list_credentials()  # type: ignore[attr-defined]
-                   if r.provider in wanted and (orgs is None or r.org_slug in orgs)]
+        records = [
+            r
+            for r in self.store.list_credentials()  # type: ignore[attr-defined]
+            if r.provider in wanted and (orgs is None or r.org_slug in orgs)
+        ]
         gates = {p: threading.BoundedSemaphore(max(1, concurrency)) for p in Provider}
         report, done, lock = RevalidateReport(total=len(records)), 0, threading.Lock()
 
@@ -66,8 +74,11 @@ class BulkOperations:
             with gates[record.provider]:
                 try:
                     result = self.revalidate_record(record, actor)  # type: ignore[attr-defined]
-                    outcome = "VALID" if result.success else ("INCONCLUSIVE" if result.error and
-                                                              result.error.retryable else "INVALID")
+                    outcome = (
+                        "VALID"
+                        if result.success
+                        else ("INCONCLUSIVE" if result.error and result.error.retryable else "INVALID")
+                    )
                     code, after = (result.error.code if result.error else None), result.validation_status
                 except IntegrationError as exc:
                     outcome, code, after = "FAILED", exc.code, record.validation_status
@@ -76,8 +87,14 @@ class BulkOperations:
                 if code:
                     report.errors[code] = report.errors.get(code, 0) + 1
                 if after != record.validation_status:
-                    report.changed.append({"org_slug": record.org_slug, "provider": record.provider.value,
-                                           "before": record.validation_status.value, "after": after.value})
+                    report.changed.append(
+                        {
+                            "org_slug": record.org_slug,
+                            "provider": record.provider.value,
+                            "before": record.validation_status.value,
+                            "after": after.value,
+                        }
+                    )
                 done += 1
                 if progress:
                     progress(done, len(records))
@@ -91,23 +108,47 @@ class BulkOperations:
         """Rebuild the status cache from the system of record; report every drift (fixed unless dry_run)."""
         frame = overview_frame(self.store.list_credentials(), self.cache.all_orgs())  # type: ignore[attr-defined]
         drifted = frame[frame["drift"]]
-        drifts = [Drift(org_slug=r.org_slug, provider=r.provider, cached_status=r.cached_status,
-                        recorded_status=r.status,
-                        recorded_configured_at=None if r.configured_at is None or str(r.configured_at) == "NaT"
-                        else r.configured_at.to_pydatetime())
-                  for r in drifted.itertuples()]
+        drifts = [
+            Drift(
+                org_slug=r.org_slug,
+                provider=r.provider,
+                cached_status=r.cached_status,
+                recorded_status=r.status,
+                recorded_configured_at=None
+                if r.configured_at is None or str(r.configured_at) == "NaT"
+                else r.configured_at.to_pydatetime(),
+            )
+            for r in drifted.itertuples()
+        ]
         if dry_run or not drifts:
             return ReconcileReport(dry_run=dry_run, drifts=drifts, fixed=0)
         for slug in {d.org_slug for d in drifts if d.cached_status is None}:
             self.cache.create_org(slug)  # type: ignore[attr-defined]
-        self.cache.set_many([(d.org_slug, d.provider, d.recorded_status, d.recorded_configured_at)  # type: ignore
-                             for d in drifts])
+        self.cache.set_many(
+            [
+                (d.org_slug, d.provider, d.recorded_status, d.recorded_configured_at)  # type: ignore
+                for d in drifts
+            ]
+        )
         at = utcnow()
-        self.store.append_events([Event(  # type: ignore[attr-defined]
-            event_id=new_event_id(), at=at, org_slug=d.org_slug, provider=d.provider, action=Action.RECONCILE,
-            status_before=d.cached_status, status_after=d.recorded_status, outcome=Outcome.SUCCESS,
-            message=f"Status cache {d.cached_status.value if d.cached_status else 'missing'} -> "
-                    f"{d.recorded_status.value}", actor=actor) for d in drifts])
+        self.store.append_events(
+            [
+                Event(  # type: ignore[attr-defined]
+                    event_id=new_event_id(),
+                    at=at,
+                    org_slug=d.org_slug,
+                    provider=d.provider,
+                    action=Action.RECONCILE,
+                    status_before=d.cached_status,
+                    status_after=d.recorded_status,
+                    outcome=Outcome.SUCCESS,
+                    message=f"Status cache {d.cached_status.value if d.cached_status else 'missing'} -> "
+                    f"{d.recorded_status.value}",
+                    actor=actor,
+                )
+                for d in drifts
+            ]
+        )
         return ReconcileReport(dry_run=False, drifts=drifts, fixed=len(drifts))
 
     def rewrap(self, progress: Progress | None = None, actor: str = "system") -> RewrapReport:
@@ -122,11 +163,24 @@ class BulkOperations:
                 aad = aad_for(rec.org_slug, rec.provider.value, rec.credential_id)
                 try:
                     sealed = self.cipher.encrypt(self.cipher.decrypt(rec.encrypted_credential, aad), aad)  # type: ignore
-                    event = Event(event_id=new_event_id(), at=utcnow(), org_slug=rec.org_slug, provider=rec.provider,
-                                  credential_id=rec.credential_id, action=Action.REWRAP, outcome=Outcome.SUCCESS,
-                                  message=f"{rec.key_ref} -> {sealed.key_ref}", actor=actor)
-                    if self.store.replace_ciphertext(rec.credential_id, sealed.ciphertext,  # type: ignore
-                                                     sealed.key_ref, rec.key_ref or "", event):
+                    event = Event(
+                        event_id=new_event_id(),
+                        at=utcnow(),
+                        org_slug=rec.org_slug,
+                        provider=rec.provider,
+                        credential_id=rec.credential_id,
+                        action=Action.REWRAP,
+                        outcome=Outcome.SUCCESS,
+                        message=f"{rec.key_ref} -> {sealed.key_ref}",
+                        actor=actor,
+                    )
+                    if self.store.replace_ciphertext(
+                        rec.credential_id,
+                        sealed.ciphertext,  # type: ignore
+                        sealed.key_ref,
+                        rec.key_ref or "",
+                        event,
+                    ):
                         report.rewrapped += 1
                 except IntegrationError as exc:
                     report.failed[rec.credential_id] = exc.code

@@ -69,8 +69,11 @@ class Outcome(StrEnum):
 def check_slug(slug: object) -> str:
     """Return the slug if valid, else raise INVALID_ORG_SLUG."""
     if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
-        raise IntegrationError("INVALID_ORG_SLUG", "Invalid organization slug: use 2-63 lower-case letters, digits "
-                               "and dashes, starting with a letter or digit.")
+        raise IntegrationError(
+            "INVALID_ORG_SLUG",
+            "Invalid organization slug: use 2-63 lower-case letters, digits "
+            "and dashes, starting with a letter or digit.",
+        )
     return slug
 
 

@@ -36,13 +36,15 @@ def metadata_dict(metadata: object) -> dict[str, Any]:
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
-        raise IntegrationError("INVALID_INPUT", "metadata must be a JSON object such as {\"environment\": \"production\"}.")
+        raise IntegrationError("INVALID_INPUT", 'metadata must be a JSON object such as {"environment": "production"}.')
     for key, value in metadata.items():
         if not isinstance(key, str) or not key or len(key) > 64:
             raise IntegrationError("INVALID_INPUT", "metadata keys must be non-empty strings of at most 64 characters.")
         if not (value is None or isinstance(value, str | int | float | bool)):
-            raise IntegrationError("INVALID_INPUT", f"metadata value of {key[:64]!r} must be a string, number, boolean "
-                                   "or null (the object must be flat).")
+            raise IntegrationError(
+                "INVALID_INPUT",
+                f"metadata value of {key[:64]!r} must be a string, number, boolean or null (the object must be flat).",
+            )
     try:
         size = len(json.dumps(metadata, allow_nan=False).encode("utf-8", "surrogatepass"))
     except ValueError:
@@ -78,6 +80,9 @@ class AttemptLimiter:
                 hits.popleft()
             if len(hits) >= self.per_minute:
                 wait = int(60 - (now - hits[0])) + 1
-                raise IntegrationError("TOO_MANY_ATTEMPTS", f"Too many credential checks for {org_slug}; retry in "
-                                       f"{wait} s.", details={"retry_after": wait})
+                raise IntegrationError(
+                    "TOO_MANY_ATTEMPTS",
+                    f"Too many credential checks for {org_slug}; retry in {wait} s.",
+                    details={"retry_after": wait},
+                )
             hits.append(now)

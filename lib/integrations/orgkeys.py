@@ -24,8 +24,15 @@ def issue(store: IntegrationStore, org_slug: str) -> str:
     """Create a key for the org and return it; it cannot be shown again."""
     key = f"{org_slug}_api_{secrets.token_urlsafe(32)}"
     digest = _hash(key)
-    store.add_api_key(OrgApiKey(org_slug=org_slug, key_id=_key_id(digest), key_prefix=key[: len(org_slug) + 9],
-                                key_hash=digest, created_at=datetime.now(UTC)))
+    store.add_api_key(
+        OrgApiKey(
+            org_slug=org_slug,
+            key_id=_key_id(digest),
+            key_prefix=key[: len(org_slug) + 9],
+            key_hash=digest,
+            created_at=datetime.now(UTC),
+        )
+    )
     return key
 
 

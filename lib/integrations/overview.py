@@ -8,9 +8,25 @@ import pandas as pd
 
 from .domain import OrgRow, Provider, Status, StoredCredential
 
-COLUMNS = ["org_slug", "org_name", "provider", "status", "cached_status", "drift", "credential_name",
-           "credential_hint", "last_validated_at", "validation_age_days", "configured_at", "cached_configured_at",
-           "error_code", "error_message", "credential_id", "key_ref", "has_ciphertext"]
+COLUMNS = [
+    "org_slug",
+    "org_name",
+    "provider",
+    "status",
+    "cached_status",
+    "drift",
+    "credential_name",
+    "credential_hint",
+    "last_validated_at",
+    "validation_age_days",
+    "configured_at",
+    "cached_configured_at",
+    "error_code",
+    "error_message",
+    "credential_id",
+    "key_ref",
+    "has_ciphertext",
+]
 
 
 def overview_frame(records: list[StoredCredential], orgs: list[OrgRow]) -> pd.DataFrame:
@@ -28,16 +44,27 @@ def overview_frame(records: list[StoredCredential], orgs: list[OrgRow]) -> pd.Da
             status = rec.validation_status if rec else Status.NOT_CONFIGURED
             configured_at = rec.created_at if rec else None
             drift = cached is None or cached.status != status or _differs(cached.configured_at, configured_at)
-            rows.append((slug, org.name if org else None, provider.value, status.value,
-                         cached.status.value if cached else None, drift,
-                         rec.credential_name if rec else None, rec.credential_hint if rec else None,
-                         rec.last_validated_at if rec else None,
-                         (at - rec.last_validated_at).total_seconds() / 86400 if rec and rec.last_validated_at
-                         else None,
-                         configured_at, cached.configured_at if cached else None,
-                         rec.validation_error_code if rec else None, rec.validation_error_message if rec else None,
-                         rec.credential_id if rec else None, rec.key_ref if rec else None,
-                         bool(rec and rec.encrypted_credential)))
+            rows.append(
+                (
+                    slug,
+                    org.name if org else None,
+                    provider.value,
+                    status.value,
+                    cached.status.value if cached else None,
+                    drift,
+                    rec.credential_name if rec else None,
+                    rec.credential_hint if rec else None,
+                    rec.last_validated_at if rec else None,
+                    (at - rec.last_validated_at).total_seconds() / 86400 if rec and rec.last_validated_at else None,
+                    configured_at,
+                    cached.configured_at if cached else None,
+                    rec.validation_error_code if rec else None,
+                    rec.validation_error_message if rec else None,
+                    rec.credential_id if rec else None,
+                    rec.key_ref if rec else None,
+                    bool(rec and rec.encrypted_credential),
+                )
+            )
     frame = pd.DataFrame(rows, columns=COLUMNS)
     for col in ("last_validated_at", "configured_at", "cached_configured_at"):
         frame[col] = pd.to_datetime(frame[col], utc=True)

@@ -13,12 +13,27 @@ import pandas as pd
 from pydantic import SecretStr
 
 from . import orgkeys
-from .crypto.base import Cipher, aad_for
-from .domain import (Action, CheckResult, DeleteResult, ErrorInfo, Event, Integration, OrgIntegrations, Outcome,
-                     Provider, SetupResult, Status, StoredCredential, ValidateResult, check_slug,
-                     new_event_id, utcnow)
-from .errors import IntegrationError
 from .bulk import BulkOperations
+from .crypto.base import Cipher, aad_for
+from .domain import (
+    Action,
+    CheckResult,
+    DeleteResult,
+    ErrorInfo,
+    Event,
+    Integration,
+    OrgIntegrations,
+    Outcome,
+    Provider,
+    SetupResult,
+    Status,
+    StoredCredential,
+    ValidateResult,
+    check_slug,
+    new_event_id,
+    utcnow,
+)
+from .errors import IntegrationError
 from .limits import AttemptLimiter, credential_name, credential_secret, metadata_dict
 from .providers import Validator
 from .status_cache.base import StatusCache
@@ -31,9 +46,16 @@ StepCallback = Callable[[str], None]
 class IntegrationService(BulkOperations):
     """Set up, read, validate and delete provider credentials for organizations."""
 
-    def __init__(self, store: IntegrationStore, cipher: Cipher, cache: StatusCache,
-                 validators: dict[Provider, Validator], *, attempts_per_minute: int = 20,
-                 backends: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        store: IntegrationStore,
+        cipher: Cipher,
+        cache: StatusCache,
+        validators: dict[Provider, Validator],
+        *,
+        attempts_per_minute: int = 20,
+        backends: dict[str, str] | None = None,
+    ) -> None:
         self.store, self.cipher, self.cache, self.validators = store, cipher, cache, validators
         self.limiter = AttemptLimiter(attempts_per_minute)
         self.backends = backends or {}
@@ -52,14 +74,22 @@ class IntegrationService(BulkOperations):
 
     def _require_org(self, org_slug: str) -> None:
         if self.cache.get_org(check_slug(org_slug)) is None:
-            raise IntegrationError("ORG_NOT_FOUND", f"No organization {org_slug!r}; register it with "
-                                   f"`integrations org create {org_slug}`.")
+            raise IntegrationError(
+                "ORG_NOT_FOUND", f"No organization {org_slug!r}; register it with `integrations org create {org_slug}`."
+            )
 
     # --- setup ------------------------------------------------------------------------------------------
-    def setup(self, org_slug: str, provider: Provider | str, credential: str | SecretStr,
-              credential_name: str | None = None, metadata: dict[str, Any] | None = None,
-              skip_validation: bool = False, actor: str = "system",
-              on_step: StepCallback | None = None) -> SetupResult:
+    def setup(
+        self,
+        org_slug: str,
+        provider: Provider | str,
+        credential: str | SecretStr,
+        credential_name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        skip_validation: bool = False,
+        actor: str = "system",
+        on_step: StepCallback | None = None,
+    ) -> SetupResult:
         """Format check -> live check (unless skipped) -> encrypt -> store (rotating) -> status sync."""
         started, step = time.monotonic(), on_step or (lambda _name: None)
         org_slug, provider = check_slug(org_slug), Provider.parse(provider)
@@ -75,9 +105,12 @@ class IntegrationService(BulkOperations):
             result = validator.check(parsed)
             if result.error_code:
                 self._record_failed_setup(org_slug, provider, result, actor, started)
-                raise IntegrationError(result.error_code, result.message, retryable=result.retryable,
-                                       details={"checks": [c.model_dump() for c in result.checks],
-                                                "rate_limit": result.rate_limit})
+                raise IntegrationError(
+                    result.error_code,
+                    result.message,
+                    retryable=result.retryable,
+                    details={"checks": [c.model_dump() for c in result.checks], "rate_limit": result.rate_limit},
+                )
             status, checks = Status.VALID, result.checks
         credential_id = f"cred_{secrets.token_hex(12)}"
         step("encrypt")
@@ -85,33 +118,71 @@ class IntegrationService(BulkOperations):
         sealed = self.cipher.encrypt(plaintext, aad_for(org_slug, provider.value, credential_id))
         at = utcnow()
         record = StoredCredential(
-            credential_id=credential_id, org_slug=org_slug, provider=provider, credential_name=name,
-            encrypted_credential=sealed.ciphertext, key_ref=sealed.key_ref, credential_hint=parsed.hint,
-            credential_fingerprint=self.cipher.fingerprint(plaintext), metadata=meta, validation_status=status,
-            last_validated_at=at if status == Status.VALID else None, created_at=at, updated_at=at,
-            created_by=actor, updated_by=actor)
+            credential_id=credential_id,
+            org_slug=org_slug,
+            provider=provider,
+            credential_name=name,
+            encrypted_credential=sealed.ciphertext,
+            key_ref=sealed.key_ref,
+            credential_hint=parsed.hint,
+            credential_fingerprint=self.cipher.fingerprint(plaintext),
+            metadata=meta,
+            validation_status=status,
+            last_validated_at=at if status == Status.VALID else None,
+            created_at=at,
+            updated_at=at,
+            created_by=actor,
+            updated_by=actor,
+        )
         step("store")
         before = self.store.get_active(org_slug, provider)
         message = "Rotated: the previous credential was deactivated and erased." if before else "Configured."
-        event = _event(org_slug, provider, Action.SETUP, Outcome.SUCCESS, actor, started, credential_id=credential_id,
-                       status_before=before.validation_status if before else Status.NOT_CONFIGURED,
-                       status_after=status, message=message)
+        event = _event(
+            org_slug,
+            provider,
+            Action.SETUP,
+            Outcome.SUCCESS,
+            actor,
+            started,
+            credential_id=credential_id,
+            status_before=before.validation_status if before else Status.NOT_CONFIGURED,
+            status_after=status,
+            message=message,
+        )
         previous = self.store.activate(record, event)
         step("sync")
         warnings = self._sync(org_slug, provider, status, at, actor)
-        log.info("setup org=%s provider=%s credential_id=%s status=%s", org_slug, provider.value, credential_id,
-                 status.value)
+        log.info(
+            "setup org=%s provider=%s credential_id=%s status=%s", org_slug, provider.value, credential_id, status.value
+        )
         verb = "rotated (the previous credential was deactivated and erased)" if previous else "configured"
-        return SetupResult(success=True, provider=provider, credential_id=credential_id, validation_status=status,
-                           message=f"{provider.value} credential {verb}; status {status.value}.",
-                           checks=checks, warnings=warnings,
-                           rotated_credential_id=previous.credential_id if previous else None)
+        return SetupResult(
+            success=True,
+            provider=provider,
+            credential_id=credential_id,
+            validation_status=status,
+            message=f"{provider.value} credential {verb}; status {status.value}.",
+            checks=checks,
+            warnings=warnings,
+            rotated_credential_id=previous.credential_id if previous else None,
+        )
 
-    def _record_failed_setup(self, org_slug: str, provider: Provider, result: CheckResult, actor: str,
-                             started: float) -> None:
+    def _record_failed_setup(
+        self, org_slug: str, provider: Provider, result: CheckResult, actor: str, started: float
+    ) -> None:
         outcome = Outcome.INCONCLUSIVE if result.retryable else Outcome.REJECTED
-        self._append(_event(org_slug, provider, Action.SETUP, outcome, actor, started, error_code=result.error_code,
-                            message=f"Not stored: {result.message}"))
+        self._append(
+            _event(
+                org_slug,
+                provider,
+                Action.SETUP,
+                outcome,
+                actor,
+                started,
+                error_code=result.error_code,
+                message=f"Not stored: {result.message}",
+            )
+        )
 
     # --- reads ------------------------------------------------------------------------------------------
     def get_all(self, org_slug: str) -> OrgIntegrations:
@@ -120,8 +191,12 @@ class IntegrationService(BulkOperations):
         records = {r.provider: r for r in self.store.list_credentials(org_slug)}
         views = {p: _view(p, records.get(p)) for p in Provider}
         configured = [v for v in views.values() if v.status != Status.NOT_CONFIGURED]
-        return OrgIntegrations(org_slug=org_slug, integrations=views, providers_configured=len(configured),
-                               all_valid=bool(configured) and all(v.status == Status.VALID for v in configured))
+        return OrgIntegrations(
+            org_slug=org_slug,
+            integrations=views,
+            providers_configured=len(configured),
+            all_valid=bool(configured) and all(v.status == Status.VALID for v in configured),
+        )
 
     def get_one(self, org_slug: str, provider: Provider | str) -> Integration:
         """One provider's integration (status NOT_CONFIGURED when there is none)."""
@@ -151,32 +226,59 @@ class IntegrationService(BulkOperations):
             after, outcome, validated_at = before, Outcome.INCONCLUSIVE, None
         else:
             after, outcome, validated_at = Status.INVALID, Outcome.REJECTED, utcnow()
-        event = _event(record.org_slug, record.provider, Action.VALIDATE, outcome, actor, started,
-                       credential_id=record.credential_id, status_before=before, status_after=after,
-                       error_code=result.error_code, message=result.message)
-        self.store.record_validation(record.credential_id, after, result.error_code,
-                                     result.message if result.error_code else None, validated_at, actor, event)
+        event = _event(
+            record.org_slug,
+            record.provider,
+            Action.VALIDATE,
+            outcome,
+            actor,
+            started,
+            credential_id=record.credential_id,
+            status_before=before,
+            status_after=after,
+            error_code=result.error_code,
+            message=result.message,
+        )
+        self.store.record_validation(
+            record.credential_id,
+            after,
+            result.error_code,
+            result.message if result.error_code else None,
+            validated_at,
+            actor,
+            event,
+        )
         warnings = self._sync(record.org_slug, record.provider, after, record.created_at, actor)
         error = None
         if result.error_code:
             error = ErrorInfo.of(IntegrationError(result.error_code, result.message, retryable=result.retryable))
-        message = result.message if outcome != Outcome.INCONCLUSIVE else \
-            f"Inconclusive: {result.message} Status left at {after.value}."
-        return ValidateResult(success=result.error_code is None, provider=record.provider, validation_status=after,
-                              message=message, error=error, checks=result.checks, rate_limit=result.rate_limit,
-                              warnings=warnings)
+        message = (
+            result.message
+            if outcome != Outcome.INCONCLUSIVE
+            else f"Inconclusive: {result.message} Status left at {after.value}."
+        )
+        return ValidateResult(
+            success=result.error_code is None,
+            provider=record.provider,
+            validation_status=after,
+            message=message,
+            error=error,
+            checks=result.checks,
+            rate_limit=result.rate_limit,
+            warnings=warnings,
+        )
 
     def _check_stored(self, record: StoredCredential) -> CheckResult:
         validator = self.validators[record.provider]
         try:
             if record.encrypted_credential is None:
                 raise IntegrationError("DECRYPTION_FAILED", "No ciphertext is stored for this credential.")
-            plaintext = self.cipher.decrypt(record.encrypted_credential,
-                                            aad_for(record.org_slug, record.provider.value, record.credential_id))
+            plaintext = self.cipher.decrypt(
+                record.encrypted_credential, aad_for(record.org_slug, record.provider.value, record.credential_id)
+            )
             parsed = validator.parse(SecretStr(plaintext.decode()))
         except IntegrationError as exc:
-            return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message,
-                               retryable=exc.retryable)
+            return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=exc.retryable)
         del plaintext
         return validator.check(parsed)
 
@@ -188,14 +290,24 @@ class IntegrationService(BulkOperations):
         current = self.store.get_active(org_slug, provider)
         if current is None:
             raise IntegrationError("NOT_CONFIGURED", f"{org_slug} has no active {provider.value} credential.")
-        event = _event(org_slug, provider, Action.DELETE, Outcome.SUCCESS, actor, started,
-                       credential_id=current.credential_id, status_before=current.validation_status,
-                       status_after=Status.NOT_CONFIGURED, message="Deactivated; ciphertext erased.")
+        event = _event(
+            org_slug,
+            provider,
+            Action.DELETE,
+            Outcome.SUCCESS,
+            actor,
+            started,
+            credential_id=current.credential_id,
+            status_before=current.validation_status,
+            status_after=Status.NOT_CONFIGURED,
+            message="Deactivated; ciphertext erased.",
+        )
         if self.store.deactivate(org_slug, provider, utcnow(), actor, event) is None:
             raise IntegrationError("NOT_CONFIGURED", f"{org_slug} has no active {provider.value} credential.")
         warnings = self._sync(org_slug, provider, Status.NOT_CONFIGURED, None, actor)
-        return DeleteResult(success=True, message=f"{provider.value} integration deleted for {org_slug}.",
-                            warnings=warnings)
+        return DeleteResult(
+            success=True, message=f"{provider.value} integration deleted for {org_slug}.", warnings=warnings
+        )
 
     # --- overview and history ---------------------------------------------------------------------------
     def overview(self) -> pd.DataFrame:
@@ -212,19 +324,33 @@ class IntegrationService(BulkOperations):
         return frame
 
     # --- status sync ------------------------------------------------------------------------------------
-    def _sync(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None,
-              actor: str) -> list[str]:
+    def _sync(
+        self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None, actor: str
+    ) -> list[str]:
         """Push the status to the cache; a failure is a warning and an event, repaired by reconcile."""
         try:
             self.cache.set_status(org_slug, provider, status, configured_at)
             return []
         except IntegrationError as exc:
             log.warning("status sync failed org=%s provider=%s code=%s", org_slug, provider.value, exc.code)
-            self._append(Event(event_id=new_event_id(), at=utcnow(), org_slug=org_slug, provider=provider, action=Action.SYNC,
-                               status_after=status, outcome=Outcome.FAILED, error_code="STATUS_SYNC_FAILED",
-                               message=exc.message, actor=actor))
-            return [f"STATUS_SYNC_FAILED: the status cache was not updated ({exc.message}); "
-                    "run `integrations reconcile` to repair it."]
+            self._append(
+                Event(
+                    event_id=new_event_id(),
+                    at=utcnow(),
+                    org_slug=org_slug,
+                    provider=provider,
+                    action=Action.SYNC,
+                    status_after=status,
+                    outcome=Outcome.FAILED,
+                    error_code="STATUS_SYNC_FAILED",
+                    message=exc.message,
+                    actor=actor,
+                )
+            )
+            return [
+                f"STATUS_SYNC_FAILED: the status cache was not updated ({exc.message}); "
+                "run `integrations reconcile` to repair it."
+            ]
 
     def _append(self, event: Event) -> None:
         try:
@@ -237,10 +363,20 @@ def _name(value: object) -> str | None:
     return credential_name(value)
 
 
-def _event(org_slug: str, provider: Provider, action: Action, outcome: Outcome, actor: str, started: float,
-           **fields: Any) -> Event:
-    return Event(event_id=new_event_id(), at=utcnow(), org_slug=org_slug, provider=provider, action=action, outcome=outcome,
-                 actor=actor, duration_ms=int((time.monotonic() - started) * 1000), **fields)
+def _event(
+    org_slug: str, provider: Provider, action: Action, outcome: Outcome, actor: str, started: float, **fields: Any
+) -> Event:
+    return Event(
+        event_id=new_event_id(),
+        at=utcnow(),
+        org_slug=org_slug,
+        provider=provider,
+        action=action,
+        outcome=outcome,
+        actor=actor,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        **fields,
+    )
 
 
 def _view(provider: Provider, record: StoredCredential | None) -> Integration:
@@ -248,11 +384,20 @@ def _view(provider: Provider, record: StoredCredential | None) -> Integration:
         return Integration(provider=provider, status=Status.NOT_CONFIGURED)
     error = None
     if record.encrypted_credential is None:
-        error = ErrorInfo.of(IntegrationError("DECRYPTION_FAILED", "No ciphertext is stored for this credential; "
-                                              "re-enter it."))
+        error = ErrorInfo.of(
+            IntegrationError("DECRYPTION_FAILED", "No ciphertext is stored for this credential; re-enter it.")
+        )
     elif record.validation_error_code:
         error = ErrorInfo.of(IntegrationError(record.validation_error_code, record.validation_error_message))
-    return Integration(provider=provider, status=record.validation_status, credential_id=record.credential_id,
-                       credential_name=record.credential_name, credential_hint=record.credential_hint,
-                       last_validated_at=record.last_validated_at, created_at=record.created_at, error=error,
-                       metadata=record.metadata, key_ref=record.key_ref)
+    return Integration(
+        provider=provider,
+        status=record.validation_status,
+        credential_id=record.credential_id,
+        credential_name=record.credential_name,
+        credential_hint=record.credential_hint,
+        last_validated_at=record.last_validated_at,
+        created_at=record.created_at,
+        error=error,
+        metadata=record.metadata,
+        key_ref=record.key_ref,
+    )

@@ -19,7 +19,7 @@ _PROFILE_DEFAULTS = {
     "gcp": {"store": "bigquery", "cipher": "kms", "status_cache": "supabase", "validation": "live"},
 }
 
-GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - an endpoint, not a secret
 
 
 class Settings(BaseSettings):
@@ -37,11 +37,13 @@ class Settings(BaseSettings):
     gcp_project: str | None = None
     bigquery_dataset: str = "organizations"
     kms_key: str | None = None
-    supabase_url: str | None = Field(default=None, validation_alias=AliasChoices("SUPABASE_URL",
-                                                                                 "INTEGRATIONS_SUPABASE_URL"))
+    supabase_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SUPABASE_URL", "INTEGRATIONS_SUPABASE_URL")
+    )
     supabase_service_role_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SUPABASE_SERVICE_ROLE_KEY",
-                                                    "INTEGRATIONS_SUPABASE_SERVICE_ROLE_KEY"))
+        default=None,
+        validation_alias=AliasChoices("SUPABASE_SERVICE_ROLE_KEY", "INTEGRATIONS_SUPABASE_SERVICE_ROLE_KEY"),
+    )
 
     openai_base_url: str = "https://api.openai.com/v1"
     anthropic_base_url: str = "https://api.anthropic.com"
@@ -58,8 +60,10 @@ class Settings(BaseSettings):
         value = getattr(self, role) or _PROFILE_DEFAULTS[self.profile][role]
         allowed = {"store": STORES, "cipher": CIPHERS, "status_cache": CACHES, "validation": VALIDATIONS}[role]
         if value not in allowed:
-            raise IntegrationError("CONFIGURATION_ERROR", f"Unknown {role} backend {value!r}: choose one of "
-                                   f"{', '.join(allowed)} (INTEGRATIONS_{role.upper()}).")
+            raise IntegrationError(
+                "CONFIGURATION_ERROR",
+                f"Unknown {role} backend {value!r}: choose one of {', '.join(allowed)} (INTEGRATIONS_{role.upper()}).",
+            )
         return value
 
     @property

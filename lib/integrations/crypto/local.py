@@ -44,20 +44,28 @@ class LocalKeyring(Cipher):
             return
         mode = self.path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise IntegrationError("ENCRYPTION_FAILED", f"The keyring {self.path} is readable by other users "
-                                   f"(mode {oct(mode & 0o777)}); run `chmod 600 {self.path}`.", retryable=False)
+            raise IntegrationError(
+                "ENCRYPTION_FAILED",
+                f"The keyring {self.path} is readable by other users "
+                f"(mode {oct(mode & 0o777)}); run `chmod 600 {self.path}`.",
+                retryable=False,
+            )
         try:
             data = json.loads(self.path.read_text())
             self._keys = {int(k): base64.b64decode(v) for k, v in data["keys"].items()}
             self._primary = int(data["primary"])
             self._hmac_key = base64.b64decode(data["hmac_key"])
         except (OSError, ValueError, KeyError) as exc:
-            raise IntegrationError("ENCRYPTION_FAILED", f"The keyring {self.path} cannot be read "
-                                   f"({type(exc).__name__}).", retryable=False) from None
+            raise IntegrationError(
+                "ENCRYPTION_FAILED", f"The keyring {self.path} cannot be read ({type(exc).__name__}).", retryable=False
+            ) from None
 
     def _write(self, exclusive: bool = False) -> None:
-        data = {"primary": self._primary, "hmac_key": base64.b64encode(self._hmac_key).decode(),
-                "keys": {str(k): base64.b64encode(v).decode() for k, v in self._keys.items()}}
+        data = {
+            "primary": self._primary,
+            "hmac_key": base64.b64encode(self._hmac_key).decode(),
+            "keys": {str(k): base64.b64encode(v).decode() for k, v in self._keys.items()},
+        }
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -101,10 +109,12 @@ class LocalKeyring(Cipher):
             raise IntegrationError("DECRYPTION_FAILED", f"Key version v{version} is not in the keyring.")
         start = _HEADER.size
         try:
-            return AESGCM(key).decrypt(ciphertext[start:start + NONCE_BYTES], ciphertext[start + NONCE_BYTES:], aad)
+            return AESGCM(key).decrypt(ciphertext[start : start + NONCE_BYTES], ciphertext[start + NONCE_BYTES :], aad)
         except InvalidTag:
-            raise IntegrationError("DECRYPTION_FAILED", "The ciphertext does not belong to this row or was "
-                                   "altered (authentication failed).") from None
+            raise IntegrationError(
+                "DECRYPTION_FAILED",
+                "The ciphertext does not belong to this row or was altered (authentication failed).",
+            ) from None
 
     def fingerprint(self, plaintext: bytes) -> str:
         return hmac.new(self._hmac_key, plaintext, hashlib.sha256).hexdigest()

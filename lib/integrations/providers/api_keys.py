@@ -19,9 +19,15 @@ HttpClientFactory = Callable[[], httpx2.Client]
 _OPENAI_PREFIXES = ("sk-proj-", "sk-svcacct-", "sk-admin-", "sk-")
 _OPENAI_RE = re.compile(r"^sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}$")
 _ANTHROPIC_RE = re.compile(r"^sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_\-]{20,}$|^sk-ant-[A-Za-z0-9_\-]{20,}$")
-_RATE_HEADERS = ("retry-after", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
-                 "x-ratelimit-reset-requests", "anthropic-ratelimit-requests-limit",
-                 "anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset")
+_RATE_HEADERS = (
+    "retry-after",
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-reset-requests",
+    "anthropic-ratelimit-requests-limit",
+    "anthropic-ratelimit-requests-remaining",
+    "anthropic-ratelimit-requests-reset",
+)
 
 
 def _hint(key: str, prefixes: tuple[str, ...]) -> str:
@@ -34,8 +40,10 @@ def _clean_key(credential: SecretStr, provider_name: str) -> str:
     if not key:
         raise malformed(f"The {provider_name} API key is empty.")
     if any(c.isspace() for c in key) or not key.isascii():
-        raise malformed(f"The {provider_name} API key contains spaces, line breaks or non-ASCII characters; "
-                        "copy it again as a single line.")
+        raise malformed(
+            f"The {provider_name} API key contains spaces, line breaks or non-ASCII characters; "
+            "copy it again as a single line."
+        )
     return key
 
 
@@ -49,31 +57,49 @@ def _sdk_outcome(sdk: Any, credential: ParsedCredential, call: Callable[[], Any]
     try:
         raw = call()
     except sdk.AuthenticationError as exc:
-        return failure("INVALID_CREDENTIAL", f"{name} rejected the key (401): {_message(exc, credential)}",
-                       retryable=False, checks=[CheckItem(name="authenticate", passed=False)])
+        return failure(
+            "INVALID_CREDENTIAL",
+            f"{name} rejected the key (401): {_message(exc, credential)}",
+            retryable=False,
+            checks=[CheckItem(name="authenticate", passed=False)],
+        )
     except sdk.PermissionDeniedError as exc:
-        return failure("INSUFFICIENT_PERMISSIONS", f"{name} accepted the key but denied listing models (403): "
-                       f"{_message(exc, credential)}", retryable=False,
-                       checks=[CheckItem(name="authenticate", passed=True),
-                               CheckItem(name="models.list", passed=False, detail="permission denied")])
+        return failure(
+            "INSUFFICIENT_PERMISSIONS",
+            f"{name} accepted the key but denied listing models (403): {_message(exc, credential)}",
+            retryable=False,
+            checks=[
+                CheckItem(name="authenticate", passed=True),
+                CheckItem(name="models.list", passed=False, detail="permission denied"),
+            ],
+        )
     except sdk.RateLimitError as exc:
         limits = _rate_limit(exc.response.headers)
         wait = f" Retry after {limits['retry-after']} s." if "retry-after" in limits else ""
-        return failure("RATE_LIMITED", f"{name} is rate-limiting this key (429).{wait}", retryable=True,
-                       rate_limit=limits)
+        return failure(
+            "RATE_LIMITED", f"{name} is rate-limiting this key (429).{wait}", retryable=True, rate_limit=limits
+        )
     except sdk.APIConnectionError as exc:
         kind = "timed out" if isinstance(exc, sdk.APITimeoutError) else "could not be reached"
         return failure("NETWORK_ERROR", f"{name} {kind}; the key was not checked.", retryable=True)
     except sdk.APIStatusError as exc:
-        return failure("PROVIDER_UNAVAILABLE", f"{name} answered HTTP {exc.status_code}; the key was not "
-                       f"checked: {_message(exc, credential)}", retryable=True)
+        return failure(
+            "PROVIDER_UNAVAILABLE",
+            f"{name} answered HTTP {exc.status_code}; the key was not checked: {_message(exc, credential)}",
+            retryable=True,
+        )
     headers = raw.headers
     models = raw.parse()
     count = len(getattr(models, "data", []) or [])
-    return CheckResult(status=Status.VALID, message=f"{name} accepted the key ({count} models visible).",
-                       checks=[CheckItem(name="authenticate", passed=True),
-                               CheckItem(name="models.list", passed=True, detail=f"{count} models")],
-                       rate_limit=_rate_limit(headers))
+    return CheckResult(
+        status=Status.VALID,
+        message=f"{name} accepted the key ({count} models visible).",
+        checks=[
+            CheckItem(name="authenticate", passed=True),
+            CheckItem(name="models.list", passed=True, detail=f"{count} models"),
+        ],
+        rate_limit=_rate_limit(headers),
+    )
 
 
 def _message(exc: Any, credential: ParsedCredential) -> str:
@@ -94,14 +120,20 @@ class OpenAIValidator(Validator):
         if key.startswith("sk-ant-"):
             raise malformed("This is an Anthropic key (sk-ant-...); choose the Anthropic provider.")
         if not _OPENAI_RE.fullmatch(key):
-            raise malformed("An OpenAI API key starts with sk-, sk-proj- or sk-svcacct- followed by at least 20 "
-                            "letters, digits, '-' or '_'.")
+            raise malformed(
+                "An OpenAI API key starts with sk-, sk-proj- or sk-svcacct- followed by at least 20 "
+                "letters, digits, '-' or '_'."
+            )
         return ParsedCredential(provider=self.provider, secret=SecretStr(key), hint=_hint(key, _OPENAI_PREFIXES))
 
     def check(self, credential: ParsedCredential) -> CheckResult:
-        client = openai.OpenAI(api_key=credential.secret.get_secret_value(), base_url=self.base_url,
-                               max_retries=0, timeout=self.timeout,
-                               http_client=self.http_client() if self.http_client else None)
+        client = openai.OpenAI(
+            api_key=credential.secret.get_secret_value(),
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=self.timeout,
+            http_client=self.http_client() if self.http_client else None,
+        )
         with client:
             return _sdk_outcome(openai, credential, client.models.with_raw_response.list)
 
@@ -115,8 +147,10 @@ class AnthropicValidator(Validator):
     def parse(self, credential: SecretStr) -> ParsedCredential:
         key = _clean_key(credential, "Anthropic")
         if not key.startswith("sk-ant-"):
-            raise malformed("An Anthropic API key starts with sk-ant- (e.g. sk-ant-api03-...)."
-                            + (" This looks like an OpenAI key." if key.startswith("sk-") else ""))
+            raise malformed(
+                "An Anthropic API key starts with sk-ant- (e.g. sk-ant-api03-...)."
+                + (" This looks like an OpenAI key." if key.startswith("sk-") else "")
+            )
         if not _ANTHROPIC_RE.fullmatch(key):
             raise malformed("An Anthropic API key is sk-ant- followed by at least 20 letters, digits, '-' or '_'.")
         prefix = re.match(r"sk-ant-(?:api|admin)\d{2}-", key)
@@ -124,8 +158,12 @@ class AnthropicValidator(Validator):
         return ParsedCredential(provider=self.provider, secret=SecretStr(key), hint=hint)
 
     def check(self, credential: ParsedCredential) -> CheckResult:
-        client = anthropic.Anthropic(api_key=credential.secret.get_secret_value(), base_url=self.base_url,
-                                     max_retries=0, timeout=self.timeout,
-                                     http_client=self.http_client() if self.http_client else None)
+        client = anthropic.Anthropic(
+            api_key=credential.secret.get_secret_value(),
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=self.timeout,
+            http_client=self.http_client() if self.http_client else None,
+        )
         with client:
             return _sdk_outcome(anthropic, credential, client.models.with_raw_response.list)

@@ -33,12 +33,19 @@ def malformed(message: str) -> IntegrationError:
     return IntegrationError("MALFORMED_CREDENTIAL", message)
 
 
-def failure(code: str, message: str, *, retryable: bool, checks: list | None = None,
-            rate_limit: dict[str, str] | None = None) -> CheckResult:
+def failure(
+    code: str, message: str, *, retryable: bool, checks: list | None = None, rate_limit: dict[str, str] | None = None
+) -> CheckResult:
     """A failed check; definitive rejections are INVALID, anything transient keeps the status open."""
     status = Status.INVALID if not retryable else Status.PENDING
-    return CheckResult(status=status, error_code=code, message=message, retryable=retryable,
-                       checks=checks or [], rate_limit=rate_limit or {})
+    return CheckResult(
+        status=status,
+        error_code=code,
+        message=message,
+        retryable=retryable,
+        checks=checks or [],
+        rate_limit=rate_limit or {},
+    )
 
 
 class Validator(ABC):

@@ -26,8 +26,9 @@ def _load_json(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise malformed(f"The service-account key is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                        f"column {exc.colno}.") from None
+        raise malformed(
+            f"The service-account key is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
     except RecursionError:
         raise malformed("The service-account key JSON is nested too deeply.") from None
     if not isinstance(data, dict):
@@ -38,14 +39,18 @@ def _load_json(text: str) -> dict[str, Any]:
 def _check_fields(data: dict[str, Any]) -> None:
     kind = data.get("type")
     if kind != "service_account":
-        raise malformed(f"The JSON has type {str(kind)[:40]!r}; a service-account key file has "
-                        "\"type\": \"service_account\" (external_account and authorized_user are not accepted).")
+        raise malformed(
+            f"The JSON has type {str(kind)[:40]!r}; a service-account key file has "
+            '"type": "service_account" (external_account and authorized_user are not accepted).'
+        )
     missing = [f for f in REQUIRED if not isinstance(data.get(f), str) or not data.get(f)]
     if missing:
         raise malformed(f"The service-account key is missing: {', '.join(missing)}.")
     if data["token_uri"] not in GOOGLE_TOKEN_URIS:
-        raise malformed("The key's token_uri is not Google's token endpoint (https://oauth2.googleapis.com/token);"
-                        " it is refused so that no request goes to an address taken from the key file.")
+        raise malformed(
+            "The key's token_uri is not Google's token endpoint (https://oauth2.googleapis.com/token);"
+            " it is refused so that no request goes to an address taken from the key file."
+        )
     if data.get("universe_domain", "googleapis.com") != "googleapis.com":
         raise malformed("The key's universe_domain is not googleapis.com; only Google Cloud keys are accepted.")
     if "@" not in data["client_email"]:
@@ -53,25 +58,33 @@ def _check_fields(data: dict[str, Any]) -> None:
     try:
         load_pem_private_key(data["private_key"].encode(), password=None)
     except (ValueError, TypeError):
-        raise malformed("The key's private_key cannot be read as a PEM private key; download a new key file.") \
-            from None
+        raise malformed("The key's private_key cannot be read as a PEM private key; download a new key file.") from None
 
 
 class GcpValidator(Validator):
     provider = Provider.GCP
 
-    def __init__(self, token_uri: str, bigquery_url: str, timeout: float,
-                 session: SessionFactory = requests.Session) -> None:
+    def __init__(
+        self, token_uri: str, bigquery_url: str, timeout: float, session: SessionFactory = requests.Session
+    ) -> None:
         self.token_uri, self.bigquery_url, self.timeout, self.session = token_uri, bigquery_url, timeout, session
 
     def parse(self, credential: SecretStr) -> ParsedCredential:
         data = _load_json(credential.get_secret_value())
         _check_fields(data)
-        info = {"client_email": data["client_email"], "project_id": data["project_id"],
-                "private_key_id": data["private_key_id"]}
+        info = {
+            "client_email": data["client_email"],
+            "project_id": data["project_id"],
+            "private_key_id": data["private_key_id"],
+        }
         hint = f"{data['client_email']} (key {data['private_key_id'][:8]})"
-        return ParsedCredential(provider=self.provider, secret=credential, hint=hint, info=info,
-                                secret_parts=(SecretStr(data["private_key"]),))
+        return ParsedCredential(
+            provider=self.provider,
+            secret=credential,
+            hint=hint,
+            info=info,
+            secret_parts=(SecretStr(data["private_key"]),),
+        )
 
     def check(self, credential: ParsedCredential) -> CheckResult:
         data = json.loads(credential.secret.get_secret_value())
@@ -90,13 +103,22 @@ class GcpValidator(Validator):
         except gauth_errors.RefreshError as exc:
             text = credential.scrub(str(exc.args[0] if exc.args else exc))[:300]
             if getattr(exc, "retryable", False) or "invalid_grant" not in text and "invalid_client" not in text:
-                return failure("PROVIDER_UNAVAILABLE", f"Google's token endpoint failed: {text}", retryable=True,
-                               checks=[item])
-            return failure("INVALID_CREDENTIAL", f"Google refused the key (deleted, rotated or disabled): {text}",
-                           retryable=False, checks=[item])
+                return failure(
+                    "PROVIDER_UNAVAILABLE", f"Google's token endpoint failed: {text}", retryable=True, checks=[item]
+                )
+            return failure(
+                "INVALID_CREDENTIAL",
+                f"Google refused the key (deleted, rotated or disabled): {text}",
+                retryable=False,
+                checks=[item],
+            )
         except gauth_errors.TransportError:
-            return failure("NETWORK_ERROR", "Google's token endpoint could not be reached; the key was not checked.",
-                           retryable=True, checks=[item])
+            return failure(
+                "NETWORK_ERROR",
+                "Google's token endpoint could not be reached; the key was not checked.",
+                retryable=True,
+                checks=[item],
+            )
         return creds.token
 
     def _bigquery(self, http: requests.Session, token: str, credential: ParsedCredential) -> CheckResult:
@@ -104,27 +126,39 @@ class GcpValidator(Validator):
         base = f"{self.bigquery_url}/projects/{project}"
         headers = {"Authorization": f"Bearer {token}"}
         body = {"configuration": {"dryRun": True, "query": {"query": "SELECT 1", "useLegacySql": False}}}
-        steps = [("bigquery.datasets.list", "GET", f"{base}/datasets?maxResults=1", None),
-                 ("bigquery.jobs.create (dry-run query)", "POST", f"{base}/jobs", body)]
+        steps = [
+            ("bigquery.datasets.list", "GET", f"{base}/datasets?maxResults=1", None),
+            ("bigquery.jobs.create (dry-run query)", "POST", f"{base}/jobs", body),
+        ]
         checks = [CheckItem(name="token", passed=True)]
         for name, method, url, payload in steps:
             try:
                 resp = http.request(method, url, headers=headers, json=payload, timeout=self.timeout)
             except requests.RequestException:
-                return failure("NETWORK_ERROR", "BigQuery could not be reached; the key was not fully checked.",
-                               retryable=True, checks=checks)
+                return failure(
+                    "NETWORK_ERROR",
+                    "BigQuery could not be reached; the key was not fully checked.",
+                    retryable=True,
+                    checks=checks,
+                )
             if resp.status_code == 429 or resp.status_code >= 500:
                 code = "RATE_LIMITED" if resp.status_code == 429 else "PROVIDER_UNAVAILABLE"
-                return failure(code, f"BigQuery answered HTTP {resp.status_code} during {name}.", retryable=True,
-                               checks=checks)
+                return failure(
+                    code, f"BigQuery answered HTTP {resp.status_code} during {name}.", retryable=True, checks=checks
+                )
             detail = "" if resp.ok else credential.scrub(_google_message(resp))[:300]
             checks.append(CheckItem(name=name, passed=resp.ok, detail=detail))
         missing = [c.name for c in checks if not c.passed]
         if missing:
-            return failure("INSUFFICIENT_PERMISSIONS", f"The key is valid but lacks: {', '.join(missing)} on "
-                           f"project {project}.", retryable=False, checks=checks)
-        return CheckResult(status=Status.VALID, message=f"The service account can use BigQuery in {project}.",
-                           checks=checks)
+            return failure(
+                "INSUFFICIENT_PERMISSIONS",
+                f"The key is valid but lacks: {', '.join(missing)} on project {project}.",
+                retryable=False,
+                checks=checks,
+            )
+        return CheckResult(
+            status=Status.VALID, message=f"The service account can use BigQuery in {project}.", checks=checks
+        )
 
 
 def _google_message(resp: requests.Response) -> str:

@@ -39,15 +39,38 @@ class SandboxRules:
 
 
 _OPENAI_ERRORS = {
-    "revoked": (401, {"message": "Incorrect API key provided: {masked}. You can find your API key at "
-                      "https://platform.openai.com/account/api-keys.", "type": "invalid_request_error",
-                      "param": None, "code": "invalid_api_key"}),
-    "noperms": (403, {"message": "You have insufficient permissions for this operation. Missing scopes: "
-                      "api.model.read.", "type": "invalid_request_error", "param": None, "code": None}),
-    "ratelimited": (429, {"message": "Rate limit reached for requests.", "type": "requests",
-                          "param": None, "code": "rate_limit_exceeded"}),
-    "outage": (503, {"message": "The server is overloaded or not ready yet.", "type": "server_error",
-                     "param": None, "code": None}),
+    "revoked": (
+        401,
+        {
+            "message": "Incorrect API key provided: {masked}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "invalid_api_key",
+        },
+    ),
+    "noperms": (
+        403,
+        {
+            "message": "You have insufficient permissions for this operation. Missing scopes: api.model.read.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        },
+    ),
+    "ratelimited": (
+        429,
+        {
+            "message": "Rate limit reached for requests.",
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        },
+    ),
+    "outage": (
+        503,
+        {"message": "The server is overloaded or not ready yet.", "type": "server_error", "param": None, "code": None},
+    ),
 }
 _ANTHROPIC_ERRORS = {
     "revoked": (401, "authentication_error", "invalid x-api-key"),
@@ -68,18 +91,32 @@ def openai_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.Res
         marker = rules.marker("OPENAI", key)
         if marker == "unreachable":
             raise httpx2.ConnectError("sandbox: connection refused", request=request)
-        headers = {"x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "499",
-                   "x-ratelimit-reset-requests": "120ms", "x-request-id": "req_sandbox"}
+        headers = {
+            "x-ratelimit-limit-requests": "500",
+            "x-ratelimit-remaining-requests": "499",
+            "x-ratelimit-reset-requests": "120ms",
+            "x-request-id": "req_sandbox",
+        }
         if marker in _OPENAI_ERRORS:
             status, error = _OPENAI_ERRORS[marker]
             error = dict(error, message=error["message"].format(masked=f"{key[:8]}****{key[-4:]}"))
             if marker == "ratelimited":
-                headers.update({"retry-after": "2", "x-ratelimit-remaining-requests": "0",
-                                "x-ratelimit-reset-requests": "6m0s"})
+                headers.update(
+                    {"retry-after": "2", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m0s"}
+                )
             return httpx2.Response(status, json={"error": error}, headers=headers)
-        return httpx2.Response(200, headers=headers, json={"object": "list", "data": [
-            {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
-            {"id": "gpt-4o", "object": "model", "created": 1715367049, "owned_by": "system"}]})
+        return httpx2.Response(
+            200,
+            headers=headers,
+            json={
+                "object": "list",
+                "data": [
+                    {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
+                    {"id": "gpt-4o", "object": "model", "created": 1715367049, "owned_by": "system"},
+                ],
+            },
+        )
+
     return handle
 
 
@@ -89,19 +126,31 @@ def anthropic_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.
         marker = rules.marker("ANTHROPIC", _bearer(request) or request.headers.get("x-api-key", ""))
         if marker == "unreachable":
             raise httpx2.ConnectError("sandbox: connection refused", request=request)
-        headers = {"request-id": "req_sandbox", "anthropic-ratelimit-requests-limit": "50",
-                   "anthropic-ratelimit-requests-remaining": "49",
-                   "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:00Z"}
+        headers = {
+            "request-id": "req_sandbox",
+            "anthropic-ratelimit-requests-limit": "50",
+            "anthropic-ratelimit-requests-remaining": "49",
+            "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:00Z",
+        }
         if marker in _ANTHROPIC_ERRORS:
             status, kind, message = _ANTHROPIC_ERRORS[marker]
             if marker == "ratelimited":
                 headers.update({"retry-after": "2", "anthropic-ratelimit-requests-remaining": "0"})
-            return httpx2.Response(status, headers=headers,
-                                   json={"type": "error", "error": {"type": kind, "message": message}})
-        model = {"type": "model", "id": "claude-sonnet-4-5", "display_name": "Claude Sonnet 4.5",
-                 "created_at": "2025-09-29T00:00:00Z"}
-        return httpx2.Response(200, headers=headers, json={"data": [model], "has_more": False,
-                                                           "first_id": model["id"], "last_id": model["id"]})
+            return httpx2.Response(
+                status, headers=headers, json={"type": "error", "error": {"type": kind, "message": message}}
+            )
+        model = {
+            "type": "model",
+            "id": "claude-sonnet-4-5",
+            "display_name": "Claude Sonnet 4.5",
+            "created_at": "2025-09-29T00:00:00Z",
+        }
+        return httpx2.Response(
+            200,
+            headers=headers,
+            json={"data": [model], "has_more": False, "first_id": model["id"], "last_id": model["id"]},
+        )
+
     return handle
 
 
@@ -130,24 +179,45 @@ class GoogleSandboxAdapter(BaseAdapter):
             if marker == "unreachable":
                 raise requests.ConnectionError("sandbox: connection refused", request=request)
             if marker == "revoked":
-                return _response(request, 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+                return _response(
+                    request, 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
+                )
             if marker == "outage":
                 return _response(request, 503, {"error": "internal_failure", "error_description": "Backend Error"})
-            return _response(request, 200, {"access_token": f"ya29.sandbox-{marker or 'ok'}", "expires_in": 3599,
-                                            "token_type": "Bearer"})
+            return _response(
+                request,
+                200,
+                {"access_token": f"ya29.sandbox-{marker or 'ok'}", "expires_in": 3599, "token_type": "Bearer"},
+            )
         marker = request.headers.get("Authorization", "").removeprefix("Bearer ya29.sandbox-")
         project = url.split("/projects/")[1].split("/")[0] if "/projects/" in url else "unknown"
         if marker == "ratelimited":
-            return _response(request, 429, {"error": {"code": 429, "message": "Quota exceeded", "status":
-                                                      "RESOURCE_EXHAUSTED"}})
+            return _response(
+                request, 429, {"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}}
+            )
         if marker == "noperms" and url.split("?")[0].endswith("/jobs"):
-            message = (f"Access Denied: Project {project}: User does not have bigquery.jobs.create permission "
-                       f"in project {project}.")
-            return _response(request, 403, {"error": {"code": 403, "message": message, "errors": [
-                {"message": message, "domain": "global", "reason": "accessDenied"}], "status": "PERMISSION_DENIED"}})
+            message = (
+                f"Access Denied: Project {project}: User does not have bigquery.jobs.create permission "
+                f"in project {project}."
+            )
+            return _response(
+                request,
+                403,
+                {
+                    "error": {
+                        "code": 403,
+                        "message": message,
+                        "errors": [{"message": message, "domain": "global", "reason": "accessDenied"}],
+                        "status": "PERMISSION_DENIED",
+                    }
+                },
+            )
         if url.split("?")[0].endswith("/jobs"):
-            return _response(request, 200, {"kind": "bigquery#job", "status": {"state": "DONE"},
-                                            "statistics": {"totalBytesProcessed": "0"}})
+            return _response(
+                request,
+                200,
+                {"kind": "bigquery#job", "status": {"state": "DONE"}, "statistics": {"totalBytesProcessed": "0"}},
+            )
         return _response(request, 200, {"kind": "bigquery#datasetList", "datasets": []})
 
     def close(self) -> None:
@@ -169,4 +239,5 @@ def sandbox_session_factory(rules: SandboxRules) -> Callable[[], requests.Sessio
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
+
     return make

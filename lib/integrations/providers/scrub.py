@@ -7,8 +7,10 @@ import re
 REDACTED = "[redacted]"
 MIN_FRAGMENT = 4
 # Key-shaped tokens, masked or not: sk-..., sk-proj-****abcd, ya29.<token>, PEM bodies.
-_KEYLIKE = re.compile(r"(sk-[A-Za-z0-9_*\-.]{2,}|ya29\.[A-Za-z0-9_\-.]+|-----BEGIN[^-]*-----[\s\S]*?-----END[^-]*-----)")
-_TOKEN = re.compile(r"[A-Za-z0-9_+/=\-]{%d,}" % MIN_FRAGMENT)
+_KEYLIKE = re.compile(
+    r"(sk-[A-Za-z0-9_*\-.]{2,}|ya29\.[A-Za-z0-9_\-.]+|-----BEGIN[^-]*-----[\s\S]*?-----END[^-]*-----)"
+)
+_TOKEN = re.compile(rf"[A-Za-z0-9_+/=\-]{{{MIN_FRAGMENT},}}")
 
 
 def scrub(text: str, secrets: list[str]) -> str:
@@ -23,8 +25,8 @@ def scrub(text: str, secrets: list[str]) -> str:
             return REDACTED
         for size in range(len(word) - 1, MIN_FRAGMENT - 1, -1):  # longest piece of the word inside a secret
             for start in range(0, len(word) - size + 1):
-                if any(word[start:start + size] in s for s in secrets) and _is_keyish(word[start:start + size]):
-                    return word[:start] + REDACTED + word[start + size:]
+                if any(word[start : start + size] in s for s in secrets) and _is_keyish(word[start : start + size]):
+                    return word[:start] + REDACTED + word[start + size :]
         return word
 
     return _TOKEN.sub(fragment, text)

@@ -17,7 +17,9 @@ from .base import StatusCache, configured_column, status_column
 _STATUS_VALUES = ",".join(f"'{s.value}'" for s in Status)
 _COLUMNS = "".join(
     f", {status_column(p)} TEXT NOT NULL DEFAULT 'NOT_CONFIGURED' CHECK ({status_column(p)} IN ({_STATUS_VALUES}))"
-    f", {configured_column(p)} TEXT" for p in Provider)
+    f", {configured_column(p)} TEXT"
+    for p in Provider
+)
 SCHEMA = f"CREATE TABLE IF NOT EXISTS organizations (org_slug TEXT PRIMARY KEY, name TEXT{_COLUMNS})"
 
 
@@ -25,7 +27,9 @@ def _org(row: sqlite3.Row) -> OrgRow:
     statuses = {}
     for p in Provider:
         at = row[configured_column(p)]
-        statuses[p] = CachedStatus(status=row[status_column(p)], configured_at=datetime.fromisoformat(at) if at else None)
+        statuses[p] = CachedStatus(
+            status=row[status_column(p)], configured_at=datetime.fromisoformat(at) if at else None
+        )
     return OrgRow(org_slug=row["org_slug"], name=row["name"], statuses=statuses)
 
 
@@ -53,8 +57,9 @@ class SqliteStatusCache(StatusCache):
                     conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise IntegrationError("STATUS_SYNC_FAILED", f"The local status cache {self.path.name} failed: "
-                                   f"{type(exc).__name__}: {exc}") from None
+            raise IntegrationError(
+                "STATUS_SYNC_FAILED", f"The local status cache {self.path.name} failed: {type(exc).__name__}: {exc}"
+            ) from None
 
     def init(self) -> None:
         with self._conn() as conn:
@@ -63,8 +68,11 @@ class SqliteStatusCache(StatusCache):
 
     def create_org(self, org_slug: str, name: str | None = None) -> None:
         with self._conn() as conn:
-            conn.execute("INSERT INTO organizations (org_slug, name) VALUES (?, ?) ON CONFLICT(org_slug) DO UPDATE "
-                         "SET name = COALESCE(excluded.name, organizations.name)", (org_slug, name))
+            conn.execute(
+                "INSERT INTO organizations (org_slug, name) VALUES (?, ?) ON CONFLICT(org_slug) DO UPDATE "
+                "SET name = COALESCE(excluded.name, organizations.name)",
+                (org_slug, name),
+            )
 
     def get_org(self, org_slug: str) -> OrgRow | None:
         with self._conn() as conn:
@@ -84,7 +92,9 @@ class SqliteStatusCache(StatusCache):
             for org_slug, provider, status, at in updates:
                 cur = conn.execute(
                     f"UPDATE organizations SET {status_column(provider)} = ?, {configured_column(provider)} = ? "
-                    "WHERE org_slug = ?", (status.value, at.isoformat() if at else None, org_slug))
+                    "WHERE org_slug = ?",
+                    (status.value, at.isoformat() if at else None, org_slug),
+                )
                 if cur.rowcount == 0:
                     raise IntegrationError("ORG_NOT_FOUND", f"Organization {org_slug!r} has no status-cache row.")
             conn.execute("COMMIT")

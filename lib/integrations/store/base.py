@@ -32,21 +32,30 @@ class IntegrationStore(ABC):
         """Credentials of one org or of all orgs, in one query."""
 
     @abstractmethod
-    def record_validation(self, credential_id: str, status: Status, error_code: str | None,
-                          error_message: str | None, validated_at: datetime | None, actor: str,
-                          event: Event) -> bool:
+    def record_validation(
+        self,
+        credential_id: str,
+        status: Status,
+        error_code: str | None,
+        error_message: str | None,
+        validated_at: datetime | None,
+        actor: str,
+        event: Event,
+    ) -> bool:
         """Store a validation outcome on an active row (validated_at None keeps the old one).
 
         Returns False when the row is no longer active (rotated meanwhile); the event is appended anyway."""
 
     @abstractmethod
-    def deactivate(self, org_slug: str, provider: Provider, at: datetime, actor: str,
-                   event: Event) -> StoredCredential | None:
+    def deactivate(
+        self, org_slug: str, provider: Provider, at: datetime, actor: str, event: Event
+    ) -> StoredCredential | None:
         """Deactivate the active row, erase its ciphertext, keep the row. Returns it (before) or None."""
 
     @abstractmethod
-    def replace_ciphertext(self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str,
-                           event: Event) -> bool:
+    def replace_ciphertext(
+        self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str, event: Event
+    ) -> bool:
         """Swap in a re-encrypted ciphertext if the row is still active under `expected_key_ref`."""
 
     @abstractmethod

@@ -91,8 +91,9 @@ class SqliteStore(IntegrationStore):
                 raise
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise IntegrationError("STORAGE_FAILED", f"The local store {self.path.name} failed: "
-                                   f"{type(exc).__name__}: {exc}") from None
+            raise IntegrationError(
+                "STORAGE_FAILED", f"The local store {self.path.name} failed: {type(exc).__name__}: {exc}"
+            ) from None
 
     def init(self) -> None:
         with self._tx(write=False) as conn:
@@ -104,13 +105,17 @@ class SqliteStore(IntegrationStore):
         conn.execute(f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})", _row(columns, model))
 
     def _erase(self, conn: sqlite3.Connection, credential_id: str, at: datetime, actor: str) -> None:
-        conn.execute("UPDATE org_integrations SET is_active = 0, encrypted_credential = NULL, deleted_at = ?, "
-                     "updated_at = ?, updated_by = ? WHERE credential_id = ?",
-                     (at.isoformat(), at.isoformat(), actor, credential_id))
+        conn.execute(
+            "UPDATE org_integrations SET is_active = 0, encrypted_credential = NULL, deleted_at = ?, "
+            "updated_at = ?, updated_by = ? WHERE credential_id = ?",
+            (at.isoformat(), at.isoformat(), actor, credential_id),
+        )
 
     def _active(self, conn: sqlite3.Connection, org_slug: str, provider: Provider) -> StoredCredential | None:
-        row = conn.execute("SELECT * FROM org_integrations WHERE org_slug = ? AND provider = ? AND is_active = 1",
-                           (org_slug, provider.value)).fetchone()
+        row = conn.execute(
+            "SELECT * FROM org_integrations WHERE org_slug = ? AND provider = ? AND is_active = 1",
+            (org_slug, provider.value),
+        ).fetchone()
         return _credential(row) if row else None
 
     def activate(self, record: StoredCredential, event: Event) -> StoredCredential | None:
@@ -135,21 +140,37 @@ class SqliteStore(IntegrationStore):
         with self._tx(write=False) as conn:
             return [_credential(r) for r in conn.execute(sql + " ORDER BY org_slug, provider, created_at", args)]
 
-    def record_validation(self, credential_id: str, status: Status, error_code: str | None,
-                          error_message: str | None, validated_at: datetime | None, actor: str,
-                          event: Event) -> bool:
+    def record_validation(
+        self,
+        credential_id: str,
+        status: Status,
+        error_code: str | None,
+        error_message: str | None,
+        validated_at: datetime | None,
+        actor: str,
+        event: Event,
+    ) -> bool:
         with self._tx() as conn:
             cur = conn.execute(
                 "UPDATE org_integrations SET validation_status = ?, validation_error_code = ?, "
                 "validation_error_message = ?, last_validated_at = COALESCE(?, last_validated_at), updated_at = ?, "
                 "updated_by = ? WHERE credential_id = ? AND is_active = 1",
-                (status.value, error_code, error_message, validated_at.isoformat() if validated_at else None,
-                 event.at.isoformat(), actor, credential_id))
+                (
+                    status.value,
+                    error_code,
+                    error_message,
+                    validated_at.isoformat() if validated_at else None,
+                    event.at.isoformat(),
+                    actor,
+                    credential_id,
+                ),
+            )
             self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
             return cur.rowcount == 1
 
-    def deactivate(self, org_slug: str, provider: Provider, at: datetime, actor: str,
-                   event: Event) -> StoredCredential | None:
+    def deactivate(
+        self, org_slug: str, provider: Provider, at: datetime, actor: str, event: Event
+    ) -> StoredCredential | None:
         with self._tx() as conn:
             previous = self._active(conn, org_slug, provider)
             if previous:
@@ -157,12 +178,15 @@ class SqliteStore(IntegrationStore):
                 self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
             return previous
 
-    def replace_ciphertext(self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str,
-                           event: Event) -> bool:
+    def replace_ciphertext(
+        self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str, event: Event
+    ) -> bool:
         with self._tx() as conn:
-            cur = conn.execute("UPDATE org_integrations SET encrypted_credential = ?, key_ref = ? "
-                               "WHERE credential_id = ? AND is_active = 1 AND key_ref = ?",
-                               (ciphertext, key_ref, credential_id, expected_key_ref))
+            cur = conn.execute(
+                "UPDATE org_integrations SET encrypted_credential = ?, key_ref = ? "
+                "WHERE credential_id = ? AND is_active = 1 AND key_ref = ?",
+                (ciphertext, key_ref, credential_id, expected_key_ref),
+            )
             if cur.rowcount == 1:
                 self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
             return cur.rowcount == 1
@@ -190,8 +214,10 @@ class SqliteStore(IntegrationStore):
 
     def revoke_api_keys(self, org_slug: str, at: datetime) -> int:
         with self._tx() as conn:
-            return conn.execute("UPDATE org_api_keys SET revoked_at = ? WHERE org_slug = ? AND revoked_at IS NULL",
-                                (at.isoformat(), org_slug)).rowcount
+            return conn.execute(
+                "UPDATE org_api_keys SET revoked_at = ? WHERE org_slug = ? AND revoked_at IS NULL",
+                (at.isoformat(), org_slug),
+            ).rowcount
 
     def api_keys(self, org_slug: str | None = None) -> list[OrgApiKey]:
         sql, args = "SELECT * FROM org_api_keys", []

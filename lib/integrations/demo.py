@@ -1,0 +1,105 @@
+"""Demo data: a handful of orgs in every state, so the console has something to show. Idempotent."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .domain import Provider, Status
+from .service import IntegrationService
+
+DEMO_ACTOR = "demo-seed"
+
+
+def service_account_json(client_email: str, project_id: str = "demo-project") -> str:
+    """A well-formed service-account key file with a freshly generated RSA key (not registered anywhere)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return json.dumps(
+        {
+            "type": "service_account",
+            "project_id": project_id,
+            "private_key_id": secrets.token_hex(20),
+            "private_key": pem,
+            "client_email": client_email,
+            "client_id": str(secrets.randbelow(10**20)),
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": "https://oauth2.googleapis.com/token",
+            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+            "client_x509_cert_url": f"https://www.googleapis.com/robot/v1/metadata/x509/{client_email}",
+            "universe_domain": "googleapis.com",
+        },
+        indent=2,
+    )
+
+
+def openai_key(marker: str = "", kind: str = "proj") -> str:
+    return f"sk-{kind}-{marker}{secrets.token_urlsafe(30)}".replace("--", "-")
+
+
+def anthropic_key(marker: str = "") -> str:
+    return f"sk-ant-api03-{marker}{secrets.token_urlsafe(30)}"
+
+
+def seed(svc: IntegrationService) -> dict[str, str]:
+    """Create the demo orgs that do not exist yet; returns {org_slug: org API key} for those created."""
+    if svc.sandboxed is False:
+        raise RuntimeError("Demo data needs sandbox validation (INTEGRATIONS_VALIDATION=sandbox).")
+    existing = {o.org_slug for o in svc.cache.all_orgs()}
+    plan = {
+        "acmecorp": "Acme Corp",
+        "globex": "Globex Corporation",
+        "initech": "Initech",
+        "umbrella": "Umbrella Health",
+        "hooli": "Hooli",
+        "stark-industries": "Stark Industries",
+    }
+    keys = {slug: svc.register_org(slug, name=name) for slug, name in plan.items() if slug not in existing}
+    a = {"actor": DEMO_ACTOR}
+    if "acmecorp" in keys:
+        svc.setup(
+            "acmecorp",
+            Provider.OPENAI,
+            openai_key(),
+            credential_name="OpenAI Production Key",
+            metadata={"environment": "production"},
+            **a,
+        )
+        svc.setup("acmecorp", Provider.ANTHROPIC, anthropic_key(), credential_name="Claude for support", **a)
+        svc.setup(
+            "acmecorp",
+            Provider.GCP,
+            service_account_json("billing-export@acme-prod.iam.gserviceaccount.com", "acme-prod"),
+            credential_name="Billing export",
+            **a,
+        )
+    if "globex" in keys:  # stored unchecked, then the provider revoked it
+        svc.setup(
+            "globex", Provider.OPENAI, openai_key("revoked"), credential_name="Old team key", skip_validation=True, **a
+        )
+        svc.validate("globex", Provider.OPENAI, **a)
+        svc.setup(
+            "globex", Provider.ANTHROPIC, anthropic_key(), credential_name="Awaiting check", skip_validation=True, **a
+        )
+    if "umbrella" in keys:  # a genuine key missing a BigQuery permission
+        svc.setup(
+            "umbrella",
+            Provider.GCP,
+            service_account_json("reader-noperms@umbrella-data.iam.gserviceaccount.com", "umbrella-data"),
+            credential_name="Analytics SA",
+            skip_validation=True,
+            **a,
+        )
+        svc.validate("umbrella", Provider.GCP, **a)
+        svc.setup("umbrella", Provider.OPENAI, openai_key(kind="svcacct"), credential_name="Service account", **a)
+    if "hooli" in keys:  # the cache says PENDING while the record says VALID: a drift to reconcile
+        svc.setup("hooli", Provider.ANTHROPIC, anthropic_key(), credential_name="Research", **a)
+        svc.cache.set_status("hooli", Provider.ANTHROPIC, Status.PENDING, None)
+    if "stark-industries" in keys:
+        svc.setup("stark-industries", Provider.OPENAI, openai_key(), credential_name="Labs", **a)
+    return keys

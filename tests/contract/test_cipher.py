@@ -1,0 +1,69 @@
+"""CipherContract: every Cipher adapter and fake behaves alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from integrations.crypto.base import Cipher, aad_for
+from integrations.crypto.local import LocalKeyring
+from integrations.errors import IntegrationError
+
+from tests.fakes import InMemoryCipher
+
+SECRET = b"sk-proj-CANARYcipherContract0123456789"
+AAD = aad_for("acmecorp", "OPENAI", "cred_1")
+
+
+class CipherContract:
+    def make(self, tmp_path: Path) -> Cipher:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def cipher(self, tmp_path: Path) -> Cipher:
+        return self.make(tmp_path)
+
+    def test_round_trip_names_the_key(self, cipher: Cipher) -> None:
+        sealed = cipher.encrypt(SECRET, AAD)
+        assert SECRET not in sealed.ciphertext and sealed.key_ref == cipher.current_key_ref()
+        assert cipher.decrypt(sealed.ciphertext, AAD) == SECRET
+
+    def test_each_encryption_differs(self, cipher: Cipher) -> None:
+        assert cipher.encrypt(SECRET, AAD).ciphertext != cipher.encrypt(SECRET, AAD).ciphertext
+
+    @pytest.mark.parametrize(
+        "aad",
+        [
+            aad_for("globex", "OPENAI", "cred_1"),
+            aad_for("acmecorp", "GCP", "cred_1"),
+            aad_for("acmecorp", "OPENAI", "cred_2"),
+        ],
+    )
+    def test_ciphertext_bound_to_its_row(self, cipher: Cipher, aad: bytes) -> None:
+        sealed = cipher.encrypt(SECRET, AAD)
+        with pytest.raises(IntegrationError) as err:
+            cipher.decrypt(sealed.ciphertext, aad)
+        assert err.value.code == "DECRYPTION_FAILED"
+
+    def test_tampered_or_garbage_fails_cleanly(self, cipher: Cipher) -> None:
+        sealed = bytearray(cipher.encrypt(SECRET, AAD).ciphertext)
+        sealed[-1] ^= 1
+        for bad in (bytes(sealed), b"", b"garbage"):
+            with pytest.raises(IntegrationError) as err:
+                cipher.decrypt(bad, AAD)
+            assert err.value.code == "DECRYPTION_FAILED"
+
+    def test_fingerprint_is_keyed_and_stable(self, cipher: Cipher) -> None:
+        fp = cipher.fingerprint(SECRET)
+        assert fp == cipher.fingerprint(SECRET) and fp != cipher.fingerprint(SECRET + b"x")
+        assert len(fp) == 64 and SECRET.decode() not in fp
+
+
+class TestLocalKeyring(CipherContract):
+    def make(self, tmp_path: Path) -> Cipher:
+        return LocalKeyring(tmp_path / "local.keyring")
+
+
+class TestInMemoryCipher(CipherContract):
+    def make(self, tmp_path: Path) -> Cipher:
+        return InMemoryCipher()

@@ -1,0 +1,202 @@
+"""Hand-written in-memory fakes; each passes the same contract suite as the real adapters."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+from datetime import datetime
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from integrations.crypto.base import Cipher, Sealed
+from integrations.domain import CachedStatus, Event, OrgApiKey, OrgRow, Provider, Status, StoredCredential
+from integrations.errors import IntegrationError
+from integrations.status_cache.base import StatusCache
+from integrations.store.base import IntegrationStore
+
+
+class InMemoryStore(IntegrationStore):
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.rows: dict[str, StoredCredential] = {}
+        self.event_rows: list[Event] = []
+        self.keys: dict[str, OrgApiKey] = {}
+        self.lock = threading.RLock()
+
+    def init(self) -> None:
+        pass
+
+    def _active(self, org_slug: str, provider: Provider) -> StoredCredential | None:
+        return next(
+            (r for r in self.rows.values() if r.org_slug == org_slug and r.provider == provider and r.is_active), None
+        )
+
+    def activate(self, record: StoredCredential, event: Event) -> StoredCredential | None:
+        with self.lock:
+            previous = self._active(record.org_slug, record.provider)
+            if previous:
+                self.rows[previous.credential_id] = previous.model_copy(
+                    update={"is_active": False, "encrypted_credential": None, "deleted_at": record.created_at}
+                )
+            self.rows[record.credential_id] = record.model_copy()
+            self.event_rows.append(event)
+            return previous
+
+    def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None:
+        with self.lock:
+            row = self._active(org_slug, provider)
+            return row.model_copy() if row else None
+
+    def list_credentials(self, org_slug: str | None = None, active_only: bool = True) -> list[StoredCredential]:
+        with self.lock:
+            rows = [
+                r.model_copy()
+                for r in self.rows.values()
+                if (org_slug is None or r.org_slug == org_slug) and (r.is_active or not active_only)
+            ]
+        return sorted(rows, key=lambda r: (r.org_slug, r.provider.value, r.created_at))
+
+    def record_validation(
+        self,
+        credential_id: str,
+        status: Status,
+        error_code: str | None,
+        error_message: str | None,
+        validated_at: datetime | None,
+        actor: str,
+        event: Event,
+    ) -> bool:
+        with self.lock:
+            row = self.rows.get(credential_id)
+            self.event_rows.append(event)
+            if row is None or not row.is_active:
+                return False
+            self.rows[credential_id] = row.model_copy(
+                update={
+                    "validation_status": status,
+                    "validation_error_code": error_code,
+                    "validation_error_message": error_message,
+                    "updated_at": event.at,
+                    "updated_by": actor,
+                    "last_validated_at": validated_at or row.last_validated_at,
+                }
+            )
+            return True
+
+    def deactivate(
+        self, org_slug: str, provider: Provider, at: datetime, actor: str, event: Event
+    ) -> StoredCredential | None:
+        with self.lock:
+            row = self._active(org_slug, provider)
+            if row:
+                self.rows[row.credential_id] = row.model_copy(
+                    update={"is_active": False, "encrypted_credential": None, "deleted_at": at, "updated_by": actor}
+                )
+                self.event_rows.append(event)
+            return row
+
+    def replace_ciphertext(
+        self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str, event: Event
+    ) -> bool:
+        with self.lock:
+            row = self.rows.get(credential_id)
+            if row is None or not row.is_active or row.key_ref != expected_key_ref:
+                return False
+            self.rows[credential_id] = row.model_copy(update={"encrypted_credential": ciphertext, "key_ref": key_ref})
+            self.event_rows.append(event)
+            return True
+
+    def append_event(self, event: Event) -> None:
+        with self.lock:
+            self.event_rows.append(event)
+
+    def events(self, org_slug: str | None = None) -> list[Event]:
+        with self.lock:
+            rows = [(i, e) for i, e in enumerate(self.event_rows) if org_slug is None or e.org_slug == org_slug]
+        return [e for _, e in sorted(rows, key=lambda p: (p[1].at, p[0]), reverse=True)]
+
+    def add_api_key(self, key: OrgApiKey) -> None:
+        with self.lock:
+            self.keys[key.key_id] = key
+
+    def find_api_key(self, key_id: str) -> OrgApiKey | None:
+        return self.keys.get(key_id)
+
+    def revoke_api_keys(self, org_slug: str, at: datetime) -> int:
+        with self.lock:
+            live = [k for k in self.keys.values() if k.org_slug == org_slug and k.revoked_at is None]
+            for k in live:
+                self.keys[k.key_id] = k.model_copy(update={"revoked_at": at})
+            return len(live)
+
+    def api_keys(self, org_slug: str | None = None) -> list[OrgApiKey]:
+        return sorted(
+            (k for k in self.keys.values() if org_slug is None or k.org_slug == org_slug), key=lambda k: k.created_at
+        )
+
+
+class InMemoryStatusCache(StatusCache):
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.orgs: dict[str, OrgRow] = {}
+
+    def init(self) -> None:
+        pass
+
+    def create_org(self, org_slug: str, name: str | None = None) -> None:
+        if org_slug in self.orgs:
+            if name:
+                self.orgs[org_slug].name = name
+            return
+        self.orgs[org_slug] = OrgRow(org_slug=org_slug, name=name, statuses={p: CachedStatus() for p in Provider})
+
+    def get_org(self, org_slug: str) -> OrgRow | None:
+        row = self.orgs.get(org_slug)
+        return row.model_copy(deep=True) if row else None
+
+    def all_orgs(self) -> list[OrgRow]:
+        return [self.orgs[s].model_copy(deep=True) for s in sorted(self.orgs)]
+
+    def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
+        if org_slug not in self.orgs:
+            raise IntegrationError("ORG_NOT_FOUND", f"Organization {org_slug!r} has no status-cache row.")
+        self.orgs[org_slug].statuses[provider] = CachedStatus(status=status, configured_at=configured_at)
+
+
+class InMemoryCipher(Cipher):
+    """AES-GCM with in-memory versioned keys."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.keys = {1: AESGCM.generate_key(256)}
+        self.hmac_key = os.urandom(32)
+
+    def rotate(self) -> str:
+        self.keys[max(self.keys) + 1] = AESGCM.generate_key(256)
+        return self.current_key_ref()
+
+    def current_key_ref(self) -> str:
+        return f"mem/v{max(self.keys)}"
+
+    def encrypt(self, plaintext: bytes, aad: bytes) -> Sealed:
+        version, nonce = max(self.keys), os.urandom(12)
+        return Sealed(
+            bytes([version]) + nonce + AESGCM(self.keys[version]).encrypt(nonce, plaintext, aad), f"mem/v{version}"
+        )
+
+    def decrypt(self, ciphertext: bytes, aad: bytes) -> bytes:
+        key = self.keys.get(ciphertext[0]) if ciphertext else None
+        try:
+            if key is None:
+                raise InvalidTag
+            return AESGCM(key).decrypt(ciphertext[1:13], ciphertext[13:], aad)
+        except InvalidTag:
+            raise IntegrationError("DECRYPTION_FAILED", "Authentication failed.") from None
+
+    def fingerprint(self, plaintext: bytes) -> str:
+        return hmac.new(self.hmac_key, plaintext, hashlib.sha256).hexdigest()
