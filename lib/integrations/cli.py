@@ -304,3 +304,7 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The `integrations` command: human and JSON output, exit codes, credentials from file or stdin only."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from integrations.cli import app
+from typer.testing import CliRunner
+
+from tests.keys import CANARY, OPENAI_OK, openai_key, service_account_json
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("INTEGRATIONS_DATA_DIR", str(tmp_path / "data"))
+    for var in ("INTEGRATIONS_PROFILE", "INTEGRATIONS_VALIDATION", "INTEGRATIONS_SANDBOX_OUTAGE"):
+        monkeypatch.delenv(var, raising=False)
+    return {**os.environ}
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), input=input)
+    return result.exit_code, result.output
+
+
+def as_json(*args: str, input: str | None = None) -> tuple[int, dict]:
+    code, output = run(*args, "--json", input=input)
+    return code, json.loads(output)
+
+
+def test_full_lifecycle_in_json(env: dict[str, str], tmp_path: Path) -> None:
+    code, created = as_json("org", "create", "acmecorp", "--name", "Acme Corp")
+    assert code == 0 and created["org_slug"] == "acmecorp" and created["api_key"].startswith("acmecorp_api_")
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(OPENAI_OK + "\n")
+    code, setup = as_json(
+        "setup",
+        "acmecorp",
+        "openai",
+        "--credential-file",
+        str(key_file),
+        "--name",
+        "Prod",
+        "--metadata",
+        '{"environment": "production"}',
+    )
+    assert code == 0 and setup["validation_status"] == "VALID" and setup["credential_id"].startswith("cred_")
+    code, status = as_json("status", "acmecorp")
+    assert status["integrations"]["OPENAI"]["credential_hint"] == "sk-proj-...Yz99"
+    assert as_json("validate", "acmecorp", "OPENAI")[1]["validation_status"] == "VALID"
+    code, rotated = as_json("setup", "acmecorp", "openai", "--credential-stdin", input=openai_key())
+    assert code == 0 and "rotated" in rotated["message"]
+    assert as_json("delete", "acmecorp", "openai")[1]["success"] is True
+    code, missing = as_json("validate", "acmecorp", "openai")
+    assert code == 1 and missing["error"]["code"] == "NOT_CONFIGURED"
+
+
+def test_rejected_key_exits_1_with_the_fix(env: dict[str, str]) -> None:
+    run("org", "create", "acmecorp")
+    code, output = run("setup", "acmecorp", "openai", "--credential-stdin", input=openai_key("revoked"))
+    assert code == 1 and "INVALID_CREDENTIAL" in output and "Fix:" in output
+
+
+def test_usage_errors_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+    assert run("setup", "acmecorp", "openai")[0] == 2
+    assert run("setup", "acmecorp", "openai", "--credential-file", str(tmp_path / "nope"))[0] == 2
+    assert run("setup", "acmecorp", "openai", "--credential", OPENAI_OK)[0] == 2  # never on the command line
+    assert run("no-such-command")[0] == 2
+
+
+def test_demo_is_idempotent_and_has_every_state(env: dict[str, str]) -> None:
+    code, first = as_json("demo")
+    assert code == 0 and len(first["created"]) >= 5
+    assert as_json("demo")[1]["created"] == {}
+    code, drift = as_json("reconcile", "--dry-run")
+    assert [(d["org_slug"], d["recorded_status"]) for d in drift["drifts"]] == [("hooli", "VALID")]
+    statuses = set()
+    for slug in first["created"]:
+        statuses |= {i["status"] for i in as_json("status", slug)[1]["integrations"].values()}
+    assert statuses == {"VALID", "INVALID", "PENDING", "NOT_CONFIGURED"}
+    assert as_json("reconcile")[1]["fixed"] == 1
+
+
+def test_org_keys_rotate_and_revoke(env: dict[str, str]) -> None:
+    first = as_json("org", "create", "acmecorp")[1]["api_key"]
+    second = as_json("org", "key", "rotate", "acmecorp")[1]["api_key"]
+    assert first != second and second.startswith("acmecorp_api_")
+    assert as_json("org", "key", "revoke", "acmecorp")[1]["revoked"] == 1
+
+
+def test_key_rotate_then_rewrap(env: dict[str, str]) -> None:
+    run("org", "create", "acmecorp")
+    run("setup", "acmecorp", "gcp", "--credential-stdin", input=service_account_json("sa@p.iam.gserviceaccount.com"))
+    assert as_json("key", "rotate")[1]["current_key_ref"] == "local/v2"
+    assert as_json("rewrap")[1]["rewrapped"] == 1
+    assert as_json("revalidate")[1]["outcomes"] == {"VALID": 1}
+
+
+def test_stdin_through_a_real_process_leaks_nothing(env: dict[str, str]) -> None:
+    exe = [sys.executable, "-m", "integrations.cli"]
+    subprocess.run([*exe, "org", "create", "acmecorp"], env=env, check=True, capture_output=True)
+    done = subprocess.run(
+        [*exe, "setup", "acmecorp", "openai", "--credential-stdin", "--json"],
+        env=env,
+        input=CANARY,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["validation_status"] == "VALID"
+    assert CANARY not in done.stdout + done.stderr and CANARY[8:] not in done.stdout + done.stderr

@@ -1,0 +1,131 @@
+"""Status sync failures, overview, reconcile, rewrap and bulk re-validation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from integrations import IntegrationError, IntegrationService, Provider, Status
+from integrations.domain import Action, Outcome
+
+from tests.conftest import ORG, fake_service
+from tests.fakes import InMemoryStatusCache
+from tests.keys import ANTHROPIC_OK, OPENAI_OK, anthropic_key, openai_key, service_account_json
+
+
+class DownCache(InMemoryStatusCache):
+    """The status cache goes down after the orgs are registered."""
+
+    down = False
+
+    def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
+        if self.down:
+            raise IntegrationError("STATUS_SYNC_FAILED", "Supabase unreachable (test).")
+        super().set_status(org_slug, provider, status, configured_at)
+
+
+@pytest.fixture
+def down_svc() -> IntegrationService:
+    svc = fake_service()
+    svc.cache = DownCache()
+    svc.register_org(ORG)
+    svc.cache.down = True
+    return svc
+
+
+def test_sync_failure_succeeds_with_warning_and_event(down_svc: IntegrationService) -> None:
+    result = down_svc.setup(ORG, "openai", OPENAI_OK, actor="ops")
+    assert result.success and result.warnings and "reconcile" in result.warnings[0]
+    assert down_svc.get_one(ORG, "openai").status == Status.VALID
+    sync = [e for e in down_svc.store.events(ORG) if e.action == Action.SYNC]
+    assert sync and sync[0].outcome == Outcome.FAILED and sync[0].error_code == "STATUS_SYNC_FAILED"
+    frame = down_svc.overview()
+    assert frame.loc[frame.provider == "OPENAI", "drift"].item()
+    down_svc.cache.down = False
+    report = down_svc.reconcile()
+    assert [(d.org_slug, d.provider, d.cached_status, d.recorded_status) for d in report.drifts] == [
+        (ORG, Provider.OPENAI, Status.NOT_CONFIGURED, Status.VALID)
+    ]
+    assert not down_svc.overview()["drift"].any()
+
+
+def test_delete_and_validate_survive_a_sync_failure(down_svc: IntegrationService) -> None:
+    down_svc.setup(ORG, "openai", OPENAI_OK)
+    assert down_svc.validate(ORG, "openai").warnings
+    assert down_svc.delete(ORG, "openai").warnings
+    assert down_svc.get_one(ORG, "openai").status == Status.NOT_CONFIGURED
+
+
+def test_overview_one_query_each_side(local_svc: IntegrationService) -> None:
+    svc = local_svc
+    for i in range(20):
+        svc.register_org(f"org-{i:02d}")
+        svc.setup(f"org-{i:02d}", "openai", openai_key(), skip_validation=True)
+    store_before, cache_before = svc.store.queries, svc.cache.queries
+    frame = svc.overview()
+    assert len(frame) == 21 * 3
+    assert (svc.store.queries - store_before, svc.cache.queries - cache_before) == (1, 1)
+
+
+def test_overview_columns_and_drift(svc: IntegrationService) -> None:
+    svc.setup(ORG, "openai", OPENAI_OK, credential_name="Prod")
+    svc.cache.set_status(ORG, Provider.OPENAI, Status.PENDING, None)
+    row = svc.overview().set_index("provider").loc["OPENAI"]
+    assert (row.status, row.cached_status, bool(row.drift), row.credential_hint) == (
+        "VALID",
+        "PENDING",
+        True,
+        "sk-proj-...Yz99",
+    )
+    assert row.validation_age_days < 1
+
+
+def test_reconcile_dry_run_changes_nothing_and_is_idempotent(svc: IntegrationService) -> None:
+    svc.setup(ORG, "openai", OPENAI_OK)
+    svc.setup(ORG, "anthropic", ANTHROPIC_OK)
+    svc.cache.set_status(ORG, Provider.OPENAI, Status.INVALID, None)
+    svc.cache.set_status(ORG, Provider.GCP, Status.VALID, None)
+    preview = svc.reconcile(dry_run=True)
+    assert {d.provider for d in preview.drifts} == {Provider.OPENAI, Provider.GCP} and preview.fixed == 0
+    assert svc.cache.get_org(ORG).status_of(Provider.OPENAI).status == Status.INVALID
+    assert svc.reconcile(actor="ops").fixed == 2
+    assert svc.reconcile().drifts == []
+    reconciled = [e for e in svc.store.events(ORG) if e.action == Action.RECONCILE]
+    assert len(reconciled) == 2 and {e.actor for e in reconciled} == {"ops"}
+
+
+def test_reconcile_recreates_a_missing_org_row(svc: IntegrationService) -> None:
+    svc.setup(ORG, "openai", OPENAI_OK)
+    del svc.cache.orgs[ORG]
+    svc.reconcile()
+    assert svc.cache.get_org(ORG).status_of(Provider.OPENAI).status == Status.VALID
+
+
+def test_rewrap_moves_old_versions_forward(svc: IntegrationService) -> None:
+    svc.setup(ORG, "openai", OPENAI_OK)
+    svc.setup(ORG, "anthropic", ANTHROPIC_OK)
+    new_ref = svc.cipher.rotate()
+    svc.setup(ORG, "gcp", service_account_json("sa@p.iam.gserviceaccount.com"))
+    report = svc.rewrap(actor="ops")
+    assert (report.rewrapped, report.already_current, report.failed) == (2, 1, {})
+    assert {r.key_ref for r in svc.store.list_credentials()} == {new_ref}
+    assert all(svc.validate(ORG, p).success for p in Provider)
+    assert svc.rewrap().rewrapped == 0
+
+
+def test_revalidate_many_reports_outcomes_and_changes() -> None:
+    svc = fake_service()
+    for slug in ("a-org", "b-org", "c-org"):
+        svc.register_org(slug)
+    svc.setup("a-org", "openai", openai_key(), actor="t")
+    svc.setup("b-org", "openai", openai_key("revoked"), skip_validation=True)
+    svc.setup("c-org", "anthropic", anthropic_key(), skip_validation=True)
+    svc.setup("c-org", "openai", openai_key("unreachable"), skip_validation=True)
+    ticks: list[tuple[int, int]] = []
+    report = svc.revalidate_many(concurrency=2, progress=lambda d, t: ticks.append((d, t)))
+    assert report.total == 4 and report.outcomes == {"VALID": 2, "INVALID": 1, "INCONCLUSIVE": 1}
+    assert report.errors == {"INVALID_CREDENTIAL": 1, "NETWORK_ERROR": 1}
+    assert sorted((c["org_slug"], c["after"]) for c in report.changed) == [("b-org", "INVALID"), ("c-org", "VALID")]
+    assert sorted(ticks)[-1] == (4, 4) and len(ticks) == 4
+    only = svc.revalidate_many(orgs=["a-org"], providers=["OPENAI"])
+    assert only.total == 1
