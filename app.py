@@ -1,9 +1,49 @@
-"""Streamlit entry: the operator console."""
+"""Streamlit entry: sign-in, the sidebar (org picker, backend banner, operator) and the pages."""
 
 import streamlit as st
-from integrations import connect
 
-st.set_page_config(page_title="Integrations console", layout="wide")
-svc = connect()
-st.title("Integrations")
-st.dataframe(svc.overview()[["org_slug", "provider", "status", "cached_status", "drift", "credential_hint"]])
+from pages import _ui
+
+st.set_page_config(page_title="Integrations console", page_icon="🔐", layout="wide")
+
+if _ui.auth_configured():
+    if not st.user.is_logged_in:
+        st.title("Integrations console")
+        st.button("Sign in", on_click=st.login, type="primary")
+        st.stop()
+    allowed = st.secrets.get("operators", {})
+    email = str(st.user.get("email", ""))
+    if email not in allowed.get("emails", []) and email.split("@")[-1] not in allowed.get("domains", []):
+        st.error(f"{email} is not an allow-listed operator.")
+        st.button("Sign out", on_click=st.logout)
+        st.stop()
+
+svc = _ui.service()
+slugs = _ui.org_slugs()
+with st.sidebar:
+    wanted = st.query_params.get(_ui.ORG_KEY)
+    if wanted in slugs and _ui.ORG_KEY not in st.session_state:
+        st.session_state[_ui.ORG_KEY] = wanted
+    org = st.selectbox("Organization", slugs, key=_ui.ORG_KEY, placeholder="No organizations yet")
+    if org:
+        st.query_params[_ui.ORG_KEY] = org
+    b = svc.backends
+    st.caption(
+        f"Profile **{b.get('profile')}** · store {b.get('store')} · cipher {b.get('cipher')} · "
+        f"cache {b.get('status_cache')}"
+    )
+    if svc.sandboxed:
+        st.warning("Sandbox: provider checks are simulated.", icon="🧪")
+    if _ui.auth_configured():
+        st.caption(f"Signed in as {_ui.actor()}")
+        st.button("Sign out", on_click=st.logout)
+    else:
+        st.caption(f"Local mode (127.0.0.1 only) · acting as {_ui.actor()}")
+
+pages = [
+    st.Page("pages/setup.py", title="Setup", icon="🔑", default=True),
+    st.Page("pages/status.py", title="Status overview", icon="📊"),
+    st.Page("pages/troubleshooting.py", title="Troubleshooting", icon="🩺"),
+    st.Page("pages/audit_log.py", title="Audit log", icon="📜"),
+]
+st.navigation(pages).run()

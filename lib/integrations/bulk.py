@@ -104,9 +104,14 @@ class BulkOperations:
         report.duration_s = time.monotonic() - started
         return report
 
-    def reconcile(self, dry_run: bool = False, actor: str = "system") -> ReconcileReport:
+    def reconcile(self, dry_run: bool = False, actor: str = "system", org_slug: str | None = None) -> ReconcileReport:
         """Rebuild the status cache from the system of record; report every drift (fixed unless dry_run)."""
-        frame = overview_frame(self.store.list_credentials(), self.cache.all_orgs())  # type: ignore[attr-defined]
+        if org_slug is None:
+            orgs = self.cache.all_orgs()  # type: ignore[attr-defined]
+        else:
+            org = self.cache.get_org(org_slug)  # type: ignore[attr-defined]
+            orgs = [org] if org else []
+        frame = overview_frame(self.store.list_credentials(org_slug), orgs)  # type: ignore[attr-defined]
         drifted = frame[frame["drift"]]
         drifts = [
             Drift(

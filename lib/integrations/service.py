@@ -7,7 +7,7 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pydantic import SecretStr
@@ -38,6 +38,9 @@ from .limits import AttemptLimiter, credential_name, credential_secret, metadata
 from .providers import Validator
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
+
+if TYPE_CHECKING:
+    from .troubleshooting import DiagnosticStep
 
 log = logging.getLogger("integrations")
 StepCallback = Callable[[str], None]
@@ -183,6 +186,17 @@ class IntegrationService(BulkOperations):
                 message=f"Not stored: {result.message}",
             )
         )
+
+    def check_format(self, provider: Provider | str, credential: str | SecretStr) -> str:
+        """Format-check a credential without storing or sending it; returns its hint."""
+        provider = Provider.parse(provider)
+        return self.validators[provider].parse(credential_secret(credential)).hint
+
+    def diagnose(self, org_slug: str, provider: Provider | str) -> list[DiagnosticStep]:
+        """The troubleshooting checks, in order, each passed / failed / not run with its fix. Changes nothing."""
+        from .troubleshooting import diagnose
+
+        return diagnose(self, org_slug, provider)
 
     # --- reads ------------------------------------------------------------------------------------------
     def get_all(self, org_slug: str) -> OrgIntegrations:

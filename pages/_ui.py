@@ -1,0 +1,104 @@
+"""Streamlit-only helpers shared by the pages: the service, the operator, the chosen org, error display.
+
+The library never imports Streamlit; the pages never build adapters.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import streamlit as st
+from integrations import IntegrationError, IntegrationService, Provider, connect
+
+ORG_KEY = "org"
+PROVIDER_KEY = "provider"
+BADGES = {"VALID": "🟢 VALID", "INVALID": "🔴 INVALID", "PENDING": "🟡 PENDING", "NOT_CONFIGURED": "⚪ NOT_CONFIGURED"}
+
+
+def _env_fingerprint() -> str:
+    return repr(sorted((k, v) for k, v in os.environ.items() if k.startswith(("INTEGRATIONS_", "SUPABASE_"))))
+
+
+@st.cache_resource(show_spinner=False)
+def _service(fingerprint: str) -> IntegrationService:
+    return connect()
+
+
+def service() -> IntegrationService:
+    """One service per configuration, shared by every session."""
+    return _service(_env_fingerprint())
+
+
+@st.cache_data(ttl=15, show_spinner="Loading the overview…")
+def _overview(fingerprint: str) -> pd.DataFrame:
+    return _service(fingerprint).overview()
+
+
+def overview() -> pd.DataFrame:
+    """The org x provider table, cached briefly; `changed()` clears it after any write."""
+    return _overview(_env_fingerprint())
+
+
+def changed() -> None:
+    _overview.clear()
+
+
+def auth_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all: local mode
+        return False
+
+
+def actor() -> str:
+    """The signed-in operator's email, or the local user in local mode."""
+    if auth_configured() and getattr(st.user, "is_logged_in", False):
+        return str(st.user.get("email") or st.user.get("name") or "operator")
+    return f"local:{os.environ.get('USER', 'operator')}"
+
+
+def org_slugs() -> list[str]:
+    return [o.org_slug for o in service().cache.all_orgs()]
+
+
+def current_org() -> str | None:
+    """The org chosen in the sidebar (or the URL when a page runs alone)."""
+    org = st.session_state.get(ORG_KEY) or st.query_params.get(ORG_KEY)
+    slugs = org_slugs()
+    return org if org in slugs else (slugs[0] if slugs else None)
+
+
+def current_provider() -> Provider:
+    try:
+        return Provider.parse(st.query_params.get(PROVIDER_KEY, "OPENAI"))
+    except IntegrationError:
+        return Provider.OPENAI
+
+
+def open_page(page: str, org: str, provider: str) -> None:
+    """Jump to another page with org/provider in the URL (shareable)."""
+    st.session_state[ORG_KEY] = org
+    st.switch_page(page, query_params={ORG_KEY: org, PROVIDER_KEY: provider})
+
+
+def show_error(exc: IntegrationError) -> None:
+    """The catalog entry for an error: what happened, likely causes, fixes, and a way to troubleshoot."""
+    entry = exc.entry
+    st.error(f"**{entry.title}** (`{exc.code}`): {exc.message}", icon="🚫")
+    with st.container(border=True):
+        st.markdown("**Likely causes**\n" + "\n".join(f"- {c}" for c in entry.causes))
+        st.markdown("**What to do**\n" + "\n".join(f"- {f}" for f in entry.fixes))
+        if exc.retryable:
+            st.caption("This is temporary: nothing was changed; retry later.")
+        checks = exc.details.get("checks") or []
+        if checks:
+            st.markdown(
+                "**Checks**\n"
+                + "\n".join(f"- {'✅' if c['passed'] else '❌'} {c['name']} {c['detail']}" for c in checks)
+            )
+    st.page_link("pages/troubleshooting.py", label="Open troubleshooting", icon="🩺")
+
+
+def badge(status: str | None) -> str:
+    return BADGES.get(status or "", status or "—")

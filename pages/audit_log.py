@@ -1,0 +1,57 @@
+"""Audit log: the event history with filters, a timeline, and CSV export."""
+
+from datetime import UTC, datetime, timedelta
+
+import altair as alt
+import streamlit as st
+
+from pages import _ui
+
+svc = _ui.service()
+st.title("Audit log")
+events = svc.events()
+
+f1, f2, f3 = st.columns(3)
+orgs = f1.multiselect("Org", sorted(events.org_slug.unique()), key="audit_org")
+providers = f2.multiselect("Provider", ["OPENAI", "ANTHROPIC", "GCP"], key="audit_provider")
+actions = f3.multiselect("Action", ["SETUP", "VALIDATE", "DELETE", "SYNC", "RECONCILE", "REWRAP"], key="audit_action")
+f4, f5, f6 = st.columns(3)
+outcomes = f4.multiselect("Outcome", ["SUCCESS", "REJECTED", "INCONCLUSIVE", "FAILED"], key="audit_outcome")
+actors = f5.multiselect("Actor", sorted(events.actor.dropna().unique()), key="audit_actor")
+today = datetime.now(UTC).date()
+span = f6.date_input("Time range", (today - timedelta(days=30), today), key="audit_range")
+
+view = events
+for column, chosen in (
+    ("org_slug", orgs),
+    ("provider", providers),
+    ("action", actions),
+    ("outcome", outcomes),
+    ("actor", actors),
+):
+    if chosen:
+        view = view[view[column].isin(chosen)]
+if isinstance(span, tuple) and len(span) == 2:
+    start = datetime.combine(span[0], datetime.min.time(), UTC)
+    end = datetime.combine(span[1], datetime.max.time(), UTC)
+    view = view[(view["at"] >= start) & (view["at"] <= end)]
+
+st.caption(f"{len(view):,} of {len(events):,} events")
+if not view.empty:
+    timeline = view.assign(day=view["at"].dt.floor("D")).groupby(["day", "action"]).size().reset_index(name="events")
+    st.altair_chart(
+        alt.Chart(timeline, title="Events per day")
+        .mark_bar()
+        .encode(x=alt.X("day:T", title=None), y="events:Q", color="action:N"),
+        width="stretch",
+    )
+st.dataframe(
+    view,
+    key="audit_table",
+    hide_index=True,
+    width="stretch",
+    column_config={"at": st.column_config.DatetimeColumn("At", format="YYYY-MM-DD HH:mm:ss")},
+)
+st.download_button(
+    "Export CSV", view.to_csv(index=False), file_name="org_integration_events.csv", mime="text/csv", key="audit_export"
+)
