@@ -6,11 +6,16 @@ The library never imports Streamlit; the pages never build adapters.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
 from integrations import IntegrationError, IntegrationService, Provider, connect
 
+T = TypeVar("T")
 ORG_KEY = "org"
 PROVIDER_KEY = "provider"
 BADGES = {"VALID": "🟢 VALID", "INVALID": "🔴 INVALID", "PENDING": "🟡 PENDING", "NOT_CONFIGURED": "⚪ NOT_CONFIGURED"}
@@ -98,6 +103,19 @@ def show_error(exc: IntegrationError) -> None:
                 + "\n".join(f"- {'✅' if c['passed'] else '❌'} {c['name']} {c['detail']}" for c in checks)
             )
     st.page_link("pages/troubleshooting.py", label="Open troubleshooting", icon="🩺")
+
+
+def with_progress(work: Callable[..., T], label: str, **kwargs: Any) -> T:
+    """Run `work(progress=...)` in a worker thread and draw its progress here (widgets need this thread)."""
+    bar = st.progress(0.0, text=label)
+    state = {"done": 0, "total": 0}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(work, progress=lambda done, total: state.update(done=done, total=total), **kwargs)
+        while not future.done():
+            bar.progress(state["done"] / max(state["total"], 1), text=f"{label} {state['done']}/{state['total']}")
+            time.sleep(0.1)
+    bar.progress(1.0, text=f"{label} {state['done']}/{state['total']}")
+    return future.result()
 
 
 def badge(status: str | None) -> str:

@@ -123,6 +123,7 @@ if submitted:
             progress.update(label=f"Failed: {exc.code}", state="error", expanded=False)
             result = exc
     del credential
+    st.session_state.pop("setup_credential", None)  # the form is cleared on submit; drop the server copy now
     if isinstance(result, IntegrationError):
         _ui.show_error(result)
     else:

@@ -94,14 +94,12 @@ scope = selected[selected.status != "NOT_CONFIGURED"]
 if a1.button(f"Re-validate selected ({len(scope)})", key="revalidate_selected", disabled=scope.empty) or a2.button(
     "Re-validate all", key="revalidate_all"
 ):
-    bar = st.progress(0.0, text="Re-validating…")
-    orgs = None if scope.empty else sorted(set(scope.org_slug))
-    providers_ = None if scope.empty else sorted(set(scope.provider))
-    report = svc.revalidate_many(
-        orgs=orgs,
-        providers=providers_,
+    report = _ui.with_progress(
+        svc.revalidate_many,
+        "Re-validating…",
         actor=_ui.actor(),
-        progress=lambda d, t: bar.progress(d / max(t, 1), text=f"{d}/{t} checked"),
+        orgs=None if scope.empty else sorted(set(scope.org_slug)),
+        providers=None if scope.empty else sorted(set(scope.provider)),
     )
     _ui.changed()
     st.success(

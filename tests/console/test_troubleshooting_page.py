@@ -1,0 +1,56 @@
+"""Troubleshooting: diagnose, format check, resync, walkthroughs, catalog search."""
+
+from __future__ import annotations
+
+from integrations import IntegrationService
+from integrations.errors import CATALOG
+
+from tests.console.conftest import app, assert_no_canary
+from tests.keys import CANARY
+
+
+def test_diagnose_stops_at_the_failing_step(demo: IntegrationService) -> None:
+    at = app("pages/troubleshooting.py", org="globex")
+    at.button(key="diagnose").click().run()
+    lines = [m.value for m in at.markdown if "**" in m.value and "—" in m.value]
+    assert lines[3].startswith("✅ **ciphertext decrypts**") and lines[4].startswith("❌ **live validation**")
+    assert lines[5].startswith("⏸️ **status cache agrees**")
+    assert any("`INVALID_CREDENTIAL` · **Fix:**" in m.value for m in at.markdown)
+
+
+def test_diagnose_all_green(demo: IntegrationService) -> None:
+    at = app("pages/troubleshooting.py", org="acmecorp")
+    at.radio(key="ts_provider").set_value("GCP").run()
+    at.button(key="diagnose").click().run()
+    assert sum(m.value.startswith("✅") for m in at.markdown) == 6
+
+
+def test_format_check_stores_nothing(demo: IntegrationService) -> None:
+    at = app("pages/troubleshooting.py", org="initech")
+    at.text_input(key="format_credential").input(CANARY)
+    at.button(key="format_check").click().run()
+    assert at.success[0].value == "Well-formed: sk-proj-...IjKl"
+    at.text_input(key="format_credential").input("sk-nope")
+    at.button(key="format_check").click().run()
+    assert "MALFORMED_CREDENTIAL" in at.error[0].value
+    assert demo.get_one("initech", "openai").status.value == "NOT_CONFIGURED"
+    assert demo.events("initech").empty
+    assert_no_canary(at)
+
+
+def test_resync_fixes_a_drifted_org(demo: IntegrationService) -> None:
+    at = app("pages/troubleshooting.py", org="hooli")
+    at.button(key="resync").click().run()
+    assert at.success[0].value == "1 drift(s) fixed."
+    at.button(key="resync").click().run()
+    assert "No drift" in at.success[0].value
+
+
+def test_walkthroughs_and_catalog_search(demo: IntegrationService) -> None:
+    at = app("pages/troubleshooting.py")
+    titles = [e.label for e in at.expander]
+    assert sum("—" in t and "`" not in t for t in titles) == 3
+    assert sum(t.startswith("`") for t in titles) == len(CATALOG)
+    at.text_input(key="catalog_search").input("permission").run()
+    codes = [e.label.split("`")[1] for e in at.expander if e.label.startswith("`")]
+    assert "INSUFFICIENT_PERMISSIONS" in codes and "NETWORK_ERROR" not in codes
