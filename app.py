@@ -21,10 +21,19 @@ if _ui.auth_configured():
 svc = _ui.service()
 slugs = _ui.org_slugs()
 with st.sidebar:
-    wanted = st.query_params.get(_ui.ORG_KEY)
-    if wanted in slugs and _ui.ORG_KEY not in st.session_state:
-        st.session_state[_ui.ORG_KEY] = wanted
-    org = st.selectbox("Organization", slugs, key=_ui.ORG_KEY, placeholder="No organizations yet")
+    # Another page asked to open an org: set it before the widget exists. The index always names the
+    # current choice too, so the browser's copy of the widget agrees with the server's on the next rerun.
+    request = st.session_state.pop(_ui.ORG_REQUEST_KEY, None)
+    if request in slugs:
+        st.session_state[_ui.ORG_KEY] = request
+    wanted = st.session_state.get(_ui.ORG_KEY) or st.query_params.get(_ui.ORG_KEY)
+    org = st.selectbox(
+        "Organization",
+        slugs,
+        key=_ui.ORG_KEY,
+        placeholder="No organizations yet",
+        index=slugs.index(wanted) if wanted in slugs else 0,
+    )
     if org:
         st.query_params[_ui.ORG_KEY] = org
     b = svc.backends

@@ -17,6 +17,7 @@ from integrations import IntegrationError, IntegrationService, Provider, connect
 
 T = TypeVar("T")
 ORG_KEY = "org"
+ORG_REQUEST_KEY = "org_request"
 PROVIDER_KEY = "provider"
 BADGES = {"VALID": "🟢 VALID", "INVALID": "🔴 INVALID", "PENDING": "🟡 PENDING", "NOT_CONFIGURED": "⚪ NOT_CONFIGURED"}
 
@@ -83,7 +84,7 @@ def current_provider() -> Provider:
 
 def open_page(page: str, org: str, provider: str) -> None:
     """Jump to another page with org/provider in the URL (shareable)."""
-    st.session_state[ORG_KEY] = org
+    st.session_state[ORG_REQUEST_KEY] = org  # the sidebar widget is already drawn: app.py applies it next run
     st.switch_page(page, query_params={ORG_KEY: org, PROVIDER_KEY: provider})
 
 

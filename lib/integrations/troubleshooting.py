@@ -23,32 +23,43 @@ class Walkthrough(BaseModel):
 
 WALKTHROUGHS = [
     Walkthrough(
-        title="A key shows INVALID", symptom="The status page shows INVALID, or setup says the provider rejected it.",
-        steps=["Open Diagnose for the org and provider: it tells whether the stored key decrypts and what the "
-               "provider answered now.",
-               "INVALID_CREDENTIAL means the provider no longer accepts the key: it was revoked, deleted or belongs "
-               "to another account. Create a new key in the provider's console.",
-               "Set up the new key (Setup page, or Rotate): the old ciphertext is erased in the same transaction.",
-               "If Diagnose says DECRYPTION_FAILED instead, the key cannot be read back: re-enter it the same way."],
-        codes=["INVALID_CREDENTIAL", "DECRYPTION_FAILED", "MALFORMED_CREDENTIAL"]),
+        title="A key shows INVALID",
+        symptom="The status page shows INVALID, or setup says the provider rejected it.",
+        steps=[
+            "Open Diagnose for the org and provider: it tells whether the stored key decrypts and what the "
+            "provider answered now.",
+            "INVALID_CREDENTIAL means the provider no longer accepts the key: it was revoked, deleted or belongs "
+            "to another account. Create a new key in the provider's console.",
+            "Set up the new key (Setup page, or Rotate): the old ciphertext is erased in the same transaction.",
+            "If Diagnose says DECRYPTION_FAILED instead, the key cannot be read back: re-enter it the same way.",
+        ],
+        codes=["INVALID_CREDENTIAL", "DECRYPTION_FAILED", "MALFORMED_CREDENTIAL"],
+    ),
     Walkthrough(
-        title="Valid key, missing permission", symptom="INSUFFICIENT_PERMISSIONS, typically on Google Cloud.",
-        steps=["The key is genuine: do not replace it.",
-               "Read the checklist in the error: each permission tested (token, datasets, jobs) is marked, the "
-               "missing ones are named.",
-               "For GCP grant roles/bigquery.dataViewer and roles/bigquery.jobUser to the service account on the "
-               "project; for OpenAI give the restricted key the models read scope.",
-               "Re-validate: the status returns to VALID without a new setup."],
-        codes=["INSUFFICIENT_PERMISSIONS"]),
+        title="Valid key, missing permission",
+        symptom="INSUFFICIENT_PERMISSIONS, typically on Google Cloud.",
+        steps=[
+            "The key is genuine: do not replace it.",
+            "Read the checklist in the error: each permission tested (token, datasets, jobs) is marked, the "
+            "missing ones are named.",
+            "For GCP grant roles/bigquery.dataViewer and roles/bigquery.jobUser to the service account on the "
+            "project; for OpenAI give the restricted key the models read scope.",
+            "Re-validate: the status returns to VALID without a new setup.",
+        ],
+        codes=["INSUFFICIENT_PERMISSIONS"],
+    ),
     Walkthrough(
-        title="The status looks wrong or stale", symptom="The frontend shows a status that the console disagrees "
-        "with, or checks fail with network errors.",
-        steps=["The status page's drift column compares the status cache with the system of record.",
-               "Resync status (or `integrations reconcile`) rebuilds the cache from the record; it is always safe.",
-               "NETWORK_ERROR, PROVIDER_UNAVAILABLE and RATE_LIMITED never change a status: the check was "
-               "inconclusive. Retry later; the provider's status page tells about outages.",
-               "TOO_MANY_ATTEMPTS: wait a minute; the limit protects against testing stolen keys."],
-        codes=["STATUS_SYNC_FAILED", "NETWORK_ERROR", "PROVIDER_UNAVAILABLE", "RATE_LIMITED", "TOO_MANY_ATTEMPTS"]),
+        title="The status looks wrong or stale",
+        symptom="The frontend shows a status that the console disagrees with, or checks fail with network errors.",
+        steps=[
+            "The status page's drift column compares the status cache with the system of record.",
+            "Resync status (or `integrations reconcile`) rebuilds the cache from the record; it is always safe.",
+            "NETWORK_ERROR, PROVIDER_UNAVAILABLE and RATE_LIMITED never change a status: the check was "
+            "inconclusive. Retry later; the provider's status page tells about outages.",
+            "TOO_MANY_ATTEMPTS: wait a minute; the limit protects against testing stolen keys.",
+        ],
+        codes=["STATUS_SYNC_FAILED", "NETWORK_ERROR", "PROVIDER_UNAVAILABLE", "RATE_LIMITED", "TOO_MANY_ATTEMPTS"],
+    ),
 ]
 
 
@@ -69,8 +80,14 @@ def _step(name: str, error: IntegrationError | None = None, detail: str = "") ->
 def diagnose(svc: IntegrationService, org_slug: str, provider: Provider | str) -> list[DiagnosticStep]:
     """Run the checks in order; stop at the first failure and mark the rest as not run. Changes nothing."""
     provider = Provider.parse(provider)
-    names = ["org exists", "org API key issued", "integration configured", "ciphertext decrypts",
-             "live validation", "status cache agrees"]
+    names = [
+        "org exists",
+        "org API key issued",
+        "integration configured",
+        "ciphertext decrypts",
+        "live validation",
+        "status cache agrees",
+    ]
     steps: list[DiagnosticStep] = []
     try:
         org = svc.cache.get_org(check_slug(org_slug))
@@ -79,8 +96,11 @@ def diagnose(svc: IntegrationService, org_slug: str, provider: Provider | str) -
         steps.append(_step(names[0], detail=org.name or org_slug))
         live = [k for k in svc.store.api_keys(org_slug) if k.revoked_at is None]
         if not live:
-            raise IntegrationError("ORG_API_KEY_INVALID", "The org has no live API key; the frontend cannot call "
-                                   "the API. Issue one: `integrations org key rotate ORG`.")
+            raise IntegrationError(
+                "ORG_API_KEY_INVALID",
+                "The org has no live API key; the frontend cannot call "
+                "the API. Issue one: `integrations org key rotate ORG`.",
+            )
         steps.append(_step(names[1], detail=f"{len(live)} live key(s), prefix {live[-1].key_prefix}…"))
         record = svc.store.get_active(org_slug, provider)
         if record is None:
@@ -88,8 +108,9 @@ def diagnose(svc: IntegrationService, org_slug: str, provider: Provider | str) -
         steps.append(_step(names[2], detail=f"{record.credential_hint}, {record.validation_status.value}"))
         if record.encrypted_credential is None:
             raise IntegrationError("DECRYPTION_FAILED", "No ciphertext is stored for the active credential.")
-        plaintext = svc.cipher.decrypt(record.encrypted_credential,
-                                       aad_for(org_slug, provider.value, record.credential_id))
+        plaintext = svc.cipher.decrypt(
+            record.encrypted_credential, aad_for(org_slug, provider.value, record.credential_id)
+        )
         validator = svc.validators[provider]
         parsed = validator.parse(SecretStr(plaintext.decode()))
         del plaintext
@@ -100,12 +121,15 @@ def diagnose(svc: IntegrationService, org_slug: str, provider: Provider | str) -
         steps.append(_step(names[4], detail=result.message))
         cached = org.status_of(provider)
         if cached.status != record.validation_status:
-            raise IntegrationError("STATUS_SYNC_FAILED", f"The cache says {cached.status.value}, the record says "
-                                   f"{record.validation_status.value}. Resync status to repair it.")
+            raise IntegrationError(
+                "STATUS_SYNC_FAILED",
+                f"The cache says {cached.status.value}, the record says "
+                f"{record.validation_status.value}. Resync status to repair it.",
+            )
         steps.append(_step(names[5], detail=cached.status.value))
     except IntegrationError as exc:
         steps.append(_step(names[len(steps)], exc))
-    steps += [DiagnosticStep(name=n, passed=None, detail="not run") for n in names[len(steps):]]
+    steps += [DiagnosticStep(name=n, passed=None, detail="not run") for n in names[len(steps) :]]
     return steps
 
 
@@ -116,8 +140,15 @@ def search_catalog(query: str = "") -> list[dict[str, object]]:
     for e in CATALOG.values():
         text = " ".join([e.code, e.title, e.message, *e.causes, *e.fixes]).lower()
         if q in text:
-            rows.append({"code": e.code, "title": e.title, "message": e.message, "causes": list(e.causes),
-                         "fixes": list(e.fixes), "retryable": e.retryable, "http_status": e.http_status})
+            rows.append(
+                {
+                    "code": e.code,
+                    "title": e.title,
+                    "message": e.message,
+                    "causes": list(e.causes),
+                    "fixes": list(e.fixes),
+                    "retryable": e.retryable,
+                    "http_status": e.http_status,
+                }
+            )
     return rows
-
-
