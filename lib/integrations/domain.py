@@ -240,6 +240,13 @@ class ValidateResult(BaseModel):
     rate_limit: dict[str, str] = Field(default_factory=dict, exclude=True)
     warnings: list[str] = Field(default_factory=list, exclude=True)
 
+    @model_serializer(mode="wrap")
+    def _rest_shape(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("error") is None:  # the error object appears only when there is one
+            data.pop("error", None)
+        return data
+
 
 class DeleteResult(BaseModel):
     success: bool

@@ -225,6 +225,14 @@ CATALOG: dict[str, CatalogEntry] = {
             http_status=413,
         ),
         _e(
+            "ENDPOINT_NOT_FOUND",
+            "No such endpoint",
+            "There is no endpoint at this path or with this method.",
+            ["A typo in the path, or a method the endpoint does not accept."],
+            ["See the OpenAPI description at /docs."],
+            http_status=404,
+        ),
+        _e(
             "CONFIGURATION_ERROR",
             "Configuration error",
             "The service is misconfigured.",

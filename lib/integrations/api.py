@@ -1,0 +1,229 @@
+"""The REST endpoints the org-facing frontend calls with an org API key (`X-API-Key`)."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import orgkeys
+from .bootstrap import connect
+from .domain import (
+    DeleteResult,
+    ErrorInfo,
+    Integration,
+    OrgApiKey,
+    OrgIntegrations,
+    Provider,
+    SetupResult,
+    ValidateResult,
+    check_slug,
+)
+from .errors import IntegrationError
+from .service import IntegrationService
+
+MAX_BODY_BYTES = 64 * 1024
+PREFIX = "/api/v1/integrations"
+
+
+class SetupRequest(BaseModel):
+    credential: str = Field(
+        description="API key, or the service-account key JSON as a string (at most 16 KiB).", examples=["sk-proj-..."]
+    )
+    credential_name: str | None = Field(default=None, examples=["OpenAI Production Key"])
+    metadata: dict[str, Any] | None = Field(default=None, examples=[{"environment": "production"}])
+    skip_validation: bool = False
+
+    def __repr__(self) -> str:  # never show the credential, even in a debugger
+        return f"SetupRequest(credential=**********, credential_name={self.credential_name!r})"
+
+
+class ErrorResponse(BaseModel):
+    success: Literal[False] = False
+    error: ErrorInfo
+
+
+class Health(BaseModel):
+    status: str
+    store: str | None = None
+    status_cache: str | None = None
+
+
+def _error(exc: IntegrationError) -> JSONResponse:
+    headers = {}
+    if exc.http_status == 429:
+        headers["Retry-After"] = str(exc.details.get("retry_after", 60))
+    return JSONResponse(
+        ErrorResponse(error=ErrorInfo.of(exc)).model_dump(mode="json"), status_code=exc.http_status, headers=headers
+    )
+
+
+class BodyLimit:
+    """Refuse request bodies over 64 KiB (413) before they are read into memory."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        too_big = IntegrationError("PAYLOAD_TOO_LARGE", "The request body is over 64 KiB.")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            await _error(too_big)(scope, receive, send)
+            return
+        body, more = b"", True  # buffer at most 64 KiB, then replay it: a chunked body is counted too
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > MAX_BODY_BYTES:
+                await _error(too_big)(scope, receive, send)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def service(request: Request) -> IntegrationService:
+    if request.app.state.svc is None:
+        request.app.state.svc = connect()
+    return request.app.state.svc
+
+
+def org_key(
+    org_slug: str,
+    svc: Annotated[IntegrationService, Depends(service)],
+    x_api_key: Annotated[str | None, Header(description="The organization's API key.")] = None,
+) -> OrgApiKey:
+    if not x_api_key:
+        raise IntegrationError("ORG_API_KEY_MISSING")
+    check_slug(org_slug)
+    return orgkeys.verify(svc.store, org_slug, x_api_key)
+
+
+Svc = Annotated[IntegrationService, Depends(service)]
+Key = Annotated[OrgApiKey, Depends(org_key)]
+
+
+def actor(key: OrgApiKey) -> str:
+    return f"api:{key.key_prefix}"
+
+
+def create_app(svc: IntegrationService | None = None) -> FastAPI:
+    """The FastAPI app; `svc` defaults to connect() (settings from env / .env)."""
+    app = FastAPI(
+        title="Integrations API",
+        version="1",
+        description="Set up, read, re-validate and delete an "
+        "organization's provider credentials. Authenticate with the org's API key in `X-API-Key`.",
+    )
+    app.state.svc = svc
+    app.add_middleware(BodyLimit)
+    errors: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422, 429, 503)
+    }
+
+    @app.exception_handler(IntegrationError)
+    async def integration_error(_: Request, exc: IntegrationError) -> JSONResponse:
+        return _error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+        return _error(IntegrationError("INVALID_INPUT", f"{where}: {first.get('msg', 'invalid')}."))  # no input echo
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "ENDPOINT_NOT_FOUND" if exc.status_code in (404, 405) else "INVALID_INPUT"
+        response = _error(IntegrationError(code, str(exc.detail)))
+        response.status_code = exc.status_code
+        return response
+
+    @app.post(
+        f"{PREFIX}/{{org_slug}}/{{provider}}/setup",
+        response_model=SetupResult,
+        responses=errors,
+        summary="Validate, encrypt and store a credential (rotates an existing one)",
+    )
+    def setup(org_slug: str, provider: str, body: SetupRequest, svc: Svc, key: Key) -> dict[str, Any]:
+        result = svc.setup(
+            org_slug,
+            provider,
+            body.credential,
+            credential_name=body.credential_name,
+            metadata=body.metadata,
+            skip_validation=body.skip_validation,
+            actor=actor(key),
+        )
+        return result.model_dump(mode="json")
+
+    @app.get(
+        f"{PREFIX}/{{org_slug}}",
+        response_model=OrgIntegrations,
+        responses=errors,
+        summary="Every provider's integration for the org (never a secret)",
+    )
+    def get_all(org_slug: str, svc: Svc, key: Key) -> dict[str, Any]:
+        return svc.get_all(org_slug).model_dump(mode="json")
+
+    @app.get(
+        f"{PREFIX}/{{org_slug}}/{{provider}}",
+        response_model=Integration,
+        responses=errors,
+        summary="One provider's integration",
+    )
+    def get_one(org_slug: str, provider: str, svc: Svc, key: Key) -> dict[str, Any]:
+        return svc.get_one(org_slug, provider).model_dump(mode="json")
+
+    @app.post(
+        f"{PREFIX}/{{org_slug}}/{{provider}}/validate",
+        response_model=ValidateResult,
+        responses=errors,
+        summary="Re-check the stored credential with the provider",
+    )
+    def validate(org_slug: str, provider: str, svc: Svc, key: Key) -> dict[str, Any]:
+        return svc.validate(org_slug, provider, actor=actor(key)).model_dump(mode="json")
+
+    @app.delete(
+        f"{PREFIX}/{{org_slug}}/{{provider}}",
+        response_model=DeleteResult,
+        responses=errors,
+        summary="Deactivate the credential and erase its ciphertext",
+    )
+    def delete(org_slug: str, provider: str, svc: Svc, key: Key) -> dict[str, Any]:
+        return svc.delete(org_slug, provider, actor=actor(key)).model_dump(mode="json")
+
+    @app.get("/healthz", response_model=Health, summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        response_model=Health,
+        responses={503: {"model": ErrorResponse}},
+        summary="The store and the status cache are reachable",
+    )
+    def readyz(svc: Svc) -> dict[str, str]:
+        svc.store.ping()
+        svc.cache.ping()
+        return {"status": "ready", "store": svc.store.name, "status_cache": svc.cache.name}
+
+    return app
+
+
+__all__ = ["Provider", "create_app"]

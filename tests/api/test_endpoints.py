@@ -1,0 +1,280 @@
+"""Every endpoint and error through FastAPI's TestClient; JSON compared field by field with DESIGN.md."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from integrations import IntegrationService
+from integrations.api import create_app
+
+from tests.conftest import fake_service
+from tests.keys import CANARY, OPENAI_OK, openai_key, service_account_json
+
+BASE = "/api/v1/integrations"
+ERROR_KEYS = {"code", "message", "retryable", "hint"}
+
+
+@pytest.fixture
+def env() -> tuple[TestClient, IntegrationService, dict[str, str]]:
+    svc = fake_service(attempts_per_minute=1000)
+    keys = {"acmecorp": svc.register_org("acmecorp", "Acme Corp"), "globex": svc.register_org("globex")}
+    return TestClient(create_app(svc)), svc, keys
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"X-API-Key": key}
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is False and set(body["error"]) == ERROR_KEYS and body["error"]["code"] == code
+    return body["error"]
+
+
+def test_setup_openai(env) -> None:
+    client, svc, keys = env
+    r = client.post(
+        f"{BASE}/acmecorp/openai/setup",
+        headers=auth(keys["acmecorp"]),
+        json={
+            "credential": OPENAI_OK,
+            "credential_name": "OpenAI Production Key",
+            "metadata": {"environment": "production"},
+        },
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"success", "provider", "credential_id", "validation_status", "message"}
+    assert (body["success"], body["provider"], body["validation_status"]) == (True, "OPENAI", "VALID")
+    assert body["credential_id"].startswith("cred_")
+    assert svc.store.events("acmecorp")[0].actor.startswith("api:acmecorp_api_")
+
+
+def test_setup_gcp_service_account(env) -> None:
+    client, _, keys = env
+    r = client.post(
+        f"{BASE}/acmecorp/GCP/setup",
+        headers=auth(keys["acmecorp"]),
+        json={"credential": service_account_json("sa@p.iam.gserviceaccount.com")},
+    )
+    assert r.json()["validation_status"] == "VALID" and r.json()["provider"] == "GCP"
+
+
+def test_get_all_and_get_one_shapes(env) -> None:
+    client, _, keys = env
+    client.post(
+        f"{BASE}/acmecorp/openai/setup",
+        headers=auth(keys["acmecorp"]),
+        json={"credential": OPENAI_OK, "credential_name": "Prod"},
+    )
+    body = client.get(f"{BASE}/acmecorp", headers=auth(keys["acmecorp"])).json()
+    assert set(body) == {"org_slug", "integrations", "all_valid", "providers_configured"}
+    assert (body["org_slug"], body["all_valid"], body["providers_configured"]) == ("acmecorp", True, 1)
+    openai = body["integrations"]["OPENAI"]
+    assert set(openai) == {
+        "provider",
+        "status",
+        "credential_name",
+        "credential_hint",
+        "last_validated_at",
+        "created_at",
+    }
+    assert (openai["status"], openai["credential_name"], openai["credential_hint"]) == (
+        "VALID",
+        "Prod",
+        "sk-proj-...Yz99",
+    )
+    assert body["integrations"]["ANTHROPIC"] == {"provider": "ANTHROPIC", "status": "NOT_CONFIGURED"}
+    assert client.get(f"{BASE}/acmecorp/OpenAI", headers=auth(keys["acmecorp"])).json() == openai
+    assert client.get(f"{BASE}/acmecorp/gcp", headers=auth(keys["acmecorp"])).json() == {
+        "provider": "GCP",
+        "status": "NOT_CONFIGURED",
+    }
+
+
+def test_validate_valid_rejected_and_inconclusive(env) -> None:
+    client, svc, keys = env
+    h = auth(keys["acmecorp"])
+    client.post(f"{BASE}/acmecorp/openai/setup", headers=h, json={"credential": OPENAI_OK})
+    ok = client.post(f"{BASE}/acmecorp/openai/validate", headers=h)
+    assert ok.status_code == 200 and set(ok.json()) == {"success", "provider", "validation_status", "message"}
+    client.post(
+        f"{BASE}/acmecorp/anthropic/setup",
+        headers=h,
+        json={"credential": "sk-ant-api03-revoked" + "x" * 30, "skip_validation": True},
+    )
+    rejected = client.post(f"{BASE}/acmecorp/anthropic/validate", headers=h)
+    assert rejected.status_code == 200
+    body = rejected.json()
+    assert (body["success"], body["validation_status"], body["error"]["code"], body["error"]["retryable"]) == (
+        False,
+        "INVALID",
+        "INVALID_CREDENTIAL",
+        False,
+    )
+    client.post(
+        f"{BASE}/acmecorp/openai/setup",
+        headers=h,
+        json={"credential": openai_key("unreachable"), "skip_validation": True},
+    )
+    inconclusive = client.post(f"{BASE}/acmecorp/openai/validate", headers=h).json()
+    assert (
+        inconclusive["success"],
+        inconclusive["validation_status"],
+        inconclusive["error"]["code"],
+        inconclusive["error"]["retryable"],
+    ) == (False, "PENDING", "NETWORK_ERROR", True)
+
+
+def test_delete(env) -> None:
+    client, _, keys = env
+    h = auth(keys["acmecorp"])
+    client.post(f"{BASE}/acmecorp/openai/setup", headers=h, json={"credential": OPENAI_OK})
+    r = client.delete(f"{BASE}/acmecorp/OPENAI", headers=h)
+    assert r.status_code == 200 and set(r.json()) == {"success", "message"} and r.json()["success"] is True
+    assert_error(client.delete(f"{BASE}/acmecorp/openai", headers=h), 404, "NOT_CONFIGURED")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 401, "ORG_API_KEY_MISSING"),
+        ({"X-API-Key": ""}, 401, "ORG_API_KEY_MISSING"),
+        ({"X-API-Key": "acmecorp_api_not-a-real-key"}, 401, "ORG_API_KEY_INVALID"),
+        ("globex", 403, "ORG_API_KEY_FORBIDDEN"),
+        ("revoked", 401, "ORG_API_KEY_INVALID"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/acmecorp"),
+        ("get", "/acmecorp/openai"),
+        ("post", "/acmecorp/openai/validate"),
+        ("delete", "/acmecorp/openai"),
+        ("post", "/acmecorp/openai/setup"),
+    ],
+)
+def test_auth_matrix(env, headers, status: int, code: str, method: str, path: str) -> None:
+    client, svc, keys = env
+    if headers == "globex":
+        headers = auth(keys["globex"])
+    elif headers == "revoked":
+        from integrations import orgkeys
+
+        orgkeys.revoke(svc.store, "acmecorp")
+        headers = auth(keys["acmecorp"])
+    kwargs = {"json": {"credential": OPENAI_OK}} if path.endswith("setup") else {}
+    assert_error(client.request(method, f"{BASE}{path}", headers=headers, **kwargs), status, code)
+    assert svc.store.list_credentials(active_only=False) == []
+
+
+def test_right_key_after_rotation(env) -> None:
+    client, svc, keys = env
+    from integrations import orgkeys
+
+    new = orgkeys.rotate(svc.store, "acmecorp")
+    assert_error(client.get(f"{BASE}/acmecorp", headers=auth(keys["acmecorp"])), 401, "ORG_API_KEY_INVALID")
+    assert client.get(f"{BASE}/acmecorp", headers=auth(new)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/acmecorp/azure/setup", {"credential": OPENAI_OK}, 422, "UNSUPPORTED_PROVIDER"),
+        ("/acmecorp/openai/setup", {"credential": "sk-nope"}, 422, "MALFORMED_CREDENTIAL"),
+        ("/acmecorp/openai/setup", {"credential": openai_key("revoked")}, 400, "INVALID_CREDENTIAL"),
+        ("/acmecorp/openai/setup", {"credential": openai_key("noperms")}, 403, "INSUFFICIENT_PERMISSIONS"),
+        ("/acmecorp/openai/setup", {"credential": openai_key("ratelimited")}, 429, "RATE_LIMITED"),
+        ("/acmecorp/openai/setup", {"credential": openai_key("unreachable")}, 503, "NETWORK_ERROR"),
+        ("/acmecorp/openai/setup", {"credential": openai_key("outage")}, 503, "PROVIDER_UNAVAILABLE"),
+        ("/acmecorp/openai/setup", {}, 422, "INVALID_INPUT"),
+        ("/acmecorp/openai/setup", {"credential": 42}, 422, "INVALID_INPUT"),
+        ("/acmecorp/openai/setup", {"credential": OPENAI_OK, "metadata": {"a": {"b": 1}}}, 422, "INVALID_INPUT"),
+        ("/acmecorp/openai/setup", {"credential": "sk-proj-" + "a" * 17000}, 422, "MALFORMED_CREDENTIAL"),
+    ],
+)
+def test_setup_errors(env, path: str, body: dict, status: int, code: str) -> None:
+    client, svc, keys = env
+    error = assert_error(client.post(f"{BASE}{path}", headers=auth(keys["acmecorp"]), json=body), status, code)
+    assert error["retryable"] == (status in (429, 503))
+    assert svc.store.list_credentials(active_only=False) == []
+
+
+def test_validation_error_never_echoes_the_input(env) -> None:
+    client, _, keys = env
+    r = client.post(
+        f"{BASE}/acmecorp/openai/setup",
+        headers=auth(keys["acmecorp"]),
+        json={"credential": [CANARY], "metadata": CANARY},
+    )
+    assert r.status_code == 422 and CANARY not in r.text
+
+
+def test_bad_slug_in_path(env) -> None:
+    client, _, keys = env
+    assert_error(client.get(f"{BASE}/ACME", headers=auth(keys["acmecorp"])), 422, "INVALID_ORG_SLUG")
+
+
+def test_body_limits(env) -> None:
+    client, svc, keys = env
+    big = {"credential": "x" * (70 * 1024)}
+    assert_error(
+        client.post(f"{BASE}/acmecorp/openai/setup", headers=auth(keys["acmecorp"]), json=big), 413, "PAYLOAD_TOO_LARGE"
+    )
+
+    def chunks():  # no content-length: the stream itself is counted
+        for _ in range(80):
+            yield b"x" * 1024
+
+    r = client.post(f"{BASE}/acmecorp/openai/setup", headers=auth(keys["acmecorp"]), content=chunks())
+    assert r.status_code == 413 and r.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_attempts_are_rate_limited_with_retry_after() -> None:
+    svc = fake_service(attempts_per_minute=2)
+    key = svc.register_org("acmecorp")
+    client = TestClient(create_app(svc))
+    for _ in range(2):
+        client.post(f"{BASE}/acmecorp/openai/setup", headers=auth(key), json={"credential": openai_key()})
+    r = client.post(f"{BASE}/acmecorp/openai/setup", headers=auth(key), json={"credential": openai_key()})
+    assert_error(r, 429, "TOO_MANY_ATTEMPTS")
+    assert 1 <= int(r.headers["retry-after"]) <= 61
+
+
+def test_unknown_route_and_method(env) -> None:
+    client, _, _ = env
+    assert_error(client.get("/api/v1/nothing"), 404, "ENDPOINT_NOT_FOUND")
+    assert_error(client.put(f"{BASE}/acmecorp/openai"), 405, "ENDPOINT_NOT_FOUND")
+
+
+def test_health_and_readiness(env) -> None:
+    client, _, _ = env
+    assert client.get("/healthz").json() == {"status": "ok", "store": None, "status_cache": None}
+    assert client.get("/readyz").json()["status"] == "ready"
+
+
+def test_readiness_reports_a_broken_store(tmp_path) -> None:
+    from integrations import connect
+
+    svc = connect(data_dir=tmp_path)
+    (tmp_path / "warehouse.sqlite").unlink()
+    (tmp_path / "warehouse.sqlite").mkdir()  # the store path is now a directory: unusable
+    svc.store._local.conn = None
+    assert_error(TestClient(create_app(svc)).get("/readyz"), 503, "STORAGE_FAILED")
+
+
+def test_openapi_declares_every_endpoint(env) -> None:
+    client, _, _ = env
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    assert set(paths) >= {
+        f"{BASE}/{{org_slug}}",
+        f"{BASE}/{{org_slug}}/{{provider}}",
+        f"{BASE}/{{org_slug}}/{{provider}}/setup",
+        f"{BASE}/{{org_slug}}/{{provider}}/validate",
+    }
+    setup = paths[f"{BASE}/{{org_slug}}/{{provider}}/setup"]["post"]
+    assert {"200", "401", "403", "422", "429"} <= set(setup["responses"])
+    assert client.get("/docs").status_code == 200
