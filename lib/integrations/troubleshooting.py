@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pandas as pd
 from pydantic import BaseModel, SecretStr
 
 from .crypto.base import aad_for
@@ -152,3 +153,20 @@ def search_catalog(query: str = "") -> list[dict[str, object]]:
                 }
             )
     return rows
+
+
+def diagnosis_frame(steps: list[DiagnosticStep]) -> pd.DataFrame:
+    """The diagnosis as a table: one row per check with its result and fix."""
+    icons = {True: "pass", False: "FAIL", None: "not run"}
+    return pd.DataFrame(
+        [
+            {"check": s.name, "result": icons[s.passed], "detail": s.detail, "code": s.code or "", "fix": s.fix}
+            for s in steps
+        ]
+    )
+
+
+def step(steps: list[DiagnosticStep], name: str) -> pd.DataFrame:
+    """One check of a diagnosis, for a walkthrough that explains them one at a time."""
+    frame = diagnosis_frame(steps)
+    return frame[frame.check == name].reset_index(drop=True)

@@ -1,0 +1,110 @@
+"""Every audit function, including the integrity checks on deliberately broken data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from integrations import IntegrationService, Provider, Status, audit
+
+from tests.conftest import ORG
+from tests.keys import ANTHROPIC_OK, OPENAI_OK, anthropic_key, openai_key
+
+
+def populated(svc: IntegrationService) -> IntegrationService:
+    svc.register_org("globex")
+    svc.register_org("empty-org")
+    svc.setup(ORG, "openai", OPENAI_OK, actor="alice")
+    svc.setup(ORG, "anthropic", ANTHROPIC_OK, skip_validation=True, actor="bob")
+    svc.setup("globex", "openai", openai_key("revoked"), skip_validation=True, actor="alice")
+    svc.validate("globex", "openai", actor="alice")
+    return svc
+
+
+def test_inventory_and_orgs_without(svc: IntegrationService) -> None:
+    populated(svc)
+    table = audit.inventory(svc).set_index("provider")
+    assert table.loc["OPENAI", "VALID"] == 1 and table.loc["OPENAI", "INVALID"] == 1
+    assert table.loc["ANTHROPIC", "PENDING"] == 1 and table.loc["GCP", "NOT_CONFIGURED"] == 3
+    assert list(audit.orgs_without_integrations(svc).org_slug) == ["empty-org"]
+
+
+def test_health_and_stale_pending(svc: IntegrationService) -> None:
+    populated(svc)
+    bad = audit.unhealthy(svc)
+    assert sorted(zip(bad.org_slug, bad.validation_status, strict=True)) == [
+        ("acmecorp", "PENDING"),
+        ("globex", "INVALID"),
+    ]
+    assert bad.set_index("org_slug").loc["globex", "validation_error_code"] == "INVALID_CREDENTIAL"
+    assert audit.stale_pending(svc, days=7).empty
+    later = datetime.now(UTC) + timedelta(days=8)
+    assert list(audit.stale_pending(svc, days=7, now=later).org_slug) == ["acmecorp"]
+
+
+def test_freshness(svc: IntegrationService) -> None:
+    populated(svc)
+    assert list(audit.not_validated_since(svc, days=30).provider) == ["ANTHROPIC"]  # never validated
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert len(audit.not_validated_since(svc, days=30, now=later)) == 3
+    assert (audit.validation_age(svc).age_days.dropna() < 1).all()
+
+
+def test_integrity_on_broken_data(svc: IntegrationService) -> None:
+    populated(svc)
+    store = svc.store
+    acme = store.get_active(ORG, Provider.OPENAI)
+    globex = store.get_active("globex", Provider.OPENAI)
+    store.rows[globex.credential_id] = globex.model_copy(update={"encrypted_credential": acme.encrypted_credential})
+    twin = acme.model_copy(update={"credential_id": "cred_twin"})
+    store.rows["cred_twin"] = twin
+    anth = store.get_active(ORG, Provider.ANTHROPIC)
+    store.rows[anth.credential_id] = anth.model_copy(update={"encrypted_credential": None})
+    assert audit.duplicate_active(svc).to_dict("records") == [{"org_slug": ORG, "provider": "OPENAI", "active_rows": 2}]
+    assert list(audit.active_without_ciphertext(svc).credential_id) == [anth.credential_id]
+    broken = audit.undecryptable(svc)
+    assert set(broken.credential_id) == {globex.credential_id, "cred_twin"}
+    assert set(broken.error_code) == {"DECRYPTION_FAILED"}
+
+
+def test_drift(svc: IntegrationService) -> None:
+    populated(svc)
+    assert audit.drift(svc).empty
+    svc.cache.set_status("globex", Provider.OPENAI, Status.VALID, None)
+    rows = audit.drift(svc)
+    assert rows[["org_slug", "provider", "status", "cached_status"]].values.tolist() == [
+        ["globex", "OPENAI", "INVALID", "VALID"]
+    ]
+
+
+def test_reuse_is_found_by_fingerprint(svc: IntegrationService) -> None:
+    populated(svc)
+    svc.setup("globex", "anthropic", ANTHROPIC_OK)
+    reused = audit.reused_credentials(svc)
+    assert reused[["provider", "org_count"]].values.tolist() == [["ANTHROPIC", 2]]
+    assert reused.orgs[0] == ["acmecorp", "globex"] and ANTHROPIC_OK not in reused.to_csv()
+
+
+def test_key_versions(svc: IntegrationService) -> None:
+    populated(svc)
+    svc.cipher.rotate()
+    svc.setup("empty-org", "anthropic", anthropic_key())
+    versions = audit.key_versions(svc).set_index("key_ref")
+    assert versions.loc["mem/v1", "ciphertexts"] == 3 and not versions.loc["mem/v1", "current"]
+    assert versions.loc["mem/v2", "ciphertexts"] == 1 and versions.loc["mem/v2", "current"]
+
+
+def test_activity_failures_and_actors(svc: IntegrationService) -> None:
+    populated(svc)
+    activity = audit.activity(svc)
+    assert activity.groupby("action").events.sum().to_dict() == {"SETUP": 3, "VALIDATE": 1}
+    assert audit.failures_by_code(svc).to_dict("records") == [
+        {"error_code": "INVALID_CREDENTIAL", "action": "VALIDATE", "events": 1}
+    ]
+    who = audit.actors(svc)
+    assert who.set_index(["actor", "action"]).events.to_dict() == {
+        ("alice", "SETUP"): 2,
+        ("alice", "VALIDATE"): 1,
+        ("bob", "SETUP"): 1,
+    }
+    future = datetime.now(UTC) + timedelta(days=1)
+    assert audit.activity(svc, since=future).empty
