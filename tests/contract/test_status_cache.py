@@ -5,22 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from integrations.domain import Provider, Status
 from integrations.errors import IntegrationError
 from integrations.status_cache.base import StatusCache
 from integrations.status_cache.sqlite import SqliteStatusCache
+from integrations.status_cache.supabase import SupabaseStatusCache
+from tests.postgrest_double import SERVICE_KEY, postgrest
 
 from tests.builders import T0
 from tests.fakes import InMemoryStatusCache
 
 
 class StatusCacheContract:
-    def make(self, tmp_path: Path) -> StatusCache:
+    def make(self, tmp_path: Path, request: pytest.FixtureRequest) -> StatusCache:
         raise NotImplementedError
 
     @pytest.fixture
-    def cache(self, tmp_path: Path) -> StatusCache:
-        cache = self.make(tmp_path)
+    def cache(self, tmp_path: Path, request: pytest.FixtureRequest) -> StatusCache:
+        cache = self.make(tmp_path, request)
         cache.init()
         cache.init()
         return cache
@@ -64,10 +67,20 @@ class StatusCacheContract:
 
 
 class TestSqliteStatusCache(StatusCacheContract):
-    def make(self, tmp_path: Path) -> StatusCache:
+    def make(self, tmp_path: Path, request: pytest.FixtureRequest) -> StatusCache:
         return SqliteStatusCache(tmp_path / "status.sqlite")
 
 
 class TestInMemoryStatusCache(StatusCacheContract):
-    def make(self, tmp_path: Path) -> StatusCache:
+    def make(self, tmp_path: Path, request: pytest.FixtureRequest) -> StatusCache:
         return InMemoryStatusCache()
+
+
+class TestSupabaseStatusCache(StatusCacheContract):
+    """The real supabase client against a local PostgREST double."""
+
+    def make(self, tmp_path: Path, request: pytest.FixtureRequest) -> StatusCache:
+        server = postgrest()
+        url, _ = server.__enter__()
+        request.addfinalizer(lambda: server.__exit__(None, None, None))
+        return SupabaseStatusCache(url, SecretStr(SERVICE_KEY), timeout=2)
