@@ -6,22 +6,24 @@ from pathlib import Path
 
 import pytest
 from integrations.crypto.base import Cipher, aad_for
+from integrations.crypto.gcp_kms import KmsCipher
 from integrations.crypto.local import LocalKeyring
 from integrations.errors import IntegrationError
 
 from tests.fakes import InMemoryCipher
+from tests.kms_double import KEY, MAC_KEY_VERSION, kms_server
 
 SECRET = b"sk-proj-CANARYcipherContract0123456789"
 AAD = aad_for("acmecorp", "OPENAI", "cred_1")
 
 
 class CipherContract:
-    def make(self, tmp_path: Path) -> Cipher:
+    def make(self, tmp_path: Path, request: pytest.FixtureRequest) -> Cipher:
         raise NotImplementedError
 
     @pytest.fixture
-    def cipher(self, tmp_path: Path) -> Cipher:
-        return self.make(tmp_path)
+    def cipher(self, tmp_path: Path, request: pytest.FixtureRequest) -> Cipher:
+        return self.make(tmp_path, request)
 
     def test_round_trip_names_the_key(self, cipher: Cipher) -> None:
         sealed = cipher.encrypt(SECRET, AAD)
@@ -60,10 +62,20 @@ class CipherContract:
 
 
 class TestLocalKeyring(CipherContract):
-    def make(self, tmp_path: Path) -> Cipher:
+    def make(self, tmp_path: Path, request: pytest.FixtureRequest) -> Cipher:
         return LocalKeyring(tmp_path / "local.keyring")
 
 
 class TestInMemoryCipher(CipherContract):
-    def make(self, tmp_path: Path) -> Cipher:
+    def make(self, tmp_path: Path, request: pytest.FixtureRequest) -> Cipher:
         return InMemoryCipher()
+
+
+class TestKmsCipher(CipherContract):
+    """The real KeyManagementServiceClient over gRPC to a local KMS double."""
+
+    def make(self, tmp_path: Path, request: pytest.FixtureRequest) -> Cipher:
+        server = kms_server()
+        address, _ = server.__enter__()
+        request.addfinalizer(lambda: server.__exit__(None, None, None))
+        return KmsCipher.connect(KEY, MAC_KEY_VERSION, timeout=2, endpoint=address)
