@@ -46,8 +46,10 @@ def _handlers(state: KmsState) -> grpc.GenericRpcHandler:
     def guard(context: grpc.ServicerContext, name: str, expected: str) -> None:
         state.calls += 1
         if state.deny:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"Permission 'cloudkms.cryptoKeyVersions.useToEncrypt'"
-                          f" denied on resource '{name}'.")
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"Permission 'cloudkms.cryptoKeyVersions.useToEncrypt' denied on resource '{name}'.",
+            )
         if name != expected:
             context.abort(grpc.StatusCode.NOT_FOUND, f"{name} not found.")
 
@@ -65,10 +67,12 @@ def _handlers(state: KmsState) -> grpc.GenericRpcHandler:
         body = AESGCM(state.versions[state.primary]).encrypt(nonce, req.plaintext, req.additional_authenticated_data)
         ciphertext = struct.pack(">I", state.primary) + nonce + body
         return kms_v1.EncryptResponse(
-            name=f"{KEY}/cryptoKeyVersions/{state.primary}", ciphertext=ciphertext,
+            name=f"{KEY}/cryptoKeyVersions/{state.primary}",
+            ciphertext=ciphertext,
             ciphertext_crc32c=crc(ciphertext) ^ (1 if corrupt() else 0),
             verified_plaintext_crc32c=req.plaintext_crc32c is not None,
-            verified_additional_authenticated_data_crc32c=req.additional_authenticated_data_crc32c is not None)
+            verified_additional_authenticated_data_crc32c=req.additional_authenticated_data_crc32c is not None,
+        )
 
     def decrypt(req: kms_v1.DecryptRequest, context: grpc.ServicerContext) -> kms_v1.DecryptResponse:
         guard(context, req.name, KEY)
@@ -77,7 +81,9 @@ def _handlers(state: KmsState) -> grpc.GenericRpcHandler:
         try:
             (version,) = struct.unpack_from(">I", req.ciphertext)
             key = state.versions[version]
-            plaintext = AESGCM(key).decrypt(req.ciphertext[4:16], req.ciphertext[16:], req.additional_authenticated_data)
+            plaintext = AESGCM(key).decrypt(
+                req.ciphertext[4:16], req.ciphertext[16:], req.additional_authenticated_data
+            )
         except (struct.error, KeyError, InvalidTag):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Decryption failed: the ciphertext is invalid.")
         return kms_v1.DecryptResponse(plaintext=plaintext, plaintext_crc32c=crc(plaintext) ^ (1 if corrupt() else 0))
@@ -90,19 +96,27 @@ def _handlers(state: KmsState) -> grpc.GenericRpcHandler:
     def mac_sign(req: kms_v1.MacSignRequest, context: grpc.ServicerContext) -> kms_v1.MacSignResponse:
         guard(context, req.name, MAC_KEY_VERSION)
         mac = hmac.new(state.mac_key, req.data, hashlib.sha256).digest()
-        return kms_v1.MacSignResponse(name=req.name, mac=mac, mac_crc32c=crc(mac) ^ (1 if corrupt() else 0),
-                                      verified_data_crc32c=req.data_crc32c is not None)
+        return kms_v1.MacSignResponse(
+            name=req.name,
+            mac=mac,
+            mac_crc32c=crc(mac) ^ (1 if corrupt() else 0),
+            verified_data_crc32c=req.data_crc32c is not None,
+        )
 
     def unary(fn, request_type, response_type):  # noqa: ANN001, ANN202
-        return grpc.unary_unary_rpc_method_handler(fn, request_deserializer=request_type.deserialize,
-                                                   response_serializer=response_type.serialize)
+        return grpc.unary_unary_rpc_method_handler(
+            fn, request_deserializer=request_type.deserialize, response_serializer=response_type.serialize
+        )
 
-    return grpc.method_handlers_generic_handler(SERVICE, {
-        "Encrypt": unary(encrypt, kms_v1.EncryptRequest, kms_v1.EncryptResponse),
-        "Decrypt": unary(decrypt, kms_v1.DecryptRequest, kms_v1.DecryptResponse),
-        "GetCryptoKey": unary(get_crypto_key, kms_v1.GetCryptoKeyRequest, kms_v1.CryptoKey),
-        "MacSign": unary(mac_sign, kms_v1.MacSignRequest, kms_v1.MacSignResponse),
-    })
+    return grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Encrypt": unary(encrypt, kms_v1.EncryptRequest, kms_v1.EncryptResponse),
+            "Decrypt": unary(decrypt, kms_v1.DecryptRequest, kms_v1.DecryptResponse),
+            "GetCryptoKey": unary(get_crypto_key, kms_v1.GetCryptoKeyRequest, kms_v1.CryptoKey),
+            "MacSign": unary(mac_sign, kms_v1.MacSignRequest, kms_v1.MacSignResponse),
+        },
+    )
 
 
 @contextmanager

@@ -69,8 +69,9 @@ def postgrest(faults: Faults | None = None) -> Iterator[tuple[str, Faults]]:
                 self._reply(401, {"message": "Invalid API key"})
                 return None
             if faults.status:
-                self._reply(faults.status, {"code": "XX000", "message": "internal error", "details": None,
-                                            "hint": None})
+                self._reply(
+                    faults.status, {"code": "XX000", "message": "internal error", "details": None, "hint": None}
+                )
                 return None
             url = urlparse(self.path)
             table = url.path.rsplit("/", 1)[-1]
@@ -114,8 +115,12 @@ def postgrest(faults: Faults | None = None) -> Iterator[tuple[str, Faults]]:
                 with lock:
                     slugs = [r[0] for r in db.execute(f"SELECT org_slug FROM organizations{where}", args)]
                     db.execute(f"UPDATE organizations SET {sets}{where}", [*values.values(), *args])
-                    rows = [dict(r) for r in db.execute(
-                        f"SELECT * FROM organizations WHERE org_slug IN ({','.join('?' * len(slugs))})", slugs)]
+                    rows = [
+                        dict(r)
+                        for r in db.execute(
+                            f"SELECT * FROM organizations WHERE org_slug IN ({','.join('?' * len(slugs))})", slugs
+                        )
+                    ]
             except sqlite3.IntegrityError as exc:
                 self._reply(400, {"code": "23514", "message": str(exc)})
                 return
@@ -133,12 +138,21 @@ def postgrest(faults: Faults | None = None) -> Iterator[tuple[str, Faults]]:
             with lock:
                 for row in rows:
                     cols = list(row)
-                    conflict = "DO NOTHING" if ignore else "DO UPDATE SET " + ", ".join(
-                        f'"{c}" = excluded."{c}"' for c in cols if c != "org_slug")
-                    db.execute(f"INSERT INTO organizations ({','.join(cols)}) VALUES ({','.join('?' * len(cols))}) "
-                               f"ON CONFLICT(org_slug) {conflict}", list(row.values()))
-                    out.append(dict(db.execute("SELECT * FROM organizations WHERE org_slug = ?",
-                                               (row["org_slug"],)).fetchone()))
+                    conflict = (
+                        "DO NOTHING"
+                        if ignore
+                        else "DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c != "org_slug")
+                    )
+                    db.execute(
+                        f"INSERT INTO organizations ({','.join(cols)}) VALUES ({','.join('?' * len(cols))}) "
+                        f"ON CONFLICT(org_slug) {conflict}",
+                        list(row.values()),
+                    )
+                    out.append(
+                        dict(
+                            db.execute("SELECT * FROM organizations WHERE org_slug = ?", (row["org_slug"],)).fetchone()
+                        )
+                    )
             self._reply(201, out)
 
         def log_message(self, *args: object) -> None:

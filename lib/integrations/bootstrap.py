@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +16,44 @@ from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
 
 
+def _require(settings: Settings, *names: str) -> None:
+    missing = [n for n in names if not getattr(settings, n)]
+    if missing:
+        env = ", ".join(
+            "SUPABASE_" + n.removeprefix("supabase_").upper()
+            if n.startswith("supabase")
+            else f"INTEGRATIONS_{n.upper()}"
+            for n in missing
+        )
+        raise IntegrationError("CONFIGURATION_ERROR", f"Missing setting(s): {env}.")
+
+
+@contextmanager
+def _google_credentials() -> Iterator[None]:
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        yield
+    except DefaultCredentialsError:
+        raise IntegrationError(
+            "CONFIGURATION_ERROR",
+            "No Google credentials: set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`.",
+        ) from None
+
+
 def build_store(settings: Settings) -> IntegrationStore:
     if settings.backend("store") == "sqlite":
         from .store.sqlite import SqliteStore
 
         return SqliteStore(settings.data_dir / "warehouse.sqlite")
-    raise IntegrationError(
-        "CONFIGURATION_ERROR",
-        "The bigquery store adapter is not available in this build; use INTEGRATIONS_STORE=sqlite.",
-    )
+    _require(settings, "gcp_project")
+    from google.cloud import bigquery
+
+    from .store.bigquery import BigQueryStore
+
+    with _google_credentials():
+        client = bigquery.Client(project=settings.gcp_project)
+    return BigQueryStore(client, settings.gcp_project or "", settings.bigquery_dataset)
 
 
 def build_cipher(settings: Settings) -> Cipher:
@@ -30,9 +61,16 @@ def build_cipher(settings: Settings) -> Cipher:
         from .crypto.local import LocalKeyring
 
         return LocalKeyring(settings.data_dir / "local.keyring")
-    raise IntegrationError(
-        "CONFIGURATION_ERROR", "The kms cipher adapter is not available in this build; use INTEGRATIONS_CIPHER=local."
-    )
+    _require(settings, "kms_key", "kms_mac_key_version")
+    from .crypto.gcp_kms import KmsCipher
+
+    with _google_credentials():
+        return KmsCipher.connect(
+            settings.kms_key or "",
+            settings.kms_mac_key_version or "",
+            timeout=settings.provider_timeout_s,
+            endpoint=settings.kms_endpoint,
+        )
 
 
 def build_cache(settings: Settings) -> StatusCache:
@@ -40,9 +78,12 @@ def build_cache(settings: Settings) -> StatusCache:
         from .status_cache.sqlite import SqliteStatusCache
 
         return SqliteStatusCache(settings.data_dir / "status.sqlite")
-    raise IntegrationError(
-        "CONFIGURATION_ERROR",
-        "The supabase status cache adapter is not available in this build; use INTEGRATIONS_STATUS_CACHE=sqlite.",
+    _require(settings, "supabase_url", "supabase_service_role_key")
+    from .status_cache.supabase import SupabaseStatusCache
+
+    assert settings.supabase_service_role_key is not None
+    return SupabaseStatusCache(
+        settings.supabase_url or "", settings.supabase_service_role_key, timeout=settings.provider_timeout_s
     )
 
 

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     gcp_project: str | None = None
     bigquery_dataset: str = "organizations"
     kms_key: str | None = None
+    kms_mac_key_version: str | None = None
+    kms_endpoint: str | None = None  # a local KMS double (host:port, insecure); tests and development only
     supabase_url: str | None = Field(
         default=None, validation_alias=AliasChoices("SUPABASE_URL", "INTEGRATIONS_SUPABASE_URL")
     )

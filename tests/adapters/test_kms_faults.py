@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from integrations.crypto.base import aad_for
 from integrations.crypto.gcp_kms import KmsCipher
 from integrations.errors import IntegrationError
+
 from tests.kms_double import KEY, MAC_KEY_VERSION, kms_server
 
 AAD = aad_for("acmecorp", "OPENAI", "cred_1")
@@ -41,7 +41,9 @@ def test_permission_denied_is_not_retryable(kms) -> None:
     state.deny = True
     with pytest.raises(IntegrationError) as err:
         cipher.encrypt(b"secret", AAD)
-    assert err.value.code == "ENCRYPTION_FAILED" and not err.value.retryable and "EncrypterDecrypter" in err.value.message
+    assert (
+        err.value.code == "ENCRYPTION_FAILED" and not err.value.retryable and "EncrypterDecrypter" in err.value.message
+    )
     assert state.calls == 1
 
 
@@ -72,5 +74,3 @@ def test_key_versions_and_primary(kms) -> None:
     new = cipher.encrypt(b"secret", AAD)
     assert new.key_ref == new_ref != old.key_ref
     assert cipher.decrypt(old.ciphertext, AAD) == cipher.decrypt(new.ciphertext, AAD) == b"secret"
-
-

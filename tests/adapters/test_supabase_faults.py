@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from pydantic import SecretStr
-
 from integrations.domain import Provider, Status
 from integrations.errors import IntegrationError
 from integrations.status_cache.supabase import SupabaseStatusCache
+from pydantic import SecretStr
+
 from tests.postgrest_double import SERVICE_KEY, Faults, postgrest
 from tests.servers import refused_url
 
@@ -28,8 +28,9 @@ def test_server_error() -> None:
 
 
 def test_connection_refused() -> None:
-    assert "could not be reached" in expect_sync_failed(
-        SupabaseStatusCache(refused_url(), SecretStr(SERVICE_KEY))).message
+    assert (
+        "could not be reached" in expect_sync_failed(SupabaseStatusCache(refused_url(), SecretStr(SERVICE_KEY))).message
+    )
 
 
 def test_hang_is_bounded_by_the_timeout() -> None:

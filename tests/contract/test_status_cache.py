@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from integrations.domain import Provider, Status
 from integrations.errors import IntegrationError
 from integrations.status_cache.base import StatusCache
 from integrations.status_cache.sqlite import SqliteStatusCache
 from integrations.status_cache.supabase import SupabaseStatusCache
-from tests.postgrest_double import SERVICE_KEY, postgrest
+from pydantic import SecretStr
 
 from tests.builders import T0
 from tests.fakes import InMemoryStatusCache
+from tests.postgrest_double import SERVICE_KEY, postgrest
 
 
 class StatusCacheContract:

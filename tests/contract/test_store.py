@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from integrations.domain import Action, OrgApiKey, Provider, Status
 from integrations.store.base import IntegrationStore
+from integrations.store.bigquery import BigQueryStore
 from integrations.store.sqlite import SqliteStore
 
+from tests.bigquery_double import PROJECT, DuckBigQuery
 from tests.builders import T0, event, record
 from tests.fakes import InMemoryStore
 
@@ -127,6 +129,13 @@ class StoreContract:
         assert store.revoke_api_keys("acmecorp", T0) == 2
         assert store.revoke_api_keys("acmecorp", T0) == 0
         assert all(k.revoked_at == T0 for k in store.api_keys("acmecorp"))
+
+
+class TestBigQueryStore(StoreContract):
+    """The BigQuery adapter's own SQL and parameters, executed on DuckDB through sqlglot."""
+
+    def make(self, tmp_path: Path) -> IntegrationStore:
+        return BigQueryStore(DuckBigQuery(), PROJECT)
 
 
 class TestSqliteStore(StoreContract):

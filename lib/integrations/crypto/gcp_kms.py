@@ -35,14 +35,16 @@ class KmsCipher(Cipher):
 
     def __init__(self, key_name: str, mac_key_version: str, client: Any, timeout: float = 10.0) -> None:
         self.key_name, self.mac_key_version, self.client, self.timeout = key_name, mac_key_version, client, timeout
-        self._retry = gretry.Retry(initial=0.1, maximum=1.0, multiplier=2.0, timeout=timeout,
-                                   predicate=gretry.if_transient_error)
+        self._retry = gretry.Retry(
+            initial=0.1, maximum=1.0, multiplier=2.0, timeout=timeout, predicate=gretry.if_transient_error
+        )
         self._primary: tuple[float, str] | None = None
         self._lock = threading.Lock()
 
     @classmethod
-    def connect(cls, key_name: str, mac_key_version: str, timeout: float = 10.0,
-                endpoint: str | None = None) -> KmsCipher:
+    def connect(
+        cls, key_name: str, mac_key_version: str, timeout: float = 10.0, endpoint: str | None = None
+    ) -> KmsCipher:
         """A client for Cloud KMS (or, with `endpoint`, an insecure channel to a local double)."""
         from google.cloud import kms_v1
 
@@ -60,17 +62,21 @@ class KmsCipher(Cipher):
         try:
             return getattr(self.client, method)(request=request, retry=self._retry, timeout=self.timeout)
         except gexc.PermissionDenied:
-            raise IntegrationError(code, f"Cloud KMS denied {method} on the key; grant "
-                                   "roles/cloudkms.cryptoKeyEncrypterDecrypter.", retryable=False) from None
+            raise IntegrationError(
+                code,
+                f"Cloud KMS denied {method} on the key; grant roles/cloudkms.cryptoKeyEncrypterDecrypter.",
+                retryable=False,
+            ) from None
         except gexc.NotFound:
-            raise IntegrationError(code, f"Cloud KMS key not found for {method}; check INTEGRATIONS_KMS_KEY.",
-                                   retryable=False) from None
+            raise IntegrationError(
+                code, f"Cloud KMS key not found for {method}; check INTEGRATIONS_KMS_KEY.", retryable=False
+            ) from None
         except gexc.InvalidArgument as exc:
-            raise IntegrationError(code, f"Cloud KMS refused {method}: {exc.message[:200]}",
-                                   retryable=False) from None
+            raise IntegrationError(code, f"Cloud KMS refused {method}: {exc.message[:200]}", retryable=False) from None
         except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
-            raise IntegrationError(code, f"Cloud KMS unavailable for {method} ({type(exc).__name__}).",
-                                   retryable=True) from None
+            raise IntegrationError(
+                code, f"Cloud KMS unavailable for {method} ({type(exc).__name__}).", retryable=True
+            ) from None
 
     def _with_integrity(self, code: str, attempt: Any) -> Any:
         for _ in range(INTEGRITY_ATTEMPTS):
@@ -78,20 +84,31 @@ class KmsCipher(Cipher):
                 return attempt()
             except _Corrupted:
                 time.sleep(0.05)
-        raise IntegrationError(code, "Cloud KMS responses failed their CRC32C check repeatedly (corrupted in "
-                               "transit).", retryable=True)
+        raise IntegrationError(
+            code, "Cloud KMS responses failed their CRC32C check repeatedly (corrupted in transit).", retryable=True
+        )
 
     def encrypt(self, plaintext: bytes, aad: bytes) -> Sealed:
         if len(plaintext) > MAX_PLAINTEXT:
             raise IntegrationError("ENCRYPTION_FAILED", "Cloud KMS encrypts at most 64 KiB.", retryable=False)
 
         def attempt() -> Sealed:
-            response = self._call("encrypt", {
-                "name": self.key_name, "plaintext": plaintext, "plaintext_crc32c": crc(plaintext),
-                "additional_authenticated_data": aad, "additional_authenticated_data_crc32c": crc(aad)},
-                "ENCRYPTION_FAILED")
-            if not (response.verified_plaintext_crc32c and response.verified_additional_authenticated_data_crc32c
-                    and crc(response.ciphertext) == response.ciphertext_crc32c):
+            response = self._call(
+                "encrypt",
+                {
+                    "name": self.key_name,
+                    "plaintext": plaintext,
+                    "plaintext_crc32c": crc(plaintext),
+                    "additional_authenticated_data": aad,
+                    "additional_authenticated_data_crc32c": crc(aad),
+                },
+                "ENCRYPTION_FAILED",
+            )
+            if not (
+                response.verified_plaintext_crc32c
+                and response.verified_additional_authenticated_data_crc32c
+                and crc(response.ciphertext) == response.ciphertext_crc32c
+            ):
                 raise _Corrupted
             return Sealed(bytes(response.ciphertext), response.name)
 
@@ -99,10 +116,17 @@ class KmsCipher(Cipher):
 
     def decrypt(self, ciphertext: bytes, aad: bytes) -> bytes:
         def attempt() -> bytes:
-            response = self._call("decrypt", {
-                "name": self.key_name, "ciphertext": ciphertext, "ciphertext_crc32c": crc(ciphertext),
-                "additional_authenticated_data": aad, "additional_authenticated_data_crc32c": crc(aad)},
-                "DECRYPTION_FAILED")
+            response = self._call(
+                "decrypt",
+                {
+                    "name": self.key_name,
+                    "ciphertext": ciphertext,
+                    "ciphertext_crc32c": crc(ciphertext),
+                    "additional_authenticated_data": aad,
+                    "additional_authenticated_data_crc32c": crc(aad),
+                },
+                "DECRYPTION_FAILED",
+            )
             if crc(response.plaintext) != response.plaintext_crc32c:
                 raise _Corrupted
             return bytes(response.plaintext)
@@ -121,8 +145,11 @@ class KmsCipher(Cipher):
 
     def fingerprint(self, plaintext: bytes) -> str:
         def attempt() -> str:
-            response = self._call("mac_sign", {"name": self.mac_key_version, "data": plaintext,
-                                               "data_crc32c": crc(plaintext)}, "ENCRYPTION_FAILED")
+            response = self._call(
+                "mac_sign",
+                {"name": self.mac_key_version, "data": plaintext, "data_crc32c": crc(plaintext)},
+                "ENCRYPTION_FAILED",
+            )
             if not response.verified_data_crc32c or crc(response.mac) != response.mac_crc32c:
                 raise _Corrupted
             return bytes(response.mac).hex()

@@ -21,8 +21,10 @@ def _org(row: dict[str, Any]) -> OrgRow:
     statuses = {}
     for p in Provider:
         at = row.get(configured_column(p))
-        statuses[p] = CachedStatus(status=row.get(status_column(p)) or Status.NOT_CONFIGURED,
-                                   configured_at=datetime.fromisoformat(at) if at else None)
+        statuses[p] = CachedStatus(
+            status=row.get(status_column(p)) or Status.NOT_CONFIGURED,
+            configured_at=datetime.fromisoformat(at) if at else None,
+        )
     return OrgRow(org_slug=row["org_slug"], name=row.get("name"), statuses=statuses)
 
 
@@ -44,24 +46,30 @@ class SupabaseStatusCache(StatusCache):
         try:
             return list(query.execute().data or [])
         except APIError as exc:
-            raise IntegrationError("STATUS_SYNC_FAILED", f"Supabase refused to {what}: {exc.code or ''} "
-                                   f"{(exc.message or '')[:200]}".strip()) from None
+            raise IntegrationError(
+                "STATUS_SYNC_FAILED",
+                f"Supabase refused to {what}: {exc.code or ''} {(exc.message or '')[:200]}".strip(),
+            ) from None
         except (httpx.HTTPError, ValueError) as exc:
-            raise IntegrationError("STATUS_SYNC_FAILED", f"Supabase could not be reached to {what} "
-                                   f"({type(exc).__name__}).") from None
+            raise IntegrationError(
+                "STATUS_SYNC_FAILED", f"Supabase could not be reached to {what} ({type(exc).__name__})."
+            ) from None
 
     def _table(self) -> Any:
         return self._client.table(TABLE)
 
     def init(self) -> None:
         """The table belongs to Supabase (see migrations/supabase); check that the columns are there."""
-        self._run("check the status columns", self._table().select(
-            ",".join(["org_slug"] + [status_column(p) for p in Provider])).limit(1))
+        self._run(
+            "check the status columns",
+            self._table().select(",".join(["org_slug"] + [status_column(p) for p in Provider])).limit(1),
+        )
 
     def create_org(self, org_slug: str, name: str | None = None) -> None:
         row = {"org_slug": org_slug} | ({"name": name} if name else {})
-        self._run("create the org row", self._table().upsert(row, on_conflict="org_slug",
-                                                              ignore_duplicates=name is None))
+        self._run(
+            "create the org row", self._table().upsert(row, on_conflict="org_slug", ignore_duplicates=name is None)
+        )
 
     def get_org(self, org_slug: str) -> OrgRow | None:
         rows = self._run("read the org row", self._table().select("*").eq("org_slug", org_slug).limit(1))
@@ -70,8 +78,9 @@ class SupabaseStatusCache(StatusCache):
     def all_orgs(self) -> list[OrgRow]:
         rows: list[dict[str, Any]] = []
         while True:  # PostgREST caps a response; page through in slug order
-            page = self._run("read the org rows", self._table().select("*").order("org_slug").range(
-                len(rows), len(rows) + PAGE - 1))
+            page = self._run(
+                "read the org rows", self._table().select("*").order("org_slug").range(len(rows), len(rows) + PAGE - 1)
+            )
             rows += page
             if len(page) < PAGE:
                 return [_org(r) for r in rows]
@@ -79,15 +88,19 @@ class SupabaseStatusCache(StatusCache):
     def set_many(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
         """One upsert per provider and 500 rows (reconcile creates missing org rows before calling this)."""
         for provider in Provider:
-            rows = [{"org_slug": slug, status_column(p): status.value,
-                     configured_column(p): at.isoformat() if at else None}
-                    for slug, p, status, at in updates if p == provider]
+            rows = [
+                {"org_slug": slug, status_column(p): status.value, configured_column(p): at.isoformat() if at else None}
+                for slug, p, status, at in updates
+                if p == provider
+            ]
             for start in range(0, len(rows), 500):
-                self._run("update statuses", self._table().upsert(rows[start:start + 500], on_conflict="org_slug"))
+                self._run("update statuses", self._table().upsert(rows[start : start + 500], on_conflict="org_slug"))
 
     def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
-        values = {status_column(provider): status.value,
-                  configured_column(provider): configured_at.isoformat() if configured_at else None}
+        values = {
+            status_column(provider): status.value,
+            configured_column(provider): configured_at.isoformat() if configured_at else None,
+        }
         updated = self._run("update the status", self._table().update(values).eq("org_slug", org_slug))
         if not updated:  # PostgREST answers [] when no row matched: not an error to it, but to us
             raise IntegrationError("ORG_NOT_FOUND", f"Organization {org_slug!r} has no row in Supabase.")
