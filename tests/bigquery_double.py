@@ -3,6 +3,7 @@ ScalarQueryParameter objects, is transpiled by sqlglot (bigquery -> duckdb) and 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -60,9 +61,7 @@ class DuckBigQuery:
                         columns = [c[0] for c in cursor.description]
                         rows = [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
             except Exception:
-                try:
+                with contextlib.suppress(duckdb.Error):  # no transaction open
                     self.db.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
                 raise
         return Job(rows)
