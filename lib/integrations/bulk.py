@@ -13,13 +13,22 @@ from pydantic import BaseModel, Field
 from .crypto.base import aad_for
 from .domain import Action, Event, Outcome, Provider, Status, StoredCredential, new_event_id, utcnow
 from .errors import IntegrationError
+from .gates import ProviderGate
 from .overview import overview_frame
 
 Progress = Callable[[int, int], None]
 
 
+def _retry_after(limits: dict[str, str]) -> float:
+    try:
+        return min(60.0, float(limits.get("retry-after", "1")))
+    except ValueError:
+        return 1.0
+
+
 class RevalidateReport(BaseModel):
     total: int = 0
+    backoff_s: dict[str, float] = Field(default_factory=dict)
     outcomes: dict[str, int] = Field(default_factory=dict)
     errors: dict[str, int] = Field(default_factory=dict)
     changed: list[dict[str, str]] = Field(default_factory=list)
@@ -50,51 +59,30 @@ class RewrapReport(BaseModel):
 class BulkOperations:
     """Mixed into IntegrationService: needs store, cipher, cache and revalidate_record."""
 
-    def revalidate_many(
-        self,
-        orgs: list[str] | None = None,
-        providers: list[Provider | str] | None = None,
-        concurrency: int = 16,
-        progress: Progress | None = None,
-        actor: str = "system",
-    ) -> RevalidateReport:
-        """Re-check many stored credentials with bounded concurrency per provider."""
+    def revalidate_many(self, orgs: list[str] | None = None, providers: list[Provider | str] | None = None,
+                        concurrency: int = 16, progress: Progress | None = None, actor: str = "system",
+                        rates: dict[Provider, float] | None = None, max_rate_limit_retries: int = 2
+                        ) -> RevalidateReport:
+        """Re-check many stored credentials: `concurrency` checks at a time per provider, an optional rate per
+        provider (checks/s), and a 429 backs off that provider only, then the check is retried."""
         started = time.monotonic()
         wanted = {Provider.parse(p) for p in providers} if providers else set(Provider)
-        records = [
-            r
-            for r in self.store.list_credentials()  # type: ignore[attr-defined]
-            if r.provider in wanted and (orgs is None or r.org_slug in orgs)
-        ]
-        gates = {p: threading.BoundedSemaphore(max(1, concurrency)) for p in Provider}
+        records = [r for r in self.store.list_credentials()  # type: ignore[attr-defined]
+                   if r.provider in wanted and (orgs is None or r.org_slug in orgs)]
+        gates = {p: ProviderGate(concurrency, (rates or {}).get(p)) for p in Provider}
         report, done, lock = RevalidateReport(total=len(records)), 0, threading.Lock()
 
         def one(record: StoredCredential) -> None:
             nonlocal done
-            with gates[record.provider]:
-                try:
-                    result = self.revalidate_record(record, actor)  # type: ignore[attr-defined]
-                    outcome = (
-                        "VALID"
-                        if result.success
-                        else ("INCONCLUSIVE" if result.error and result.error.retryable else "INVALID")
-                    )
-                    code, after = (result.error.code if result.error else None), result.validation_status
-                except IntegrationError as exc:
-                    outcome, code, after = "FAILED", exc.code, record.validation_status
+            outcome, code, after = self._revalidate_gated(record, gates[record.provider], actor,
+                                                          max_rate_limit_retries)
             with lock:
                 report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
                 if code:
                     report.errors[code] = report.errors.get(code, 0) + 1
                 if after != record.validation_status:
-                    report.changed.append(
-                        {
-                            "org_slug": record.org_slug,
-                            "provider": record.provider.value,
-                            "before": record.validation_status.value,
-                            "after": after.value,
-                        }
-                    )
+                    report.changed.append({"org_slug": record.org_slug, "provider": record.provider.value,
+                                           "before": record.validation_status.value, "after": after.value})
                 done += 1
                 if progress:
                     progress(done, len(records))
@@ -102,7 +90,26 @@ class BulkOperations:
         with ThreadPoolExecutor(max_workers=max(1, concurrency * len(wanted))) as pool:
             list(pool.map(one, records))
         report.duration_s = time.monotonic() - started
+        report.backoff_s = {p.value: round(g.waited_s, 3) for p, g in gates.items() if g.waited_s}
         return report
+
+    def _revalidate_gated(self, record: StoredCredential, gate: ProviderGate, actor: str,
+                          retries: int) -> tuple[str, str | None, Status]:
+        for attempt in range(retries + 1):
+            with gate.slot():
+                try:
+                    result = self.revalidate_record(record, actor)  # type: ignore[attr-defined]
+                except IntegrationError as exc:
+                    return "FAILED", exc.code, record.validation_status
+            code = result.error.code if result.error else None
+            if code == "RATE_LIMITED" and attempt < retries:
+                gate.back_off(_retry_after(result.rate_limit))
+                continue
+            if result.success:
+                return "VALID", None, result.validation_status
+            return ("INCONCLUSIVE" if result.error and result.error.retryable else "INVALID"), code, \
+                result.validation_status
+        raise AssertionError("unreachable")
 
     def reconcile(self, dry_run: bool = False, actor: str = "system", org_slug: str | None = None) -> ReconcileReport:
         """Rebuild the status cache from the system of record; report every drift (fixed unless dry_run)."""

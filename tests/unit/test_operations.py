@@ -129,3 +129,88 @@ def test_revalidate_many_reports_outcomes_and_changes() -> None:
     assert sorted(ticks)[-1] == (4, 4) and len(ticks) == 4
     only = svc.revalidate_many(orgs=["a-org"], providers=["OPENAI"])
     assert only.total == 1
+
+
+class FlakyValidator:
+    """Wraps a real validator: the first `fails` checks answer 429 with a short Retry-After."""
+
+    def __init__(self, inner, fails: int, retry_after: str = "0.3") -> None:
+        self.inner, self.fails, self.retry_after, self.calls = inner, fails, retry_after, 0
+        self.provider = inner.provider
+
+    def parse(self, credential):
+        return self.inner.parse(credential)
+
+    def check(self, credential):
+        from integrations.providers.base import failure
+
+        self.calls += 1
+        if self.calls <= self.fails:
+            return failure("RATE_LIMITED", "429", retryable=True, rate_limit={"retry-after": self.retry_after})
+        return self.inner.check(credential)
+
+
+def test_a_429_slows_only_that_provider() -> None:
+    svc = fake_service()
+    for i in range(6):
+        slug = f"org-{i}"
+        svc.register_org(slug)
+        svc.setup(slug, "openai", openai_key(), skip_validation=True)
+        svc.setup(slug, "anthropic", anthropic_key(), skip_validation=True)
+    flaky = FlakyValidator(svc.validators[Provider.OPENAI], fails=1)
+    svc.validators[Provider.OPENAI] = flaky
+    report = svc.revalidate_many(concurrency=2)
+    assert report.outcomes == {"VALID": 12} and "RATE_LIMITED" not in report.errors
+    assert set(report.backoff_s) == {"OPENAI"} and report.backoff_s["OPENAI"] >= 0.3
+    validated = [e for e in svc.store.events() if e.action == Action.VALIDATE and e.outcome == Outcome.SUCCESS]
+    last_anthropic = max(e.at for e in validated if e.provider == Provider.ANTHROPIC)
+    first_openai_ok = min(e.at for e in validated if e.provider == Provider.OPENAI)
+    assert last_anthropic < first_openai_ok, "Anthropic kept going while OpenAI was backing off"
+
+
+def test_persistent_429_is_reported_inconclusive() -> None:
+    svc = fake_service()
+    svc.register_org(ORG)
+    svc.setup(ORG, "openai", OPENAI_OK)
+    svc.validators[Provider.OPENAI] = FlakyValidator(svc.validators[Provider.OPENAI], fails=10, retry_after="0.05")
+    report = svc.revalidate_many(max_rate_limit_retries=1)
+    assert report.outcomes == {"INCONCLUSIVE": 1} and report.errors == {"RATE_LIMITED": 1}
+    assert svc.get_one(ORG, "openai").status == Status.VALID
+
+
+def test_rate_per_provider_is_honoured() -> None:
+    svc = fake_service()
+    for i in range(60):
+        svc.register_org(f"org-{i:02d}")
+        svc.setup(f"org-{i:02d}", "openai", openai_key(), skip_validation=True)
+    svc.setup("org-00", "anthropic", anthropic_key(), skip_validation=True)
+    report = svc.revalidate_many(concurrency=8, rates={Provider.OPENAI: 50.0})
+    # a burst of 50, then 10 more at 50/s: the gate must have scheduled at least ~0.2 s of waiting
+    assert report.outcomes == {"VALID": 61} and report.backoff_s["OPENAI"] >= 0.15
+    assert "ANTHROPIC" not in report.backoff_s
+    assert "OPENAI" not in svc.revalidate_many(concurrency=8).backoff_s
+
+
+def test_rewrap_resumes_after_interruption(local_svc: IntegrationService) -> None:
+    svc = local_svc
+    for i in range(6):
+        svc.register_org(f"org-{i}")
+        svc.setup(f"org-{i}", "openai", openai_key())
+    new_ref = svc.cipher.rotate()
+    original = svc.store.replace_ciphertext
+    calls = {"n": 0}
+
+    def dying(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt  # the operator pressed Ctrl-C mid-run
+        return original(*args, **kwargs)
+
+    svc.store.replace_ciphertext = dying
+    with pytest.raises(KeyboardInterrupt):
+        svc.rewrap()
+    svc.store.replace_ciphertext = original
+    assert all(svc.validate(f"org-{i}", "openai").success for i in range(6))  # every row still decrypts
+    report = svc.rewrap()
+    assert report.rewrapped == 3 and report.already_current == 3
+    assert {r.key_ref for r in svc.store.list_credentials()} == {new_ref}

@@ -49,6 +49,7 @@ class SqliteStatusCache(StatusCache):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
                 conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync per commit
                 self._local.conn, self._local.pid = conn, os.getpid()
             try:
                 yield conn

@@ -72,6 +72,7 @@ class SqliteStore(IntegrationStore):
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync per commit
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 

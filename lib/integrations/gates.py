@@ -1,0 +1,51 @@
+"""Per-provider gates for bulk work: a concurrency bound, an optional token bucket, and a back-off window that
+a 429 opens for that provider only."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class ProviderGate:
+    def __init__(self, concurrency: int, rate_per_s: float | None = None, burst: int | None = None) -> None:
+        self._slots = threading.BoundedSemaphore(max(1, concurrency))
+        self.rate = rate_per_s
+        self.capacity = float(burst or max(1, int(rate_per_s or 1)))
+        self._tokens = self.capacity
+        self._refilled = time.monotonic()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+        self.waited_s = 0.0
+
+    def back_off(self, seconds: float) -> None:
+        """The provider said 429: nobody starts a check on it for `seconds` (plus jitter)."""
+        with self._lock:
+            until = time.monotonic() + seconds * random.uniform(1.0, 1.2)  # noqa: S311 - jitter
+            self._paused_until = max(self._paused_until, until)
+
+    def _wait_turn(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                wait = self._paused_until - now
+                if wait <= 0 and self.rate:
+                    self._tokens = min(self.capacity, self._tokens + (now - self._refilled) * self.rate)
+                    self._refilled = now
+                    wait = 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+                    if wait == 0.0:
+                        self._tokens -= 1
+                if wait <= 0:
+                    return
+                self.waited_s += wait
+            time.sleep(wait)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the provider's concurrent slots, after the rate and any back-off allow it."""
+        with self._slots:
+            self._wait_turn()
+            yield
