@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -17,6 +17,7 @@ from .gates import ProviderGate
 from .overview import overview_frame
 
 Progress = Callable[[int, int], None]
+WRITE_BATCH = 256
 
 
 def _retry_after(limits: dict[str, str]) -> float:
@@ -56,59 +57,81 @@ class RewrapReport(BaseModel):
     failed: dict[str, str] = Field(default_factory=dict)
 
 
+def _count(report: RevalidateReport, assessment: Any) -> None:
+    result, record = assessment.result, assessment.record
+    if result.error_code is None:
+        outcome = "VALID"
+    else:
+        outcome = "INCONCLUSIVE" if result.retryable else "INVALID"
+        report.errors[result.error_code] = report.errors.get(result.error_code, 0) + 1
+    report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
+    if assessment.after != record.validation_status:
+        report.changed.append(
+            {
+                "org_slug": record.org_slug,
+                "provider": record.provider.value,
+                "before": record.validation_status.value,
+                "after": assessment.after.value,
+            }
+        )
+
+
 class BulkOperations:
     """Mixed into IntegrationService: needs store, cipher, cache and revalidate_record."""
 
-    def revalidate_many(self, orgs: list[str] | None = None, providers: list[Provider | str] | None = None,
-                        concurrency: int = 16, progress: Progress | None = None, actor: str = "system",
-                        rates: dict[Provider, float] | None = None, max_rate_limit_retries: int = 2
-                        ) -> RevalidateReport:
+    def revalidate_many(
+        self,
+        orgs: list[str] | None = None,
+        providers: list[Provider | str] | None = None,
+        concurrency: int = 16,
+        progress: Progress | None = None,
+        actor: str = "system",
+        rates: dict[Provider, float] | None = None,
+        max_rate_limit_retries: int = 2,
+    ) -> RevalidateReport:
         """Re-check many stored credentials: `concurrency` checks at a time per provider, an optional rate per
         provider (checks/s), and a 429 backs off that provider only, then the check is retried."""
         started = time.monotonic()
         wanted = {Provider.parse(p) for p in providers} if providers else set(Provider)
-        records = [r for r in self.store.list_credentials()  # type: ignore[attr-defined]
-                   if r.provider in wanted and (orgs is None or r.org_slug in orgs)]
+        records = [
+            r
+            for r in self.store.list_credentials()  # type: ignore[attr-defined]
+            if r.provider in wanted and (orgs is None or r.org_slug in orgs)
+        ]
         gates = {p: ProviderGate(concurrency, (rates or {}).get(p)) for p in Provider}
-        report, done, lock = RevalidateReport(total=len(records)), 0, threading.Lock()
+        report, done, pending = RevalidateReport(total=len(records)), 0, []
 
-        def one(record: StoredCredential) -> None:
-            nonlocal done
-            outcome, code, after = self._revalidate_gated(record, gates[record.provider], actor,
-                                                          max_rate_limit_retries)
-            with lock:
-                report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
-                if code:
-                    report.errors[code] = report.errors.get(code, 0) + 1
-                if after != record.validation_status:
-                    report.changed.append({"org_slug": record.org_slug, "provider": record.provider.value,
-                                           "before": record.validation_status.value, "after": after.value})
+        def flush() -> None:
+            if pending:
+                self.apply(pending, actor)  # type: ignore[attr-defined]
+                pending.clear()
+
+        with ThreadPoolExecutor(max_workers=max(1, concurrency * len(wanted))) as pool:
+            futures = [
+                pool.submit(self._assess_gated, r, gates[r.provider], actor, max_rate_limit_retries) for r in records
+            ]
+            for future in as_completed(futures):  # checks run in the pool; writes are batched here
+                assessment = future.result()
+                _count(report, assessment)
+                pending.append(assessment)
                 done += 1
                 if progress:
                     progress(done, len(records))
-
-        with ThreadPoolExecutor(max_workers=max(1, concurrency * len(wanted))) as pool:
-            list(pool.map(one, records))
+                if len(pending) >= WRITE_BATCH:
+                    flush()
+            flush()
         report.duration_s = time.monotonic() - started
         report.backoff_s = {p.value: round(g.waited_s, 3) for p, g in gates.items() if g.waited_s}
         return report
 
-    def _revalidate_gated(self, record: StoredCredential, gate: ProviderGate, actor: str,
-                          retries: int) -> tuple[str, str | None, Status]:
+    def _assess_gated(self, record: StoredCredential, gate: ProviderGate, actor: str, retries: int) -> Any:
         for attempt in range(retries + 1):
             with gate.slot():
-                try:
-                    result = self.revalidate_record(record, actor)  # type: ignore[attr-defined]
-                except IntegrationError as exc:
-                    return "FAILED", exc.code, record.validation_status
-            code = result.error.code if result.error else None
-            if code == "RATE_LIMITED" and attempt < retries:
-                gate.back_off(_retry_after(result.rate_limit))
+                assessment = self.assess(record, actor)  # type: ignore[attr-defined]
+            if assessment.result.error_code == "RATE_LIMITED" and attempt < retries:
+                gate.back_off(_retry_after(assessment.result.rate_limit))
                 continue
-            if result.success:
-                return "VALID", None, result.validation_status
-            return ("INCONCLUSIVE" if result.error and result.error.retryable else "INVALID"), code, \
-                result.validation_status
+            return assessment
         raise AssertionError("unreachable")
 
     def reconcile(self, dry_run: bool = False, actor: str = "system", org_slug: str | None = None) -> ReconcileReport:

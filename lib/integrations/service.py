@@ -7,7 +7,7 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 from pydantic import SecretStr
@@ -37,13 +37,42 @@ from .errors import IntegrationError
 from .limits import AttemptLimiter, credential_name, credential_secret, metadata_dict
 from .providers import Validator
 from .status_cache.base import StatusCache
-from .store.base import IntegrationStore
+from .store.base import IntegrationStore, ValidationUpdate
 
 if TYPE_CHECKING:
     from .troubleshooting import DiagnosticStep
 
 log = logging.getLogger("integrations")
 StepCallback = Callable[[str], None]
+
+
+class Assessment(NamedTuple):
+    """The outcome of one re-check, before it is written."""
+
+    record: StoredCredential
+    result: CheckResult
+    after: Status
+    validated_at: datetime | None
+    event: Event
+
+    def outcome(self, warnings: list[str]) -> ValidateResult:
+        result, after = self.result, self.after
+        error = None
+        if result.error_code:
+            error = ErrorInfo.of(IntegrationError(result.error_code, result.message, retryable=result.retryable))
+        message = result.message
+        if result.error_code and result.retryable:
+            message = f"Inconclusive: {result.message} Status left at {after.value}."
+        return ValidateResult(
+            success=result.error_code is None,
+            provider=self.record.provider,
+            validation_status=after,
+            message=message,
+            error=error,
+            checks=result.checks,
+            rate_limit=result.rate_limit,
+            warnings=warnings,
+        )
 
 
 class IntegrationService(BulkOperations):
@@ -231,6 +260,11 @@ class IntegrationService(BulkOperations):
 
     def revalidate_record(self, record: StoredCredential, actor: str = "system") -> ValidateResult:
         """Validate one stored credential (no attempt limit: used by operators' bulk runs too)."""
+        assessment = self.assess(record, actor)
+        return assessment.outcome(self.apply([assessment], actor))
+
+    def assess(self, record: StoredCredential, actor: str = "system") -> Assessment:
+        """Decrypt and re-check one credential; decide the new status. Writes nothing."""
         started = time.monotonic()
         result = self._check_stored(record)
         before = record.validation_status
@@ -253,33 +287,26 @@ class IntegrationService(BulkOperations):
             error_code=result.error_code,
             message=result.message,
         )
-        self.store.record_validation(
-            record.credential_id,
-            after,
-            result.error_code,
-            result.message if result.error_code else None,
-            validated_at,
-            actor,
-            event,
+        return Assessment(record, result, after, validated_at, event)
+
+    def apply(self, assessments: list[Assessment], actor: str = "system") -> list[str]:
+        """Record assessments in one store write and one cache write; returns sync warnings."""
+        self.store.record_validations(
+            [
+                ValidationUpdate(
+                    a.record.credential_id,
+                    a.after,
+                    a.result.error_code,
+                    a.result.message if a.result.error_code else None,
+                    a.validated_at,
+                    actor,
+                    a.event,
+                )
+                for a in assessments
+            ]
         )
-        warnings = self._sync(record.org_slug, record.provider, after, record.created_at, actor)
-        error = None
-        if result.error_code:
-            error = ErrorInfo.of(IntegrationError(result.error_code, result.message, retryable=result.retryable))
-        message = (
-            result.message
-            if outcome != Outcome.INCONCLUSIVE
-            else f"Inconclusive: {result.message} Status left at {after.value}."
-        )
-        return ValidateResult(
-            success=result.error_code is None,
-            provider=record.provider,
-            validation_status=after,
-            message=message,
-            error=error,
-            checks=result.checks,
-            rate_limit=result.rate_limit,
-            warnings=warnings,
+        return self._sync_many(
+            [(a.record.org_slug, a.record.provider, a.after, a.record.created_at) for a in assessments], actor
         )
 
     def _check_stored(self, record: StoredCredential) -> CheckResult:
@@ -290,7 +317,7 @@ class IntegrationService(BulkOperations):
             plaintext = self.cipher.decrypt(
                 record.encrypted_credential, aad_for(record.org_slug, record.provider.value, record.credential_id)
             )
-            parsed = validator.parse(SecretStr(plaintext.decode()))
+            parsed = validator.parse(SecretStr(plaintext.decode()), stored=True)
         except IntegrationError as exc:
             return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=exc.retryable)
         del plaintext
@@ -341,11 +368,17 @@ class IntegrationService(BulkOperations):
     def _sync(
         self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None, actor: str
     ) -> list[str]:
-        """Push the status to the cache; a failure is a warning and an event, repaired by reconcile."""
+        return self._sync_many([(org_slug, provider, status, configured_at)], actor)
+
+    def _sync_many(self, updates: list[tuple[str, Provider, Status, datetime | None]], actor: str) -> list[str]:
+        """Push statuses to the cache; a failure is a warning and an event, repaired by reconcile."""
         try:
-            self.cache.set_status(org_slug, provider, status, configured_at)
+            self.cache.set_many(updates)
             return []
         except IntegrationError as exc:
+            if len(updates) > 1:  # isolate the failing rows
+                return [w for u in updates for w in self._sync_many([u], actor)]
+            org_slug, provider, status, _ = updates[0]
             log.warning("status sync failed org=%s provider=%s code=%s", org_slug, provider.value, exc.code)
             self._append(
                 Event(
@@ -362,8 +395,8 @@ class IntegrationService(BulkOperations):
                 )
             )
             return [
-                f"STATUS_SYNC_FAILED: the status cache was not updated ({exc.message}); "
-                "run `integrations reconcile` to repair it."
+                f"STATUS_SYNC_FAILED: the status cache was not updated for {org_slug} {provider.value} "
+                f"({exc.message}); run `integrations reconcile` to repair it."
             ]
 
     def _append(self, event: Event) -> None:

@@ -113,7 +113,7 @@ def diagnose(svc: IntegrationService, org_slug: str, provider: Provider | str) -
             record.encrypted_credential, aad_for(org_slug, provider.value, record.credential_id)
         )
         validator = svc.validators[provider]
-        parsed = validator.parse(SecretStr(plaintext.decode()))
+        parsed = validator.parse(SecretStr(plaintext.decode()), stored=True)
         del plaintext
         steps.append(_step(names[3], detail=f"under {record.key_ref}"))
         result = validator.check(parsed)

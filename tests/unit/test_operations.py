@@ -138,8 +138,8 @@ class FlakyValidator:
         self.inner, self.fails, self.retry_after, self.calls = inner, fails, retry_after, 0
         self.provider = inner.provider
 
-    def parse(self, credential):
-        return self.inner.parse(credential)
+    def parse(self, credential, stored=False):
+        return self.inner.parse(credential, stored)
 
     def check(self, credential):
         from integrations.providers.base import failure

@@ -115,7 +115,7 @@ class OpenAIValidator(Validator):
     def __init__(self, base_url: str, timeout: float, http_client: HttpClientFactory | None = None) -> None:
         self.base_url, self.timeout, self.http_client = base_url, timeout, http_client
 
-    def parse(self, credential: SecretStr) -> ParsedCredential:
+    def parse(self, credential: SecretStr, stored: bool = False) -> ParsedCredential:
         key = _clean_key(credential, "OpenAI")
         if key.startswith("sk-ant-"):
             raise malformed("This is an Anthropic key (sk-ant-...); choose the Anthropic provider.")
@@ -144,7 +144,7 @@ class AnthropicValidator(Validator):
     def __init__(self, base_url: str, timeout: float, http_client: HttpClientFactory | None = None) -> None:
         self.base_url, self.timeout, self.http_client = base_url, timeout, http_client
 
-    def parse(self, credential: SecretStr) -> ParsedCredential:
+    def parse(self, credential: SecretStr, stored: bool = False) -> ParsedCredential:
         key = _clean_key(credential, "Anthropic")
         if not key.startswith("sk-ant-"):
             raise malformed(

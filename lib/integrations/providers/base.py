@@ -52,8 +52,10 @@ class Validator(ABC):
     provider: Provider
 
     @abstractmethod
-    def parse(self, credential: SecretStr) -> ParsedCredential:
-        """Format check; raises MALFORMED_CREDENTIAL with a precise message. No network."""
+    def parse(self, credential: SecretStr, stored: bool = False) -> ParsedCredential:
+        """Format check; raises MALFORMED_CREDENTIAL with a precise message. No network.
+
+        `stored`: the credential passed this check when it was stored; expensive checks may be skipped."""
 
     @abstractmethod
     def check(self, credential: ParsedCredential) -> CheckResult:

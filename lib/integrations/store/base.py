@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
+from typing import NamedTuple
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
+
+
+class ValidationUpdate(NamedTuple):
+    credential_id: str
+    status: Status
+    error_code: str | None
+    error_message: str | None
+    validated_at: datetime | None
+    actor: str
+    event: Event
 
 
 class IntegrationStore(ABC):
@@ -45,6 +56,13 @@ class IntegrationStore(ABC):
         """Store a validation outcome on an active row (validated_at None keeps the old one).
 
         Returns False when the row is no longer active (rotated meanwhile); the event is appended anyway."""
+
+    def record_validations(self, updates: list[ValidationUpdate]) -> None:
+        """Several validation outcomes (adapters may write them in one transaction)."""
+        for u in updates:
+            self.record_validation(
+                u.credential_id, u.status, u.error_code, u.error_message, u.validated_at, u.actor, u.event
+            )
 
     @abstractmethod
     def deactivate(

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
-from .base import IntegrationStore
+from .base import IntegrationStore, ValidationUpdate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS org_integrations (
@@ -151,23 +151,36 @@ class SqliteStore(IntegrationStore):
         actor: str,
         event: Event,
     ) -> bool:
+        update = ValidationUpdate(credential_id, status, error_code, error_message, validated_at, actor, event)
+        return self._record([update]) == 1
+
+    def record_validations(self, updates: list[ValidationUpdate]) -> None:
+        self._record(updates)
+
+    def _record(self, updates: list[ValidationUpdate]) -> int:
+        changed = 0
         with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE org_integrations SET validation_status = ?, validation_error_code = ?, "
-                "validation_error_message = ?, last_validated_at = COALESCE(?, last_validated_at), updated_at = ?, "
-                "updated_by = ? WHERE credential_id = ? AND is_active = 1",
-                (
-                    status.value,
-                    error_code,
-                    error_message,
-                    validated_at.isoformat() if validated_at else None,
-                    event.at.isoformat(),
-                    actor,
-                    credential_id,
-                ),
+            for u in updates:
+                changed += conn.execute(
+                    "UPDATE org_integrations SET validation_status = ?, validation_error_code = ?, "
+                    "validation_error_message = ?, last_validated_at = COALESCE(?, last_validated_at), "
+                    "updated_at = ?, updated_by = ? WHERE credential_id = ? AND is_active = 1",
+                    (
+                        u.status.value,
+                        u.error_code,
+                        u.error_message,
+                        u.validated_at.isoformat() if u.validated_at else None,
+                        u.event.at.isoformat(),
+                        u.actor,
+                        u.credential_id,
+                    ),
+                ).rowcount
+            conn.executemany(
+                f"INSERT INTO org_integration_events ({','.join(EVENT_COLUMNS)}) VALUES "
+                f"({','.join('?' * len(EVENT_COLUMNS))})",
+                [_row(EVENT_COLUMNS, u.event) for u in updates],
             )
-            self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
-            return cur.rowcount == 1
+        return changed
 
     def deactivate(
         self, org_slug: str, provider: Provider, at: datetime, actor: str, event: Event

@@ -1,0 +1,159 @@
+"""`make bench`: each figure is a ratio against its baseline, measured in the same run.
+
+Local profile (SQLite + keyring) with sandbox providers at a fixed simulated latency. Sizes can be lowered for a
+quick look: BENCH_N=2000 make bench.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from integrations import Provider, connect
+from integrations.demo import anthropic_key, openai_key, service_account_json
+from integrations.settings import Settings
+
+N = int(os.environ.get("BENCH_N", "10000"))
+N_CLOUD = int(os.environ.get("BENCH_N_CLOUD", str(N)))
+LATENCY_MS = int(os.environ.get("BENCH_LATENCY_MS", "20"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))  # per provider
+SAMPLE = 100
+GCP_KEY = service_account_json("bench@bench-project.iam.gserviceaccount.com", "bench-project")
+
+
+def line(name: str, value: str) -> None:
+    print(f"{name:<58} {value}", flush=True)
+
+
+def service(data_dir: Path, latency_ms: int = LATENCY_MS):
+    return connect(Settings(_env_file=None, data_dir=data_dir, sandbox_latency_ms=latency_ms, attempts_per_minute=0))
+
+
+def populate(svc, orgs: int) -> None:
+    """`orgs` orgs, each with one credential of a rotating provider (N credentials over 3 providers)."""
+    keys = {Provider.OPENAI: openai_key, Provider.ANTHROPIC: anthropic_key}
+    providers = list(Provider)
+    for i in range(orgs):
+        slug = f"org-{i:05d}"
+        svc.cache.create_org(slug)
+        p = providers[i % 3]
+        svc.setup(slug, p, GCP_KEY if p == Provider.GCP else keys[p](), skip_validation=True)
+
+
+def bench_bulk(root: Path) -> None:
+    svc = service(root / "bulk")
+    started = time.perf_counter()
+    populate(svc, N)
+    line("setup of the bulk data set (skip_validation)", f"{N} credentials in {time.perf_counter() - started:.1f}s")
+    records = svc.store.list_credentials()
+    started = time.perf_counter()
+    for record in records[:SAMPLE]:
+        svc.revalidate_record(record)
+    sequential = (time.perf_counter() - started) / SAMPLE * len(records)
+    line("sequential re-validation loop (sample of 100, scaled)", f"{sequential:.1f}s")
+    for concurrency in sorted({8, CONCURRENCY}):
+        started = time.perf_counter()
+        report = svc.revalidate_many(concurrency=concurrency)
+        bulk = time.perf_counter() - started
+        bound = len(records) * LATENCY_MS / 1000 / (concurrency * 3)
+        line(f"bulk re-validation of {len(records)}, {concurrency}/provider", f"{bulk:.1f}s, {report.outcomes}")
+        line("  vs sequential loop", f"{sequential / bulk:.1f}x faster (target >= 50x)")
+        line(f"  vs concurrency bound {bound:.1f}s", f"{bound / bulk:.0%} of the bound (target >= 80%)")
+    tracemalloc.start()
+    svc.revalidate_many(concurrency=CONCURRENCY)
+    line("peak traced memory of a bulk run", f"{tracemalloc.get_traced_memory()[1] / 2**20:.1f} MiB")
+    tracemalloc.stop()
+
+
+def _overview_vs_loop(svc, label: str) -> None:
+    svc.overview()  # warm-up
+    store_q, cache_q = svc.store.queries, svc.cache.queries
+    started = time.perf_counter()
+    frame = svc.overview()
+    one = time.perf_counter() - started
+    queries = (svc.store.queries - store_q) + (svc.cache.queries - cache_q)
+    slugs = sorted(frame.org_slug.unique())
+    store_q, cache_q = svc.store.queries, svc.cache.queries
+    started = time.perf_counter()
+    for slug in slugs[:SAMPLE]:
+        svc.get_all(slug)
+    loop = (time.perf_counter() - started) / SAMPLE * len(slugs)
+    loop_queries = ((svc.store.queries - store_q) + (svc.cache.queries - cache_q)) / SAMPLE * len(slugs)
+    line(f"overview() {label}: {len(slugs)} orgs x 3 ({len(frame)} rows)", f"{one:.2f}s, {queries} queries")
+    line(
+        "  vs per-org get_all loop (sample of 100, scaled)",
+        f"{loop / one:.1f}x faster; the loop makes {loop_queries:.0f} queries (target >= 50x, constant queries)",
+    )
+    tracemalloc.start()
+    svc.overview()
+    line("  peak traced memory of overview()", f"{tracemalloc.get_traced_memory()[1] / 2**20:.1f} MiB")
+    tracemalloc.stop()
+
+
+def bench_overview(root: Path) -> None:
+    svc = service(root / "overview", latency_ms=0)
+    populate(svc, N)
+    _overview_vs_loop(svc, "on local SQLite")
+
+
+def bench_overview_cloud(root: Path) -> None:
+    """The same comparison where a query is a network round trip: the BigQuery store on its DuckDB double and
+    the real supabase client against the local PostgREST double (loopback HTTP)."""
+    from integrations.providers import build_validators
+    from integrations.service import IntegrationService
+    from integrations.status_cache.supabase import SupabaseStatusCache
+    from integrations.store.bigquery import BigQueryStore
+    from pydantic import SecretStr
+
+    from tests.bigquery_double import PROJECT, DuckBigQuery
+    from tests.postgrest_double import SERVICE_KEY, postgrest
+
+    settings = Settings(_env_file=None, data_dir=root / "cloud", attempts_per_minute=0)
+    with postgrest() as (url, _):
+        store = BigQueryStore(DuckBigQuery(), PROJECT)
+        store.init()
+        cache = SupabaseStatusCache(url, SecretStr(SERVICE_KEY))
+        from integrations.crypto.local import LocalKeyring
+
+        svc = IntegrationService(
+            store, LocalKeyring(root / "cloud.keyring"), cache, build_validators(settings), attempts_per_minute=0
+        )
+        started = time.perf_counter()
+        populate(svc, N_CLOUD)
+        line("setup of the cloud-double data set", f"{N_CLOUD} orgs in {time.perf_counter() - started:.1f}s")
+        _overview_vs_loop(svc, "on the BigQuery + Supabase doubles")
+
+
+def bench_setup(root: Path) -> None:
+    svc = service(root / "setup")
+    svc.register_org("bench-org")
+    overheads = []
+    for i in range(SAMPLE):
+        started = time.perf_counter()
+        svc.setup(
+            "bench-org", Provider.OPENAI if i % 2 else Provider.ANTHROPIC, openai_key() if i % 2 else anthropic_key()
+        )
+        overheads.append(time.perf_counter() - started - LATENCY_MS / 1000)
+    median = statistics.median(overheads)
+    line(
+        f"setup overhead beyond the {LATENCY_MS} ms round-trip (median of {SAMPLE})",
+        f"{median * 1000:.1f} ms = {median / (LATENCY_MS / 1000):.0%} of it (target < 10%)",
+    )
+
+
+def main() -> None:
+    print(f"benchmarks: N={N}, latency={LATENCY_MS} ms, concurrency={CONCURRENCY}/provider, cores={os.cpu_count()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        bench_setup(root)
+        bench_overview(root)
+        bench_overview_cloud(root)
+        bench_bulk(root)
+
+
+if __name__ == "__main__":
+    main()
