@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: install data run api test lint bench clean
+.PHONY: install data run api test lint bench audit-security clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ lint: install
 
 test: install lint
 	$(BIN)/python -m pytest
+
+audit-security: install
+	$(BIN)/python -m pytest tests/security -q
 
 bench: install
 	$(BIN)/python -m tests.benchmarks

@@ -253,3 +253,18 @@ def test_gcp_revoked_key_is_invalid(svc: IntegrationService) -> None:
     with pytest.raises(IntegrationError) as err:
         svc.setup(ORG, "gcp", service_account_json("sa-revoked@proj.iam.gserviceaccount.com"))
     assert err.value.code == "INVALID_CREDENTIAL" and "invalid_grant" in err.value.message
+
+
+def test_ciphertext_copied_to_another_provider_fails_to_decrypt(svc: IntegrationService) -> None:
+    svc.setup(ORG, "openai", OPENAI_OK)
+    svc.setup(ORG, "anthropic", ANTHROPIC_OK)
+    openai_row = svc.store.get_active(ORG, Provider.OPENAI)
+    anthropic_row = svc.store.get_active(ORG, Provider.ANTHROPIC)
+    svc.store.rows[anthropic_row.credential_id] = anthropic_row.model_copy(
+        update={"encrypted_credential": openai_row.encrypted_credential}
+    )
+    result = svc.validate(ORG, "anthropic")
+    assert result.error.code == "DECRYPTION_FAILED" and result.validation_status == Status.INVALID
+    listing = svc.get_all(ORG)  # reported, not crashed on
+    assert listing.integrations[Provider.ANTHROPIC].error.code == "DECRYPTION_FAILED"
+    assert listing.integrations[Provider.OPENAI].status == Status.VALID
