@@ -11,12 +11,16 @@ from datetime import datetime
 from ..domain import OrgRow, Provider, Status
 
 
+_STATUS = {p: f"integration_{p.value.lower()}_status" for p in Provider}
+_CONFIGURED = {p: f"integration_{p.value.lower()}_configured_at" for p in Provider}
+
+
 def status_column(provider: Provider) -> str:
-    return f"integration_{provider.column}_status"
+    return _STATUS[provider]  # precomputed: an enum property costs microseconds, and overview() reads 30k
 
 
 def configured_column(provider: Provider) -> str:
-    return f"integration_{provider.column}_configured_at"
+    return _CONFIGURED[provider]
 
 
 class StatusCache(ABC):
