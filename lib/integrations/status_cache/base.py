@@ -10,7 +10,6 @@ from datetime import datetime
 
 from ..domain import OrgRow, Provider, Status
 
-
 _STATUS = {p: f"integration_{p.value.lower()}_status" for p in Provider}
 _CONFIGURED = {p: f"integration_{p.value.lower()}_configured_at" for p in Provider}
 

@@ -28,8 +28,9 @@ def _org(row: sqlite3.Row) -> OrgRow:
     statuses = {}
     for p in Provider:
         at = row[configured_column(p)]
-        statuses[p] = CachedStatus.model_construct(status=Status(row[status_column(p)]),
-                                                   configured_at=datetime.fromisoformat(at) if at else None)
+        statuses[p] = CachedStatus.model_construct(
+            status=Status(row[status_column(p)]), configured_at=datetime.fromisoformat(at) if at else None
+        )
     return OrgRow.model_construct(org_slug=row["org_slug"], name=row["name"], statuses=statuses)
 
 
