@@ -82,6 +82,19 @@ def current_provider() -> Provider:
         return Provider.OPENAI
 
 
+def provider_picker(key: str) -> str:
+    """The provider radio, starting from the URL's provider."""
+    values = [p.value for p in Provider]
+    return st.radio(
+        "Provider",
+        values,
+        key=key,
+        horizontal=True,
+        index=values.index(current_provider().value),
+        format_func=lambda v: Provider(v).label,
+    )
+
+
 def open_page(page: str, org: str, provider: str) -> None:
     """Jump to another page with org/provider in the URL (shareable)."""
     st.session_state[ORG_REQUEST_KEY] = org  # the sidebar widget is already drawn: app.py applies it next run

@@ -12,15 +12,7 @@ if org is None:
     st.info("No organizations yet: create one with `integrations org create SLUG`.")
     st.stop()
 
-providers = [p.value for p in Provider]
-provider = st.radio(
-    "Provider",
-    providers,
-    key="setup_provider",
-    horizontal=True,
-    index=providers.index(_ui.current_provider().value),
-    format_func=lambda v: Provider(v).label,
-)
+provider = _ui.provider_picker("setup_provider")
 st.query_params[_ui.PROVIDER_KEY] = provider
 current = svc.get_one(org, provider)
 

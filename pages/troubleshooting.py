@@ -9,15 +9,7 @@ from pages import _ui
 svc, org = _ui.service(), _ui.current_org()
 st.title("Troubleshooting")
 
-providers = [p.value for p in Provider]
-provider = st.radio(
-    "Provider",
-    providers,
-    key="ts_provider",
-    horizontal=True,
-    index=providers.index(_ui.current_provider().value),
-    format_func=lambda v: Provider(v).label,
-)
+provider = _ui.provider_picker("ts_provider")
 
 st.subheader(f"Diagnose {org or '—'} · {Provider(provider).label}")
 st.caption("Runs the checks in order and stops at the first failure. It changes nothing.")

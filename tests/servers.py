@@ -33,6 +33,13 @@ class Reply:
 Route = Callable[[Seen], Reply]
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that gave up (a timeout test) breaks the pipe; that is expected
+
+
 @contextmanager
 def serve(route: Route) -> Iterator[tuple[str, list[Seen]]]:
     """Serve `route` on a free port; yields (base URL, requests seen)."""
@@ -66,12 +73,7 @@ def serve(route: Route) -> Iterator[tuple[str, list[Seen]]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    class Server(ThreadingHTTPServer):
-        def handle_error(self, request: object, client_address: object) -> None:
-            pass  # a client that gave up (timeout test) breaks the pipe; that is expected
-
-    server = Server(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = QuietServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -109,11 +109,30 @@ def _message(exc: Any, credential: ParsedCredential) -> str:
     return credential.scrub(str(text))[:300]
 
 
-class OpenAIValidator(Validator):
-    provider = Provider.OPENAI
+class _SdkKeyValidator(Validator):
+    """Live check shared by the API-key providers: `models.list()` through the provider's own SDK."""
+
+    sdk: Any
+    client_class: Any
 
     def __init__(self, base_url: str, timeout: float, http_client: HttpClientFactory | None = None) -> None:
         self.base_url, self.timeout, self.http_client = base_url, timeout, http_client
+
+    def check(self, credential: ParsedCredential) -> CheckResult:
+        client = self.client_class(
+            api_key=credential.secret.get_secret_value(),
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=self.timeout,
+            http_client=self.http_client() if self.http_client else None,
+        )
+        with client:
+            return _sdk_outcome(self.sdk, credential, client.models.with_raw_response.list)
+
+
+class OpenAIValidator(_SdkKeyValidator):
+    provider = Provider.OPENAI
+    sdk, client_class = openai, openai.OpenAI
 
     def parse(self, credential: SecretStr, stored: bool = False) -> ParsedCredential:
         key = _clean_key(credential, "OpenAI")
@@ -126,23 +145,10 @@ class OpenAIValidator(Validator):
             )
         return ParsedCredential(provider=self.provider, secret=SecretStr(key), hint=_hint(key, _OPENAI_PREFIXES))
 
-    def check(self, credential: ParsedCredential) -> CheckResult:
-        client = openai.OpenAI(
-            api_key=credential.secret.get_secret_value(),
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=self.timeout,
-            http_client=self.http_client() if self.http_client else None,
-        )
-        with client:
-            return _sdk_outcome(openai, credential, client.models.with_raw_response.list)
 
-
-class AnthropicValidator(Validator):
+class AnthropicValidator(_SdkKeyValidator):
     provider = Provider.ANTHROPIC
-
-    def __init__(self, base_url: str, timeout: float, http_client: HttpClientFactory | None = None) -> None:
-        self.base_url, self.timeout, self.http_client = base_url, timeout, http_client
+    sdk, client_class = anthropic, anthropic.Anthropic
 
     def parse(self, credential: SecretStr, stored: bool = False) -> ParsedCredential:
         key = _clean_key(credential, "Anthropic")
@@ -156,14 +162,3 @@ class AnthropicValidator(Validator):
         prefix = re.match(r"sk-ant-(?:api|admin)\d{2}-", key)
         hint = f"{prefix.group(0) if prefix else 'sk-ant-'}...{key[-4:]}"
         return ParsedCredential(provider=self.provider, secret=SecretStr(key), hint=hint)
-
-    def check(self, credential: ParsedCredential) -> CheckResult:
-        client = anthropic.Anthropic(
-            api_key=credential.secret.get_secret_value(),
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=self.timeout,
-            http_client=self.http_client() if self.http_client else None,
-        )
-        with client:
-            return _sdk_outcome(anthropic, credential, client.models.with_raw_response.list)
