@@ -1,17 +1,19 @@
 """Audit questions about org_integrations, each one function returning a DataFrame.
 
-Used by the notebooks and the console. No function returns or displays a plaintext credential.
+Where the store can aggregate (BigQuery, in the gcp profile), the question runs there and only its answer comes
+back; otherwise it is answered in pandas from one read. Used by the notebooks and the console. No function
+returns or displays a plaintext credential.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .crypto.base import aad_for
-from .domain import Status
+from .domain import Outcome, Provider, Status
 from .errors import IntegrationError
 
 if TYPE_CHECKING:
@@ -30,6 +32,33 @@ _ROW_COLUMNS = [
     "key_ref",
     "is_active",
 ]
+_HEALTH = [
+    "org_slug",
+    "provider",
+    "validation_status",
+    "validation_error_code",
+    "credential_hint",
+    "created_at",
+    "last_validated_at",
+]
+_AGE = ["org_slug", "provider", "validation_status", "last_validated_at", "age_days"]
+
+
+def _in_store(
+    svc: IntegrationService, question: str, params: dict[str, Any], columns: list[str]
+) -> pd.DataFrame | None:
+    rows = svc.store.audit(question, params)
+    if rows is None:
+        return None
+    frame = pd.DataFrame(rows, columns=columns)
+    for col in columns:
+        if col.endswith("_at") or col == "day":
+            frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
 
 
 def credentials(svc: IntegrationService, active_only: bool = True) -> pd.DataFrame:
@@ -48,9 +77,19 @@ def credentials(svc: IntegrationService, active_only: bool = True) -> pd.DataFra
 # 1. Inventory
 def inventory(svc: IntegrationService) -> pd.DataFrame:
     """Integrations per provider and status (NOT_CONFIGURED counts orgs without one)."""
-    frame = svc.overview()
-    table = frame.pivot_table(index="provider", columns="status", values="org_slug", aggfunc="count", fill_value=0)
-    return table.reindex(columns=[s.value for s in Status], fill_value=0).reset_index()
+    statuses = [s.value for s in Status]
+    configured = _in_store(svc, "configured", {}, ["provider", "status", "n"])
+    if configured is None:
+        frame = svc.overview()
+        table = frame.pivot_table(index="provider", columns="status", values="org_slug", aggfunc="count", fill_value=0)
+    else:
+        table = configured.pivot_table(index="provider", columns="status", values="n", aggfunc="sum", fill_value=0)
+        table = table.reindex(index=[p.value for p in Provider], fill_value=0)
+        orgs = len(svc.cache.all_orgs())
+        table[Status.NOT_CONFIGURED.value] = orgs - table.sum(axis=1)
+    table = table.reindex(columns=statuses, fill_value=0).astype(int).reset_index()
+    table.columns.name = "status"
+    return table
 
 
 def orgs_without_integrations(svc: IntegrationService) -> pd.DataFrame:
@@ -63,39 +102,41 @@ def orgs_without_integrations(svc: IntegrationService) -> pd.DataFrame:
 # 2. Health
 def unhealthy(svc: IntegrationService) -> pd.DataFrame:
     """INVALID and PENDING integrations with their error codes."""
+    answer = _in_store(svc, "unhealthy", {"valid": Status.VALID.value}, _HEALTH)
+    if answer is not None:
+        return answer
     frame = credentials(svc)
-    bad = frame[frame.validation_status.isin([Status.INVALID.value, Status.PENDING.value])]
-    return bad[
-        [
-            "org_slug",
-            "provider",
-            "validation_status",
-            "validation_error_code",
-            "credential_hint",
-            "created_at",
-            "last_validated_at",
-        ]
-    ].reset_index(drop=True)
+    bad = frame[frame.validation_status != Status.VALID.value]
+    return bad[_HEALTH].sort_values(["org_slug", "provider"]).reset_index(drop=True)
 
 
 def stale_pending(svc: IntegrationService, days: int = 7, now: datetime | None = None) -> pd.DataFrame:
     """PENDING integrations created more than `days` ago (stored unchecked and never validated since)."""
+    cutoff = _now(now) - timedelta(days=days)
+    answer = _in_store(svc, "stale_pending", {"pending": Status.PENDING.value, "cutoff": cutoff}, _HEALTH)
+    if answer is not None:
+        return answer
     frame = unhealthy(svc)
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
     return frame[(frame.validation_status == Status.PENDING.value) & (frame.created_at < cutoff)].reset_index(drop=True)
 
 
 # 3. Freshness
 def validation_age(svc: IntegrationService, now: datetime | None = None) -> pd.DataFrame:
     """Days since the last validation of every active credential (NaN: never validated)."""
+    answer = _in_store(svc, "validation_age", {"now": _now(now)}, _AGE)
+    if answer is not None:
+        return answer.astype({"age_days": float})
     frame = credentials(svc)
-    at = pd.Timestamp(now or datetime.now(UTC))
-    frame["age_days"] = (at - frame.last_validated_at).dt.total_seconds() / 86400
-    return frame[["org_slug", "provider", "validation_status", "last_validated_at", "age_days"]]
+    frame["age_days"] = (pd.Timestamp(_now(now)) - frame.last_validated_at).dt.total_seconds() / 86400
+    return frame[_AGE].sort_values(["org_slug", "provider"]).reset_index(drop=True)
 
 
 def not_validated_since(svc: IntegrationService, days: int = 30, now: datetime | None = None) -> pd.DataFrame:
     """Active credentials not validated for over `days` days, or never."""
+    at = _now(now)
+    answer = _in_store(svc, "not_validated_since", {"now": at, "cutoff": at - timedelta(days=days)}, _AGE)
+    if answer is not None:
+        return answer.astype({"age_days": float})
     frame = validation_age(svc, now)
     return frame[frame.age_days.isna() | (frame.age_days > days)].reset_index(drop=True)
 
@@ -103,12 +144,18 @@ def not_validated_since(svc: IntegrationService, days: int = 30, now: datetime |
 # 4. Integrity
 def duplicate_active(svc: IntegrationService) -> pd.DataFrame:
     """More than one active row for an org/provider (the store should make this impossible)."""
+    answer = _in_store(svc, "duplicate_active", {}, ["org_slug", "provider", "active_rows"])
+    if answer is not None:
+        return answer
     frame = credentials(svc)
     counts = frame.groupby(["org_slug", "provider"]).size().reset_index(name="active_rows")
     return counts[counts.active_rows > 1].reset_index(drop=True)
 
 
 def active_without_ciphertext(svc: IntegrationService) -> pd.DataFrame:
+    answer = _in_store(svc, "active_without_ciphertext", {}, ["org_slug", "provider", "credential_id"])
+    if answer is not None:
+        return answer
     frame = credentials(svc)
     return frame[~frame.has_ciphertext][["org_slug", "provider", "credential_id"]].reset_index(drop=True)
 
@@ -138,6 +185,10 @@ def drift(svc: IntegrationService) -> pd.DataFrame:
 # 6. Reuse
 def reused_credentials(svc: IntegrationService) -> pd.DataFrame:
     """One credential (by keyed fingerprint) active in more than one org."""
+    columns = ["provider", "fingerprint", "hint", "org_count", "orgs"]
+    answer = _in_store(svc, "reused_credentials", {}, columns)
+    if answer is not None:
+        return answer.assign(fingerprint=answer.fingerprint + "…", orgs=answer.orgs.map(list))
     frame = credentials(svc)
     groups = (
         frame.groupby(["provider", "credential_fingerprint"])
@@ -147,23 +198,26 @@ def reused_credentials(svc: IntegrationService) -> pd.DataFrame:
     groups = groups[groups.orgs.map(len) > 1]
     groups["org_count"] = groups.orgs.map(len)
     groups["fingerprint"] = groups.credential_fingerprint.str[:12] + "…"
-    return groups[["provider", "fingerprint", "hint", "org_count", "orgs"]].reset_index(drop=True)
+    return groups[columns].reset_index(drop=True)
 
 
 # 7. Keys
 def key_versions(svc: IntegrationService) -> pd.DataFrame:
     """Ciphertexts per key version; rows not under the current version are what `rewrap` would move."""
-    frame = credentials(svc)
-    frame = frame[frame.has_ciphertext]
-    current = svc.cipher.current_key_ref()
-    counts = frame.groupby("key_ref").size().reset_index(name="ciphertexts")
-    counts["current"] = counts.key_ref == current
+    counts = _in_store(svc, "key_versions", {}, ["key_ref", "ciphertexts"])
+    if counts is None:
+        frame = credentials(svc)
+        counts = frame[frame.has_ciphertext].groupby("key_ref").size().reset_index(name="ciphertexts")
+    counts["current"] = counts.key_ref == svc.cipher.current_key_ref()
     return counts
 
 
 # 8. Activity
 def activity(svc: IntegrationService, since: datetime | None = None, until: datetime | None = None) -> pd.DataFrame:
     """Events per day and action."""
+    answer = _in_store(svc, "activity", {"since": since, "until": until}, ["day", "action", "events"])
+    if answer is not None:
+        return answer
     events = _events(svc, since, until)
     if events.empty:
         return pd.DataFrame(columns=["day", "action", "events"])
@@ -173,25 +227,28 @@ def activity(svc: IntegrationService, since: datetime | None = None, until: date
 def failures_by_code(
     svc: IntegrationService, since: datetime | None = None, until: datetime | None = None
 ) -> pd.DataFrame:
+    """Failed, rejected and inconclusive events by error code and action."""
+    params = {"success": Outcome.SUCCESS.value, "since": since, "until": until}
+    answer = _in_store(svc, "failures_by_code", params, ["error_code", "action", "events"])
+    if answer is not None:
+        return answer
     events = _events(svc, since, until)
-    failed = events[events.outcome != "SUCCESS"]
-    return (
-        failed.groupby(["error_code", "action"])
-        .size()
-        .reset_index(name="events")
-        .sort_values("events", ascending=False, ignore_index=True)
-    )
+    failed = events[events.outcome != Outcome.SUCCESS.value]
+    return _ranked(failed.groupby(["error_code", "action"]).size().reset_index(name="events"))
 
 
 def actors(svc: IntegrationService, since: datetime | None = None, until: datetime | None = None) -> pd.DataFrame:
     """Who changed what: events per actor and action."""
+    answer = _in_store(svc, "actors", {"since": since, "until": until}, ["actor", "action", "events"])
+    if answer is not None:
+        return answer
     events = _events(svc, since, until)
-    return (
-        events.groupby(["actor", "action"])
-        .size()
-        .reset_index(name="events")
-        .sort_values("events", ascending=False, ignore_index=True)
-    )
+    return _ranked(events.groupby(["actor", "action"]).size().reset_index(name="events"))
+
+
+def _ranked(frame: pd.DataFrame) -> pd.DataFrame:
+    keys = [c for c in frame.columns if c != "events"]
+    return frame.sort_values(["events", *keys], ascending=[False, *[True] * len(keys)], ignore_index=True)
 
 
 def _events(svc: IntegrationService, since: datetime | None, until: datetime | None) -> pd.DataFrame:

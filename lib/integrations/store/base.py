@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 
@@ -100,6 +100,11 @@ class IntegrationStore(ABC):
 
     @abstractmethod
     def api_keys(self, org_slug: str | None = None) -> list[OrgApiKey]: ...
+
+    def audit(self, question: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """Answer an audit question inside the store (see store/bigquery_audit_sql.py), or None to let the
+        caller aggregate in pandas. Only stores that bill by the byte moved need it."""
+        return None
 
     def ping(self) -> None:
         """Raise STORAGE_FAILED when the store cannot be reached."""

@@ -17,6 +17,7 @@ from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from . import bigquery_sql as sql
 from .base import IntegrationStore
+from .bigquery_audit_sql import AUDIT
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
@@ -34,6 +35,9 @@ _TYPED_NULLS = {
     "is_active": "BOOL",
     "duration_ms": "INT64",
     "active_only": "BOOL",
+    "since": "TIMESTAMP",
+    "until": "TIMESTAMP",
+    "cutoff": "TIMESTAMP",
 }
 
 
@@ -238,6 +242,9 @@ class BigQueryStore(IntegrationStore):
     def api_keys(self, org_slug: str | None = None) -> list[OrgApiKey]:
         rows = self._query(sql.LIST_KEYS, {"org_slug": org_slug})
         return [OrgApiKey.model_validate({k: _utc(v) for k, v in r.items()}) for r in rows]
+
+    def audit(self, question: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
+        return [{k: _utc(v) for k, v in row.items()} for row in self._query(AUDIT[question], params)]
 
     def ping(self) -> None:
         self._query(sql.PING)
