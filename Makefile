@@ -28,6 +28,7 @@ api: data
 
 lint: install
 	$(BIN)/ruff check lib tests app.py pages
+	$(BIN)/mypy lib --ignore-missing-imports
 
 test: install lint
 	$(BIN)/python -m pytest

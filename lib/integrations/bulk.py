@@ -6,15 +6,17 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, Field
 
-from .crypto.base import aad_for
+from .crypto.base import Cipher, aad_for
 from .domain import Action, Event, Outcome, Provider, Status, StoredCredential, new_event_id, utcnow
 from .errors import IntegrationError
 from .gates import ProviderGate
 from .overview import overview_frame
+from .status_cache.base import StatusCache
+from .store.base import IntegrationStore
 
 Progress = Callable[[int, int], None]
 WRITE_BATCH = 256
@@ -77,7 +79,11 @@ def _count(report: RevalidateReport, assessment: Any) -> None:
 
 
 class BulkOperations:
-    """Mixed into IntegrationService: needs store, cipher, cache and revalidate_record."""
+    """Mixed into IntegrationService: needs store, cipher, cache, assess and apply."""
+
+    store: IntegrationStore
+    cache: StatusCache
+    cipher: Cipher
 
     def revalidate_many(
         self,
@@ -99,7 +105,7 @@ class BulkOperations:
             if r.provider in wanted and (orgs is None or r.org_slug in orgs)
         ]
         gates = {p: ProviderGate(concurrency, (rates or {}).get(p)) for p in Provider}
-        report, done, pending = RevalidateReport(total=len(records)), 0, []
+        report, done, pending = RevalidateReport(total=len(records)), 0, cast(list[Any], [])
 
         def flush() -> None:
             if pending:

@@ -60,7 +60,6 @@ def seed(svc: IntegrationService) -> dict[str, str]:
         "stark-industries": "Stark Industries",
     }
     keys = {slug: svc.register_org(slug, name=name) for slug, name in plan.items() if slug not in existing}
-    a = {"actor": DEMO_ACTOR}
     if "acmecorp" in keys:
         svc.setup(
             "acmecorp",
@@ -68,23 +67,35 @@ def seed(svc: IntegrationService) -> dict[str, str]:
             openai_key(),
             credential_name="OpenAI Production Key",
             metadata={"environment": "production"},
-            **a,
+            actor=DEMO_ACTOR,
         )
-        svc.setup("acmecorp", Provider.ANTHROPIC, anthropic_key(), credential_name="Claude for support", **a)
+        svc.setup(
+            "acmecorp", Provider.ANTHROPIC, anthropic_key(), credential_name="Claude for support", actor=DEMO_ACTOR
+        )
         svc.setup(
             "acmecorp",
             Provider.GCP,
             service_account_json("billing-export@acme-prod.iam.gserviceaccount.com", "acme-prod"),
             credential_name="Billing export",
-            **a,
+            actor=DEMO_ACTOR,
         )
     if "globex" in keys:  # stored unchecked, then the provider revoked it
         svc.setup(
-            "globex", Provider.OPENAI, openai_key("revoked"), credential_name="Old team key", skip_validation=True, **a
+            "globex",
+            Provider.OPENAI,
+            openai_key("revoked"),
+            credential_name="Old team key",
+            skip_validation=True,
+            actor=DEMO_ACTOR,
         )
-        svc.validate("globex", Provider.OPENAI, **a)
+        svc.validate("globex", Provider.OPENAI, actor=DEMO_ACTOR)
         svc.setup(
-            "globex", Provider.ANTHROPIC, anthropic_key(), credential_name="Awaiting check", skip_validation=True, **a
+            "globex",
+            Provider.ANTHROPIC,
+            anthropic_key(),
+            credential_name="Awaiting check",
+            skip_validation=True,
+            actor=DEMO_ACTOR,
         )
     if "umbrella" in keys:  # a genuine key missing a BigQuery permission
         svc.setup(
@@ -93,13 +104,15 @@ def seed(svc: IntegrationService) -> dict[str, str]:
             service_account_json("reader-noperms@umbrella-data.iam.gserviceaccount.com", "umbrella-data"),
             credential_name="Analytics SA",
             skip_validation=True,
-            **a,
+            actor=DEMO_ACTOR,
         )
-        svc.validate("umbrella", Provider.GCP, **a)
-        svc.setup("umbrella", Provider.OPENAI, openai_key(kind="svcacct"), credential_name="Service account", **a)
+        svc.validate("umbrella", Provider.GCP, actor=DEMO_ACTOR)
+        svc.setup(
+            "umbrella", Provider.OPENAI, openai_key(kind="svcacct"), credential_name="Service account", actor=DEMO_ACTOR
+        )
     if "hooli" in keys:  # the cache says PENDING while the record says VALID: a drift to reconcile
-        svc.setup("hooli", Provider.ANTHROPIC, anthropic_key(), credential_name="Research", **a)
+        svc.setup("hooli", Provider.ANTHROPIC, anthropic_key(), credential_name="Research", actor=DEMO_ACTOR)
         svc.cache.set_status("hooli", Provider.ANTHROPIC, Status.PENDING, None)
     if "stark-industries" in keys:
-        svc.setup("stark-industries", Provider.OPENAI, openai_key(), credential_name="Labs", **a)
+        svc.setup("stark-industries", Provider.OPENAI, openai_key(), credential_name="Labs", actor=DEMO_ACTOR)
     return keys

@@ -143,9 +143,9 @@ class FlakyValidator:
         return self.inner.parse(credential, stored)
 
     def check(self, credential):
-        from integrations.providers.base import failure
-
         import time
+
+        from integrations.providers.base import failure
 
         self.started.append(time.monotonic())
         self.calls += 1

@@ -133,7 +133,9 @@ class GcpValidator(Validator):
         project = credential.info["project_id"]
         base = f"{self.bigquery_url}/projects/{project}"
         headers = {"Authorization": f"Bearer {token}"}
-        body = {"configuration": {"dryRun": True, "query": {"query": "SELECT 1", "useLegacySql": False}}}
+        body: dict[str, Any] = {
+            "configuration": {"dryRun": True, "query": {"query": "SELECT 1", "useLegacySql": False}}
+        }
         steps = [
             ("bigquery.datasets.list", "GET", f"{base}/datasets?maxResults=1", None),
             ("bigquery.jobs.create (dry-run query)", "POST", f"{base}/jobs", body),

@@ -99,7 +99,7 @@ def openai_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.Res
         }
         if marker in _OPENAI_ERRORS:
             status, error = _OPENAI_ERRORS[marker]
-            error = dict(error, message=error["message"].format(masked=f"{key[:8]}****{key[-4:]}"))
+            error = dict(error, message=str(error["message"]).format(masked=f"{key[:8]}****{key[-4:]}"))
             if marker == "ratelimited":
                 headers.update(
                     {"retry-after": "2", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m0s"}
@@ -170,11 +170,12 @@ class GoogleSandboxAdapter(BaseAdapter):
         super().__init__()
         self.rules = rules
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        url = request.url or ""
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        url = str(request.url or "")
         if request.method == "POST" and "jwt-bearer" in str(request.body or ""):
             self.rules.wait()
-            form = parse_qs(request.body if isinstance(request.body, str) else (request.body or b"").decode())
+            body = request.body
+            form = parse_qs(body.decode() if isinstance(body, bytes) else str(body or ""))
             marker = self.rules.marker("GCP", _jwt_issuer(form["assertion"][0]))
             if marker == "unreachable":
                 raise requests.ConnectionError("sandbox: connection refused", request=request)
@@ -189,7 +190,7 @@ class GoogleSandboxAdapter(BaseAdapter):
                 200,
                 {"access_token": f"ya29.sandbox-{marker or 'ok'}", "expires_in": 3599, "token_type": "Bearer"},
             )
-        marker = request.headers.get("Authorization", "").removeprefix("Bearer ya29.sandbox-")
+        marker = str(request.headers.get("Authorization", "")).removeprefix("Bearer ya29.sandbox-")
         project = url.split("/projects/")[1].split("/")[0] if "/projects/" in url else "unknown"
         if marker == "ratelimited":
             return _response(
