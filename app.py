@@ -7,7 +7,7 @@ from pages import _ui
 st.set_page_config(page_title="Integrations console", page_icon="🔐", layout="wide")
 
 if _ui.auth_configured():
-    if not st.user.is_logged_in:
+    if not _ui.signed_in():
         st.title("Integrations console")
         st.button("Sign in", on_click=st.login, type="primary")
         st.stop()

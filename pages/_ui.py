@@ -57,9 +57,13 @@ def auth_configured() -> bool:
         return False
 
 
+def signed_in() -> bool:
+    return bool(getattr(st.user, "is_logged_in", False))
+
+
 def actor() -> str:
     """The signed-in operator's email, or the local user in local mode."""
-    if auth_configured() and getattr(st.user, "is_logged_in", False):
+    if auth_configured() and signed_in():
         return str(st.user.get("email") or st.user.get("name") or "operator")
     return f"local:{os.environ.get('USER', 'operator')}"
 
