@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from integrations import IntegrationService
 from streamlit.testing.v1 import AppTest
 
-from integrations import IntegrationService
 from tests.console.conftest import ROOT, app
 
 AUTH = {
