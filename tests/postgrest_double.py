@@ -13,12 +13,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlparse
 
 from integrations.status_cache.sqlite import SCHEMA
 
-from tests.servers import QuietServer
+from tests.servers import QuietHandler, running
 
 SERVICE_KEY = "test-service-role-key"
 
@@ -54,7 +53,7 @@ def postgrest(faults: Faults | None = None) -> Iterator[tuple[str, Faults]]:
     db.execute(SCHEMA)
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _reply(self, status: int, body: object) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
@@ -157,14 +156,5 @@ def postgrest(faults: Faults | None = None) -> Iterator[tuple[str, Faults]]:
                     )
             self._reply(201, out)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = QuietServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", faults
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running(Handler) as url:
+        yield url, faults

@@ -40,12 +40,30 @@ class QuietServer(ThreadingHTTPServer):
         pass  # a client that gave up (a timeout test) breaks the pipe; that is expected
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def running(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on a free 127.0.0.1 port in a thread; yields the base URL."""
+    server = QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @contextmanager
 def serve(route: Route) -> Iterator[tuple[str, list[Seen]]]:
     """Serve `route` on a free port; yields (base URL, requests seen)."""
     seen: list[Seen] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _handle(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             request = Seen(
@@ -70,17 +88,8 @@ def serve(route: Route) -> Iterator[tuple[str, list[Seen]]]:
 
         do_GET = do_POST = do_PATCH = do_DELETE = _handle  # noqa: N815
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = QuietServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running(Handler) as url:
+        yield url, seen
 
 
 def refused_url() -> str:
