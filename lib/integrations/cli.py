@@ -33,8 +33,8 @@ key_app = typer.Typer(help="The local encryption keyring.", no_args_is_help=True
 app.add_typer(org_app, name="org")
 org_app.add_typer(org_key_app, name="key")
 app.add_typer(key_app, name="key")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # keys and ids must stay on one line to be copied
+err = Console(stderr=True, soft_wrap=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 Actor = Annotated[str | None, typer.Option(help="Who is acting (default: the OS user).")]
