@@ -94,7 +94,10 @@ def test_rate_limit_headroom_is_reported(svc: IntegrationService) -> None:
     assert err.value.details["rate_limit"]["retry-after"] == "2"
     assert "Retry after 2 s" in err.value.message
     svc.setup(ORG, "openai", OPENAI_OK)
-    assert svc.validate(ORG, "openai").rate_limit["x-ratelimit-remaining-requests"] == "499"
+    result = svc.validate(ORG, "openai")
+    assert result.rate_limit["x-ratelimit-remaining-requests"] == "499"
+    assert "499/500 requests left" in result.message  # the headroom is recorded with the event
+    assert "499/500 requests left" in svc.store.events(ORG)[0].message
 
 
 def test_skip_validation_stores_pending(svc: IntegrationService) -> None:

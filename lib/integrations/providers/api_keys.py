@@ -88,18 +88,32 @@ def _sdk_outcome(sdk: Any, credential: ParsedCredential, call: Callable[[], Any]
             f"{name} answered HTTP {exc.status_code}; the key was not checked: {_message(exc, credential)}",
             retryable=True,
         )
-    headers = raw.headers
+    limits = _rate_limit(raw.headers)
     models = raw.parse()
     count = len(getattr(models, "data", []) or [])
     return CheckResult(
         status=Status.VALID,
-        message=f"{name} accepted the key ({count} models visible).",
+        message=f"{name} accepted the key ({count} models visible{_headroom(limits)}).",
         checks=[
             CheckItem(name="authenticate", passed=True),
             CheckItem(name="models.list", passed=True, detail=f"{count} models"),
         ],
-        rate_limit=_rate_limit(headers),
+        rate_limit=limits,
     )
+
+
+_HEADROOM = (
+    ("x-ratelimit-remaining-requests", "x-ratelimit-limit-requests"),
+    ("anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-limit"),
+)
+
+
+def _headroom(limits: dict[str, str]) -> str:
+    """'; 499/500 requests left this window' when the provider said so: recorded with the validation event."""
+    for remaining, limit in _HEADROOM:
+        if remaining in limits and limit in limits:
+            return f"; {limits[remaining]}/{limits[limit]} requests left this window"
+    return ""
 
 
 def _message(exc: Any, credential: ParsedCredential) -> str:
