@@ -47,7 +47,7 @@ providers = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(provider=st.sampled_from(list(Provider)), credential=credentials)
 def test_format_checks_raise_only_catalog_errors(provider: Provider, credential: object) -> None:
     record("fuzz cases run")
@@ -61,7 +61,7 @@ def test_format_checks_raise_only_catalog_errors(provider: Provider, credential:
         raise
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(
     slug=slugs,
     provider=providers,
