@@ -17,7 +17,6 @@ from .domain import (
     Integration,
     OrgApiKey,
     OrgIntegrations,
-    Provider,
     SetupResult,
     ValidateResult,
     check_slug,
@@ -226,4 +225,4 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
     return app
 
 
-__all__ = ["Provider", "create_app"]
+__all__ = ["create_app"]
