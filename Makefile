@@ -28,7 +28,7 @@ api: data
 
 lint: install
 	$(BIN)/ruff check lib tests app.py pages
-	$(BIN)/mypy lib --ignore-missing-imports
+	$(BIN)/mypy lib --ignore-missing-imports --warn-unused-ignores
 
 test: install lint
 	$(BIN)/python -m pytest

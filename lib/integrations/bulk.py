@@ -100,9 +100,7 @@ class BulkOperations:
         started = time.monotonic()
         wanted = {Provider.parse(p) for p in providers} if providers else set(Provider)
         records = [
-            r
-            for r in self.store.list_credentials()  # type: ignore[attr-defined]
-            if r.provider in wanted and (orgs is None or r.org_slug in orgs)
+            r for r in self.store.list_credentials() if r.provider in wanted and (orgs is None or r.org_slug in orgs)
         ]
         gates = {p: ProviderGate(concurrency, (rates or {}).get(p)) for p in Provider}
         report, done, pending = RevalidateReport(total=len(records)), 0, cast(list[Any], [])
@@ -143,11 +141,11 @@ class BulkOperations:
     def reconcile(self, dry_run: bool = False, actor: str = "system", org_slug: str | None = None) -> ReconcileReport:
         """Rebuild the status cache from the system of record; report every drift (fixed unless dry_run)."""
         if org_slug is None:
-            orgs = self.cache.all_orgs()  # type: ignore[attr-defined]
+            orgs = self.cache.all_orgs()
         else:
-            org = self.cache.get_org(org_slug)  # type: ignore[attr-defined]
+            org = self.cache.get_org(org_slug)
             orgs = [org] if org else []
-        frame = overview_frame(self.store.list_credentials(org_slug), orgs)  # type: ignore[attr-defined]
+        frame = overview_frame(self.store.list_credentials(org_slug), orgs)
         drifted = frame[frame["drift"]]
         drifts = [
             Drift(
@@ -164,17 +162,12 @@ class BulkOperations:
         if dry_run or not drifts:
             return ReconcileReport(dry_run=dry_run, drifts=drifts, fixed=0)
         for slug in {d.org_slug for d in drifts if d.cached_status is None}:
-            self.cache.create_org(slug)  # type: ignore[attr-defined]
-        self.cache.set_many(
-            [
-                (d.org_slug, d.provider, d.recorded_status, d.recorded_configured_at)  # type: ignore
-                for d in drifts
-            ]
-        )
+            self.cache.create_org(slug)
+        self.cache.set_many([(d.org_slug, d.provider, d.recorded_status, d.recorded_configured_at) for d in drifts])
         at = utcnow()
         self.store.append_events(
             [
-                Event(  # type: ignore[attr-defined]
+                Event(
                     event_id=new_event_id(),
                     at=at,
                     org_slug=d.org_slug,
@@ -194,8 +187,8 @@ class BulkOperations:
 
     def rewrap(self, progress: Progress | None = None, actor: str = "system") -> RewrapReport:
         """Re-encrypt active ciphertexts not under the current key version; safe to re-run after interruption."""
-        current = self.cipher.current_key_ref()  # type: ignore[attr-defined]
-        records = [r for r in self.store.list_credentials() if r.encrypted_credential]  # type: ignore
+        current = self.cipher.current_key_ref()
+        records = [r for r in self.store.list_credentials() if r.encrypted_credential]
         report = RewrapReport(current_key_ref=current)
         for i, rec in enumerate(records, 1):
             if rec.key_ref == current:
@@ -217,7 +210,7 @@ class BulkOperations:
                     )
                     if self.store.replace_ciphertext(
                         rec.credential_id,
-                        sealed.ciphertext,  # type: ignore
+                        sealed.ciphertext,
                         sealed.key_ref,
                         rec.key_ref or "",
                         event,

@@ -170,7 +170,7 @@ class GoogleSandboxAdapter(BaseAdapter):
         super().__init__()
         self.rules = rules
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         url = str(request.url or "")
         if request.method == "POST" and "jwt-bearer" in str(request.body or ""):
             self.rules.wait()
