@@ -11,7 +11,7 @@ from typing import Any, cast
 from pydantic import BaseModel, Field
 
 from .crypto.base import Cipher, aad_for
-from .domain import Action, Event, Outcome, Provider, Status, StoredCredential, new_event_id, utcnow
+from .domain import Action, Outcome, Provider, Status, StoredCredential, make_event
 from .errors import IntegrationError
 from .gates import ProviderGate
 from .overview import overview_frame
@@ -164,21 +164,18 @@ class BulkOperations:
         for slug in {d.org_slug for d in drifts if d.cached_status is None}:
             self.cache.create_org(slug)
         self.cache.set_many([(d.org_slug, d.provider, d.recorded_status, d.recorded_configured_at) for d in drifts])
-        at = utcnow()
         self.store.append_events(
             [
-                Event(
-                    event_id=new_event_id(),
-                    at=at,
-                    org_slug=d.org_slug,
-                    provider=d.provider,
-                    action=Action.RECONCILE,
+                make_event(
+                    d.org_slug,
+                    d.provider,
+                    Action.RECONCILE,
+                    Outcome.SUCCESS,
+                    actor,
                     status_before=d.cached_status,
                     status_after=d.recorded_status,
-                    outcome=Outcome.SUCCESS,
                     message=f"Status cache {d.cached_status.value if d.cached_status else 'missing'} -> "
                     f"{d.recorded_status.value}",
-                    actor=actor,
                 )
                 for d in drifts
             ]
@@ -197,16 +194,14 @@ class BulkOperations:
                 aad = aad_for(rec.org_slug, rec.provider.value, rec.credential_id)
                 try:
                     sealed = self.cipher.encrypt(self.cipher.decrypt(rec.encrypted_credential, aad), aad)  # type: ignore
-                    event = Event(
-                        event_id=new_event_id(),
-                        at=utcnow(),
-                        org_slug=rec.org_slug,
-                        provider=rec.provider,
+                    event = make_event(
+                        rec.org_slug,
+                        rec.provider,
+                        Action.REWRAP,
+                        Outcome.SUCCESS,
+                        actor,
                         credential_id=rec.credential_id,
-                        action=Action.REWRAP,
-                        outcome=Outcome.SUCCESS,
                         message=f"{rec.key_ref} -> {sealed.key_ref}",
-                        actor=actor,
                     )
                     if self.store.replace_ciphertext(
                         rec.credential_id,

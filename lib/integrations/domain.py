@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -83,6 +84,30 @@ def utcnow() -> datetime:
 
 def new_event_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
+
+
+def make_event(
+    org_slug: str,
+    provider: Provider | None,
+    action: Action,
+    outcome: Outcome,
+    actor: str,
+    started: float | None = None,
+    **fields: Any,
+) -> Event:
+    """A history row stamped now; `started` (time.monotonic()) gives its duration."""
+    duration = int((time.monotonic() - started) * 1000) if started is not None else 0
+    return Event(
+        event_id=new_event_id(),
+        at=utcnow(),
+        org_slug=org_slug,
+        provider=provider,
+        action=action,
+        outcome=outcome,
+        actor=actor,
+        duration_ms=duration,
+        **fields,
+    )
 
 
 class CheckItem(BaseModel):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 from pydantic import SecretStr
 
-from . import orgkeys
+from . import limits, orgkeys
 from .bulk import BulkOperations
 from .crypto.base import Cipher, aad_for
 from .domain import (
@@ -30,11 +30,11 @@ from .domain import (
     StoredCredential,
     ValidateResult,
     check_slug,
-    new_event_id,
+    make_event,
     utcnow,
 )
 from .errors import IntegrationError
-from .limits import AttemptLimiter, credential_name, credential_secret, metadata_dict
+from .limits import AttemptLimiter, credential_secret, metadata_dict
 from .providers import Validator
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore, ValidationUpdate
@@ -125,7 +125,11 @@ class IntegrationService(BulkOperations):
         """Format check -> live check (unless skipped) -> encrypt -> store (rotating) -> status sync."""
         started, step = time.monotonic(), on_step or (lambda _name: None)
         org_slug, provider = check_slug(org_slug), Provider.parse(provider)
-        secret, meta, name = credential_secret(credential), metadata_dict(metadata), _name(credential_name)
+        secret, meta, name = (
+            credential_secret(credential),
+            metadata_dict(metadata),
+            limits.credential_name(credential_name),
+        )
         self._require_org(org_slug)
         validator = self.validators[provider]
         step("format")
@@ -169,7 +173,7 @@ class IntegrationService(BulkOperations):
         step("store")
         before = self.store.get_active(org_slug, provider)
         message = "Rotated: the previous credential was deactivated and erased." if before else "Configured."
-        event = _event(
+        event = make_event(
             org_slug,
             provider,
             Action.SETUP,
@@ -204,7 +208,7 @@ class IntegrationService(BulkOperations):
     ) -> None:
         outcome = Outcome.INCONCLUSIVE if result.retryable else Outcome.REJECTED
         self._append(
-            _event(
+            make_event(
                 org_slug,
                 provider,
                 Action.SETUP,
@@ -274,7 +278,7 @@ class IntegrationService(BulkOperations):
             after, outcome, validated_at = before, Outcome.INCONCLUSIVE, None
         else:
             after, outcome, validated_at = Status.INVALID, Outcome.REJECTED, utcnow()
-        event = _event(
+        event = make_event(
             record.org_slug,
             record.provider,
             Action.VALIDATE,
@@ -331,7 +335,7 @@ class IntegrationService(BulkOperations):
         current = self.store.get_active(org_slug, provider)
         if current is None:
             raise IntegrationError("NOT_CONFIGURED", f"{org_slug} has no active {provider.value} credential.")
-        event = _event(
+        event = make_event(
             org_slug,
             provider,
             Action.DELETE,
@@ -381,17 +385,15 @@ class IntegrationService(BulkOperations):
             org_slug, provider, status, _ = updates[0]
             log.warning("status sync failed org=%s provider=%s code=%s", org_slug, provider.value, exc.code)
             self._append(
-                Event(
-                    event_id=new_event_id(),
-                    at=utcnow(),
-                    org_slug=org_slug,
-                    provider=provider,
-                    action=Action.SYNC,
+                make_event(
+                    org_slug,
+                    provider,
+                    Action.SYNC,
+                    Outcome.FAILED,
+                    actor,
                     status_after=status,
-                    outcome=Outcome.FAILED,
                     error_code="STATUS_SYNC_FAILED",
                     message=exc.message,
-                    actor=actor,
                 )
             )
             return [
@@ -404,26 +406,6 @@ class IntegrationService(BulkOperations):
             self.store.append_event(event)
         except IntegrationError as exc:
             log.error("could not append %s event for org=%s: %s", event.action.value, event.org_slug, exc.code)
-
-
-def _name(value: object) -> str | None:
-    return credential_name(value)
-
-
-def _event(
-    org_slug: str, provider: Provider, action: Action, outcome: Outcome, actor: str, started: float, **fields: Any
-) -> Event:
-    return Event(
-        event_id=new_event_id(),
-        at=utcnow(),
-        org_slug=org_slug,
-        provider=provider,
-        action=action,
-        outcome=outcome,
-        actor=actor,
-        duration_ms=int((time.monotonic() - started) * 1000),
-        **fields,
-    )
 
 
 def _view(provider: Provider, record: StoredCredential | None) -> Integration:
