@@ -35,7 +35,7 @@ from .domain import (
 )
 from .errors import IntegrationError
 from .limits import AttemptLimiter, credential_secret, metadata_dict
-from .providers import Validator
+from .providers import ParsedCredential, Validator
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore, ValidationUpdate
 
@@ -313,19 +313,21 @@ class IntegrationService(BulkOperations):
             [(a.record.org_slug, a.record.provider, a.after, a.record.created_at) for a in assessments], actor
         )
 
+    def open_stored(self, record: StoredCredential) -> ParsedCredential:
+        """Decrypt a stored credential under its row's AAD and parse it; DECRYPTION_FAILED when it cannot be."""
+        if record.encrypted_credential is None:
+            raise IntegrationError("DECRYPTION_FAILED", "No ciphertext is stored for this credential.")
+        plaintext = self.cipher.decrypt(
+            record.encrypted_credential, aad_for(record.org_slug, record.provider.value, record.credential_id)
+        )
+        return self.validators[record.provider].parse(SecretStr(plaintext.decode()), stored=True)
+
     def _check_stored(self, record: StoredCredential) -> CheckResult:
-        validator = self.validators[record.provider]
         try:
-            if record.encrypted_credential is None:
-                raise IntegrationError("DECRYPTION_FAILED", "No ciphertext is stored for this credential.")
-            plaintext = self.cipher.decrypt(
-                record.encrypted_credential, aad_for(record.org_slug, record.provider.value, record.credential_id)
-            )
-            parsed = validator.parse(SecretStr(plaintext.decode()), stored=True)
+            parsed = self.open_stored(record)
         except IntegrationError as exc:
             return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=exc.retryable)
-        del plaintext
-        return validator.check(parsed)
+        return self.validators[record.provider].check(parsed)
 
     # --- delete -----------------------------------------------------------------------------------------
     def delete(self, org_slug: str, provider: Provider | str, actor: str = "system") -> DeleteResult:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
-from .crypto.base import aad_for
 from .domain import Provider, check_slug
 from .errors import CATALOG, IntegrationError
 
@@ -107,16 +106,9 @@ def diagnose(svc: IntegrationService, org_slug: str, provider: Provider | str) -
         if record is None:
             raise IntegrationError("NOT_CONFIGURED")
         steps.append(_step(names[2], detail=f"{record.credential_hint}, {record.validation_status.value}"))
-        if record.encrypted_credential is None:
-            raise IntegrationError("DECRYPTION_FAILED", "No ciphertext is stored for the active credential.")
-        plaintext = svc.cipher.decrypt(
-            record.encrypted_credential, aad_for(org_slug, provider.value, record.credential_id)
-        )
-        validator = svc.validators[provider]
-        parsed = validator.parse(SecretStr(plaintext.decode()), stored=True)
-        del plaintext
+        parsed = svc.open_stored(record)
         steps.append(_step(names[3], detail=f"under {record.key_ref}"))
-        result = validator.check(parsed)
+        result = svc.validators[provider].check(parsed)
         if result.error_code:
             raise IntegrationError(result.error_code, result.message, retryable=result.retryable)
         steps.append(_step(names[4], detail=result.message))
