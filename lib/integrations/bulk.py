@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
 from typing import Any, cast
 
@@ -14,6 +13,7 @@ from .crypto.base import Cipher, aad_for
 from .domain import Action, Outcome, Provider, Status, StoredCredential, make_event
 from .errors import IntegrationError
 from .gates import ProviderGate
+from .lanes import run_lanes
 from .overview import overview_frame
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
@@ -102,36 +102,34 @@ class BulkOperations:
         records = [
             r for r in self.store.list_credentials() if r.provider in wanted and (orgs is None or r.org_slug in orgs)
         ]
-        gates = {p: ProviderGate(concurrency, (rates or {}).get(p)) for p in Provider}
-        report, done, pending = RevalidateReport(total=len(records)), 0, cast(list[Any], [])
+        gates = {p: ProviderGate((rates or {}).get(p)) for p in Provider}
+        lanes: dict[Provider, list[StoredCredential]] = {p: [] for p in Provider}
+        for record in records:
+            lanes[record.provider].append(record)
+        report, pending = RevalidateReport(total=len(records)), cast(list[Any], [])
 
-        def flush() -> None:
-            if pending:
+        def check(provider: Provider, record: StoredCredential) -> Any:
+            return self._assess_gated(record, gates[provider], actor, max_rate_limit_retries)
+
+        # checks run in the lanes; writes are batched here
+        for done, assessment in enumerate(run_lanes(lanes, concurrency, check), 1):
+            _count(report, assessment)
+            pending.append(assessment)
+            if progress:
+                progress(done, len(records))
+            if len(pending) >= WRITE_BATCH:
                 self.apply(pending, actor)  # type: ignore[attr-defined]
                 pending.clear()
-
-        with ThreadPoolExecutor(max_workers=max(1, concurrency * len(wanted))) as pool:
-            futures = [
-                pool.submit(self._assess_gated, r, gates[r.provider], actor, max_rate_limit_retries) for r in records
-            ]
-            for future in as_completed(futures):  # checks run in the pool; writes are batched here
-                assessment = future.result()
-                _count(report, assessment)
-                pending.append(assessment)
-                done += 1
-                if progress:
-                    progress(done, len(records))
-                if len(pending) >= WRITE_BATCH:
-                    flush()
-            flush()
+        if pending:
+            self.apply(pending, actor)  # type: ignore[attr-defined]
         report.duration_s = time.monotonic() - started
         report.backoff_s = {p.value: round(g.waited_s, 3) for p, g in gates.items() if g.waited_s}
         return report
 
     def _assess_gated(self, record: StoredCredential, gate: ProviderGate, actor: str, retries: int) -> Any:
         for attempt in range(retries + 1):
-            with gate.slot():
-                assessment = self.assess(record, actor)  # type: ignore[attr-defined]
+            gate.wait_turn()
+            assessment = self.assess(record, actor)  # type: ignore[attr-defined]
             if assessment.result.error_code == "RATE_LIMITED" and attempt < retries:
                 gate.back_off(_retry_after(assessment.result.rate_limit))
                 continue

@@ -1,18 +1,15 @@
-"""Per-provider gates for bulk work: a concurrency bound, an optional token bucket, and a back-off window that
-a 429 opens for that provider only."""
+"""Per-provider gates for bulk work: an optional token bucket, and a back-off window that a 429 opens for that
+provider only. (The concurrency bound is the number of threads in the provider's lane, see lanes.py.)"""
 
 from __future__ import annotations
 
 import random
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 
 class ProviderGate:
-    def __init__(self, concurrency: int, rate_per_s: float | None = None, burst: int | None = None) -> None:
-        self._slots = threading.BoundedSemaphore(max(1, concurrency))
+    def __init__(self, rate_per_s: float | None = None, burst: int | None = None) -> None:
         self.rate = rate_per_s
         self.capacity = float(burst or max(1, int(rate_per_s or 1)))
         self._tokens = self.capacity
@@ -27,7 +24,10 @@ class ProviderGate:
             until = time.monotonic() + seconds * random.uniform(1.0, 1.2)  # noqa: S311 - jitter
             self._paused_until = max(self._paused_until, until)
 
-    def _wait_turn(self) -> None:
+    def wait_turn(self) -> None:
+        """Return when the rate and any back-off allow one more check to start."""
+        if not self.rate and not self._paused_until:
+            return
         while True:
             with self._lock:
                 now = time.monotonic()
@@ -42,10 +42,3 @@ class ProviderGate:
                     return
                 self.waited_s += wait
             time.sleep(wait)
-
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one of the provider's concurrent slots, after the rate and any back-off allow it."""
-        with self._slots:
-            self._wait_turn()
-            yield

@@ -117,3 +117,28 @@ def test_anthropic_sends_its_version_header() -> None:
         check, key = validator("anthropic", base_url)
         assert check.check(check.parse(SecretStr(key))).status == Status.VALID
     assert "anthropic-version" in seen[0].headers
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_one_client_serves_many_keys_at_once_each_request_carries_its_own(provider: str) -> None:
+    """The validator keeps one SDK client and pool; concurrent checks must never mix their keys up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.keys import anthropic_key, openai_key
+
+    make = openai_key if provider == "openai" else anthropic_key
+    keys = [make() for _ in range(24)]
+    accepted = set(keys[::2])
+
+    def route(seen):
+        key = seen.headers.get("authorization", "").removeprefix("Bearer ")
+        if key in accepted:
+            return Reply(200, OPENAI_MODELS if provider == "openai" else ANTHROPIC_MODELS)
+        return Reply(401, _body(provider, "401", key))
+
+    with serve(route) as (base_url, seen):
+        check = OpenAIValidator(f"{base_url}/v1", 10) if provider == "openai" else AnthropicValidator(base_url, 10)
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda k: check.check(check.parse(SecretStr(k))), keys))
+    assert [r.error_code is None for r in results] == [k in accepted for k in keys]
+    assert sorted(s.headers["authorization"] for s in seen) == sorted(f"Bearer {k}" for k in keys)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -72,6 +73,20 @@ class GcpValidator(Validator):
         self, token_uri: str, bigquery_url: str, timeout: float, session: SessionFactory = requests.Session
     ) -> None:
         self.token_uri, self.bigquery_url, self.timeout, self.session = token_uri, bigquery_url, timeout, session
+        self._local = threading.local()
+
+    def _http(self) -> requests.Session:
+        """One session (one connection pool) per thread, kept across checks: requests sessions are not
+        thread-safe. Proxy and CA settings are read from the environment once, not on every request."""
+        http: requests.Session | None = getattr(self._local, "http", None)
+        if http is None:
+            http = self.session()
+            env = http.merge_environment_settings(self.bigquery_url, {}, None, None, None)
+            http.proxies.update(env["proxies"])
+            http.verify = env["verify"]
+            http.trust_env = False
+            self._local.http = http
+        return http
 
     def parse(self, credential: SecretStr, stored: bool = False) -> ParsedCredential:
         data = _load_json(credential.get_secret_value())
@@ -98,11 +113,11 @@ class GcpValidator(Validator):
         creds = service_account.Credentials(
             signer, data["client_email"], self.token_uri, scopes=SCOPES, project_id=data["project_id"]
         )
-        with self.session() as http:
-            token = self._token(creds, http, credential)
-            if isinstance(token, CheckResult):
-                return token
-            return self._bigquery(http, token, credential)
+        http = self._http()
+        token = self._token(creds, http, credential)
+        if isinstance(token, CheckResult):
+            return token
+        return self._bigquery(http, token, credential)
 
     def _token(self, creds: Any, http: requests.Session, credential: ParsedCredential) -> str | CheckResult:
         item = CheckItem(name="token", passed=False)
