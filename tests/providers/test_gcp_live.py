@@ -141,3 +141,29 @@ def test_token_endpoint_comes_from_settings_not_the_key(key_json: str) -> None:
     with serve(google(key_json)) as (url, seen):
         assert check(url, key_json).status == Status.VALID
     assert seen[0].path == "/token"  # the key file says oauth2.googleapis.com; settings won
+
+
+def test_a_hanging_token_endpoint_times_out_at_the_configured_timeout(key_json: str) -> None:
+    """google-auth's own default is 120 s; the validator's pool applies the provider timeout to every request."""
+    import time
+
+    with serve(google(key_json, token=Reply(200, {"access_token": "x"}, hang_s=1.5))) as (url, seen):
+        validator = GcpValidator(f"{url}/token", f"{url}/bigquery/v2", timeout=0.3)
+        started = time.monotonic()
+        result = validator.check(validator.parse(SecretStr(key_json)))
+        elapsed = time.monotonic() - started
+    assert (result.error_code, result.retryable) == ("NETWORK_ERROR", True)
+    assert elapsed < 1.2 and len(seen) == 1, "one attempt, no retry"
+
+
+def test_the_pool_takes_the_https_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib3
+    from integrations.providers.gcp_service_account import google_pool
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    pool = google_pool("https://bigquery.googleapis.com/bigquery/v2", 5)
+    assert isinstance(pool, urllib3.ProxyManager) and pool.proxy is not None and pool.proxy.host == "proxy.internal"
+    monkeypatch.setenv("NO_PROXY", ".googleapis.com")
+    assert not isinstance(google_pool("https://bigquery.googleapis.com/bigquery/v2", 5), urllib3.ProxyManager)

@@ -7,7 +7,7 @@ from ..settings import Settings
 from .api_keys import AnthropicValidator, OpenAIValidator
 from .base import ParsedCredential, Validator
 from .gcp_service_account import GcpValidator
-from .sandbox import SandboxRules, anthropic_handler, openai_handler, sandbox_session_factory, sdk_client_factory
+from .sandbox import SandboxRules, anthropic_handler, openai_handler, sandbox_pool_factory, sdk_client_factory
 
 __all__ = ["ParsedCredential", "Validator", "build_validators"]
 
@@ -28,6 +28,6 @@ def build_validators(settings: Settings) -> dict[Provider, Validator]:
             settings.anthropic_base_url, timeout, sdk_client_factory(anthropic_handler(rules))
         ),
         Provider.GCP: GcpValidator(
-            settings.google_token_uri, settings.bigquery_api_url, timeout, sandbox_session_factory(rules)
+            settings.google_token_uri, settings.bigquery_api_url, timeout, sandbox_pool_factory(rules)
         ),
     }

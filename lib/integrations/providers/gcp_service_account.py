@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
+import urllib.request
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from google.auth import crypt
 from google.auth import exceptions as gauth_errors
-from google.auth.transport.requests import Request
+from google.auth.transport.urllib3 import Request
 from google.oauth2 import service_account
 from pydantic import SecretStr
 
@@ -21,7 +23,22 @@ from .base import ParsedCredential, Validator, failure, malformed
 GOOGLE_TOKEN_URIS = ("https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token")
 REQUIRED = ("type", "project_id", "private_key_id", "private_key", "client_email", "token_uri")
 SCOPES = ("https://www.googleapis.com/auth/bigquery",)
-SessionFactory = Callable[[], requests.Session]
+PoolFactory = Callable[[], urllib3.PoolManager]
+
+
+def google_pool(url: str, timeout: float) -> urllib3.PoolManager:
+    """One thread-safe connection pool for Google's endpoints: certifi's CAs, the environment's HTTPS proxy (read
+    once), the timeout on every request, and no retries or redirects (one answer per request, as the SDKs do)."""
+    options: dict[str, Any] = {
+        "cert_reqs": "CERT_REQUIRED",
+        "ca_certs": certifi.where(),
+        "timeout": urllib3.Timeout(total=timeout),
+        "retries": False,
+    }
+    proxy = urllib.request.getproxies().get("https")
+    if proxy and not urllib.request.proxy_bypass(urlsplit(url).hostname or ""):
+        return urllib3.ProxyManager(proxy, **options)
+    return urllib3.PoolManager(**options)
 
 
 def _load_json(text: str) -> dict[str, Any]:
@@ -69,24 +86,10 @@ def _check_fields(data: dict[str, Any], full_key_check: bool = True) -> None:
 class GcpValidator(Validator):
     provider = Provider.GCP
 
-    def __init__(
-        self, token_uri: str, bigquery_url: str, timeout: float, session: SessionFactory = requests.Session
-    ) -> None:
-        self.token_uri, self.bigquery_url, self.timeout, self.session = token_uri, bigquery_url, timeout, session
-        self._local = threading.local()
-
-    def _http(self) -> requests.Session:
-        """One session (one connection pool) per thread, kept across checks: requests sessions are not
-        thread-safe. Proxy and CA settings are read from the environment once, not on every request."""
-        http: requests.Session | None = getattr(self._local, "http", None)
-        if http is None:
-            http = self.session()
-            env = http.merge_environment_settings(self.bigquery_url, {}, None, None, None)
-            http.proxies.update(env["proxies"])
-            http.verify = env["verify"]
-            http.trust_env = False
-            self._local.http = http
-        return http
+    def __init__(self, token_uri: str, bigquery_url: str, timeout: float, pool: PoolFactory | None = None) -> None:
+        self.token_uri, self.bigquery_url, self.timeout = token_uri, bigquery_url, timeout
+        # one pool for every check (urllib3 pools are thread-safe): connections to Google are kept alive
+        self.http = pool() if pool else google_pool(bigquery_url, timeout)
 
     def parse(self, credential: SecretStr, stored: bool = False) -> ParsedCredential:
         data = _load_json(credential.get_secret_value())
@@ -113,16 +116,15 @@ class GcpValidator(Validator):
         creds = service_account.Credentials(
             signer, data["client_email"], self.token_uri, scopes=SCOPES, project_id=data["project_id"]
         )
-        http = self._http()
-        token = self._token(creds, http, credential)
+        token = self._token(creds, credential)
         if isinstance(token, CheckResult):
             return token
-        return self._bigquery(http, token, credential)
+        return self._bigquery(token, credential)
 
-    def _token(self, creds: Any, http: requests.Session, credential: ParsedCredential) -> str | CheckResult:
+    def _token(self, creds: Any, credential: ParsedCredential) -> str | CheckResult:
         item = CheckItem(name="token", passed=False)
         try:
-            creds.refresh(Request(session=http))
+            creds.refresh(Request(self.http))
         except gauth_errors.RefreshError as exc:
             text = credential.scrub(str(exc.args[0] if exc.args else exc))[:300]
             if getattr(exc, "retryable", False) or "invalid_grant" not in text and "invalid_client" not in text:
@@ -144,7 +146,7 @@ class GcpValidator(Validator):
             )
         return creds.token
 
-    def _bigquery(self, http: requests.Session, token: str, credential: ParsedCredential) -> CheckResult:
+    def _bigquery(self, token: str, credential: ParsedCredential) -> CheckResult:
         project = credential.info["project_id"]
         base = f"{self.bigquery_url}/projects/{project}"
         headers = {"Authorization": f"Bearer {token}"}
@@ -158,21 +160,22 @@ class GcpValidator(Validator):
         checks = [CheckItem(name="token", passed=True)]
         for name, method, url, payload in steps:
             try:
-                resp = http.request(method, url, headers=headers, json=payload, timeout=self.timeout)
-            except requests.RequestException:
+                resp = self.http.request(method, url, headers=headers, json=payload)
+            except urllib3.exceptions.HTTPError:
                 return failure(
                     "NETWORK_ERROR",
                     "BigQuery could not be reached; the key was not fully checked.",
                     retryable=True,
                     checks=checks,
                 )
-            if resp.status_code == 429 or resp.status_code >= 500:
-                code = "RATE_LIMITED" if resp.status_code == 429 else "PROVIDER_UNAVAILABLE"
+            if resp.status == 429 or resp.status >= 500:
+                code = "RATE_LIMITED" if resp.status == 429 else "PROVIDER_UNAVAILABLE"
                 return failure(
-                    code, f"BigQuery answered HTTP {resp.status_code} during {name}.", retryable=True, checks=checks
+                    code, f"BigQuery answered HTTP {resp.status} during {name}.", retryable=True, checks=checks
                 )
-            detail = "" if resp.ok else credential.scrub(_google_message(resp))[:300]
-            checks.append(CheckItem(name=name, passed=resp.ok, detail=detail))
+            ok = 200 <= resp.status < 300
+            detail = "" if ok else credential.scrub(_google_message(resp))[:300]
+            checks.append(CheckItem(name=name, passed=ok, detail=detail))
         missing = [c.name for c in checks if not c.passed]
         if missing:
             return failure(
@@ -186,8 +189,9 @@ class GcpValidator(Validator):
         )
 
 
-def _google_message(resp: requests.Response) -> str:
+def _google_message(resp: urllib3.BaseHTTPResponse) -> str:
     try:
-        return str(resp.json().get("error", {}).get("message", f"HTTP {resp.status_code}"))
-    except ValueError:
-        return f"HTTP {resp.status_code}"
+        body = json.loads(resp.data)
+        return str(body.get("error", {}).get("message", f"HTTP {resp.status}"))
+    except (ValueError, AttributeError):
+        return f"HTTP {resp.status}"

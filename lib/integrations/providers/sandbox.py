@@ -14,8 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx2
-import requests
-from requests.adapters import BaseAdapter
+import urllib3
 
 MARKERS = ("revoked", "noperms", "ratelimited", "unreachable", "outage")
 
@@ -163,82 +162,55 @@ def _jwt_issuer(assertion: str) -> str:
     return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get("iss", ""))
 
 
-class GoogleSandboxAdapter(BaseAdapter):
-    """A requests adapter playing Google's token endpoint and BigQuery for sandboxed service accounts."""
+class GoogleSandboxPool(urllib3.PoolManager):
+    """A urllib3 pool playing Google's token endpoint and BigQuery for sandboxed service accounts: google-auth
+    signs and sends a real JWT grant, and the validator's BigQuery requests go through it unchanged."""
 
     def __init__(self, rules: SandboxRules) -> None:
         super().__init__()
         self.rules = rules
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        url = str(request.url or "")
-        if request.method == "POST" and "jwt-bearer" in str(request.body or ""):
+    def urlopen(  # type: ignore[override]  # the signature of urllib3.PoolManager.urlopen
+        self, method: str, url: str, redirect: bool = True, **kw: Any
+    ) -> urllib3.BaseHTTPResponse:
+        body, headers = kw.get("body"), kw.get("headers") or {}
+        if method == "POST" and "jwt-bearer" in str(body or ""):
             self.rules.wait()
-            body = request.body
             form = parse_qs(body.decode() if isinstance(body, bytes) else str(body or ""))
             marker = self.rules.marker("GCP", _jwt_issuer(form["assertion"][0]))
             if marker == "unreachable":
-                raise requests.ConnectionError("sandbox: connection refused", request=request)
+                raise urllib3.exceptions.NewConnectionError(None, "sandbox: connection refused")  # type: ignore[arg-type]
             if marker == "revoked":
-                return _response(
-                    request, 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
-                )
+                return _response(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
             if marker == "outage":
-                return _response(request, 503, {"error": "internal_failure", "error_description": "Backend Error"})
+                return _response(503, {"error": "internal_failure", "error_description": "Backend Error"})
             return _response(
-                request,
-                200,
-                {"access_token": f"ya29.sandbox-{marker or 'ok'}", "expires_in": 3599, "token_type": "Bearer"},
+                200, {"access_token": f"ya29.sandbox-{marker or 'ok'}", "expires_in": 3599, "token_type": "Bearer"}
             )
-        marker = str(request.headers.get("Authorization", "")).removeprefix("Bearer ya29.sandbox-")
+        marker = str(headers.get("Authorization", "")).removeprefix("Bearer ya29.sandbox-")
         project = url.split("/projects/")[1].split("/")[0] if "/projects/" in url else "unknown"
+        path = url.split("?")[0]
         if marker == "ratelimited":
-            return _response(
-                request, 429, {"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}}
-            )
-        if marker == "noperms" and url.split("?")[0].endswith("/jobs"):
+            return _response(429, {"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}})
+        if marker == "noperms" and path.endswith("/jobs"):
             message = (
                 f"Access Denied: Project {project}: User does not have bigquery.jobs.create permission "
                 f"in project {project}."
             )
+            error = {"code": 403, "message": message, "status": "PERMISSION_DENIED"}
+            return _response(403, {"error": error | {"errors": [{"message": message, "reason": "accessDenied"}]}})
+        if path.endswith("/jobs"):
             return _response(
-                request,
-                403,
-                {
-                    "error": {
-                        "code": 403,
-                        "message": message,
-                        "errors": [{"message": message, "domain": "global", "reason": "accessDenied"}],
-                        "status": "PERMISSION_DENIED",
-                    }
-                },
+                200, {"kind": "bigquery#job", "status": {"state": "DONE"}, "statistics": {"totalBytesProcessed": "0"}}
             )
-        if url.split("?")[0].endswith("/jobs"):
-            return _response(
-                request,
-                200,
-                {"kind": "bigquery#job", "status": {"state": "DONE"}, "statistics": {"totalBytesProcessed": "0"}},
-            )
-        return _response(request, 200, {"kind": "bigquery#datasetList", "datasets": []})
-
-    def close(self) -> None:
-        pass
+        return _response(200, {"kind": "bigquery#datasetList", "datasets": []})
 
 
-def _response(request: requests.PreparedRequest, status: int, body: dict[str, Any]) -> requests.Response:
-    resp = requests.Response()
-    resp.status_code, resp.request, resp.url = status, request, request.url or ""
-    resp._content = json.dumps(body).encode()
-    resp.headers["Content-Type"] = "application/json"
-    return resp
+def _response(status: int, body: dict[str, Any]) -> urllib3.HTTPResponse:
+    return urllib3.HTTPResponse(
+        body=json.dumps(body).encode(), status=status, headers={"Content-Type": "application/json"}
+    )
 
 
-def sandbox_session_factory(rules: SandboxRules) -> Callable[[], requests.Session]:
-    def make() -> requests.Session:
-        session = requests.Session()
-        adapter = GoogleSandboxAdapter(rules)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        return session
-
-    return make
+def sandbox_pool_factory(rules: SandboxRules) -> Callable[[], urllib3.PoolManager]:
+    return lambda: GoogleSandboxPool(rules)
