@@ -110,4 +110,5 @@ def connect(
         build_validators(settings),
         attempts_per_minute=settings.attempts_per_minute,
         backends=backends,
+        settings=settings,
     )

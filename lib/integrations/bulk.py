@@ -15,6 +15,7 @@ from .errors import IntegrationError
 from .gates import ProviderGate
 from .lanes import run_lanes
 from .overview import overview_frame
+from .settings import Settings
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
 
@@ -31,11 +32,31 @@ def _retry_after(limits: dict[str, str]) -> float:
 
 class RevalidateReport(BaseModel):
     total: int = 0
+    workers: int = 1
     backoff_s: dict[str, float] = Field(default_factory=dict)
     outcomes: dict[str, int] = Field(default_factory=dict)
     errors: dict[str, int] = Field(default_factory=dict)
     changed: list[dict[str, str]] = Field(default_factory=list)
     duration_s: float = 0.0
+
+    def add(self, other: RevalidateReport) -> None:
+        """Fold in another shard's report."""
+        self.total += other.total
+        for mine, theirs in ((self.outcomes, other.outcomes), (self.errors, other.errors)):
+            for key, n in theirs.items():
+                mine[key] = mine.get(key, 0) + n
+        for key, waited in other.backoff_s.items():
+            self.backoff_s[key] = round(self.backoff_s.get(key, 0.0) + waited, 3)
+        self.changed.extend(other.changed)
+
+
+class RunPlan(BaseModel):
+    """How a bulk re-validation runs; a shard gets its share of `concurrency` and `rates`."""
+
+    concurrency: int
+    actor: str
+    rates: dict[Provider, float] = Field(default_factory=dict)
+    max_rate_limit_retries: int = 2
 
 
 class Drift(BaseModel):
@@ -84,6 +105,7 @@ class BulkOperations:
     store: IntegrationStore
     cache: StatusCache
     cipher: Cipher
+    settings: Settings | None
 
     def revalidate_many(
         self,
@@ -94,35 +116,54 @@ class BulkOperations:
         actor: str = "system",
         rates: dict[Provider, float] | None = None,
         max_rate_limit_retries: int = 2,
+        workers: int | None = None,
     ) -> RevalidateReport:
         """Re-check many stored credentials: `concurrency` checks at a time per provider, an optional rate per
-        provider (checks/s), and a 429 backs off that provider only, then the check is retried."""
+        provider (checks/s), and a 429 backs off that provider only, then the check is retried.
+
+        `workers` processes share the run (see shards.py); by default one per core once there are
+        SHARD_MIN credentials, when the service was built from settings."""
         started = time.monotonic()
         wanted = {Provider.parse(p) for p in providers} if providers else set(Provider)
         records = [
             r for r in self.store.list_credentials() if r.provider in wanted and (orgs is None or r.org_slug in orgs)
         ]
-        gates = {p: ProviderGate((rates or {}).get(p)) for p in Provider}
+        plan = RunPlan(
+            concurrency=concurrency, actor=actor, rates=rates or {}, max_rate_limit_retries=max_rate_limit_retries
+        )
+        from .shards import revalidate_sharded, shard_count  # shards.py builds on this module
+
+        shards = shard_count(workers, len(records), concurrency, self.settings)
+        if shards > 1 and self.settings is not None:
+            report = revalidate_sharded(self.settings, records, plan, shards, progress)
+        else:
+            report = self.revalidate_records(records, plan, progress)
+        report.duration_s = time.monotonic() - started
+        return report
+
+    def revalidate_records(
+        self, records: list[StoredCredential], plan: RunPlan, progress: Progress | None = None, pauses: Any = None
+    ) -> RevalidateReport:
+        """One process's share: checks in per-provider lanes of threads, writes in batches on this thread."""
+        gates = {p: ProviderGate(plan.rates.get(p), pause=(pauses or {}).get(p)) for p in Provider}
         lanes: dict[Provider, list[StoredCredential]] = {p: [] for p in Provider}
         for record in records:
             lanes[record.provider].append(record)
         report, pending = RevalidateReport(total=len(records)), cast(list[Any], [])
 
         def check(provider: Provider, record: StoredCredential) -> Any:
-            return self._assess_gated(record, gates[provider], actor, max_rate_limit_retries)
+            return self._assess_gated(record, gates[provider], plan.actor, plan.max_rate_limit_retries)
 
-        # checks run in the lanes; writes are batched here
-        for done, assessment in enumerate(run_lanes(lanes, concurrency, check), 1):
+        for done, assessment in enumerate(run_lanes(lanes, plan.concurrency, check), 1):
             _count(report, assessment)
             pending.append(assessment)
             if progress:
                 progress(done, len(records))
             if len(pending) >= WRITE_BATCH:
-                self.apply(pending, actor)  # type: ignore[attr-defined]
+                self.apply(pending, plan.actor)  # type: ignore[attr-defined]
                 pending.clear()
         if pending:
-            self.apply(pending, actor)  # type: ignore[attr-defined]
-        report.duration_s = time.monotonic() - started
+            self.apply(pending, plan.actor)  # type: ignore[attr-defined]
         report.backoff_s = {p.value: round(g.waited_s, 3) for p, g in gates.items() if g.waited_s}
         return report
 

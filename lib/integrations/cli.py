@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -225,25 +226,38 @@ def delete(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = Fals
 def revalidate(
     org: Annotated[list[str] | None, typer.Option(help="Only these orgs.")] = None,
     provider: Annotated[list[str] | None, typer.Option(help="Only these providers.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=256)] = 16,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Checks in flight per provider.")] = 16,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Processes sharing the run (default: one per core from 2,000 credentials)."),
+    ] = None,
     actor: Actor = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-check many stored credentials at once, with a progress bar."""
-    with _service(as_json) as svc, RichProgress(console=err, disable=as_json) as bar:
-        task = bar.add_task("re-validating", total=None)
+    # no refresh thread: a single-threaded CLI can fork its worker processes (see shards.py)
+    with _service(as_json) as svc, RichProgress(console=err, disable=as_json, auto_refresh=False) as bar:
+        task, shown = bar.add_task("re-validating", total=None), [0.0]
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+            if done == total or time.monotonic() - shown[0] > 0.1:
+                bar.refresh()
+                shown[0] = time.monotonic()
+
         report = svc.revalidate_many(
             orgs=org,
             providers=[Provider.parse(p) for p in provider or []] or None,
             concurrency=concurrency,
+            workers=workers,
             actor=_actor(actor),
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=progress,
         )
         _emit(
             as_json,
             report.model_dump(mode="json"),
-            f"{report.total} checked in {report.duration_s:.1f}s: {report.outcomes}; errors {report.errors}; "
-            f"{len(report.changed)} status change(s)",
+            f"{report.total} checked in {report.duration_s:.1f}s by {report.workers} process(es): {report.outcomes}; "
+            f"errors {report.errors}; {len(report.changed)} status change(s)",
         )
 
 

@@ -36,6 +36,7 @@ from .domain import (
 from .errors import IntegrationError
 from .limits import AttemptLimiter, credential_secret, metadata_dict
 from .providers import ParsedCredential, Validator
+from .settings import Settings
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore, ValidationUpdate
 
@@ -87,8 +88,10 @@ class IntegrationService(BulkOperations):
         *,
         attempts_per_minute: int = 20,
         backends: dict[str, str] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.store, self.cipher, self.cache, self.validators = store, cipher, cache, validators
+        self.settings = settings  # what connect() built this from; bulk runs rebuild it in other processes
         self.limiter = AttemptLimiter(attempts_per_minute)
         self.backends = backends or {}
 

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     sandbox_outage: str = ""
     sandbox_latency_ms: int = 0
     attempts_per_minute: int = 20
+    bulk_workers: int = 0  # processes for bulk re-validation; 0 = one per core for runs of 2,000 or more
 
     def backend(self, role: Literal["store", "cipher", "status_cache", "validation"]) -> str:
         """The chosen backend for a role: explicit override, else the profile's default."""
