@@ -53,7 +53,11 @@ def revalidate_sharded(
         ctx.set_forkserver_preload(["integrations.bootstrap"])
     updates = ctx.SimpleQueue()
     pauses = {p: ctx.RawValue("d", 0.0) for p in Provider}
-    ids = [[r.credential_id for r in records[i::shards]] for i in range(shards)]
+    ids: list[list[str]] = [[] for _ in range(shards)]
+    for provider in Provider:  # each shard gets an equal share of every provider, as of its concurrency
+        mine = [r.credential_id for r in records if r.provider == provider]
+        for i in range(shards):
+            ids[i].extend(mine[i::shards])
     plans = [
         plan.model_copy(
             update={
@@ -66,6 +70,7 @@ def revalidate_sharded(
     done = [0] * shards
     report = RevalidateReport(workers=shards)
     forked = ctx.get_start_method() == "fork"
+    _shared["records"] = records if forked else None  # a forked shard reads its share from this copy
     try:
         with ProcessPoolExecutor(shards, mp_context=ctx, initializer=_adopt, initargs=(updates, pauses)) as pool:
             if forked:  # a forked child must never collect (and so close) the caller's SQLite connections
@@ -87,6 +92,8 @@ def revalidate_sharded(
             "CONFIGURATION_ERROR",
             "A bulk re-validation process died; checks recorded so far are kept. Re-run with --workers 1.",
         ) from None
+    finally:
+        _shared.pop("records", None)
     _drain(updates, done, len(records), progress)
     return report
 
@@ -112,7 +119,12 @@ def _run_shard(settings: Settings, index: int, ids: list[str], plan: RunPlan) ->
 
     svc = connect(settings, init=False)
     wanted = set(ids)
-    records = [r for r in svc.store.list_credentials() if r.credential_id in wanted]
+    inherited = _shared.get("records")
+    records = [r for r in (inherited or svc.store.list_credentials()) if r.credential_id in wanted]
+    # this process is ours for the run: what exists now (imports, the records) is never garbage, so keep the
+    # collector off it, and collect the young generation less often (checks allocate a lot, briefly)
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
     updates = _shared["updates"]
 
     def progress(count: int, total: int) -> None:
