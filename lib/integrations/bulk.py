@@ -125,8 +125,9 @@ class BulkOperations:
         SHARD_MIN credentials, when the service was built from settings."""
         started = time.monotonic()
         wanted = {Provider.parse(p) for p in providers} if providers else set(Provider)
+        only = set(orgs) if orgs is not None else None
         records = [
-            r for r in self.store.list_credentials() if r.provider in wanted and (orgs is None or r.org_slug in orgs)
+            r for r in self.store.list_credentials() if r.provider in wanted and (only is None or r.org_slug in only)
         ]
         plan = RunPlan(
             concurrency=concurrency, actor=actor, rates=rates or {}, max_rate_limit_retries=max_rate_limit_retries
