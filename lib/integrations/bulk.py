@@ -14,7 +14,7 @@ from .domain import Action, Outcome, Provider, Status, StoredCredential, make_ev
 from .errors import IntegrationError
 from .gates import ProviderGate
 from .lanes import run_lanes
-from .overview import overview_frame
+from .overview import orgs_frame, overview_frame, records_frame
 from .settings import Settings
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
@@ -185,7 +185,7 @@ class BulkOperations:
         else:
             org = self.cache.get_org(org_slug)
             orgs = [org] if org else []
-        frame = overview_frame(self.store.list_credentials(org_slug), orgs)
+        frame = overview_frame(records_frame(self.store.list_credentials(org_slug)), orgs_frame(orgs))
         drifted = frame[frame["drift"]]
         drifts = [
             Drift(

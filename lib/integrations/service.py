@@ -364,7 +364,7 @@ class IntegrationService(BulkOperations):
         """One row per org x provider: recorded status beside cached status, in one query to each side."""
         from .overview import overview_frame
 
-        return overview_frame(self.store.list_credentials(), self.cache.all_orgs())
+        return overview_frame(self.store.active_frame(), self.cache.status_frame())
 
     def events(self, org_slug: str | None = None) -> pd.DataFrame:
         """The append-only history, newest first."""

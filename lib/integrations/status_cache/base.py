@@ -8,7 +8,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from datetime import datetime
 
+import pandas as pd
+
 from ..domain import OrgRow, Provider, Status
+from ..overview import orgs_frame
 
 _STATUS = {p: f"integration_{p.value.lower()}_status" for p in Provider}
 _CONFIGURED = {p: f"integration_{p.value.lower()}_configured_at" for p in Provider}
@@ -52,3 +55,7 @@ class StatusCache(ABC):
 
     def ping(self) -> None:
         self.get_org("ping-probe")
+
+    def status_frame(self) -> pd.DataFrame:
+        """overview.CACHED_COLUMNS (one row per org and provider), in one query. Adapters may read it directly."""
+        return orgs_frame(self.all_orgs())

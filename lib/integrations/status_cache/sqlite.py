@@ -10,8 +10,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
+
 from ..domain import CachedStatus, OrgRow, Provider, Status
 from ..errors import IntegrationError
+from ..overview import CACHED_COLUMNS
 from .base import StatusCache, configured_column, status_column
 
 _STATUS_VALUES = ",".join(f"'{s.value}'" for s in Status)
@@ -75,6 +78,23 @@ class SqliteStatusCache(StatusCache):
                 "SET name = COALESCE(excluded.name, organizations.name)",
                 (org_slug, name),
             )
+
+    def status_frame(self) -> pd.DataFrame:
+        columns = ", ".join(f"{status_column(p)}, {configured_column(p)}" for p in Provider)
+        with self._conn() as conn:
+            cursor = conn.cursor()
+            cursor.row_factory = None
+            wide = pd.DataFrame(
+                cursor.execute(f"SELECT org_slug, name, {columns} FROM organizations").fetchall(),
+                columns=["org_slug", "org_name"] + [c for p in Provider for c in (f"s{p.value}", f"c{p.value}")],
+            )
+        parts = [
+            wide[["org_slug", "org_name", f"s{p.value}", f"c{p.value}"]]
+            .set_axis(["org_slug", "org_name", "cached_status", "cached_configured_at"], axis=1)
+            .assign(provider=p.value)
+            for p in Provider
+        ]
+        return pd.concat(parts, ignore_index=True)[CACHED_COLUMNS]
 
     def get_org(self, org_slug: str) -> OrgRow | None:
         with self._conn() as conn:

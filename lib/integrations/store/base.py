@@ -10,7 +10,10 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import pandas as pd
+
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
+from ..overview import records_frame
 
 
 class ValidationUpdate(NamedTuple):
@@ -41,6 +44,10 @@ class IntegrationStore(ABC):
     @abstractmethod
     def list_credentials(self, org_slug: str | None = None, active_only: bool = True) -> list[StoredCredential]:
         """Credentials of one org or of all orgs, in one query."""
+
+    def active_frame(self) -> pd.DataFrame:
+        """overview.ACTIVE_COLUMNS for every active credential, in one query. Adapters may read it directly."""
+        return records_frame(self.list_credentials())
 
     @abstractmethod
     def record_validation(

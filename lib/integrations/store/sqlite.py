@@ -12,8 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
+from ..overview import ACTIVE_COLUMNS
 from .base import IntegrationStore, ValidationUpdate
 
 SCHEMA = """
@@ -140,6 +143,17 @@ class SqliteStore(IntegrationStore):
             sql += " AND is_active = 1"
         with self._tx(write=False) as conn:
             return [_credential(r) for r in conn.execute(sql + " ORDER BY org_slug, provider, created_at", args)]
+
+    def active_frame(self) -> pd.DataFrame:
+        with self._tx(write=False) as conn:
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples, straight into the frame
+            rows = cursor.execute(
+                "SELECT org_slug, provider, validation_status, credential_name, credential_hint, last_validated_at, "
+                "created_at, validation_error_code, validation_error_message, credential_id, key_ref, "
+                "length(encrypted_credential) > 0 FROM org_integrations WHERE is_active = 1"
+            ).fetchall()
+        return pd.DataFrame(rows, columns=ACTIVE_COLUMNS)
 
     def record_validation(
         self,
