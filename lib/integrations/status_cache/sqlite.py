@@ -109,14 +109,19 @@ class SqliteStatusCache(StatusCache):
         self.set_many([(org_slug, provider, status, configured_at)])
 
     def set_many(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
+        by_provider: dict[Provider, list[tuple[str, str | None, str]]] = {}
+        for org_slug, provider, status, at in updates:
+            by_provider.setdefault(provider, []).append((status.value, at.isoformat() if at else None, org_slug))
         with self._conn() as conn:
             conn.execute("BEGIN IMMEDIATE")
-            for org_slug, provider, status, at in updates:
-                cur = conn.execute(
+            for provider, rows in by_provider.items():
+                cur = conn.executemany(
                     f"UPDATE organizations SET {status_column(provider)} = ?, {configured_column(provider)} = ? "
                     "WHERE org_slug = ?",
-                    (status.value, at.isoformat() if at else None, org_slug),
+                    rows,
                 )
-                if cur.rowcount == 0:
-                    raise IntegrationError("ORG_NOT_FOUND", f"Organization {org_slug!r} has no status-cache row.")
+                if cur.rowcount < len(rows):  # some org has no row: name it, and write nothing
+                    known = {r[0] for r in conn.execute("SELECT org_slug FROM organizations")}
+                    missing = next(slug for _, _, slug in rows if slug not in known)
+                    raise IntegrationError("ORG_NOT_FOUND", f"Organization {missing!r} has no status-cache row.")
             conn.execute("COMMIT")

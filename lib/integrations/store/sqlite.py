@@ -172,13 +172,12 @@ class SqliteStore(IntegrationStore):
         self._record(updates)
 
     def _record(self, updates: list[ValidationUpdate]) -> int:
-        changed = 0
         with self._tx() as conn:
-            for u in updates:
-                changed += conn.execute(
-                    "UPDATE org_integrations SET validation_status = ?, validation_error_code = ?, "
-                    "validation_error_message = ?, last_validated_at = COALESCE(?, last_validated_at), "
-                    "updated_at = ?, updated_by = ? WHERE credential_id = ? AND is_active = 1",
+            changed = conn.executemany(
+                "UPDATE org_integrations SET validation_status = ?, validation_error_code = ?, "
+                "validation_error_message = ?, last_validated_at = COALESCE(?, last_validated_at), "
+                "updated_at = ?, updated_by = ? WHERE credential_id = ? AND is_active = 1",
+                [
                     (
                         u.status.value,
                         u.error_code,
@@ -187,8 +186,10 @@ class SqliteStore(IntegrationStore):
                         u.event.at.isoformat(),
                         u.actor,
                         u.credential_id,
-                    ),
-                ).rowcount
+                    )
+                    for u in updates
+                ],
+            ).rowcount
             conn.executemany(
                 f"INSERT INTO org_integration_events ({','.join(EVENT_COLUMNS)}) VALUES "
                 f"({','.join('?' * len(EVENT_COLUMNS))})",
