@@ -15,7 +15,6 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-import queue
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -88,10 +87,7 @@ def revalidate_sharded(
             for future in futures:
                 report.add(future.result())  # the first shard failure is raised here
     except BrokenProcessPool:
-        raise IntegrationError(
-            "CONFIGURATION_ERROR",
-            "A bulk re-validation process died; checks recorded so far are kept. Re-run with --workers 1.",
-        ) from None
+        raise IntegrationError("WORKER_FAILED") from None
     finally:
         _shared.pop("records", None)
     _drain(updates, done, len(records), progress)
@@ -100,10 +96,7 @@ def revalidate_sharded(
 
 def _drain(updates: Any, done: list[int], total: int, progress: Progress | None) -> None:
     while not updates.empty():
-        try:
-            index, count = updates.get()
-        except queue.Empty:  # pragma: no cover - SimpleQueue.get blocks; empty() was just checked
-            break
+        index, count = updates.get()
         done[index] = count
     if progress:
         progress(sum(done), total)

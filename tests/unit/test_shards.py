@@ -7,7 +7,8 @@ import multiprocessing
 import threading
 import time
 
-from integrations import IntegrationService
+import pytest
+from integrations import IntegrationError, IntegrationService
 from integrations.gates import ProviderGate
 from integrations.shards import SHARD_MIN, shard_count, share
 
@@ -77,3 +78,20 @@ def test_a_429_in_one_shard_pauses_the_provider_in_the_others() -> None:
     assert time.monotonic() - started < 0.05, "another provider's gate is not paused"
     there.wait_turn()
     assert time.monotonic() - started >= 0.2 and there.waited_s >= 0.15
+
+
+def test_a_shard_that_dies_is_a_catalog_error_and_leaves_whole_records(
+    local_svc: IntegrationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import integrations.shards as shards
+
+    populate(local_svc, 4)
+    monkeypatch.setattr(shards.threading, "active_count", lambda: 1)  # the fork path: children inherit this patch
+    monkeypatch.setattr(IntegrationService, "revalidate_records", lambda *a, **k: os._exit(9))  # dies in the shard
+    with pytest.raises(IntegrationError) as err:
+        local_svc.revalidate_many(concurrency=2, workers=2)
+    assert err.value.code == "WORKER_FAILED" and err.value.retryable
+    monkeypatch.undo()
+    assert local_svc.revalidate_many(concurrency=2, workers=1).total == 9, "nothing half-written blocks a re-run"
