@@ -193,11 +193,72 @@ def bench_setup(root: Path) -> None:
     )
 
 
+def bench_async_vs_threads() -> None:
+    """The issue's choice: the SDKs' async clients or a thread pool, whichever measures faster here. The same
+    sandboxed models.list through AsyncOpenAI on one event loop, and through OpenAI on as many threads."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx2
+    import openai
+    from integrations.providers.sandbox import SandboxRules, openai_handler
+
+    calls, in_flight = min(N, 3000), 24
+    answer = openai_handler(SandboxRules(set(), 0))
+    keys = [openai_key() for _ in range(calls)]
+
+    def sleep_then_answer(request: httpx2.Request) -> httpx2.Response:
+        time.sleep(LATENCY_MS / 1000)
+        return answer(request)
+
+    async def async_answer(request: httpx2.Request) -> httpx2.Response:
+        await asyncio.sleep(LATENCY_MS / 1000)
+        return answer(request)
+
+    def threads() -> None:
+        client = openai.OpenAI(
+            api_key="x", max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(sleep_then_answer))
+        )
+        with ThreadPoolExecutor(in_flight) as pool:
+            list(
+                pool.map(
+                    lambda k: client.models.with_raw_response.list(
+                        extra_headers=client.with_options(api_key=k).auth_headers
+                    ),
+                    keys,
+                )
+            )
+
+    async def on_loop() -> None:
+        transport = httpx2.MockTransport(async_answer)
+        client = openai.AsyncOpenAI(api_key="x", max_retries=0, http_client=httpx2.AsyncClient(transport=transport))
+        slots = asyncio.Semaphore(in_flight)
+
+        async def one(key: str) -> None:
+            async with slots:
+                await client.models.with_raw_response.list(extra_headers=client.with_options(api_key=key).auth_headers)
+
+        await asyncio.gather(*(one(k) for k in keys))
+
+    figures = {}
+    for name, run in (("threads", threads), ("async", lambda: asyncio.run(on_loop()))):
+        before, started = _cpu(), time.perf_counter()
+        run()
+        figures[name] = (time.perf_counter() - started, (_cpu() - before) / calls * 1000)
+    (t_wall, t_cpu), (a_wall, a_cpu) = figures["threads"], figures["async"]
+    line(
+        f"openai models.list x{calls}, {in_flight} in flight: threads vs async",
+        f"threads {t_wall:.2f}s ({t_cpu:.2f} ms CPU/call), async {a_wall:.2f}s ({a_cpu:.2f} ms CPU/call): "
+        f"async is {t_wall / a_wall:.2f}x the threads",
+    )
+
+
 def main() -> None:
     print(f"benchmarks: N={N}, latency={LATENCY_MS} ms, concurrency={CONCURRENCY}/provider, cores={os.cpu_count()}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         bench_setup(root)
+        bench_async_vs_threads()
         bench_overview(root)
         bench_overview_cloud(root)
         bench_bulk(root)

@@ -11,7 +11,7 @@ from datetime import datetime
 import pandas as pd
 
 from ..domain import OrgRow, Provider, Status
-from ..overview import orgs_frame
+from ..overview import CACHED_COLUMNS, orgs_frame
 
 _STATUS = {p: f"integration_{p.value.lower()}_status" for p in Provider}
 _CONFIGURED = {p: f"integration_{p.value.lower()}_configured_at" for p in Provider}
@@ -23,6 +23,26 @@ def status_column(provider: Provider) -> str:
 
 def configured_column(provider: Provider) -> str:
     return _CONFIGURED[provider]
+
+
+WIDE_COLUMNS = ["org_slug", "name"] + [c for p in Provider for c in (_STATUS[p], _CONFIGURED[p])]
+
+
+def long_status_frame(wide: pd.DataFrame) -> pd.DataFrame:
+    """The organizations table as read (WIDE_COLUMNS) -> overview.CACHED_COLUMNS, one row per org and provider."""
+    parts = [
+        pd.DataFrame(
+            {
+                "org_slug": wide["org_slug"],
+                "org_name": wide["name"],
+                "provider": p.value,
+                "cached_status": wide[_STATUS[p]].fillna(Status.NOT_CONFIGURED.value),
+                "cached_configured_at": wide[_CONFIGURED[p]],
+            }
+        )
+        for p in Provider
+    ]
+    return pd.concat(parts, ignore_index=True)[CACHED_COLUMNS]
 
 
 class StatusCache(ABC):

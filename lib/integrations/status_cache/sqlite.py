@@ -14,8 +14,7 @@ import pandas as pd
 
 from ..domain import CachedStatus, OrgRow, Provider, Status
 from ..errors import IntegrationError
-from ..overview import CACHED_COLUMNS
-from .base import StatusCache, configured_column, status_column
+from .base import WIDE_COLUMNS, StatusCache, configured_column, long_status_frame, status_column
 
 _STATUS_VALUES = ",".join(f"'{s.value}'" for s in Status)
 _COLUMNS = "".join(
@@ -80,21 +79,11 @@ class SqliteStatusCache(StatusCache):
             )
 
     def status_frame(self) -> pd.DataFrame:
-        columns = ", ".join(f"{status_column(p)}, {configured_column(p)}" for p in Provider)
         with self._conn() as conn:
             cursor = conn.cursor()
-            cursor.row_factory = None
-            wide = pd.DataFrame(
-                cursor.execute(f"SELECT org_slug, name, {columns} FROM organizations").fetchall(),
-                columns=["org_slug", "org_name"] + [c for p in Provider for c in (f"s{p.value}", f"c{p.value}")],
-            )
-        parts = [
-            wide[["org_slug", "org_name", f"s{p.value}", f"c{p.value}"]]
-            .set_axis(["org_slug", "org_name", "cached_status", "cached_configured_at"], axis=1)
-            .assign(provider=p.value)
-            for p in Provider
-        ]
-        return pd.concat(parts, ignore_index=True)[CACHED_COLUMNS]
+            cursor.row_factory = None  # plain tuples, straight into the frame
+            rows = cursor.execute(f"SELECT {', '.join(WIDE_COLUMNS)} FROM organizations").fetchall()
+        return long_status_frame(pd.DataFrame(rows, columns=WIDE_COLUMNS))
 
     def get_org(self, org_slug: str) -> OrgRow | None:
         with self._conn() as conn:

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import pandas as pd
 from postgrest.exceptions import APIError
 from pydantic import SecretStr
 
 from ..domain import CachedStatus, OrgRow, Provider, Status
 from ..errors import IntegrationError
-from .base import StatusCache, configured_column, status_column
+from .base import WIDE_COLUMNS, StatusCache, configured_column, long_status_frame, status_column
 
 TABLE = "organizations"
 PAGE = 1000
@@ -75,15 +76,22 @@ class SupabaseStatusCache(StatusCache):
         rows = self._run("read the org row", self._table().select("*").eq("org_slug", org_slug).limit(1))
         return _org(rows[0]) if rows else None
 
-    def all_orgs(self) -> list[OrgRow]:
+    def _all_rows(self, columns: str = "*") -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         while True:  # PostgREST caps a response; page through in slug order
             page = self._run(
-                "read the org rows", self._table().select("*").order("org_slug").range(len(rows), len(rows) + PAGE - 1)
+                "read the org rows",
+                self._table().select(columns).order("org_slug").range(len(rows), len(rows) + PAGE - 1),
             )
             rows += page
             if len(page) < PAGE:
-                return [_org(r) for r in rows]
+                return rows
+
+    def all_orgs(self) -> list[OrgRow]:
+        return [_org(r) for r in self._all_rows()]
+
+    def status_frame(self) -> pd.DataFrame:
+        return long_status_frame(pd.DataFrame(self._all_rows(",".join(WIDE_COLUMNS)), columns=WIDE_COLUMNS))
 
     def set_many(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
         """One upsert per provider and 500 rows (reconcile creates missing org rows before calling this)."""

@@ -10,11 +10,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
+from ..overview import ACTIVE_COLUMNS
 from . import bigquery_sql as sql
 from .base import IntegrationStore
 from .bigquery_audit_sql import AUDIT
@@ -164,6 +166,9 @@ class BigQueryStore(IntegrationStore):
 
     def list_credentials(self, org_slug: str | None = None, active_only: bool = True) -> list[StoredCredential]:
         return [_credential(r) for r in self._query(sql.LIST_ALL, {"org_slug": org_slug, "active_only": active_only})]
+
+    def active_frame(self) -> pd.DataFrame:
+        return pd.DataFrame.from_records(self._query(sql.ACTIVE_FRAME), columns=ACTIVE_COLUMNS)
 
     def record_validation(
         self,

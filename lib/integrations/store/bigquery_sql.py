@@ -48,6 +48,12 @@ LIST_ALL = (
     SELECT_CREDENTIALS + " WHERE (@org_slug IS NULL OR org_slug = @org_slug) AND (is_active OR NOT @active_only)"
     " ORDER BY org_slug, provider, created_at"
 )
+ACTIVE_FRAME = (  # overview.ACTIVE_COLUMNS, named as the overview names them
+    "SELECT org_slug, provider, validation_status AS status, credential_name, credential_hint, last_validated_at, "
+    "created_at AS configured_at, validation_error_code AS error_code, validation_error_message AS error_message, "
+    "credential_id, key_ref, encrypted_credential IS NOT NULL AS has_ciphertext "
+    "FROM `{t}.org_integrations` WHERE is_active"
+)
 ACTIVATE = f"BEGIN TRANSACTION;\n{_ERASE_ACTIVE};\n{_INSERT_CREDENTIAL};\n{_INSERT_EVENT};\nCOMMIT TRANSACTION"
 IS_ACTIVE = "SELECT key_ref FROM `{t}.org_integrations` WHERE credential_id = @credential_id AND is_active"
 RECORD_VALIDATION = f"""BEGIN TRANSACTION;
