@@ -110,11 +110,11 @@ class GcpValidator(Validator):
 
     def check(self, credential: ParsedCredential) -> CheckResult:
         """Token from the endpoint in settings (never the key file's), then the BigQuery checks."""
-        data = json.loads(credential.secret.get_secret_value())
-        key = load_pem_private_key(data["private_key"].encode(), password=None, unsafe_skip_rsa_key_validation=True)
-        signer = crypt.RSASigner(key, key_id=data["private_key_id"])  # the key was validated by parse()
+        info, (pem,) = credential.info, credential.secret_parts  # what parse() read from the key file
+        key = load_pem_private_key(pem.get_secret_value().encode(), password=None, unsafe_skip_rsa_key_validation=True)
+        signer = crypt.RSASigner(key, key_id=info["private_key_id"])  # the key was validated by parse()
         creds = service_account.Credentials(
-            signer, data["client_email"], self.token_uri, scopes=SCOPES, project_id=data["project_id"]
+            signer, info["client_email"], self.token_uri, scopes=SCOPES, project_id=info["project_id"]
         )
         token = self._token(creds, credential)
         if isinstance(token, CheckResult):
