@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from .crypto.base import Cipher, aad_for
 from .domain import Action, Outcome, Provider, Status, StoredCredential, make_event
 from .errors import IntegrationError
-from .gates import ProviderGate
+from .gates import PauseClock, ProviderGate
 from .lanes import run_lanes
 from .overview import orgs_frame, overview_frame, records_frame
 from .settings import Settings
@@ -143,7 +143,11 @@ class BulkOperations:
         return report
 
     def revalidate_records(
-        self, records: list[StoredCredential], plan: RunPlan, progress: Progress | None = None, pauses: Any = None
+        self,
+        records: list[StoredCredential],
+        plan: RunPlan,
+        progress: Progress | None = None,
+        pauses: dict[Provider, PauseClock] | None = None,
     ) -> RevalidateReport:
         """One process's share: checks in per-provider lanes of threads, writes in batches on this thread."""
         gates = {p: ProviderGate(plan.rates.get(p), pause=(pauses or {}).get(p)) for p in Provider}
