@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -19,7 +19,7 @@ R = TypeVar("R")
 POLL_S = 0.005
 
 
-class _Failed(Generic[T]):
+class _Failed:
     def __init__(self, error: BaseException) -> None:
         self.error = error
 
@@ -27,7 +27,7 @@ class _Failed(Generic[T]):
 def run_lanes(lanes: dict[K, list[T]], threads_per_lane: int, work: Callable[[K, T], R]) -> Iterator[R]:
     """Yield `work(lane, item)` for every item, in completion order, with at most `threads_per_lane` items of a
     lane in progress at once. An exception in `work` stops the lanes and is raised here."""
-    results: queue.SimpleQueue[R | _Failed[T]] = queue.SimpleQueue()
+    results: queue.SimpleQueue[R | _Failed] = queue.SimpleQueue()
     stop = threading.Event()
 
     def drain(lane: K, items: deque[T]) -> None:

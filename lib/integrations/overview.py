@@ -85,13 +85,7 @@ def orgs_frame(orgs: list[OrgRow]) -> pd.DataFrame:
 
 def utc(column: pd.Series) -> pd.Series:
     """Datetimes, ISO strings or None -> tz-aware UTC timestamps (NaT for missing)."""
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return column.dt.tz_convert("UTC") if column.dt.tz is not None else column.dt.tz_localize("UTC")
-    if pd.api.types.is_string_dtype(column) and column.notna().any():
-        first = column[column.notna()].iloc[0]
-        if isinstance(first, str):
-            return pd.to_datetime(column, utc=True, format="ISO8601")
-    return pd.to_datetime(column, utc=True)
+    return pd.to_datetime(column, utc=True, format="ISO8601")
 
 
 def overview_frame(active: pd.DataFrame, cached: pd.DataFrame) -> pd.DataFrame:
@@ -106,8 +100,7 @@ def overview_frame(active: pd.DataFrame, cached: pd.DataFrame) -> pd.DataFrame:
     frame["org_name"] = frame.org_slug.map(names)
     frame["status"] = frame.status.fillna(Status.NOT_CONFIGURED.value)
     in_cache = frame.pop("cache_row") == "both"  # the cache has a row per provider for each org it knows
-    frame["cached_status"] = frame.cached_status.where(frame.cached_status.notna() | ~in_cache, "NOT_CONFIGURED")
-    frame.loc[~in_cache, "cached_status"] = None
+    frame.loc[~in_cache, "cached_status"] = None  # None, not NaN: no cached status to compare
     recorded, cached_at = frame.configured_at, frame.cached_configured_at
     moved = (cached_at - recorded).abs() >= pd.Timedelta(seconds=1)
     frame["drift"] = (

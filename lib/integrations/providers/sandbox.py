@@ -197,8 +197,10 @@ class GoogleSandboxPool(urllib3.PoolManager):
                 f"Access Denied: Project {project}: User does not have bigquery.jobs.create permission "
                 f"in project {project}."
             )
-            error = {"code": 403, "message": message, "status": "PERMISSION_DENIED"}
-            return _response(403, {"error": error | {"errors": [{"message": message, "reason": "accessDenied"}]}})
+            errors = [{"message": message, "domain": "global", "reason": "accessDenied"}]
+            return _response(
+                403, {"error": {"code": 403, "message": message, "errors": errors, "status": "PERMISSION_DENIED"}}
+            )
         if path.endswith("/jobs"):
             return _response(
                 200, {"kind": "bigquery#job", "status": {"state": "DONE"}, "statistics": {"totalBytesProcessed": "0"}}
