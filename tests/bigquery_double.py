@@ -33,6 +33,7 @@ class DuckBigQuery:
         self.statements: list[str] = []
         self.faults: list[Exception] = []
         self.parameter_types: set[str] = set()
+        self.jobs = 0  # query jobs started, for tests and make bench
 
     def create_dataset(self, dataset: Any, exists_ok: bool = False, timeout: float | None = None) -> Any:
         with self.lock:
@@ -43,6 +44,7 @@ class DuckBigQuery:
         return dataset
 
     def query(self, sql: str, job_config: Any = None, timeout: float | None = None) -> Job:
+        self.jobs += 1
         if self.faults:
             raise self.faults.pop(0)
         params = {}

@@ -176,6 +176,50 @@ def bench_overview_cloud(root: Path) -> None:
         _overview_vs_loop(svc, "on the BigQuery + Supabase doubles")
 
 
+def bench_cloud_jobs(root: Path) -> None:
+    """BigQuery query jobs per operation, counted by the BigQuery double (a job costs ~1 s in BigQuery)."""
+    from fastapi.testclient import TestClient
+    from integrations.api import create_app
+    from integrations.crypto.local import LocalKeyring
+    from integrations.providers import build_validators
+    from integrations.service import IntegrationService
+    from integrations.status_cache.sqlite import SqliteStatusCache
+    from integrations.store.bigquery import BigQueryStore
+
+    from tests.bigquery_double import PROJECT, DuckBigQuery
+
+    client = DuckBigQuery()
+    settings = Settings(_env_file=None, data_dir=root / "jobs", attempts_per_minute=0)
+    store, cache = BigQueryStore(client, PROJECT), SqliteStatusCache(root / "jobs-status.sqlite")
+    store.init()
+    cache.init()
+    svc = IntegrationService(
+        store,
+        LocalKeyring(root / "jobs.keyring"),
+        cache,
+        build_validators(settings),
+        attempts_per_minute=0,
+    )
+
+    def jobs(action) -> int:
+        before = client.jobs
+        action()
+        return client.jobs - before
+
+    key = svc.register_org("jobs-org")
+    line("BigQuery jobs per setup (target 1)", str(jobs(lambda: svc.setup("jobs-org", Provider.OPENAI, openai_key()))))
+    line("BigQuery jobs per validate (target 1)", str(jobs(lambda: svc.validate("jobs-org", Provider.OPENAI))))
+    api = TestClient(create_app(svc))
+    headers = {"X-API-Key": key}
+    api.get("/api/v1/integrations/jobs-org", headers=headers).raise_for_status()  # the key is now verified
+    read = jobs(lambda: api.get("/api/v1/integrations/jobs-org", headers=headers).raise_for_status())
+    line("BigQuery jobs per REST read with a verified org key (target <= 1)", str(read))
+    n = min(N_CLOUD, 2000)
+    populate(svc, n - 1)
+    bulk = jobs(lambda: svc.revalidate_many(concurrency=CONCURRENCY, workers=1))
+    line(f"BigQuery jobs per bulk re-validation of {n} (target <= {n // 500 + 5})", str(bulk))
+
+
 def bench_setup(root: Path) -> None:
     svc = service(root / "setup")
     svc.register_org("bench-org")
@@ -257,6 +301,7 @@ def main() -> None:
     print(f"benchmarks: N={N}, latency={LATENCY_MS} ms, concurrency={CONCURRENCY}/provider, cores={os.cpu_count()}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        bench_cloud_jobs(root)
         bench_setup(root)
         bench_async_vs_threads()
         bench_overview(root)
