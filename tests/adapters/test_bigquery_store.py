@@ -37,7 +37,7 @@ def test_emitted_statements_are_the_catalogued_ones() -> None:
     store.events()
     known = {v.format(t=f"{PROJECT}.organizations") for v in bigquery_sql.ALL.values()}
     assert set(client.statements) <= known
-    assert {"BYTES", "TIMESTAMP", "BOOL", "STRING", "INT64"} <= client.parameter_types
+    assert {"BYTES", "TIMESTAMP", "BOOL", "STRING", "INT64", "ARRAY", "STRUCT"} <= client.parameter_types
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,15 @@ class ValidationUpdate(NamedTuple):
     event: Event
 
 
+class SchemaFinding(NamedTuple):
+    """One object a store needs (a dataset, a table): ok, or what is wrong and the fix."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
 class IntegrationStore(ABC):
     name: str = "store"
     queries: int = 0  # backend round-trips, counted for the benchmarks

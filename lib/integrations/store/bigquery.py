@@ -13,12 +13,13 @@ from typing import Any
 import pandas as pd
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
+from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..overview import ACTIVE_COLUMNS
 from . import bigquery_sql as sql
-from .base import IntegrationStore
+from .base import IntegrationStore, SchemaFinding, ValidationUpdate
 from .bigquery_audit_sql import AUDIT
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -29,7 +30,9 @@ RETRYABLE = (
     "too many DML statements outstanding",
     "Could not serialize access",
 )
+QUOTA_REASONS = ("rateLimitExceeded", "quotaExceeded")  # short- and long-term quotas: transient, never a verdict
 MAX_ATTEMPTS = 5
+CANCEL_WAIT_S = 5.0
 _TYPES = {bytes: "BYTES", bool: "BOOL", int: "INT64", float: "FLOAT64", datetime: "TIMESTAMP", str: "STRING"}
 _TYPED_NULLS = {
     "encrypted_credential": "BYTES",
@@ -41,17 +44,63 @@ _TYPED_NULLS = {
     "until": "TIMESTAMP",
     "cutoff": "TIMESTAMP",
 }
+EVENT_TYPES = {  # the STRUCT of one @events element: the events table's columns
+    "event_id": "STRING",
+    "event_at": "TIMESTAMP",
+    "org_slug": "STRING",
+    "provider": "STRING",
+    "credential_id": "STRING",
+    "action": "STRING",
+    "status_before": "STRING",
+    "status_after": "STRING",
+    "outcome": "STRING",
+    "error_code": "STRING",
+    "message": "STRING",
+    "actor": "STRING",
+    "duration_ms": "INT64",
+}
+UPDATE_TYPES = {  # the STRUCT of one @updates element
+    "credential_id": "STRING",
+    "validation_status": "STRING",
+    "validation_error_code": "STRING",
+    "validation_error_message": "STRING",
+    "validated_at": "TIMESTAMP",
+    "updated_at": "TIMESTAMP",
+    "actor": "STRING",
+}
+
+
+def _plain(value: Any) -> Any:
+    return value.value if hasattr(value, "value") else value  # enums
 
 
 def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter:
     if name == "metadata":
         return bigquery.ScalarQueryParameter(name, "STRING", value)  # PARSE_JSON(@metadata) in the SQL
     if value is None:
-        kind = _TYPED_NULLS.get(name, "TIMESTAMP" if name.endswith("_at") or name == "at" else "STRING")
+        kind = _TYPED_NULLS.get(name, "TIMESTAMP" if name.endswith("_at") else "STRING")
         return bigquery.ScalarQueryParameter(name, kind, None)
-    if hasattr(value, "value"):  # enums
-        value = value.value
+    value = _plain(value)
     return bigquery.ScalarQueryParameter(name, _TYPES[type(value)], value)
+
+
+def _structs(name: str, types: dict[str, str], rows: list[dict[str, Any]]) -> bigquery.ArrayQueryParameter:
+    """An ARRAY<STRUCT<...>> parameter: one element per row, every field typed (NULLs too)."""
+    return bigquery.ArrayQueryParameter(
+        name,
+        "STRUCT",
+        [
+            bigquery.StructQueryParameter(
+                None, *(bigquery.ScalarQueryParameter(f, t, _plain(row[f])) for f, t in types.items())
+            )
+            for row in rows
+        ],
+    )
+
+
+def _events(events: list[Event]) -> bigquery.ArrayQueryParameter:
+    rows = [e.model_dump() for e in events]
+    return _structs("events", EVENT_TYPES, [r | {"event_at": r["at"]} for r in rows])
 
 
 def _utc(value: Any) -> Any:
@@ -65,29 +114,28 @@ def _credential(row: dict[str, Any]) -> StoredCredential:
     return StoredCredential.model_validate(data)
 
 
-def _event_params(event: Event) -> dict[str, Any]:
-    data = event.model_dump()
-    return {
-        "event_id": data["event_id"],
-        "at": data["at"],
-        "event_org_slug": data["org_slug"],
-        "event_provider": data["provider"],
-        "event_credential_id": data["credential_id"],
-        "action": data["action"],
-        "status_before": data["status_before"],
-        "status_after": data["status_after"],
-        "outcome": data["outcome"],
-        "error_code": data["error_code"],
-        "message": data["message"],
-        "actor": data["actor"],
-        "duration_ms": data["duration_ms"],
-    }
+def _event(row: dict[str, Any]) -> Event:
+    data = {k: _utc(v) for k, v in row.items()}
+    data["at"] = data.pop("event_at")  # the column is event_at (AT is reserved in BigQuery); the model says at
+    return Event.model_validate(data)
+
+
+def _reason(exc: gexc.GoogleAPICallError) -> str:
+    errors = getattr(exc, "errors", None) or []
+    return str(errors[0].get("reason", "")) if errors and isinstance(errors[0], dict) else ""
 
 
 class BigQueryStore(IntegrationStore):
     name = "bigquery"
 
-    def __init__(self, client: Any, project: str, dataset: str = "organizations", timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        client: Any,
+        project: str,
+        dataset: str = "organizations",
+        timeout: float = 30.0,
+        location: str | None = None,
+    ) -> None:
         if not PROJECT_RE.fullmatch(project or ""):
             raise IntegrationError(
                 "CONFIGURATION_ERROR", f"Invalid GCP project id {project!r} (INTEGRATIONS_GCP_PROJECT)."
@@ -95,70 +143,200 @@ class BigQueryStore(IntegrationStore):
         if not DATASET_RE.fullmatch(dataset or ""):
             raise IntegrationError("CONFIGURATION_ERROR", f"Invalid BigQuery dataset name {dataset!r}.")
         self.client, self.project, self.dataset, self.timeout = client, project, dataset, timeout
+        self.location = location
         self._t = f"{project}.{dataset}"
+        # the client's own retry (rate limits, backend errors), bounded by the store's deadline
+        self._retry = DEFAULT_RETRY.with_deadline(timeout)
+        self._job_retry = DEFAULT_JOB_RETRY.with_deadline(timeout)
 
-    def _query(self, template: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        config = bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in (params or {}).items()])
+    # --- one query job -------------------------------------------------------------------------------------------
+    def _query(
+        self, template: str, params: dict[str, Any] | None = None, arrays: list[Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run one statement or script as one query job within the deadline; retry concurrent-update aborts."""
+        scalars = [_param(k, v) for k, v in (params or {}).items()]
+        config = bigquery.QueryJobConfig(query_parameters=scalars + (arrays or []))
+        writes = not template.lstrip().upper().startswith("SELECT")
+        deadline = time.monotonic() + self.timeout
         for attempt in range(1, MAX_ATTEMPTS + 1):
             self.queries += 1
+            job = None
             try:
-                job = self.client.query(template.format(t=self._t), job_config=config, timeout=self.timeout)
-                return [dict(row.items()) for row in job.result(timeout=self.timeout)]
-            except gexc.Forbidden as exc:
-                raise IntegrationError(
-                    "STORAGE_FAILED", f"BigQuery denied access: {exc.message[:200]}", retryable=False
-                ) from None
+                job = self.client.query(
+                    template.format(t=self._t),
+                    job_config=config,
+                    location=self.location,
+                    timeout=self.timeout,
+                    retry=self._retry,
+                    job_retry=self._job_retry,
+                )
+                rows = job.result(timeout=max(0.1, deadline - time.monotonic()), retry=self._retry)
+                return [dict(row.items()) for row in rows]
+            except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError
+                raise self._timed_out(job, writes) from None
             except gexc.GoogleAPICallError as exc:
-                if attempt < MAX_ATTEMPTS and any(m.lower() in exc.message.lower() for m in RETRYABLE):
-                    time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))  # noqa: S311 - jitter
+                reason = _reason(exc)
+                if reason in QUOTA_REASONS:
+                    raise IntegrationError(
+                        "STORAGE_FAILED",
+                        f"BigQuery quota ({reason}): {exc.message[:200]} Nothing was written; retry later.",
+                        retryable=True,
+                    ) from None
+                if isinstance(exc, gexc.Forbidden):
+                    raise IntegrationError(
+                        "STORAGE_FAILED",
+                        f"BigQuery denied access: {exc.message[:200]} Grant the service account BigQuery Data Editor "
+                        f"on the dataset {self._t} and BigQuery Job User on the project (`integrations doctor`).",
+                        retryable=False,
+                    ) from None
+                again = any(m.lower() in exc.message.lower() for m in RETRYABLE)
+                pause = min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
+                if again and attempt < MAX_ATTEMPTS and time.monotonic() + pause < deadline:
+                    time.sleep(pause)
                     continue
-                raise IntegrationError("STORAGE_FAILED", f"BigQuery failed: {exc.message[:200]}") from None
-            except (gexc.RetryError, TimeoutError, OSError) as exc:
-                raise IntegrationError("STORAGE_FAILED", f"BigQuery unreachable ({type(exc).__name__}).") from None
-        raise AssertionError("unreachable")
-
-    def init(self) -> None:
-        """Create the dataset and tables if missing, naming the permission that is missing if any."""
-        steps = [
-            (
-                "bigquery.datasets.create",
-                lambda: self.client.create_dataset(bigquery.Dataset(self._t), exists_ok=True, timeout=self.timeout),
-            ),
-            (
-                "bigquery.tables.create",
-                lambda: [self._query(s) for s in (sql.CREATE_CREDENTIALS, sql.CREATE_EVENTS, sql.CREATE_KEYS)],
-            ),
-            (
-                "bigquery.jobs.create + bigquery.tables.getData",
-                lambda: self._query(sql.LIST_KEYS, {"org_slug": "init-probe"}),
-            ),
-        ]
-        for permission, step in steps:
-            try:
-                step()
-            except (gexc.Forbidden, IntegrationError) as exc:
-                if isinstance(exc, IntegrationError) and exc.retryable:
-                    raise
                 raise IntegrationError(
                     "STORAGE_FAILED",
-                    f"Missing BigQuery permission {permission} on {self._t} (grant BigQuery Data Editor and Job User).",
-                    retryable=False,
+                    f"BigQuery failed: {exc.message[:200]}" + (" Nothing was written." if writes else ""),
+                    retryable=again or isinstance(exc, gexc.ServerError),
                 ) from None
+            except (gexc.RetryError, OSError) as exc:
+                known = "" if not writes else " It is not known whether the write happened: read before retrying."
+                raise IntegrationError(
+                    "STORAGE_FAILED", f"BigQuery unreachable ({type(exc).__name__}).{known}", retryable=True
+                ) from None
+        raise AssertionError("unreachable")
 
+    def _timed_out(self, job: Any, writes: bool) -> IntegrationError:
+        """Cancel a job that outlived the deadline; say whether its write is known not to have happened."""
+        what = f"BigQuery did not answer within {self.timeout:g} s (INTEGRATIONS_STORE_TIMEOUT_S)."
+        if not writes:
+            return IntegrationError("STORAGE_FAILED", f"{what} Nothing was changed; retry.", retryable=True)
+        stopped = False
+        if job is not None:
+            try:
+                job.cancel(timeout=CANCEL_WAIT_S)
+                waited = time.monotonic() + CANCEL_WAIT_S
+                while not job.done() and time.monotonic() < waited:
+                    time.sleep(0.05)
+                stopped = job.state == "DONE" and (job.error_result or {}).get("reason") == "stopped"
+            except gexc.GoogleAPICallError:
+                stopped = False
+        if stopped:
+            return IntegrationError(
+                "STORAGE_FAILED",
+                f"{what} The job was cancelled before it committed: nothing was written; retry.",
+                retryable=True,
+            )
+        return IntegrationError(
+            "STORAGE_FAILED",
+            f"{what} The job was cancelled, but it may have committed: the write may have happened; check before "
+            "retrying.",
+            retryable=True,
+        )
+
+    # --- schema -----------------------------------------------------------------------------------------------------
+    def init(self) -> None:
+        """Get the dataset and tables; create only what is missing, naming a missing permission only then."""
+        for finding in self.inspect(create=True):
+            if not finding.ok:
+                raise IntegrationError("STORAGE_FAILED", f"{finding.detail} Fix: {finding.fix}", retryable=False)
+
+    def inspect(self, create: bool = False) -> list[SchemaFinding]:
+        """The dataset and each table: present with every column, or what is wrong and its fix. With `create`,
+        what is missing is created (init); without, nothing is changed (doctor)."""
+        findings = [self._dataset(create)]
+        if not findings[0].ok:
+            return findings
+        return findings + [self._table(name, create) for name in sql.TABLES]
+
+    def _dataset(self, create: bool) -> SchemaFinding:
+        ref = bigquery.DatasetReference(self.project, self.dataset)
+        name = f"dataset {self._t}"
+        try:
+            self.client.get_dataset(ref, retry=self._retry, timeout=self.timeout)
+            return SchemaFinding(name, True, "present")
+        except gexc.Forbidden:
+            return SchemaFinding(
+                name,
+                False,
+                f"No bigquery.datasets.get on {self._t}.",
+                f"Grant the service account BigQuery Data Editor (roles/bigquery.dataEditor) on the dataset {self._t}.",
+            )
+        except gexc.NotFound:
+            pass
+        missing = SchemaFinding(
+            name,
+            False,
+            f"The dataset {self._t} does not exist.",
+            f"Create it (`bq mk --location={self.location or 'US'} --dataset {self.project}:{self.dataset}`) and grant "
+            "BigQuery Data Editor on it, or grant bigquery.datasets.create on the project and run `integrations init`.",
+        )
+        if not create:
+            return missing
+        dataset = bigquery.Dataset(ref)
+        dataset.location = self.location
+        try:
+            self.client.create_dataset(dataset, exists_ok=True, retry=self._retry, timeout=self.timeout)
+        except gexc.Forbidden:
+            return missing._replace(
+                detail=f"{missing.detail} Creating it needs bigquery.datasets.create on the "
+                f"project {self.project}, which this service account does not have."
+            )
+        return SchemaFinding(name, True, "created")
+
+    def _table(self, table: str, create: bool) -> SchemaFinding:
+        name, full = f"table {table}", f"{self._t}.{table}"
+        try:
+            found = self.client.get_table(full, retry=self._retry, timeout=self.timeout)
+        except gexc.Forbidden:
+            return SchemaFinding(
+                name,
+                False,
+                f"No bigquery.tables.get on {full}.",
+                f"Grant BigQuery Data Editor (roles/bigquery.dataEditor) on the dataset {self._t}.",
+            )
+        except gexc.NotFound:
+            if not create:
+                return SchemaFinding(name, False, f"{full} does not exist.", "Run `integrations init`.")
+            try:
+                self._query(sql.CREATE[table])
+            except IntegrationError as exc:
+                if exc.retryable:
+                    raise
+                return SchemaFinding(
+                    name,
+                    False,
+                    f"{full} does not exist and could not be created ({exc.message[:160]}).",
+                    f"Grant bigquery.tables.create (BigQuery Data Editor) on the dataset {self._t} and BigQuery Job "
+                    "User on the project, then run `integrations init`.",
+                )
+            return SchemaFinding(name, True, "created")
+        have = {f.name for f in found.schema}
+        missing = [c for c in sql.COLUMNS[table] if c not in have]
+        if missing:
+            return SchemaFinding(
+                name,
+                False,
+                f"{full} lacks column(s) {', '.join(missing)}.",
+                sql.MIGRATIONS.get(table, "").format(t=self._t)
+                or f"Add the column(s) {', '.join(missing)} as in store/bigquery_sql.py.",
+            )
+        return SchemaFinding(name, True, "present, every column")
+
+    # --- writes -----------------------------------------------------------------------------------------------------
     def _credential_params(self, record: StoredCredential) -> dict[str, Any]:
         data = record.model_dump()
         data["metadata"] = json.dumps(data["metadata"], sort_keys=True)
         return data
 
     def activate(self, record: StoredCredential, event: Event) -> StoredCredential | None:
-        previous = self.get_active(record.org_slug, record.provider)
-        params = (
-            self._credential_params(record)
-            | _event_params(event)
-            | {"erase_at": record.created_at, "erase_actor": record.created_by or "system"}
-        )
-        self._query(sql.ACTIVATE, params)
-        return previous
+        """One job: erase the active row, insert the new one and its event, return the replaced row (erased)."""
+        params = self._credential_params(record) | {
+            "erase_at": record.created_at,
+            "erase_actor": record.created_by or "system",
+        }
+        rows = self._query(sql.ACTIVATE, params, [_events([event])])
+        return _credential(rows[0]) if rows else None
 
     def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None:
         rows = self._query(sql.ACTIVE, {"org_slug": org_slug, "provider": provider.value})
@@ -180,57 +358,67 @@ class BigQueryStore(IntegrationStore):
         actor: str,
         event: Event,
     ) -> bool:
-        active = bool(self._query(sql.IS_ACTIVE, {"credential_id": credential_id}))
-        self._query(
-            sql.RECORD_VALIDATION,
-            _event_params(event)
-            | {
-                "credential_id": credential_id,
-                "validation_status": status.value,
-                "validation_error_code": error_code,
-                "validation_error_message": error_message,
-                "validated_at": validated_at,
-                "actor": actor,
-            },
+        update = ValidationUpdate(credential_id, status, error_code, error_message, validated_at, actor, event)
+        return credential_id in self._record([update])
+
+    def record_validations(self, updates: list[ValidationUpdate]) -> None:
+        """A whole batch in one query job: one UPDATE ... FROM UNNEST(@updates) and one INSERT of the events."""
+        if updates:
+            self._record(updates)
+
+    def _record(self, updates: list[ValidationUpdate]) -> set[str]:
+        latest = {u.credential_id: u for u in updates}  # UPDATE ... FROM must match one source row per target row
+        rows = [
+            {
+                "credential_id": u.credential_id,
+                "validation_status": u.status,
+                "validation_error_code": u.error_code,
+                "validation_error_message": u.error_message,
+                "validated_at": u.validated_at,
+                "updated_at": u.event.at,
+                "actor": u.actor,
+            }
+            for u in latest.values()
+        ]
+        result = self._query(
+            sql.RECORD_VALIDATIONS, None, [_structs("updates", UPDATE_TYPES, rows), _events([u.event for u in updates])]
         )
-        return active
+        return {r["credential_id"] for r in result}
 
     def deactivate(
         self, org_slug: str, provider: Provider, at: datetime, actor: str, event: Event
     ) -> StoredCredential | None:
-        previous = self.get_active(org_slug, provider)
-        if previous is not None:
-            self._query(
-                sql.DEACTIVATE,
-                _event_params(event)
-                | {"org_slug": org_slug, "provider": provider.value, "erase_at": at, "erase_actor": actor},
-            )
-        return previous
+        """One job: the event (only when a row was active), the erase, and the erased row back."""
+        params = {"org_slug": org_slug, "provider": provider.value, "erase_at": at, "erase_actor": actor}
+        params |= {"event_id": event.event_id, "event_at": event.at}
+        rows = self._query(sql.DEACTIVATE, params, [_events([event])])
+        return _credential(rows[0]) if rows else None
 
     def replace_ciphertext(
         self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str, event: Event
     ) -> bool:
-        rows = self._query(sql.IS_ACTIVE, {"credential_id": credential_id})
-        if not rows or rows[0]["key_ref"] != expected_key_ref:
-            return False
-        self._query(
-            sql.REPLACE_CIPHERTEXT,
-            _event_params(event)
-            | {
-                "credential_id": credential_id,
-                "ciphertext": ciphertext,
-                "key_ref": key_ref,
-                "expected_key_ref": expected_key_ref,
-            },
-        )
-        return True
+        """One job: swapped only while still active under `expected_key_ref`; its event is the witness."""
+        params = {
+            "credential_id": credential_id,
+            "ciphertext": ciphertext,
+            "key_ref": key_ref,
+            "expected_key_ref": expected_key_ref,
+            "event_id": event.event_id,
+            "event_at": event.at,
+        }
+        rows = self._query(sql.REPLACE_CIPHERTEXT, params, [_events([event])])
+        return bool(rows and rows[0]["n"])
 
     def append_event(self, event: Event) -> None:
-        self._query(sql.APPEND_EVENT, _event_params(event))
+        self.append_events([event])
+
+    def append_events(self, events: list[Event]) -> None:
+        """Any number of events in one query job."""
+        if events:
+            self._query(sql.APPEND_EVENTS, None, [_events(events)])
 
     def events(self, org_slug: str | None = None) -> list[Event]:
-        rows = self._query(sql.EVENTS, {"org_slug": org_slug})
-        return [Event.model_validate({k: _utc(v) for k, v in r.items()}) for r in rows]
+        return [_event(r) for r in self._query(sql.EVENTS, {"org_slug": org_slug})]
 
     def add_api_key(self, key: OrgApiKey) -> None:
         self._query(sql.ADD_KEY, key.model_dump())
@@ -240,9 +428,8 @@ class BigQueryStore(IntegrationStore):
         return OrgApiKey.model_validate({k: _utc(v) for k, v in rows[0].items()}) if rows else None
 
     def revoke_api_keys(self, org_slug: str, at: datetime) -> int:
-        live = self._query(sql.COUNT_LIVE_KEYS, {"org_slug": org_slug})[0]["n"]
-        self._query(sql.REVOKE_KEYS, {"org_slug": org_slug, "at": at})
-        return int(live)
+        rows = self._query(sql.REVOKE_KEYS, {"org_slug": org_slug, "revoked_at": at})
+        return int(rows[0]["n"]) if rows else 0
 
     def api_keys(self, org_slug: str | None = None) -> list[OrgApiKey]:
         rows = self._query(sql.LIST_KEYS, {"org_slug": org_slug})

@@ -26,12 +26,13 @@ AUDIT = {
     "GROUP BY provider, credential_fingerprint HAVING COUNT(DISTINCT org_slug) > 1 ORDER BY 1, 2",
     "key_versions": f"SELECT key_ref, COUNT(*) AS ciphertexts {_ACTIVE} AND encrypted_credential IS NOT NULL "
     "GROUP BY 1 ORDER BY 1",
-    "activity": "SELECT TIMESTAMP_TRUNC(at, DAY) AS day, action, COUNT(*) AS events FROM `{t}.org_integration_events` "
-    "WHERE (@since IS NULL OR at >= @since) AND (@until IS NULL OR at <= @until) GROUP BY 1, 2 ORDER BY 1, 2",
+    "activity": "SELECT TIMESTAMP_TRUNC(event_at, DAY) AS day, action, COUNT(*) AS events "
+    "FROM `{t}.org_integration_events` WHERE (@since IS NULL OR event_at >= @since) "
+    "AND (@until IS NULL OR event_at <= @until) GROUP BY 1, 2 ORDER BY 1, 2",
     "failures_by_code": "SELECT error_code, action, COUNT(*) AS events FROM `{t}.org_integration_events` "
-    "WHERE outcome != @success AND (@since IS NULL OR at >= @since) "
-    "AND (@until IS NULL OR at <= @until) GROUP BY 1, 2 ORDER BY events DESC, 1, 2",
+    "WHERE outcome != @success AND (@since IS NULL OR event_at >= @since) "
+    "AND (@until IS NULL OR event_at <= @until) GROUP BY 1, 2 ORDER BY events DESC, 1, 2",
     "actors": "SELECT actor, action, COUNT(*) AS events FROM `{t}.org_integration_events` "
-    "WHERE (@since IS NULL OR at >= @since) AND (@until IS NULL OR at <= @until) "
+    "WHERE (@since IS NULL OR event_at >= @since) AND (@until IS NULL OR event_at <= @until) "
     "GROUP BY 1, 2 ORDER BY events DESC, 1, 2",
 }

@@ -1,6 +1,9 @@
 """Every statement the BigQuery store emits, in BigQuery's dialect, with query parameters (@name).
 
-`{t}` is the validated `project.dataset` prefix; nothing else is ever formatted into SQL text.
+`{t}` is the validated `project.dataset` prefix; nothing else is ever formatted into SQL text. No identifier is a
+reserved word (the events' time column is `event_at`). A write is one query job: a script whose last statement,
+where the caller needs an answer, is the SELECT that gives it (a script job returns its last statement's rows).
+Batches travel as ARRAY<STRUCT> parameters (@events, @updates) read with UNNEST.
 """
 
 CRED_COLUMNS = (
@@ -10,11 +13,12 @@ CRED_COLUMNS = (
     "deleted_at"
 )
 EVENT_COLUMNS = (
-    "event_id, at, org_slug, provider, credential_id, action, status_before, status_after, outcome, "
+    "event_id, event_at, org_slug, provider, credential_id, action, status_before, status_after, outcome, "
     "error_code, message, actor, duration_ms"
 )
 KEY_COLUMNS = "org_slug, key_id, key_prefix, key_hash, created_at, revoked_at"
 
+TABLES = ("org_integrations", "org_integration_events", "org_api_keys")
 CREATE_CREDENTIALS = """CREATE TABLE IF NOT EXISTS `{t}.org_integrations` (
   credential_id STRING NOT NULL, org_slug STRING NOT NULL, provider STRING NOT NULL, credential_name STRING,
   encrypted_credential BYTES, key_ref STRING, credential_hint STRING, credential_fingerprint STRING, metadata JSON,
@@ -23,27 +27,43 @@ CREATE_CREDENTIALS = """CREATE TABLE IF NOT EXISTS `{t}.org_integrations` (
   updated_at TIMESTAMP NOT NULL, created_by STRING, updated_by STRING, deleted_at TIMESTAMP)
 CLUSTER BY org_slug, provider"""
 CREATE_EVENTS = """CREATE TABLE IF NOT EXISTS `{t}.org_integration_events` (
-  event_id STRING NOT NULL, at TIMESTAMP NOT NULL, org_slug STRING NOT NULL, provider STRING, credential_id STRING,
-  action STRING NOT NULL, status_before STRING, status_after STRING, outcome STRING NOT NULL, error_code STRING,
-  message STRING, actor STRING, duration_ms INT64)
-PARTITION BY DATE(at) CLUSTER BY org_slug"""
+  event_id STRING NOT NULL, event_at TIMESTAMP NOT NULL, org_slug STRING NOT NULL, provider STRING,
+  credential_id STRING, action STRING NOT NULL, status_before STRING, status_after STRING, outcome STRING NOT NULL,
+  error_code STRING, message STRING, actor STRING, duration_ms INT64)
+PARTITION BY DATE(event_at) CLUSTER BY org_slug"""
 CREATE_KEYS = """CREATE TABLE IF NOT EXISTS `{t}.org_api_keys` (
   org_slug STRING NOT NULL, key_id STRING NOT NULL, key_prefix STRING NOT NULL, key_hash STRING NOT NULL,
   created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)"""
+CREATE = dict(zip(TABLES, (CREATE_CREDENTIALS, CREATE_EVENTS, CREATE_KEYS), strict=True))
+COLUMNS = {
+    table: tuple(c.strip() for c in columns.split(","))
+    for table, columns in zip(TABLES, (CRED_COLUMNS, EVENT_COLUMNS, KEY_COLUMNS), strict=True)
+}
+MIGRATIONS = {  # what an existing dataset needs (README: "Running on Google Cloud")
+    "org_integration_events": "The events' time column is now event_at (AT is reserved in BigQuery). Copy the "
+    "history into a table with the new column, then swap the names: CREATE TABLE `{t}.org_integration_events_v2` "
+    "PARTITION BY DATE(event_at) CLUSTER BY org_slug AS SELECT * EXCEPT (`at`), `at` AS event_at FROM "
+    "`{t}.org_integration_events`; ALTER TABLE `{t}.org_integration_events` RENAME TO org_integration_events_v1; "
+    "ALTER TABLE `{t}.org_integration_events_v2` RENAME TO org_integration_events",
+}
 
+_EVENTS_FROM = "SELECT " + ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(",")) + " FROM UNNEST(@events) AS e"
+_INSERT_EVENTS = f"INSERT INTO `{{t}}.org_integration_events` ({EVENT_COLUMNS})\n  {_EVENTS_FROM}"
+_ACTIVE_ROW = "org_slug = @org_slug AND provider = @provider AND is_active"
+_ERASE_ACTIVE = f"""UPDATE `{{t}}.org_integrations` SET is_active = FALSE, encrypted_credential = NULL,
+  deleted_at = @erase_at, updated_at = @erase_at, updated_by = @erase_actor
+  WHERE {_ACTIVE_ROW}"""
+_ERASED_NOW = (  # the row this script erased: inactive, erased at this script's own @erase_at
+    f"SELECT {CRED_COLUMNS} FROM `{{t}}.org_integrations` WHERE org_slug = @org_slug AND provider = @provider "
+    "AND NOT is_active AND deleted_at = @erase_at AND updated_by = @erase_actor"
+)
 _INSERT_CREDENTIAL = f"""INSERT INTO `{{t}}.org_integrations` ({CRED_COLUMNS}) VALUES (@credential_id, @org_slug,
   @provider, @credential_name, @encrypted_credential, @key_ref, @credential_hint, @credential_fingerprint,
   PARSE_JSON(@metadata), @is_active, @validation_status, @validation_error_code, @validation_error_message,
   @last_validated_at, @created_at, @updated_at, @created_by, @updated_by, @deleted_at)"""
-_INSERT_EVENT = f"""INSERT INTO `{{t}}.org_integration_events` ({EVENT_COLUMNS}) VALUES (@event_id, @at,
-  @event_org_slug, @event_provider, @event_credential_id, @action, @status_before, @status_after, @outcome,
-  @error_code, @message, @actor, @duration_ms)"""
-_ERASE_ACTIVE = """UPDATE `{t}.org_integrations` SET is_active = FALSE, encrypted_credential = NULL,
-  deleted_at = @erase_at, updated_at = @erase_at, updated_by = @erase_actor
-  WHERE org_slug = @org_slug AND provider = @provider AND is_active"""
 
 SELECT_CREDENTIALS = f"SELECT {CRED_COLUMNS} FROM `{{t}}.org_integrations`"
-ACTIVE = SELECT_CREDENTIALS + " WHERE org_slug = @org_slug AND provider = @provider AND is_active"
+ACTIVE = SELECT_CREDENTIALS + f" WHERE {_ACTIVE_ROW}"
 LIST_ALL = (
     SELECT_CREDENTIALS + " WHERE (@org_slug IS NULL OR org_slug = @org_slug) AND (is_active OR NOT @active_only)"
     " ORDER BY org_slug, provider, created_at"
@@ -54,35 +74,59 @@ ACTIVE_FRAME = (  # overview.ACTIVE_COLUMNS, named as the overview names them
     "credential_id, key_ref, encrypted_credential IS NOT NULL AS has_ciphertext "
     "FROM `{t}.org_integrations` WHERE is_active"
 )
-ACTIVATE = f"BEGIN TRANSACTION;\n{_ERASE_ACTIVE};\n{_INSERT_CREDENTIAL};\n{_INSERT_EVENT};\nCOMMIT TRANSACTION"
-IS_ACTIVE = "SELECT key_ref FROM `{t}.org_integrations` WHERE credential_id = @credential_id AND is_active"
-RECORD_VALIDATION = f"""BEGIN TRANSACTION;
-UPDATE `{{t}}.org_integrations` SET validation_status = @validation_status,
-  validation_error_code = @validation_error_code, validation_error_message = @validation_error_message,
-  last_validated_at = COALESCE(@validated_at, last_validated_at), updated_at = @at, updated_by = @actor
-  WHERE credential_id = @credential_id AND is_active;
-{_INSERT_EVENT};
-COMMIT TRANSACTION"""
-DEACTIVATE = f"BEGIN TRANSACTION;\n{_ERASE_ACTIVE};\n{_INSERT_EVENT};\nCOMMIT TRANSACTION"
+# rotation: erase the active row, insert the new one and its event, then return the row it replaced
+ACTIVATE = (
+    f"BEGIN TRANSACTION;\n{_ERASE_ACTIVE};\n{_INSERT_CREDENTIAL};\n{_INSERT_EVENTS};\nCOMMIT TRANSACTION;\n"
+    f"{_ERASED_NOW}"
+)
+# a batch of validation outcomes and their events; returns which of the batch's rows are (still) active
+RECORD_VALIDATIONS = f"""BEGIN TRANSACTION;
+UPDATE `{{t}}.org_integrations` AS c SET validation_status = u.validation_status,
+  validation_error_code = u.validation_error_code, validation_error_message = u.validation_error_message,
+  last_validated_at = COALESCE(u.validated_at, c.last_validated_at), updated_at = u.updated_at,
+  updated_by = u.actor
+  FROM UNNEST(@updates) AS u
+  WHERE c.credential_id = u.credential_id AND c.is_active;
+{_INSERT_EVENTS};
+COMMIT TRANSACTION;
+SELECT credential_id FROM `{{t}}.org_integrations`
+  WHERE is_active AND credential_id IN (SELECT u.credential_id FROM UNNEST(@updates) AS u)"""
+# delete: the event only when a row was active (it witnesses the erase); returns the row it erased
+DEACTIVATE = f"""BEGIN TRANSACTION;
+{_INSERT_EVENTS}
+  WHERE EXISTS (SELECT 1 FROM `{{t}}.org_integrations` WHERE {_ACTIVE_ROW});
+{_ERASE_ACTIVE};
+COMMIT TRANSACTION;
+{_ERASED_NOW}
+  AND EXISTS (SELECT 1 FROM `{{t}}.org_integration_events` WHERE event_at = @event_at AND event_id = @event_id)"""
+_STILL_UNDER_EXPECTED = "credential_id = @credential_id AND is_active AND key_ref = @expected_key_ref"
+# rewrap: swap the ciphertext only while the row is active under the expected key; the event witnesses the swap
 REPLACE_CIPHERTEXT = f"""BEGIN TRANSACTION;
+{_INSERT_EVENTS}
+  WHERE EXISTS (SELECT 1 FROM `{{t}}.org_integrations` WHERE {_STILL_UNDER_EXPECTED});
 UPDATE `{{t}}.org_integrations` SET encrypted_credential = @ciphertext, key_ref = @key_ref
-  WHERE credential_id = @credential_id AND is_active AND key_ref = @expected_key_ref;
-{_INSERT_EVENT};
-COMMIT TRANSACTION"""
-APPEND_EVENT = _INSERT_EVENT
+  WHERE {_STILL_UNDER_EXPECTED};
+COMMIT TRANSACTION;
+SELECT COUNT(*) AS n FROM `{{t}}.org_integration_events` WHERE event_at = @event_at AND event_id = @event_id"""
+APPEND_EVENTS = _INSERT_EVENTS
 EVENTS = (
     f"SELECT {EVENT_COLUMNS} FROM `{{t}}.org_integration_events` WHERE (@org_slug IS NULL OR org_slug = @org_slug)"
-    " ORDER BY at DESC, event_id DESC"
+    " ORDER BY event_at DESC, event_id DESC"
 )
 ADD_KEY = f"""INSERT INTO `{{t}}.org_api_keys` ({KEY_COLUMNS}) VALUES (@org_slug, @key_id, @key_prefix, @key_hash,
   @created_at, @revoked_at)"""
 FIND_KEY = f"SELECT {KEY_COLUMNS} FROM `{{t}}.org_api_keys` WHERE key_id = @key_id"
-COUNT_LIVE_KEYS = "SELECT COUNT(*) AS n FROM `{t}.org_api_keys` WHERE org_slug = @org_slug AND revoked_at IS NULL"
-REVOKE_KEYS = "UPDATE `{t}.org_api_keys` SET revoked_at = @at WHERE org_slug = @org_slug AND revoked_at IS NULL"
+REVOKE_KEYS = """UPDATE `{t}.org_api_keys` SET revoked_at = @revoked_at
+  WHERE org_slug = @org_slug AND revoked_at IS NULL;
+SELECT @@row_count AS n"""  # the rows the UPDATE just changed
 LIST_KEYS = (
     f"SELECT {KEY_COLUMNS} FROM `{{t}}.org_api_keys` WHERE (@org_slug IS NULL OR org_slug = @org_slug)"
     " ORDER BY created_at"
 )
 PING = "SELECT 1 AS ok"
 
-ALL = {name: value for name, value in dict(globals()).items() if name.isupper() and "COLUMNS" not in name}
+ALL = {
+    name: value
+    for name, value in dict(globals()).items()
+    if name.isupper() and isinstance(value, str) and "COLUMNS" not in name
+}
