@@ -337,19 +337,23 @@ class DuckBigQuery:
 
     def create_dataset(self, dataset: Any, exists_ok: bool = False, *args: Any, **kwargs: Any) -> Any:
         ref = _dataset_id(dataset)
-        project = ref.split(".")[0]
-        self._require("bigquery.datasets.create", f"Project {project}")
+        self._require("bigquery.datasets.create", f"Project {ref.split('.')[0]}")
+        if ref in self.datasets:
+            if not exists_ok:
+                raise google_error(409, "duplicate", f"Already Exists: Dataset {ref.replace('.', ':', 1)}")
+            return dataset
+        self.add_dataset(ref, getattr(dataset, "location", None) or "US")
+        return dataset
+
+    def add_dataset(self, ref: str, location: str = "US") -> None:
+        """A dataset made by someone else (an administrator): no permission of the caller is needed."""
+        project, dataset_id = ref.split(".")
         with self.lock:
-            if ref in self.datasets:
-                if not exists_ok:
-                    raise google_error(409, "duplicate", f"Already Exists: Dataset {ref.replace('.', ':', 1)}")
-                return dataset
             catalogs = {r[0] for r in self.db.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
             if project not in catalogs:
                 self.db.execute(f"ATTACH ':memory:' AS \"{project}\"")
-            self.db.execute(f'CREATE SCHEMA IF NOT EXISTS "{project}"."{ref.split(".")[1]}"')
-            self.datasets[ref] = getattr(dataset, "location", None) or "US"
-        return dataset
+            self.db.execute(f'CREATE SCHEMA IF NOT EXISTS "{project}"."{dataset_id}"')
+            self.datasets[ref] = location
 
     def get_table(self, table_ref: Any, *args: Any, **kwargs: Any) -> bigquery.Table:
         ref = (

@@ -52,8 +52,14 @@ def build_store(settings: Settings) -> IntegrationStore:
     from .store.bigquery import BigQueryStore
 
     with _google_credentials():
-        client = bigquery.Client(project=settings.gcp_project)
-    return BigQueryStore(client, settings.gcp_project or "", settings.bigquery_dataset)
+        client = bigquery.Client(project=settings.gcp_project, location=settings.bigquery_location)
+    return BigQueryStore(
+        client,
+        settings.gcp_project or "",
+        settings.bigquery_dataset,
+        timeout=settings.store_timeout_s,
+        location=settings.bigquery_location,
+    )
 
 
 def build_cipher(settings: Settings) -> Cipher:

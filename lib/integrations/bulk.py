@@ -20,7 +20,7 @@ from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
 
 Progress = Callable[[int, int], None]
-WRITE_BATCH = 256
+WRITE_BATCH = 500  # one store write (one BigQuery job) and one status-cache write per batch
 
 
 def _retry_after(limits: dict[str, str]) -> float:

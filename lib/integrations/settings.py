@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     sandbox_latency_ms: int = 0
     attempts_per_minute: int = 20
     bulk_workers: int = 0  # processes for bulk re-validation; 0 = one per core for runs of 2,000 or more
+    store_timeout_s: float = 30.0  # deadline of every BigQuery call (the client's retries and the job's wait)
+    bigquery_location: str | None = None  # where the dataset lives (created there); None: BigQuery's default, US
 
     def backend(self, role: Literal["store", "cipher", "status_cache", "validation"]) -> str:
         """The chosen backend for a role: explicit override, else the profile's default."""

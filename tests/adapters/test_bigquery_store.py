@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 import sqlglot
 from google.api_core import exceptions as gexc
-from integrations.domain import Provider
+from google.cloud import bigquery
+from integrations.domain import Action, Provider, Status
 from integrations.errors import IntegrationError
 from integrations.store import bigquery_sql
+from integrations.store.base import ValidationUpdate
 from integrations.store.bigquery import BigQueryStore
 
-from tests.bigquery_double import PROJECT, DuckBigQuery
-from tests.builders import event, record
+from tests.bigquery_double import DATA_EDITOR_ON_DATASET, PROJECT, DuckBigQuery
+from tests.builders import T0, event, record
 from tests.contract.test_store import StoreContract
 
 
@@ -66,16 +69,147 @@ def test_retries_are_bounded() -> None:
     assert err.value.code == "STORAGE_FAILED" and len(client.faults) == 5
 
 
-def test_missing_permission_is_named_at_init() -> None:
-    client = DuckBigQuery()
+def _denied_dataset_create() -> DuckBigQuery:
+    return DuckBigQuery(granted=DATA_EDITOR_ON_DATASET)
 
-    def denied(*args: object, **kwargs: object) -> None:
-        raise gexc.Forbidden("Access Denied: User does not have bigquery.datasets.create permission")
 
-    client.create_dataset = denied  # type: ignore[method-assign]
+def test_data_editor_on_an_existing_dataset_is_enough_for_init() -> None:
+    client = _denied_dataset_create()
+    client.add_dataset(f"{PROJECT}.organizations", "EU")  # created by an administrator
+    store = BigQueryStore(client, PROJECT, location="EU")
+    store.init()
+    assert client.jobs == 3  # the three tables, created because they were missing
+    store.init()
+    assert client.jobs == 3  # everything present: get, nothing created, no job
+    assert set(client.locations) == {"EU"}
+
+
+def test_missing_dataset_without_create_permission_names_it_only_then() -> None:
     with pytest.raises(IntegrationError) as err:
-        BigQueryStore(client, PROJECT).init()
-    assert err.value.code == "STORAGE_FAILED" and "bigquery.datasets.create" in err.value.message
+        BigQueryStore(_denied_dataset_create(), PROJECT).init()
+    message = err.value.message
+    assert err.value.code == "STORAGE_FAILED" and not err.value.retryable
+    assert "bigquery.datasets.create" in message and "bq mk" in message
+
+
+def test_an_events_table_with_the_old_reserved_column_names_its_migration() -> None:
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    old = bigquery_sql.CREATE_EVENTS.replace("event_at", "`at`").replace("IF NOT EXISTS ", "")
+    client.tables.pop(f"{PROJECT}.organizations.org_integration_events")
+    client.db.execute('DROP TABLE "test-project"."organizations"."org_integration_events"')
+    client.query(old.format(t=f"{PROJECT}.organizations")).result()
+    with pytest.raises(IntegrationError) as err:
+        store.init()
+    assert "event_at" in err.value.message and "RENAME TO org_integration_events" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        ("SELECT at FROM `{t}.org_integration_events`", "Syntax error"),  # AT is reserved
+        ("SELECT nope FROM `{t}.org_integrations`", "Unrecognized name: nope"),
+        ("SELECT credential_id FROM `{t}.org_integrations` WHERE is_active = @flag", "No matching signature"),
+        ("SELECT credential_id FROM `{t}.org_integrations` WHERE org_slug = @undeclared", "undeclared"),
+    ],
+)
+def test_zetasql_refuses_what_bigquery_refuses(sql: str, error: str) -> None:
+    client = DuckBigQuery()
+    BigQueryStore(client, PROJECT).init()
+    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("flag", "STRING", "x")])
+    job = client.query(sql.format(t=f"{PROJECT}.organizations"), job_config=config)
+    with pytest.raises(gexc.BadRequest) as err:
+        job.result()
+    assert error.lower() in err.value.message.lower() and err.value.errors[0]["reason"] == "invalidQuery"
+
+
+def test_a_batch_of_validations_or_events_is_one_job() -> None:
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    records = [record(f"org-{i:03d}") for i in range(3)]
+    for rec in records:
+        store.activate(rec, event(rec.org_slug))
+    before = client.jobs
+    updates = [
+        ValidationUpdate(r.credential_id, Status.INVALID, "INVALID_CREDENTIAL", "no", T0, "ops", event(r.org_slug))
+        for r in records * 200  # 600 outcomes, some for the same credential
+    ]
+    store.record_validations(updates)
+    store.append_events([event(f"org-{i:03d}") for i in range(700)])
+    assert client.jobs - before == 2
+    assert {r.validation_status for r in store.list_credentials()} == {Status.INVALID}
+    assert len(store.events()) == 3 + 600 + 700
+
+
+def test_setup_delete_and_rewrap_writes_are_one_job_each() -> None:
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    rec = record()
+    counts = []
+    for write in (
+        lambda: store.activate(rec, event()),
+        lambda: store.replace_ciphertext(rec.credential_id, b"new", "test/v2", rec.key_ref, event()),
+        lambda: store.deactivate("acmecorp", Provider.OPENAI, T0, "ops", event(action=Action.DELETE)),
+        lambda: store.revoke_api_keys("acmecorp", T0),
+    ):
+        before = client.jobs
+        write()
+        counts.append(client.jobs - before)
+    assert counts == [1, 1, 1, 1]
+
+
+def test_a_second_transaction_on_a_held_table_aborts_and_the_store_retries() -> None:
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    table = f"{PROJECT}.organizations.org_integrations"
+    client._locks.held[table] = "another-open-transaction"
+    script = bigquery_sql.DEACTIVATE.replace("{t}", f"{PROJECT}.organizations")
+    job = client.query(script, job_config=_deactivate_config())
+    with pytest.raises(gexc.BadRequest) as err:
+        job.result()
+    assert "Could not serialize access to table" in err.value.message and "concurrent update" in err.value.message
+    threading.Timer(0.3, lambda: client._release([table])).start()  # the other transaction commits
+    rec = record()
+    store.activate(rec, event())  # aborted until then, retried with backoff
+    assert store.get_active("acmecorp", Provider.OPENAI).credential_id == rec.credential_id
+    assert client.jobs >= 5
+
+
+def _deactivate_config() -> bigquery.QueryJobConfig:
+    from integrations.store.bigquery import _events, _param
+
+    params = {"org_slug": "acmecorp", "provider": "OPENAI", "erase_at": T0, "erase_actor": "t"}
+    params |= {"event_id": "evt_1", "event_at": T0}
+    return bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in params.items()] + [_events([event()])])
+
+
+@pytest.mark.parametrize("reason", ["rateLimitExceeded", "quotaExceeded"])
+def test_quota_errors_are_transient_storage_failures(reason: str) -> None:
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    client.quota_errors = [reason]
+    with pytest.raises(IntegrationError) as err:
+        store.activate(record(), event())
+    assert err.value.code == "STORAGE_FAILED" and err.value.retryable and reason in err.value.message
+    assert store.list_credentials() == []
+
+
+def test_a_write_past_the_deadline_is_cancelled_and_said_not_to_have_happened() -> None:
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT, timeout=0.3)
+    store.init()
+    client.job_delay_s = 5.0
+    with pytest.raises(IntegrationError) as err:
+        store.activate(record(), event())
+    assert err.value.code == "STORAGE_FAILED" and err.value.retryable
+    assert "nothing was written" in err.value.message and "INTEGRATIONS_STORE_TIMEOUT_S" in err.value.message
+    client.job_delay_s = 0.0
+    assert store.list_credentials() == [] and store.events() == []
 
 
 @pytest.mark.parametrize(

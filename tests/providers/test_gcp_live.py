@@ -121,6 +121,15 @@ def test_bigquery_transient_errors_are_retryable(key_json: str, status: int, cod
     assert (result.error_code, result.retryable) == (code, True)
 
 
+@pytest.mark.parametrize(("reason", "domain"), [("rateLimitExceeded", "usageLimits"), ("quotaExceeded", "global")])
+def test_bigquery_403_quota_errors_are_retryable_not_permissions(key_json: str, reason: str, domain: str) -> None:
+    msg = "Exceeded rate limits: too many api requests per user per method for this user_method."
+    body = {"error": {"code": 403, "message": msg, "errors": [{"message": msg, "domain": domain, "reason": reason}]}}
+    with serve(google(key_json, jobs=Reply(403, body))) as (url, _):
+        result = check(url, key_json)
+    assert (result.error_code, result.retryable) == ("RATE_LIMITED", True) and reason in result.message
+
+
 def test_unreachable_token_endpoint_is_network_error(key_json: str) -> None:
     result = check(refused_url(), key_json)
     assert (result.error_code, result.retryable) == ("NETWORK_ERROR", True)

@@ -168,6 +168,13 @@ class GcpValidator(Validator):
                     retryable=True,
                     checks=checks,
                 )
+            if resp.status == 403 and _google_reason(resp) in ("rateLimitExceeded", "quotaExceeded"):
+                return failure(  # Google's quotas answer 403 too: transient, never a verdict on the key
+                    "RATE_LIMITED",
+                    f"BigQuery quota ({_google_reason(resp)}) during {name}; the key was not fully checked.",
+                    retryable=True,
+                    checks=checks,
+                )
             if resp.status == 429 or resp.status >= 500:
                 code = "RATE_LIMITED" if resp.status == 429 else "PROVIDER_UNAVAILABLE"
                 return failure(
@@ -195,3 +202,12 @@ def _google_message(resp: urllib3.BaseHTTPResponse) -> str:
         return str(body.get("error", {}).get("message", f"HTTP {resp.status}"))
     except (ValueError, AttributeError):
         return f"HTTP {resp.status}"
+
+
+def _google_reason(resp: urllib3.BaseHTTPResponse) -> str:
+    """The `reason` of Google's error JSON (`error.errors[0].reason`), or ''."""
+    try:
+        errors = json.loads(resp.data).get("error", {}).get("errors") or [{}]
+        return str(errors[0].get("reason", ""))
+    except (ValueError, AttributeError):
+        return ""
