@@ -14,7 +14,6 @@ from .domain import OrgApiKey
 from .errors import IntegrationError
 from .store.base import IntegrationStore
 
-
 VERIFIED_TTL_S = 30.0  # a key revoked by another process stops working within this long
 VERIFIED_MAX = 10_000
 
