@@ -1,5 +1,11 @@
 """A local Cloud KMS gRPC server: generic handlers with the kms_v1 message types, AES-GCM inside, several key
-versions, AAD and CRC32C honoured. Faults: corrupt the CRC of N responses, deny permission."""
+versions, AAD honoured.
+
+As strict as the service where the adapter can trip: the CRC32C of every checksummed request field (plaintext,
+ciphertext, AAD, MAC data) is verified and a mismatch is INVALID_ARGUMENT; IAM is per method (`deny` names the
+methods the caller lacks the permission for, e.g. {"GetCryptoKey"}: what roles/cloudkms.cryptoKeyEncrypterDecrypter
+grants is Encrypt and Decrypt, not cloudkms.cryptoKeys.get); a key version that is DISABLED or DESTROYED answers
+FAILED_PRECONDITION, as the service does. Faults: corrupt the CRC of N responses."""
 
 from __future__ import annotations
 
@@ -21,6 +27,13 @@ from google.cloud import kms_v1
 KEY = "projects/p/locations/global/keyRings/integrations/cryptoKeys/credentials"
 MAC_KEY_VERSION = "projects/p/locations/global/keyRings/integrations/cryptoKeys/fingerprints/cryptoKeyVersions/1"
 SERVICE = "google.cloud.kms.v1.KeyManagementService"
+PERMISSIONS = {
+    "Encrypt": "cloudkms.cryptoKeyVersions.useToEncrypt",
+    "Decrypt": "cloudkms.cryptoKeyVersions.useToDecrypt",
+    "GetCryptoKey": "cloudkms.cryptoKeys.get",
+    "MacSign": "cloudkms.cryptoKeyVersions.useToSign",
+}
+ENCRYPTER_DECRYPTER_AND_SIGNER = {"GetCryptoKey"}  # denied: the README's roles grant every other method we call
 
 
 def crc(data: bytes) -> int:
@@ -33,7 +46,9 @@ class KmsState:
     primary: int = 1
     mac_key: bytes = field(default_factory=lambda: os.urandom(32))
     corrupt_responses: int = 0
-    deny: bool = False
+    deny: bool | set[str] = False  # True: every method; a set: those methods
+    states: dict[int, str] = field(default_factory=dict)  # version -> DISABLED / DESTROYED (default ENABLED)
+    mac_state: str = "ENABLED"
     calls: int = 0
 
     def rotate(self) -> str:
@@ -43,15 +58,29 @@ class KmsState:
 
 
 def _handlers(state: KmsState) -> grpc.GenericRpcHandler:
-    def guard(context: grpc.ServicerContext, name: str, expected: str) -> None:
+    def guard(context: grpc.ServicerContext, method: str, name: str, expected: str) -> None:
         state.calls += 1
-        if state.deny:
+        if state.deny is True or (isinstance(state.deny, set) and method in state.deny):
             context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
-                f"Permission 'cloudkms.cryptoKeyVersions.useToEncrypt' denied on resource '{name}'.",
+                f"Permission '{PERMISSIONS[method]}' denied on resource '{name}' (or it may not exist).",
             )
         if name != expected:
             context.abort(grpc.StatusCode.NOT_FOUND, f"{name} not found.")
+
+    def checksum(context: grpc.ServicerContext, field_name: str, data: bytes, given: int | None) -> None:
+        if given is not None and crc(data) != given:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"The checksum in field {field_name}_crc32c did not match the data in field {field_name}.",
+            )
+
+    def enabled(context: grpc.ServicerContext, version_name: str, current: str) -> None:
+        if current != "ENABLED":
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"{version_name} is not enabled, current state is: {current}.",
+            )
 
     def corrupt() -> bool:
         if state.corrupt_responses > 0:
@@ -60,9 +89,11 @@ def _handlers(state: KmsState) -> grpc.GenericRpcHandler:
         return False
 
     def encrypt(req: kms_v1.EncryptRequest, context: grpc.ServicerContext) -> kms_v1.EncryptResponse:
-        guard(context, req.name, KEY)
-        if req.plaintext_crc32c is not None and crc(req.plaintext) != req.plaintext_crc32c:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "The checksum in field plaintext_crc32c did not match.")
+        guard(context, "Encrypt", req.name, KEY)
+        checksum(context, "plaintext", req.plaintext, req.plaintext_crc32c)
+        aad, aad_crc = req.additional_authenticated_data, req.additional_authenticated_data_crc32c
+        checksum(context, "additional_authenticated_data", aad, aad_crc)
+        enabled(context, f"{KEY}/cryptoKeyVersions/{state.primary}", state.states.get(state.primary, "ENABLED"))
         nonce = os.urandom(12)
         body = AESGCM(state.versions[state.primary]).encrypt(nonce, req.plaintext, req.additional_authenticated_data)
         ciphertext = struct.pack(">I", state.primary) + nonce + body
@@ -75,9 +106,13 @@ def _handlers(state: KmsState) -> grpc.GenericRpcHandler:
         )
 
     def decrypt(req: kms_v1.DecryptRequest, context: grpc.ServicerContext) -> kms_v1.DecryptResponse:
-        guard(context, req.name, KEY)
-        if req.ciphertext_crc32c is not None and crc(req.ciphertext) != req.ciphertext_crc32c:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "The checksum in field ciphertext_crc32c did not match.")
+        guard(context, "Decrypt", req.name, KEY)
+        checksum(context, "ciphertext", req.ciphertext, req.ciphertext_crc32c)
+        aad, aad_crc = req.additional_authenticated_data, req.additional_authenticated_data_crc32c
+        checksum(context, "additional_authenticated_data", aad, aad_crc)
+        if len(req.ciphertext) >= 4 and struct.unpack_from(">I", req.ciphertext)[0] in state.versions:
+            version = struct.unpack_from(">I", req.ciphertext)[0]
+            enabled(context, f"{KEY}/cryptoKeyVersions/{version}", state.states.get(version, "ENABLED"))
         try:
             (version,) = struct.unpack_from(">I", req.ciphertext)
             key = state.versions[version]
@@ -89,12 +124,14 @@ def _handlers(state: KmsState) -> grpc.GenericRpcHandler:
         return kms_v1.DecryptResponse(plaintext=plaintext, plaintext_crc32c=crc(plaintext) ^ (1 if corrupt() else 0))
 
     def get_crypto_key(req: kms_v1.GetCryptoKeyRequest, context: grpc.ServicerContext) -> kms_v1.CryptoKey:
-        guard(context, req.name, KEY)
+        guard(context, "GetCryptoKey", req.name, KEY)
         primary = kms_v1.CryptoKeyVersion(name=f"{KEY}/cryptoKeyVersions/{state.primary}")
         return kms_v1.CryptoKey(name=KEY, primary=primary)
 
     def mac_sign(req: kms_v1.MacSignRequest, context: grpc.ServicerContext) -> kms_v1.MacSignResponse:
-        guard(context, req.name, MAC_KEY_VERSION)
+        guard(context, "MacSign", req.name, MAC_KEY_VERSION)
+        checksum(context, "data", req.data, req.data_crc32c)
+        enabled(context, MAC_KEY_VERSION, state.mac_state)
         mac = hmac.new(state.mac_key, req.data, hashlib.sha256).digest()
         return kms_v1.MacSignResponse(
             name=req.name,

@@ -252,6 +252,22 @@ CATALOG: dict[str, CatalogEntry] = {
             ["Fix the setting named in the message."],
             http_status=500,
         ),
+        _e(
+            "KMS_KEY_VERSION_UNAVAILABLE",
+            "Encryption key version disabled or destroyed",
+            "The Cloud KMS key version this needs is disabled or destroyed; retrying will not help.",
+            [
+                "The key's primary version was disabled, so nothing new can be encrypted.",
+                "The credential was encrypted under a version that has since been disabled or destroyed.",
+            ],
+            [
+                "A DISABLED version: enable it again (`gcloud kms keys versions enable VERSION --key KEY "
+                "--keyring RING --location LOC`), or make an enabled version the key's primary.",
+                "A DESTROYED version cannot come back: set up the credentials it encrypted again, and run "
+                "`integrations rewrap` before disabling old versions in future.",
+            ],
+            http_status=500,
+        ),
     ]
 }
 

@@ -20,6 +20,8 @@ from .base import Cipher, Sealed
 MAX_PLAINTEXT = 64 * 1024
 INTEGRITY_ATTEMPTS = 3
 PRIMARY_TTL_S = 60.0
+ROLES = {"mac_sign": "roles/cloudkms.signerVerifier"}  # encrypt and decrypt: roles/cloudkms.cryptoKeyEncrypterDecrypter
+PROBE_AAD = b"integrations|primary-version-probe"
 
 
 def crc(data: bytes) -> int:
@@ -62,10 +64,15 @@ class KmsCipher(Cipher):
         try:
             return getattr(self.client, method)(request=request, retry=self._retry, timeout=self.timeout)
         except gexc.PermissionDenied:
+            role = ROLES.get(method, "roles/cloudkms.cryptoKeyEncrypterDecrypter")
             raise IntegrationError(
                 code,
-                f"Cloud KMS denied {method} on the key; grant roles/cloudkms.cryptoKeyEncrypterDecrypter.",
+                f"Cloud KMS denied {method} on {request['name']}; grant the service account {role} on that key.",
                 retryable=False,
+            ) from None
+        except gexc.FailedPrecondition as exc:  # the key version is DISABLED or DESTROYED: an operator must act
+            raise IntegrationError(
+                "KMS_KEY_VERSION_UNAVAILABLE", f"Cloud KMS refused {method}: {exc.message[:200]}", retryable=False
             ) from None
         except gexc.NotFound:
             raise IntegrationError(
@@ -110,6 +117,8 @@ class KmsCipher(Cipher):
                 and crc(response.ciphertext) == response.ciphertext_crc32c
             ):
                 raise _Corrupted
+            with self._lock:  # the response names the primary version it used
+                self._primary = (time.monotonic(), response.name)
             return Sealed(bytes(response.ciphertext), response.name)
 
         return self._with_integrity("ENCRYPTION_FAILED", attempt)
@@ -136,12 +145,13 @@ class KmsCipher(Cipher):
         return self._with_integrity("DECRYPTION_FAILED", attempt)
 
     def current_key_ref(self) -> str:
-        """The key's primary version, cached for a minute."""
+        """The key's primary version, as named by the last Encrypt response (at most a minute old). Learning it
+        from Encrypt, not GetCryptoKey, needs no permission beyond roles/cloudkms.cryptoKeyEncrypterDecrypter."""
         with self._lock:
-            if self._primary is None or time.monotonic() - self._primary[0] > PRIMARY_TTL_S:
-                key = self._call("get_crypto_key", {"name": self.key_name}, "ENCRYPTION_FAILED")
-                self._primary = (time.monotonic(), key.primary.name)
-            return self._primary[1]
+            known = self._primary
+        if known is None or time.monotonic() - known[0] > PRIMARY_TTL_S:
+            return self.encrypt(b"probe", PROBE_AAD).key_ref
+        return known[1]
 
     def fingerprint(self, plaintext: bytes) -> str:
         def attempt() -> str:
