@@ -379,8 +379,11 @@ class DuckBigQuery:
         specs = {name: _spec(p) for name, p in params.items()}
         for spec in specs.values():
             self.parameter_types |= set(_flat(spec))
-        if getattr(job_config, "dry_run", False):
+        if getattr(job_config, "dry_run", False):  # validated and authorized at insertion, never run
             self.dry_runs += 1
+            for statement in self._analyzer.check(self.tables, sql, specs):
+                if (needed := self._permission_for(statement)) is not None:
+                    self._require(needed[0], f"Table {needed[1]}")
             return _DoneJob()
         self.jobs += 1
         self.locations.append(location)

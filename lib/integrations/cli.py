@@ -316,6 +316,36 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
     uvicorn.run("integrations.api:create_app", factory=True, host=host, port=port)
 
 
+@app.command()
+def doctor(as_json: JsonOpt = False) -> None:
+    """Check every setting, permission, table, column, key and status column the profile needs; change nothing."""
+    from .doctor import run
+
+    try:
+        report = run()
+    except IntegrationError as exc:  # settings that cannot even be read
+        _emit(as_json, {"ok": False, "error": exc.to_json()}, f"[bold red]{exc.code}[/]: {escape(exc.message)}")
+        raise typer.Exit(1) from None
+    data = {
+        "ok": report.ok,
+        "profile": report.profile,
+        "backends": report.backends,
+        "checks": [c.model_dump() for c in report.checks],
+    }
+
+    def text() -> None:
+        out.print(f"profile {escape(report.profile)}: " + ", ".join(f"{k}={v}" for k, v in report.backends.items()))
+        for c in report.checks:
+            mark = "[green]ok[/]     " if c.ok else "[bold red]missing[/]"
+            out.print(f"{mark} {escape(c.area)}: {escape(c.name)}: {escape(c.detail)}", markup=True)
+            if not c.ok and c.fix:
+                out.print(f"        [dim]fix:[/] {escape(c.fix)}")
+
+    _emit(as_json, data, text)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

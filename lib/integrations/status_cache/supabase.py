@@ -112,3 +112,23 @@ class SupabaseStatusCache(StatusCache):
         updated = self._run("update the status", self._table().update(values).eq("org_slug", org_slug))
         if not updated:  # PostgREST answers [] when no row matched: not an error to it, but to us
             raise IntegrationError("ORG_NOT_FOUND", f"Organization {org_slug!r} has no row in Supabase.")
+
+    def missing_columns(self) -> list[str]:
+        """Our six status columns that the organizations table lacks (read-only: one select each when one fails;
+        PostgREST answers 42703 for an unknown column)."""
+        ours = [c for p in Provider for c in (status_column(p), configured_column(p))]
+        try:
+            self._run("check the status columns", self._table().select(",".join(ours)).limit(1))
+            return []
+        except IntegrationError:
+            pass
+        missing = []
+        for column in ours:
+            try:
+                self._run(f"check {column}", self._table().select(column).limit(1))
+            except IntegrationError as exc:
+                if "42703" in exc.message or "does not exist" in exc.message or "column" in exc.message.lower():
+                    missing.append(column)
+                else:
+                    raise
+        return missing

@@ -323,6 +323,49 @@ class BigQueryStore(IntegrationStore):
             )
         return SchemaFinding(name, True, "present, every column")
 
+    def probe_permissions(self) -> list[SchemaFinding]:
+        """Dry runs (free, change nothing) of a read and a write on each table: jobs.create, getData, updateData."""
+        findings = []
+        for table, column in (
+            ("org_integrations", "credential_id"),
+            ("org_integration_events", "event_id"),
+            ("org_api_keys", "key_id"),
+        ):
+            for kind, text in (
+                ("read", f"SELECT {column} FROM `{{t}}.{table}` WHERE {column} = @probe"),
+                ("write", f"UPDATE `{{t}}.{table}` SET {column} = @probe WHERE FALSE"),
+            ):
+                name = f"{kind} {table} (dry run)"
+                config = bigquery.QueryJobConfig(
+                    dry_run=True, query_parameters=[bigquery.ScalarQueryParameter("probe", "STRING", "probe")]
+                )
+                try:
+                    self.client.query(
+                        text.format(t=self._t),
+                        job_config=config,
+                        location=self.location,
+                        timeout=self.timeout,
+                        retry=self._retry,
+                    ).result(timeout=self.timeout)
+                    findings.append(SchemaFinding(name, True, "allowed"))
+                except gexc.Forbidden as exc:
+                    findings.append(
+                        SchemaFinding(
+                            name,
+                            False,
+                            f"Denied: {exc.message[:200]}",
+                            f"Grant BigQuery Data Editor (roles/bigquery.dataEditor) on the dataset {self._t} and "
+                            f"BigQuery Job User (roles/bigquery.jobUser) on the project {self.project}.",
+                        )
+                    )
+                except gexc.GoogleAPICallError as exc:
+                    findings.append(
+                        SchemaFinding(
+                            name, False, f"BigQuery refused it: {exc.message[:200]}", "See the table's finding above."
+                        )
+                    )
+        return findings
+
     # --- writes -----------------------------------------------------------------------------------------------------
     def _credential_params(self, record: StoredCredential) -> dict[str, Any]:
         data = record.model_dump()

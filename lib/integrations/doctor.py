@@ -1,0 +1,167 @@
+"""`integrations doctor`: check a deployment before trusting it. Every setting, permission, table, column, KMS key
+state and Supabase status column the chosen profile needs, each ok or missing with its exact fix. Changes nothing:
+no dataset, table, key or row is created; the BigQuery checks are gets and dry runs, the KMS ones an Encrypt and
+Decrypt of a probe and a MacSign."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from . import bootstrap
+from .crypto.base import Cipher
+from .errors import IntegrationError
+from .settings import Settings
+
+MIGRATION = "migrations/supabase/001_integration_status_columns.sql"
+
+
+class Check(BaseModel):
+    area: str
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+class DoctorReport(BaseModel):
+    profile: str
+    backends: dict[str, str] = Field(default_factory=dict)
+    checks: list[Check] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+
+def _failed(area: str, name: str, exc: IntegrationError) -> Check:
+    return Check(area=area, name=name, ok=False, detail=f"{exc.code}: {exc.message}", fix=exc.hint)
+
+
+def _build(area: str, build: Callable[[], Any], checks: list[Check]) -> Any:
+    """The adapter, or None with the missing setting recorded (building one contacts nothing)."""
+    try:
+        return build()
+    except IntegrationError as exc:
+        check = _failed(area, "settings", exc)
+        if exc.message.startswith("Missing setting(s): "):
+            check.fix = f"Set {exc.message.removeprefix('Missing setting(s): ').rstrip('.')} (environment or .env)."
+        checks.append(check)
+        return None
+
+
+def _store_checks(settings: Settings) -> list[Check]:
+    checks: list[Check] = []
+    if settings.backend("store") == "sqlite":
+        path = settings.data_dir / "warehouse.sqlite"
+        return [
+            Check(
+                area="store",
+                name=str(path),
+                ok=path.exists(),
+                detail="present" if path.exists() else "missing",
+                fix="" if path.exists() else "Run `integrations init`.",
+            )
+        ]
+    store = _build("bigquery", lambda: bootstrap.build_store(settings), checks)
+    if store is None:
+        return checks
+    checks.append(
+        Check(
+            area="bigquery",
+            name="settings",
+            ok=True,
+            detail=f"dataset {store.project}.{store.dataset}"
+            f", location {settings.bigquery_location or 'BigQuery default'}",
+        )
+    )
+    try:
+        findings = store.inspect(create=False)
+        if all(f.ok for f in findings):
+            findings += store.probe_permissions()
+    except IntegrationError as exc:
+        return [*checks, _failed("bigquery", "reachable", exc)]
+    return checks + [Check(area="bigquery", name=f.name, ok=f.ok, detail=f.detail, fix=f.fix) for f in findings]
+
+
+def _cipher_checks(settings: Settings) -> list[Check]:
+    checks: list[Check] = []
+    if settings.backend("cipher") == "local":
+        path = settings.data_dir / "local.keyring"
+        mode_ok = path.exists() and path.stat().st_mode & 0o077 == 0
+        return [
+            Check(
+                area="cipher",
+                name=str(path),
+                ok=mode_ok,
+                detail="present, 0600" if mode_ok else "missing or readable by others",
+                fix="" if mode_ok else "Run `integrations init`; chmod 600.",
+            )
+        ]
+    cipher: Cipher | None = _build("kms", lambda: bootstrap.build_cipher(settings), checks)
+    if cipher is None:
+        return checks
+    aad = b"integrations|doctor-probe"
+    try:
+        sealed = cipher.encrypt(b"doctor", aad)
+        checks.append(Check(area="kms", name="encrypt (primary version enabled)", ok=True, detail=sealed.key_ref))
+        ok = cipher.decrypt(sealed.ciphertext, aad) == b"doctor"
+        checks.append(Check(area="kms", name="decrypt", ok=ok, detail="round trip" if ok else "mismatch"))
+    except IntegrationError as exc:
+        checks.append(_failed("kms", "encrypt and decrypt", exc))
+    try:
+        cipher.fingerprint(b"doctor")
+        checks.append(Check(area="kms", name="MAC key version (fingerprints)", ok=True, detail="MacSign allowed"))
+    except IntegrationError as exc:
+        checks.append(_failed("kms", "MAC key version (fingerprints)", exc))
+    return checks
+
+
+def _cache_checks(settings: Settings) -> list[Check]:
+    checks: list[Check] = []
+    if settings.backend("status_cache") == "sqlite":
+        path = settings.data_dir / "status.sqlite"
+        return [
+            Check(
+                area="status_cache",
+                name=str(path),
+                ok=path.exists(),
+                detail="present" if path.exists() else "missing",
+                fix="" if path.exists() else "Run `integrations init`.",
+            )
+        ]
+    cache = _build("supabase", lambda: bootstrap.build_cache(settings), checks)
+    if cache is None:
+        return checks
+    try:
+        missing = cache.missing_columns()
+    except IntegrationError as exc:
+        return [*checks, _failed("supabase", "organizations table reachable", exc)]
+    fix = f"Apply {MIGRATION} (idempotent) to the Supabase database."
+    return checks + [
+        Check(
+            area="supabase",
+            name="status columns of organizations",
+            ok=not missing,
+            detail="all six present" if not missing else f"missing: {', '.join(missing)}",
+            fix="" if not missing else fix,
+        )
+    ]
+
+
+def run(settings: Settings | None = None) -> DoctorReport:
+    """Check what the configured profile needs; change nothing."""
+    settings = settings or Settings()
+    report = DoctorReport(profile=settings.profile)
+    for role in ("store", "cipher", "status_cache", "validation"):
+        try:
+            report.backends[role] = settings.backend(role)
+        except IntegrationError as exc:
+            report.checks.append(_failed("settings", role, exc))
+    if report.checks:
+        return report
+    for area_checks in (_store_checks, _cipher_checks, _cache_checks):
+        report.checks += area_checks(settings)
+    return report
