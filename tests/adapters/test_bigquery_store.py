@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
@@ -17,7 +16,6 @@ from integrations.store.bigquery import BigQueryStore
 
 from tests.bigquery_double import DATA_EDITOR_ON_DATASET, PROJECT, DuckBigQuery
 from tests.builders import T0, event, record
-from tests.contract.test_store import StoreContract
 
 
 @pytest.mark.parametrize("name", sorted(bigquery_sql.ALL))
@@ -220,17 +218,3 @@ def test_identifiers_are_validated(project: str, dataset: str) -> None:
     with pytest.raises(IntegrationError) as err:
         BigQueryStore(DuckBigQuery(), project, dataset)
     assert err.value.code == "CONFIGURATION_ERROR"
-
-
-@pytest.mark.bigquery
-@pytest.mark.skipif(not os.environ.get("INTEGRATIONS_TEST_GCP_PROJECT"), reason="needs INTEGRATIONS_TEST_GCP_PROJECT")
-class TestLiveBigQuery(StoreContract):
-    """Opt-in: the same contract on real BigQuery (`pytest -m bigquery`), in a throwaway dataset."""
-
-    def make(self, tmp_path):  # pragma: no cover - needs a cloud project
-        import uuid
-
-        from google.cloud import bigquery
-
-        project = os.environ["INTEGRATIONS_TEST_GCP_PROJECT"]
-        return BigQueryStore(bigquery.Client(project=project), project, f"integrations_test_{uuid.uuid4().hex[:8]}")
