@@ -14,7 +14,7 @@ from integrations.crypto.base import Cipher, Sealed
 from integrations.domain import CachedStatus, Event, OrgApiKey, OrgRow, Provider, Status, StoredCredential
 from integrations.errors import IntegrationError
 from integrations.status_cache.base import StatusCache
-from integrations.store.base import IntegrationStore
+from integrations.store.base import IntegrationStore, replacing
 
 
 class InMemoryStore(IntegrationStore):
@@ -42,7 +42,7 @@ class InMemoryStore(IntegrationStore):
                     update={"is_active": False, "encrypted_credential": None, "deleted_at": record.created_at}
                 )
             self.rows[record.credential_id] = record.model_copy()
-            self.event_rows.append(event)
+            self.event_rows.append(replacing(event, previous))
             return previous
 
     def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None:

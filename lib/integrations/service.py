@@ -174,9 +174,7 @@ class IntegrationService(BulkOperations):
             updated_by=actor,
         )
         step("store")
-        before = self.store.get_active(org_slug, provider)
-        message = "Rotated: the previous credential was deactivated and erased." if before else "Configured."
-        event = make_event(
+        event = make_event(  # status_before and a rotation's message come from the replaced row (one round trip)
             org_slug,
             provider,
             Action.SETUP,
@@ -184,9 +182,8 @@ class IntegrationService(BulkOperations):
             actor,
             started,
             credential_id=credential_id,
-            status_before=before.validation_status if before else Status.NOT_CONFIGURED,
             status_after=status,
-            message=message,
+            message="Configured.",
         )
         previous = self.store.activate(record, event)
         step("sync")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from integrations.domain import Action, OrgApiKey, Provider, Status
-from integrations.store.base import IntegrationStore
+from integrations.store.base import ROTATED, IntegrationStore
 from integrations.store.bigquery import BigQueryStore
 from integrations.store.sqlite import SqliteStore
 
@@ -45,6 +45,16 @@ class StoreContract:
         old = everything[first.credential_id]
         assert not old.is_active and old.encrypted_credential is None and old.deleted_at is not None
         assert len(store.events("acmecorp")) == 2
+
+    def test_a_setup_event_learns_its_before_status_from_the_replaced_row(self, store: IntegrationStore) -> None:
+        first = record(status=Status.INVALID)
+        store.activate(first, event().model_copy(update={"status_before": None, "message": "Configured."}))
+        second = record(at=T0 + timedelta(hours=1))
+        unset = event(offset_s=1).model_copy(update={"status_before": None, "message": "Configured."})
+        store.activate(second, unset)
+        newest, oldest = store.events("acmecorp")
+        assert (oldest.status_before, oldest.message) == (Status.NOT_CONFIGURED, "Configured.")
+        assert (newest.status_before, newest.message) == (Status.INVALID, ROTATED)
 
     def test_list_by_org_and_across_orgs(self, store: IntegrationStore) -> None:
         store.activate(record("acmecorp", Provider.OPENAI), event())

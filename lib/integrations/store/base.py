@@ -26,6 +26,19 @@ class ValidationUpdate(NamedTuple):
     event: Event
 
 
+ROTATED = "Rotated: the previous credential was deactivated and erased."
+
+
+def replacing(event: Event, previous: StoredCredential | None) -> Event:
+    """A setup event as `activate` writes it: an unset status_before becomes the replaced row's status
+    (NOT_CONFIGURED when none), and a rotation says so; read in the same transaction as the rotation."""
+    if event.status_before is not None:
+        return event
+    if previous is None:
+        return event.model_copy(update={"status_before": Status.NOT_CONFIGURED})
+    return event.model_copy(update={"status_before": previous.validation_status, "message": ROTATED})
+
+
 class SchemaFinding(NamedTuple):
     """One object a store needs (a dataset, a table): ok, or what is wrong and the fix."""
 
@@ -45,7 +58,9 @@ class IntegrationStore(ABC):
 
     @abstractmethod
     def activate(self, record: StoredCredential, event: Event) -> StoredCredential | None:
-        """Insert `record` as the active credential; deactivate and erase the previous one. Returns it."""
+        """Insert `record` as the active credential; deactivate and erase the previous one. Returns it.
+
+        The event is written as `replacing(event, previous)` says, so one round trip does the whole setup."""
 
     @abstractmethod
     def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None: ...

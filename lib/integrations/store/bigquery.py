@@ -19,7 +19,7 @@ from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..overview import ACTIVE_COLUMNS
 from . import bigquery_sql as sql
-from .base import IntegrationStore, SchemaFinding, ValidationUpdate
+from .base import ROTATED, IntegrationStore, SchemaFinding, ValidationUpdate
 from .bigquery_audit_sql import AUDIT
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -377,6 +377,8 @@ class BigQueryStore(IntegrationStore):
         params = self._credential_params(record) | {
             "erase_at": record.created_at,
             "erase_actor": record.created_by or "system",
+            "not_configured": Status.NOT_CONFIGURED.value,
+            "rotated": ROTATED,
         }
         rows = self._query(sql.ACTIVATE, params, [_events([event])])
         return _credential(rows[0]) if rows else None

@@ -74,11 +74,19 @@ ACTIVE_FRAME = (  # overview.ACTIVE_COLUMNS, named as the overview names them
     "credential_id, key_ref, encrypted_credential IS NOT NULL AS has_ciphertext "
     "FROM `{t}.org_integrations` WHERE is_active"
 )
-# rotation: erase the active row, insert the new one and its event, then return the row it replaced
-ACTIVATE = (
-    f"BEGIN TRANSACTION;\n{_ERASE_ACTIVE};\n{_INSERT_CREDENTIAL};\n{_INSERT_EVENTS};\nCOMMIT TRANSACTION;\n"
-    f"{_ERASED_NOW}"
-)
+_PRIOR = f"SELECT validation_status FROM `{{t}}.org_integrations` WHERE {_ACTIVE_ROW} LIMIT 1"
+# rotation: the event (its status_before read from the row being replaced, as store.base.replacing says), the
+# erase, the new row; then the row it replaced
+ACTIVATE = f"""BEGIN TRANSACTION;
+INSERT INTO `{{t}}.org_integration_events` ({EVENT_COLUMNS})
+  SELECT e.event_id, e.event_at, e.org_slug, e.provider, e.credential_id, e.action,
+  COALESCE(e.status_before, ({_PRIOR}), @not_configured), e.status_after, e.outcome, e.error_code,
+  IF(e.status_before IS NULL AND EXISTS ({_PRIOR}), @rotated, e.message), e.actor, e.duration_ms
+  FROM UNNEST(@events) AS e;
+{_ERASE_ACTIVE};
+{_INSERT_CREDENTIAL};
+COMMIT TRANSACTION;
+{_ERASED_NOW}"""
 # a batch of validation outcomes and their events; returns which of the batch's rows are (still) active
 RECORD_VALIDATIONS = f"""BEGIN TRANSACTION;
 UPDATE `{{t}}.org_integrations` AS c SET validation_status = u.validation_status,

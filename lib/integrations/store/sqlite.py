@@ -17,7 +17,7 @@ import pandas as pd
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..overview import ACTIVE_COLUMNS
-from .base import IntegrationStore, ValidationUpdate
+from .base import IntegrationStore, ValidationUpdate, replacing
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS org_integrations (
@@ -128,7 +128,7 @@ class SqliteStore(IntegrationStore):
             if previous:
                 self._erase(conn, previous.credential_id, record.created_at, record.created_by or "system")
             self._insert(conn, "org_integrations", CRED_COLUMNS, record)
-            self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
+            self._insert(conn, "org_integration_events", EVENT_COLUMNS, replacing(event, previous))
         return previous
 
     def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None:
