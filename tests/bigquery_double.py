@@ -111,7 +111,7 @@ class Analyzer:
     """ZetaSQL in BigQuery's (external) product mode; one per process, analyses cached."""
 
     _instance: Analyzer | None = None
-    _lock = threading.Lock()
+    _lock = threading.RLock()
 
     def __init__(self) -> None:
         self.api, self.types = _zetasql()
@@ -150,16 +150,18 @@ class Analyzer:
         """The (name, BigQuery type) columns a CREATE TABLE statement defines, as ZetaSQL resolves them."""
         options = self.types.AnalyzerOptions(language_options=self.language)
         catalog = self.api.CatalogBuilder("bigquery").with_builtin_functions(self.builtins).build()
-        stmt = self.api.Analyzer(options, catalog).analyze_statement(ddl)
+        with self._lock:
+            stmt = self.api.Analyzer(options, catalog).analyze_statement(ddl)
         names = {v: k for k, v in self.kinds.items()}
         return [(c.name, names[self.types.TypeKind(c.type.type_kind).name]) for c in stmt.column_definition_list]
 
     def check(self, tables: dict[str, list[tuple[str, str]]], script: str, params: dict[str, Any]) -> list[str]:
         """Analyze every statement of `script`; return their texts, or raise BadRequest as BigQuery would."""
         key = (tuple(sorted((t, tuple(c)) for t, c in tables.items())), script, tuple(sorted(params.items())))
-        if key not in self.cache:
-            self.cache[key] = self._analyze(tables, script, params)
-        error = self.cache[key]
+        with self._lock:  # one WASM instance: one call at a time
+            if key not in self.cache:
+                self.cache[key] = self._analyze(tables, script, params)
+            error = self.cache[key]
         if error is not None:
             raise google_error(400, "invalidQuery", error)
         return split_statements(script)
