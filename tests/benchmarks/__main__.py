@@ -158,13 +158,15 @@ def bench_overview_cloud(root: Path) -> None:
     from pydantic import SecretStr
 
     from tests.bigquery_double import PROJECT, DuckBigQuery
+    from tests.pg_cluster import cluster
     from tests.postgrest_double import SERVICE_KEY, postgrest
 
     settings = Settings(_env_file=None, data_dir=root / "cloud", attempts_per_minute=0)
-    with postgrest() as (url, _):
+    with cluster() as pg, postgrest(pg) as double:
+        double.seed_orgs([f"org-{i:05d}" for i in range(N_CLOUD)])  # the frontend's rows: we never insert
         store = BigQueryStore(DuckBigQuery(), PROJECT)
         store.init()
-        cache = SupabaseStatusCache(url, SecretStr(SERVICE_KEY))
+        cache = SupabaseStatusCache(double.url, SecretStr(SERVICE_KEY))
         from integrations.crypto.local import LocalKeyring
 
         svc = IntegrationService(
