@@ -83,7 +83,12 @@ class Cluster:
         self._lock = threading.Lock()
 
     def _run(self, *args: str) -> None:
-        subprocess.run([str(self.bindir / args[0]), *args[1:]], check=True, capture_output=True, user=self._user)
+        try:
+            subprocess.run([str(self.bindir / args[0]), *args[1:]], check=True, capture_output=True, user=self._user)
+        except subprocess.CalledProcessError as exc:
+            log = self.root / "log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{args[0]} failed: {exc.stderr.decode(errors='replace')}\n{tail}") from None
 
     def start(self) -> Cluster:
         if self._user:
