@@ -69,7 +69,7 @@ def actor() -> str:
 
 
 def org_slugs() -> list[str]:
-    return [o.org_slug for o in service().cache.all_orgs()]
+    return service().orgs()  # from the system of record: the picker works while the status cache is down
 
 
 def current_org() -> str | None:
@@ -138,3 +138,11 @@ def with_progress(work: Callable[..., T], label: str, **kwargs: Any) -> T:
 
 def badge(status: str | None) -> str:
     return BADGES.get(status or "", status or "—")
+
+
+def plain_warning(text: str) -> None:
+    """A warning whose text is shown as written (backslash-escaped: Streamlit alerts render Markdown)."""
+    st.warning("".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in text), icon="⚠️")
+
+
+MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$:")

@@ -10,6 +10,8 @@ from pages import _ui
 svc = _ui.service()
 st.title("Status overview")
 frame = _ui.overview()
+for warning in frame.attrs.get("warnings", []):
+    _ui.plain_warning(warning)
 
 configured = frame[frame.status != "NOT_CONFIGURED"]
 kpis = st.columns(6)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from integrations.providers import build_validators
 from integrations.settings import Settings
 
 from tests.fakes import InMemoryCipher, InMemoryStatusCache, InMemoryStore
+from tests.pg_cluster import Cluster, cluster
 
 ORG = "acmecorp"
 
@@ -48,3 +50,10 @@ def local_svc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IntegrationSer
     service = connect(data_dir=tmp_path / "data")
     service.register_org(ORG, name="Acme Corp")
     return service
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL for the session (each pytest-xdist worker starts its own), stopped at the end."""
+    with cluster() as started:
+        yield started

@@ -166,6 +166,13 @@ class InMemoryStatusCache(StatusCache):
             raise IntegrationError("ORG_NOT_FOUND", f"Organization {org_slug!r} has no status-cache row.")
         self.orgs[org_slug].statuses[provider] = CachedStatus(status=status, configured_at=configured_at)
 
+    def set_many(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
+        missing = next((slug for slug, *_ in updates if slug not in self.orgs), None)
+        if missing is not None:  # like the adapters: name it, write nothing
+            raise IntegrationError("ORG_NOT_FOUND", f"Organization {missing!r} has no status-cache row.")
+        for update in updates:
+            self.set_status(*update)
+
 
 class InMemoryCipher(Cipher):
     """AES-GCM with in-memory versioned keys."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,7 +105,10 @@ def connect(
     store, cache = build_store(settings), build_cache(settings)
     if init:
         store.init()
-        cache.init()
+        try:
+            cache.init()
+        except IntegrationError as exc:  # derived data: reads still work from the system of record, with warnings
+            logging.getLogger("integrations").warning("status cache not ready: %s %s", exc.code, exc.message)
     backends = {
         "profile": settings.profile,
         **{r: settings.backend(r) for r in ("store", "cipher", "status_cache", "validation")},

@@ -71,6 +71,7 @@ class ReconcileReport(BaseModel):
     dry_run: bool
     drifts: list[Drift]
     fixed: int
+    warnings: list[str] = Field(default_factory=list)  # drifts that could not be fixed, and why
 
 
 class RewrapReport(BaseModel):
@@ -195,7 +196,7 @@ class BulkOperations:
             Drift(
                 org_slug=r.org_slug,
                 provider=r.provider,
-                cached_status=r.cached_status,
+                cached_status=Status(r.cached_status) if isinstance(r.cached_status, str) else None,  # NaN: no row
                 recorded_status=r.status,
                 recorded_configured_at=None
                 if r.configured_at is None or str(r.configured_at) == "NaT"
@@ -205,8 +206,17 @@ class BulkOperations:
         ]
         if dry_run or not drifts:
             return ReconcileReport(dry_run=dry_run, drifts=drifts, fixed=0)
-        for slug in {d.org_slug for d in drifts if d.cached_status is None}:
-            self.cache.create_org(slug)
+        warnings, unfixable = [], set()
+        for slug in sorted({d.org_slug for d in drifts if d.cached_status is None}):
+            try:
+                self.cache.create_org(slug)  # where the rows are not ours (Supabase) this only checks
+            except IntegrationError as exc:
+                if exc.code != "ORG_NOT_FOUND":
+                    raise
+                warnings.append(f"{slug}: not fixed, {exc.message}")
+                unfixable.add(slug)
+        report = ReconcileReport(dry_run=False, drifts=drifts, fixed=0, warnings=warnings)
+        drifts = [d for d in drifts if d.org_slug not in unfixable]
         self.cache.set_many([(d.org_slug, d.provider, d.recorded_status, d.recorded_configured_at) for d in drifts])
         self.store.append_events(
             [
@@ -224,7 +234,8 @@ class BulkOperations:
                 for d in drifts
             ]
         )
-        return ReconcileReport(dry_run=False, drifts=drifts, fixed=len(drifts))
+        report.fixed = len(drifts)
+        return report
 
     def rewrap(self, progress: Progress | None = None, actor: str = "system") -> RewrapReport:
         """Re-encrypt active ciphertexts not under the current key version; safe to re-run after interruption."""

@@ -197,6 +197,7 @@ def status(org: str, as_json: JsonOpt = False) -> None:
             out.print(t)
 
         _emit(as_json, data.model_dump(mode="json"), table)
+        _warn([] if as_json else data.warnings)
 
 
 @app.command()
@@ -276,7 +277,9 @@ def reconcile(
             for d in report.drifts
         ]
         verb = "would fix" if dry_run else "fixed"
-        _emit(as_json, report.model_dump(mode="json"), "\n".join(lines + [f"{len(report.drifts)} drift(s) {verb}."]))
+        count = len(report.drifts) if dry_run else report.fixed
+        _emit(as_json, report.model_dump(mode="json"), "\n".join(lines + [f"{count} drift(s) {verb}."]))
+        _warn([] if as_json else report.warnings)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from .errors import IntegrationError
 from .settings import Settings
 
 MIGRATION = "migrations/supabase/001_integration_status_columns.sql"
+SYNC_MIGRATION = "migrations/supabase/002_integration_status_sync.sql"
 
 
 class Check(BaseModel):
@@ -137,17 +138,24 @@ def _cache_checks(settings: Settings) -> list[Check]:
         return checks
     try:
         missing = cache.missing_columns()
+        function = cache.has_sync_function()
     except IntegrationError as exc:
         return [*checks, _failed("supabase", "organizations table reachable", exc)]
-    fix = f"Apply {MIGRATION} (idempotent) to the Supabase database."
     return checks + [
         Check(
             area="supabase",
             name="status columns of organizations",
             ok=not missing,
             detail="all six present" if not missing else f"missing: {', '.join(missing)}",
-            fix="" if not missing else fix,
-        )
+            fix="" if not missing else f"Apply {MIGRATION} (idempotent) to the Supabase database.",
+        ),
+        Check(
+            area="supabase",
+            name="function integration_status_sync",
+            ok=function,
+            detail="present" if function else "missing",
+            fix="" if function else f"Apply {SYNC_MIGRATION} (idempotent) to the Supabase database.",
+        ),
     ]
 
 

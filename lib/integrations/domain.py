@@ -242,6 +242,7 @@ class OrgIntegrations(BaseModel):
     integrations: dict[Provider, Integration]
     all_valid: bool
     providers_configured: int
+    warnings: list[str] = Field(default_factory=list)  # e.g. the status cache could not be read (not an error)
 
 
 class SetupResult(BaseModel):

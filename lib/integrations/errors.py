@@ -39,8 +39,15 @@ CATALOG: dict[str, CatalogEntry] = {
             "ORG_NOT_FOUND",
             "Organization not found",
             "No organization with this slug exists.",
-            ["The slug is misspelled.", "The organization was never registered in the status cache."],
-            ["Check the slug (lower case, digits and dashes).", "Register it: `integrations org create SLUG`."],
+            [
+                "The slug is misspelled.",
+                "The organization was never registered (`integrations org create`).",
+                "In the gcp profile: the frontend has no row for it in Supabase's organizations table yet.",
+            ],
+            [
+                "Check the slug (lower case, digits and dashes).",
+                "Register it: `integrations org create SLUG` (gcp profile: after the frontend has created the org).",
+            ],
             http_status=404,
         ),
         _e(
@@ -267,6 +274,21 @@ CATALOG: dict[str, CatalogEntry] = {
                 "`integrations rewrap` before disabling old versions in future.",
             ],
             http_status=500,
+        ),
+        _e(
+            "STATUS_CACHE_READ_FAILED",
+            "Status cache not readable",
+            "The status cache could not be read; the system of record is unaffected and still answers.",
+            [
+                "The status cache (Supabase or the local status file) is unreachable or refused the request.",
+                "The Supabase migrations were not applied (a status column or the sync function is missing).",
+            ],
+            [
+                "Retry; statuses shown meanwhile come from the system of record.",
+                "Check SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, and apply migrations/supabase/*.sql in order.",
+            ],
+            retryable=True,
+            http_status=503,
         ),
     ]
 }

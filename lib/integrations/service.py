@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 from pydantic import SecretStr
 
-from . import limits, orgkeys
+from . import limits, orgkeys, orgs
 from .bulk import BulkOperations
 from .crypto.base import Cipher, aad_for
 from .domain import (
@@ -94,6 +94,7 @@ class IntegrationService(BulkOperations):
         self.settings = settings  # what connect() built this from; bulk runs rebuild it in other processes
         self.limiter = AttemptLimiter(attempts_per_minute)
         self.backends = backends or {}
+        self._known_orgs: set[str] = set()  # registered orgs seen by this process (orgs are never unregistered)
 
     @property
     def sandboxed(self) -> bool:
@@ -102,16 +103,33 @@ class IntegrationService(BulkOperations):
 
     # --- orgs -------------------------------------------------------------------------------------------
     def register_org(self, org_slug: str, name: str | None = None) -> str:
-        """Create the org's status-cache row (idempotent) and issue an org API key, returned once."""
+        """Issue an org API key (returned once), registering the org. Its status-cache row is created where the
+        cache owns its rows (local); Supabase's belong to the frontend, so there the row must exist already
+        (ORG_NOT_FOUND otherwise, and nothing is issued)."""
         check_slug(org_slug)
         self.cache.create_org(org_slug, name)
-        return orgkeys.issue(self.store, org_slug)
+        key = orgkeys.issue(self.store, org_slug)
+        self._known_orgs.add(org_slug)
+        return key
+
+    def orgs(self) -> list[str]:
+        """Every registered org's slug, from the system of record (works while the status cache is down)."""
+        return orgs.registered_orgs(self.store)
+
+    def require_org(self, org_slug: str) -> str:
+        """The slug, checked; ORG_NOT_FOUND unless the system of record has the org (the cache is not asked)."""
+        org_slug = check_slug(org_slug)
+        if org_slug not in self._known_orgs:
+            if not orgs.is_registered(self.store, org_slug):
+                raise IntegrationError(
+                    "ORG_NOT_FOUND",
+                    f"No organization {org_slug!r}; register it with `integrations org create {org_slug}`.",
+                )
+            self._known_orgs.add(org_slug)
+        return org_slug
 
     def _require_org(self, org_slug: str) -> None:
-        if self.cache.get_org(check_slug(org_slug)) is None:
-            raise IntegrationError(
-                "ORG_NOT_FOUND", f"No organization {org_slug!r}; register it with `integrations org create {org_slug}`."
-            )
+        self.require_org(org_slug)
 
     # --- setup ------------------------------------------------------------------------------------------
     def setup(
@@ -233,7 +251,14 @@ class IntegrationService(BulkOperations):
 
     # --- reads ------------------------------------------------------------------------------------------
     def get_all(self, org_slug: str) -> OrgIntegrations:
-        """Every provider's integration for an org; never a secret."""
+        """Every provider's integration for an org; never a secret. From the system of record: the status cache is
+        only compared with it, and `warnings` says when it cannot be read or disagrees."""
+        result = self._get_all(org_slug)
+        recorded = {p: i.status for p, i in result.integrations.items()}
+        result.warnings = orgs.cache_warnings(self.cache, result.org_slug, recorded)
+        return result
+
+    def _get_all(self, org_slug: str) -> OrgIntegrations:
         self._require_org(org_slug)
         records = {r.provider: r for r in self.store.list_credentials(org_slug)}
         views = {p: _view(p, records.get(p)) for p in Provider}
@@ -358,10 +383,16 @@ class IntegrationService(BulkOperations):
 
     # --- overview and history ---------------------------------------------------------------------------
     def overview(self) -> pd.DataFrame:
-        """One row per org x provider: recorded status beside cached status, in one query to each side."""
+        """One row per org x provider: recorded status beside cached status, in one query to each side. When the
+        cache cannot be read the cached columns are empty and `frame.attrs["warnings"]` says so."""
         from .overview import overview_frame
 
-        return overview_frame(self.store.active_frame(), self.cache.status_frame())
+        cached, warnings = orgs.cached_frame(self.cache)
+        frame = overview_frame(self.store.active_frame(), cached)
+        if warnings:  # nothing to compare with: no row is reported as drifted
+            frame["drift"] = False
+        frame.attrs["warnings"] = warnings
+        return frame
 
     def events(self, org_slug: str | None = None) -> pd.DataFrame:
         """The append-only history, newest first."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from pydantic import BaseModel
 
-from .domain import Provider, check_slug
+from .domain import Provider
 from .errors import CATALOG, IntegrationError
 
 if TYPE_CHECKING:
@@ -90,10 +90,8 @@ def diagnose(svc: IntegrationService, org_slug: str, provider: Provider | str) -
     ]
     steps: list[DiagnosticStep] = []
     try:
-        org = svc.cache.get_org(check_slug(org_slug))
-        if org is None:
-            raise IntegrationError("ORG_NOT_FOUND", f"No organization {org_slug!r} in the status cache.")
-        steps.append(_step(names[0], detail=org.name or org_slug))
+        org_slug = svc.require_org(org_slug)
+        steps.append(_step(names[0], detail=org_slug))
         live = [k for k in svc.store.api_keys(org_slug) if k.revoked_at is None]
         if not live:
             raise IntegrationError(
@@ -112,6 +110,11 @@ def diagnose(svc: IntegrationService, org_slug: str, provider: Provider | str) -
         if result.error_code:
             raise IntegrationError(result.error_code, result.message, retryable=result.retryable)
         steps.append(_step(names[4], detail=result.message))
+        org = svc.cache.get_org(org_slug)
+        if org is None:
+            raise IntegrationError(
+                "STATUS_SYNC_FAILED", f"The status cache has no row for {org_slug}. Resync status once it has one."
+            )
         cached = org.status_of(provider)
         if cached.status != record.validation_status:
             raise IntegrationError(

@@ -16,17 +16,18 @@ from typer.testing import CliRunner
 
 from tests.bigquery_double import ALL_PERMISSIONS, DATA_EDITOR_ON_DATASET, PROJECT, DuckBigQuery
 from tests.kms_double import KEY, MAC_KEY_VERSION, kms_server
+from tests.pg_cluster import Cluster
 from tests.postgrest_double import SERVICE_KEY, postgrest
 
 DATASET = f"{PROJECT}.organizations"
 
 
 @pytest.fixture
-def cloud(monkeypatch: pytest.MonkeyPatch):
+def cloud(monkeypatch: pytest.MonkeyPatch, pg: Cluster):
     """The gcp profile's settings pointing at the three doubles; `bq` is the BigQuery double doctor will use."""
     bq = {"client": DuckBigQuery()}
-    with postgrest() as (supabase_url, _), kms_server() as (kms_address, kms_state):
-        monkeypatch.setenv("SUPABASE_URL", supabase_url)
+    with postgrest(pg) as supabase, kms_server() as (kms_address, kms_state):
+        monkeypatch.setenv("SUPABASE_URL", supabase.url)
         monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", SERVICE_KEY)
         monkeypatch.setattr(
             "integrations.bootstrap.build_store",
@@ -114,6 +115,22 @@ def test_kms_denials_and_key_version_states(cloud) -> None:
     kms_state.states[1] = "DISABLED"
     check = _failing(doctor.run(settings))["kms: encrypt and decrypt"]
     assert "KMS_KEY_VERSION_UNAVAILABLE" in check.detail and "DISABLED" in check.detail and "enable" in check.fix
+
+
+def test_an_unmigrated_supabase_names_each_missing_column_and_the_function(
+    cloud, pg: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, bq, _ = cloud
+    bq["client"] = _ready(DuckBigQuery())
+    with postgrest(pg, migrate=False) as bare:  # the frontend's table alone, as before our migrations
+        monkeypatch.setenv("SUPABASE_URL", bare.url)
+        rows = bare.sql("SELECT count(*) FROM organizations")
+        failing = _failing(doctor.run(settings.model_copy(update={"supabase_url": bare.url})))
+        assert bare.sql("SELECT count(*) FROM organizations") == rows  # doctor changed nothing
+    columns = failing["supabase: status columns of organizations"]
+    assert all(f"integration_{p}_status" in columns.detail for p in ("openai", "anthropic", "gcp"))
+    assert "001_integration_status_columns.sql" in columns.fix
+    assert "002_integration_status_sync.sql" in failing["supabase: function integration_status_sync"].fix
 
 
 def test_missing_settings_are_named(cloud, monkeypatch: pytest.MonkeyPatch) -> None:

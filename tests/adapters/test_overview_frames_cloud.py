@@ -15,11 +15,15 @@ from pydantic import SecretStr
 
 from tests.bigquery_double import PROJECT, DuckBigQuery
 from tests.keys import ANTHROPIC_OK, anthropic_key, openai_key
+from tests.pg_cluster import Cluster
 from tests.postgrest_double import SERVICE_KEY, postgrest
 
 
-def test_cloud_frames_equal_the_port_defaults(tmp_path) -> None:
-    with postgrest() as (url, _):
+def test_cloud_frames_equal_the_port_defaults(tmp_path, pg: Cluster) -> None:
+    with postgrest(pg, max_rows=4) as double:
+        url = double.url
+        double.seed_org("a-org", "A")
+        double.seed_org("b-org")
         store = BigQueryStore(DuckBigQuery(), PROJECT)
         store.init()
         cache = SupabaseStatusCache(url, SecretStr(SERVICE_KEY))

@@ -69,7 +69,8 @@ def test_get_all_and_get_one_shapes(env) -> None:
         json={"credential": OPENAI_OK, "credential_name": "Prod"},
     )
     body = client.get(f"{BASE}/acmecorp", headers=auth(keys["acmecorp"])).json()
-    assert set(body) == {"org_slug", "integrations", "all_valid", "providers_configured"}
+    assert set(body) == {"org_slug", "integrations", "all_valid", "providers_configured", "warnings"}
+    assert body["warnings"] == []
     assert (body["org_slug"], body["all_valid"], body["providers_configured"]) == ("acmecorp", True, 1)
     openai = body["integrations"]["OPENAI"]
     assert set(openai) == {

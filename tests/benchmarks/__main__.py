@@ -12,9 +12,10 @@ import statistics
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
-from integrations import Provider, connect
+from integrations import Provider, Status, connect
 from integrations.demo import anthropic_key, openai_key, service_account_json
 from integrations.settings import Settings
 
@@ -158,13 +159,15 @@ def bench_overview_cloud(root: Path) -> None:
     from pydantic import SecretStr
 
     from tests.bigquery_double import PROJECT, DuckBigQuery
+    from tests.pg_cluster import cluster
     from tests.postgrest_double import SERVICE_KEY, postgrest
 
     settings = Settings(_env_file=None, data_dir=root / "cloud", attempts_per_minute=0)
-    with postgrest() as (url, _):
+    with cluster() as pg, postgrest(pg) as double:
+        double.seed_orgs([f"org-{i:05d}" for i in range(N_CLOUD)])  # the frontend's rows: we never insert
         store = BigQueryStore(DuckBigQuery(), PROJECT)
         store.init()
-        cache = SupabaseStatusCache(url, SecretStr(SERVICE_KEY))
+        cache = SupabaseStatusCache(double.url, SecretStr(SERVICE_KEY))
         from integrations.crypto.local import LocalKeyring
 
         svc = IntegrationService(
@@ -305,6 +308,54 @@ def bench_async_vs_threads() -> None:
     )
 
 
+def bench_supabase_requests(root: Path) -> None:
+    """HTTP requests to PostgREST (the PostgreSQL-backed double) per use case: the figure a Supabase project's
+    rate limits and latency multiply. Counted at the double's socket, with the local SQLite store beside it."""
+    from integrations.crypto.local import LocalKeyring
+    from integrations.providers import build_validators
+    from integrations.service import IntegrationService
+    from integrations.status_cache.supabase import SupabaseStatusCache
+    from integrations.store.sqlite import SqliteStore
+    from pydantic import SecretStr
+
+    from tests.pg_cluster import cluster
+    from tests.postgrest_double import SERVICE_KEY, postgrest
+
+    settings = Settings(_env_file=None, data_dir=root / "supabase", attempts_per_minute=0)
+    with cluster() as pg, postgrest(pg) as double:
+        store = SqliteStore(root / "supabase.sqlite")
+        store.init()
+        cache = SupabaseStatusCache(double.url, SecretStr(SERVICE_KEY))
+        svc = IntegrationService(
+            store, LocalKeyring(root / "supabase.keyring"), cache, build_validators(settings), attempts_per_minute=0
+        )
+
+        def requests(what: str, work: Callable[[], object]) -> int:
+            before = double.faults.requests
+            work()
+            count = double.faults.requests - before
+            line(f"PostgREST requests per {what}", str(count))
+            return count
+
+        double.seed_org("bench-org")
+        requests("register_org", lambda: svc.register_org("bench-org"))
+        requests("setup (first of the process)", lambda: svc.setup("bench-org", Provider.OPENAI, openai_key()))
+        requests("setup", lambda: svc.setup("bench-org", Provider.ANTHROPIC, anthropic_key()))
+        requests("validate", lambda: svc.validate("bench-org", Provider.OPENAI))
+        requests("get_all (compares the cache row)", lambda: svc.get_all("bench-org"))
+        n = N_CLOUD
+        slugs = [f"org-{i:05d}" for i in range(n)]
+        double.seed_orgs(slugs)
+        updates = [(s, list(Provider)[i % 3], Status.VALID, None) for i, s in enumerate(slugs)]
+        requests(f"bulk status sync of {n} orgs (set_many)", lambda: cache.set_many(updates))
+        for slug in slugs[:SAMPLE]:
+            svc.register_org(slug)
+            svc.setup(slug, Provider.OPENAI, openai_key(), skip_validation=True)
+        requests(f"bulk re-validation of {SAMPLE + 2} credentials", lambda: svc.revalidate_many(concurrency=8))
+        requests(f"overview() over {n + 1} orgs (db-max-rows 1000)", svc.overview)
+        requests(f"reconcile() over {n + 1} orgs", svc.reconcile)
+
+
 def main() -> None:
     print(f"benchmarks: N={N}, latency={LATENCY_MS} ms, concurrency={CONCURRENCY}/provider, cores={os.cpu_count()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -314,6 +365,7 @@ def main() -> None:
         bench_async_vs_threads()
         bench_overview(root)
         bench_overview_cloud(root)
+        bench_supabase_requests(root)
         bench_bulk(root)
 
 

@@ -117,3 +117,21 @@ def test_stdin_through_a_real_process_leaks_nothing(env: dict[str, str]) -> None
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["validation_status"] == "VALID"
     assert CANARY not in done.stdout + done.stderr and CANARY[8:] not in done.stdout + done.stderr
+
+
+def test_status_reads_the_store_while_the_status_cache_is_unreadable(env: dict[str, str], tmp_path: Path) -> None:
+    assert run("org", "create", "acmecorp")[0] == 0
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(OPENAI_OK)
+    assert run("setup", "acmecorp", "openai", "--credential-file", str(key_file))[0] == 0
+    data = tmp_path / "data"
+    for leftover in data.glob("status.sqlite*"):
+        leftover.unlink()
+    (data / "status.sqlite").write_bytes(b"this is not a database file" * 200)  # the cache is broken
+    code, status = as_json("status", "acmecorp")
+    assert code == 0 and status["integrations"]["OPENAI"]["status"] == "VALID"
+    assert status["warnings"][0].startswith("STATUS_CACHE_READ_FAILED")
+    code, output = run("status", "acmecorp")
+    assert code == 0 and "warning" in output and "STATUS_CACHE_READ_FAILED" in output
+    code, missing = as_json("status", "ghost")
+    assert code == 1 and missing["error"]["code"] == "ORG_NOT_FOUND"

@@ -48,6 +48,7 @@ def long_status_frame(wide: pd.DataFrame) -> pd.DataFrame:
 class StatusCache(ABC):
     name: str = "status-cache"
     queries: int = 0
+    owns_org_rows: bool = True  # False where the org rows belong to someone else (Supabase: the frontend's table)
 
     @abstractmethod
     def init(self) -> None:
@@ -55,21 +56,23 @@ class StatusCache(ABC):
 
     @abstractmethod
     def create_org(self, org_slug: str, name: str | None = None) -> None:
-        """Insert the org's row if missing (idempotent); statuses start NOT_CONFIGURED."""
+        """Insert the org's row if missing (idempotent); statuses start NOT_CONFIGURED. Where the rows are not
+        ours (`owns_org_rows` False) only check that it exists: ORG_NOT_FOUND otherwise, and nothing is written."""
 
     @abstractmethod
-    def get_org(self, org_slug: str) -> OrgRow | None: ...
+    def get_org(self, org_slug: str) -> OrgRow | None:
+        """The org's row, or None; STATUS_CACHE_READ_FAILED when the cache cannot be read."""
 
     @abstractmethod
     def all_orgs(self) -> list[OrgRow]:
-        """Every org row, in one query."""
+        """Every org row in slug order (paged where the server caps a response, never silently short)."""
 
     @abstractmethod
     def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
         """Update one org's cached status; ORG_NOT_FOUND when no row matched, STATUS_SYNC_FAILED on I/O."""
 
     def set_many(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
-        """Apply several updates (adapters may batch)."""
+        """Apply several updates (adapters may batch); ORG_NOT_FOUND, naming one, when an org has no row."""
         for org_slug, provider, status, configured_at in updates:
             self.set_status(org_slug, provider, status, configured_at)
 

@@ -22,6 +22,7 @@ _COLUMNS = "".join(
     f", {configured_column(p)} TEXT"
     for p in Provider
 )
+READ_FAILED = "STATUS_CACHE_READ_FAILED"
 SCHEMA = f"CREATE TABLE IF NOT EXISTS organizations (org_slug TEXT PRIMARY KEY, name TEXT{_COLUMNS})"
 
 
@@ -44,7 +45,7 @@ class SqliteStatusCache(StatusCache):
         self._local = threading.local()
 
     @contextmanager
-    def _conn(self) -> Iterator[sqlite3.Connection]:
+    def _conn(self, code: str = "STATUS_SYNC_FAILED") -> Iterator[sqlite3.Connection]:
         self.queries += 1
         try:
             conn = getattr(self._local, "conn", None)
@@ -62,7 +63,7 @@ class SqliteStatusCache(StatusCache):
                 raise
         except sqlite3.Error as exc:
             raise IntegrationError(
-                "STATUS_SYNC_FAILED", f"The local status cache {self.path.name} failed: {type(exc).__name__}: {exc}"
+                code, f"The local status cache {self.path.name} failed: {type(exc).__name__}: {exc}"
             ) from None
 
     def init(self) -> None:
@@ -79,19 +80,19 @@ class SqliteStatusCache(StatusCache):
             )
 
     def status_frame(self) -> pd.DataFrame:
-        with self._conn() as conn:
+        with self._conn(READ_FAILED) as conn:
             cursor = conn.cursor()
             cursor.row_factory = None  # plain tuples, straight into the frame
             rows = cursor.execute(f"SELECT {', '.join(WIDE_COLUMNS)} FROM organizations").fetchall()
         return long_status_frame(pd.DataFrame(rows, columns=WIDE_COLUMNS))
 
     def get_org(self, org_slug: str) -> OrgRow | None:
-        with self._conn() as conn:
+        with self._conn(READ_FAILED) as conn:
             row = conn.execute("SELECT * FROM organizations WHERE org_slug = ?", (org_slug,)).fetchone()
         return _org(row) if row else None
 
     def all_orgs(self) -> list[OrgRow]:
-        with self._conn() as conn:
+        with self._conn(READ_FAILED) as conn:
             return [_org(r) for r in conn.execute("SELECT * FROM organizations ORDER BY org_slug")]
 
     def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:

@@ -1,4 +1,8 @@
-"""Supabase status cache: the org row's integration_{provider}_status / _configured_at columns via PostgREST."""
+"""Supabase status cache: our integration_{provider}_status / _configured_at columns on the frontend's org rows.
+
+The `organizations` table belongs to the frontend (its own id, org_name NOT NULL, row-level security): we only
+read it and PATCH our columns on rows that exist; we never insert or upsert. Needs migrations/supabase/*.sql.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 import httpx
 import pandas as pd
 from postgrest.exceptions import APIError
+from postgrest.types import CountMethod
 from pydantic import SecretStr
 
 from ..domain import CachedStatus, OrgRow, Provider, Status
@@ -15,7 +20,12 @@ from ..errors import IntegrationError
 from .base import WIDE_COLUMNS, StatusCache, configured_column, long_status_frame, status_column
 
 TABLE = "organizations"
-PAGE = 1000
+SYNC_FUNCTION = "integration_status_sync"  # created by migrations/supabase/002_integration_status_sync.sql
+PAGE = 1000  # rows asked per read; the server may cap it lower (db-max-rows): Content-Range says what is left
+BATCH = 500  # status updates per RPC call
+# the frontend calls the name column org_name; PostgREST renames it for us (alias:column)
+COLUMNS = ",".join(["org_slug", "name:org_name"] + WIDE_COLUMNS[2:])
+_MIGRATION_CODES = {"42703", "42883", "PGRST202", "PGRST204", "PGRST205"}
 
 
 def _org(row: dict[str, Any]) -> OrgRow:
@@ -33,6 +43,7 @@ class SupabaseStatusCache(StatusCache):
     """Server-side only: uses the service-role key, which is never logged or shown."""
 
     name = "supabase"
+    owns_org_rows = False
 
     def __init__(self, url: str, service_role_key: SecretStr, timeout: float = 10.0) -> None:
         from supabase import ClientOptions, create_client
@@ -42,90 +53,128 @@ class SupabaseStatusCache(StatusCache):
         self.url = url
         self._client = create_client(url, service_role_key.get_secret_value(), options)
 
-    def _run(self, what: str, query: Any) -> list[dict[str, Any]]:
+    def _execute(self, what: str, query: Any, *, read: bool) -> Any:
+        """Run one request; failures become STATUS_CACHE_READ_FAILED (reads) or STATUS_SYNC_FAILED (writes)."""
         self.queries += 1
+        code = "STATUS_CACHE_READ_FAILED" if read else "STATUS_SYNC_FAILED"
         try:
-            return list(query.execute().data or [])
+            return query.execute()
         except APIError as exc:
+            fix = " Apply migrations/supabase/*.sql." if exc.code in _MIGRATION_CODES else ""
             raise IntegrationError(
-                "STATUS_SYNC_FAILED",
-                f"Supabase refused to {what}: {exc.code or ''} {(exc.message or '')[:200]}".strip(),
+                code, f"Supabase refused to {what}: {exc.code or ''} {(exc.message or '')[:200]}".strip() + fix
             ) from None
         except (httpx.HTTPError, ValueError) as exc:
-            raise IntegrationError(
-                "STATUS_SYNC_FAILED", f"Supabase could not be reached to {what} ({type(exc).__name__})."
-            ) from None
+            raise IntegrationError(code, f"Supabase could not be reached to {what} ({type(exc).__name__}).") from None
 
     def _table(self) -> Any:
         return self._client.table(TABLE)
 
     def init(self) -> None:
-        """The table belongs to Supabase (see migrations/supabase); check that the columns are there."""
-        self._run(
-            "check the status columns",
-            self._table().select(",".join(["org_slug"] + [status_column(p) for p in Provider])).limit(1),
-        )
+        """The table belongs to the frontend: check our columns and the sync function are there (no change)."""
+        self._execute("check the status columns", self._table().select(COLUMNS).limit(1), read=True)
+        self._execute("check the sync function", self._client.rpc(SYNC_FUNCTION, {"updates": []}), read=False)
 
     def create_org(self, org_slug: str, name: str | None = None) -> None:
-        row = {"org_slug": org_slug} | ({"name": name} if name else {})
-        self._run(
-            "create the org row", self._table().upsert(row, on_conflict="org_slug", ignore_duplicates=name is None)
-        )
+        """Never inserts: the frontend creates org rows. ORG_NOT_FOUND when it has not (yet)."""
+        if self.get_org(org_slug) is None:
+            raise IntegrationError(
+                "ORG_NOT_FOUND",
+                f"Organization {org_slug!r} has no row in Supabase's organizations table; the frontend creates it "
+                "when the organization signs up. Create it there first, then register it here.",
+            )
 
     def get_org(self, org_slug: str) -> OrgRow | None:
-        rows = self._run("read the org row", self._table().select("*").eq("org_slug", org_slug).limit(1))
+        query = self._table().select(COLUMNS).eq("org_slug", org_slug).limit(1)
+        rows = self._execute("read the org row", query, read=True).data or []
         return _org(rows[0]) if rows else None
 
-    def _all_rows(self, columns: str = "*") -> list[dict[str, Any]]:
+    def _all_rows(self) -> list[dict[str, Any]]:
+        """Every row, in slug order, by keyset pages; each page's Content-Range total says how many remain."""
         rows: list[dict[str, Any]] = []
-        while True:  # PostgREST caps a response; page through in slug order
-            page = self._run(
-                "read the org rows",
-                self._table().select(columns).order("org_slug").range(len(rows), len(rows) + PAGE - 1),
-            )
+        while True:
+            query = self._table().select(COLUMNS, count=CountMethod.exact).order("org_slug").limit(PAGE)
+            if rows:
+                query = query.gt("org_slug", rows[-1]["org_slug"])
+            response = self._execute("read the org rows", query, read=True)
+            page, remaining = list(response.data or []), response.count
+            if remaining is None:
+                raise IntegrationError(
+                    "STATUS_CACHE_READ_FAILED", "Supabase did not say how many rows there are (no Content-Range)."
+                )
             rows += page
-            if len(page) < PAGE:
+            if len(page) >= remaining:
                 return rows
+            if not page:
+                raise IntegrationError(
+                    "STATUS_CACHE_READ_FAILED", f"Supabase returned no rows with {remaining} still to read."
+                )
 
     def all_orgs(self) -> list[OrgRow]:
         return [_org(r) for r in self._all_rows()]
 
     def status_frame(self) -> pd.DataFrame:
-        return long_status_frame(pd.DataFrame(self._all_rows(",".join(WIDE_COLUMNS)), columns=WIDE_COLUMNS))
+        return long_status_frame(pd.DataFrame(self._all_rows(), columns=WIDE_COLUMNS))
 
     def set_many(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
-        """One upsert per provider and 500 rows (reconcile creates missing org rows before calling this)."""
-        for provider in Provider:
-            rows = [
-                {"org_slug": slug, status_column(p): status.value, configured_column(p): at.isoformat() if at else None}
-                for slug, p, status, at in updates
-                if p == provider
+        """One update: a PATCH. More: one RPC per BATCH (each all-or-nothing), one request in flight at a time."""
+        if len(updates) == 1:
+            self.set_status(*updates[0])
+            return
+        for start in range(0, len(updates), BATCH):
+            payload = [
+                {
+                    "org_slug": slug,
+                    "provider": provider.value.lower(),
+                    "status": status.value,
+                    "configured_at": at.isoformat() if at else None,
+                }
+                for slug, provider, status, at in updates[start : start + BATCH]
             ]
-            for start in range(0, len(rows), 500):
-                self._run("update statuses", self._table().upsert(rows[start : start + 500], on_conflict="org_slug"))
+            response = self._execute(
+                "update statuses", self._client.rpc(SYNC_FUNCTION, {"updates": payload}), read=False
+            )
+            missing = list(response.data or [])
+            if missing:
+                raise IntegrationError(
+                    "ORG_NOT_FOUND",
+                    f"Organization {missing[0]!r} has no row in Supabase"
+                    + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                    + "; none of this batch was written.",
+                )
 
     def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
         values = {
             status_column(provider): status.value,
             configured_column(provider): configured_at.isoformat() if configured_at else None,
         }
-        updated = self._run("update the status", self._table().update(values).eq("org_slug", org_slug))
-        if not updated:  # PostgREST answers [] when no row matched: not an error to it, but to us
+        query = self._table().update(values).eq("org_slug", org_slug)
+        if not self._execute("update the status", query, read=False).data:  # PostgREST answers [] when no row matched
             raise IntegrationError("ORG_NOT_FOUND", f"Organization {org_slug!r} has no row in Supabase.")
+
+    def has_sync_function(self) -> bool:
+        """Whether migrations/supabase/002's sync function is there (an empty call changes nothing)."""
+        try:
+            self._execute("check the sync function", self._client.rpc(SYNC_FUNCTION, {"updates": []}), read=True)
+            return True
+        except IntegrationError as exc:
+            if "PGRST202" in exc.message or "42883" in exc.message:
+                return False
+            raise
 
     def missing_columns(self) -> list[str]:
         """Our six status columns that the organizations table lacks (read-only: one select each when one fails;
         PostgREST answers 42703 for an unknown column)."""
         ours = [c for p in Provider for c in (status_column(p), configured_column(p))]
         try:
-            self._run("check the status columns", self._table().select(",".join(ours)).limit(1))
+            self._execute("check the status columns", self._table().select(",".join(ours)).limit(1), read=True)
             return []
         except IntegrationError:
             pass
         missing = []
         for column in ours:
             try:
-                self._run(f"check {column}", self._table().select(column).limit(1))
+                self._execute(f"check {column}", self._table().select(column).limit(1), read=True)
             except IntegrationError as exc:
                 if "42703" in exc.message or "does not exist" in exc.message or "column" in exc.message.lower():
                     missing.append(column)
