@@ -199,15 +199,16 @@ def test_quota_errors_are_transient_storage_failures(reason: str) -> None:
 
 def test_a_write_past_the_deadline_is_cancelled_and_said_not_to_have_happened() -> None:
     client = DuckBigQuery()
+    BigQueryStore(client, PROJECT).init()
     store = BigQueryStore(client, PROJECT, timeout=0.3)
-    store.init()
     client.job_delay_s = 5.0
     with pytest.raises(IntegrationError) as err:
         store.activate(record(), event())
     assert err.value.code == "STORAGE_FAILED" and err.value.retryable
     assert "nothing was written" in err.value.message and "INTEGRATIONS_STORE_TIMEOUT_S" in err.value.message
     client.job_delay_s = 0.0
-    assert store.list_credentials() == [] and store.events() == []
+    slow_to_read = BigQueryStore(client, PROJECT)
+    assert slow_to_read.list_credentials() == [] and slow_to_read.events() == []
 
 
 @pytest.mark.parametrize(
@@ -218,3 +219,20 @@ def test_identifiers_are_validated(project: str, dataset: str) -> None:
     with pytest.raises(IntegrationError) as err:
         BigQueryStore(DuckBigQuery(), project, dataset)
     assert err.value.code == "CONFIGURATION_ERROR"
+
+
+def test_a_write_that_commits_despite_the_cancel_is_said_to_maybe_have_happened(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.bigquery_double import Job
+
+    client = DuckBigQuery()
+    BigQueryStore(client, PROJECT).init()
+    store = BigQueryStore(client, PROJECT, timeout=0.3)
+    monkeypatch.setattr(Job, "cancel", lambda self, *a, **k: True)  # the cancel arrives after the commit
+    client.job_delay_s = 0.6
+    with pytest.raises(IntegrationError) as err:
+        store.activate(record(), event())
+    assert err.value.retryable and "may have happened" in err.value.message
+    client.job_delay_s = 0.0
+    assert len(BigQueryStore(client, PROJECT).list_credentials()) == 1  # it did
