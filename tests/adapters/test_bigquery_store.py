@@ -236,3 +236,28 @@ def test_a_write_that_commits_despite_the_cancel_is_said_to_maybe_have_happened(
     assert err.value.retryable and "may have happened" in err.value.message
     client.job_delay_s = 0.0
     assert len(BigQueryStore(client, PROJECT).list_credentials()) == 1  # it did
+
+
+def test_concurrent_setups_conflict_at_table_level_and_are_retried() -> None:
+    """BigQuery locks a table for a mutating transaction: setups of different orgs at the same time abort each
+    other; each is retried, and whatever fails says so as retryable with nothing half-written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    records = [record(f"org-{i}") for i in range(4)]
+
+    def setup(rec):  # type: ignore[no-untyped-def]
+        try:
+            store.activate(rec, event(rec.org_slug, credential_id=rec.credential_id))
+            return None
+        except IntegrationError as exc:
+            return exc
+
+    with ThreadPoolExecutor(4) as pool:
+        failures = [f for f in pool.map(setup, records) if f is not None]
+    assert all(f.code == "STORAGE_FAILED" and f.retryable for f in failures)
+    stored = {r.org_slug for r in store.list_credentials()}
+    written = {e.org_slug for e in store.events()}
+    assert stored == written and len(stored) == 4 - len(failures)
