@@ -199,15 +199,16 @@ def test_quota_errors_are_transient_storage_failures(reason: str) -> None:
 
 def test_a_write_past_the_deadline_is_cancelled_and_said_not_to_have_happened() -> None:
     client = DuckBigQuery()
+    BigQueryStore(client, PROJECT).init()
     store = BigQueryStore(client, PROJECT, timeout=0.3)
-    store.init()
     client.job_delay_s = 5.0
     with pytest.raises(IntegrationError) as err:
         store.activate(record(), event())
     assert err.value.code == "STORAGE_FAILED" and err.value.retryable
     assert "nothing was written" in err.value.message and "INTEGRATIONS_STORE_TIMEOUT_S" in err.value.message
     client.job_delay_s = 0.0
-    assert store.list_credentials() == [] and store.events() == []
+    slow_to_read = BigQueryStore(client, PROJECT)
+    assert slow_to_read.list_credentials() == [] and slow_to_read.events() == []
 
 
 @pytest.mark.parametrize(
@@ -218,3 +219,45 @@ def test_identifiers_are_validated(project: str, dataset: str) -> None:
     with pytest.raises(IntegrationError) as err:
         BigQueryStore(DuckBigQuery(), project, dataset)
     assert err.value.code == "CONFIGURATION_ERROR"
+
+
+def test_a_write_that_commits_despite_the_cancel_is_said_to_maybe_have_happened(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.bigquery_double import Job
+
+    client = DuckBigQuery()
+    BigQueryStore(client, PROJECT).init()
+    store = BigQueryStore(client, PROJECT, timeout=0.3)
+    monkeypatch.setattr(Job, "cancel", lambda self, *a, **k: True)  # the cancel arrives after the commit
+    client.job_delay_s = 0.6
+    with pytest.raises(IntegrationError) as err:
+        store.activate(record(), event())
+    assert err.value.retryable and "may have happened" in err.value.message
+    client.job_delay_s = 0.0
+    assert len(BigQueryStore(client, PROJECT).list_credentials()) == 1  # it did
+
+
+def test_concurrent_setups_conflict_at_table_level_and_are_retried() -> None:
+    """BigQuery locks a table for a mutating transaction: setups of different orgs at the same time abort each
+    other; each is retried, and whatever fails says so as retryable with nothing half-written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    records = [record(f"org-{i}") for i in range(4)]
+
+    def setup(rec):  # type: ignore[no-untyped-def]
+        try:
+            store.activate(rec, event(rec.org_slug, credential_id=rec.credential_id))
+            return None
+        except IntegrationError as exc:
+            return exc
+
+    with ThreadPoolExecutor(4) as pool:
+        failures = [f for f in pool.map(setup, records) if f is not None]
+    assert all(f.code == "STORAGE_FAILED" and f.retryable for f in failures)
+    stored = {r.org_slug for r in store.list_credentials()}
+    written = {e.org_slug for e in store.events()}
+    assert stored == written and len(stored) == 4 - len(failures)
