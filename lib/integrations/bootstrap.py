@@ -95,9 +95,15 @@ def build_cache(settings: Settings) -> StatusCache:
 
 
 def connect(
-    settings: Settings | None = None, *, data_dir: str | Path | None = None, init: bool = True, **overrides: Any
+    settings: Settings | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    init: bool = True,
+    require_cache: bool = False,
+    **overrides: Any,
 ) -> IntegrationService:
-    """A ready service: settings from env/.env unless given; `data_dir` moves the local files."""
+    """A ready service: settings from env/.env unless given; `data_dir` moves the local files. A status cache that
+    cannot be initialised is only logged (reads work without it) unless `require_cache`."""
     if settings is None:
         if data_dir is not None:
             overrides["data_dir"] = Path(data_dir)
@@ -108,6 +114,8 @@ def connect(
         try:
             cache.init()
         except IntegrationError as exc:  # derived data: reads still work from the system of record, with warnings
+            if require_cache:
+                raise
             logging.getLogger("integrations").warning("status cache not ready: %s %s", exc.code, exc.message)
     backends = {
         "profile": settings.profile,

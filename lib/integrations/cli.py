@@ -55,10 +55,10 @@ def _emit(as_json: bool, data: Any, text: str | Callable[[], None]) -> None:
 
 
 @contextmanager
-def _service(as_json: bool) -> Iterator[IntegrationService]:
+def _service(as_json: bool, require_cache: bool = False) -> Iterator[IntegrationService]:
     """Build the service; turn catalog errors into a message with the fix and exit code 1."""
     try:
-        yield connect()
+        yield connect(require_cache=require_cache)
     except IntegrationError as exc:
         if as_json:
             sys.stdout.write(json.dumps({"success": False, "error": exc.to_json()}, indent=2) + "\n")
@@ -74,8 +74,8 @@ def _warn(warnings: list[str]) -> None:
 
 @app.command()
 def init(as_json: JsonOpt = False) -> None:
-    """Create the data dir, tables and keyring (idempotent)."""
-    with _service(as_json) as svc:
+    """Create the data dir, tables and keyring (idempotent); fails if the status cache is not ready."""
+    with _service(as_json, require_cache=True) as svc:
         _emit(
             as_json,
             {"success": True, "backends": svc.backends},

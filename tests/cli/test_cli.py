@@ -135,3 +135,16 @@ def test_status_reads_the_store_while_the_status_cache_is_unreadable(env: dict[s
     assert code == 0 and "warning" in output and "STATUS_CACHE_READ_FAILED" in output
     code, missing = as_json("status", "ghost")
     assert code == 1 and missing["error"]["code"] == "ORG_NOT_FOUND"
+
+
+def test_init_fails_on_a_status_cache_that_is_not_ready_while_other_commands_warn(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run("org", "create", "acmecorp")[0] == 0
+    data = tmp_path / "data"
+    for leftover in data.glob("status.sqlite*"):
+        leftover.unlink()
+    (data / "status.sqlite").write_bytes(b"this is not a database file" * 200)
+    code, failed = as_json("init")
+    assert code == 1 and failed["error"]["code"] == "STATUS_SYNC_FAILED"
+    assert as_json("status", "acmecorp")[0] == 0
