@@ -20,6 +20,7 @@ from .domain import (
     SetupResult,
     ValidateResult,
     check_slug,
+    retry_after,
 )
 from .errors import IntegrationError
 from .service import IntegrationService
@@ -195,8 +196,10 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
         responses=errors,
         summary="Re-check the stored credential with the provider",
     )
-    def validate(org_slug: str, provider: str, svc: Svc, key: Key) -> dict[str, Any]:
-        return svc.validate(org_slug, provider, actor=actor(key)).model_dump(mode="json")
+    def validate(org_slug: str, provider: str, svc: Svc, key: Key) -> JSONResponse:
+        result = svc.validate(org_slug, provider, actor=actor(key))
+        wait = retry_after(result.rate_limit)  # a provider's 429: the check was inconclusive, retry when it said
+        return JSONResponse(result.model_dump(mode="json"), headers={"Retry-After": wait} if wait else None)
 
     @app.delete(
         f"{PREFIX}/{{org_slug}}/{{provider}}",

@@ -252,6 +252,23 @@ CATALOG: dict[str, CatalogEntry] = {
             ["Fix the setting named in the message."],
             http_status=500,
         ),
+        _e(
+            "BILLING_EXPORT_NOT_FOUND",
+            "Billing export table not found",
+            "The billing export table named in the integration's metadata does not exist or cannot be queried.",
+            [
+                "The table name in metadata billing_export_table is misspelled.",
+                "Cloud Billing export to BigQuery is not enabled yet, or has not written its first rows "
+                "(a new export can take 24-48 hours to appear).",
+                "The dataset is in another location than the one the table reports.",
+            ],
+            [
+                "Copy the table's full name (project.dataset.gcp_billing_export_v1_...) from BigQuery and set it "
+                "up again with that metadata, then re-validate.",
+                "In Cloud Billing > Billing export, enable the standard usage cost export to BigQuery.",
+            ],
+            http_status=422,
+        ),
     ]
 }
 

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     sandbox_latency_ms: int = 0
     attempts_per_minute: int = 20
     bulk_workers: int = 0  # processes for bulk re-validation; 0 = one per core for runs of 2,000 or more
+    resource_manager_api_url: str = "https://cloudresourcemanager.googleapis.com/v1"  # GCP testIamPermissions
 
     def backend(self, role: Literal["store", "cipher", "status_cache", "validation"]) -> str:
         """The chosen backend for a role: explicit override, else the profile's default."""

@@ -108,7 +108,7 @@ def diagnose(svc: IntegrationService, org_slug: str, provider: Provider | str) -
         steps.append(_step(names[2], detail=f"{record.credential_hint}, {record.validation_status.value}"))
         parsed = svc.open_stored(record)
         steps.append(_step(names[3], detail=f"under {record.key_ref}"))
-        result = svc.validators[provider].check(parsed)
+        result = svc.validators[provider].check(parsed, record.metadata)
         if result.error_code:
             raise IntegrationError(result.error_code, result.message, retryable=result.retryable)
         steps.append(_step(names[4], detail=result.message))

@@ -126,7 +126,10 @@ class BigQueryStore(IntegrationStore):
             ),
             (
                 "bigquery.tables.create",
-                lambda: [self._query(s) for s in (sql.CREATE_CREDENTIALS, sql.CREATE_EVENTS, sql.CREATE_KEYS)],
+                lambda: [
+                    self._query(s)
+                    for s in (sql.CREATE_CREDENTIALS, sql.ADD_CREDENTIAL_KIND, sql.CREATE_EVENTS, sql.CREATE_KEYS)
+                ],
             ),
             (
                 "bigquery.jobs.create + bigquery.tables.getData",
