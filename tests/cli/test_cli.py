@@ -117,3 +117,22 @@ def test_stdin_through_a_real_process_leaks_nothing(env: dict[str, str]) -> None
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["validation_status"] == "VALID"
     assert CANARY not in done.stdout + done.stderr and CANARY[8:] not in done.stdout + done.stderr
+
+
+def test_status_lists_configured_providers_and_kinds_and_setup_prints_capabilities(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.keys import OPENAI_ADMIN
+
+    as_json("org", "create", "acmecorp")
+    key_file = tmp_path / "admin.txt"
+    key_file.write_text(OPENAI_ADMIN)
+    code, output = run("setup", "acmecorp", "openai", "--credential-file", str(key_file))
+    assert code == 0 and "kind=ADMIN" in output and "cost data: passed" in output
+    code, output = run("status", "acmecorp")
+    assert code == 0 and "configured OPENAI; all valid: False" in output and "Admin key" in output
+    code, data = as_json("status", "acmecorp")
+    assert data["providers_configured"] == ["OPENAI"] and data["integrations"]["OPENAI"]["credential_kind"] == "ADMIN"
+    code, validated = as_json("validate", "acmecorp", "openai")
+    assert [c["status"] for c in validated["capabilities"]] == ["not available", "passed"]
+    assert validated["warnings"] == [] and as_json("delete", "acmecorp", "openai")[1]["warnings"] == []
