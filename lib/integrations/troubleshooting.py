@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from .domain import Provider, check_slug
 from .errors import CATALOG, IntegrationError
+from .providers.kinds import kind_of
 
 if TYPE_CHECKING:
     from .service import IntegrationService
@@ -213,13 +214,17 @@ def diagnose(svc: IntegrationService, org_slug: str, provider: Provider | str) -
         record = svc.store.get_active(org_slug, provider)
         if record is None:
             raise IntegrationError("NOT_CONFIGURED")
-        steps.append(_step(names[2], detail=f"{record.credential_hint}, {record.validation_status.value}"))
+        kind = record.credential_kind or kind_of(provider, record.credential_hint)
+        kind_label = kind.label if kind else "unknown kind"
+        detail = f"{record.credential_hint} ({kind_label}), {record.validation_status.value}"
+        steps.append(_step(names[2], detail=detail))
         parsed = svc.open_stored(record)
         steps.append(_step(names[3], detail=f"under {record.key_ref}"))
         result = svc.validators[provider].check(parsed, record.metadata)
         if result.error_code:
             raise IntegrationError(result.error_code, result.message, retryable=result.retryable)
-        steps.append(_step(names[4], detail=result.message))
+        can = "; ".join(f"{c.name}: {c.status}" for c in result.capabilities)
+        steps.append(_step(names[4], detail=f"{result.message} ({can})" if can else result.message))
         cached = org.status_of(provider)
         if cached.status != record.validation_status:
             raise IntegrationError(
