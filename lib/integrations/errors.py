@@ -117,6 +117,7 @@ CATALOG: dict[str, CatalogEntry] = {
             "The credential is genuine but lacks a permission the integration needs.",
             [
                 "An OpenAI restricted key without the models scope.",
+                "An Admin key without the Usage read scope (Missing scopes: api.usage.read).",
                 "A GCP service account without BigQuery Data Viewer / Job User roles.",
             ],
             [
