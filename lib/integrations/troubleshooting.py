@@ -145,7 +145,7 @@ WALKTHROUGHS = [
         steps=[
             "Read the `warnings` of the setup / validate / delete response: a non-empty list means the system of "
             "record changed but the status cache did not.",
-            "Compare with Diagnose's 'status cache agrees' step, or the status page's drift column.",
+            "Compare with Diagnose's last check (the cache against the record), or the status page's drift column.",
             "Resync status (or `integrations reconcile`) rebuilds the cache from the system of record; it is "
             "always safe.",
             "After an inconclusive check, re-validate later; TOO_MANY_ATTEMPTS means wait a minute.",
