@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 import pytest
 from cryptography.hazmat.primitives import serialization
 from google.auth import jwt
-from integrations.domain import Status
+from integrations.domain import Provider, Status
 from integrations.errors import IntegrationError
 from integrations.providers.gcp_service_account import GcpValidator
 from pydantic import SecretStr
@@ -272,3 +272,21 @@ def test_the_pool_takes_the_https_proxy_from_the_environment(monkeypatch: pytest
     assert isinstance(pool, urllib3.ProxyManager) and pool.proxy is not None and pool.proxy.host == "proxy.internal"
     monkeypatch.setenv("NO_PROXY", ".googleapis.com")
     assert not isinstance(google_pool("https://bigquery.googleapis.com/bigquery/v2", 5), urllib3.ProxyManager)
+
+
+def test_the_resource_manager_endpoint_comes_from_settings(key_json: str) -> None:
+    from integrations.providers import build_validators
+    from integrations.settings import Settings
+
+    with serve(google(key_json)) as (url, seen):
+        settings = Settings(
+            _env_file=None,
+            validation="live",
+            google_token_uri=f"{url}/token",
+            bigquery_api_url=f"{url}/bigquery/v2",
+            resource_manager_api_url=f"{url}/crm/v1",
+        )
+        validator = build_validators(settings)[Provider.GCP]
+        data = json.loads(key_json) | {"resource_manager_url": "http://evil.example"}  # ignored: not a setting
+        assert validator.check(validator.parse(SecretStr(json.dumps(data)))).status == Status.VALID
+    assert [s.path for s in seen] == ["/token", CRM_PATH]
