@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: install data run api test lint bench audit-security clean
+TS := clients/typescript
+TS_DEPS := $(TS)/node_modules/.package-lock.json
+
+.PHONY: install data run api test lint bench audit-security clean ts-types
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +17,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# the TypeScript client's locked dev dependencies (openapi-typescript, typescript), for its tests
+$(TS_DEPS): $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund
+
+# regenerate the committed OpenAPI schema and the TypeScript types from the app
+ts-types: install $(TS_DEPS)
+	$(BIN)/python -c 'import json; from integrations.api import create_app; print(json.dumps(create_app().openapi(), indent=2))' > $(TS)/openapi.json
+	cd $(TS) && node_modules/.bin/openapi-typescript openapi.json -o src/schema.d.ts --default-non-nullable false
 
 data: install
 	$(BIN)/integrations init
@@ -30,7 +42,7 @@ lint: install
 	$(BIN)/ruff check lib tests app.py pages
 	$(BIN)/mypy lib --ignore-missing-imports --warn-unused-ignores
 
-test: install lint
+test: install lint $(TS_DEPS)
 	$(BIN)/python -m pytest
 
 audit-security: install
@@ -40,4 +52,4 @@ bench: install
 	$(BIN)/python -m tests.benchmarks
 
 clean:
-	rm -rf $(VENV) .data
+	rm -rf $(VENV) .data $(TS)/node_modules $(TS)/dist

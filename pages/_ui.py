@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
-from integrations import IntegrationError, IntegrationService, Provider, connect
+from integrations import Capability, IntegrationError, IntegrationService, Provider, connect
 
 T = TypeVar("T")
 ORG_KEY = "org"
@@ -121,6 +121,13 @@ def show_error(exc: IntegrationError) -> None:
                 + "\n".join(f"- {'✅' if c['passed'] else '❌'} {c['name']} {c['detail']}" for c in checks)
             )
     st.page_link("pages/troubleshooting.py", label="Open troubleshooting", icon="🩺")
+
+
+def show_capabilities(capabilities: list[Capability]) -> None:
+    """What the key can do for cost tracking: inference and cost data, each passed or not available, and why."""
+    for c in capabilities:
+        icon = "✅" if c.status == "passed" else "ℹ️"
+        st.caption(f"{icon} **{c.name}**: {c.status}. {c.detail}")
 
 
 def with_progress(work: Callable[..., T], label: str, **kwargs: Any) -> T:

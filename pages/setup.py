@@ -21,10 +21,11 @@ with st.container(border=True):
     facts = {
         "Status": _ui.badge(current.status.value),
         "Credential": current.credential_hint or "—",
+        "Kind": current.credential_kind.label if current.credential_kind else "—",
         "Name": current.credential_name or "—",
         "Last validated": f"{current.last_validated_at:%Y-%m-%d %H:%M} UTC" if current.last_validated_at else "never",
     }
-    for col, (label, value) in zip(st.columns([1, 2, 1, 1]), facts.items(), strict=True):
+    for col, (label, value) in zip(st.columns([1, 2, 1, 1, 1]), facts.items(), strict=True):
         col.caption(label)
         col.markdown(f"**{value}**")
     if current.error:
@@ -37,6 +38,7 @@ with st.container(border=True):
                     result = svc.validate(org, provider, actor=_ui.actor())
                     _ui.changed()
                     (st.success if result.success else st.error)(result.message)
+                    _ui.show_capabilities(result.capabilities)
                     for w in result.warnings:
                         st.warning(w)
                 except IntegrationError as exc:
@@ -121,6 +123,7 @@ if submitted:
     else:
         _ui.changed()
         st.success(f"{result.message} Credential id `{result.credential_id}`.")
+        _ui.show_capabilities(result.capabilities)
         for w in result.warnings:
             st.warning(w)
         for c in result.checks:

@@ -46,7 +46,11 @@ with c2.container(border=True):
 st.subheader("Walkthroughs")
 for guide in WALKTHROUGHS:
     with st.expander(f"{guide.title} — {guide.symptom}"):
-        st.markdown("\n".join(f"{i}. {s}" for i, s in enumerate(guide.steps, 1)))
+        st.markdown("**Likely causes**\n" + "\n".join(f"- {c}" for c in guide.causes))
+        st.markdown("**Solutions**\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(guide.steps, 1)))
+        for test in guide.manual_tests:
+            st.caption(f"Test by hand: {Provider(test.provider).label}, {test.kind}")
+            st.code(test.command, language="bash")
         st.caption("Codes: " + ", ".join(f"`{c}`" for c in guide.codes))
 
 st.subheader("Error catalog")

@@ -46,7 +46,7 @@ from google.cloud import bigquery
 PROJECT = "test-project"
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # PARTITION/CLUSTER have no DuckDB form
 
-DATASET_PERMISSIONS = {"bigquery.datasets.get", "bigquery.tables.get", "bigquery.tables.create"}
+DATASET_PERMISSIONS = {"bigquery.datasets.get", "bigquery.tables.get", "bigquery.tables.create", "bigquery.tables.update"}
 DATA_PERMISSIONS = {"bigquery.tables.getData", "bigquery.tables.updateData"}
 JOB_USER = {"bigquery.jobs.create"}
 DATA_EDITOR_ON_DATASET = DATASET_PERMISSIONS | DATA_PERMISSIONS | JOB_USER
@@ -60,6 +60,10 @@ QUOTA_MESSAGES = {
 _MUTATING = re.compile(r"^\s*(UPDATE|DELETE|MERGE)\s+`([^`]+)`", re.IGNORECASE)
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+`([^`]+)`", re.IGNORECASE)
 _CREATE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`([^`]+)`", re.IGNORECASE)
+_ALTER = re.compile(
+    r"^\s*ALTER\s+TABLE\s+`([^`]+)`\s+(ADD|DROP)\s+COLUMN\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(\w+)(?:\s+(\w+))?",
+    re.IGNORECASE,
+)
 
 
 def google_error(status: int, reason: str, message: str, domain: str = "global") -> gexc.GoogleAPICallError:
@@ -399,6 +403,8 @@ class DuckBigQuery:
     def _permission_for(self, statement: str) -> tuple[str, str] | None:
         if (m := _CREATE.match(statement)) is not None:
             return "bigquery.tables.create", m.group(1)
+        if (m := _ALTER.match(statement)) is not None:
+            return "bigquery.tables.update", m.group(1)
         if (m := _MUTATING.match(statement) or _INSERT.match(statement)) is not None:
             return "bigquery.tables.updateData", m.group(m.lastindex or 1)
         for name in re.findall(r"`([^`]+)`", statement):
@@ -463,6 +469,11 @@ class DuckBigQuery:
         if (m := _CREATE.match(statement)) is not None:
             with self.lock:
                 self.tables.setdefault(m.group(1), self._analyzer.columns(statement))
+        if (m := _ALTER.match(statement)) is not None:  # keep the schema tables.get reports in step
+            table, verb, column, kind = m.groups()
+            with self.lock:
+                kept = [c for c in self.tables[table] if c[0] != column]
+                self.tables[table] = kept + ([(column, kind.upper())] if verb.upper() == "ADD" else [])
         [expression] = sqlglot.parse(statement, read="bigquery")
         text = expression.sql(dialect="duckdb")
         names = list(dict.fromkeys(re.findall(r"\$(\w+)", text)))

@@ -6,14 +6,27 @@ svc.setup("acmecorp", "openai", "sk-proj-...")
 """
 
 from .bootstrap import connect
-from .domain import CheckItem, DeleteResult, Integration, OrgIntegrations, Provider, SetupResult, Status, ValidateResult
+from .domain import (
+    Capability,
+    CheckItem,
+    CredentialKind,
+    DeleteResult,
+    Integration,
+    OrgIntegrations,
+    Provider,
+    SetupResult,
+    Status,
+    ValidateResult,
+)
 from .errors import CATALOG, IntegrationError
 from .service import IntegrationService
 from .settings import Settings
 
 __all__ = [
     "CATALOG",
+    "Capability",
     "CheckItem",
+    "CredentialKind",
     "DeleteResult",
     "Integration",
     "IntegrationError",

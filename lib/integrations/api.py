@@ -1,54 +1,33 @@
 """The REST endpoints the org-facing frontend calls with an org API key (`X-API-Key`)."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import orgkeys
-from .bootstrap import connect
-from .domain import (
-    DeleteResult,
-    ErrorInfo,
-    Integration,
-    OrgApiKey,
-    OrgIntegrations,
-    SetupResult,
-    ValidateResult,
-    check_slug,
+from .api_models import (
+    DeleteResponse,
+    ErrorResponse,
+    Health,
+    OrgIntegrationsResponse,
+    SetupRequest,
+    SetupResponse,
+    ValidateResponse,
+    errors,
 )
+from .api_models import IntegrationView as IntegrationResponse
+from .bootstrap import connect
+from .domain import ErrorInfo, OrgApiKey, check_slug, retry_after
 from .errors import IntegrationError
 from .service import IntegrationService
 
 MAX_BODY_BYTES = 64 * 1024
 PREFIX = "/api/v1/integrations"
-
-
-class SetupRequest(BaseModel):
-    credential: str = Field(
-        description="API key, or the service-account key JSON as a string (at most 16 KiB).", examples=["sk-proj-..."]
-    )
-    credential_name: str | None = Field(default=None, examples=["OpenAI Production Key"])
-    metadata: dict[str, Any] | None = Field(default=None, examples=[{"environment": "production"}])
-    skip_validation: bool = False
-
-    def __repr__(self) -> str:  # never show the credential, even in a debugger
-        return f"SetupRequest(credential=**********, credential_name={self.credential_name!r})"
-
-
-class ErrorResponse(BaseModel):
-    success: Literal[False] = False
-    error: ErrorInfo
-
-
-class Health(BaseModel):
-    status: str
-    store: str | None = None
-    status_cache: str | None = None
 
 
 def _error(exc: IntegrationError) -> JSONResponse:
@@ -103,10 +82,13 @@ def service(request: Request) -> IntegrationService:
     return request.app.state.svc
 
 
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The organization's API key.")
+
+
 def org_key(
     org_slug: str,
     svc: Annotated[IntegrationService, Depends(service)],
-    x_api_key: Annotated[str | None, Header(description="The organization's API key.")] = None,
+    x_api_key: Annotated[str | None, Security(API_KEY)] = None,
 ) -> OrgApiKey:
     if not x_api_key:
         raise IntegrationError("ORG_API_KEY_MISSING")
@@ -132,9 +114,6 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
     )
     app.state.svc = svc
     app.add_middleware(BodyLimit)
-    errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422, 429, 503)
-    }
 
     @app.exception_handler(IntegrationError)
     async def integration_error(_: Request, exc: IntegrationError) -> JSONResponse:
@@ -155,8 +134,9 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
 
     @app.post(
         f"{PREFIX}/{{org_slug}}/{{provider}}/setup",
-        response_model=SetupResult,
-        responses=errors,
+        response_model=SetupResponse,
+        response_model_exclude_unset=True,
+        responses=errors(400, 401, 403, 404, 413, 422, 429, 500, 503),
         summary="Validate, encrypt and store a credential (rotates an existing one)",
     )
     def setup(org_slug: str, provider: str, body: SetupRequest, svc: Svc, key: Key) -> dict[str, Any]:
@@ -173,8 +153,9 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
 
     @app.get(
         f"{PREFIX}/{{org_slug}}",
-        response_model=OrgIntegrations,
-        responses=errors,
+        response_model=OrgIntegrationsResponse,
+        response_model_exclude_unset=True,
+        responses=errors(401, 403, 404, 422, 500, 503),
         summary="Every provider's integration for the org (never a secret)",
     )
     def get_all(org_slug: str, svc: Svc, key: Key) -> dict[str, Any]:
@@ -182,8 +163,9 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
 
     @app.get(
         f"{PREFIX}/{{org_slug}}/{{provider}}",
-        response_model=Integration,
-        responses=errors,
+        response_model=IntegrationResponse,
+        response_model_exclude_unset=True,
+        responses=errors(401, 403, 404, 422, 500, 503),
         summary="One provider's integration",
     )
     def get_one(org_slug: str, provider: str, svc: Svc, key: Key) -> dict[str, Any]:
@@ -191,17 +173,23 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
 
     @app.post(
         f"{PREFIX}/{{org_slug}}/{{provider}}/validate",
-        response_model=ValidateResult,
-        responses=errors,
+        response_model=ValidateResponse,
+        response_model_exclude_unset=True,
+        responses=errors(401, 403, 404, 413, 422, 429, 500, 503),
         summary="Re-check the stored credential with the provider",
     )
-    def validate(org_slug: str, provider: str, svc: Svc, key: Key) -> dict[str, Any]:
-        return svc.validate(org_slug, provider, actor=actor(key)).model_dump(mode="json")
+    def validate(org_slug: str, provider: str, svc: Svc, key: Key, response: Response) -> dict[str, Any]:
+        result = svc.validate(org_slug, provider, actor=actor(key))
+        wait = retry_after(result.rate_limit)  # a provider's 429: the check was inconclusive, retry when it said
+        if wait:
+            response.headers["Retry-After"] = wait
+        return result.model_dump(mode="json")
 
     @app.delete(
         f"{PREFIX}/{{org_slug}}/{{provider}}",
-        response_model=DeleteResult,
-        responses=errors,
+        response_model=DeleteResponse,
+        response_model_exclude_unset=True,
+        responses=errors(401, 403, 404, 422, 500, 503),
         summary="Deactivate the credential and erase its ciphertext",
     )
     def delete(org_slug: str, provider: str, svc: Svc, key: Key) -> dict[str, Any]:

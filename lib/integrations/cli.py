@@ -19,7 +19,7 @@ from rich.table import Table
 
 from . import orgkeys
 from .bootstrap import connect
-from .domain import Provider
+from .domain import Capability, Provider
 from .errors import IntegrationError
 from .service import IntegrationService
 
@@ -169,10 +169,17 @@ def setup(
         )
         _emit(
             as_json,
-            result.model_dump(mode="json") | {"warnings": result.warnings},
-            f"[green]{escape(result.message)}[/] credential_id={result.credential_id}",
+            result.model_dump(mode="json"),
+            f"[green]{escape(result.message)}[/] credential_id={result.credential_id}"
+            + (f" kind={result.credential_kind.value}" if result.credential_kind else "")
+            + _capabilities(result.capabilities),
         )
         _warn([] if as_json else result.warnings)
+
+
+def _capabilities(capabilities: list[Capability]) -> str:
+    """One line per capability: inference / cost data, passed or not available, and why."""
+    return "".join(f"\n  {c.name}: {c.status} - {escape(c.detail)}" for c in capabilities)
 
 
 @app.command()
@@ -182,14 +189,16 @@ def status(org: str, as_json: JsonOpt = False) -> None:
         data = svc.get_all(org)
 
         def table() -> None:
-            t = Table(title=f"{org}: {data.providers_configured} configured, all valid: {data.all_valid}")
-            for col in ("provider", "status", "name", "hint", "last validated", "error"):
+            configured = ", ".join(p.value for p in data.providers_configured) or "none"
+            t = Table(title=f"{org}: configured {configured}; all valid: {data.all_valid}")
+            for col in ("provider", "status", "kind", "name", "hint", "last validated", "error"):
                 t.add_column(col)
             for i in data.integrations.values():
                 t.add_row(
                     i.provider.value,
                     i.status.value,
-                    i.credential_name or "",
+                    i.credential_kind.label if i.credential_kind else "",
+                    escape(i.credential_name or ""),
                     i.credential_hint or "",
                     str(i.last_validated_at or ""),
                     i.error.code if i.error else "",
@@ -209,8 +218,10 @@ def validate(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = Fa
         _emit(
             as_json,
             result.model_dump(mode="json"),
-            f"[{colour}]{result.validation_status.value}[/]: {escape(result.message)}",
+            f"[{colour}]{result.validation_status.value}[/]: {escape(result.message)}"
+            + _capabilities(result.capabilities),
         )
+        _warn([] if as_json else result.warnings)
         if not result.success:
             raise typer.Exit(1)
 
@@ -221,6 +232,7 @@ def delete(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = Fals
     with _service(as_json) as svc:
         result = svc.delete(org, provider, actor=_actor(actor))
         _emit(as_json, result.model_dump(mode="json"), result.message)
+        _warn([] if as_json else result.warnings)
 
 
 @app.command()

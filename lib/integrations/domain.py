@@ -6,8 +6,9 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
@@ -51,6 +52,27 @@ class Status(StrEnum):
     NOT_CONFIGURED = "NOT_CONFIGURED"
 
 
+class CredentialKind(StrEnum):
+    """What a credential is for, read from its format: inference keys, Admin keys, service accounts."""
+
+    PROJECT = "PROJECT"  # OpenAI sk-proj-
+    SERVICE_ACCOUNT = "SERVICE_ACCOUNT"  # OpenAI sk-svcacct-, or a GCP service-account key file
+    USER = "USER"  # OpenAI legacy user key sk-
+    API = "API"  # Anthropic sk-ant-api03-
+    ADMIN = "ADMIN"  # OpenAI sk-admin-, Anthropic sk-ant-admin01-: reads the organization's usage and costs
+
+    @property
+    def label(self) -> str:
+        """Human name: Project key, Admin key, ..."""
+        return {
+            "PROJECT": "Project key",
+            "SERVICE_ACCOUNT": "Service-account key",
+            "USER": "User key (legacy)",
+            "API": "API key",
+            "ADMIN": "Admin key",
+        }[self.value]
+
+
 class Action(StrEnum):
     SETUP = "SETUP"
     VALIDATE = "VALIDATE"
@@ -76,6 +98,17 @@ def check_slug(slug: object) -> str:
             "and dashes, starting with a letter or digit.",
         )
     return slug
+
+
+def retry_after(rate_limit: dict[str, str]) -> str | None:
+    """The provider's Retry-After (seconds or an HTTP date) exactly as it said it, when it said a valid one."""
+    value = rate_limit.get("retry-after", "").strip()
+    if value.isdigit():
+        return value
+    try:
+        return value if value and parsedate_to_datetime(value) is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def utcnow() -> datetime:
@@ -118,6 +151,14 @@ class CheckItem(BaseModel):
     detail: str = ""
 
 
+class Capability(BaseModel):
+    """What the platform can do with a credential: `inference` or `cost data`, passed or not available."""
+
+    name: Literal["inference", "cost data"]
+    status: Literal["passed", "not available"]
+    detail: str = ""
+
+
 class CheckResult(BaseModel):
     """What a live check found. `error_code` is None when the credential is valid."""
 
@@ -127,10 +168,15 @@ class CheckResult(BaseModel):
     retryable: bool = False
     checks: list[CheckItem] = Field(default_factory=list)
     rate_limit: dict[str, str] = Field(default_factory=dict)
+    capabilities: list[Capability] = Field(default_factory=list)
 
     @property
     def inconclusive(self) -> bool:
         return self.error_code is not None and self.retryable
+
+    @property
+    def retry_after(self) -> str | None:
+        return retry_after(self.rate_limit)
 
 
 class StoredCredential(BaseModel):
@@ -157,6 +203,7 @@ class StoredCredential(BaseModel):
     created_by: str | None = None
     updated_by: str | None = None
     deleted_at: datetime | None = None
+    credential_kind: CredentialKind | None = None  # None on rows stored before kinds were recorded
 
 
 class Event(BaseModel):
@@ -222,6 +269,7 @@ class Integration(BaseModel):
     credential_hint: str | None = None
     last_validated_at: datetime | None = None
     created_at: datetime | None = None
+    credential_kind: CredentialKind | None = None
     error: ErrorInfo | None = None
     credential_id: str | None = Field(default=None, exclude=True)
     metadata: dict[str, Any] = Field(default_factory=dict, exclude=True)
@@ -241,7 +289,7 @@ class OrgIntegrations(BaseModel):
     org_slug: str
     integrations: dict[Provider, Integration]
     all_valid: bool
-    providers_configured: int
+    providers_configured: list[Provider]
     warnings: list[str] = Field(default_factory=list)  # e.g. the status cache could not be read (not an error)
 
 
@@ -251,8 +299,10 @@ class SetupResult(BaseModel):
     credential_id: str | None
     validation_status: Status
     message: str
+    credential_kind: CredentialKind | None = None
+    capabilities: list[Capability] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
     checks: list[CheckItem] = Field(default_factory=list, exclude=True)
-    warnings: list[str] = Field(default_factory=list, exclude=True)
     rotated_credential_id: str | None = Field(default=None, exclude=True)
 
 
@@ -262,9 +312,10 @@ class ValidateResult(BaseModel):
     validation_status: Status
     message: str
     error: ErrorInfo | None = None
+    capabilities: list[Capability] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
     checks: list[CheckItem] = Field(default_factory=list, exclude=True)
     rate_limit: dict[str, str] = Field(default_factory=dict, exclude=True)
-    warnings: list[str] = Field(default_factory=list, exclude=True)
 
     @model_serializer(mode="wrap")
     def _rest_shape(self, handler: Any) -> dict[str, Any]:
@@ -277,4 +328,4 @@ class ValidateResult(BaseModel):
 class DeleteResult(BaseModel):
     success: bool
     message: str
-    warnings: list[str] = Field(default_factory=list, exclude=True)
+    warnings: list[str] = Field(default_factory=list)

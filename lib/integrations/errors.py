@@ -124,6 +124,7 @@ CATALOG: dict[str, CatalogEntry] = {
             "The credential is genuine but lacks a permission the integration needs.",
             [
                 "An OpenAI restricted key without the models scope.",
+                "An Admin key without the Usage read scope (Missing scopes: api.usage.read).",
                 "A GCP service account without BigQuery Data Viewer / Job User roles.",
             ],
             [
@@ -289,6 +290,23 @@ CATALOG: dict[str, CatalogEntry] = {
             ],
             retryable=True,
             http_status=503,
+        ),
+        _e(
+            "BILLING_EXPORT_NOT_FOUND",
+            "Billing export table not found",
+            "The billing export table named in the integration's metadata does not exist or cannot be queried.",
+            [
+                "The table name in metadata billing_export_table is misspelled.",
+                "Cloud Billing export to BigQuery is not enabled yet, or has not written its first rows "
+                "(a new export can take 24-48 hours to appear).",
+                "The dataset is in another location than the one the table reports.",
+            ],
+            [
+                "Copy the table's full name (project.dataset.gcp_billing_export_v1_...) from BigQuery and set it "
+                "up again with that metadata, then re-validate.",
+                "In Cloud Billing > Billing export, enable the standard usage cost export to BigQuery.",
+            ],
+            http_status=422,
         ),
     ]
 }

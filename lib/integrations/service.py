@@ -36,6 +36,7 @@ from .domain import (
 from .errors import IntegrationError
 from .limits import AttemptLimiter, credential_secret, metadata_dict
 from .providers import ParsedCredential, Validator
+from .providers.kinds import kind_of
 from .settings import Settings
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore, ValidationUpdate
@@ -70,6 +71,7 @@ class Assessment(NamedTuple):
             validation_status=after,
             message=message,
             error=error,
+            capabilities=result.capabilities,
             checks=result.checks,
             rate_limit=result.rate_limit,
             warnings=warnings,
@@ -155,20 +157,19 @@ class IntegrationService(BulkOperations):
         validator = self.validators[provider]
         step("format")
         parsed = validator.parse(secret)
-        status, checks = Status.PENDING, []
+        validator.check_metadata(meta)
+        status, checks, capabilities = Status.PENDING, [], []
         if not skip_validation:
             self.limiter.hit(org_slug)
             step("validate")
-            result = validator.check(parsed)
+            result = validator.check(parsed, meta)
             if result.error_code:
                 self._record_failed_setup(org_slug, provider, result, actor, started)
-                raise IntegrationError(
-                    result.error_code,
-                    result.message,
-                    retryable=result.retryable,
-                    details={"checks": [c.model_dump() for c in result.checks], "rate_limit": result.rate_limit},
-                )
-            status, checks = Status.VALID, result.checks
+                details = {"checks": [c.model_dump() for c in result.checks], "rate_limit": result.rate_limit}
+                if result.retry_after:
+                    details["retry_after"] = result.retry_after  # the provider's value, as it said it
+                raise IntegrationError(result.error_code, result.message, retryable=result.retryable, details=details)
+            status, checks, capabilities = Status.VALID, result.checks, result.capabilities
         credential_id = f"cred_{secrets.token_hex(12)}"
         step("encrypt")
         plaintext = parsed.secret.get_secret_value().encode()
@@ -182,6 +183,7 @@ class IntegrationService(BulkOperations):
             encrypted_credential=sealed.ciphertext,
             key_ref=sealed.key_ref,
             credential_hint=parsed.hint,
+            credential_kind=parsed.kind,
             credential_fingerprint=self.cipher.fingerprint(plaintext),
             metadata=meta,
             validation_status=status,
@@ -216,6 +218,8 @@ class IntegrationService(BulkOperations):
             credential_id=credential_id,
             validation_status=status,
             message=f"{provider.value} credential {verb}; status {status.value}.",
+            credential_kind=parsed.kind,
+            capabilities=capabilities,
             checks=checks,
             warnings=warnings,
             rotated_credential_id=previous.credential_id if previous else None,
@@ -262,12 +266,11 @@ class IntegrationService(BulkOperations):
         self._require_org(org_slug)
         records = {r.provider: r for r in self.store.list_credentials(org_slug)}
         views = {p: _view(p, records.get(p)) for p in Provider}
-        configured = [v for v in views.values() if v.status != Status.NOT_CONFIGURED]
         return OrgIntegrations(
             org_slug=org_slug,
             integrations=views,
-            providers_configured=len(configured),
-            all_valid=bool(configured) and all(v.status == Status.VALID for v in configured),
+            providers_configured=[p for p, v in views.items() if v.status != Status.NOT_CONFIGURED],
+            all_valid=all(v.status == Status.VALID for v in views.values()),  # every provider, as the contract says
         )
 
     def get_one(self, org_slug: str, provider: Provider | str) -> Integration:
@@ -352,7 +355,7 @@ class IntegrationService(BulkOperations):
             parsed = self.open_stored(record)
         except IntegrationError as exc:
             return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=exc.retryable)
-        return self.validators[record.provider].check(parsed)
+        return self.validators[record.provider].check(parsed, record.metadata)
 
     # --- delete -----------------------------------------------------------------------------------------
     def delete(self, org_slug: str, provider: Provider | str, actor: str = "system") -> DeleteResult:
@@ -457,6 +460,7 @@ def _view(provider: Provider, record: StoredCredential | None) -> Integration:
         credential_id=record.credential_id,
         credential_name=record.credential_name,
         credential_hint=record.credential_hint,
+        credential_kind=record.credential_kind or kind_of(provider, record.credential_hint),  # older rows: the hint
         last_validated_at=record.last_validated_at,
         created_at=record.created_at,
         error=error,

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     bulk_workers: int = 0  # processes for bulk re-validation; 0 = one per core for runs of 2,000 or more
     store_timeout_s: float = 30.0  # deadline of every BigQuery call (the client's retries and the job's wait)
     bigquery_location: str | None = None  # where the dataset lives (created there); None: BigQuery's default, US
+    resource_manager_api_url: str = "https://cloudresourcemanager.googleapis.com/v1"  # GCP testIamPermissions
 
     def backend(self, role: Literal["store", "cipher", "status_cache", "validation"]) -> str:
         """The chosen backend for a role: explicit override, else the profile's default."""

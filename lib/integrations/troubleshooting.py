@@ -9,58 +9,167 @@ from pydantic import BaseModel
 
 from .domain import Provider
 from .errors import CATALOG, IntegrationError
+from .providers.kinds import kind_of
 
 if TYPE_CHECKING:
     from .service import IntegrationService
 
 
+class ManualTest(BaseModel):
+    """How to test a credential by hand: the provider's own endpoint, the key in $KEY (never pasted inline)."""
+
+    provider: Provider
+    kind: str
+    command: str
+
+
+_DAY_AGO = "$(date -u -d '1 day ago' +%Y-%m-%dT%H:%M:%SZ)"
+MANUAL_TESTS = [
+    ManualTest(
+        provider=Provider.OPENAI,
+        kind="inference key (sk-proj-, sk-svcacct-, sk-)",
+        command='curl -s https://api.openai.com/v1/models -H "Authorization: Bearer $KEY"',
+    ),
+    ManualTest(
+        provider=Provider.OPENAI,
+        kind="Admin key (sk-admin-)",
+        command='curl -s "https://api.openai.com/v1/organization/costs?start_time=$(( $(date +%s) - 86400 ))&limit=1" '
+        '-H "Authorization: Bearer $KEY"',
+    ),
+    ManualTest(
+        provider=Provider.ANTHROPIC,
+        kind="API key (sk-ant-api03-)",
+        command='curl -s https://api.anthropic.com/v1/models -H "x-api-key: $KEY" -H "anthropic-version: 2023-06-01"',
+    ),
+    ManualTest(
+        provider=Provider.ANTHROPIC,
+        kind="Admin key (sk-ant-admin01-)",
+        command=f'curl -s "https://api.anthropic.com/v1/organizations/cost_report?starting_at={_DAY_AGO}&limit=1" '
+        '-H "x-api-key: $KEY" -H "anthropic-version: 2023-06-01"',
+    ),
+    ManualTest(
+        provider=Provider.GCP,
+        kind="service-account key file",
+        command="gcloud auth activate-service-account --key-file=service-account.json && "
+        "KEY=$(gcloud auth print-access-token) && "
+        'curl -s -X POST "https://cloudresourcemanager.googleapis.com/v1/projects/PROJECT_ID:testIamPermissions" '
+        '-H "Authorization: Bearer $KEY" -H "Content-Type: application/json" '
+        '-d \'{"permissions": ["bigquery.datasets.get", "bigquery.tables.get", "bigquery.jobs.create"]}\'',
+    ),
+]
+
+
+def manual_tests(provider: Provider | str) -> list[ManualTest]:
+    """The curl commands that test a provider's credentials by hand (the key in $KEY)."""
+    provider = Provider.parse(provider)
+    return [t for t in MANUAL_TESTS if t.provider == provider]
+
+
 class Walkthrough(BaseModel):
     title: str
     symptom: str
-    steps: list[str]
+    causes: list[str]
+    steps: list[str]  # the solutions, in the order to try them
     codes: list[str]
+    manual_tests: list[ManualTest] = []
 
 
 WALKTHROUGHS = [
     Walkthrough(
-        title="A key shows INVALID",
-        symptom="The status page shows INVALID, or setup says the provider rejected it.",
-        steps=[
-            "Open Diagnose for the org and provider: it tells whether the stored key decrypts and what the "
-            "provider answered now.",
-            "INVALID_CREDENTIAL means the provider no longer accepts the key: it was revoked, deleted or belongs "
-            "to another account. Create a new key in the provider's console.",
-            "Set up the new key (Setup page, or Rotate): the old ciphertext is erased in the same transaction.",
-            "If Diagnose says DECRYPTION_FAILED instead, the key cannot be read back: re-enter it the same way.",
+        title="Organization API key not found",
+        symptom="The frontend's calls answer 401 ORG_API_KEY_MISSING / ORG_API_KEY_INVALID, 403 "
+        "ORG_API_KEY_FORBIDDEN or 404 ORG_NOT_FOUND.",
+        causes=[
+            "The request has no X-API-Key header (the frontend did not send the org's key).",
+            "The key was revoked or rotated (`integrations org key rotate`), or copied incompletely.",
+            "The key belongs to another organization than the slug in the URL.",
+            "The organization was never registered, or the slug in the URL is misspelled.",
         ],
-        codes=["INVALID_CREDENTIAL", "DECRYPTION_FAILED", "MALFORMED_CREDENTIAL"],
+        steps=[
+            "Send the organization's key in the X-API-Key header on every call.",
+            "Diagnose the org: 'org exists' and 'org API key issued' tell whether the org and a live key exist.",
+            "Issue a new key with `integrations org key rotate SLUG` (shown once) and update the frontend's secret.",
+            "Register a missing org with `integrations org create SLUG`; use the slug exactly as registered.",
+        ],
+        codes=["ORG_API_KEY_MISSING", "ORG_API_KEY_INVALID", "ORG_API_KEY_FORBIDDEN", "ORG_NOT_FOUND"],
     ),
     Walkthrough(
-        title="Valid key, missing permission",
-        symptom="INSUFFICIENT_PERMISSIONS, typically on Google Cloud.",
-        steps=[
-            "The key is genuine: do not replace it.",
-            "Read the checklist in the error: each permission tested (token, datasets, jobs) is marked, the "
-            "missing ones are named.",
-            "For GCP grant roles/bigquery.dataViewer and roles/bigquery.jobUser to the service account on the "
-            "project; for OpenAI give the restricted key the models read scope.",
-            "Re-validate: the status returns to VALID without a new setup.",
+        title="Validation failed for a valid credential",
+        symptom="Setup or re-validation fails (INVALID, INSUFFICIENT_PERMISSIONS, an inconclusive error) although "
+        "the key works elsewhere.",
+        causes=[
+            "The key lacks a permission or scope: an OpenAI restricted key without models read, an Admin key "
+            "without Usage read (Missing scopes: api.usage.read), a GCP service account without "
+            "bigquery.datasets.get / bigquery.tables.get / bigquery.jobs.create.",
+            "GCP roles granted only on a dataset: they do not show at project level; name the billing export table "
+            "in metadata (billing_export_table: project.dataset.table) so the table check confirms them.",
+            "The key was in fact revoked, deleted or rotated at the provider (INVALID_CREDENTIAL), or the stored "
+            "copy cannot be decrypted (DECRYPTION_FAILED).",
+            "The provider was rate-limiting, down or unreachable: the check was inconclusive and the status kept.",
         ],
-        codes=["INSUFFICIENT_PERMISSIONS"],
+        steps=[
+            "Read the checklist in the error: each permission tested is marked and the missing ones are named. "
+            "A valid key with a missing permission needs a grant, not a new key.",
+            "Test the key by hand with the provider's own endpoint (below), with the key in $KEY: "
+            "read -rs KEY && export KEY.",
+            "Grant what is missing (GCP: roles/bigquery.dataViewer on the billing dataset, roles/bigquery.jobUser "
+            "on the project; OpenAI: the key's scopes), then re-validate: the status returns to VALID.",
+            "If the provider rejects the key by hand too, create a new key and set it up again (rotate); the old "
+            "ciphertext is erased in the same transaction.",
+            "Inconclusive (NETWORK_ERROR, PROVIDER_UNAVAILABLE, RATE_LIMITED): retry after the time given "
+            "(Retry-After); check the provider's status page.",
+        ],
+        codes=[
+            "INSUFFICIENT_PERMISSIONS",
+            "INVALID_CREDENTIAL",
+            "BILLING_EXPORT_NOT_FOUND",
+            "DECRYPTION_FAILED",
+            "RATE_LIMITED",
+            "NETWORK_ERROR",
+            "PROVIDER_UNAVAILABLE",
+        ],
+        manual_tests=MANUAL_TESTS,
     ),
     Walkthrough(
-        title="The status looks wrong or stale",
-        symptom="The frontend shows a status that the console disagrees with, or checks fail with network errors.",
-        steps=[
-            "The status page's drift column compares the status cache with the system of record.",
-            "Resync status (or `integrations reconcile`) rebuilds the cache from the record; it is always safe.",
-            "NETWORK_ERROR, PROVIDER_UNAVAILABLE and RATE_LIMITED never change a status: the check was "
-            "inconclusive. Retry later; the provider's status page tells about outages.",
-            "TOO_MANY_ATTEMPTS: wait a minute; the limit protects against testing stolen keys.",
+        title="Integration status not updating in UI",
+        symptom="The frontend shows an old status after a setup, validation or delete, or one the console "
+        "disagrees with.",
+        causes=[
+            "The status cache (Supabase) could not be updated: the setup, validate or delete response carried a "
+            "STATUS_SYNC_FAILED warning in `warnings`, and the history has a failed SYNC event.",
+            "The organization has no row in the status cache (ORG_NOT_FOUND on sync).",
+            "The check was inconclusive (NETWORK_ERROR, PROVIDER_UNAVAILABLE, RATE_LIMITED): by design the status "
+            "does not change.",
+            "The frontend shows a cached response and did not read the integration again.",
         ],
-        codes=["STATUS_SYNC_FAILED", "NETWORK_ERROR", "PROVIDER_UNAVAILABLE", "RATE_LIMITED", "TOO_MANY_ATTEMPTS"],
+        steps=[
+            "Read the `warnings` of the setup / validate / delete response: a non-empty list means the system of "
+            "record changed but the status cache did not.",
+            "Compare with Diagnose's last check (the cache against the record), or the status page's drift column.",
+            "Resync status (or `integrations reconcile`) rebuilds the cache from the system of record; it is "
+            "always safe.",
+            "After an inconclusive check, re-validate later; TOO_MANY_ATTEMPTS means wait a minute.",
+        ],
+        codes=["STATUS_SYNC_FAILED", "ORG_NOT_FOUND", "NETWORK_ERROR", "TOO_MANY_ATTEMPTS"],
     ),
 ]
+
+
+def walkthrough_frame() -> pd.DataFrame:
+    """The walkthroughs as a table (title, symptom, causes, solutions, codes, manual tests) for notebooks."""
+    return pd.DataFrame(
+        [
+            {
+                "title": w.title,
+                "symptom": w.symptom,
+                "causes": w.causes,
+                "solutions": w.steps,
+                "codes": w.codes,
+                "test by hand": [f"{t.provider.value} {t.kind}: {t.command}" for t in w.manual_tests],
+            }
+            for w in WALKTHROUGHS
+        ]
+    )
 
 
 class DiagnosticStep(BaseModel):
@@ -103,13 +212,17 @@ def diagnose(svc: IntegrationService, org_slug: str, provider: Provider | str) -
         record = svc.store.get_active(org_slug, provider)
         if record is None:
             raise IntegrationError("NOT_CONFIGURED")
-        steps.append(_step(names[2], detail=f"{record.credential_hint}, {record.validation_status.value}"))
+        kind = record.credential_kind or kind_of(provider, record.credential_hint)
+        kind_label = kind.label if kind else "unknown kind"
+        detail = f"{record.credential_hint} ({kind_label}), {record.validation_status.value}"
+        steps.append(_step(names[2], detail=detail))
         parsed = svc.open_stored(record)
         steps.append(_step(names[3], detail=f"under {record.key_ref}"))
-        result = svc.validators[provider].check(parsed)
+        result = svc.validators[provider].check(parsed, record.metadata)
         if result.error_code:
             raise IntegrationError(result.error_code, result.message, retryable=result.retryable)
-        steps.append(_step(names[4], detail=result.message))
+        can = "; ".join(f"{c.name}: {c.status}" for c in result.capabilities)
+        steps.append(_step(names[4], detail=f"{result.message} ({can})" if can else result.message))
         org = svc.cache.get_org(org_slug)
         if org is None:
             raise IntegrationError(

@@ -45,8 +45,18 @@ def test_setup_openai(env) -> None:
     )
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"success", "provider", "credential_id", "validation_status", "message"}
+    assert set(body) == {
+        "success",
+        "provider",
+        "credential_id",
+        "validation_status",
+        "message",
+        "credential_kind",
+        "capabilities",
+        "warnings",
+    }
     assert (body["success"], body["provider"], body["validation_status"]) == (True, "OPENAI", "VALID")
+    assert (body["credential_kind"], body["warnings"]) == ("PROJECT", [])
     assert body["credential_id"].startswith("cred_")
     assert svc.store.events("acmecorp")[0].actor.startswith("api:acmecorp_api_")
 
@@ -71,13 +81,14 @@ def test_get_all_and_get_one_shapes(env) -> None:
     body = client.get(f"{BASE}/acmecorp", headers=auth(keys["acmecorp"])).json()
     assert set(body) == {"org_slug", "integrations", "all_valid", "providers_configured", "warnings"}
     assert body["warnings"] == []
-    assert (body["org_slug"], body["all_valid"], body["providers_configured"]) == ("acmecorp", True, 1)
+    assert (body["org_slug"], body["all_valid"], body["providers_configured"]) == ("acmecorp", False, ["OPENAI"])
     openai = body["integrations"]["OPENAI"]
     assert set(openai) == {
         "provider",
         "status",
         "credential_name",
         "credential_hint",
+        "credential_kind",
         "last_validated_at",
         "created_at",
     }
@@ -99,7 +110,8 @@ def test_validate_valid_rejected_and_inconclusive(env) -> None:
     h = auth(keys["acmecorp"])
     client.post(f"{BASE}/acmecorp/openai/setup", headers=h, json={"credential": OPENAI_OK})
     ok = client.post(f"{BASE}/acmecorp/openai/validate", headers=h)
-    assert ok.status_code == 200 and set(ok.json()) == {"success", "provider", "validation_status", "message"}
+    assert ok.status_code == 200
+    assert set(ok.json()) == {"success", "provider", "validation_status", "message", "capabilities", "warnings"}
     client.post(
         f"{BASE}/acmecorp/anthropic/setup",
         headers=h,
@@ -133,7 +145,7 @@ def test_delete(env) -> None:
     h = auth(keys["acmecorp"])
     client.post(f"{BASE}/acmecorp/openai/setup", headers=h, json={"credential": OPENAI_OK})
     r = client.delete(f"{BASE}/acmecorp/OPENAI", headers=h)
-    assert r.status_code == 200 and set(r.json()) == {"success", "message"} and r.json()["success"] is True
+    assert r.status_code == 200 and r.json() == {"success": True, "message": r.json()["message"], "warnings": []}
     assert_error(client.delete(f"{BASE}/acmecorp/openai", headers=h), 404, "NOT_CONFIGURED")
 
 

@@ -72,6 +72,8 @@ def test_readme_curl_examples(tmp_path: Path) -> None:
     openai, gcp, listing = outputs
     assert (openai["success"], openai["provider"], openai["validation_status"]) == (True, "OPENAI", "VALID")
     assert (gcp["success"], gcp["provider"], gcp["validation_status"]) == (True, "GCP", "VALID")
-    assert listing["org_slug"] == "acmecorp" and listing["all_valid"] is True
+    statuses = [v["status"] for v in listing["integrations"].values()]
+    assert listing["org_slug"] == "acmecorp" and listing["all_valid"] == all(s == "VALID" for s in statuses)
+    assert {"OPENAI", "GCP"} <= set(listing["providers_configured"])
     assert listing["integrations"]["GCP"]["credential_name"] == "Billing export"
     assert listing["integrations"]["OPENAI"]["credential_hint"] == "sk-proj-...klmn"

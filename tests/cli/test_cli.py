@@ -148,3 +148,22 @@ def test_init_fails_on_a_status_cache_that_is_not_ready_while_other_commands_war
     code, failed = as_json("init")
     assert code == 1 and failed["error"]["code"] == "STATUS_SYNC_FAILED"
     assert as_json("status", "acmecorp")[0] == 0
+
+
+def test_status_lists_configured_providers_and_kinds_and_setup_prints_capabilities(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.keys import OPENAI_ADMIN
+
+    as_json("org", "create", "acmecorp")
+    key_file = tmp_path / "admin.txt"
+    key_file.write_text(OPENAI_ADMIN)
+    code, output = run("setup", "acmecorp", "openai", "--credential-file", str(key_file))
+    assert code == 0 and "kind=ADMIN" in output and "cost data: passed" in output
+    code, output = run("status", "acmecorp")
+    assert code == 0 and "configured OPENAI; all valid: False" in output and "Admin key" in output
+    code, data = as_json("status", "acmecorp")
+    assert data["providers_configured"] == ["OPENAI"] and data["integrations"]["OPENAI"]["credential_kind"] == "ADMIN"
+    code, validated = as_json("validate", "acmecorp", "openai")
+    assert [c["status"] for c in validated["capabilities"]] == ["not available", "passed"]
+    assert validated["warnings"] == [] and as_json("delete", "acmecorp", "openai")[1]["warnings"] == []

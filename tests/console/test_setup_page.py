@@ -93,3 +93,22 @@ def test_no_orgs_explains_what_to_do(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("INTEGRATIONS_DATA_DIR", str(tmp_path / "empty"))
     at = app()
     assert "integrations org create" in at.info[0].value
+
+
+def test_the_kind_and_capabilities_are_shown(demo: IntegrationService) -> None:
+    from tests.keys import OPENAI_ADMIN
+
+    at = submit(app(org="initech"), OPENAI_ADMIN)
+    assert "configured" in at.success[0].value
+    captions = [c.value for c in at.caption]
+    assert any("**cost data**: passed" in c for c in captions)
+    assert any("**inference**: not available" in c for c in captions)
+    at = app(org="initech")
+    assert "Admin key" in [m.value for m in at.markdown if m.value.startswith("**")][2]
+    at.button(key="validate").click().run()
+    assert any("**cost data**: passed" in c.value for c in at.caption)
+
+
+def test_a_project_key_is_told_cost_tracking_needs_an_admin_key(demo: IntegrationService) -> None:
+    at = submit(app(org="initech"), openai_key())
+    assert any("Cost tracking needs an OpenAI Admin key" in c.value for c in at.caption)

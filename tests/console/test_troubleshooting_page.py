@@ -50,6 +50,14 @@ def test_walkthroughs_and_catalog_search(demo: IntegrationService) -> None:
     at = app("pages/troubleshooting.py")
     titles = [e.label for e in at.expander]
     assert sum("—" in t and "`" not in t for t in titles) == 3
+    for title in (
+        "Organization API key not found",
+        "Validation failed for a valid credential",
+        "Integration status not updating in UI",
+    ):
+        assert any(t.startswith(title) for t in titles)
+    assert any(c.value.startswith("curl -s https://api.openai.com/v1/models") for c in at.code)
+    assert all("$KEY" in c.value for c in at.code)
     assert sum(t.startswith("`") for t in titles) == len(CATALOG)
     at.text_input(key="catalog_search").input("permission").run()
     codes = [e.label.split("`")[1] for e in at.expander if e.label.startswith("`")]

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from integrations.domain import Action, OrgApiKey, Provider, Status
+from integrations.domain import Action, CredentialKind, OrgApiKey, Provider, Status
 from integrations.store.base import ROTATED, IntegrationStore
 from integrations.store.bigquery import BigQueryStore
 from integrations.store.sqlite import SqliteStore
@@ -33,6 +33,13 @@ class StoreContract:
         got = store.get_active("acmecorp", Provider.OPENAI)
         assert got == rec
         assert got.created_at.tzinfo is not None and got.metadata == {"environment": "production", "n": 3}
+
+    @pytest.mark.parametrize("kind", [CredentialKind.ADMIN, CredentialKind.PROJECT, None])
+    def test_credential_kind_is_stored_with_the_record(self, store: IntegrationStore, kind) -> None:
+        rec = record(credential_kind=kind)
+        store.activate(rec, event(credential_id=rec.credential_id))
+        assert store.get_active("acmecorp", Provider.OPENAI).credential_kind == kind
+        assert [r.credential_kind for r in store.list_credentials("acmecorp")] == [kind]
 
     def test_rotation_deactivates_and_erases_previous(self, store: IntegrationStore) -> None:
         first, second = record(), record(at=T0 + timedelta(hours=1))
@@ -147,10 +154,34 @@ class TestBigQueryStore(StoreContract):
     def make(self, tmp_path: Path) -> IntegrationStore:
         return BigQueryStore(DuckBigQuery(), PROJECT)
 
+    def test_init_adds_the_kind_column_to_an_older_table(self) -> None:
+        client = DuckBigQuery()
+        store = BigQueryStore(client, PROJECT)
+        store.init()
+        client.query(f"ALTER TABLE `{PROJECT}.organizations.org_integrations` DROP COLUMN credential_kind")
+        store.init()
+        rec = record(credential_kind=CredentialKind.ADMIN)
+        store.activate(rec, event())
+        assert store.get_active("acmecorp", Provider.OPENAI).credential_kind == CredentialKind.ADMIN
+
 
 class TestSqliteStore(StoreContract):
     def make(self, tmp_path: Path) -> IntegrationStore:
         return SqliteStore(tmp_path / "warehouse.sqlite")
+
+    def test_init_adds_the_kind_column_to_an_older_file(self, tmp_path: Path) -> None:
+        import sqlite3
+
+        from integrations.store.sqlite import SCHEMA
+
+        with sqlite3.connect(tmp_path / "old.sqlite") as conn:  # the schema as it was before kinds
+            conn.executescript(SCHEMA.replace(", credential_kind TEXT", ""))
+        store = SqliteStore(tmp_path / "old.sqlite")
+        store.init()
+        store.init()
+        rec = record(credential_kind=CredentialKind.SERVICE_ACCOUNT)
+        store.activate(rec, event())
+        assert store.get_active("acmecorp", Provider.OPENAI).credential_kind == CredentialKind.SERVICE_ACCOUNT
 
 
 class TestInMemoryStore(StoreContract):

@@ -57,6 +57,8 @@ def test_troubleshooting_walkthrough(data_dir: str, org: str, provider: str, exp
     text = outputs(nb)
     assert '"output_type": "error"' not in text and expected in text
     assert CANARY not in text and CANARY[8:] not in text
+    assert "Validation failed for a valid credential" in text and "$KEY" in text
+    assert ("api.openai.com/v1/models" if provider == "openai" else ":testIamPermissions") in text
 
 
 def test_committed_notebooks_have_no_outputs() -> None:

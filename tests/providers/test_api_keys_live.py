@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+from urllib.parse import parse_qs
+
 import pytest
 from integrations.domain import Status
 from integrations.providers.api_keys import AnthropicValidator, OpenAIValidator
 from pydantic import SecretStr
 
-from tests.keys import ANTHROPIC_OK, OPENAI_OK
+from tests.keys import ANTHROPIC_ADMIN, ANTHROPIC_OK, OPENAI_ADMIN, OPENAI_OK
 from tests.servers import Reply, refused_url, serve
 
 OPENAI_MODELS = {
@@ -142,3 +146,118 @@ def test_one_client_serves_many_keys_at_once_each_request_carries_its_own(provid
             results = list(pool.map(lambda k: check.check(check.parse(SecretStr(k))), keys))
     assert [r.error_code is None for r in results] == [k in accepted for k in keys]
     assert sorted(s.headers["authorization"] for s in seen) == sorted(f"Bearer {k}" for k in keys)
+
+
+OPENAI_COSTS = {
+    "object": "page",
+    "data": [
+        {
+            "object": "bucket",
+            "start_time": 1730419200,
+            "end_time": 1730505600,
+            "results": [
+                {
+                    "object": "organization.costs.result",
+                    "amount": {"value": 0.06, "currency": "usd"},
+                    "line_item": None,
+                    "project_id": None,
+                }
+            ],
+        }
+    ],
+    "has_more": False,
+    "next_page": None,
+}
+ANTHROPIC_COSTS = {
+    "data": [
+        {
+            "starting_at": "2026-11-26T00:00:00Z",
+            "ending_at": "2026-11-27T00:00:00Z",
+            "results": [{"currency": "USD", "amount": "1.23", "workspace_id": None, "description": None}],
+        }
+    ],
+    "has_more": False,
+    "next_page": None,
+}
+MISSING_SCOPE = (
+    "You have insufficient permissions for this operation. Missing scopes: api.usage.read. Check that you have the "
+    "correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a "
+    "restricted API key, that it has the necessary scopes."
+)
+
+
+def admin_validator(provider: str, base_url: str):
+    if provider == "openai":
+        return OpenAIValidator(f"{base_url}/v1", timeout=0.5), OPENAI_ADMIN
+    return AnthropicValidator(base_url, timeout=0.5), ANTHROPIC_ADMIN
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_an_admin_key_is_checked_with_one_read_of_the_cost_report(provider: str) -> None:
+    body = OPENAI_COSTS if provider == "openai" else ANTHROPIC_COSTS
+    with serve(lambda s: Reply(200, body)) as (base_url, seen):
+        check, key = admin_validator(provider, base_url)
+        before = time.time()
+        result = check.check(check.parse(SecretStr(key)))
+    assert result.status == Status.VALID and result.error_code is None
+    assert {c.name: c.status for c in result.capabilities} == {"inference": "not available", "cost data": "passed"}
+    [request] = seen  # one cheap read, nothing else: no models call, no retry
+    assert request.method == "GET" and request.headers["authorization"] == f"Bearer {key}"
+    path, _, query = request.path.partition("?")
+    params = {k: v[0] for k, v in parse_qs(query).items()}
+    if provider == "openai":
+        assert path == "/v1/organization/costs"
+        assert params["limit"] == "1" and params["bucket_width"] == "1d"
+        assert abs(int(params["start_time"]) - (before - 86_400)) < 60  # a one-day window
+    else:
+        assert path == "/v1/organizations/cost_report" and "anthropic-version" in request.headers
+        assert params["limit"] == "1" and params["bucket_width"] == "1d"
+        since = datetime.fromisoformat(params["starting_at"].replace("Z", "+00:00")).timestamp()
+        assert abs(since - (before - 86_400)) < 60
+    assert "1 day bucket(s) read" in result.checks[-1].detail
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize(
+    ("status", "message", "code", "detail"),
+    [
+        (401, "Incorrect API key provided: sk-admin-****Ad01.", "INVALID_CREDENTIAL", None),
+        (403, MISSING_SCOPE, "INSUFFICIENT_PERMISSIONS", "missing scope api.usage.read"),
+        (401, MISSING_SCOPE, "INSUFFICIENT_PERMISSIONS", "missing scope api.usage.read"),  # 401 in some reports
+        (403, "Admin APIs are unavailable to individual accounts.", "INSUFFICIENT_PERMISSIONS", "permission denied"),
+    ],
+)
+def test_admin_key_failures_map_onto_the_catalog(
+    provider: str, status: int, message: str, code: str, detail: str | None
+) -> None:
+    if provider == "openai":
+        body = openai_error(message, "invalid_api_key" if code == "INVALID_CREDENTIAL" else None)
+    else:
+        body = anthropic_error("authentication_error" if status == 401 else "permission_error", message)
+    with serve(lambda s: Reply(status, body)) as (base_url, seen):
+        check, key = admin_validator(provider, base_url)
+        result = check.check(check.parse(SecretStr(key)))
+    assert (result.error_code, result.retryable, len(seen)) == (code, False, 1)
+    if detail:
+        assert result.checks[-1].detail == detail and "cost report" in result.message
+    assert key[-4:] not in result.message and key not in result.message
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_an_admin_keys_429_keeps_the_providers_retry_after(provider: str) -> None:
+    body = openai_error("Rate limit reached") if provider == "openai" else anthropic_error("rate_limit_error", "slow")
+    with serve(lambda s: Reply(429, body, {"retry-after": "13"})) as (base_url, seen):
+        check, key = admin_validator(provider, base_url)
+        result = check.check(check.parse(SecretStr(key)))
+    assert (result.error_code, result.retry_after, len(seen)) == ("RATE_LIMITED", "13", 1)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_valid_inference_key_lists_its_capabilities(provider: str) -> None:
+    body = OPENAI_MODELS if provider == "openai" else ANTHROPIC_MODELS
+    with serve(lambda s: Reply(200, body)) as (base_url, seen):
+        check, key = validator(provider, base_url)
+        result = check.check(check.parse(SecretStr(key)))
+    assert seen[0].path == "/v1/models"
+    inference, cost = result.capabilities
+    assert (inference.status, cost.status) == ("passed", "not available") and "Admin key" in cost.detail

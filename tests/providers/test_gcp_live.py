@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 import pytest
 from cryptography.hazmat.primitives import serialization
 from google.auth import jwt
-from integrations.domain import Status
+from integrations.domain import Provider, Status
 from integrations.errors import IntegrationError
 from integrations.providers.gcp_service_account import GcpValidator
 from pydantic import SecretStr
@@ -28,8 +28,20 @@ def public_pem(key_json: str) -> bytes:
     )
 
 
-def google(key_json: str, token: Reply | None = None, datasets: Reply | None = None, jobs: Reply | None = None):
-    """Route: token endpoint verifying the JWT signature, then BigQuery datasets and jobs."""
+ALL = ["bigquery.datasets.get", "bigquery.tables.get", "bigquery.jobs.create"]
+CRM_PATH = "/crm/v1/projects/proj-123:testIamPermissions"
+TABLE = ("billing-proj", "billing_export", "gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9")
+
+
+def google(
+    key_json: str,
+    token: Reply | None = None,
+    datasets: Reply | None = None,
+    jobs: Reply | None = None,
+    crm: Reply | None = None,
+    table: Reply | None = None,
+):
+    """Route: token endpoint verifying the JWT signature, Resource Manager, then BigQuery datasets, tables, jobs."""
     certs = {json.loads(key_json)["private_key_id"]: public_pem(key_json)}
 
     def route(seen: Seen) -> Reply:
@@ -38,8 +50,14 @@ def google(key_json: str, token: Reply | None = None, datasets: Reply | None = N
             assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
             claims = jwt.decode(form["assertion"][0], certs=certs, audience=GOOGLE_AUDIENCE)
             assert claims["iss"] == EMAIL and "bigquery" in claims["scope"]  # signature verified above
+            assert "cloud-platform.read-only" in claims["scope"]  # what testIamPermissions needs
             return token or Reply(200, {"access_token": "ya29.local-token", "expires_in": 3599, "token_type": "Bearer"})
         assert seen.headers["authorization"] == "Bearer ya29.local-token"
+        if seen.path == CRM_PATH:
+            assert seen.method == "POST" and json.loads(seen.body) == {"permissions": ALL}
+            return crm or Reply(200, {"permissions": ALL})
+        if seen.path == "/bigquery/v2/projects/{}/datasets/{}/tables/{}".format(*TABLE):
+            return table or Reply(200, {"kind": "bigquery#table", "location": "EU"})
         if seen.path.startswith("/bigquery/v2/projects/proj-123/datasets"):
             return datasets or Reply(200, {"kind": "bigquery#datasetList", "datasets": []})
         if seen.path == "/bigquery/v2/projects/proj-123/jobs":
@@ -50,9 +68,11 @@ def google(key_json: str, token: Reply | None = None, datasets: Reply | None = N
     return route
 
 
-def check(base_url: str, key_json: str):
-    validator = GcpValidator(f"{base_url}/token", f"{base_url}/bigquery/v2", timeout=2)
-    return validator.check(validator.parse(SecretStr(key_json)))
+def check(base_url: str, key_json: str, metadata: dict | None = None):
+    validator = GcpValidator(
+        f"{base_url}/token", f"{base_url}/bigquery/v2", timeout=2, resource_manager_url=f"{base_url}/crm/v1"
+    )
+    return validator.check(validator.parse(SecretStr(key_json)), metadata)
 
 
 def denied(permission: str) -> Reply:
@@ -75,15 +95,12 @@ def key_json() -> str:
     return service_account_json(EMAIL, "proj-123")
 
 
-def test_valid_key_passes_every_check(key_json: str) -> None:
+def test_valid_key_passes_every_check_with_one_permission_call(key_json: str) -> None:
     with serve(google(key_json)) as (url, seen):
         result = check(url, key_json)
     assert result.status == Status.VALID and all(c.passed for c in result.checks)
-    assert [s.path.split("?")[0] for s in seen] == [
-        "/token",
-        "/bigquery/v2/projects/proj-123/datasets",
-        "/bigquery/v2/projects/proj-123/jobs",
-    ]
+    assert [s.path for s in seen] == ["/token", CRM_PATH]  # one call names all three permissions
+    assert [c.name for c in result.checks] == ["token", *ALL]
 
 
 @pytest.mark.parametrize("description", ["Invalid JWT Signature.", "Invalid grant: account not found"])
@@ -95,16 +112,98 @@ def test_deleted_key_or_account_is_invalid(key_json: str, description: str) -> N
     assert [(c.name, c.passed) for c in result.checks] == [("token", False)]
 
 
-def test_missing_job_permission_is_named(key_json: str) -> None:
-    with serve(google(key_json, jobs=denied("bigquery.jobs.create"))) as (url, _):
+def test_one_missing_permission_is_named_exactly(key_json: str) -> None:
+    with serve(google(key_json, crm=Reply(200, {"permissions": ALL[:2]}))) as (url, _):
+        result = check(url, key_json)
+    assert result.error_code == "INSUFFICIENT_PERMISSIONS" and not result.retryable
+    assert {c.name: c.passed for c in result.checks} == {"token": True, ALL[0]: True, ALL[1]: True, ALL[2]: False}
+    assert "lacks: bigquery.jobs.create on project proj-123" in result.message
+
+
+def test_no_permission_at_all_is_an_empty_object(key_json: str) -> None:
+    with serve(google(key_json, crm=Reply(200, {}))) as (url, _):
+        result = check(url, key_json)
+    assert result.error_code == "INSUFFICIENT_PERMISSIONS"
+    assert [c.name for c in result.checks if not c.passed] == ALL
+    dataset_level = next(c for c in result.checks if c.name == "bigquery.tables.get")
+    assert "a grant made only on a dataset does not show here" in dataset_level.detail
+    assert "billing_export_table" in result.message
+
+
+def service_disabled() -> Reply:
+    message = (
+        "Cloud Resource Manager API has not been used in project 123 before or it is disabled. Enable it by "
+        "visiting https://console.developers.google.com/apis/api/cloudresourcemanager.googleapis.com/overview"
+        "?project=123 then retry."
+    )
+    info = {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "SERVICE_DISABLED",
+        "domain": "googleapis.com",
+        "metadata": {"service": "cloudresourcemanager.googleapis.com", "consumer": "projects/123"},
+    }
+    return Reply(403, {"error": {"code": 403, "message": message, "status": "PERMISSION_DENIED", "details": [info]}})
+
+
+def test_api_disabled_falls_back_to_the_probes_and_says_so(key_json: str) -> None:
+    with serve(google(key_json, crm=service_disabled())) as (url, seen):
+        result = check(url, key_json)
+    assert result.status == Status.VALID
+    assert [s.path.split("?")[0] for s in seen] == [
+        "/token",
+        CRM_PATH,
+        "/bigquery/v2/projects/proj-123/datasets",
+        "/bigquery/v2/projects/proj-123/jobs",
+    ]
+    fallback = result.checks[1]
+    assert fallback.name == "projects.testIamPermissions" and "disabled" in fallback.detail
+    assert "fell back" in fallback.detail
+
+
+def test_missing_job_permission_is_named_by_the_fallback_probe(key_json: str) -> None:
+    with serve(google(key_json, crm=service_disabled(), jobs=denied("bigquery.jobs.create"))) as (url, _):
         result = check(url, key_json)
     assert result.error_code == "INSUFFICIENT_PERMISSIONS" and not result.retryable
     assert {c.name: c.passed for c in result.checks} == {
         "token": True,
+        "projects.testIamPermissions": False,
         "bigquery.datasets.list": True,
         "bigquery.jobs.create (dry-run query)": False,
     }
     assert "bigquery.jobs.create" in result.message
+
+
+def test_billing_table_is_read_with_tables_get_and_a_dry_run_in_its_location(key_json: str) -> None:
+    with serve(google(key_json)) as (url, seen):
+        result = check(url, key_json, {"billing_export_table": ".".join(TABLE)})
+    assert result.status == Status.VALID
+    assert [c.status for c in result.capabilities if c.name == "cost data"] == ["passed"]
+    dry_run = json.loads(seen[-1].body)
+    assert dry_run["jobReference"] == {"projectId": "proj-123", "location": "EU"}
+    assert "`{}.{}.{}`".format(*TABLE) in dry_run["configuration"]["query"]["query"]
+
+
+def test_a_dataset_only_grant_is_confirmed_by_the_table_check(key_json: str) -> None:
+    crm = Reply(200, {"permissions": ["bigquery.jobs.create"]})
+    with serve(google(key_json, crm=crm)) as (url, _):
+        result = check(url, key_json, {"billing_export_table": ".".join(TABLE)})
+    assert result.status == Status.VALID and all(c.passed for c in result.checks)
+    assert "dataset" in next(c for c in result.checks if c.name == "bigquery.tables.get").detail
+
+
+def test_a_missing_billing_table_is_reported(key_json: str) -> None:
+    table = Reply(404, {"error": {"code": 404, "message": "Not found: Table billing-proj:billing_export.x"}})
+    with serve(google(key_json, table=table)) as (url, _):
+        result = check(url, key_json, {"billing_export_table": ".".join(TABLE)})
+    assert (result.error_code, result.retryable) == ("BILLING_EXPORT_NOT_FOUND", False)
+    assert [c.status for c in result.capabilities] == ["not available"]
+
+
+def test_an_unreadable_billing_table_is_a_permission_error(key_json: str) -> None:
+    with serve(google(key_json, jobs=denied("bigquery.tables.getData"))) as (url, _):
+        result = check(url, key_json, {"billing_export_table": ".".join(TABLE)})
+    assert result.error_code == "INSUFFICIENT_PERMISSIONS" and "billing export" in result.message
+    assert "bigquery.tables.getData" in result.checks[-1].detail
 
 
 @pytest.mark.parametrize(("reply", "code"), [(Reply(503, {"error": "backend"}), "PROVIDER_UNAVAILABLE")])
@@ -115,17 +214,31 @@ def test_token_endpoint_outage_is_retryable(key_json: str, reply: Reply, code: s
 
 
 @pytest.mark.parametrize(("status", "code"), [(429, "RATE_LIMITED"), (500, "PROVIDER_UNAVAILABLE")])
-def test_bigquery_transient_errors_are_retryable(key_json: str, status: int, code: str) -> None:
-    with serve(google(key_json, datasets=Reply(status, {"error": {"code": status}}))) as (url, _):
+def test_google_transient_errors_are_retryable(key_json: str, status: int, code: str) -> None:
+    reply = Reply(status, {"error": {"code": status}}, {"Retry-After": "17"})
+    with serve(google(key_json, crm=reply)) as (url, _):
         result = check(url, key_json)
     assert (result.error_code, result.retryable) == (code, True)
+    with serve(google(key_json, crm=service_disabled(), datasets=reply)) as (url, _):
+        result = check(url, key_json)
+    assert (result.error_code, result.retryable) == (code, True)
+    if status == 429:
+        assert result.retry_after == "17"
 
 
+@pytest.mark.parametrize("where", ["testIamPermissions", "fallback dry-run job"])
 @pytest.mark.parametrize(("reason", "domain"), [("rateLimitExceeded", "usageLimits"), ("quotaExceeded", "global")])
-def test_bigquery_403_quota_errors_are_retryable_not_permissions(key_json: str, reason: str, domain: str) -> None:
+def test_google_403_quota_errors_are_retryable_not_permissions(
+    key_json: str, reason: str, domain: str, where: str
+) -> None:
     msg = "Exceeded rate limits: too many api requests per user per method for this user_method."
     body = {"error": {"code": 403, "message": msg, "errors": [{"message": msg, "domain": domain, "reason": reason}]}}
-    with serve(google(key_json, jobs=Reply(403, body))) as (url, _):
+    replies = (
+        {"crm": Reply(403, body)}
+        if where == "testIamPermissions"
+        else {"crm": service_disabled(), "jobs": Reply(403, body)}
+    )
+    with serve(google(key_json, **replies)) as (url, _):
         result = check(url, key_json)
     assert (result.error_code, result.retryable) == ("RATE_LIMITED", True) and reason in result.message
 
@@ -176,3 +289,21 @@ def test_the_pool_takes_the_https_proxy_from_the_environment(monkeypatch: pytest
     assert isinstance(pool, urllib3.ProxyManager) and pool.proxy is not None and pool.proxy.host == "proxy.internal"
     monkeypatch.setenv("NO_PROXY", ".googleapis.com")
     assert not isinstance(google_pool("https://bigquery.googleapis.com/bigquery/v2", 5), urllib3.ProxyManager)
+
+
+def test_the_resource_manager_endpoint_comes_from_settings(key_json: str) -> None:
+    from integrations.providers import build_validators
+    from integrations.settings import Settings
+
+    with serve(google(key_json)) as (url, seen):
+        settings = Settings(
+            _env_file=None,
+            validation="live",
+            google_token_uri=f"{url}/token",
+            bigquery_api_url=f"{url}/bigquery/v2",
+            resource_manager_api_url=f"{url}/crm/v1",
+        )
+        validator = build_validators(settings)[Provider.GCP]
+        data = json.loads(key_json) | {"resource_manager_url": "http://evil.example"}  # ignored: not a setting
+        assert validator.check(validator.parse(SecretStr(json.dumps(data)))).status == Status.VALID
+    assert [s.path for s in seen] == ["/token", CRM_PATH]

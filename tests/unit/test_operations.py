@@ -142,7 +142,7 @@ class FlakyValidator:
     def parse(self, credential, stored=False):
         return self.inner.parse(credential, stored)
 
-    def check(self, credential):
+    def check(self, credential, metadata=None):
         import time
 
         from integrations.providers.base import failure
@@ -151,7 +151,7 @@ class FlakyValidator:
         self.calls += 1
         if self.calls <= self.fails:
             return failure("RATE_LIMITED", "429", retryable=True, rate_limit={"retry-after": self.retry_after})
-        return self.inner.check(credential)
+        return self.inner.check(credential, metadata)
 
 
 def test_a_429_slows_only_that_provider() -> None:

@@ -50,6 +50,9 @@ def test_result_dumps_to_the_rest_shape(svc: IntegrationService) -> None:
         "credential_id",
         "validation_status",
         "message",
+        "credential_kind",
+        "capabilities",
+        "warnings",
     }
 
 
@@ -138,7 +141,15 @@ def test_validate_marks_a_revoked_key_invalid(svc: IntegrationService) -> None:
     result = svc.validate(ORG, "openai", actor="ops")
     assert not result.success and result.validation_status == Status.INVALID
     assert result.error.code == "INVALID_CREDENTIAL" and not result.error.retryable
-    assert set(result.model_dump(mode="json")) == {"success", "provider", "validation_status", "message", "error"}
+    assert set(result.model_dump(mode="json")) == {
+        "success",
+        "provider",
+        "validation_status",
+        "message",
+        "error",
+        "capabilities",
+        "warnings",
+    }
     one = svc.get_one(ORG, "openai")
     assert one.status == Status.INVALID and one.error.code == "INVALID_CREDENTIAL" and one.last_validated_at
     assert cached(svc) == Status.INVALID
@@ -172,7 +183,8 @@ def test_validate_and_delete_need_a_configured_integration(svc: IntegrationServi
 def test_delete_erases_and_keeps_history(svc: IntegrationService) -> None:
     setup = svc.setup(ORG, "openai", OPENAI_OK)
     result = svc.delete(ORG, "openai", actor="ops")
-    assert result.success and result.model_dump(mode="json") == {"success": True, "message": result.message}
+    assert result.success
+    assert result.model_dump(mode="json") == {"success": True, "message": result.message, "warnings": []}
     [row] = svc.store.list_credentials(ORG, active_only=False)
     assert row.credential_id == setup.credential_id and row.encrypted_credential is None and row.deleted_at
     assert svc.get_one(ORG, "openai").model_dump(mode="json") == {"provider": "OPENAI", "status": "NOT_CONFIGURED"}
@@ -183,19 +195,26 @@ def test_delete_erases_and_keeps_history(svc: IntegrationService) -> None:
 def test_get_all_shape(svc: IntegrationService) -> None:
     svc.setup(ORG, "openai", OPENAI_OK, credential_name="Prod")
     data = svc.get_all(ORG).model_dump(mode="json")
-    assert data["org_slug"] == ORG and data["all_valid"] is True and data["providers_configured"] == 1
+    # the document's example: OpenAI VALID, the others NOT_CONFIGURED -> not all valid
+    assert data["org_slug"] == ORG and data["all_valid"] is False and data["providers_configured"] == ["OPENAI"]
     assert set(data["integrations"]) == {"OPENAI", "ANTHROPIC", "GCP"}
     assert set(data["integrations"]["OPENAI"]) == {
         "provider",
         "status",
         "credential_name",
         "credential_hint",
+        "credential_kind",
         "last_validated_at",
         "created_at",
     }
     assert data["integrations"]["GCP"] == {"provider": "GCP", "status": "NOT_CONFIGURED"}
+    svc.setup(ORG, "gcp", service_account_json("exporter@proj-123.iam.gserviceaccount.com", "proj-123"))
     svc.setup(ORG, "anthropic", ANTHROPIC_OK, skip_validation=True)
-    assert svc.get_all(ORG).all_valid is False
+    listing = svc.get_all(ORG)
+    assert listing.providers_configured == [Provider.OPENAI, Provider.ANTHROPIC, Provider.GCP]  # the document's order
+    assert listing.all_valid is False  # Anthropic is PENDING
+    svc.validate(ORG, "anthropic")
+    assert svc.get_all(ORG).all_valid is True  # every provider VALID
 
 
 def test_ciphertext_copied_to_another_org_fails_to_decrypt(svc: IntegrationService) -> None:
@@ -234,22 +253,23 @@ def test_attempts_per_org_are_limited() -> None:
 
 
 def test_gcp_setup_reports_the_checklist(svc: IntegrationService) -> None:
-    result = svc.setup(ORG, "gcp", service_account_json("exporter@proj.iam.gserviceaccount.com", "proj"))
+    result = svc.setup(ORG, "gcp", service_account_json("exporter@proj-123.iam.gserviceaccount.com", "proj-123"))
     assert result.validation_status == Status.VALID
     assert [c.name for c in result.checks] == [
         "token",
-        "bigquery.datasets.list",
-        "bigquery.jobs.create (dry-run query)",
+        "bigquery.datasets.get",
+        "bigquery.tables.get",
+        "bigquery.jobs.create",
     ]
-    assert svc.get_one(ORG, "gcp").credential_hint.startswith("exporter@proj.iam.gserviceaccount.com (key ")
+    assert svc.get_one(ORG, "gcp").credential_hint.startswith("exporter@proj-123.iam.gserviceaccount.com (key ")
 
 
 def test_gcp_missing_permission_is_named(svc: IntegrationService) -> None:
     with pytest.raises(IntegrationError) as err:
-        svc.setup(ORG, "gcp", service_account_json("sa-noperms@proj.iam.gserviceaccount.com", "proj"))
+        svc.setup(ORG, "gcp", service_account_json("sa-noperms@proj-123.iam.gserviceaccount.com", "proj-123"))
     assert err.value.code == "INSUFFICIENT_PERMISSIONS" and "bigquery.jobs.create" in err.value.message
     failed = [c["name"] for c in err.value.details["checks"] if not c["passed"]]
-    assert failed == ["bigquery.jobs.create (dry-run query)"]
+    assert failed == ["bigquery.jobs.create"]
 
 
 def test_gcp_revoked_key_is_invalid(svc: IntegrationService) -> None:

@@ -19,7 +19,12 @@ def build_validators(settings: Settings) -> dict[Provider, Validator]:
         return {
             Provider.OPENAI: OpenAIValidator(settings.openai_base_url, timeout),
             Provider.ANTHROPIC: AnthropicValidator(settings.anthropic_base_url, timeout),
-            Provider.GCP: GcpValidator(settings.google_token_uri, settings.bigquery_api_url, timeout),
+            Provider.GCP: GcpValidator(
+                settings.google_token_uri,
+                settings.bigquery_api_url,
+                timeout,
+                resource_manager_url=settings.resource_manager_api_url,
+            ),
         }
     rules = SandboxRules(settings.outage_providers, settings.sandbox_latency_ms)
     return {
@@ -28,6 +33,10 @@ def build_validators(settings: Settings) -> dict[Provider, Validator]:
             settings.anthropic_base_url, timeout, sdk_client_factory(anthropic_handler(rules))
         ),
         Provider.GCP: GcpValidator(
-            settings.google_token_uri, settings.bigquery_api_url, timeout, sandbox_pool_factory(rules)
+            settings.google_token_uri,
+            settings.bigquery_api_url,
+            timeout,
+            sandbox_pool_factory(rules),
+            resource_manager_url=settings.resource_manager_api_url,
         ),
     }

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from ..domain import CheckResult, Provider, Status
+from ..domain import CheckResult, CredentialKind, Provider, Status
 from ..errors import IntegrationError
 from .scrub import scrub
 
@@ -22,6 +22,7 @@ class ParsedCredential(BaseModel):
     hint: str
     secret_parts: tuple[SecretStr, ...] = Field(default=(), repr=False)
     info: dict[str, Any] = Field(default_factory=dict)
+    kind: CredentialKind | None = None
 
     def scrub(self, text: str) -> str:
         """`text` without any fragment of this credential."""
@@ -58,5 +59,10 @@ class Validator(ABC):
         `stored`: the credential passed this check when it was stored; expensive checks may be skipped."""
 
     @abstractmethod
-    def check(self, credential: ParsedCredential) -> CheckResult:
-        """Live check. Never raises for provider outcomes: every outcome is a CheckResult with a catalog code."""
+    def check(self, credential: ParsedCredential, metadata: dict[str, Any] | None = None) -> CheckResult:
+        """Live check. Never raises for provider outcomes: every outcome is a CheckResult with a catalog code.
+
+        `metadata`: the integration's metadata (GCP reads `billing_export_table` from it)."""
+
+    def check_metadata(self, metadata: dict[str, Any]) -> None:  # noqa: B027 - most providers read no metadata
+        """Refuse metadata this provider reads but cannot use (INVALID_INPUT). No network."""

@@ -17,12 +17,15 @@ from google.auth.transport.urllib3 import Request
 from google.oauth2 import service_account
 from pydantic import SecretStr
 
-from ..domain import CheckItem, CheckResult, Provider, Status
+from ..domain import CheckItem, CheckResult, CredentialKind, Provider
 from .base import ParsedCredential, Validator, failure, malformed
+from .gcp_access import GoogleCalls, billing_table, check_access
 
 GOOGLE_TOKEN_URIS = ("https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token")
-REQUIRED = ("type", "project_id", "private_key_id", "private_key", "client_email", "token_uri")
-SCOPES = ("https://www.googleapis.com/auth/bigquery",)
+REQUIRED = ("type", "project_id", "private_key_id", "private_key", "client_email")  # token_uri: Google's if absent
+RESOURCE_MANAGER_URL = "https://cloudresourcemanager.googleapis.com/v1"
+# bigquery for the probes and the billing table; cloud-platform.read-only for projects.testIamPermissions
+SCOPES = ("https://www.googleapis.com/auth/bigquery", "https://www.googleapis.com/auth/cloud-platform.read-only")
 PoolFactory = Callable[[], urllib3.PoolManager]
 
 
@@ -65,7 +68,7 @@ def _check_fields(data: dict[str, Any], full_key_check: bool = True) -> None:
     missing = [f for f in REQUIRED if not isinstance(data.get(f), str) or not data.get(f)]
     if missing:
         raise malformed(f"The service-account key is missing: {', '.join(missing)}.")
-    if data["token_uri"] not in GOOGLE_TOKEN_URIS:
+    if data.get("token_uri", GOOGLE_TOKEN_URIS[0]) not in GOOGLE_TOKEN_URIS:
         raise malformed(
             "The key's token_uri is not Google's token endpoint (https://oauth2.googleapis.com/token);"
             " it is refused so that no request goes to an address taken from the key file."
@@ -86,8 +89,16 @@ def _check_fields(data: dict[str, Any], full_key_check: bool = True) -> None:
 class GcpValidator(Validator):
     provider = Provider.GCP
 
-    def __init__(self, token_uri: str, bigquery_url: str, timeout: float, pool: PoolFactory | None = None) -> None:
+    def __init__(
+        self,
+        token_uri: str,
+        bigquery_url: str,
+        timeout: float,
+        pool: PoolFactory | None = None,
+        resource_manager_url: str = RESOURCE_MANAGER_URL,
+    ) -> None:
         self.token_uri, self.bigquery_url, self.timeout = token_uri, bigquery_url, timeout
+        self.resource_manager_url = resource_manager_url  # from settings, never from the key file
         # one pool for every check (urllib3 pools are thread-safe): connections to Google are kept alive
         self.http = pool() if pool else google_pool(bigquery_url, timeout)
 
@@ -106,10 +117,14 @@ class GcpValidator(Validator):
             hint=hint,
             info=info,
             secret_parts=(SecretStr(data["private_key"]),),
+            kind=CredentialKind.SERVICE_ACCOUNT,
         )
 
-    def check(self, credential: ParsedCredential) -> CheckResult:
-        """Token from the endpoint in settings (never the key file's), then the BigQuery checks."""
+    def check_metadata(self, metadata: dict[str, Any]) -> None:
+        billing_table(metadata)
+
+    def check(self, credential: ParsedCredential, metadata: dict[str, Any] | None = None) -> CheckResult:
+        """Token from the endpoint in settings (never the key file's), then the permissions and billing table."""
         info, (pem,) = credential.info, credential.secret_parts  # what parse() read from the key file
         key = load_pem_private_key(pem.get_secret_value().encode(), password=None, unsafe_skip_rsa_key_validation=True)
         signer = crypt.RSASigner(key, key_id=info["private_key_id"])  # the key was validated by parse()
@@ -119,7 +134,9 @@ class GcpValidator(Validator):
         token = self._token(creds, credential)
         if isinstance(token, CheckResult):
             return token
-        return self._bigquery(token, credential)
+        google = GoogleCalls(self.http, token, credential)
+        checks = [CheckItem(name="token", passed=True)]
+        return check_access(google, self.bigquery_url, self.resource_manager_url, checks, billing_table(metadata))
 
     def _token(self, creds: Any, credential: ParsedCredential) -> str | CheckResult:
         item = CheckItem(name="token", passed=False)
@@ -145,69 +162,3 @@ class GcpValidator(Validator):
                 checks=[item],
             )
         return creds.token
-
-    def _bigquery(self, token: str, credential: ParsedCredential) -> CheckResult:
-        project = credential.info["project_id"]
-        base = f"{self.bigquery_url}/projects/{project}"
-        headers = {"Authorization": f"Bearer {token}"}
-        body: dict[str, Any] = {
-            "configuration": {"dryRun": True, "query": {"query": "SELECT 1", "useLegacySql": False}}
-        }
-        steps = [
-            ("bigquery.datasets.list", "GET", f"{base}/datasets?maxResults=1", None),
-            ("bigquery.jobs.create (dry-run query)", "POST", f"{base}/jobs", body),
-        ]
-        checks = [CheckItem(name="token", passed=True)]
-        for name, method, url, payload in steps:
-            try:
-                resp = self.http.request(method, url, headers=headers, json=payload)
-            except urllib3.exceptions.HTTPError:
-                return failure(
-                    "NETWORK_ERROR",
-                    "BigQuery could not be reached; the key was not fully checked.",
-                    retryable=True,
-                    checks=checks,
-                )
-            if resp.status == 403 and _google_reason(resp) in ("rateLimitExceeded", "quotaExceeded"):
-                return failure(  # Google's quotas answer 403 too: transient, never a verdict on the key
-                    "RATE_LIMITED",
-                    f"BigQuery quota ({_google_reason(resp)}) during {name}; the key was not fully checked.",
-                    retryable=True,
-                    checks=checks,
-                )
-            if resp.status == 429 or resp.status >= 500:
-                code = "RATE_LIMITED" if resp.status == 429 else "PROVIDER_UNAVAILABLE"
-                return failure(
-                    code, f"BigQuery answered HTTP {resp.status} during {name}.", retryable=True, checks=checks
-                )
-            ok = 200 <= resp.status < 300
-            detail = "" if ok else credential.scrub(_google_message(resp))[:300]
-            checks.append(CheckItem(name=name, passed=ok, detail=detail))
-        missing = [c.name for c in checks if not c.passed]
-        if missing:
-            return failure(
-                "INSUFFICIENT_PERMISSIONS",
-                f"The key is valid but lacks: {', '.join(missing)} on project {project}.",
-                retryable=False,
-                checks=checks,
-            )
-        return CheckResult(
-            status=Status.VALID, message=f"The service account can use BigQuery in {project}.", checks=checks
-        )
-
-
-def _google_message(resp: urllib3.BaseHTTPResponse) -> str:
-    try:
-        body = json.loads(resp.data)
-        return str(body.get("error", {}).get("message", f"HTTP {resp.status}"))
-    except (ValueError, AttributeError):
-        return f"HTTP {resp.status}"
-
-
-def _google_reason(resp: urllib3.BaseHTTPResponse) -> str:
-    """The `reason` of Google's error JSON (`error.errors[0].reason`), or ''."""
-    try:
-        errors = json.loads(resp.data).get("error", {}).get("errors") or [{}]
-        return str(errors[0].get("reason", ""))
-    except (ValueError, AttributeError):
-        return ""

@@ -2,6 +2,9 @@
 
 A well-formed credential is valid unless its text (for GCP: client_email) contains a marker:
 revoked -> 401, noperms -> 403, ratelimited -> 429, unreachable -> connection error, outage -> 5xx.
+Keys are played by kind: Admin keys (sk-admin-, sk-ant-admin01-) are refused by the model endpoints and read
+the cost reports; inference keys the reverse. GCP markers: crmdisabled (Cloud Resource Manager API disabled),
+datasetonly (BigQuery granted on a dataset only), notable (no billing export table).
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ import base64
 import json
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx2
 import urllib3
 
-MARKERS = ("revoked", "noperms", "ratelimited", "unreachable", "outage")
+MARKERS = ("revoked", "noperms", "ratelimited", "unreachable", "outage", "crmdisabled", "datasetonly", "notable")
 
 
 def marker_of(text: str) -> str | None:
@@ -83,6 +87,40 @@ def _bearer(request: httpx2.Request) -> str:
     return request.headers.get("authorization", "").removeprefix("Bearer ").strip()
 
 
+def _openai_error(status: int, message: str, headers: dict[str, str], param: str | None = None) -> httpx2.Response:
+    error = {"message": message, "type": "invalid_request_error", "param": param, "code": None}
+    return httpx2.Response(status, json={"error": error}, headers=headers)
+
+
+def _openai_costs(request: httpx2.Request, headers: dict[str, str]) -> httpx2.Response:
+    """GET /v1/organization/costs with an Admin key: OpenAI's documented parameter limits, one day bucket."""
+    query = request.url.params
+    start = query.get("start_time", "")
+    if not start.isdigit():
+        return _openai_error(400, "Missing required parameter: 'start_time'.", headers, "start_time")
+    if query.get("bucket_width", "1d") != "1d":
+        return _openai_error(400, "Invalid value for 'bucket_width': only '1d' is supported.", headers, "bucket_width")
+    limit = query.get("limit", "7")
+    if not limit.isdigit() or not 1 <= int(limit) <= 180:
+        return _openai_error(400, "Invalid 'limit': must be between 1 and 180.", headers, "limit")
+    bucket = {
+        "object": "bucket",
+        "start_time": int(start),
+        "end_time": int(start) + 86_400,
+        "results": [
+            {
+                "object": "organization.costs.result",
+                "amount": {"value": 0.06, "currency": "usd"},
+                "line_item": None,
+                "project_id": None,
+            }
+        ],
+    }
+    return httpx2.Response(
+        200, headers=headers, json={"object": "page", "data": [bucket], "has_more": False, "next_page": None}
+    )
+
+
 def openai_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.Response]:
     def handle(request: httpx2.Request) -> httpx2.Response:
         rules.wait()
@@ -96,14 +134,31 @@ def openai_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.Res
             "x-ratelimit-reset-requests": "120ms",
             "x-request-id": "req_sandbox",
         }
+        path, admin = request.url.path, key.startswith("sk-admin-")
         if marker in _OPENAI_ERRORS:
             status, error = _OPENAI_ERRORS[marker]
             error = dict(error, message=str(error["message"]).format(masked=f"{key[:8]}****{key[-4:]}"))
+            if marker == "noperms" and path.endswith("/organization/costs"):
+                error["message"] = str(error["message"]).replace("api.model.read", "api.usage.read")
             if marker == "ratelimited":
                 headers.update(
                     {"retry-after": "2", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m0s"}
                 )
             return httpx2.Response(status, json={"error": error}, headers=headers)
+        if path.endswith("/organization/costs"):
+            if not admin:  # a project or user key has no Usage read
+                return _openai_error(
+                    403,
+                    "You have insufficient permissions for this operation. Missing scopes: api.usage.read. Check that "
+                    "you have the correct role in your organization (Reader, Writer, Owner) and project (Member, "
+                    "Owner), and if you're using a restricted API key, that it has the necessary scopes.",
+                    headers,
+                )
+            return _openai_costs(request, headers)
+        if not path.endswith("/models"):
+            return _openai_error(404, f"Invalid URL ({request.method} {path})", headers)
+        if admin:
+            return _openai_error(401, "Admin API keys cannot be used for non-administration endpoints.", headers)
         return httpx2.Response(
             200,
             headers=headers,
@@ -119,10 +174,44 @@ def openai_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.Res
     return handle
 
 
+def _anthropic_error(status: int, kind: str, message: str, headers: dict[str, str]) -> httpx2.Response:
+    return httpx2.Response(status, headers=headers, json={"type": "error", "error": {"type": kind, "message": message}})
+
+
+def _anthropic_cost_report(request: httpx2.Request, headers: dict[str, str]) -> httpx2.Response:
+    """GET /v1/organizations/cost_report with an Admin key: the documented parameter limits, daily buckets."""
+    query = request.url.params
+    if "anthropic-version" not in request.headers:
+        return _anthropic_error(400, "invalid_request_error", "anthropic-version: header is required", headers)
+    try:
+        start = datetime.fromisoformat(query.get("starting_at", "").replace("Z", "+00:00"))
+    except ValueError:
+        return _anthropic_error(400, "invalid_request_error", "starting_at: must be an RFC 3339 timestamp", headers)
+    if start.tzinfo is None:
+        return _anthropic_error(400, "invalid_request_error", "starting_at: must include a timezone", headers)
+    limit = query.get("limit", "7")
+    if query.get("bucket_width", "1d") != "1d" or not limit.isdigit() or not 1 <= int(limit) <= 31:
+        return _anthropic_error(400, "invalid_request_error", "limit: must be between 1 and 31 for 1d buckets", headers)
+    result = {
+        "currency": "USD",
+        "amount": "1.23",
+        "workspace_id": None,
+        "description": None,
+        "cost_type": None,
+        "context_window": None,
+        "model": None,
+        "service_tier": None,
+        "token_type": None,
+    }
+    bucket = {"starting_at": start.isoformat(), "ending_at": start.isoformat(), "results": [result]}
+    return httpx2.Response(200, headers=headers, json={"data": [bucket], "has_more": False, "next_page": None})
+
+
 def anthropic_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.Response]:
     def handle(request: httpx2.Request) -> httpx2.Response:
         rules.wait()
-        marker = rules.marker("ANTHROPIC", _bearer(request) or request.headers.get("x-api-key", ""))
+        key = _bearer(request) or request.headers.get("x-api-key", "")
+        marker = rules.marker("ANTHROPIC", key)
         if marker == "unreachable":
             raise httpx2.ConnectError("sandbox: connection refused", request=request)
         headers = {
@@ -131,13 +220,20 @@ def anthropic_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.
             "anthropic-ratelimit-requests-remaining": "49",
             "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:00Z",
         }
+        path, admin = request.url.path, key.startswith("sk-ant-admin")
         if marker in _ANTHROPIC_ERRORS:
             status, kind, message = _ANTHROPIC_ERRORS[marker]
             if marker == "ratelimited":
                 headers.update({"retry-after": "2", "anthropic-ratelimit-requests-remaining": "0"})
-            return httpx2.Response(
-                status, headers=headers, json={"type": "error", "error": {"type": kind, "message": message}}
-            )
+            return _anthropic_error(status, kind, message, headers)
+        if path == "/v1/organizations/cost_report":
+            if not admin:  # the Admin API does not know inference keys
+                return _anthropic_error(401, "authentication_error", "invalid x-api-key", headers)
+            return _anthropic_cost_report(request, headers)
+        if path != "/v1/models":
+            return _anthropic_error(404, "not_found_error", f"Not found: {path}", headers)
+        if admin:  # Admin keys call only /v1/organizations/*
+            return _anthropic_error(401, "authentication_error", "invalid x-api-key", headers)
         model = {
             "type": "model",
             "id": "claude-sonnet-4-5",
@@ -157,14 +253,34 @@ def sdk_client_factory(handler: Callable[[httpx2.Request], httpx2.Response]) -> 
     return lambda: httpx2.Client(transport=httpx2.MockTransport(handler))
 
 
-def _jwt_issuer(assertion: str) -> str:
+def _jwt_claims(assertion: str) -> dict[str, Any]:
     payload = assertion.split(".")[1]
-    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get("iss", ""))
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return claims if isinstance(claims, dict) else {}
+
+
+CLOUD_PLATFORM = (
+    "https://www.googleapis.com/auth/cloud-platform",
+    "https://www.googleapis.com/auth/cloud-platform.read-only",
+)
+PERMISSIONS = ("bigquery.datasets.get", "bigquery.tables.get", "bigquery.jobs.create")
+TABLE_LOCATION = "US"
+
+
+def _google_error(status: int, message: str, state: str, **extra: Any) -> urllib3.HTTPResponse:
+    return _response(status, {"error": {"code": status, "message": message, "status": state, **extra}})
+
+
+def _bigquery_denied(project: str, permission: str) -> urllib3.HTTPResponse:
+    message = f"Access Denied: Project {project}: User does not have {permission} permission in project {project}."
+    errors = [{"message": message, "domain": "global", "reason": "accessDenied"}]
+    return _google_error(403, message, "PERMISSION_DENIED", errors=errors)
 
 
 class GoogleSandboxPool(urllib3.PoolManager):
-    """A urllib3 pool playing Google's token endpoint and BigQuery for sandboxed service accounts: google-auth
-    signs and sends a real JWT grant, and the validator's BigQuery requests go through it unchanged."""
+    """A urllib3 pool playing Google's token endpoint, Cloud Resource Manager and BigQuery for sandboxed service
+    accounts: google-auth signs and sends a real JWT grant, and the validator's requests go through it unchanged.
+    The token remembers the marker of the account and whether it carries a cloud-platform scope."""
 
     def __init__(self, rules: SandboxRules) -> None:
         super().__init__()
@@ -175,37 +291,90 @@ class GoogleSandboxPool(urllib3.PoolManager):
     ) -> urllib3.BaseHTTPResponse:
         body, headers = kw.get("body"), kw.get("headers") or {}
         if method == "POST" and "jwt-bearer" in str(body or ""):
-            self.rules.wait()
-            form = parse_qs(body.decode() if isinstance(body, bytes) else str(body or ""))
-            marker = self.rules.marker("GCP", _jwt_issuer(form["assertion"][0]))
-            if marker == "unreachable":
-                raise urllib3.exceptions.NewConnectionError(None, "sandbox: connection refused")  # type: ignore[arg-type]
-            if marker == "revoked":
-                return _response(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
-            if marker == "outage":
-                return _response(503, {"error": "internal_failure", "error_description": "Backend Error"})
-            return _response(
-                200, {"access_token": f"ya29.sandbox-{marker or 'ok'}", "expires_in": 3599, "token_type": "Bearer"}
-            )
-        marker = str(headers.get("Authorization", "")).removeprefix("Bearer ya29.sandbox-")
-        project = url.split("/projects/")[1].split("/")[0] if "/projects/" in url else "unknown"
+            return self._token(body)
+        token = str(headers.get("Authorization", "")).removeprefix("Bearer ya29.sandbox.")
+        marker, _, scope = token.partition(".")
         path = url.split("?")[0]
+        project = path.split("/projects/")[1].split("/")[0].split(":")[0] if "/projects/" in path else "unknown"
+        payload = json.loads(body) if body else {}
         if marker == "ratelimited":
-            return _response(429, {"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}})
-        if marker == "noperms" and path.endswith("/jobs"):
-            message = (
-                f"Access Denied: Project {project}: User does not have bigquery.jobs.create permission "
-                f"in project {project}."
-            )
-            errors = [{"message": message, "domain": "global", "reason": "accessDenied"}]
-            return _response(
-                403, {"error": {"code": 403, "message": message, "errors": errors, "status": "PERMISSION_DENIED"}}
-            )
+            return _google_error(429, "Quota exceeded", "RESOURCE_EXHAUSTED")
+        if path.endswith(":testIamPermissions"):
+            return self._test_permissions(marker, scope, project, payload)
+        if "/tables/" in path and method == "GET":
+            return self._table(marker, path)
         if path.endswith("/jobs"):
-            return _response(
-                200, {"kind": "bigquery#job", "status": {"state": "DONE"}, "statistics": {"totalBytesProcessed": "0"}}
+            return self._job(marker, project, payload)
+        if path.endswith("/datasets"):
+            return _response(200, {"kind": "bigquery#datasetList", "datasets": []})
+        return _google_error(404, f"Not found: {path}", "NOT_FOUND")
+
+    def _token(self, body: Any) -> urllib3.BaseHTTPResponse:
+        self.rules.wait()
+        form = parse_qs(body.decode() if isinstance(body, bytes) else str(body or ""))
+        claims = _jwt_claims(form["assertion"][0])
+        marker = self.rules.marker("GCP", str(claims.get("iss", "")))
+        if marker == "unreachable":
+            raise urllib3.exceptions.NewConnectionError(None, "sandbox: connection refused")  # type: ignore[arg-type]
+        if marker == "revoked":
+            return _response(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+        if marker == "outage":
+            return _response(503, {"error": "internal_failure", "error_description": "Backend Error"})
+        scope = "cp" if set(str(claims.get("scope", "")).split()) & set(CLOUD_PLATFORM) else "bq"
+        token = f"ya29.sandbox.{marker or 'ok'}.{scope}"
+        return _response(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+
+    def _test_permissions(self, marker: str, scope: str, project: str, payload: Any) -> urllib3.BaseHTTPResponse:
+        asked = payload.get("permissions") if isinstance(payload, dict) else None
+        if not isinstance(asked, list) or not all(isinstance(p, str) for p in asked):
+            message = "Invalid JSON payload: permissions must be a list of strings."
+            return _google_error(400, message, "INVALID_ARGUMENT")
+        if scope != "cp":
+            return _google_error(403, "Request had insufficient authentication scopes.", "PERMISSION_DENIED")
+        if marker == "crmdisabled":
+            return _google_error(
+                403,
+                f"Cloud Resource Manager API has not been used in project {project} before or it is disabled. "
+                "Enable it by visiting https://console.developers.google.com/apis/api/"
+                f"cloudresourcemanager.googleapis.com/overview?project={project} then retry.",
+                "PERMISSION_DENIED",
+                details=[
+                    {
+                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                        "reason": "SERVICE_DISABLED",
+                        "domain": "googleapis.com",
+                        "metadata": {
+                            "service": "cloudresourcemanager.googleapis.com",
+                            "consumer": f"projects/{project}",
+                        },
+                    }
+                ],
             )
-        return _response(200, {"kind": "bigquery#datasetList", "datasets": []})
+        held = {"noperms": PERMISSIONS[:2], "datasetonly": PERMISSIONS[2:]}.get(marker, PERMISSIONS)
+        granted = [p for p in asked if p in held]
+        return _response(200, {"permissions": granted} if granted else {})  # none granted: an empty object
+
+    def _table(self, marker: str, path: str) -> urllib3.BaseHTTPResponse:
+        project, dataset, table = path.split("/projects/")[1].split("/")[0], path.split("/")[-3], path.split("/")[-1]
+        if marker == "notable":
+            return _google_error(404, f"Not found: Table {project}:{dataset}.{table}", "NOT_FOUND")
+        reference = {"projectId": project, "datasetId": dataset, "tableId": table}
+        return _response(200, {"kind": "bigquery#table", "tableReference": reference, "location": TABLE_LOCATION})
+
+    def _job(self, marker: str, project: str, payload: Any) -> urllib3.BaseHTTPResponse:
+        config = payload.get("configuration", {}) if isinstance(payload, dict) else {}
+        if config.get("dryRun") is not True:
+            return _google_error(400, "The sandbox runs dry-run jobs only.", "INVALID_ARGUMENT")
+        if marker == "noperms":
+            return _bigquery_denied(project, "bigquery.jobs.create")
+        query = str(config.get("query", {}).get("query", ""))
+        location = (payload.get("jobReference") or {}).get("location") or TABLE_LOCATION
+        if "`" in query and location != TABLE_LOCATION:  # a query over a table runs in the table's location
+            dataset = query.split("`")[1].rsplit(".", 1)[0].replace(".", ":", 1)
+            return _google_error(404, f"Not found: Dataset {dataset} was not found in location {location}", "NOT_FOUND")
+        return _response(
+            200, {"kind": "bigquery#job", "status": {"state": "DONE"}, "statistics": {"totalBytesProcessed": "0"}}
+        )
 
 
 def _response(status: int, body: dict[str, Any]) -> urllib3.HTTPResponse:

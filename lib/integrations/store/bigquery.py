@@ -313,6 +313,15 @@ class BigQueryStore(IntegrationStore):
             return SchemaFinding(name, True, "created")
         have = {f.name for f in found.schema}
         missing = [c for c in sql.COLUMNS[table] if c not in have]
+        addable = sql.ADD_COLUMNS.get(table, {})
+        if missing and all(c in addable for c in missing):  # additive columns: init adds them in place
+            if not create:
+                return SchemaFinding(
+                    name, False, f"{full} lacks column(s) {', '.join(missing)}.", "Run `integrations init` (adds them)."
+                )
+            for column in missing:
+                self._query(addable[column])
+            return SchemaFinding(name, True, f"present; added {', '.join(missing)}")
         if missing:
             return SchemaFinding(
                 name,

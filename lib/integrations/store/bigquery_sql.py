@@ -10,7 +10,7 @@ CRED_COLUMNS = (
     "credential_id, org_slug, provider, credential_name, encrypted_credential, key_ref, credential_hint, "
     "credential_fingerprint, metadata, is_active, validation_status, validation_error_code, "
     "validation_error_message, last_validated_at, created_at, updated_at, created_by, updated_by, "
-    "deleted_at"
+    "deleted_at, credential_kind"
 )
 EVENT_COLUMNS = (
     "event_id, event_at, org_slug, provider, credential_id, action, status_before, status_after, outcome, "
@@ -24,8 +24,10 @@ CREATE_CREDENTIALS = """CREATE TABLE IF NOT EXISTS `{t}.org_integrations` (
   encrypted_credential BYTES, key_ref STRING, credential_hint STRING, credential_fingerprint STRING, metadata JSON,
   is_active BOOL NOT NULL, validation_status STRING NOT NULL, validation_error_code STRING,
   validation_error_message STRING, last_validated_at TIMESTAMP, created_at TIMESTAMP NOT NULL,
-  updated_at TIMESTAMP NOT NULL, created_by STRING, updated_by STRING, deleted_at TIMESTAMP)
+  updated_at TIMESTAMP NOT NULL, created_by STRING, updated_by STRING, deleted_at TIMESTAMP, credential_kind STRING)
 CLUSTER BY org_slug, provider"""
+# tables created before credential kinds were recorded get the column (idempotent)
+ADD_CREDENTIAL_KIND = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS credential_kind STRING"
 CREATE_EVENTS = """CREATE TABLE IF NOT EXISTS `{t}.org_integration_events` (
   event_id STRING NOT NULL, event_at TIMESTAMP NOT NULL, org_slug STRING NOT NULL, provider STRING,
   credential_id STRING, action STRING NOT NULL, status_before STRING, status_after STRING, outcome STRING NOT NULL,
@@ -39,6 +41,7 @@ COLUMNS = {
     table: tuple(c.strip() for c in columns.split(","))
     for table, columns in zip(TABLES, (CRED_COLUMNS, EVENT_COLUMNS, KEY_COLUMNS), strict=True)
 }
+ADD_COLUMNS = {"org_integrations": {"credential_kind": ADD_CREDENTIAL_KIND}}  # init() adds these to old tables
 MIGRATIONS = {  # what an existing dataset needs (README: "Running on Google Cloud")
     "org_integration_events": "The events' time column is now event_at (AT is reserved in BigQuery). Copy the "
     "history into a table with the new column, then swap the names: CREATE TABLE `{t}.org_integration_events_v2` "
@@ -60,7 +63,7 @@ _ERASED_NOW = (  # the row this script erased: inactive, erased at this script's
 _INSERT_CREDENTIAL = f"""INSERT INTO `{{t}}.org_integrations` ({CRED_COLUMNS}) VALUES (@credential_id, @org_slug,
   @provider, @credential_name, @encrypted_credential, @key_ref, @credential_hint, @credential_fingerprint,
   PARSE_JSON(@metadata), @is_active, @validation_status, @validation_error_code, @validation_error_message,
-  @last_validated_at, @created_at, @updated_at, @created_by, @updated_by, @deleted_at)"""
+  @last_validated_at, @created_at, @updated_at, @created_by, @updated_by, @deleted_at, @credential_kind)"""
 
 SELECT_CREDENTIALS = f"SELECT {CRED_COLUMNS} FROM `{{t}}.org_integrations`"
 ACTIVE = SELECT_CREDENTIALS + f" WHERE {_ACTIVE_ROW}"

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS org_integrations (
   encrypted_credential BLOB, key_ref TEXT, credential_hint TEXT, credential_fingerprint TEXT, metadata TEXT,
   is_active INTEGER NOT NULL, validation_status TEXT NOT NULL, validation_error_code TEXT,
   validation_error_message TEXT, last_validated_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-  created_by TEXT, updated_by TEXT, deleted_at TEXT);
+  created_by TEXT, updated_by TEXT, deleted_at TEXT, credential_kind TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS one_active ON org_integrations(org_slug, provider) WHERE is_active = 1;
 CREATE TABLE IF NOT EXISTS org_integration_events (
   event_id TEXT PRIMARY KEY, at TEXT NOT NULL, org_slug TEXT NOT NULL, provider TEXT, credential_id TEXT,
@@ -103,6 +103,9 @@ class SqliteStore(IntegrationStore):
         with self._tx(write=False) as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
+            columns = {r["name"] for r in conn.execute("PRAGMA table_info(org_integrations)")}
+            if "credential_kind" not in columns:  # a file created before credential kinds were recorded
+                conn.execute("ALTER TABLE org_integrations ADD COLUMN credential_kind TEXT")
 
     def _insert(self, conn: sqlite3.Connection, table: str, columns: list[str], model: Any) -> None:
         marks = ",".join("?" * len(columns))

@@ -1,0 +1,123 @@
+/**
+ * A small typed client for the integrations REST API, in the shape the org-facing frontend uses.
+ * Every call takes the organization's API key (sent as X-API-Key). Types come from src/schema.d.ts,
+ * generated from the API's own OpenAPI schema (`make ts-types`).
+ */
+import type { components } from "./schema.js";
+
+type Schemas = components["schemas"];
+export type Provider = Schemas["Provider"];
+export type ProviderName = Provider | Lowercase<Provider>;
+export type IntegrationStatus = Schemas["Status"];
+export type SetupRequest = Schemas["SetupRequest"];
+export type SetupResponse = Schemas["SetupResponse"];
+export type OrgIntegrations = Schemas["OrgIntegrationsResponse"];
+export type Integration = Schemas["ConfiguredIntegration"] | Schemas["NotConfiguredIntegration"];
+export type ValidateResponse = Schemas["ValidateResponse"];
+export type DeleteResponse = Schemas["DeleteResponse"];
+export type ErrorInfo = Schemas["ErrorInfo"];
+
+/** A failed call: the API's error object, its HTTP status and (on 429) the Retry-After it gave. */
+export class IntegrationsApiError extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+  readonly hint: string;
+
+  constructor(
+    readonly status: number,
+    readonly error: ErrorInfo,
+    readonly retryAfter: string | null,
+  ) {
+    super(`${error.code}: ${error.message}`);
+    this.name = "IntegrationsApiError";
+    this.code = error.code;
+    this.retryable = error.retryable;
+    this.hint = error.hint;
+  }
+}
+
+export class PipelineBackendClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly fetchImpl: typeof fetch = fetch,
+  ) {}
+
+  /** Validate, encrypt and store a credential (a second setup rotates the first). */
+  setupIntegration(
+    orgSlug: string,
+    provider: ProviderName,
+    request: SetupRequest,
+    orgApiKey: string,
+  ): Promise<SetupResponse> {
+    return this.call("POST", `/${orgSlug}/${provider}/setup`, orgApiKey, request);
+  }
+
+  /** Every provider's integration for the org (never a secret). */
+  getIntegrations(orgSlug: string, orgApiKey: string): Promise<OrgIntegrations> {
+    return this.call("GET", `/${orgSlug}`, orgApiKey);
+  }
+
+  /** One provider's integration. */
+  getIntegration(orgSlug: string, provider: ProviderName, orgApiKey: string): Promise<Integration> {
+    return this.call("GET", `/${orgSlug}/${provider}`, orgApiKey);
+  }
+
+  /** Re-check the stored credential: a rejection is `success: false` with an `error`, not an exception. */
+  validateIntegration(orgSlug: string, provider: ProviderName, orgApiKey: string): Promise<ValidateResponse> {
+    return this.call("POST", `/${orgSlug}/${provider}/validate`, orgApiKey);
+  }
+
+  /** Deactivate the credential and erase its ciphertext. */
+  deleteIntegration(orgSlug: string, provider: ProviderName, orgApiKey: string): Promise<DeleteResponse> {
+    return this.call("DELETE", `/${orgSlug}/${provider}`, orgApiKey);
+  }
+
+  private async call<T>(method: string, path: string, orgApiKey: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { "X-API-Key": orgApiKey };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await this.fetchImpl(`${this.baseUrl}/api/v1/integrations${path}`, {
+      method,
+      headers,
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+    const data: unknown = await response.json();
+    if (!response.ok) {
+      const failure = data as Schemas["ErrorResponse"];
+      throw new IntegrationsApiError(response.status, failure.error, response.headers.get("retry-after"));
+    }
+    return data as T;
+  }
+}
+
+/** The document's standalone functions, each taking the org API key. */
+export const setupIntegration = (
+  baseUrl: string,
+  orgSlug: string,
+  provider: ProviderName,
+  request: SetupRequest,
+  orgApiKey: string,
+): Promise<SetupResponse> => new PipelineBackendClient(baseUrl).setupIntegration(orgSlug, provider, request, orgApiKey);
+
+export const getIntegrations = (baseUrl: string, orgSlug: string, orgApiKey: string): Promise<OrgIntegrations> =>
+  new PipelineBackendClient(baseUrl).getIntegrations(orgSlug, orgApiKey);
+
+export const getIntegration = (
+  baseUrl: string,
+  orgSlug: string,
+  provider: ProviderName,
+  orgApiKey: string,
+): Promise<Integration> => new PipelineBackendClient(baseUrl).getIntegration(orgSlug, provider, orgApiKey);
+
+export const validateIntegration = (
+  baseUrl: string,
+  orgSlug: string,
+  provider: ProviderName,
+  orgApiKey: string,
+): Promise<ValidateResponse> => new PipelineBackendClient(baseUrl).validateIntegration(orgSlug, provider, orgApiKey);
+
+export const deleteIntegration = (
+  baseUrl: string,
+  orgSlug: string,
+  provider: ProviderName,
+  orgApiKey: string,
+): Promise<DeleteResponse> => new PipelineBackendClient(baseUrl).deleteIntegration(orgSlug, provider, orgApiKey);

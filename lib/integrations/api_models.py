@@ -1,0 +1,128 @@
+"""The REST contract as OpenAPI states it: request and response models precise enough for a typed frontend
+(`openapi-typescript` + `tsc --strict`). The routes return the domain models' REST dumps, and FastAPI checks
+each answer against these models, so the schema and the wire cannot drift apart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from .domain import Capability, CredentialKind, ErrorInfo, Provider, Status
+
+Configured = Literal[Status.VALID, Status.INVALID, Status.PENDING]
+
+
+class SetupRequest(BaseModel):
+    credential: str = Field(
+        description="API key, or the service-account key JSON as a string (at most 16 KiB).", examples=["sk-proj-..."]
+    )
+    credential_name: str | None = Field(default=None, examples=["OpenAI Production Key"])
+    metadata: dict[str, str | int | float | bool | None] | None = Field(
+        default=None,
+        description="A flat JSON object (at most 4 KiB). GCP reads billing_export_table: project.dataset.table.",
+        examples=[{"environment": "production"}],
+    )
+    skip_validation: bool = Field(default=False, description="Store as PENDING without asking the provider.")
+
+    def __repr__(self) -> str:  # never show the credential, even in a debugger
+        return f"SetupRequest(credential=**********, credential_name={self.credential_name!r})"
+
+
+class ConfiguredIntegration(BaseModel):
+    """A provider with an active credential. `error` appears only when the last check failed."""
+
+    provider: Provider
+    status: Configured
+    credential_name: str | None
+    credential_hint: str
+    credential_kind: CredentialKind | None
+    last_validated_at: datetime | None
+    created_at: datetime
+    error: ErrorInfo | SkipJsonSchema[None] = None
+
+
+class NotConfiguredIntegration(BaseModel):
+    provider: Provider
+    status: Literal[Status.NOT_CONFIGURED]
+
+
+IntegrationView = Annotated[ConfiguredIntegration | NotConfiguredIntegration, Field(discriminator="status")]
+
+
+class IntegrationsByProvider(BaseModel):
+    OPENAI: IntegrationView
+    ANTHROPIC: IntegrationView
+    GCP: IntegrationView
+
+
+class OrgIntegrationsResponse(BaseModel):
+    org_slug: str
+    integrations: IntegrationsByProvider
+    all_valid: bool = Field(description="True only when every provider is VALID.")
+    providers_configured: list[Provider] = Field(description="In the order OPENAI, ANTHROPIC, GCP.")
+    warnings: list[str] = Field(
+        description="Empty unless the status cache could not be read or disagrees with the recorded statuses."
+    )
+
+
+class SetupResponse(BaseModel):
+    success: Literal[True]
+    provider: Provider
+    credential_id: str
+    validation_status: Literal[Status.VALID, Status.PENDING]
+    message: str
+    credential_kind: CredentialKind
+    capabilities: list[Capability]
+    warnings: list[str] = Field(description="Empty unless the status cache could not be updated.")
+
+
+class ValidateResponse(BaseModel):
+    """200 whatever the provider said: `success` false with an `error` when rejected or inconclusive."""
+
+    success: bool
+    provider: Provider
+    validation_status: Status
+    message: str
+    error: ErrorInfo | SkipJsonSchema[None] = None
+    capabilities: list[Capability]
+    warnings: list[str]
+
+
+class DeleteResponse(BaseModel):
+    success: Literal[True]
+    message: str
+    warnings: list[str]
+
+
+class ErrorResponse(BaseModel):
+    success: Literal[False] = False
+    error: ErrorInfo
+
+    model_config = {"json_schema_serialization_defaults_required": True}
+
+
+class Health(BaseModel):
+    status: str
+    store: str | None = None
+    status_cache: str | None = None
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers a route can give, each in the catalog's shape."""
+    return {status: {"model": ErrorResponse, "description": _WHY[status]} for status in statuses}
+
+
+_WHY = {
+    400: "The provider rejected the credential (INVALID_CREDENTIAL).",
+    401: "The org API key is missing, unknown or revoked.",
+    403: "The org API key belongs to another org, or the credential lacks a permission.",
+    404: "No such organization, integration or endpoint.",
+    413: "The request body is over 64 KiB.",
+    422: "Invalid input: slug, provider, credential format, metadata.",
+    429: "Too many attempts, or the provider's rate limit (Retry-After says when to retry).",
+    500: "A stored credential cannot be decrypted, or the service is misconfigured.",
+    503: "The provider, the store or the status cache is unavailable; retry.",
+}

@@ -1,0 +1,152 @@
+"""The OpenAPI schema is a contract a TypeScript frontend compiles against: types generated with
+openapi-typescript from the running API's /openapi.json, the frontend snippets type-checked with `tsc --strict`,
+then run with node against that API on loopback, so the types and the wire agree."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from integrations.api import create_app
+
+from tests.keys import OPENAI_OK, service_account_json
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "clients" / "typescript"
+BIN = PACKAGE / "node_modules" / ".bin"
+GENERATE_FLAGS = ["--default-non-nullable", "false"]  # a field with a default is optional in a request
+
+
+@pytest.fixture(scope="module")
+def node_modules() -> Path:
+    """The package's locked dev dependencies (make test and .ci/run install them; a bare pytest run too)."""
+    if not (BIN / "tsc").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PACKAGE, check=True, capture_output=True)
+    return BIN
+
+
+def generate(node_modules: Path, schema: Path, out: Path) -> str:
+    subprocess.run(
+        [str(node_modules / "openapi-typescript"), str(schema), "-o", str(out), *GENERATE_FLAGS],
+        check=True,
+        capture_output=True,
+    )
+    return out.read_text()
+
+
+def test_the_committed_schema_and_types_are_fresh(node_modules: Path, tmp_path: Path) -> None:
+    schema = json.dumps(create_app().openapi(), indent=2) + "\n"
+    assert (PACKAGE / "openapi.json").read_text() == schema, "stale: run `make ts-types`"
+    (tmp_path / "openapi.json").write_text(schema)
+    fresh = generate(node_modules, tmp_path / "openapi.json", tmp_path / "schema.d.ts")
+    assert (PACKAGE / "src" / "schema.d.ts").read_text() == fresh, "stale: run `make ts-types`"
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """`integrations api` on a free loopback port, on a fresh local data dir with one org."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRATIONS_")}
+    env.update(INTEGRATIONS_DATA_DIR=str(tmp_path / "data"), PATH=f"{bin_dir}:{env['PATH']}")
+    created = subprocess.run(
+        ["integrations", "org", "create", "acmecorp", "--json"], env=env, check=True, capture_output=True, text=True
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        ["integrations", "api", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield {"BASE_URL": base, "ORG": "acmecorp", "ORG_API_KEY": json.loads(created.stdout)["api_key"]}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)
+
+
+def five_field_key(path: Path) -> Path:
+    full = json.loads(service_account_json("billing@acme-prod.iam.gserviceaccount.com", "acme-prod"))
+    path.write_text(
+        json.dumps({k: full[k] for k in ("type", "project_id", "private_key_id", "private_key", "client_email")})
+    )
+    return path
+
+
+def test_the_frontend_snippets_compile_strictly_and_run_against_the_api(
+    node_modules: Path, api: dict[str, str], tmp_path: Path
+) -> None:
+    work = tmp_path / "client"
+    shutil.copytree(PACKAGE, work, ignore=shutil.ignore_patterns("node_modules", "dist", "schema.d.ts"))
+    (work / "node_modules").symlink_to(PACKAGE / "node_modules")
+    served = httpx.get(f"{api['BASE_URL']}/openapi.json").raise_for_status().text
+    (work / "openapi.json").write_text(served)
+    generate(node_modules, work / "openapi.json", work / "src" / "schema.d.ts")  # from the running app
+    compiled = subprocess.run([str(node_modules / "tsc"), "-p", str(work)], capture_output=True, text=True)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr  # tsc --strict (tsconfig) passes
+    env = {**os.environ, **api, "OPENAI_KEY": OPENAI_OK, "GCP_KEY_FILE": str(five_field_key(tmp_path / "sa.json"))}
+    ran = subprocess.run(
+        ["node", str(work / "dist" / "snippets" / "frontend.js")], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    out = json.loads(ran.stdout)
+    assert out["setup"] == {
+        "success": True,
+        "credentialId": out["setup"]["credentialId"],
+        "status": "VALID",
+        "kind": "PROJECT",
+    }
+    assert out["setup"]["credentialId"].startswith("cred_")
+    assert out["setupSkipped"] == {"status": "PENDING", "warnings": []}
+    assert out["getAll"] == {
+        "openai": "VALID",
+        "anthropic": "NOT_CONFIGURED",
+        "allValid": False,
+        "hasOpenAI": True,
+        "configured": ["OPENAI", "GCP"],
+    }
+    assert out["openaiHint"] == "sk-proj-...Yz99"
+    assert out["getOne"] == {"provider": "SERVICE_ACCOUNT", "status": "PENDING"}
+    assert out["validate"]["success"] is True and out["validate"]["status"] == "VALID"
+    assert out["validate"]["errorCode"] is None and out["validate"]["capabilities"] == ["cost data: not available"]
+    assert out["delete"]["success"] is True and out["delete"]["warnings"] == []
+    assert out["errors"] == [
+        {"status": 404, "code": "NOT_CONFIGURED", "retryable": False},
+        {"status": 401, "code": "ORG_API_KEY_INVALID", "retryable": False},
+    ]
+    assert "unexpected" not in out
+
+
+def test_the_snippets_would_not_compile_against_a_loose_schema(node_modules: Path, tmp_path: Path) -> None:
+    """The check has teeth: with untyped integration entries (as before), `tsc --strict` rejects the snippets."""
+    loose = create_app().openapi()
+    loose["components"]["schemas"]["IntegrationsByProvider"]["properties"] = {
+        p: {"type": "object", "additionalProperties": True} for p in ("OPENAI", "ANTHROPIC", "GCP")
+    }
+    work = tmp_path / "client"
+    shutil.copytree(PACKAGE, work, ignore=shutil.ignore_patterns("node_modules", "dist", "schema.d.ts"))
+    (work / "node_modules").symlink_to(PACKAGE / "node_modules")
+    (work / "openapi.json").write_text(json.dumps(loose))
+    generate(node_modules, work / "openapi.json", work / "src" / "schema.d.ts")
+    compiled = subprocess.run([str(node_modules / "tsc"), "--noEmit", "-p", str(work)], capture_output=True, text=True)
+    assert compiled.returncode != 0 and "snippets/frontend.ts" in compiled.stdout and "error TS" in compiled.stdout
