@@ -35,6 +35,7 @@ from .domain import (
 )
 from .errors import IntegrationError
 from .limits import AttemptLimiter, credential_secret, metadata_dict
+from .locks import PairLocks
 from .providers import ParsedCredential, Validator
 from .settings import Settings
 from .status_cache.base import StatusCache
@@ -55,6 +56,11 @@ class Assessment(NamedTuple):
     after: Status
     validated_at: datetime | None
     event: Event
+
+    @property
+    def alarm(self) -> bool:
+        """The stored ciphertext could not be decrypted: the operator's problem (the keyring), never the tenant's."""
+        return self.result.error_code == "DECRYPTION_FAILED"
 
     def outcome(self, warnings: list[str]) -> ValidateResult:
         result, after = self.result, self.after
@@ -93,6 +99,7 @@ class IntegrationService(BulkOperations):
         self.store, self.cipher, self.cache, self.validators = store, cipher, cache, validators
         self.settings = settings  # what connect() built this from; bulk runs rebuild it in other processes
         self.limiter = AttemptLimiter(attempts_per_minute)
+        self.locks = PairLocks()
         self.backends = backends or {}
 
     @property
@@ -135,11 +142,11 @@ class IntegrationService(BulkOperations):
         )
         self._require_org(org_slug)
         validator = self.validators[provider]
+        self.limiter.hit(org_slug)  # the format check costs CPU too (an RSA key is validated): it counts
         step("format")
         parsed = validator.parse(secret)
         status, checks = Status.PENDING, []
         if not skip_validation:
-            self.limiter.hit(org_slug)
             step("validate")
             result = validator.check(parsed)
             if result.error_code:
@@ -174,23 +181,24 @@ class IntegrationService(BulkOperations):
             updated_by=actor,
         )
         step("store")
-        before = self.store.get_active(org_slug, provider)
-        message = "Rotated: the previous credential was deactivated and erased." if before else "Configured."
-        event = make_event(
-            org_slug,
-            provider,
-            Action.SETUP,
-            Outcome.SUCCESS,
-            actor,
-            started,
-            credential_id=credential_id,
-            status_before=before.validation_status if before else Status.NOT_CONFIGURED,
-            status_after=status,
-            message=message,
-        )
-        previous = self.store.activate(record, event)
-        step("sync")
-        warnings = self._sync(org_slug, provider, status, at, actor)
+        with self.locks.hold([(org_slug, provider)]):  # the cache is synced in the order the store committed
+            before = self.store.get_active(org_slug, provider)
+            message = "Rotated: the previous credential was deactivated and erased." if before else "Configured."
+            event = make_event(
+                org_slug,
+                provider,
+                Action.SETUP,
+                Outcome.SUCCESS,
+                actor,
+                started,
+                credential_id=credential_id,
+                status_before=before.validation_status if before else Status.NOT_CONFIGURED,
+                status_after=status,
+                message=message,
+            )
+            previous = self.store.activate(record, event)
+            step("sync")
+            warnings = self._sync(org_slug, provider, status, at, actor)
         log.info(
             "setup org=%s provider=%s credential_id=%s status=%s", org_slug, provider.value, credential_id, status.value
         )
@@ -297,24 +305,44 @@ class IntegrationService(BulkOperations):
         return Assessment(record, result, after, validated_at, event)
 
     def apply(self, assessments: list[Assessment], actor: str = "system") -> list[str]:
-        """Record assessments in one store write and one cache write; returns sync warnings."""
-        self.store.record_validations(
-            [
-                ValidationUpdate(
-                    a.record.credential_id,
-                    a.after,
-                    a.result.error_code,
-                    a.result.message if a.result.error_code else None,
-                    a.validated_at,
-                    actor,
-                    a.event,
-                )
-                for a in assessments
-            ]
-        )
-        return self._sync_many(
-            [(a.record.org_slug, a.record.provider, a.after, a.record.created_at) for a in assessments], actor
-        )
+        """Record assessments in one store write and one cache write; returns sync warnings.
+
+        Only a result whose store update matched the still-active credential reaches the cache (a credential
+        deleted or rotated during its check keeps the state its delete or setup synced). A decryption failure
+        changes no status: it is an event and an operator alarm."""
+        alarms = [a for a in assessments if a.alarm]
+        for a in alarms:
+            log.error(
+                "ALARM decryption failed org=%s provider=%s credential_id=%s key_ref=%s: check the keyring",
+                a.record.org_slug,
+                a.record.provider.value,
+                a.record.credential_id,
+                a.record.key_ref,
+            )
+        if alarms:
+            self.store.append_events([a.event for a in alarms])
+        checked = [a for a in assessments if not a.alarm]
+        with self.locks.hold((a.record.org_slug, a.record.provider) for a in checked):
+            matched = self.store.record_validations(
+                [
+                    ValidationUpdate(
+                        a.record.credential_id,
+                        a.after,
+                        a.result.error_code,
+                        a.result.message if a.result.error_code else None,
+                        a.validated_at,
+                        actor,
+                        a.event,
+                    )
+                    for a in checked
+                ]
+            )
+            current = [a for a in checked if a.record.credential_id in matched]
+            if not current:
+                return []
+            return self._sync_many(
+                [(a.record.org_slug, a.record.provider, a.after, a.record.created_at) for a in current], actor
+            )
 
     def open_stored(self, record: StoredCredential) -> ParsedCredential:
         """Decrypt a stored credential under its row's AAD and parse it; DECRYPTION_FAILED when it cannot be."""
@@ -326,35 +354,46 @@ class IntegrationService(BulkOperations):
         return self.validators[record.provider].parse(SecretStr(plaintext.decode()), stored=True)
 
     def _check_stored(self, record: StoredCredential) -> CheckResult:
+        """One credential's check; whatever goes wrong is that credential's catalog error, never the caller's."""
         try:
             parsed = self.open_stored(record)
+            return self.validators[record.provider].check(parsed)
         except IntegrationError as exc:
-            return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=exc.retryable)
-        return self.validators[record.provider].check(parsed)
+            retryable = exc.retryable or exc.code == "DECRYPTION_FAILED"  # an alarm keeps the status
+            return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=retryable)
+        except Exception as exc:  # noqa: BLE001 - isolated per credential; the type only (a message may hold key text)
+            log.error("check failed org=%s credential_id=%s: %s", record.org_slug, record.credential_id, type(exc))
+            return CheckResult(
+                status=Status.PENDING,
+                error_code="CHECK_FAILED",
+                message=f"The check failed unexpectedly ({type(exc).__name__}); the status was left unchanged.",
+                retryable=True,
+            )
 
     # --- delete -----------------------------------------------------------------------------------------
     def delete(self, org_slug: str, provider: Provider | str, actor: str = "system") -> DeleteResult:
         """Deactivate the credential, erase its ciphertext, keep the history; status -> NOT_CONFIGURED."""
         started, provider = time.monotonic(), Provider.parse(provider)
         self._require_org(org_slug)
-        current = self.store.get_active(org_slug, provider)
-        if current is None:
-            raise IntegrationError("NOT_CONFIGURED", f"{org_slug} has no active {provider.value} credential.")
-        event = make_event(
-            org_slug,
-            provider,
-            Action.DELETE,
-            Outcome.SUCCESS,
-            actor,
-            started,
-            credential_id=current.credential_id,
-            status_before=current.validation_status,
-            status_after=Status.NOT_CONFIGURED,
-            message="Deactivated; ciphertext erased.",
-        )
-        if self.store.deactivate(org_slug, provider, utcnow(), actor, event) is None:
-            raise IntegrationError("NOT_CONFIGURED", f"{org_slug} has no active {provider.value} credential.")
-        warnings = self._sync(org_slug, provider, Status.NOT_CONFIGURED, None, actor)
+        with self.locks.hold([(org_slug, provider)]):
+            current = self.store.get_active(org_slug, provider)
+            if current is None:
+                raise IntegrationError("NOT_CONFIGURED", f"{org_slug} has no active {provider.value} credential.")
+            event = make_event(
+                org_slug,
+                provider,
+                Action.DELETE,
+                Outcome.SUCCESS,
+                actor,
+                started,
+                credential_id=current.credential_id,
+                status_before=current.validation_status,
+                status_after=Status.NOT_CONFIGURED,
+                message="Deactivated; ciphertext erased.",
+            )
+            if self.store.deactivate(org_slug, provider, utcnow(), actor, event) is None:
+                raise IntegrationError("NOT_CONFIGURED", f"{org_slug} has no active {provider.value} credential.")
+            warnings = self._sync(org_slug, provider, Status.NOT_CONFIGURED, None, actor)
         return DeleteResult(
             success=True, message=f"{provider.value} integration deleted for {org_slug}.", warnings=warnings
         )

@@ -18,7 +18,7 @@ from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..overview import ACTIVE_COLUMNS
 from . import bigquery_sql as sql
-from .base import IntegrationStore
+from .base import IntegrationStore, KeyVersion
 from .bigquery_audit_sql import AUDIT
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -126,7 +126,10 @@ class BigQueryStore(IntegrationStore):
             ),
             (
                 "bigquery.tables.create",
-                lambda: [self._query(s) for s in (sql.CREATE_CREDENTIALS, sql.CREATE_EVENTS, sql.CREATE_KEYS)],
+                lambda: [
+                    self._query(s)
+                    for s in (sql.CREATE_CREDENTIALS, sql.CREATE_EVENTS, sql.CREATE_KEYS, sql.CREATE_KEY_VERSIONS)
+                ],
             ),
             (
                 "bigquery.jobs.create + bigquery.tables.getData",
@@ -247,6 +250,15 @@ class BigQueryStore(IntegrationStore):
     def api_keys(self, org_slug: str | None = None) -> list[OrgApiKey]:
         rows = self._query(sql.LIST_KEYS, {"org_slug": org_slug})
         return [OrgApiKey.model_validate({k: _utc(v) for k, v in r.items()}) for r in rows]
+
+    def key_versions(self) -> dict[str, KeyVersion]:
+        return {r["key_ref"]: KeyVersion.of({k: _utc(v) for k, v in r.items()}) for r in self._query(sql.KEY_VERSIONS)}
+
+    def record_key_version(self, key_ref: str, key_check: str, at: datetime) -> None:
+        self._query(sql.RECORD_KEY_VERSION, {"key_ref": key_ref, "key_check": key_check, "created_at": at})
+
+    def retire_key_version(self, key_ref: str, at: datetime) -> None:
+        self._query(sql.RETIRE_KEY_VERSION, {"key_ref": key_ref, "at": at})
 
     def audit(self, question: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
         return [{k: _utc(v) for k, v in row.items()} for row in self._query(AUDIT[question], params)]

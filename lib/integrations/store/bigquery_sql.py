@@ -84,5 +84,13 @@ LIST_KEYS = (
     " ORDER BY created_at"
 )
 PING = "SELECT 1 AS ok"
+CREATE_KEY_VERSIONS = """CREATE TABLE IF NOT EXISTS `{t}.key_versions` (
+  key_ref STRING NOT NULL, key_check STRING NOT NULL, created_at TIMESTAMP NOT NULL, retired_at TIMESTAMP)"""
+KEY_VERSIONS = "SELECT key_ref, key_check, created_at, retired_at FROM `{t}.key_versions`"
+RECORD_KEY_VERSION = """INSERT INTO `{t}.key_versions` (key_ref, key_check, created_at, retired_at)
+  SELECT @key_ref, @key_check, @created_at, CAST(NULL AS TIMESTAMP) FROM (SELECT 1)
+  WHERE NOT EXISTS (SELECT 1 FROM `{t}.key_versions` WHERE key_ref = @key_ref)"""
+RETIRE_KEY_VERSION = """UPDATE `{t}.key_versions` SET retired_at = @at
+  WHERE key_ref = @key_ref AND retired_at IS NULL"""
 
 ALL = {name: value for name, value in dict(globals()).items() if name.isupper() and "COLUMNS" not in name}
