@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 from pydantic import SecretStr
 
-from . import limits, orgkeys
+from . import keyversions, limits, orgkeys
 from .bulk import BulkOperations
 from .crypto.base import Cipher, aad_for
 from .domain import (
@@ -108,11 +108,74 @@ class IntegrationService(BulkOperations):
         return self.backends.get("validation") == "sandbox"
 
     # --- orgs -------------------------------------------------------------------------------------------
-    def register_org(self, org_slug: str, name: str | None = None) -> str:
-        """Create the org's status-cache row (idempotent) and issue an org API key, returned once."""
+    def register_org(self, org_slug: str, name: str | None = None, actor: str = "system") -> str:
+        """Create the org's status-cache row and issue an org API key, returned once. An org that has keys
+        already is refused (ORG_EXISTS): a second live key is issued only by rotate_org_key."""
         check_slug(org_slug)
+        if self.store.api_keys(org_slug):
+            raise IntegrationError("ORG_EXISTS", f"Organization {org_slug!r} exists; rotate its key instead.")
         self.cache.create_org(org_slug, name)
-        return orgkeys.issue(self.store, org_slug)
+        key = orgkeys.issue(self.store, org_slug)
+        self._org_key_event(org_slug, actor, f"Org API key issued ({key[: len(org_slug) + 9]}...).")
+        return key
+
+    def rotate_org_key(self, org_slug: str, actor: str = "system") -> str:
+        """Revoke the org's API keys and issue a new one, returned once."""
+        self._require_org(org_slug)
+        key = orgkeys.rotate(self.store, org_slug)
+        self._org_key_event(org_slug, actor, f"Org API keys revoked; new key issued ({key[: len(org_slug) + 9]}...).")
+        return key
+
+    def revoke_org_keys(self, org_slug: str, actor: str = "system") -> int:
+        """Revoke every live API key of the org; returns how many."""
+        self._require_org(org_slug)
+        count = orgkeys.revoke(self.store, org_slug)
+        self._org_key_event(org_slug, actor, f"{count} org API key(s) revoked.")
+        return count
+
+    def _org_key_event(self, org_slug: str, actor: str, message: str) -> None:
+        self._append(make_event(org_slug, None, Action.ORG_KEY, Outcome.SUCCESS, actor, message=message))
+
+    # --- encryption keys ----------------------------------------------------------------------------------
+    def rotate_key(self) -> str:
+        """Add a new local keyring version (recorded in the store); run rewrap afterwards."""
+        rotate = getattr(self.cipher, "rotate", None)
+        if rotate is None:
+            raise IntegrationError(
+                "CONFIGURATION_ERROR",
+                "Only the local keyring rotates here; rotate a Cloud KMS key in Google Cloud, then run "
+                "`integrations rewrap`.",
+            )
+        ref = str(rotate())
+        keyversions.verify(self.store, self.cipher)
+        return ref
+
+    def retire_key(self, key_ref: str) -> None:
+        """Remove an old key version for good; refused (KEY_VERSION_IN_USE) while any ciphertext uses it."""
+        keyversions.retire(self.store, self.cipher, key_ref)
+
+    def key_versions(self) -> list[dict[str, Any]]:
+        """The key versions the store recorded, each with whether the cipher holds it and how many use it."""
+        held, rows = self.cipher.key_versions(), self.store.list_credentials()
+        return [
+            {
+                "key_ref": v.key_ref,
+                "created_at": v.created_at,
+                "retired_at": v.retired_at,
+                "in_keyring": held.get(v.key_ref) == v.key_check,
+                "current": v.key_ref == self.cipher.current_key_ref(),
+                "credentials": sum(1 for r in rows if r.key_ref == v.key_ref and r.encrypted_credential),
+            }
+            for v in sorted(self.store.key_versions().values(), key=lambda v: v.created_at)
+        ]
+
+    def readiness(self) -> dict[str, Any]:
+        """The store and the cache answer, the keyring holds the recorded key versions; the status drift count."""
+        self.store.ping()
+        self.cache.ping()
+        keyversions.verify(self.store, self.cipher)
+        drift = int(self.overview()["drift"].sum())
+        return {"status": "ready", "store": self.store.name, "status_cache": self.cache.name, "drift": drift}
 
     def _require_org(self, org_slug: str) -> None:
         if self.cache.get_org(check_slug(org_slug)) is None:

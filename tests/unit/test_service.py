@@ -12,6 +12,11 @@ from tests.conftest import ORG, fake_service
 from tests.keys import ANTHROPIC_OK, OPENAI_OK, anthropic_key, openai_key, service_account_json
 
 
+def credential_events(svc: IntegrationService, org: str | None = ORG) -> list:
+    """The history without the fixture's org registrations (ORG_KEY events)."""
+    return [e for e in svc.store.events(org) if e.action != Action.ORG_KEY]
+
+
 def cached(svc: IntegrationService, provider: Provider = Provider.OPENAI) -> Status:
     return svc.cache.get_org(ORG).status_of(provider).status
 
@@ -33,7 +38,7 @@ def test_setup_stores_ciphertext_and_syncs_status(svc: IntegrationService) -> No
     assert row.created_by == "ops@example.com" and row.last_validated_at is not None
     assert cached(svc) == Status.VALID
     assert svc.cache.get_org(ORG).status_of(Provider.OPENAI).configured_at == row.created_at
-    [event] = svc.store.events(ORG)
+    [event] = credential_events(svc)
     assert (event.action, event.outcome, event.actor, event.status_after) == (
         Action.SETUP,
         Outcome.SUCCESS,
@@ -64,7 +69,7 @@ def test_rejected_credential_is_not_stored(svc: IntegrationService, provider: Pr
     assert err.value.code == code and not err.value.retryable
     assert svc.store.list_credentials(ORG, active_only=False) == []
     assert cached(svc, provider) == Status.NOT_CONFIGURED
-    [event] = svc.store.events(ORG)
+    [event] = credential_events(svc)
     assert (event.outcome, event.error_code, event.credential_id) == (Outcome.REJECTED, code, None)
 
 
@@ -177,7 +182,7 @@ def test_delete_erases_and_keeps_history(svc: IntegrationService) -> None:
     assert row.credential_id == setup.credential_id and row.encrypted_credential is None and row.deleted_at
     assert svc.get_one(ORG, "openai").model_dump(mode="json") == {"provider": "OPENAI", "status": "NOT_CONFIGURED"}
     assert cached(svc) == Status.NOT_CONFIGURED
-    assert [e.action for e in svc.store.events(ORG)] == [Action.DELETE, Action.SETUP]
+    assert [e.action for e in credential_events(svc)] == [Action.DELETE, Action.SETUP]
 
 
 def test_get_all_shape(svc: IntegrationService) -> None:
@@ -219,7 +224,7 @@ def test_unknown_org_writes_nothing(svc: IntegrationService) -> None:
     with pytest.raises(IntegrationError) as err:
         svc.setup("ghost-org", "openai", OPENAI_OK)
     assert err.value.code == "ORG_NOT_FOUND" and err.value.http_status == 404
-    assert svc.store.events() == [] and svc.store.list_credentials(active_only=False) == []
+    assert credential_events(svc, None) == [] and svc.store.list_credentials(active_only=False) == []
 
 
 def test_attempts_per_org_are_limited() -> None:
@@ -237,7 +242,7 @@ def test_attempts_per_org_are_limited() -> None:
 
 
 def test_gcp_setup_reports_the_checklist(svc: IntegrationService) -> None:
-    result = svc.setup(ORG, "gcp", service_account_json("exporter@proj.iam.gserviceaccount.com", "proj"))
+    result = svc.setup(ORG, "gcp", service_account_json("exporter@proj.iam.gserviceaccount.com", "proj-42"))
     assert result.validation_status == Status.VALID
     assert [c.name for c in result.checks] == [
         "token",
@@ -249,7 +254,7 @@ def test_gcp_setup_reports_the_checklist(svc: IntegrationService) -> None:
 
 def test_gcp_missing_permission_is_named(svc: IntegrationService) -> None:
     with pytest.raises(IntegrationError) as err:
-        svc.setup(ORG, "gcp", service_account_json("sa-noperms@proj.iam.gserviceaccount.com", "proj"))
+        svc.setup(ORG, "gcp", service_account_json("sa-noperms@proj.iam.gserviceaccount.com", "proj-42"))
     assert err.value.code == "INSUFFICIENT_PERMISSIONS" and "bigquery.jobs.create" in err.value.message
     failed = [c["name"] for c in err.value.details["checks"] if not c["passed"]]
     assert failed == ["bigquery.jobs.create (dry-run query)"]

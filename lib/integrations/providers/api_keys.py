@@ -91,6 +91,13 @@ def _sdk_outcome(sdk: Any, credential: ParsedCredential, call: Callable[[], Any]
         )
     limits = _rate_limit(raw.headers)
     count = _model_count(raw.http_response)
+    if count is None:  # a 2xx that is not the documented model list (a captive portal, a PNG): no verdict
+        return failure(
+            "PROVIDER_UNAVAILABLE",
+            f"{name} answered without its documented model list (a proxy or a wrong endpoint?); the key was not "
+            "checked.",
+            retryable=True,
+        )
     return CheckResult(
         status=Status.VALID,
         message=f"{name} accepted the key ({count} models visible{_headroom(limits)}).",
@@ -102,13 +109,14 @@ def _sdk_outcome(sdk: Any, credential: ParsedCredential, call: Callable[[], Any]
     )
 
 
-def _model_count(response: httpx2.Response) -> int:
-    """Models on the first page, read from the JSON (only the count is kept, so no SDK models are built)."""
+def _model_count(response: httpx2.Response) -> int | None:
+    """Models on the first page, read from the JSON (only the count is kept, so no SDK models are built); None
+    unless the body is the documented list object ({"data": [...]})."""
     try:
         data = response.json().get("data")
     except (ValueError, AttributeError):
-        return 0
-    return len(data) if isinstance(data, list) else 0
+        return None
+    return len(data) if isinstance(data, list) else None
 
 
 _HEADROOM = (
@@ -155,7 +163,10 @@ class _SdkKeyValidator(Validator):
                     base_url=self.base_url,
                     max_retries=0,
                     timeout=self.timeout,
-                    http_client=self.http_client() if self.http_client else None,
+                    # never follow a redirect: an answer from elsewhere is not the provider's verdict
+                    http_client=self.http_client()
+                    if self.http_client
+                    else self.sdk.DefaultHttpxClient(follow_redirects=False),
                 )
             return self._shared
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import certifi
 import urllib3
@@ -25,6 +26,9 @@ from .rsa_key import check_rsa_pem
 GOOGLE_TOKEN_URIS = ("https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token")
 REQUIRED = ("type", "project_id", "private_key_id", "private_key", "client_email", "token_uri")
 SCOPES = ("https://www.googleapis.com/auth/bigquery",)
+# Google's project id format (6-30 characters), optionally domain-scoped (example.com:my-project)
+PROJECT_ID_RE = re.compile(r"^(?:[a-z0-9.-]{1,63}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+DOCUMENTED_KIND = {"bigquery.datasets.list": "bigquery#datasetList"}
 PoolFactory = Callable[[], urllib3.PoolManager]
 
 
@@ -52,6 +56,8 @@ def _load_json(text: str) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise malformed("The service-account key JSON is nested too deeply.") from None
+    except ValueError:  # e.g. an integer over Python's 4,300-digit conversion limit
+        raise malformed("The service-account key JSON holds a number too large to read.") from None
     if not isinstance(data, dict):
         raise malformed("The service-account key must be a JSON object (the key file downloaded from IAM).")
     return data
@@ -76,6 +82,8 @@ def _check_fields(data: dict[str, Any], full_key_check: bool = True) -> None:
         raise malformed("The key's universe_domain is not googleapis.com; only Google Cloud keys are accepted.")
     if "@" not in data["client_email"]:
         raise malformed("The key's client_email is not an email address.")
+    if not PROJECT_ID_RE.fullmatch(data["project_id"]):
+        raise malformed("The key's project_id is not a Google Cloud project id (6-30 lower-case letters, digits, -).")
     check_rsa_pem(data["private_key"])  # algorithm and size from the DER, before the costly load
     try:
         # RSA key validation costs ~27 ms of CPU: done once, when the key is set up, not on every re-check
@@ -153,7 +161,7 @@ class GcpValidator(Validator):
 
     def _bigquery(self, token: str, credential: ParsedCredential) -> CheckResult:
         project = credential.info["project_id"]
-        base = f"{self.bigquery_url}/projects/{project}"
+        base = f"{self.bigquery_url}/projects/{quote(project, safe='')}"
         headers = {"Authorization": f"Bearer {token}"}
         body: dict[str, Any] = {
             "configuration": {"dryRun": True, "query": {"query": "SELECT 1", "useLegacySql": False}}
@@ -179,6 +187,13 @@ class GcpValidator(Validator):
                     code, f"BigQuery answered HTTP {resp.status} during {name}.", retryable=True, checks=checks
                 )
             ok = 200 <= resp.status < 300
+            if ok and not _documented(resp, DOCUMENTED_KIND.get(name, "bigquery#job")):
+                return failure(
+                    "PROVIDER_UNAVAILABLE",
+                    f"BigQuery answered {name} without its documented JSON (a proxy or a wrong endpoint?).",
+                    retryable=True,
+                    checks=checks,
+                )
             detail = "" if ok else credential.scrub(_google_message(resp))[:300]
             checks.append(CheckItem(name=name, passed=ok, detail=detail))
         missing = [c.name for c in checks if not c.passed]
@@ -192,6 +207,15 @@ class GcpValidator(Validator):
         return CheckResult(
             status=Status.VALID, message=f"The service account can use BigQuery in {project}.", checks=checks
         )
+
+
+def _documented(resp: urllib3.BaseHTTPResponse, kind: str) -> bool:
+    """The body is the JSON resource Google documents for this call (its "kind"), not any 2xx."""
+    try:
+        body = json.loads(resp.data)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("kind") == kind
 
 
 def _google_message(resp: urllib3.BaseHTTPResponse) -> str:
