@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,7 +40,7 @@ class SetupRequest(BaseModel):
     )
     credential_name: str | None = Field(default=None, examples=["OpenAI Production Key"])
     metadata: dict[str, Any] | None = Field(default=None, examples=[{"environment": "production"}])
-    skip_validation: bool = False
+    skip_validation: StrictBool = Field(default=False, description='true or false only (not "yes" or 1).')
 
     def __repr__(self) -> str:  # never show the credential, even in a debugger
         return f"SetupRequest(credential=**********, credential_name={self.credential_name!r})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,8 @@ from .service import IntegrationService
 from .settings import Settings
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
+
+log = logging.getLogger("integrations")
 
 
 def _require(settings: Settings, *names: str) -> None:
@@ -110,6 +113,8 @@ def connect(
         if data_dir is not None:
             overrides["data_dir"] = Path(data_dir)
         settings = Settings(**overrides)
+    for endpoint in settings.non_default_endpoints():
+        log.warning("non-default provider endpoint: %s", endpoint)
     store, cache = build_store(settings), build_cache(settings)
     if init:
         store.init()

@@ -29,4 +29,5 @@ def private_file(path: Path) -> None:
     private_dir(path.parent)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    _refuse_shared(path, path.stat().st_mode, "600")
+    if path.is_file():  # anything else there is the store's to report (it cannot open it)
+        _refuse_shared(path, path.stat().st_mode, "600")
