@@ -73,6 +73,9 @@ def _check_fields(data: dict[str, Any], full_key_check: bool = True) -> None:
     missing = [f for f in REQUIRED if not isinstance(data.get(f), str) or not data.get(f)]
     if missing:
         raise malformed(f"The service-account key is missing: {', '.join(missing)}.")
+    for field in ("project_id", "private_key_id", "private_key", "client_email"):
+        if not _clean_text(data[field], one_line=field != "private_key"):
+            raise malformed(f"The key's {field} holds control characters or invalid Unicode.")
     if data["token_uri"] not in GOOGLE_TOKEN_URIS:
         raise malformed(
             "The key's token_uri is not Google's token endpoint (https://oauth2.googleapis.com/token);"
@@ -94,6 +97,15 @@ def _check_fields(data: dict[str, Any], full_key_check: bool = True) -> None:
         raise malformed("The key's private_key cannot be read as a PEM private key; download a new key file.") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise malformed("The key's private_key is not an RSA key; download a new key file.")
+
+
+def _clean_text(text: str, one_line: bool) -> bool:
+    """Shown, stored and sent back: valid Unicode (no lone surrogate), and no control characters on one line."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return text.isprintable() or not one_line
 
 
 class GcpValidator(Validator):
@@ -181,7 +193,7 @@ class GcpValidator(Validator):
                     retryable=True,
                     checks=checks,
                 )
-            if resp.status == 429 or resp.status >= 500:
+            if resp.status == 429 or resp.status >= 500 or 300 <= resp.status < 400:  # a redirect is not followed
                 code = "RATE_LIMITED" if resp.status == 429 else "PROVIDER_UNAVAILABLE"
                 return failure(
                     code, f"BigQuery answered HTTP {resp.status} during {name}.", retryable=True, checks=checks
