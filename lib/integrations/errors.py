@@ -262,7 +262,7 @@ CATALOG: dict[str, CatalogEntry] = {
             ],
             ["Re-enter the credential (setup again).", "Send the event's time and credential_id to the operators."],
             retryable=True,
-            http_status=502,
+            http_status=422,
         ),
         _e(
             "KEYRING_MISSING",

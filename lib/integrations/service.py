@@ -211,7 +211,7 @@ class IntegrationService(BulkOperations):
         status, checks = Status.PENDING, []
         if not skip_validation:
             step("validate")
-            result = validator.check(parsed)
+            result = _guarded(lambda: validator.check(parsed), org_slug)
             if result.error_code:
                 self._record_failed_setup(org_slug, provider, result, actor, started)
                 raise IntegrationError(
@@ -420,18 +420,10 @@ class IntegrationService(BulkOperations):
         """One credential's check; whatever goes wrong is that credential's catalog error, never the caller's."""
         try:
             parsed = self.open_stored(record)
-            return self.validators[record.provider].check(parsed)
         except IntegrationError as exc:
             retryable = exc.retryable or exc.code == "DECRYPTION_FAILED"  # an alarm keeps the status
             return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=retryable)
-        except Exception as exc:  # noqa: BLE001 - isolated per credential; the type only (a message may hold key text)
-            log.error("check failed org=%s credential_id=%s: %s", record.org_slug, record.credential_id, type(exc))
-            return CheckResult(
-                status=Status.PENDING,
-                error_code="CHECK_FAILED",
-                message=f"The check failed unexpectedly ({type(exc).__name__}); the status was left unchanged.",
-                retryable=True,
-            )
+        return _guarded(lambda: self.validators[record.provider].check(parsed), record.org_slug)
 
     # --- delete -----------------------------------------------------------------------------------------
     def delete(self, org_slug: str, provider: Provider | str, actor: str = "system") -> DeleteResult:
@@ -513,6 +505,23 @@ class IntegrationService(BulkOperations):
             self.store.append_event(event)
         except IntegrationError as exc:
             log.error("could not append %s event for org=%s: %s", event.action.value, event.org_slug, exc.code)
+
+
+def _guarded(check: Callable[[], CheckResult], org_slug: str) -> CheckResult:
+    """Run one credential's check; an unexpected exception is that credential's CHECK_FAILED, never the caller's
+    (a bulk run goes on, the API answers in the documented shape)."""
+    try:
+        return check()
+    except IntegrationError as exc:
+        return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=exc.retryable)
+    except Exception as exc:  # noqa: BLE001 - the type only is logged: an SDK's message may hold key text
+        log.error("check failed unexpectedly org=%s: %s", org_slug, type(exc).__name__)
+        return CheckResult(
+            status=Status.PENDING,
+            error_code="CHECK_FAILED",
+            message=f"The check failed unexpectedly ({type(exc).__name__}); the status was left unchanged.",
+            retryable=True,
+        )
 
 
 def _view(provider: Provider, record: StoredCredential | None) -> Integration:

@@ -184,6 +184,13 @@ def test_one_tenants_bad_key_never_breaks_anyone_elses_run(local_svc: Integratio
     r = client.post(f"/api/v1/integrations/{ORG}/gcp/validate", headers={"X-API-Key": api_key})
     count_5xx(r.status_code)
     assert r.status_code == 200 and r.json()["error"]["code"] == "MALFORMED_CREDENTIAL"
+    credential = key_file_with(pem(rsa.generate_private_key(65537, 2048)))  # a setup whose check breaks
+    r = client.post(
+        f"/api/v1/integrations/{ORG}/gcp/setup", headers={"X-API-Key": api_key}, json={"credential": credential}
+    )
+    count_5xx(r.status_code)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "CHECK_FAILED"
+    assert svc.get_one(ORG, "gcp").status == Status.INVALID  # nothing stored: the EC row is still there
 
 
 def _explode(credential: ParsedCredential) -> Any:
