@@ -46,7 +46,12 @@ from google.cloud import bigquery
 PROJECT = "test-project"
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # PARTITION/CLUSTER have no DuckDB form
 
-DATASET_PERMISSIONS = {"bigquery.datasets.get", "bigquery.tables.get", "bigquery.tables.create", "bigquery.tables.update"}
+DATASET_PERMISSIONS = {
+    "bigquery.datasets.get",
+    "bigquery.tables.get",
+    "bigquery.tables.create",
+    "bigquery.tables.update",
+}
 DATA_PERMISSIONS = {"bigquery.tables.getData", "bigquery.tables.updateData"}
 JOB_USER = {"bigquery.jobs.create"}
 DATA_EDITOR_ON_DATASET = DATASET_PERMISSIONS | DATA_PERMISSIONS | JOB_USER

@@ -14,7 +14,7 @@ from integrations.crypto.base import Cipher, Sealed
 from integrations.domain import CachedStatus, Event, OrgApiKey, OrgRow, Provider, Status, StoredCredential
 from integrations.errors import IntegrationError
 from integrations.status_cache.base import StatusCache
-from integrations.store.base import IntegrationStore, replacing
+from integrations.store.base import IntegrationStore, KeyVersion, replacing
 
 
 class InMemoryStore(IntegrationStore):
@@ -24,7 +24,21 @@ class InMemoryStore(IntegrationStore):
         self.rows: dict[str, StoredCredential] = {}
         self.event_rows: list[Event] = []
         self.keys: dict[str, OrgApiKey] = {}
+        self.versions: dict[str, KeyVersion] = {}
         self.lock = threading.RLock()
+
+    def key_versions(self) -> dict[str, KeyVersion]:
+        with self.lock:
+            return dict(self.versions)
+
+    def record_key_version(self, key_ref: str, key_check: str, at: datetime) -> None:
+        with self.lock:
+            self.versions.setdefault(key_ref, KeyVersion(key_ref, key_check, at))
+
+    def retire_key_version(self, key_ref: str, at: datetime) -> None:
+        with self.lock:
+            if key_ref in self.versions and self.versions[key_ref].retired_at is None:
+                self.versions[key_ref] = self.versions[key_ref]._replace(retired_at=at)
 
     def init(self) -> None:
         pass

@@ -16,4 +16,5 @@ def admin_key(provider: str, marker: str = "") -> str:
     prefix = "sk-admin-" if provider.upper() == "OPENAI" else "sk-ant-admin01-"
     return f"{prefix}{marker}{secrets.token_urlsafe(30)}"
 
+
 __all__ = ["ANTHROPIC_OK", "CANARY", "OPENAI_OK", "anthropic_key", "openai_key", "service_account_json"]

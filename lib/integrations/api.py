@@ -1,5 +1,9 @@
 """The REST endpoints the org-facing frontend calls with an org API key (`X-API-Key`)."""
 
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response, Security
@@ -15,6 +19,7 @@ from .api_models import (
     ErrorResponse,
     Health,
     OrgIntegrationsResponse,
+    Ready,
     SetupRequest,
     SetupResponse,
     ValidateResponse,
@@ -28,6 +33,8 @@ from .service import IntegrationService
 
 MAX_BODY_BYTES = 64 * 1024
 PREFIX = "/api/v1/integrations"
+log = logging.getLogger("integrations")
+_building = threading.Lock()
 
 
 def _error(exc: IntegrationError) -> JSONResponse:
@@ -76,10 +83,30 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+def _built(app: FastAPI) -> IntegrationService:
+    """The app's one service (and so one per-org attempt limiter), built at most once even under concurrency."""
+    if app.state.svc is None:
+        with _building:
+            if app.state.svc is None:
+                app.state.svc = connect()
+    return app.state.svc
+
+
 def service(request: Request) -> IntegrationService:
-    if request.app.state.svc is None:
-        request.app.state.svc = connect()
-    return request.app.state.svc
+    return _built(request.app)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Build the service before the first request; repair status drift left by writers that stopped mid-way."""
+    svc = _built(app)
+    try:
+        fixed = svc.reconcile(actor="api:startup").fixed
+        if fixed:
+            log.warning("reconciled %d status-cache row(s) at start-up", fixed)
+    except IntegrationError as exc:
+        log.warning("reconcile at start-up failed: %s (see /readyz)", exc.code)
+    yield
 
 
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The organization's API key.")
@@ -111,6 +138,7 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
         version="1",
         description="Set up, read, re-validate and delete an "
         "organization's provider credentials. Authenticate with the org's API key in `X-API-Key`.",
+        lifespan=lifespan,
     )
     app.state.svc = svc
     app.add_middleware(BodyLimit)
@@ -201,14 +229,13 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
 
     @app.get(
         "/readyz",
-        response_model=Health,
+        response_model=Ready,
         responses={503: {"model": ErrorResponse}},
-        summary="The store and the status cache are reachable",
+        summary="The store and the status cache are reachable, the keyring holds the recorded key versions; "
+        "`drift` counts status-cache rows that disagree with the store",
     )
-    def readyz(svc: Svc) -> dict[str, str]:
-        svc.store.ping()
-        svc.cache.ping()
-        return {"status": "ready", "store": svc.store.name, "status_cache": svc.cache.name}
+    def readyz(svc: Svc) -> dict[str, Any]:
+        return svc.readiness()
 
     return app
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from pydantic.json_schema import SkipJsonSchema
 
 from .domain import Capability, CredentialKind, ErrorInfo, Provider, Status
@@ -25,7 +25,9 @@ class SetupRequest(BaseModel):
         description="A flat JSON object (at most 4 KiB). GCP reads billing_export_table: project.dataset.table.",
         examples=[{"environment": "production"}],
     )
-    skip_validation: bool = Field(default=False, description="Store as PENDING without asking the provider.")
+    skip_validation: StrictBool = Field(
+        default=False, description='Store as PENDING without asking the provider (true or false only, not "yes" or 1).'
+    )
 
     def __repr__(self) -> str:  # never show the credential, even in a debugger
         return f"SetupRequest(credential=**********, credential_name={self.credential_name!r})"
@@ -108,6 +110,10 @@ class Health(BaseModel):
     status: str
     store: str | None = None
     status_cache: str | None = None
+
+
+class Ready(Health):
+    drift: int = Field(description="Status-cache rows that disagree with the store (reconcile repairs them).")
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

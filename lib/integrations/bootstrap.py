@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from . import keyversions
 from .crypto.base import Cipher
 from .errors import IntegrationError
 from .providers import build_validators
@@ -15,6 +16,8 @@ from .service import IntegrationService
 from .settings import Settings
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
+
+log = logging.getLogger("integrations")
 
 
 def _require(settings: Settings, *names: str) -> None:
@@ -63,11 +66,12 @@ def build_store(settings: Settings) -> IntegrationStore:
     )
 
 
-def build_cipher(settings: Settings) -> Cipher:
+def build_cipher(settings: Settings, create: bool = False) -> Cipher:
+    """The cipher; `create` lets a missing local keyring be made (only for an empty store, see open_cipher)."""
     if settings.backend("cipher") == "local":
         from .crypto.local import LocalKeyring
 
-        return LocalKeyring(settings.data_dir / "local.keyring")
+        return LocalKeyring(settings.data_dir / "local.keyring", create=create)
     _require(settings, "kms_key", "kms_mac_key_version")
     from .crypto.gcp_kms import KmsCipher
 
@@ -78,6 +82,19 @@ def build_cipher(settings: Settings) -> Cipher:
             timeout=settings.provider_timeout_s,
             endpoint=settings.kms_endpoint,
         )
+
+
+def open_cipher(settings: Settings, store: IntegrationStore, init: bool) -> Cipher:
+    """The cipher, checked against the key versions the store recorded. A missing keyring is created only by an
+    init on an empty store: anywhere else a new keyring would silently make every stored ciphertext unreadable."""
+    try:
+        cipher = build_cipher(settings, create=False)
+    except IntegrationError as exc:
+        if exc.code != "KEYRING_MISSING" or not init or not keyversions.store_is_empty(store):
+            raise
+        cipher = build_cipher(settings, create=True)
+    keyversions.verify(store, cipher)
+    return cipher
 
 
 def build_cache(settings: Settings) -> StatusCache:
@@ -108,6 +125,8 @@ def connect(
         if data_dir is not None:
             overrides["data_dir"] = Path(data_dir)
         settings = Settings(**overrides)
+    for endpoint in settings.non_default_endpoints():
+        log.warning("non-default provider endpoint: %s", endpoint)
     store, cache = build_store(settings), build_cache(settings)
     if init:
         store.init()
@@ -123,7 +142,7 @@ def connect(
     }
     return IntegrationService(
         store,
-        build_cipher(settings),
+        open_cipher(settings, store, init),
         cache,
         build_validators(settings),
         attempts_per_minute=settings.attempts_per_minute,

@@ -14,6 +14,7 @@ from .domain import Action, Outcome, Provider, Status, StoredCredential, make_ev
 from .errors import IntegrationError
 from .gates import PauseClock, ProviderGate
 from .lanes import run_lanes
+from .locks import PairLocks
 from .overview import orgs_frame, overview_frame, records_frame
 from .settings import Settings
 from .status_cache.base import StatusCache
@@ -37,6 +38,9 @@ class RevalidateReport(BaseModel):
     outcomes: dict[str, int] = Field(default_factory=dict)
     errors: dict[str, int] = Field(default_factory=dict)
     changed: list[dict[str, str]] = Field(default_factory=list)
+    alarms: list[str] = Field(default_factory=list)  # credential_ids that could not be decrypted: no status changed
+    drift_fixed: int = 0  # status-cache rows reconciled after the run
+    warnings: list[str] = Field(default_factory=list)
     duration_s: float = 0.0
 
     def add(self, other: RevalidateReport) -> None:
@@ -48,6 +52,7 @@ class RevalidateReport(BaseModel):
         for key, waited in other.backoff_s.items():
             self.backoff_s[key] = round(self.backoff_s.get(key, 0.0) + waited, 3)
         self.changed.extend(other.changed)
+        self.alarms.extend(other.alarms)
 
 
 class RunPlan(BaseModel):
@@ -83,6 +88,8 @@ class RewrapReport(BaseModel):
 
 def _count(report: RevalidateReport, assessment: Any) -> None:
     result, record = assessment.result, assessment.record
+    if assessment.alarm:
+        report.alarms.append(record.credential_id)
     if result.error_code is None:
         outcome = "VALID"
     else:
@@ -107,6 +114,7 @@ class BulkOperations:
     cache: StatusCache
     cipher: Cipher
     settings: Settings | None
+    locks: PairLocks
 
     def revalidate_many(
         self,
@@ -140,6 +148,10 @@ class BulkOperations:
             report = revalidate_sharded(self.settings, records, plan, shards, progress)
         else:
             report = self.revalidate_records(records, plan, progress)
+        try:  # writers in other processes (shards, the API server) may have synced out of order: repair it now
+            report.drift_fixed = self.reconcile(actor=actor).fixed
+        except IntegrationError as exc:
+            report.warnings.append(f"{exc.code}: reconcile after the run failed ({exc.message}); run it again.")
         report.duration_s = time.monotonic() - started
         return report
 
@@ -217,7 +229,13 @@ class BulkOperations:
                 unfixable.add(slug)
         report = ReconcileReport(dry_run=False, drifts=drifts, fixed=0, warnings=warnings)
         drifts = [d for d in drifts if d.org_slug not in unfixable]
-        self.cache.set_many([(d.org_slug, d.provider, d.recorded_status, d.recorded_configured_at) for d in drifts])
+        with self.locks.hold((d.org_slug, d.provider) for d in drifts):  # no setup or delete syncs meanwhile
+            now = {(r.org_slug, r.provider): r for r in self.store.list_credentials(org_slug)}
+            for d in drifts:  # what the store holds now, not when the frame was read
+                current = now.get((d.org_slug, d.provider))
+                d.recorded_status = current.validation_status if current else Status.NOT_CONFIGURED
+                d.recorded_configured_at = current.created_at if current else None
+            self.cache.set_many([(d.org_slug, d.provider, d.recorded_status, d.recorded_configured_at) for d in drifts])
         self.store.append_events(
             [
                 make_event(

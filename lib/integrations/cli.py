@@ -17,7 +17,6 @@ from rich.markup import escape
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from . import orgkeys
 from .bootstrap import connect
 from .domain import Capability, Provider
 from .errors import IntegrationError
@@ -34,11 +33,18 @@ key_app = typer.Typer(help="The local encryption keyring.", no_args_is_help=True
 app.add_typer(org_app, name="org")
 org_app.add_typer(org_key_app, name="key")
 app.add_typer(key_app, name="key")
-out = Console(soft_wrap=True)  # keys and ids must stay on one line to be copied
-err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, emoji=False)  # keys and ids must stay on one line to be copied
+err = Console(stderr=True, soft_wrap=True, emoji=False)
+# C0 and C1 control characters, shown as \x1b etc.: tenant text never moves the operator's cursor or makes links
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 Actor = Annotated[str | None, typer.Option(help="Who is acting (default: the OS user).")]
+
+
+def literal(text: object) -> str:
+    """Tenant-chosen text for the terminal: Rich markup escaped, control characters shown, never interpreted."""
+    return escape(str(text).translate(_CONTROLS))
 
 
 def _actor(actor: str | None) -> str:
@@ -63,13 +69,13 @@ def _service(as_json: bool, require_cache: bool = False) -> Iterator[Integration
         if as_json:
             sys.stdout.write(json.dumps({"success": False, "error": exc.to_json()}, indent=2) + "\n")
         else:
-            err.print(f"[bold red]{exc.code}[/]: {escape(exc.message)}\n[dim]Fix:[/] {escape(exc.hint)}")
+            err.print(f"[bold red]{exc.code}[/]: {literal(exc.message)}\n[dim]Fix:[/] {literal(exc.hint)}")
         raise typer.Exit(1) from None
 
 
 def _warn(warnings: list[str]) -> None:
     for w in warnings:
-        err.print(f"[yellow]warning[/]: {escape(w)}")
+        err.print(f"[yellow]warning[/]: {literal(w)}")
 
 
 @app.command()
@@ -103,11 +109,11 @@ def org_create(
 ) -> None:
     """Register an org and print a new org API key (shown once)."""
     with _service(as_json) as svc:
-        key = svc.register_org(slug, name=name)
+        key = svc.register_org(slug, name=name, actor=_actor(None))
         _emit(
             as_json,
             {"org_slug": slug, "api_key": key},
-            f"Organization {slug} ready.\nAPI key (shown once, store it now): {key}",
+            f"Organization {literal(slug)} ready.\nAPI key (shown once, store it now): {literal(key)}",
         )
 
 
@@ -115,28 +121,31 @@ def org_create(
 def org_key_rotate(slug: str, as_json: JsonOpt = False) -> None:
     """Revoke the org's API keys and print a new one (shown once)."""
     with _service(as_json) as svc:
-        svc.get_all(slug)  # ORG_NOT_FOUND before touching keys
-        key = orgkeys.rotate(svc.store, slug)
-        _emit(as_json, {"org_slug": slug, "api_key": key}, f"New API key for {slug} (shown once): {key}")
+        key = svc.rotate_org_key(slug, actor=_actor(None))  # ORG_NOT_FOUND before touching keys
+        _emit(
+            as_json, {"org_slug": slug, "api_key": key}, f"New API key for {literal(slug)} (shown once): {literal(key)}"
+        )
 
 
 @org_key_app.command("revoke")
 def org_key_revoke(slug: str, as_json: JsonOpt = False) -> None:
     """Revoke every API key of the org."""
     with _service(as_json) as svc:
-        count = orgkeys.revoke(svc.store, slug)
-        _emit(as_json, {"org_slug": slug, "revoked": count}, f"Revoked {count} key(s) of {slug}.")
+        count = svc.revoke_org_keys(slug, actor=_actor(None))  # ORG_NOT_FOUND for an unknown org
+        _emit(as_json, {"org_slug": slug, "revoked": count}, f"Revoked {count} key(s) of {literal(slug)}.")
 
 
 def _read_credential(credential_file: Path | None, credential_stdin: bool) -> str:
     if (credential_file is None) == (not credential_stdin):
         raise typer.BadParameter("give exactly one of --credential-file F or --credential-stdin")
-    if credential_stdin:
-        return sys.stdin.read()
     try:
-        return credential_file.read_text()  # type: ignore[union-attr]
+        if credential_stdin:
+            return sys.stdin.read()
+        return credential_file.read_text(encoding="utf-8")  # type: ignore[union-attr]
     except OSError as exc:
         raise typer.BadParameter(f"cannot read {credential_file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise typer.BadParameter("the credential is not UTF-8 text (a key file is plain text or JSON)") from None
 
 
 @app.command()
@@ -157,6 +166,8 @@ def setup(
         meta = json.loads(metadata) if metadata else None
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--metadata is not JSON: {exc.msg}") from None
+    except (ValueError, RecursionError):  # an integer over 4,300 digits, or nesting too deep
+        raise typer.BadParameter("--metadata holds a number too large or nesting too deep") from None
     with _service(as_json) as svc:
         result = svc.setup(
             org,
@@ -170,7 +181,7 @@ def setup(
         _emit(
             as_json,
             result.model_dump(mode="json"),
-            f"[green]{escape(result.message)}[/] credential_id={result.credential_id}"
+            f"[green]{literal(result.message)}[/] credential_id={result.credential_id}"
             + (f" kind={result.credential_kind.value}" if result.credential_kind else "")
             + _capabilities(result.capabilities),
         )
@@ -179,7 +190,7 @@ def setup(
 
 def _capabilities(capabilities: list[Capability]) -> str:
     """One line per capability: inference / cost data, passed or not available, and why."""
-    return "".join(f"\n  {c.name}: {c.status} - {escape(c.detail)}" for c in capabilities)
+    return "".join(f"\n  {c.name}: {c.status} - {literal(c.detail)}" for c in capabilities)
 
 
 @app.command()
@@ -190,7 +201,7 @@ def status(org: str, as_json: JsonOpt = False) -> None:
 
         def table() -> None:
             configured = ", ".join(p.value for p in data.providers_configured) or "none"
-            t = Table(title=f"{org}: configured {configured}; all valid: {data.all_valid}")
+            t = Table(title=f"{literal(org)}: configured {configured}; all valid: {data.all_valid}")
             for col in ("provider", "status", "kind", "name", "hint", "last validated", "error"):
                 t.add_column(col)
             for i in data.integrations.values():
@@ -198,8 +209,8 @@ def status(org: str, as_json: JsonOpt = False) -> None:
                     i.provider.value,
                     i.status.value,
                     i.credential_kind.label if i.credential_kind else "",
-                    escape(i.credential_name or ""),
-                    i.credential_hint or "",
+                    literal(i.credential_name or ""),
+                    literal(i.credential_hint or ""),
                     str(i.last_validated_at or ""),
                     i.error.code if i.error else "",
                 )
@@ -218,7 +229,7 @@ def validate(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = Fa
         _emit(
             as_json,
             result.model_dump(mode="json"),
-            f"[{colour}]{result.validation_status.value}[/]: {escape(result.message)}"
+            f"[{colour}]{result.validation_status.value}[/]: {literal(result.message)}"
             + _capabilities(result.capabilities),
         )
         _warn([] if as_json else result.warnings)
@@ -231,7 +242,7 @@ def delete(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = Fals
     """Deactivate the credential and erase its ciphertext (history is kept)."""
     with _service(as_json) as svc:
         result = svc.delete(org, provider, actor=_actor(actor))
-        _emit(as_json, result.model_dump(mode="json"), result.message)
+        _emit(as_json, result.model_dump(mode="json"), literal(result.message))
         _warn([] if as_json else result.warnings)
 
 
@@ -270,8 +281,14 @@ def revalidate(
             as_json,
             report.model_dump(mode="json"),
             f"{report.total} checked in {report.duration_s:.1f}s by {report.workers} process(es): {report.outcomes}; "
-            f"errors {report.errors}; {len(report.changed)} status change(s)",
+            f"errors {report.errors}; {len(report.changed)} status change(s); {report.drift_fixed} drift(s) fixed",
         )
+        if report.alarms and not as_json:
+            err.print(
+                f"[bold red]ALARM[/]: {len(report.alarms)} credential(s) could not be decrypted (statuses left "
+                "unchanged); check the keyring: " + literal(", ".join(report.alarms[:10]))
+            )
+        _warn([] if as_json else report.warnings)
 
 
 @app.command()
@@ -284,7 +301,7 @@ def reconcile(
     with _service(as_json) as svc:
         report = svc.reconcile(dry_run=dry_run, actor=_actor(actor))
         lines = [
-            f"{d.org_slug} {d.provider.value}: cache {d.cached_status.value if d.cached_status else 'missing'}"
+            f"{literal(d.org_slug)} {d.provider.value}: cache {d.cached_status.value if d.cached_status else 'missing'}"
             f" -> {d.recorded_status.value}"
             for d in report.drifts
         ]
@@ -312,15 +329,36 @@ def rewrap(actor: Actor = None, as_json: JsonOpt = False) -> None:
 def key_rotate(as_json: JsonOpt = False) -> None:
     """Add a new local keyring version; run `integrations rewrap` afterwards."""
     with _service(as_json) as svc:
-        rotate_key = getattr(svc.cipher, "rotate", None)
-        if rotate_key is None:
-            raise IntegrationError(
-                "CONFIGURATION_ERROR",
-                "Only the local keyring rotates here; rotate a Cloud KMS "
-                "key in Google Cloud, then run `integrations rewrap`.",
-            )
-        ref = rotate_key()
+        ref = svc.rotate_key()
         _emit(as_json, {"current_key_ref": ref}, f"New key version {ref}; run `integrations rewrap`.")
+
+
+@key_app.command("retire")
+def key_retire(version: str, as_json: JsonOpt = False) -> None:
+    """Remove an old key version for good (refused while any stored credential uses it)."""
+    ref = version if "/" in version else f"local/{version}"
+    with _service(as_json) as svc:
+        svc.retire_key(ref)
+        _emit(as_json, {"retired": ref}, f"Retired {ref}: it is gone from the keyring for good.")
+
+
+@key_app.command("list")
+def key_list(as_json: JsonOpt = False) -> None:
+    """The key versions the store recorded: current, in the keyring, retired, and how many credentials use each."""
+    with _service(as_json) as svc:
+        versions = svc.key_versions()
+        _emit(
+            as_json,
+            versions,
+            "\n".join(
+                f"{v['key_ref']}: {v['credentials']} credential(s)"
+                + (" current" if v["current"] else "")
+                + (f" retired {v['retired_at']:%Y-%m-%d}" if v["retired_at"] else "")
+                + ("" if v["in_keyring"] or v["retired_at"] else " MISSING FROM THE KEYRING")
+                for v in versions
+            )
+            or "No key versions recorded.",
+        )
 
 
 @app.command()
@@ -339,7 +377,7 @@ def doctor(as_json: JsonOpt = False) -> None:
     try:
         report = run()
     except IntegrationError as exc:  # settings that cannot even be read
-        _emit(as_json, {"ok": False, "error": exc.to_json()}, f"[bold red]{exc.code}[/]: {escape(exc.message)}")
+        _emit(as_json, {"ok": False, "error": exc.to_json()}, f"[bold red]{exc.code}[/]: {literal(exc.message)}")
         raise typer.Exit(1) from None
     data = {
         "ok": report.ok,
@@ -349,12 +387,12 @@ def doctor(as_json: JsonOpt = False) -> None:
     }
 
     def text() -> None:
-        out.print(f"profile {escape(report.profile)}: " + ", ".join(f"{k}={v}" for k, v in report.backends.items()))
+        out.print(f"profile {literal(report.profile)}: " + ", ".join(f"{k}={v}" for k, v in report.backends.items()))
         for c in report.checks:
             mark = "[green]ok[/]     " if c.ok else "[bold red]missing[/]"
-            out.print(f"{mark} {escape(c.area)}: {escape(c.name)}: {escape(c.detail)}", markup=True)
+            out.print(f"{mark} {literal(c.area)}: {literal(c.name)}: {literal(c.detail)}", markup=True)
             if not c.ok and c.fix:
-                out.print(f"        [dim]fix:[/] {escape(c.fix)}")
+                out.print(f"        [dim]fix:[/] {literal(c.fix)}")
 
     _emit(as_json, data, text)
     if not report.ok:

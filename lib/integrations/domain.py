@@ -80,6 +80,7 @@ class Action(StrEnum):
     SYNC = "SYNC"
     RECONCILE = "RECONCILE"
     REWRAP = "REWRAP"
+    ORG_KEY = "ORG_KEY"
 
 
 class Outcome(StrEnum):

@@ -308,6 +308,65 @@ CATALOG: dict[str, CatalogEntry] = {
             ],
             http_status=422,
         ),
+        _e(
+            "CHECK_FAILED",
+            "The check failed unexpectedly",
+            "Checking this credential failed in an unexpected way; its status was left unchanged.",
+            [
+                "A stored credential the checks cannot handle (e.g. stored before a stricter format check).",
+                "A defect in a provider SDK.",
+            ],
+            ["Re-enter the credential (setup again).", "Send the event's time and credential_id to the operators."],
+            retryable=True,
+            http_status=422,
+        ),
+        _e(
+            "KEYRING_MISSING",
+            "The keyring is missing",
+            "The store holds encrypted credentials or key versions, but the keyring file is missing.",
+            [
+                "The data dir was restored without local.keyring, or the keyring was deleted or moved.",
+                "INTEGRATIONS_DATA_DIR points at another directory than before.",
+            ],
+            [
+                "Restore local.keyring from your backup into the data dir (mode 0600).",
+                "Only on an empty store does `integrations init` create a new keyring.",
+            ],
+            http_status=503,
+        ),
+        _e(
+            "KEYRING_MISMATCH",
+            "The keyring does not hold the recorded key versions",
+            "Key versions the store recorded are missing from the keyring, or differ from it.",
+            [
+                "The keyring was replaced by another one (a new keyring has new keys under the same version names).",
+                "The keyring was restored from a backup older than a key rotation.",
+            ],
+            [
+                "Restore the keyring that holds every recorded key version (see `integrations key list`).",
+                "Never create a new keyring for a store that holds ciphertexts: they could not be decrypted.",
+            ],
+            http_status=503,
+        ),
+        _e(
+            "KEY_VERSION_IN_USE",
+            "The key version is still in use",
+            "A key version can be retired only when no stored credential uses it and it is not the current one.",
+            [
+                "Credentials are still encrypted under this version (rewrap has not run since the rotation).",
+                "It is the current key version.",
+            ],
+            ["Run `integrations key rotate`, then `integrations rewrap`, then retire the old version."],
+            http_status=409,
+        ),
+        _e(
+            "ORG_EXISTS",
+            "The organization already exists",
+            "This organization is already registered; creating it again would issue a second live API key.",
+            ["`org create` was run twice for the same slug."],
+            ["To replace its API key, run `integrations org key rotate SLUG` (the old key stops working)."],
+            http_status=409,
+        ),
     ]
 }
 

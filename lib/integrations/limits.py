@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import unicodedata
 from collections import defaultdict, deque
 from typing import Any
 
@@ -28,7 +29,23 @@ def credential_secret(credential: object) -> SecretStr:
         raise IntegrationError("MALFORMED_CREDENTIAL", "The credential is over 16 KiB; no provider key is that long.")
     if "\x00" in credential:
         raise IntegrationError("MALFORMED_CREDENTIAL", "The credential contains a NUL byte.")
+    if not _encodable(credential):
+        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential is not valid Unicode text (a lone surrogate).")
     return SecretStr(credential)
+
+
+def _encodable(text: str) -> bool:
+    """Valid UTF-8 when encoded: no lone surrogates (they cannot be stored, logged or sent back)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _control(text: str) -> bool:
+    """Holds a control character (terminal escapes, line breaks): refused in names shown to operators."""
+    return any(unicodedata.category(c) == "Cc" for c in text)
 
 
 def metadata_dict(metadata: object) -> dict[str, Any]:
@@ -38,8 +55,12 @@ def metadata_dict(metadata: object) -> dict[str, Any]:
     if not isinstance(metadata, dict):
         raise IntegrationError("INVALID_INPUT", 'metadata must be a JSON object such as {"environment": "production"}.')
     for key, value in metadata.items():
-        if not isinstance(key, str) or not key or len(key) > 64:
-            raise IntegrationError("INVALID_INPUT", "metadata keys must be non-empty strings of at most 64 characters.")
+        if not isinstance(key, str) or not key or len(key) > 64 or not _encodable(key) or _control(key):
+            raise IntegrationError(
+                "INVALID_INPUT", "metadata keys must be non-empty text of at most 64 characters, without control codes."
+            )
+        if isinstance(value, str) and not _encodable(value):
+            raise IntegrationError("INVALID_INPUT", "metadata values must be valid Unicode text (no lone surrogates).")
         if not (value is None or isinstance(value, str | int | float | bool)):
             raise IntegrationError(
                 "INVALID_INPUT",
@@ -48,7 +69,9 @@ def metadata_dict(metadata: object) -> dict[str, Any]:
     try:
         size = len(json.dumps(metadata, allow_nan=False).encode("utf-8", "surrogatepass"))
     except ValueError:
-        raise IntegrationError("INVALID_INPUT", "metadata must be valid JSON (no NaN or infinity).") from None
+        raise IntegrationError(
+            "INVALID_INPUT", "metadata must be valid JSON (no NaN or infinity, no integer over 4,300 digits)."
+        ) from None
     if size > MAX_METADATA_BYTES:
         raise IntegrationError("INVALID_INPUT", "metadata is over 4 KiB.")
     return dict(metadata)
@@ -57,8 +80,11 @@ def metadata_dict(metadata: object) -> dict[str, Any]:
 def credential_name(name: object) -> str | None:
     if name is None or name == "":
         return None
-    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or "\x00" in name:
-        raise IntegrationError("INVALID_INPUT", f"credential_name must be text of at most {MAX_NAME_CHARS} characters.")
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not _encodable(name) or _control(name):
+        raise IntegrationError(
+            "INVALID_INPUT",
+            f"credential_name must be one line of text of at most {MAX_NAME_CHARS} characters (no control codes).",
+        )
     return name.strip() or None
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 from pydantic import SecretStr
 
-from . import limits, orgkeys, orgs
+from . import keyversions, limits, orgkeys, orgs
 from .bulk import BulkOperations
 from .crypto.base import Cipher, aad_for
 from .domain import (
@@ -35,6 +35,7 @@ from .domain import (
 )
 from .errors import IntegrationError
 from .limits import AttemptLimiter, credential_secret, metadata_dict
+from .locks import PairLocks
 from .providers import ParsedCredential, Validator
 from .providers.kinds import kind_of
 from .settings import Settings
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from .troubleshooting import DiagnosticStep
 
 log = logging.getLogger("integrations")
+# the operator's key material failed, not the tenant's credential: an alarm, never a status pushed to tenants
+ALARMS = ("DECRYPTION_FAILED", "KMS_KEY_VERSION_UNAVAILABLE")
 StepCallback = Callable[[str], None]
 
 
@@ -56,6 +59,11 @@ class Assessment(NamedTuple):
     after: Status
     validated_at: datetime | None
     event: Event
+
+    @property
+    def alarm(self) -> bool:
+        """The stored ciphertext could not be decrypted: the operator's problem (the keyring), never the tenant's."""
+        return self.result.error_code in ALARMS
 
     def outcome(self, warnings: list[str]) -> ValidateResult:
         result, after = self.result, self.after
@@ -95,6 +103,7 @@ class IntegrationService(BulkOperations):
         self.store, self.cipher, self.cache, self.validators = store, cipher, cache, validators
         self.settings = settings  # what connect() built this from; bulk runs rebuild it in other processes
         self.limiter = AttemptLimiter(attempts_per_minute)
+        self.locks = PairLocks()
         self.backends = backends or {}
         self._known_orgs: set[str] = set()  # registered orgs seen by this process (orgs are never unregistered)
 
@@ -104,14 +113,18 @@ class IntegrationService(BulkOperations):
         return self.backends.get("validation") == "sandbox"
 
     # --- orgs -------------------------------------------------------------------------------------------
-    def register_org(self, org_slug: str, name: str | None = None) -> str:
+    def register_org(self, org_slug: str, name: str | None = None, actor: str = "system") -> str:
         """Issue an org API key (returned once), registering the org. Its status-cache row is created where the
         cache owns its rows (local); Supabase's belong to the frontend, so there the row must exist already
-        (ORG_NOT_FOUND otherwise, and nothing is issued)."""
+        (ORG_NOT_FOUND otherwise, and nothing is issued). An org that has keys already is refused
+        (ORG_EXISTS): a second live key is issued only by rotate_org_key."""
         check_slug(org_slug)
+        if self.store.api_keys(org_slug):
+            raise IntegrationError("ORG_EXISTS", f"Organization {org_slug!r} exists; rotate its key instead.")
         self.cache.create_org(org_slug, name)
         key = orgkeys.issue(self.store, org_slug)
         self._known_orgs.add(org_slug)
+        self._org_key_event(org_slug, actor, f"Org API key issued ({key[: len(org_slug) + 9]}...).")
         return key
 
     def orgs(self) -> list[str]:
@@ -129,6 +142,64 @@ class IntegrationService(BulkOperations):
                 )
             self._known_orgs.add(org_slug)
         return org_slug
+
+    def rotate_org_key(self, org_slug: str, actor: str = "system") -> str:
+        """Revoke the org's API keys and issue a new one, returned once."""
+        self._require_org(org_slug)
+        key = orgkeys.rotate(self.store, org_slug)
+        self._org_key_event(org_slug, actor, f"Org API keys revoked; new key issued ({key[: len(org_slug) + 9]}...).")
+        return key
+
+    def revoke_org_keys(self, org_slug: str, actor: str = "system") -> int:
+        """Revoke every live API key of the org; returns how many."""
+        self._require_org(org_slug)
+        count = orgkeys.revoke(self.store, org_slug)
+        self._org_key_event(org_slug, actor, f"{count} org API key(s) revoked.")
+        return count
+
+    def _org_key_event(self, org_slug: str, actor: str, message: str) -> None:
+        self._append(make_event(org_slug, None, Action.ORG_KEY, Outcome.SUCCESS, actor, message=message))
+
+    # --- encryption keys ----------------------------------------------------------------------------------
+    def rotate_key(self) -> str:
+        """Add a new local keyring version (recorded in the store); run rewrap afterwards."""
+        rotate = getattr(self.cipher, "rotate", None)
+        if rotate is None:
+            raise IntegrationError(
+                "CONFIGURATION_ERROR",
+                "Only the local keyring rotates here; rotate a Cloud KMS key in Google Cloud, then run "
+                "`integrations rewrap`.",
+            )
+        ref = str(rotate())
+        keyversions.verify(self.store, self.cipher)
+        return ref
+
+    def retire_key(self, key_ref: str) -> None:
+        """Remove an old key version for good; refused (KEY_VERSION_IN_USE) while any ciphertext uses it."""
+        keyversions.retire(self.store, self.cipher, key_ref)
+
+    def key_versions(self) -> list[dict[str, Any]]:
+        """The key versions the store recorded, each with whether the cipher holds it and how many use it."""
+        held, rows = self.cipher.key_versions(), self.store.list_credentials()
+        return [
+            {
+                "key_ref": v.key_ref,
+                "created_at": v.created_at,
+                "retired_at": v.retired_at,
+                "in_keyring": held.get(v.key_ref) == v.key_check,
+                "current": v.key_ref == self.cipher.current_key_ref(),
+                "credentials": sum(1 for r in rows if r.key_ref == v.key_ref and r.encrypted_credential),
+            }
+            for v in sorted(self.store.key_versions().values(), key=lambda v: v.created_at)
+        ]
+
+    def readiness(self) -> dict[str, Any]:
+        """The store and the cache answer, the keyring holds the recorded key versions; the status drift count."""
+        self.store.ping()
+        self.cache.ping()
+        keyversions.verify(self.store, self.cipher)
+        drift = int(self.overview()["drift"].sum())
+        return {"status": "ready", "store": self.store.name, "status_cache": self.cache.name, "drift": drift}
 
     def _require_org(self, org_slug: str) -> None:
         self.require_org(org_slug)
@@ -155,14 +226,14 @@ class IntegrationService(BulkOperations):
         )
         self._require_org(org_slug)
         validator = self.validators[provider]
+        self.limiter.hit(org_slug)  # the format check costs CPU too (an RSA key is validated): it counts
         step("format")
         parsed = validator.parse(secret)
         validator.check_metadata(meta)
         status, checks, capabilities = Status.PENDING, [], []
         if not skip_validation:
-            self.limiter.hit(org_slug)
             step("validate")
-            result = validator.check(parsed, meta)
+            result = _guarded(lambda: validator.check(parsed, meta), org_slug)
             if result.error_code:
                 self._record_failed_setup(org_slug, provider, result, actor, started)
                 details = {"checks": [c.model_dump() for c in result.checks], "rate_limit": result.rate_limit}
@@ -205,9 +276,10 @@ class IntegrationService(BulkOperations):
             status_after=status,
             message="Configured.",
         )
-        previous = self.store.activate(record, event)
-        step("sync")
-        warnings = self._sync(org_slug, provider, status, at, actor)
+        with self.locks.hold([(org_slug, provider)]):  # the cache is synced in the order the store committed
+            previous = self.store.activate(record, event)
+            step("sync")
+            warnings = self._sync(org_slug, provider, status, at, actor)
         log.info(
             "setup org=%s provider=%s credential_id=%s status=%s", org_slug, provider.value, credential_id, status.value
         )
@@ -322,24 +394,44 @@ class IntegrationService(BulkOperations):
         return Assessment(record, result, after, validated_at, event)
 
     def apply(self, assessments: list[Assessment], actor: str = "system") -> list[str]:
-        """Record assessments in one store write and one cache write; returns sync warnings."""
-        self.store.record_validations(
-            [
-                ValidationUpdate(
-                    a.record.credential_id,
-                    a.after,
-                    a.result.error_code,
-                    a.result.message if a.result.error_code else None,
-                    a.validated_at,
-                    actor,
-                    a.event,
-                )
-                for a in assessments
-            ]
-        )
-        return self._sync_many(
-            [(a.record.org_slug, a.record.provider, a.after, a.record.created_at) for a in assessments], actor
-        )
+        """Record assessments in one store write and one cache write; returns sync warnings.
+
+        Only a result whose store update matched the still-active credential reaches the cache (a credential
+        deleted or rotated during its check keeps the state its delete or setup synced). A decryption failure
+        changes no status: it is an event and an operator alarm."""
+        alarms = [a for a in assessments if a.alarm]
+        for a in alarms:
+            log.error(
+                "ALARM decryption failed org=%s provider=%s credential_id=%s key_ref=%s: check the keyring",
+                a.record.org_slug,
+                a.record.provider.value,
+                a.record.credential_id,
+                a.record.key_ref,
+            )
+        if alarms:
+            self.store.append_events([a.event for a in alarms])
+        checked = [a for a in assessments if not a.alarm]
+        with self.locks.hold((a.record.org_slug, a.record.provider) for a in checked):
+            matched = self.store.record_validations(
+                [
+                    ValidationUpdate(
+                        a.record.credential_id,
+                        a.after,
+                        a.result.error_code,
+                        a.result.message if a.result.error_code else None,
+                        a.validated_at,
+                        actor,
+                        a.event,
+                    )
+                    for a in checked
+                ]
+            )
+            current = [a for a in checked if a.record.credential_id in matched]
+            if not current:
+                return []
+            return self._sync_many(
+                [(a.record.org_slug, a.record.provider, a.after, a.record.created_at) for a in current], actor
+            )
 
     def open_stored(self, record: StoredCredential) -> ParsedCredential:
         """Decrypt a stored credential under its row's AAD and parse it; DECRYPTION_FAILED when it cannot be."""
@@ -351,35 +443,38 @@ class IntegrationService(BulkOperations):
         return self.validators[record.provider].parse(SecretStr(plaintext.decode()), stored=True)
 
     def _check_stored(self, record: StoredCredential) -> CheckResult:
+        """One credential's check; whatever goes wrong is that credential's catalog error, never the caller's."""
         try:
             parsed = self.open_stored(record)
         except IntegrationError as exc:
-            return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=exc.retryable)
-        return self.validators[record.provider].check(parsed, record.metadata)
+            retryable = exc.retryable or exc.code in ALARMS  # an alarm keeps the status
+            return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=retryable)
+        return _guarded(lambda: self.validators[record.provider].check(parsed, record.metadata), record.org_slug)
 
     # --- delete -----------------------------------------------------------------------------------------
     def delete(self, org_slug: str, provider: Provider | str, actor: str = "system") -> DeleteResult:
         """Deactivate the credential, erase its ciphertext, keep the history; status -> NOT_CONFIGURED."""
         started, provider = time.monotonic(), Provider.parse(provider)
         self._require_org(org_slug)
-        current = self.store.get_active(org_slug, provider)
-        if current is None:
-            raise IntegrationError("NOT_CONFIGURED", f"{org_slug} has no active {provider.value} credential.")
-        event = make_event(
-            org_slug,
-            provider,
-            Action.DELETE,
-            Outcome.SUCCESS,
-            actor,
-            started,
-            credential_id=current.credential_id,
-            status_before=current.validation_status,
-            status_after=Status.NOT_CONFIGURED,
-            message="Deactivated; ciphertext erased.",
-        )
-        if self.store.deactivate(org_slug, provider, utcnow(), actor, event) is None:
-            raise IntegrationError("NOT_CONFIGURED", f"{org_slug} has no active {provider.value} credential.")
-        warnings = self._sync(org_slug, provider, Status.NOT_CONFIGURED, None, actor)
+        with self.locks.hold([(org_slug, provider)]):
+            current = self.store.get_active(org_slug, provider)
+            if current is None:
+                raise IntegrationError("NOT_CONFIGURED", f"{org_slug} has no active {provider.value} credential.")
+            event = make_event(
+                org_slug,
+                provider,
+                Action.DELETE,
+                Outcome.SUCCESS,
+                actor,
+                started,
+                credential_id=current.credential_id,
+                status_before=current.validation_status,
+                status_after=Status.NOT_CONFIGURED,
+                message="Deactivated; ciphertext erased.",
+            )
+            if self.store.deactivate(org_slug, provider, utcnow(), actor, event) is None:
+                raise IntegrationError("NOT_CONFIGURED", f"{org_slug} has no active {provider.value} credential.")
+            warnings = self._sync(org_slug, provider, Status.NOT_CONFIGURED, None, actor)
         return DeleteResult(
             success=True, message=f"{provider.value} integration deleted for {org_slug}.", warnings=warnings
         )
@@ -442,6 +537,23 @@ class IntegrationService(BulkOperations):
             self.store.append_event(event)
         except IntegrationError as exc:
             log.error("could not append %s event for org=%s: %s", event.action.value, event.org_slug, exc.code)
+
+
+def _guarded(check: Callable[[], CheckResult], org_slug: str) -> CheckResult:
+    """Run one credential's check; an unexpected exception is that credential's CHECK_FAILED, never the caller's
+    (a bulk run goes on, the API answers in the documented shape)."""
+    try:
+        return check()
+    except IntegrationError as exc:
+        return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=exc.retryable)
+    except Exception as exc:  # noqa: BLE001 - the type only is logged: an SDK's message may hold key text
+        log.error("check failed unexpectedly org=%s: %s", org_slug, type(exc).__name__)
+        return CheckResult(
+            status=Status.PENDING,
+            error_code="CHECK_FAILED",
+            message=f"The check failed unexpectedly ({type(exc).__name__}); the status was left unchanged.",
+            retryable=True,
+        )
 
 
 def _view(provider: Provider, record: StoredCredential | None) -> Integration:

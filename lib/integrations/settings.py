@@ -1,9 +1,11 @@
-"""Settings from INTEGRATIONS_* env vars and .env: a profile, then per-backend overrides."""
+"""Settings from INTEGRATIONS_* env vars and an explicitly named .env: a profile, then per-backend overrides."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,12 +22,39 @@ _PROFILE_DEFAULTS = {
 }
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - an endpoint, not a secret
+ENDPOINTS = (
+    "openai_base_url",
+    "anthropic_base_url",
+    "google_token_uri",
+    "bigquery_api_url",
+    "resource_manager_api_url",
+)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout, when the library is installed from it
+
+
+def env_file() -> Path | None:
+    """The .env to read: INTEGRATIONS_ENV_FILE if set, else `.env` at the project root when running from the
+    checkout. Never one in the current directory: a planted file there could redirect stored keys."""
+    named = os.environ.get("INTEGRATIONS_ENV_FILE")
+    if named:
+        if not Path(named).is_file():
+            raise IntegrationError("CONFIGURATION_ERROR", f"INTEGRATIONS_ENV_FILE={named} is not a file.")
+        return Path(named)
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / ".env").is_file():
+        return PROJECT_ROOT / ".env"
+    return None
 
 
 class Settings(BaseSettings):
     """Everything connect() needs; each backend can be chosen alone."""
 
-    model_config = SettingsConfigDict(env_prefix="INTEGRATIONS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="INTEGRATIONS_", env_file=None, extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        if "_env_file" not in values:
+            values["_env_file"] = env_file()
+        super().__init__(**values)
+        self.check_endpoints()
 
     profile: Literal["local", "gcp"] = "local"
     store: str | None = None
@@ -60,6 +89,7 @@ class Settings(BaseSettings):
     store_timeout_s: float = 30.0  # deadline of every BigQuery call (the client's retries and the job's wait)
     bigquery_location: str | None = None  # where the dataset lives (created there); None: BigQuery's default, US
     resource_manager_api_url: str = "https://cloudresourcemanager.googleapis.com/v1"  # GCP testIamPermissions
+    allow_http_endpoints: bool = False  # development only: live checks to http:// provider endpoints
 
     def backend(self, role: Literal["store", "cipher", "status_cache", "validation"]) -> str:
         """The chosen backend for a role: explicit override, else the profile's default."""
@@ -75,3 +105,22 @@ class Settings(BaseSettings):
     @property
     def outage_providers(self) -> set[str]:
         return {p.strip().upper() for p in self.sandbox_outage.split(",") if p.strip()}
+
+    def check_endpoints(self) -> None:
+        """In live mode every provider endpoint is https, unless the development flag says otherwise."""
+        if self.allow_http_endpoints or (self.validation or _PROFILE_DEFAULTS[self.profile]["validation"]) != "live":
+            return
+        plain = [n for n in ENDPOINTS if urlsplit(getattr(self, n)).scheme != "https"]
+        if plain:
+            raise IntegrationError(
+                "CONFIGURATION_ERROR",
+                f"Live checks need https endpoints: {', '.join(f'INTEGRATIONS_{n.upper()}' for n in plain)} "
+                "(INTEGRATIONS_ALLOW_HTTP_ENDPOINTS=true for local development only).",
+            )
+
+    def non_default_endpoints(self) -> list[str]:
+        """`INTEGRATIONS_X=url` for every provider endpoint that is not the provider's own: printed at start."""
+        fields = type(self).model_fields
+        return [
+            f"INTEGRATIONS_{n.upper()}={getattr(self, n)}" for n in ENDPOINTS if getattr(self, n) != fields[n].default
+        ]

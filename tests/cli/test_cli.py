@@ -128,6 +128,7 @@ def test_status_reads_the_store_while_the_status_cache_is_unreadable(env: dict[s
     for leftover in data.glob("status.sqlite*"):
         leftover.unlink()
     (data / "status.sqlite").write_bytes(b"this is not a database file" * 200)  # the cache is broken
+    (data / "status.sqlite").chmod(0o600)  # private, as the store's files must be
     code, status = as_json("status", "acmecorp")
     assert code == 0 and status["integrations"]["OPENAI"]["status"] == "VALID"
     assert status["warnings"][0].startswith("STATUS_CACHE_READ_FAILED")
@@ -145,6 +146,7 @@ def test_init_fails_on_a_status_cache_that_is_not_ready_while_other_commands_war
     for leftover in data.glob("status.sqlite*"):
         leftover.unlink()
     (data / "status.sqlite").write_bytes(b"this is not a database file" * 200)
+    (data / "status.sqlite").chmod(0o600)
     code, failed = as_json("init")
     assert code == 1 and failed["error"]["code"] == "STATUS_SYNC_FAILED"
     assert as_json("status", "acmecorp")[0] == 0

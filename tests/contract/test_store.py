@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from integrations.domain import Action, CredentialKind, OrgApiKey, Provider, Status
-from integrations.store.base import ROTATED, IntegrationStore
+from integrations.store.base import ROTATED, IntegrationStore, ValidationUpdate
 from integrations.store.bigquery import BigQueryStore
 from integrations.store.sqlite import SqliteStore
 
@@ -147,6 +147,30 @@ class StoreContract:
         assert store.revoke_api_keys("acmecorp", T0) == 0
         assert all(k.revoked_at == T0 for k in store.api_keys("acmecorp"))
 
+    def test_key_versions_are_recorded_once_and_retired(self, store: IntegrationStore) -> None:
+        assert store.key_versions() == {}
+        store.record_key_version("local/v1", "c1" * 8, T0)
+        store.record_key_version("local/v1", "other", T0 + timedelta(hours=1))  # a known version is left as is
+        store.record_key_version("local/v2", "c2" * 8, T0 + timedelta(hours=2))
+        versions = store.key_versions()
+        assert set(versions) == {"local/v1", "local/v2"}
+        assert versions["local/v1"].key_check == "c1" * 8 and versions["local/v1"].created_at == T0
+        assert versions["local/v1"].retired_at is None
+        store.retire_key_version("local/v1", T0 + timedelta(days=1))
+        store.retire_key_version("local/v1", T0 + timedelta(days=2))  # the first retirement stands
+        assert store.key_versions()["local/v1"].retired_at == T0 + timedelta(days=1)
+        assert store.key_versions()["local/v2"].retired_at is None
+
+    def test_record_validations_reports_the_rows_it_matched(self, store: IntegrationStore) -> None:
+        first, second = record(), record(at=T0 + timedelta(hours=1))
+        store.activate(first, event(credential_id=first.credential_id))
+        store.activate(second, event(credential_id=second.credential_id, offset_s=1))  # first is now inactive
+        updates = [
+            ValidationUpdate(r.credential_id, Status.INVALID, "INVALID_CREDENTIAL", "no", T0, "t", event(offset_s=2))
+            for r in (first, second)
+        ]
+        assert store.record_validations(updates) == {second.credential_id}
+
 
 class TestBigQueryStore(StoreContract):
     """The BigQuery adapter's own SQL and parameters, executed on DuckDB through sqlglot."""
@@ -176,6 +200,7 @@ class TestSqliteStore(StoreContract):
 
         with sqlite3.connect(tmp_path / "old.sqlite") as conn:  # the schema as it was before kinds
             conn.executescript(SCHEMA.replace(", credential_kind TEXT", ""))
+        (tmp_path / "old.sqlite").chmod(0o600)  # as the store's files are (it refuses shared ones)
         store = SqliteStore(tmp_path / "old.sqlite")
         store.init()
         store.init()

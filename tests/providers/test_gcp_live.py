@@ -302,6 +302,7 @@ def test_the_resource_manager_endpoint_comes_from_settings(key_json: str) -> Non
             google_token_uri=f"{url}/token",
             bigquery_api_url=f"{url}/bigquery/v2",
             resource_manager_api_url=f"{url}/crm/v1",
+            allow_http_endpoints=True,  # the local server speaks http
         )
         validator = build_validators(settings)[Provider.GCP]
         data = json.loads(key_json) | {"resource_manager_url": "http://evil.example"}  # ignored: not a setting

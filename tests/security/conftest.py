@@ -13,6 +13,11 @@ def record(name: str, value: float = 1) -> None:
     FIGURES[name] += value
 
 
+def record_max(name: str, value: float) -> None:
+    """A figure that is the worst case seen (e.g. CPU seconds), not a count."""
+    FIGURES[name] = max(FIGURES[name], value)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not FIGURES:
         return

@@ -103,7 +103,11 @@ def test_gcp_json_attacks_are_refused_before_any_connection() -> None:
             "nested under 16 KiB": "[" * 8000 + "]" * 8000,
         }
         svc = fake_service(
-            attempts_per_minute=0, validation="live", google_token_uri=f"{evil}/token", bigquery_api_url=evil
+            attempts_per_minute=0,
+            validation="live",
+            google_token_uri=f"{evil}/token",
+            bigquery_api_url=evil,
+            allow_http_endpoints=True,
         )  # live: an accepted key WOULD connect to the listener
         svc.register_org("acmecorp")
         for attack in attacks.values():

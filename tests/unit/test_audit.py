@@ -96,7 +96,7 @@ def test_key_versions(svc: IntegrationService) -> None:
 def test_activity_failures_and_actors(svc: IntegrationService) -> None:
     populated(svc)
     activity = audit.activity(svc)
-    assert activity.groupby("action").events.sum().to_dict() == {"SETUP": 3, "VALIDATE": 1}
+    assert activity.groupby("action").events.sum().to_dict() == {"ORG_KEY": 3, "SETUP": 3, "VALIDATE": 1}
     assert audit.failures_by_code(svc).to_dict("records") == [
         {"error_code": "INVALID_CREDENTIAL", "action": "VALIDATE", "events": 1}
     ]
@@ -105,6 +105,7 @@ def test_activity_failures_and_actors(svc: IntegrationService) -> None:
         ("alice", "SETUP"): 2,
         ("alice", "VALIDATE"): 1,
         ("bob", "SETUP"): 1,
+        ("system", "ORG_KEY"): 3,
     }
     future = datetime.now(UTC) + timedelta(days=1)
     assert audit.activity(svc, since=future).empty

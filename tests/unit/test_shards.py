@@ -22,7 +22,9 @@ def populate(svc: IntegrationService, orgs: int) -> None:
         svc.register_org(slug)
         svc.setup(slug, "openai", openai_key("revoked" if i % 5 == 0 else ""), skip_validation=True)
         svc.setup(slug, "anthropic", anthropic_key(), skip_validation=True)
-    svc.setup("org-000", "gcp", service_account_json("sa@p-1.iam.gserviceaccount.com", "p-1"), skip_validation=True)
+    svc.setup(
+        "org-000", "gcp", service_account_json("sa@proj-1.iam.gserviceaccount.com", "proj-1"), skip_validation=True
+    )
 
 
 def test_two_processes_check_every_credential_once_and_record_it(local_svc: IntegrationService) -> None:

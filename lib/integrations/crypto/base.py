@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from typing import NamedTuple
 
@@ -14,6 +15,11 @@ class Sealed(NamedTuple):
 def aad_for(org_slug: str, provider: str, credential_id: str) -> bytes:
     """Associated data binding a ciphertext to its row: `org_slug|provider|credential_id`."""
     return f"{org_slug}|{provider}|{credential_id}".encode()
+
+
+def key_check(key: bytes) -> str:
+    """A key check value: tells two keys apart (a replaced keyring reuses version names), reveals nothing."""
+    return hashlib.sha256(b"integrations key check\x00" + key).hexdigest()[:16]
 
 
 class Cipher(ABC):
@@ -34,3 +40,8 @@ class Cipher(ABC):
     @abstractmethod
     def fingerprint(self, plaintext: bytes) -> str:
         """A keyed HMAC-SHA256 of the credential: equal for equal keys, reveals nothing."""
+
+    def key_versions(self) -> dict[str, str]:
+        """key_ref -> key check value of every version this cipher holds, for the store's record of them. A
+        cipher whose versions live in a managed service (Cloud KMS) returns {}: the service keeps them."""
+        return {}

@@ -16,7 +16,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import IntegrationError
-from .base import Cipher, Sealed
+from ..files import private_dir
+from .base import Cipher, Sealed, key_check
 
 MAGIC = b"LKR1"
 _HEADER = struct.Struct(">4sI")
@@ -28,17 +29,26 @@ class LocalKeyring(Cipher):
 
     name = "local-keyring"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, create: bool = True) -> None:
+        """Open the keyring at `path`; a missing one is made only with `create` (bootstrap allows it for an empty
+        store only)."""
         self.path = Path(path)
         self._lock = threading.Lock()
         self._keys: dict[int, bytes] = {}
         self._primary = 0
         self._hmac_key = b""
+        self._create = create
         self._load_or_create()
 
     def _load_or_create(self) -> None:
         if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self._create:
+                raise IntegrationError(
+                    "KEYRING_MISSING",
+                    f"The keyring {self.path} is missing; restore it from your backup (a new one could not decrypt "
+                    "what is stored).",
+                )
+            private_dir(self.path.parent)
             self._keys, self._primary, self._hmac_key = {1: AESGCM.generate_key(256)}, 1, os.urandom(32)
             self._write(exclusive=True)
             return
@@ -91,6 +101,22 @@ class LocalKeyring(Cipher):
 
     def current_key_ref(self) -> str:
         return f"local/v{self._primary}"
+
+    def key_versions(self) -> dict[str, str]:
+        return {f"local/v{n}": key_check(key) for n, key in self._keys.items()}
+
+    def retire(self, key_ref: str) -> None:
+        """Remove a key version from the keyring file: what it encrypted can never be decrypted again."""
+        with self._lock:
+            version = next((n for n in self._keys if f"local/v{n}" == key_ref), None)
+            if version is None or version == self._primary:
+                raise IntegrationError(
+                    "KEY_VERSION_IN_USE",
+                    f"{key_ref} is {'the current key version' if version else 'not in the keyring'}; "
+                    "only an older version that nothing uses can be retired.",
+                )
+            del self._keys[version]
+            self._write()
 
     def encrypt(self, plaintext: bytes, aad: bytes) -> Sealed:
         nonce = os.urandom(NONCE_BYTES)

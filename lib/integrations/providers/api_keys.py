@@ -123,13 +123,23 @@ def _buckets(response: httpx2.Response) -> str:
     return f"{len(data) if isinstance(data, list) else 0} day bucket(s) read"
 
 
-def _model_count(response: httpx2.Response) -> int:
-    """Models on the first page, read from the JSON (only the count is kept, so no SDK models are built)."""
+def _undocumented(name: str) -> CheckResult:
+    """A 2xx that is not the documented list object (a captive portal, a PNG): no verdict."""
+    return failure(
+        "PROVIDER_UNAVAILABLE",
+        f"{name} answered without its documented JSON (a proxy or a wrong endpoint?); the key was not checked.",
+        retryable=True,
+    )
+
+
+def _model_count(response: httpx2.Response) -> int | None:
+    """Items on the first page, read from the JSON (only the count is kept, so no SDK models are built); None
+    unless the body is the documented list object ({"data": [...]})."""
     try:
         data = response.json().get("data")
     except (ValueError, AttributeError):
-        return 0
-    return len(data) if isinstance(data, list) else 0
+        return None
+    return len(data) if isinstance(data, list) else None
 
 
 _HEADROOM = (
@@ -176,7 +186,10 @@ class _SdkKeyValidator(Validator):
                     base_url=self.base_url,
                     max_retries=0,
                     timeout=self.timeout,
-                    http_client=self.http_client() if self.http_client else None,
+                    # never follow a redirect: an answer from elsewhere is not the provider's verdict
+                    http_client=self.http_client()
+                    if self.http_client
+                    else self.sdk.DefaultHttpxClient(follow_redirects=False),
                 )
             return self._shared
 
@@ -192,6 +205,8 @@ class _SdkKeyValidator(Validator):
             )
             if isinstance(outcome, CheckResult):
                 return outcome
+            if _model_count(outcome) is None:
+                return _undocumented(name)
             limits = _rate_limit(outcome.headers)
             return CheckResult(
                 status=Status.VALID,
@@ -211,6 +226,8 @@ class _SdkKeyValidator(Validator):
             return outcome
         limits = _rate_limit(outcome.headers)
         count = _model_count(outcome)
+        if count is None:
+            return _undocumented(name)
         return CheckResult(
             status=Status.VALID,
             message=f"{name} accepted the key ({count} models visible{_headroom(limits)}).",

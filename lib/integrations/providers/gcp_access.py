@@ -8,6 +8,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import urllib3
 
@@ -105,6 +106,8 @@ QUOTA_REASONS = ("rateLimitExceeded", "quotaExceeded", "RATE_LIMIT_EXCEEDED")
 def _transient(resp: urllib3.BaseHTTPResponse, what: str) -> None:
     if resp.status == 403 and _reason(resp) in QUOTA_REASONS:  # Google's quotas answer 403 too: never a verdict
         raise _Transient("RATE_LIMITED", f"Google quota ({_reason(resp)}) during {what}; not fully checked.", {})
+    if 300 <= resp.status < 400:  # redirects are not followed: no verdict from wherever they point
+        raise _Transient("PROVIDER_UNAVAILABLE", f"Google answered a redirect ({resp.status}) during {what}.", {})
     if resp.status == 429 or resp.status >= 500:
         code = "RATE_LIMITED" if resp.status == 429 else "PROVIDER_UNAVAILABLE"
         wait = resp.headers.get("Retry-After")
@@ -112,13 +115,28 @@ def _transient(resp: urllib3.BaseHTTPResponse, what: str) -> None:
         raise _Transient(code, f"Google answered HTTP {resp.status} during {what}.", limits)
 
 
+def _documented(resp: urllib3.BaseHTTPResponse, what: str, kind: str | None) -> None:
+    """A 2xx counts only with the JSON Google documents for the call (its "kind", or an object), not any 2xx."""
+    try:
+        body = json.loads(resp.data)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or (kind is not None and body.get("kind") != kind):
+        raise _Transient(
+            "PROVIDER_UNAVAILABLE", f"Google answered {what} without its documented JSON (a proxy?); not checked.", {}
+        )
+
+
 def _test_permissions(google: GoogleCalls, resource_manager_url: str, run: AccessCheck) -> set[str] | None:
     """The subset of PERMISSIONS granted on the project, or None when the API is disabled or refused the call."""
     resp = google.call(
-        "POST", f"{resource_manager_url}/projects/{run.project}:testIamPermissions", {"permissions": list(PERMISSIONS)}
+        "POST",
+        f"{resource_manager_url}/projects/{quote(run.project, safe='')}:testIamPermissions",
+        {"permissions": list(PERMISSIONS)},
     )
     _transient(resp, TEST_IAM)
     if resp.status == 200:
+        _documented(resp, TEST_IAM, None)
         granted = _json(resp).get("permissions") or []  # an empty object when none is granted
         for permission in PERMISSIONS:
             ok = permission in granted
@@ -145,15 +163,17 @@ def _test_permissions(google: GoogleCalls, resource_manager_url: str, run: Acces
 
 def _probe(google: GoogleCalls, bigquery_url: str, run: AccessCheck) -> None:
     """Today's checks when testIamPermissions cannot be used: list datasets, dry-run a query."""
-    base = f"{bigquery_url}/projects/{run.project}"
+    base = f"{bigquery_url}/projects/{quote(run.project, safe='')}"
     job = {"configuration": {"dryRun": True, "query": {"query": "SELECT 1", "useLegacySql": False}}}
-    for name, method, url, payload in (
-        (_FALLBACK_LIST, "GET", f"{base}/datasets?maxResults=1", None),
-        (_FALLBACK_JOB, "POST", f"{base}/jobs", job),
+    for name, method, url, payload, kind in (
+        (_FALLBACK_LIST, "GET", f"{base}/datasets?maxResults=1", None, "bigquery#datasetList"),
+        (_FALLBACK_JOB, "POST", f"{base}/jobs", job, "bigquery#job"),
     ):
         resp = google.call(method, url, payload)
         _transient(resp, name)
         ok = 200 <= resp.status < 300
+        if ok:
+            _documented(resp, name, kind)
         run.checks.append(CheckItem(name=name, passed=ok, detail="" if ok else google.message(resp)))
         if not ok:
             run.missing.append(name)
@@ -163,8 +183,11 @@ def _billing_table(google: GoogleCalls, bigquery_url: str, run: AccessCheck, tab
     """tables.get the billing export, then dry-run a query over it in the table's location."""
     project, dataset, name = table
     full = f"{project}.{dataset}.{name}"
-    resp = google.call("GET", f"{bigquery_url}/projects/{project}/datasets/{dataset}/tables/{name}")
+    path = "/".join(quote(part, safe="") for part in (project, "datasets", dataset, "tables", name))
+    resp = google.call("GET", f"{bigquery_url}/projects/{path}")
     _transient(resp, "tables.get on the billing export")
+    if resp.status == 200:
+        _documented(resp, "tables.get on the billing export", "bigquery#table")
     if resp.status != 200:
         run.table_error = "BILLING_EXPORT_NOT_FOUND" if resp.status == 404 else "INSUFFICIENT_PERMISSIONS"
         run.checks.append(CheckItem(name=f"billing export table {full}", passed=False, detail=google.message(resp)))
@@ -178,8 +201,10 @@ def _billing_table(google: GoogleCalls, bigquery_url: str, run: AccessCheck, tab
         },
         "jobReference": {"projectId": run.project, "location": location},
     }
-    resp = google.call("POST", f"{bigquery_url}/projects/{run.project}/jobs", job)
+    resp = google.call("POST", f"{bigquery_url}/projects/{quote(run.project, safe='')}/jobs", job)
     _transient(resp, "the dry-run query over the billing export")
+    if resp.status == 200:
+        _documented(resp, "the dry-run query over the billing export", "bigquery#job")
     run.table_read = resp.status == 200
     if not run.table_read:
         run.table_error = "BILLING_EXPORT_NOT_FOUND" if resp.status == 404 else "INSUFFICIENT_PERMISSIONS"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 
 import certifi
 import urllib3
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from google.auth import crypt
 from google.auth import exceptions as gauth_errors
@@ -20,12 +22,15 @@ from pydantic import SecretStr
 from ..domain import CheckItem, CheckResult, CredentialKind, Provider
 from .base import ParsedCredential, Validator, failure, malformed
 from .gcp_access import GoogleCalls, billing_table, check_access
+from .rsa_key import check_rsa_pem
 
 GOOGLE_TOKEN_URIS = ("https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token")
 REQUIRED = ("type", "project_id", "private_key_id", "private_key", "client_email")  # token_uri: Google's if absent
 RESOURCE_MANAGER_URL = "https://cloudresourcemanager.googleapis.com/v1"
 # bigquery for the probes and the billing table; cloud-platform.read-only for projects.testIamPermissions
 SCOPES = ("https://www.googleapis.com/auth/bigquery", "https://www.googleapis.com/auth/cloud-platform.read-only")
+# Google's project id format (6-30 characters), optionally domain-scoped (example.com:my-project)
+PROJECT_ID_RE = re.compile(r"^(?:[a-z0-9.-]{1,63}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 PoolFactory = Callable[[], urllib3.PoolManager]
 
 
@@ -53,6 +58,8 @@ def _load_json(text: str) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise malformed("The service-account key JSON is nested too deeply.") from None
+    except ValueError:  # e.g. an integer over Python's 4,300-digit conversion limit
+        raise malformed("The service-account key JSON holds a number too large to read.") from None
     if not isinstance(data, dict):
         raise malformed("The service-account key must be a JSON object (the key file downloaded from IAM).")
     return data
@@ -68,6 +75,9 @@ def _check_fields(data: dict[str, Any], full_key_check: bool = True) -> None:
     missing = [f for f in REQUIRED if not isinstance(data.get(f), str) or not data.get(f)]
     if missing:
         raise malformed(f"The service-account key is missing: {', '.join(missing)}.")
+    for field in ("project_id", "private_key_id", "private_key", "client_email"):
+        if not _clean_text(data[field], one_line=field != "private_key"):
+            raise malformed(f"The key's {field} holds control characters or invalid Unicode.")
     if data.get("token_uri", GOOGLE_TOKEN_URIS[0]) not in GOOGLE_TOKEN_URIS:
         raise malformed(
             "The key's token_uri is not Google's token endpoint (https://oauth2.googleapis.com/token);"
@@ -77,13 +87,27 @@ def _check_fields(data: dict[str, Any], full_key_check: bool = True) -> None:
         raise malformed("The key's universe_domain is not googleapis.com; only Google Cloud keys are accepted.")
     if "@" not in data["client_email"]:
         raise malformed("The key's client_email is not an email address.")
+    if not PROJECT_ID_RE.fullmatch(data["project_id"]):
+        raise malformed("The key's project_id is not a Google Cloud project id (6-30 lower-case letters, digits, -).")
+    check_rsa_pem(data["private_key"])  # algorithm and size from the DER, before the costly load
     try:
         # RSA key validation costs ~27 ms of CPU: done once, when the key is set up, not on every re-check
-        load_pem_private_key(
+        key = load_pem_private_key(
             data["private_key"].encode(), password=None, unsafe_skip_rsa_key_validation=not full_key_check
         )
     except (ValueError, TypeError):
         raise malformed("The key's private_key cannot be read as a PEM private key; download a new key file.") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise malformed("The key's private_key is not an RSA key; download a new key file.")
+
+
+def _clean_text(text: str, one_line: bool) -> bool:
+    """Shown, stored and sent back: valid Unicode (no lone surrogate), and no control characters on one line."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return text.isprintable() or not one_line
 
 
 class GcpValidator(Validator):

@@ -5,31 +5,57 @@ from __future__ import annotations
 import re
 
 REDACTED = "[redacted]"
-MIN_FRAGMENT = 4
+MIN_FRAGMENT = 4  # a whole word of 4-7 key characters found in a secret (e.g. "key ending Yz99") is removed
+FRAGMENT = 8  # and every run of 8+ characters found in a secret, wherever it sits in a word
 # Key-shaped tokens, masked or not: sk-..., sk-proj-****abcd, ya29.<token>, PEM bodies.
 _KEYLIKE = re.compile(
     r"(sk-[A-Za-z0-9_*\-.]{2,}|ya29\.[A-Za-z0-9_\-.]+|-----BEGIN[^-]*-----[\s\S]*?-----END[^-]*-----)"
 )
-_TOKEN = re.compile(rf"[A-Za-z0-9_+/=\-]{{{MIN_FRAGMENT},}}")
+_SHORT_WORD = re.compile(
+    rf"(?<![A-Za-z0-9_+/=\-])[A-Za-z0-9_+/=\-]{{{MIN_FRAGMENT},{FRAGMENT - 1}}}(?![A-Za-z0-9_+/=\-])"
+)
 
 
 def scrub(text: str, secrets: list[str]) -> str:
-    """Remove key-shaped tokens and any run of >= 4 credential characters found inside a secret."""
+    """Remove key-shaped tokens, every run of text made of 8-character pieces of a secret, and short words
+    (4-7 characters) that occur in a secret.
+
+    Linear in the text and the secrets: the secrets' pieces go into sets, each position of the text is looked up
+    once, and overlapping hits merge into one run, so a key echoed in halves (`half1/half2`) loses both."""
     text = _KEYLIKE.sub(REDACTED, text)
-    if not secrets:
+    if not any(secrets):
         return text
+    text = _remove_runs(text, _pieces(secrets, FRAGMENT))
+    words = [m for m in _SHORT_WORD.finditer(text) if _is_keyish(m.group(0))]
+    if not words:
+        return text
+    short = set().union(*(_pieces(secrets, n) for n in range(MIN_FRAGMENT, FRAGMENT)))
+    out, last = [], 0
+    for m in words:
+        if m.group(0) in short:
+            out += [text[last : m.start()], REDACTED]
+            last = m.end()
+    return "".join(out) + text[last:]
 
-    def fragment(match: re.Match[str]) -> str:
-        word = match.group(0)
-        if any(word in s for s in secrets):
-            return REDACTED
-        for size in range(len(word) - 1, MIN_FRAGMENT - 1, -1):  # longest piece of the word inside a secret
-            for start in range(0, len(word) - size + 1):
-                if any(word[start : start + size] in s for s in secrets) and _is_keyish(word[start : start + size]):
-                    return word[:start] + REDACTED + word[start + size :]
-        return word
 
-    return _TOKEN.sub(fragment, text)
+def _pieces(secrets: list[str], size: int) -> set[str]:
+    return {s[i : i + size] for s in secrets for i in range(len(s) - size + 1)}
+
+
+def _remove_runs(text: str, grams: set[str]) -> str:
+    runs: list[list[int]] = []
+    for i in range(len(text) - FRAGMENT + 1):
+        if text[i : i + FRAGMENT] in grams:
+            if runs and i <= runs[-1][1]:
+                runs[-1][1] = i + FRAGMENT
+            else:
+                runs.append([i, i + FRAGMENT])
+    out, last = [], 0
+    for start, end in runs:
+        if _is_keyish(text[start:end]):
+            out += [text[last:start], REDACTED]
+            last = end
+    return "".join(out) + text[last:]
 
 
 def _is_keyish(piece: str) -> bool:

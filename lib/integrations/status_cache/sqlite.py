@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..domain import CachedStatus, OrgRow, Provider, Status
 from ..errors import IntegrationError
+from ..files import private_file
 from .base import WIDE_COLUMNS, StatusCache, configured_column, long_status_frame, status_column
 
 _STATUS_VALUES = ",".join(f"'{s.value}'" for s in Status)
@@ -50,7 +51,7 @@ class SqliteStatusCache(StatusCache):
         try:
             conn = getattr(self._local, "conn", None)
             if conn is None or self._local.pid != os.getpid():
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_file(self.path)  # 0600 in a 0700 dir; SQLite gives -wal and -shm the same mode
                 conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
                 conn.row_factory = sqlite3.Row
                 conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync per commit

@@ -48,6 +48,22 @@ class SchemaFinding(NamedTuple):
     fix: str = ""
 
 
+class KeyVersion(NamedTuple):
+    """A key version the store knows of: its check value (see crypto.base.key_check) and when it was retired."""
+
+    key_ref: str
+    key_check: str
+    created_at: datetime
+    retired_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> KeyVersion:
+        def at(value: Any) -> datetime | None:
+            return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+        return cls(row["key_ref"], row["key_check"], at(row["created_at"]), at(row.get("retired_at")))  # type: ignore[arg-type]
+
+
 class IntegrationStore(ABC):
     name: str = "store"
     queries: int = 0  # backend round-trips, counted for the benchmarks
@@ -88,12 +104,16 @@ class IntegrationStore(ABC):
 
         Returns False when the row is no longer active (rotated meanwhile); the event is appended anyway."""
 
-    def record_validations(self, updates: list[ValidationUpdate]) -> None:
-        """Several validation outcomes (adapters may write them in one transaction)."""
-        for u in updates:
-            self.record_validation(
+    def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
+        """Several validation outcomes (adapters may write them in one transaction). Returns the credential_ids
+        whose row was still active and so was updated (a compare-and-set: only those may be synced)."""
+        return {
+            u.credential_id
+            for u in updates
+            if self.record_validation(
                 u.credential_id, u.status, u.error_code, u.error_message, u.validated_at, u.actor, u.event
             )
+        }
 
     @abstractmethod
     def deactivate(
@@ -131,6 +151,18 @@ class IntegrationStore(ABC):
 
     @abstractmethod
     def api_keys(self, org_slug: str | None = None) -> list[OrgApiKey]: ...
+
+    @abstractmethod
+    def key_versions(self) -> dict[str, KeyVersion]:
+        """Every encryption key version recorded, retired ones included, by key_ref."""
+
+    @abstractmethod
+    def record_key_version(self, key_ref: str, key_check: str, at: datetime) -> None:
+        """Record a key version the cipher holds (idempotent: a known key_ref is left as it is)."""
+
+    @abstractmethod
+    def retire_key_version(self, key_ref: str, at: datetime) -> None:
+        """Mark a key version retired: it is no longer expected in the keyring."""
 
     def audit(self, question: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
         """Answer an audit question inside the store (see store/bigquery_audit_sql.py), or None to let the

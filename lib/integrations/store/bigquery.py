@@ -19,7 +19,7 @@ from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..overview import ACTIVE_COLUMNS
 from . import bigquery_sql as sql
-from .base import ROTATED, IntegrationStore, SchemaFinding, ValidationUpdate
+from .base import ROTATED, IntegrationStore, KeyVersion, SchemaFinding, ValidationUpdate
 from .bigquery_audit_sql import AUDIT
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -415,10 +415,10 @@ class BigQueryStore(IntegrationStore):
         update = ValidationUpdate(credential_id, status, error_code, error_message, validated_at, actor, event)
         return credential_id in self._record([update])
 
-    def record_validations(self, updates: list[ValidationUpdate]) -> None:
-        """A whole batch in one query job: one UPDATE ... FROM UNNEST(@updates) and one INSERT of the events."""
-        if updates:
-            self._record(updates)
+    def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
+        """A whole batch in one query job: one UPDATE ... FROM UNNEST(@updates) and one INSERT of the events;
+        returns the credential ids whose row was still active."""
+        return self._record(updates) if updates else set()
 
     def _record(self, updates: list[ValidationUpdate]) -> set[str]:
         latest = {u.credential_id: u for u in updates}  # UPDATE ... FROM must match one source row per target row
@@ -488,6 +488,15 @@ class BigQueryStore(IntegrationStore):
     def api_keys(self, org_slug: str | None = None) -> list[OrgApiKey]:
         rows = self._query(sql.LIST_KEYS, {"org_slug": org_slug})
         return [OrgApiKey.model_validate({k: _utc(v) for k, v in r.items()}) for r in rows]
+
+    def key_versions(self) -> dict[str, KeyVersion]:
+        return {r["key_ref"]: KeyVersion.of({k: _utc(v) for k, v in r.items()}) for r in self._query(sql.KEY_VERSIONS)}
+
+    def record_key_version(self, key_ref: str, key_check: str, at: datetime) -> None:
+        self._query(sql.RECORD_KEY_VERSION, {"key_ref": key_ref, "key_check": key_check, "created_at": at})
+
+    def retire_key_version(self, key_ref: str, at: datetime) -> None:
+        self._query(sql.RETIRE_KEY_VERSION, {"key_ref": key_ref, "retired_at": at})
 
     def audit(self, question: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
         return [{k: _utc(v) for k, v in row.items()} for row in self._query(AUDIT[question], params)]

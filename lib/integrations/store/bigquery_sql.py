@@ -17,8 +17,9 @@ EVENT_COLUMNS = (
     "error_code, message, actor, duration_ms"
 )
 KEY_COLUMNS = "org_slug, key_id, key_prefix, key_hash, created_at, revoked_at"
+KEY_VERSION_COLUMNS = "key_ref, key_check, created_at, retired_at"
 
-TABLES = ("org_integrations", "org_integration_events", "org_api_keys")
+TABLES = ("org_integrations", "org_integration_events", "org_api_keys", "key_versions")
 CREATE_CREDENTIALS = """CREATE TABLE IF NOT EXISTS `{t}.org_integrations` (
   credential_id STRING NOT NULL, org_slug STRING NOT NULL, provider STRING NOT NULL, credential_name STRING,
   encrypted_credential BYTES, key_ref STRING, credential_hint STRING, credential_fingerprint STRING, metadata JSON,
@@ -36,10 +37,12 @@ PARTITION BY DATE(event_at) CLUSTER BY org_slug"""
 CREATE_KEYS = """CREATE TABLE IF NOT EXISTS `{t}.org_api_keys` (
   org_slug STRING NOT NULL, key_id STRING NOT NULL, key_prefix STRING NOT NULL, key_hash STRING NOT NULL,
   created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)"""
-CREATE = dict(zip(TABLES, (CREATE_CREDENTIALS, CREATE_EVENTS, CREATE_KEYS), strict=True))
+CREATE_KEY_VERSIONS = """CREATE TABLE IF NOT EXISTS `{t}.key_versions` (
+  key_ref STRING NOT NULL, key_check STRING NOT NULL, created_at TIMESTAMP NOT NULL, retired_at TIMESTAMP)"""
+CREATE = dict(zip(TABLES, (CREATE_CREDENTIALS, CREATE_EVENTS, CREATE_KEYS, CREATE_KEY_VERSIONS), strict=True))
 COLUMNS = {
     table: tuple(c.strip() for c in columns.split(","))
-    for table, columns in zip(TABLES, (CRED_COLUMNS, EVENT_COLUMNS, KEY_COLUMNS), strict=True)
+    for table, columns in zip(TABLES, (CRED_COLUMNS, EVENT_COLUMNS, KEY_COLUMNS, KEY_VERSION_COLUMNS), strict=True)
 }
 ADD_COLUMNS = {"org_integrations": {"credential_kind": ADD_CREDENTIAL_KIND}}  # init() adds these to old tables
 MIGRATIONS = {  # what an existing dataset needs (README: "Running on Google Cloud")
@@ -135,6 +138,12 @@ LIST_KEYS = (
     " ORDER BY created_at"
 )
 PING = "SELECT 1 AS ok"
+KEY_VERSIONS = "SELECT key_ref, key_check, created_at, retired_at FROM `{t}.key_versions`"
+RECORD_KEY_VERSION = """INSERT INTO `{t}.key_versions` (key_ref, key_check, created_at, retired_at)
+  SELECT @key_ref, @key_check, @created_at, CAST(NULL AS TIMESTAMP) FROM (SELECT 1)
+  WHERE NOT EXISTS (SELECT 1 FROM `{t}.key_versions` WHERE key_ref = @key_ref)"""
+RETIRE_KEY_VERSION = """UPDATE `{t}.key_versions` SET retired_at = @retired_at
+  WHERE key_ref = @key_ref AND retired_at IS NULL"""
 
 ALL = {
     name: value

@@ -16,8 +16,9 @@ import pandas as pd
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
+from ..files import private_file
 from ..overview import ACTIVE_COLUMNS
-from .base import IntegrationStore, ValidationUpdate, replacing
+from .base import IntegrationStore, KeyVersion, ValidationUpdate, replacing
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS org_integrations (
@@ -35,6 +36,8 @@ CREATE INDEX IF NOT EXISTS events_org ON org_integration_events(org_slug, at);
 CREATE TABLE IF NOT EXISTS org_api_keys (
   key_id TEXT PRIMARY KEY, org_slug TEXT NOT NULL, key_prefix TEXT NOT NULL, key_hash TEXT NOT NULL,
   created_at TEXT NOT NULL, revoked_at TEXT);
+CREATE TABLE IF NOT EXISTS key_versions (
+  key_ref TEXT PRIMARY KEY, key_check TEXT NOT NULL, created_at TEXT NOT NULL, retired_at TEXT);
 """
 CRED_COLUMNS = list(StoredCredential.model_fields)
 EVENT_COLUMNS = list(Event.model_fields)
@@ -71,11 +74,12 @@ class SqliteStore(IntegrationStore):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # 0600 in a 0700 dir; SQLite gives -wal and -shm the same mode
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync per commit
+            conn.execute("PRAGMA secure_delete = ON")  # an erased ciphertext is overwritten, not left in free space
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
@@ -125,6 +129,12 @@ class SqliteStore(IntegrationStore):
         ).fetchone()
         return _credential(row) if row else None
 
+    def _checkpoint(self) -> None:
+        """After an erase: copy the WAL into the database (secure_delete overwrites the old bytes there) and
+        truncate it, so the erased ciphertext's old page images do not linger in warehouse.sqlite-wal."""
+        with self._tx(write=False) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
     def activate(self, record: StoredCredential, event: Event) -> StoredCredential | None:
         with self._tx() as conn:
             previous = self._active(conn, record.org_slug, record.provider)
@@ -132,6 +142,8 @@ class SqliteStore(IntegrationStore):
                 self._erase(conn, previous.credential_id, record.created_at, record.created_by or "system")
             self._insert(conn, "org_integrations", CRED_COLUMNS, record)
             self._insert(conn, "org_integration_events", EVENT_COLUMNS, replacing(event, previous))
+        if previous:
+            self._checkpoint()
         return previous
 
     def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None:
@@ -169,18 +181,20 @@ class SqliteStore(IntegrationStore):
         event: Event,
     ) -> bool:
         update = ValidationUpdate(credential_id, status, error_code, error_message, validated_at, actor, event)
-        return self._record([update]) == 1
+        return bool(self._record([update]))
 
-    def record_validations(self, updates: list[ValidationUpdate]) -> None:
-        self._record(updates)
+    def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
+        return self._record(updates)
 
-    def _record(self, updates: list[ValidationUpdate]) -> int:
+    def _record(self, updates: list[ValidationUpdate]) -> set[str]:
         with self._tx() as conn:
-            changed = conn.executemany(
-                "UPDATE org_integrations SET validation_status = ?, validation_error_code = ?, "
-                "validation_error_message = ?, last_validated_at = COALESCE(?, last_validated_at), "
-                "updated_at = ?, updated_by = ? WHERE credential_id = ? AND is_active = 1",
-                [
+            changed = {
+                u.credential_id
+                for u in updates
+                if conn.execute(
+                    "UPDATE org_integrations SET validation_status = ?, validation_error_code = ?, "
+                    "validation_error_message = ?, last_validated_at = COALESCE(?, last_validated_at), "
+                    "updated_at = ?, updated_by = ? WHERE credential_id = ? AND is_active = 1",
                     (
                         u.status.value,
                         u.error_code,
@@ -189,10 +203,10 @@ class SqliteStore(IntegrationStore):
                         u.event.at.isoformat(),
                         u.actor,
                         u.credential_id,
-                    )
-                    for u in updates
-                ],
-            ).rowcount
+                    ),
+                ).rowcount
+                == 1
+            }
             conn.executemany(
                 f"INSERT INTO org_integration_events ({','.join(EVENT_COLUMNS)}) VALUES "
                 f"({','.join('?' * len(EVENT_COLUMNS))})",
@@ -208,7 +222,9 @@ class SqliteStore(IntegrationStore):
             if previous:
                 self._erase(conn, previous.credential_id, at, actor)
                 self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
-            return previous
+        if previous:
+            self._checkpoint()
+        return previous
 
     def replace_ciphertext(
         self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str, event: Event
@@ -221,7 +237,9 @@ class SqliteStore(IntegrationStore):
             )
             if cur.rowcount == 1:
                 self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
-            return cur.rowcount == 1
+        if cur.rowcount == 1:
+            self._checkpoint()
+        return cur.rowcount == 1
 
     def append_event(self, event: Event) -> None:
         with self._tx() as conn:
@@ -257,3 +275,22 @@ class SqliteStore(IntegrationStore):
             sql, args = sql + " WHERE org_slug = ?", [org_slug]
         with self._tx(write=False) as conn:
             return [OrgApiKey.model_validate(dict(r)) for r in conn.execute(sql + " ORDER BY created_at", args)]
+
+    def key_versions(self) -> dict[str, KeyVersion]:
+        with self._tx(write=False) as conn:
+            rows = conn.execute("SELECT key_ref, key_check, created_at, retired_at FROM key_versions").fetchall()
+        return {r["key_ref"]: KeyVersion.of(dict(r)) for r in rows}
+
+    def record_key_version(self, key_ref: str, key_check: str, at: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO key_versions (key_ref, key_check, created_at) VALUES (?, ?, ?)",
+                (key_ref, key_check, at.isoformat()),
+            )
+
+    def retire_key_version(self, key_ref: str, at: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE key_versions SET retired_at = ? WHERE key_ref = ? AND retired_at IS NULL",
+                (at.isoformat(), key_ref),
+            )

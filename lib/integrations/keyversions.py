@@ -1,0 +1,55 @@
+"""The store's record of the encryption key versions, checked against the cipher at start-up and in /readyz.
+
+A keyring that lost or changed a version the store recorded is refused (KEYRING_MISMATCH) instead of being used:
+otherwise every re-validation would report the credentials encrypted under it as broken."""
+
+from __future__ import annotations
+
+from .crypto.base import Cipher
+from .domain import utcnow
+from .errors import IntegrationError
+from .store.base import IntegrationStore
+
+
+def verify(store: IntegrationStore, cipher: Cipher) -> None:
+    """Refuse a cipher lacking a live recorded key version (or holding another key under its name); record the
+    versions it holds that the store does not know yet (a rotation, or the first start after an upgrade)."""
+    held = cipher.key_versions()
+    if not held:
+        return  # versions managed by the service (Cloud KMS)
+    recorded = store.key_versions()
+    wrong = sorted(r for r, v in recorded.items() if v.retired_at is None and held.get(r) != v.key_check)
+    if wrong:
+        raise IntegrationError(
+            "KEYRING_MISMATCH",
+            f"The keyring does not hold the key version(s) {', '.join(wrong)} the store recorded; restore the "
+            "keyring that encrypted the stored credentials.",
+        )
+    for key_ref, check in held.items():
+        if key_ref not in recorded:
+            store.record_key_version(key_ref, check, utcnow())
+
+
+def store_is_empty(store: IntegrationStore) -> bool:
+    """No key version recorded and no credential ever stored: the only state in which a keyring may be created."""
+    return not store.key_versions() and not store.list_credentials(active_only=False)
+
+
+def retire(store: IntegrationStore, cipher: Cipher, key_ref: str) -> None:
+    """Remove a key version for good; refused while any stored ciphertext uses it or when it is current."""
+    remove = getattr(cipher, "retire", None)
+    if remove is None:
+        raise IntegrationError(
+            "CONFIGURATION_ERROR",
+            "Only the local keyring retires versions here; destroy a Cloud KMS key version in Google Cloud.",
+        )
+    using = sum(1 for r in store.list_credentials() if r.key_ref == key_ref and r.encrypted_credential)
+    if using or key_ref == cipher.current_key_ref():
+        raise IntegrationError(
+            "KEY_VERSION_IN_USE",
+            f"{key_ref} is "
+            + (f"used by {using} stored credential(s)" if using else "the current key version")
+            + "; run `integrations key rotate` and `integrations rewrap` first.",
+        )
+    store.retire_key_version(key_ref, utcnow())  # first: a crash before the keyring write leaves a spare key only
+    remove(key_ref)
