@@ -125,12 +125,15 @@ class IntegrationService(BulkOperations):
         actor: str = "system",
         on_step: StepCallback | None = None,
     ) -> SetupResult:
-        """Format check -> live check (unless skipped) -> encrypt -> store (rotating) -> status sync."""
+        """Format check -> live check (unless skipped) -> encrypt -> store (rotating) -> status sync.
+
+        A rotation keeps the current credential's name and metadata unless new ones are given
+        (`metadata={}` clears them)."""
         started, step = time.monotonic(), on_step or (lambda _name: None)
         org_slug, provider = check_slug(org_slug), Provider.parse(provider)
         secret, meta, name = (
             credential_secret(credential),
-            metadata_dict(metadata),
+            None if metadata is None else metadata_dict(metadata),
             limits.credential_name(credential_name),
         )
         self._require_org(org_slug)
@@ -152,6 +155,10 @@ class IntegrationService(BulkOperations):
                 )
             status, checks = Status.VALID, result.checks
         credential_id = f"cred_{secrets.token_hex(12)}"
+        before = self.store.get_active(org_slug, provider)
+        if before is not None:  # a rotation keeps what it does not replace
+            name = before.credential_name if name is None else name
+            meta = before.metadata if meta is None else meta
         step("encrypt")
         plaintext = parsed.secret.get_secret_value().encode()
         sealed = self.cipher.encrypt(plaintext, aad_for(org_slug, provider.value, credential_id))
@@ -165,7 +172,7 @@ class IntegrationService(BulkOperations):
             key_ref=sealed.key_ref,
             credential_hint=parsed.hint,
             credential_fingerprint=self.cipher.fingerprint(plaintext),
-            metadata=meta,
+            metadata=meta or {},
             validation_status=status,
             last_validated_at=at if status == Status.VALID else None,
             created_at=at,
@@ -174,7 +181,6 @@ class IntegrationService(BulkOperations):
             updated_by=actor,
         )
         step("store")
-        before = self.store.get_active(org_slug, provider)
         message = "Rotated: the previous credential was deactivated and erased." if before else "Configured."
         event = make_event(
             org_slug,

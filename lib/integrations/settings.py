@@ -20,6 +20,17 @@ _PROFILE_DEFAULTS = {
 }
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - an endpoint, not a secret
+_CHECKOUT = Path(__file__).resolve().parents[2]  # the project root when the library runs from a checkout
+
+
+def default_data_dir() -> Path:
+    """`.data` in the working directory; anywhere inside a checkout of this project, the checkout's `.data`, so a
+    notebook opened from notebooks/ (Jupyter's working directory) finds what `make run` created."""
+    cwd = Path.cwd().resolve()
+    checkout = (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "lib" / "integrations").is_dir()
+    if checkout and (cwd == _CHECKOUT or _CHECKOUT in cwd.parents):
+        return _CHECKOUT / ".data"
+    return Path(".data")
 
 
 class Settings(BaseSettings):
@@ -32,7 +43,7 @@ class Settings(BaseSettings):
     cipher: str | None = None
     status_cache: str | None = None
     validation: str | None = None
-    data_dir: Path = Path(".data")
+    data_dir: Path = Field(default_factory=default_data_dir)
 
     gcp_project: str | None = None
     bigquery_dataset: str = "organizations"
