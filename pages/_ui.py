@@ -239,7 +239,7 @@ def bulk_sidebar() -> None:
 
     @st.fragment(run_every=0.5 if running is not None else None)
     def progress() -> None:
-        job = jobs().get(st.session_state.get(BULK_WATCH_KEY))
+        job = jobs().get(st.session_state.get(BULK_WATCH_KEY)) or jobs().latest(BULK)
         if job is None:
             return
         if job.running:
