@@ -54,3 +54,26 @@ def test_walkthroughs_and_catalog_search(demo: IntegrationService) -> None:
     at.text_input(key="catalog_search").input("permission").run()
     codes = [e.label.split("`")[1] for e in at.expander if e.label.startswith("`")]
     assert "INSUFFICIENT_PERMISSIONS" in codes and "NETWORK_ERROR" not in codes
+
+
+def test_the_url_provider_is_kept_and_an_unknown_org_is_refused(demo: IntegrationService) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.console.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "pages/troubleshooting.py"), default_timeout=60)
+    at.query_params.update({"org": "globex", "provider": "ANTHROPIC"})
+    at.run()
+    assert at.radio(key="ts_provider").value == "ANTHROPIC" and "Diagnose globex · Anthropic" in at.subheader[0].value
+    at = AppTest.from_file(str(ROOT / "pages/troubleshooting.py"), default_timeout=60)
+    at.query_params["org"] = "ghost-org"
+    at.run()
+    assert "No organization ghost\\-org exists" in at.error[0].value and not at.button
+
+
+def test_diagnose_shows_tenant_text_literally(demo: IntegrationService) -> None:
+    demo.cache.create_org("evil-org", "![x](http://evil.example/x.png)")
+    at = app("pages/troubleshooting.py", org="evil-org")
+    at.button(key="diagnose").click().run()
+    assert all("](http" not in m.value for m in at.markdown)
+    assert any("\\!\\[x\\]\\(http" in m.value for m in at.markdown)
