@@ -90,7 +90,8 @@ def test_revalidate_selected_checks_exactly_the_selected_rows(demo: IntegrationS
     assert new == [("acmecorp", "GCP"), ("initech", "OPENAI")], "two rows, two checks (no org x provider product)"
     assert "2 checked" in at.success[0].value and "1 status change" in at.success[0].value
     changed = at.dataframe[0].value  # the run's changed rows, above the queue
-    assert list(zip(changed.org_slug, changed.before, changed.after, strict=True)) == [("initech", "PENDING", "INVALID")]
+    rows = list(zip(changed.org_slug, changed.before, changed.after, strict=True))
+    assert rows == [("initech", "PENDING", "INVALID")]
     assert metrics(at)["Invalid"] == "3", "KPIs refresh in the same run"
 
 
