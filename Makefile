@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: install data run api test lint bench audit-security clean
+.PHONY: install data run reset notebook api test lint bench audit-security clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ data: install
 run: data
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
+
+# drop the local data dir (.data) and load the demo orgs again
+reset: install
+	rm -rf .data
+	$(MAKE) data
+
+# JupyterLab from the venv, opened on notebooks/ (the notebooks find the project's .data themselves)
+notebook: data
+	$(BIN)/jupyter lab --notebook-dir notebooks --ip 127.0.0.1 --no-browser
 
 api: data
 	$(BIN)/integrations api
