@@ -23,6 +23,7 @@ elif not _ui.local_host_allowed():
     st.error("Refused: in local mode the console answers only on its own address (127.0.0.1 or localhost).")
     st.stop()
 
+st.session_state[_ui.APP_KEY] = True  # the checks above passed: pages may run (see _ui.through_app)
 svc = _ui.service()
 slugs = _ui.org_slugs()
 with st.sidebar:

@@ -23,6 +23,7 @@ BULK = "bulk"  # the job kind of bulk re-validations: one at a time, shown in ev
 BULK_WATCH_KEY = "bulk_watch"  # the bulk job this session saw running (refresh the page when it ends)
 FLASH_KEY = "flash"
 LOOPBACK = ["127.0.0.1", "localhost", "::1"]
+APP_KEY = "entered_through_app"  # set by app.py once its checks (sign-in or local Host) passed
 BADGES = {"VALID": "🟢 VALID", "INVALID": "🔴 INVALID", "PENDING": "🟡 PENDING", "NOT_CONFIGURED": "⚪ NOT_CONFIGURED"}
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'])")
 
@@ -96,6 +97,14 @@ def local_host_allowed() -> bool:
         return True
     host = (urlsplit(f"//{headers.get('Host', '')}").hostname or "").rstrip(".")
     return host in (st.get_option("server.allowedHosts") or LOOPBACK)
+
+
+def through_app() -> None:
+    """Every page starts here. Streamlit serves the `pages/` folder on its own (each page without app.py, so
+    without sign-in or the Host check) until the first st.navigation call of the process, e.g. to the first
+    request after a start: such a run is sent to app.py instead. A run with no HTTP request (AppTest) is let be."""
+    if st.context.headers and not st.session_state.get(APP_KEY):
+        st.switch_page("app.py")
 
 
 def signed_in() -> bool:
@@ -232,21 +241,20 @@ def start_bulk(label: str, **kwargs: Any) -> None:
 
 
 def bulk_sidebar() -> None:
-    """Every page's sidebar: the running bulk re-validation's progress; the page refreshes when it ends."""
+    """Every page's sidebar: the running bulk re-validation's progress, then its outcome. The status page that
+    started it waits for it and redraws itself."""
     running = jobs().running(BULK)
     if running is not None:
         st.session_state[BULK_WATCH_KEY] = running.id
 
-    @st.fragment(run_every=0.5 if running is not None else None)
+    @st.fragment(run_every=1.0 if running is not None else None)
     def progress() -> None:
         job = jobs().get(st.session_state.get(BULK_WATCH_KEY)) or jobs().latest(BULK)
         if job is None:
             return
         if job.running:
             st.progress(job.fraction, text=f"{job.label}: {job.done}/{job.total}")
-        elif running is not None:  # it ended since this page was drawn: redraw the page with the new state
-            st.rerun(scope="app")
-        else:
+        else:  # (no full rerun from here: it would race with the operator's navigation)
             report = job.result
             if report is not None:
                 st.caption(f"Last bulk run: {report.total} checked, {len(report.changed)} status change(s).")

@@ -8,6 +8,8 @@ from integrations.views import events_view
 
 from pages import _ui
 
+_ui.through_app()
+
 svc = _ui.service()
 st.title("Audit log")
 events = events_view(svc.events())

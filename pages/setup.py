@@ -11,6 +11,8 @@ from integrations import IntegrationError, Provider
 
 from pages import _ui
 
+_ui.through_app()
+
 JOB_KEY, CONFIRM_KEY, LOADED_KEY, UPLOADS_KEY = "setup_job", "confirm_delete", "setup_loaded", "setup_uploads"
 STEPS = {
     "format": "Format checked",

@@ -12,6 +12,8 @@ from integrations.views import AGE_BUCKETS, attention_queue, status_mix, validat
 
 from pages import _ui
 
+_ui.through_app()
+
 CONFIRM_ALL, PLAN_KEY = "confirm_revalidate_all", "reconcile_plan"
 svc = _ui.service()
 st.title("Status overview")
@@ -66,7 +68,8 @@ if job is not None and not job.running:
 
 # --- the attention queue -------------------------------------------------------------------------------------
 with st.container(border=True):
-    f1, f2, f3, f4 = st.columns([2, 2, 1, 1])
+    f0, f1, f2, f3, f4 = st.columns([2, 2, 2, 1, 1])
+    org_text = f0.text_input("Org", key="filter_org", placeholder="part of a slug")
     providers = f1.multiselect("Provider", ["OPENAI", "ANTHROPIC", "GCP"], key="filter_provider")
     reasons = f2.multiselect(
         "Needs", ["INVALID", "Drift", "PENDING", "Stale", "OK"], key="filter_attention", help="Why a row is listed"
@@ -75,6 +78,8 @@ with st.container(border=True):
     show_unconfigured = f4.toggle("Show not configured", key="filter_unconfigured")
 
 queue = attention_queue(frame, stale_days=stale_days, include_unconfigured=show_unconfigured)
+if org_text.strip():
+    queue = queue[queue.org_slug.str.contains(org_text.strip().lower(), regex=False)]
 if providers:
     queue = queue[queue.provider.isin(providers)]
 if reasons:

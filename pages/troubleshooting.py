@@ -6,6 +6,8 @@ from integrations.troubleshooting import WALKTHROUGHS, search_catalog
 
 from pages import _ui
 
+_ui.through_app()
+
 svc, org = _ui.service(), _ui.current_org()
 st.title("Troubleshooting")
 if _ui.unknown_org():

@@ -65,6 +65,9 @@ def test_filters(demo: IntegrationService) -> None:
     at.multiselect(key="filter_attention").set_value([])
     at.multiselect(key="filter_provider").set_value(["GCP"]).run()
     assert set(at.dataframe[0].value.provider) == {"GCP"}
+    at.multiselect(key="filter_provider").set_value([])
+    at.text_input(key="filter_org").input("acme").run()
+    assert set(at.dataframe[0].value.org_slug) == {"acmecorp"} and len(at.dataframe[0].value) == 3
 
 
 def test_reconcile_preview_then_apply_refreshes_the_page(demo: IntegrationService) -> None:
