@@ -335,16 +335,16 @@ def test_local_mode_refuses_other_hosts_and_cross_site_writes(console: str, brow
     upload = httpx.put(f"{console}/_stcore/upload_file/session/file", files={"file": ("a.json", b"{}")})
     assert upload.status_code == 403, "no XSRF token, no upload"
 
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:  # a browser whose DNS says evil.example is this machine (DNS rebinding)
-        rebound = p.chromium.launch(
-            executable_path=CHROMIUM, args=[*FLAGS, "--host-resolver-rules=MAP rebind.evil.example 127.0.0.1"]
-        )
-        page = rebound.new_page()
+    # a browser whose DNS says rebind.evil.example is this machine (DNS rebinding)
+    rebound = browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*FLAGS, "--host-resolver-rules=MAP rebind.evil.example 127.0.0.1"]
+    )
+    try:
+        page = rebound.new_page(viewport={"width": 1400, "height": 900})
         page.goto(f"http://rebind.evil.example:{port}/?org=acmecorp")
-        page.wait_for_timeout(4000)
+        page.wait_for_timeout(5000)
         text = page.locator("body").inner_text()
         shot(page, "14_dns_rebinding_refused")
+    finally:
         rebound.close()
     assert "acmecorp" not in text.replace("org=acmecorp", "") and "Setup" not in text
