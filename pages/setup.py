@@ -5,9 +5,12 @@ drawn below them is always the state after the action; a check started here fini
 """
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 from integrations import IntegrationError, Provider
+from integrations.jobs import Job
 
 from pages import _ui
 
@@ -29,7 +32,7 @@ provider = _ui.provider_picker("setup_provider")
 label = Provider(provider).label
 
 
-def start(kind: str, title: str, work) -> None:  # type: ignore[no-untyped-def]
+def start(kind: str, title: str, work: Callable[[Job], Any]) -> None:
     job = _ui.jobs().start(kind, title, work, owner=_ui.actor())
     st.session_state[JOB_KEY] = {"id": job.id, "org": org, "provider": provider, "kind": kind}
 
@@ -80,7 +83,7 @@ def delete() -> None:
     _ui.changed()
 
 
-def show_outcome(kind: str, job) -> None:  # type: ignore[no-untyped-def]
+def show_outcome(kind: str, job: Job) -> None:
     if job.error is not None:
         _ui.show_error(job.error, org, provider)
         return
@@ -167,7 +170,7 @@ with st.form("setup_form"):
         )
     else:
         st.text_input("API key", key="setup_credential", type="password", placeholder="sk-...")
-    st.text_input("Credential name", key="setup_credential_name", placeholder="OpenAI Production Key")
+    st.text_input("Credential name", key="setup_credential_name", placeholder="e.g. Production key")
     st.text_area("Metadata (JSON object)", key="setup_metadata", height=80, placeholder='{"environment": "production"}')
     st.checkbox(
         "Skip validation (store as PENDING)",

@@ -22,7 +22,7 @@ from integrations.demo import seed
 from integrations.domain import Action
 from playwright.sync_api import expect
 
-from tests.keys import CANARY, anthropic_key, openai_key
+from tests.keys import CANARY, anthropic_key, openai_key, service_account_json
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / ".artifacts" / "screenshots"
@@ -236,6 +236,20 @@ def test_revalidate_two_selected_rows_makes_exactly_two_checks(page, console: st
         new.remove(pair)
     assert len(new) == 2 and {org for org, _ in new} == {"acmecorp"}, new
     shot(page, "06_two_checks_done")
+
+
+def test_gcp_key_file_upload_never_shows_the_private_key(page, console: str, tmp_path: Path) -> None:
+    key_file = tmp_path / "service-account.json"
+    key_file.write_text(service_account_json("uploader@demo-project.iam.gserviceaccount.com"))
+    page.goto(f"{console}/?org=initech&provider=GCP")
+    page.locator("h3").filter(has_text="initech · Google Cloud").wait_for()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(key_file))
+    page.get_by_text("service-account.json").wait_for()
+    page.get_by_role("button", name="Validate and save").click()
+    page.locator('[data-testid="stAlertContentSuccess"]').filter(has_text="configured").wait_for()
+    expect(card(page)).to_contain_text("uploader@demo-project.iam.gserviceaccount.com")
+    assert "PRIVATE KEY" not in page.content()
+    shot(page, "07b_gcp_key_uploaded")
 
 
 def test_leaving_a_running_check_keeps_its_outcome(page, console: str, svc: IntegrationService) -> None:
