@@ -30,7 +30,7 @@ reset: install
 
 # JupyterLab from the venv, opened on notebooks/ (the notebooks find the project's .data themselves)
 notebook: data
-	$(BIN)/jupyter lab --notebook-dir notebooks --ip 127.0.0.1 --no-browser
+	$(BIN)/jupyter lab --notebook-dir notebooks --ip 127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
 api: data
 	$(BIN)/integrations api
