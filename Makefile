@@ -8,7 +8,7 @@ PORT ?= 8501
 TS := clients/typescript
 TS_DEPS := $(TS)/node_modules/.package-lock.json
 
-.PHONY: install data run api test lint bench audit-security clean ts-types
+.PHONY: install data run reset notebook api test lint bench audit-security clean ts-types
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ data: install
 run: data
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
+
+# drop the local data dir (.data) and load the demo orgs again
+reset: install
+	rm -rf .data
+	$(MAKE) data
+
+# JupyterLab from the venv, opened on notebooks/ (the notebooks find the project's .data themselves)
+notebook: data
+	$(BIN)/jupyter lab --notebook-dir notebooks --ip 127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
 api: data
 	$(BIN)/integrations api

@@ -1,4 +1,5 @@
-"""Streamlit entry: sign-in, the sidebar (org picker, backend banner, operator) and the pages."""
+"""Streamlit entry: sign-in (or the local-mode Host check), the sidebar (org picker, backend banner, bulk run
+progress, operator) and the pages."""
 
 import streamlit as st
 
@@ -14,10 +15,15 @@ if _ui.auth_configured():
     allowed = st.secrets.get("operators", {})
     email = str(st.user.get("email", ""))
     if email not in allowed.get("emails", []) and email.split("@")[-1] not in allowed.get("domains", []):
-        st.error(f"{email} is not an allow-listed operator.")
+        st.error(f"{_ui.plain(email)} is not an allow-listed operator.")
         st.button("Sign out", on_click=st.logout)
         st.stop()
+elif not _ui.local_host_allowed():
+    # DNS rebinding: a web page on another name that resolves to 127.0.0.1 must not drive the console
+    st.error("Refused: in local mode the console answers only on its own address (127.0.0.1 or localhost).")
+    st.stop()
 
+st.session_state[_ui.APP_KEY] = True  # the checks above passed: pages may run (see _ui.through_app)
 svc = _ui.service()
 slugs = _ui.org_slugs()
 with st.sidebar:
@@ -26,13 +32,14 @@ with st.sidebar:
     request = st.session_state.pop(_ui.ORG_REQUEST_KEY, None)
     if request in slugs:
         st.session_state[_ui.ORG_KEY] = request
-    wanted = st.session_state.get(_ui.ORG_KEY) or st.query_params.get(_ui.ORG_KEY)
+    wanted = _ui.requested_org()
     org = st.selectbox(
         "Organization",
         slugs,
         key=_ui.ORG_KEY,
-        placeholder="No organizations yet",
-        index=slugs.index(wanted) if wanted in slugs else 0,
+        placeholder="Choose an organization" if slugs else "No organizations yet",
+        # an unknown org in the URL opens no org (and the URL keeps what was asked for)
+        index=slugs.index(wanted) if wanted in slugs else (None if wanted or not slugs else 0),
     )
     if org:
         st.query_params[_ui.ORG_KEY] = org
@@ -43,11 +50,12 @@ with st.sidebar:
     )
     if svc.sandboxed:
         st.warning("Sandbox: provider checks are simulated.", icon="🧪")
+    _ui.bulk_sidebar()
     if _ui.auth_configured():
-        st.caption(f"Signed in as {_ui.actor()}")
+        st.caption(f"Signed in as {_ui.plain(_ui.actor())}")
         st.button("Sign out", on_click=st.logout)
     else:
-        st.caption(f"Local mode (127.0.0.1 only) · acting as {_ui.actor()}")
+        st.caption(f"Local mode (127.0.0.1 only) · acting as {_ui.plain(_ui.actor())}")
 
 pages = [
     st.Page("pages/setup.py", title="Setup", icon="🔑", default=True),

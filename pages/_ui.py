@@ -1,4 +1,4 @@
-"""Streamlit-only helpers shared by the pages: the service, the operator, the chosen org, error display.
+"""Streamlit-only helpers shared by the pages: the service, the operator, the chosen org, jobs, error display.
 
 The library never imports Streamlit; the pages never build adapters.
 """
@@ -6,20 +6,26 @@ The library never imports Streamlit; the pages never build adapters.
 from __future__ import annotations
 
 import os
+import re
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 import streamlit as st
 from integrations import Capability, IntegrationError, IntegrationService, Provider, connect
+from integrations.jobs import Job, JobRunner
 
-T = TypeVar("T")
 ORG_KEY = "org"
 ORG_REQUEST_KEY = "org_request"
 PROVIDER_KEY = "provider"
+BULK = "bulk"  # the job kind of bulk re-validations: one at a time, shown in every page's sidebar
+BULK_WATCH_KEY = "bulk_watch"  # the bulk job this session saw running (refresh the page when it ends)
+FLASH_KEY = "flash"
+LOOPBACK = ["127.0.0.1", "localhost", "::1"]
+APP_KEY = "entered_through_app"  # set by app.py once its checks (sign-in or local Host) passed
 BADGES = {"VALID": "🟢 VALID", "INVALID": "🔴 INVALID", "PENDING": "🟡 PENDING", "NOT_CONFIGURED": "⚪ NOT_CONFIGURED"}
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'])")
 
 
 def _env_fingerprint() -> str:
@@ -36,6 +42,16 @@ def service() -> IntegrationService:
     return _service(_env_fingerprint())
 
 
+@st.cache_resource(show_spinner=False)
+def _jobs(fingerprint: str) -> JobRunner:
+    return JobRunner()
+
+
+def jobs() -> JobRunner:
+    """The background jobs of this console process (checks and bulk runs outlive the page that started them)."""
+    return _jobs(_env_fingerprint())
+
+
 @st.cache_data(ttl=15, show_spinner="Loading the overview…")
 def _overview(fingerprint: str) -> pd.DataFrame:
     return _service(fingerprint).overview()
@@ -50,11 +66,45 @@ def changed() -> None:
     _overview.clear()
 
 
+def plain(text: object) -> str:
+    """Text chosen by a tenant (or echoed from a URL), escaped so that Markdown shows it literally."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def flash(kind: str, message: str) -> None:
+    """A message for the next render of the page (set by an action's callback, shown once)."""
+    st.session_state.setdefault(FLASH_KEY, []).append((kind, message))
+
+
+def show_flash() -> None:
+    for kind, message in st.session_state.pop(FLASH_KEY, []):
+        {"success": st.success, "error": st.error, "warning": st.warning, "info": st.info}[kind](message)
+
+
 def auth_configured() -> bool:
     try:
         return "auth" in st.secrets
     except Exception:  # no secrets file at all: local mode
         return False
+
+
+def local_host_allowed() -> bool:
+    """In local mode the console answers only requests addressed to itself: the Host header must name a loopback
+    address (or the configured server.address), so a page on another name that resolves here (DNS rebinding)
+    gets nothing. A run with no HTTP request behind it (AppTest) has no Host to check."""
+    headers = st.context.headers
+    if not headers:
+        return True
+    host = (urlsplit(f"//{headers.get('Host', '')}").hostname or "").rstrip(".")
+    return host in (st.get_option("server.allowedHosts") or LOOPBACK)
+
+
+def through_app() -> None:
+    """Every page starts here. Streamlit serves the `pages/` folder on its own (each page without app.py, so
+    without sign-in or the Host check) until the first st.navigation call of the process, e.g. to the first
+    request after a start: such a run is sent to app.py instead. A run with no HTTP request (AppTest) is let be."""
+    if st.context.headers and not st.session_state.get(APP_KEY):
+        st.switch_page("app.py")
 
 
 def signed_in() -> bool:
@@ -72,11 +122,36 @@ def org_slugs() -> list[str]:
     return service().orgs()  # from the system of record: the picker works while the status cache is down
 
 
+def requested_org() -> str | None:
+    """The org chosen in the sidebar, else the URL's."""
+    return st.session_state.get(ORG_KEY) or st.query_params.get(ORG_KEY)
+
+
+def unknown_org() -> str | None:
+    """The org the URL asks for when no such org exists (a page then says so and opens nothing)."""
+    wanted = requested_org()
+    return wanted if wanted and wanted not in org_slugs() else None
+
+
 def current_org() -> str | None:
-    """The org chosen in the sidebar (or the URL when a page runs alone)."""
-    org = st.session_state.get(ORG_KEY) or st.query_params.get(ORG_KEY)
-    slugs = org_slugs()
-    return org if org in slugs else (slugs[0] if slugs else None)
+    """The chosen org; None when there is none or the requested one does not exist."""
+    org, slugs = requested_org(), org_slugs()
+    if org:
+        return org if org in slugs else None
+    return slugs[0] if slugs else None
+
+
+def require_org() -> str:
+    """The chosen org, or stop the page with what is wrong (unknown org in the URL, or no orgs at all)."""
+    org = current_org()
+    if org is None:
+        missing = unknown_org()
+        if missing:
+            st.error(f"No organization {plain(missing)} exists. Pick one in the sidebar.", icon="🔎")
+        else:
+            st.info("No organizations yet: create one with `integrations org create SLUG`.")
+        st.stop()
+    return org  # type: ignore[return-value]
 
 
 def current_provider() -> Provider:
@@ -87,9 +162,9 @@ def current_provider() -> Provider:
 
 
 def provider_picker(key: str) -> str:
-    """The provider radio, starting from the URL's provider."""
+    """The provider radio, starting from the URL's provider; the choice goes back into the URL."""
     values = [p.value for p in Provider]
-    return st.radio(
+    choice = st.radio(
         "Provider",
         values,
         key=key,
@@ -97,6 +172,8 @@ def provider_picker(key: str) -> str:
         index=values.index(current_provider().value),
         format_func=lambda v: Provider(v).label,
     )
+    st.query_params[PROVIDER_KEY] = choice
+    return choice
 
 
 def open_page(page: str, org: str, provider: str) -> None:
@@ -105,10 +182,10 @@ def open_page(page: str, org: str, provider: str) -> None:
     st.switch_page(page, query_params={ORG_KEY: org, PROVIDER_KEY: provider})
 
 
-def show_error(exc: IntegrationError) -> None:
+def show_error(exc: IntegrationError, org: str | None = None, provider: str | None = None) -> None:
     """The catalog entry for an error: what happened, likely causes, fixes, and a way to troubleshoot."""
     entry = exc.entry
-    st.error(f"**{entry.title}** (`{exc.code}`): {exc.message}", icon="🚫")
+    st.error(f"**{entry.title}** (`{exc.code}`): {plain(exc.message)}", icon="🚫")
     with st.container(border=True):
         st.markdown("**Likely causes**\n" + "\n".join(f"- {c}" for c in entry.causes))
         st.markdown("**What to do**\n" + "\n".join(f"- {f}" for f in entry.fixes))
@@ -118,9 +195,10 @@ def show_error(exc: IntegrationError) -> None:
         if checks:
             st.markdown(
                 "**Checks**\n"
-                + "\n".join(f"- {'✅' if c['passed'] else '❌'} {c['name']} {c['detail']}" for c in checks)
+                + "\n".join(f"- {'✅' if c['passed'] else '❌'} {c['name']} {plain(c['detail'])}" for c in checks)
             )
-    st.page_link("pages/troubleshooting.py", label="Open troubleshooting", icon="🩺")
+    params = {k: v for k, v in ((ORG_KEY, org), (PROVIDER_KEY, provider)) if v}
+    st.page_link("pages/troubleshooting.py", label="Open troubleshooting", icon="🩺", query_params=params)
 
 
 def show_capabilities(capabilities: list[Capability]) -> None:
@@ -130,17 +208,67 @@ def show_capabilities(capabilities: list[Capability]) -> None:
         st.caption(f"{icon} **{c.name}**: {c.status}. {c.detail}")
 
 
-def with_progress(work: Callable[..., T], label: str, **kwargs: Any) -> T:
-    """Run `work(progress=...)` in a worker thread and draw its progress here (widgets need this thread)."""
-    bar = st.progress(0.0, text=label)
-    state = {"done": 0, "total": 0}
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(work, progress=lambda done, total: state.update(done=done, total=total), **kwargs)
-        while not future.done():
-            bar.progress(state["done"] / max(state["total"], 1), text=f"{label} {state['done']}/{state['total']}")
+def wait_for(job: Job, labels: dict[str, str] | None = None) -> None:
+    """Draw a running job's steps and progress until it ends. Leaving the page stops only this drawing: the job
+    goes on, and its outcome is shown when the operator comes back."""
+    with st.status(job.label, expanded=True) as box:
+        shown, bar = 0, st.empty()
+        while job.running:
+            for step in job.steps[shown:]:
+                box.write(f"{(labels or {}).get(step, step)}…")
+            shown = len(job.steps)
+            # drawing something each turn is also what lets Streamlit stop this run when the operator leaves
+            bar.progress(job.fraction, text=f"{job.done}/{job.total}" if job.total else "Working…")
             time.sleep(0.1)
-    bar.progress(1.0, text=f"{label} {state['done']}/{state['total']}")
-    return future.result()
+        for step in job.steps[shown:]:
+            box.write(f"{(labels or {}).get(step, step)}…")
+        bar.empty()
+        if job.error is None:
+            box.update(label="Done", state="complete", expanded=False)
+        else:
+            box.update(label=f"Failed: {job.error.code}", state="error", expanded=False)
+
+
+def start_bulk(label: str, **kwargs: Any) -> None:
+    """Start a bulk re-validation in the background (one at a time, in this process, on threads)."""
+    svc, who = service(), actor()
+
+    def work(job: Job) -> Any:
+        try:
+            return svc.revalidate_many(actor=who, progress=job.progress, workers=1, **kwargs)
+        finally:
+            changed()
+
+    try:
+        job = jobs().start(BULK, label, work, owner=who, exclusive=True)
+        st.session_state[BULK_WATCH_KEY] = job.id
+        st.session_state["bulk_result"] = job.id
+    except IntegrationError as exc:
+        flash("warning", f"`{exc.code}`: {plain(exc.message)}")
+
+
+def bulk_sidebar() -> None:
+    """Every page's sidebar: the running bulk re-validation's progress, then its outcome. The status page that
+    started it waits for it and redraws itself."""
+    running = jobs().running(BULK)
+    if running is not None:
+        st.session_state[BULK_WATCH_KEY] = running.id
+
+    @st.fragment(run_every=1.0 if running is not None else None)
+    def progress() -> None:
+        job = jobs().get(st.session_state.get(BULK_WATCH_KEY)) or jobs().latest(BULK)
+        if job is None:
+            return
+        if job.running:
+            st.progress(job.fraction, text=f"{job.label}: {job.done}/{job.total}")
+        else:  # (no full rerun from here: it would race with the operator's navigation)
+            report = job.result
+            if report is not None:
+                st.caption(f"Last bulk run: {report.total} checked, {len(report.changed)} status change(s).")
+            elif job.error is not None:
+                st.caption(f"Last bulk run failed: {job.error.code}")
+
+    progress()
 
 
 def badge(status: str | None) -> str:

@@ -1,15 +1,18 @@
-"""Audit log: the event history with filters, a timeline, and CSV export."""
+"""Audit log: the event history with filters, a timeline, one event's detail, and CSV export."""
 
 from datetime import UTC, datetime, timedelta
 
 import altair as alt
 import streamlit as st
+from integrations.views import events_view
 
 from pages import _ui
 
+_ui.through_app()
+
 svc = _ui.service()
 st.title("Audit log")
-events = svc.events()
+events = events_view(svc.events())
 
 f1, f2, f3 = st.columns(3)
 orgs = f1.multiselect("Org", sorted(events.org_slug.unique()), key="audit_org")
@@ -35,6 +38,7 @@ if isinstance(span, tuple) and len(span) == 2:
     start = datetime.combine(span[0], datetime.min.time(), UTC)
     end = datetime.combine(span[1], datetime.max.time(), UTC)
     view = view[(view["at"] >= start) & (view["at"] <= end)]
+view = view.reset_index(drop=True)
 
 st.caption(f"{len(view):,} of {len(events):,} events")
 if not view.empty:
@@ -45,13 +49,38 @@ if not view.empty:
         .encode(x=alt.X("day:T", title=None), y="events:Q", color="action:N"),
         width="stretch",
     )
-st.dataframe(
+table = st.dataframe(
     view,
     key="audit_table",
     hide_index=True,
     width="stretch",
-    column_config={"at": st.column_config.DatetimeColumn("At", format="YYYY-MM-DD HH:mm:ss")},
+    on_select="rerun",
+    selection_mode="single-row",
+    column_config={
+        "at": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "org_slug": "Org",
+        "provider": "Provider",
+        "action": "Action",
+        "outcome": "Outcome",
+        "error_code": "Code",
+        "actor": "Actor",
+        "message": st.column_config.TextColumn("Message", width="large"),
+        "status_before": "Before",
+        "status_after": "After",
+        "duration_ms": st.column_config.NumberColumn("Took (ms)"),
+        "credential_id": "Credential id",
+        "event_id": "Event id",
+    },
 )
 st.download_button(
     "Export CSV", view.to_csv(index=False), file_name="org_integration_events.csv", mime="text/csv", key="audit_export"
 )
+if table.selection.rows:
+    event = view.iloc[table.selection.rows[0]]
+    with st.container(border=True):
+        st.subheader("Event detail")
+        st.caption("Select another row to see its detail.")
+        # plain text: messages can echo names and provider text
+        st.code(
+            "\n".join(f"{name:<14} {'' if value is None else value}" for name, value in event.items()), language=None
+        )

@@ -1,23 +1,130 @@
-"""Setup: the chosen integration's state, the credential form, re-validate / rotate / delete."""
+"""Setup: the chosen integration's state, the credential form, re-validate / rotate / delete.
 
-import pandas as pd
+Actions run in callbacks (before the page is drawn) or as background jobs that the page waits for, so what is
+drawn below them is always the state after the action; a check started here finishes even if the operator leaves.
+"""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
 import streamlit as st
 from integrations import IntegrationError, Provider
+from integrations.jobs import Job
 
 from pages import _ui
 
-svc, org = _ui.service(), _ui.current_org()
-st.title("Setup")
-if org is None:
-    st.info("No organizations yet: create one with `integrations org create SLUG`.")
-    st.stop()
+_ui.through_app()
 
+JOB_KEY, CONFIRM_KEY, LOADED_KEY, UPLOADS_KEY = "setup_job", "confirm_delete", "setup_loaded", "setup_uploads"
+STEPS = {
+    "format": "Format checked",
+    "validate": "Checked with the provider",
+    "encrypt": "Encrypted",
+    "store": "Stored",
+    "sync": "Status synced",
+}
+
+svc = _ui.service()
+st.title("Setup")
+org = _ui.require_org()
 provider = _ui.provider_picker("setup_provider")
-st.query_params[_ui.PROVIDER_KEY] = provider
+label = Provider(provider).label
+
+
+def start(kind: str, title: str, work: Callable[[Job], Any]) -> None:
+    job = _ui.jobs().start(kind, title, work, owner=_ui.actor())
+    st.session_state[JOB_KEY] = {"id": job.id, "org": org, "provider": provider, "kind": kind}
+
+
+def submit() -> None:
+    """The form's callback: read the fields, drop the secret from the session at once, start the setup."""
+    state, who = st.session_state, _ui.actor()
+    upload = state.get(f"setup_key_file_{state.get(UPLOADS_KEY, 0)}")
+    secret = upload.getvalue().decode("utf-8", "replace") if upload is not None else state.get("setup_credential", "")
+    state["setup_credential"], state[UPLOADS_KEY] = "", state.get(UPLOADS_KEY, 0) + 1  # fresh, empty widgets
+    name, skip = state.get("setup_credential_name") or None, bool(state.get("setup_skip_validation"))
+    try:
+        text = (state.get("setup_metadata") or "").strip()
+        meta = json.loads(text) if text else {}
+    except json.JSONDecodeError as exc:
+        _ui.flash("error", f"`INVALID_INPUT`: metadata is not JSON ({_ui.plain(exc.msg)}); nothing was stored.")
+        return
+    start(
+        "setup",
+        f"Setting up {label} for {org}",
+        lambda job: svc.setup(
+            org,
+            provider,
+            secret,
+            credential_name=name,
+            metadata=meta,
+            skip_validation=skip,
+            actor=who,
+            on_step=job.step,
+        ),
+    )
+
+
+def revalidate() -> None:
+    who = _ui.actor()
+    start("validate", f"Checking the {label} credential of {org}", lambda job: svc.validate(org, provider, actor=who))
+
+
+def delete() -> None:
+    st.session_state.pop(CONFIRM_KEY, None)
+    try:
+        result = svc.delete(org, provider, actor=_ui.actor())
+        _ui.flash("success", result.message)
+        for w in result.warnings:
+            _ui.flash("warning", _ui.plain(w))
+    except IntegrationError as exc:
+        _ui.flash("error", f"`{exc.code}`: {_ui.plain(exc.message)}")
+    _ui.changed()
+
+
+def show_outcome(kind: str, job: Job) -> None:
+    if job.error is not None:
+        _ui.show_error(job.error, org, provider)
+        return
+    result = job.result
+    if kind == "setup":
+        st.success(f"{result.message} Credential id `{result.credential_id}`.")
+        if result.validation_status.value == "PENDING":
+            st.warning("Validation skipped: the credential is stored as PENDING until re-validated.")
+    else:
+        (st.success if result.success else st.error)(_ui.plain(result.message))
+    _ui.show_capabilities(result.capabilities)
+    for w in result.warnings:
+        st.warning(_ui.plain(w))
+    for c in result.checks:
+        st.caption(f"{'✅' if c.passed else '❌'} {c.name} {_ui.plain(c.detail)}")
+
+
+# --- a job started here (now, or before the operator left): wait for it, then show its outcome ---------------
+mine = st.session_state.get(JOB_KEY)
+if mine and (mine["org"], mine["provider"]) == (org, provider):
+    job = _ui.jobs().get(mine["id"])
+    if job is None:
+        st.session_state.pop(JOB_KEY)
+    else:
+        _ui.wait_for(job, STEPS)
+        _ui.changed()
+        st.session_state.pop(JOB_KEY)
+        show_outcome(mine["kind"], job)
+_ui.show_flash()
+
+# --- the integration as it is now ----------------------------------------------------------------------------
 current = svc.get_one(org, provider)
+loaded = (org, provider, current.credential_id)
+if st.session_state.get(LOADED_KEY) != loaded or "setup_credential_name" not in st.session_state:
+    # a new context, a new credential, or the form was not on screen: it starts from the current name and metadata
+    st.session_state["setup_credential_name"] = current.credential_name or ""
+    st.session_state["setup_metadata"] = json.dumps(current.metadata, indent=1) if current.metadata else ""
+    st.session_state[LOADED_KEY] = loaded
 
 with st.container(border=True):
-    st.subheader(f"{org} · {Provider(provider).label}")
+    st.subheader(f"{org} · {label}")
     facts = {
         "Status": _ui.badge(current.status.value),
         "Credential": current.credential_hint or "—",
@@ -25,106 +132,67 @@ with st.container(border=True):
         "Name": current.credential_name or "—",
         "Last validated": f"{current.last_validated_at:%Y-%m-%d %H:%M} UTC" if current.last_validated_at else "never",
     }
-    for col, (label, value) in zip(st.columns([1, 2, 1, 1, 1]), facts.items(), strict=True):
-        col.caption(label)
-        col.markdown(f"**{value}**")
+    for col, (name, value) in zip(st.columns([1, 2, 1, 1, 1]), facts.items(), strict=True):
+        col.caption(name)
+        col.text(value)  # tenant text (name, service-account e-mail) is never Markdown
+    if current.metadata:
+        st.caption("Metadata")
+        st.code(json.dumps(current.metadata, indent=1), language=None)
     if current.error:
-        st.warning(f"`{current.error.code}`: {current.error.message}\n\n**Fix:** {current.error.hint}")
+        st.warning(
+            f"`{current.error.code}`: {_ui.plain(current.error.message)}\n\n**Fix:** {_ui.plain(current.error.hint)}"
+        )
     if current.credential_id:
         b1, b2, b3 = st.columns(3)
-        if b1.button("Re-validate", key="validate", width="stretch"):
-            with st.spinner("Checking with the provider…"):
-                try:
-                    result = svc.validate(org, provider, actor=_ui.actor())
-                    _ui.changed()
-                    (st.success if result.success else st.error)(result.message)
-                    _ui.show_capabilities(result.capabilities)
-                    for w in result.warnings:
-                        st.warning(w)
-                except IntegrationError as exc:
-                    _ui.show_error(exc)
+        b1.button("Re-validate", key="validate", width="stretch", on_click=revalidate)
         if b2.button("Rotate", key="rotate", width="stretch"):
             st.info(
-                "Enter the new credential below. When it is stored, the current one is deactivated and its "
-                "ciphertext erased, in one transaction."
+                "Enter the new credential below; the name and metadata are kept unless you change them. When it is "
+                "stored, the current one is deactivated and its ciphertext erased, in one transaction."
             )
         if b3.button("Delete", key="delete", type="secondary", width="stretch"):
-            st.session_state["confirm_delete"] = (org, provider)
-        if st.session_state.get("confirm_delete") == (org, provider):
-            st.error(
-                f"Delete the {Provider(provider).label} credential of {org}? The ciphertext is erased; the "
-                "history is kept."
-            )
+            st.session_state[CONFIRM_KEY] = (org, provider)
+        if st.session_state.get(CONFIRM_KEY) == (org, provider):
+            st.error(f"Delete the {label} credential of {org}? The ciphertext is erased; the history is kept.")
             c1, c2 = st.columns(2)
-            if c1.button("Yes, delete", key="delete_confirm", type="primary"):
-                st.session_state.pop("confirm_delete")
-                try:
-                    st.toast(svc.delete(org, provider, actor=_ui.actor()).message)
-                    _ui.changed()
-                    st.rerun()
-                except IntegrationError as exc:
-                    _ui.show_error(exc)
-            if c2.button("Cancel", key="delete_cancel"):
-                st.session_state.pop("confirm_delete")
-                st.rerun()
+            c1.button("Yes, delete", key="delete_confirm", type="primary", on_click=delete)
+            c2.button("Cancel", key="delete_cancel", on_click=lambda: st.session_state.pop(CONFIRM_KEY, None))
 
+# --- the form: every field but the secret survives a failed submit ------------------------------------------
 st.subheader("Rotate the credential" if current.credential_id else "Set up a credential")
-with st.form("setup_form", clear_on_submit=True):
-    label = "Service-account key JSON" if provider == "GCP" else "API key"
+with st.form("setup_form"):
     if provider == "GCP":
-        credential = st.text_area(
-            label, key="setup_credential", height=160, placeholder='{"type": "service_account", ...}'
+        st.file_uploader(
+            "Service-account key file (JSON)",
+            type=["json"],
+            key=f"setup_key_file_{st.session_state.get(UPLOADS_KEY, 0)}",
+        )
+        st.text_input(
+            "…or paste the key JSON", key="setup_credential", type="password", placeholder='{"type": "service_account"…'
         )
     else:
-        credential = st.text_input(label, key="setup_credential", type="password", placeholder="sk-...")
-    name = st.text_input("Credential name", key="setup_credential_name", placeholder="OpenAI Production Key")
-    metadata = st.data_editor(
-        pd.DataFrame({"key": ["environment"], "value": [""]}), num_rows="dynamic", key="setup_metadata", width="stretch"
-    )
-    skip = st.checkbox(
+        st.text_input("API key", key="setup_credential", type="password", placeholder="sk-...")
+    st.text_input("Credential name", key="setup_credential_name", placeholder="e.g. Production key")
+    st.text_area("Metadata (JSON object)", key="setup_metadata", height=80, placeholder='{"environment": "production"}')
+    st.checkbox(
         "Skip validation (store as PENDING)",
         key="setup_skip_validation",
         help="The credential is stored without asking the provider. Use it only when the "
         "provider is down and you will re-validate later.",
     )
-    submitted = st.form_submit_button("Validate and save", type="primary", key="setup_submit")
+    st.form_submit_button("Validate and save", type="primary", key="setup_submit", on_click=submit)
 
-if submitted:
-    if skip:
-        st.warning("Validation skipped: the credential is stored as PENDING until re-validated.")
-    meta = {str(k): str(v) for k, v in zip(metadata["key"], metadata["value"], strict=True) if k and v}
-    labels = {
-        "format": "Format checked",
-        "validate": "Checked with the provider",
-        "encrypt": "Encrypted",
-        "store": "Stored",
-        "sync": "Status synced",
-    }
-    with st.status("Setting up…", expanded=True) as progress:
-        try:
-            result = svc.setup(
-                org,
-                provider,
-                credential,
-                credential_name=name or None,
-                metadata=meta,
-                skip_validation=skip,
-                actor=_ui.actor(),
-                on_step=lambda step: progress.write(f"{labels[step]}…"),
-            )
-            progress.update(label="Done", state="complete", expanded=False)
-        except IntegrationError as exc:
-            progress.update(label=f"Failed: {exc.code}", state="error", expanded=False)
-            result = exc
-    del credential
-    st.session_state.pop("setup_credential", None)  # the form is cleared on submit; drop the server copy now
-    if isinstance(result, IntegrationError):
-        _ui.show_error(result)
-    else:
-        _ui.changed()
-        st.success(f"{result.message} Credential id `{result.credential_id}`.")
-        _ui.show_capabilities(result.capabilities)
-        for w in result.warnings:
-            st.warning(w)
-        for c in result.checks:
-            st.caption(f"{'✅' if c.passed else '❌'} {c.name} {c.detail}")
+# --- the history of this integration -------------------------------------------------------------------------
+st.subheader("History")
+history = svc.events(org)
+history = history[history.provider == provider].head(20)
+if history.empty:
+    st.caption("Nothing recorded yet.")
+else:
+    st.dataframe(
+        history[["at", "action", "outcome", "status_before", "status_after", "error_code", "actor", "message"]],
+        key="setup_history",
+        hide_index=True,
+        width="stretch",
+        column_config={"at": st.column_config.DatetimeColumn("At", format="YYYY-MM-DD HH:mm:ss")},
+    )

@@ -1,18 +1,47 @@
-"""Status overview: KPIs, the org x provider table with drift, filters, charts, bulk actions."""
+"""Status overview: an attention queue (what needs action first), KPIs, charts, bulk re-validation, reconcile.
+
+Actions run in callbacks before the page is drawn, so KPIs, table and charts always show the state after them;
+a bulk run goes on in the background (its progress is in every page's sidebar) and this page redraws when it ends.
+"""
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 from integrations import IntegrationError
+from integrations.views import AGE_BUCKETS, attention_queue, status_mix, validation_ages
 
 from pages import _ui
 
+_ui.through_app()
+
+CONFIRM_ALL, PLAN_KEY = "confirm_revalidate_all", "reconcile_plan"
 svc = _ui.service()
 st.title("Status overview")
+
+
+def revalidate(targets: list[str] | None, count: int) -> None:
+    st.session_state.pop(CONFIRM_ALL, None)
+    noun = "credential" if count == 1 else "credentials"
+    _ui.start_bulk(f"Re-validating {count} {noun}", targets=targets)
+
+
+def reconcile() -> None:
+    st.session_state.pop(PLAN_KEY, None)
+    try:
+        _ui.flash("success", f"Fixed {svc.reconcile(actor=_ui.actor()).fixed} drift(s).")
+    except IntegrationError as exc:
+        _ui.flash("error", f"`{exc.code}`: {_ui.plain(exc.message)}")
+    _ui.changed()
+
+
+running = _ui.jobs().get(st.session_state.get("bulk_result"))
+if running is not None and running.running:  # started here: show its progress, then the state after it
+    _ui.wait_for(running)
+    _ui.changed()
+_ui.show_flash()
 frame = _ui.overview()
 for warning in frame.attrs.get("warnings", []):
     _ui.plain_warning(warning)
-
 configured = frame[frame.status != "NOT_CONFIGURED"]
 kpis = st.columns(6)
 kpis[0].metric("Orgs", frame.org_slug.nunique())
@@ -21,67 +50,67 @@ for col, status in zip(kpis[2:5], ("VALID", "INVALID", "PENDING"), strict=True):
     col.metric(status.title(), int((frame.status == status).sum()))
 kpis[5].metric("Drifted", int(frame.drift.sum()))
 
+# --- the last bulk run started from this session: its outcome and the rows it changed ----------------------
+job = _ui.jobs().get(st.session_state.get("bulk_result"))
+if job is not None and not job.running:
+    if job.error is not None:
+        _ui.show_error(job.error)
+    else:
+        report = job.result
+        outcomes = ", ".join(f"{n} {k}" for k, n in sorted(report.outcomes.items())) or "nothing"
+        st.success(
+            f"{job.label}: {report.total} checked in {report.duration_s:.1f}s ({outcomes}); "
+            f"{len(report.changed)} status change(s)."
+        )
+        if report.changed:
+            st.dataframe(pd.DataFrame(report.changed), key="bulk_changed", hide_index=True)
+        if report.missing:
+            st.warning(f"Not configured any more, not checked: {_ui.plain(', '.join(report.missing))}")
+    st.button("Dismiss", key="bulk_dismiss", on_click=lambda: st.session_state.pop("bulk_result", None))
+
+# --- the attention queue -------------------------------------------------------------------------------------
 with st.container(border=True):
-    f1, f2, f3, f4 = st.columns([2, 2, 1, 1])
+    f0, f1, f2, f3, f4 = st.columns([2, 2, 2, 1, 1])
+    org_text = f0.text_input("Org", key="filter_org", placeholder="part of a slug")
     providers = f1.multiselect("Provider", ["OPENAI", "ANTHROPIC", "GCP"], key="filter_provider")
-    statuses = f2.multiselect("Status", ["VALID", "INVALID", "PENDING", "NOT_CONFIGURED"], key="filter_status")
-    stale = f3.number_input(
-        "Stale over (days)",
-        min_value=0,
-        value=0,
-        key="filter_stale",
-        help="0 shows all; otherwise configured credentials not validated for this long.",
+    reasons = f2.multiselect(
+        "Needs", ["INVALID", "Drift", "PENDING", "Stale", "OK"], key="filter_attention", help="Why a row is listed"
     )
-    drift_only = f4.checkbox("Drift only", key="filter_drift")
+    stale_days = f3.number_input("Stale after (days)", min_value=1, value=30, key="filter_stale")
+    show_unconfigured = f4.toggle("Show not configured", key="filter_unconfigured")
 
-view = frame
+queue = attention_queue(frame, stale_days=stale_days, include_unconfigured=show_unconfigured)
+if org_text.strip():
+    queue = queue[queue.org_slug.str.contains(org_text.strip().lower(), regex=False)]
 if providers:
-    view = view[view.provider.isin(providers)]
-if statuses:
-    view = view[view.status.isin(statuses)]
-if stale:
-    view = view[
-        (view.status != "NOT_CONFIGURED") & (view.validation_age_days.isna() | (view.validation_age_days > stale))
-    ]
-if drift_only:
-    view = view[view.drift]
-view = view.assign(badge=view.status.map(_ui.badge), cached=view.cached_status.map(_ui.badge)).reset_index(drop=True)
-
-st.caption(f"{len(view):,} of {len(frame):,} integrations")
+    queue = queue[queue.provider.isin(providers)]
+if reasons:
+    queue = queue[queue.attention.isin(reasons)]
+queue = queue.reset_index(drop=True)
+st.caption(f"{len(queue):,} of {len(frame):,} integrations")
 table = st.dataframe(
-    view[
-        [
-            "org_slug",
-            "provider",
-            "badge",
-            "cached",
-            "drift",
-            "credential_name",
-            "credential_hint",
-            "last_validated_at",
-            "validation_age_days",
-            "error_code",
-        ]
-    ],
+    queue.assign(status=queue.status.map(_ui.badge), cached_status=queue.cached_status.map(_ui.badge)),
     key="overview_table",
     on_select="rerun",
     selection_mode="multi-row",
     hide_index=True,
     width="stretch",
+    column_order=[c for c in queue.columns if c != "credential_id"],
     column_config={
+        "attention": "Needs",
         "org_slug": "Org",
         "provider": "Provider",
-        "badge": "Status (record)",
-        "cached": "Status (cache)",
-        "drift": st.column_config.CheckboxColumn("Drift", help="Cache disagrees with the record"),
+        "status": "Status (record)",
+        "error_code": "Error",
+        "fix": st.column_config.TextColumn("Fix", width="large"),
+        "cached_status": "Status (cache)",
         "credential_name": "Name",
         "credential_hint": "Credential",
         "last_validated_at": st.column_config.DatetimeColumn("Last validated", format="YYYY-MM-DD HH:mm"),
-        "validation_age_days": st.column_config.NumberColumn("Age (days)", format="%.1f"),
-        "error_code": "Error",
+        "age": "Validated",
     },
 )
-selected = view.iloc[table.selection.rows] if table.selection.rows else view.iloc[0:0]
+selected = queue.iloc[table.selection.rows] if table.selection.rows else queue.iloc[0:0]
 
 if len(selected) == 1:
     row = selected.iloc[0]
@@ -91,63 +120,64 @@ if len(selected) == 1:
     if c2.button(f"Troubleshoot {row.org_slug} · {row.provider}", key="open_troubleshooting"):
         _ui.open_page("pages/troubleshooting.py", row.org_slug, row.provider)
 
+# --- actions -------------------------------------------------------------------------------------------------
+busy = _ui.jobs().running(_ui.BULK) is not None
+targets = [str(c) for c in selected.credential_id.dropna()]
 a1, a2, a3 = st.columns(3)
-scope = selected[selected.status != "NOT_CONFIGURED"]
-if a1.button(f"Re-validate selected ({len(scope)})", key="revalidate_selected", disabled=scope.empty) or a2.button(
-    "Re-validate all", key="revalidate_all"
-):
-    report = _ui.with_progress(
-        svc.revalidate_many,
-        "Re-validating…",
-        actor=_ui.actor(),
-        orgs=None if scope.empty else sorted(set(scope.org_slug)),
-        providers=None if scope.empty else sorted(set(scope.provider)),
-    )
-    _ui.changed()
-    st.success(
-        f"{report.total} checked in {report.duration_s:.1f}s: {report.outcomes}; "
-        f"{len(report.changed)} status change(s)."
-    )
-    if report.errors:
-        st.warning(f"Errors by code: {report.errors}")
+a1.button(
+    f"Re-validate selected ({len(targets)})",
+    key="revalidate_selected",
+    disabled=not targets or busy,
+    on_click=revalidate,
+    args=(targets, len(targets)),
+)
+if a2.button("Re-validate all…", key="revalidate_all", disabled=busy or configured.empty):
+    st.session_state[CONFIRM_ALL] = True
 if a3.button("Reconcile the status cache…", key="reconcile_preview"):
-    st.session_state["reconcile_plan"] = svc.reconcile(dry_run=True).model_dump(mode="json")
-preview = st.session_state.get("reconcile_plan")
-if preview is not None:
-    if not preview["drifts"]:
+    st.session_state[PLAN_KEY] = svc.reconcile(dry_run=True).model_dump(mode="json")
+if st.session_state.get(CONFIRM_ALL):
+    st.warning(f"Re-validate all {len(configured):,} configured credentials with their providers?")
+    y, n = st.columns(2)
+    y.button(
+        f"Yes, re-validate {len(configured):,}",
+        key="revalidate_all_confirm",
+        type="primary",
+        disabled=busy,
+        on_click=revalidate,
+        args=(None, len(configured)),
+    )
+    n.button("Cancel", key="revalidate_all_cancel", on_click=lambda: st.session_state.pop(CONFIRM_ALL, None))
+plan = st.session_state.get(PLAN_KEY)
+if plan is not None:
+    if not plan["drifts"]:
         st.info("No drift: the status cache agrees with the system of record.")
     else:
-        st.dataframe(pd.DataFrame(preview["drifts"]), hide_index=True, key="reconcile_drifts")
-        if st.button(f"Fix {len(preview['drifts'])} drift(s)", key="reconcile_apply", type="primary"):
-            try:
-                st.success(f"Fixed {svc.reconcile(actor=_ui.actor()).fixed} drift(s).")
-            except IntegrationError as exc:
-                _ui.show_error(exc)
-            st.session_state.pop("reconcile_plan")
-            _ui.changed()
+        st.dataframe(pd.DataFrame(plan["drifts"]), hide_index=True, key="reconcile_drifts")
+        st.button(f"Fix {len(plan['drifts'])} drift(s)", key="reconcile_apply", type="primary", on_click=reconcile)
 
+# --- charts: what needs attention ----------------------------------------------------------------------------
 left, right = st.columns(2)
-mix = frame.groupby(["provider", "status"]).size().reset_index(name="count")
 left.altair_chart(
-    alt.Chart(mix, title="Status mix per provider")
+    alt.Chart(status_mix(frame), title="Configured integrations: status per provider")
     .mark_bar()
     .encode(
         x="provider:N",
         y="count:Q",
         color=alt.Color(
             "status:N",
-            scale=alt.Scale(
-                domain=["VALID", "INVALID", "PENDING", "NOT_CONFIGURED"],
-                range=["#2e7d32", "#c62828", "#f9a825", "#bdbdbd"],
-            ),
+            scale=alt.Scale(domain=["VALID", "INVALID", "PENDING"], range=["#2e7d32", "#c62828", "#f9a825"]),
         ),
     ),
     width="stretch",
 )
-ages = configured.dropna(subset=["validation_age_days"])
 right.altair_chart(
-    alt.Chart(ages, title="Days since last validation")
+    alt.Chart(validation_ages(frame), title="Time since last validation")
     .mark_bar()
-    .encode(x=alt.X("validation_age_days:Q", bin=alt.Bin(maxbins=20), title="days"), y="count():Q", color="provider:N"),
+    .encode(
+        x=alt.X("age:N", sort=AGE_BUCKETS, title=None),
+        y="count:Q",
+        color="provider:N",
+        xOffset="provider:N",
+    ),
     width="stretch",
 )

@@ -6,8 +6,12 @@ from integrations.troubleshooting import WALKTHROUGHS, search_catalog
 
 from pages import _ui
 
+_ui.through_app()
+
 svc, org = _ui.service(), _ui.current_org()
 st.title("Troubleshooting")
+if _ui.unknown_org():
+    org = _ui.require_org()  # says the org does not exist and stops: never diagnoses another org
 
 provider = _ui.provider_picker("ts_provider")
 
@@ -17,9 +21,9 @@ if st.button("Diagnose", key="diagnose", type="primary", disabled=org is None):
     for step in svc.diagnose(org, provider):
         icon = {True: "✅", False: "❌", None: "⏸️"}[step.passed]
         with st.container(border=True):
-            st.markdown(f"{icon} **{step.name}** — {step.detail}")
+            st.markdown(f"{icon} **{step.name}** — {_ui.plain(step.detail)}")  # names and e-mails are data
             if step.passed is False:
-                st.markdown(f"`{step.code}` · **Fix:** {step.fix}")
+                st.markdown(f"`{step.code}` · **Fix:** {_ui.plain(step.fix)}")
 
 c1, c2 = st.columns(2)
 with c1.container(border=True):

@@ -71,6 +71,7 @@ def credentials(svc: IntegrationService, active_only: bool = True) -> pd.DataFra
     frame = pd.DataFrame(rows, columns=[*_ROW_COLUMNS, "credential_fingerprint", "has_ciphertext", "deleted_at"])
     for col in ("last_validated_at", "created_at", "deleted_at"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
+    frame["has_ciphertext"] = frame["has_ciphertext"].astype(bool)  # a boolean mask even when there are no rows
     return frame
 
 

@@ -10,7 +10,7 @@ from typing import Any, cast
 from pydantic import BaseModel, Field
 
 from .crypto.base import Cipher, aad_for
-from .domain import Action, Outcome, Provider, Status, StoredCredential, make_event
+from .domain import Action, Outcome, Provider, Status, StoredCredential, check_slug, make_event
 from .errors import IntegrationError
 from .gates import PauseClock, ProviderGate
 from .lanes import run_lanes
@@ -21,6 +21,7 @@ from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
 
 Progress = Callable[[int, int], None]
+Target = str | tuple[str, Provider | str]  # a credential id, or an (org_slug, provider) pair
 WRITE_BATCH = 500  # one store write (one BigQuery job) and one status-cache write per batch
 
 
@@ -41,6 +42,7 @@ class RevalidateReport(BaseModel):
     alarms: list[str] = Field(default_factory=list)  # credential_ids that could not be decrypted: no status changed
     drift_fixed: int = 0  # status-cache rows reconciled after the run
     warnings: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)  # targets with no active credential (not checked)
     duration_s: float = 0.0
 
     def add(self, other: RevalidateReport) -> None:
@@ -107,6 +109,29 @@ def _count(report: RevalidateReport, assessment: Any) -> None:
         )
 
 
+def _select(active: list[StoredCredential], targets: list[Target]) -> tuple[list[StoredCredential], list[str]]:
+    """The active credentials named by `targets` (each once, in target order) and the targets naming none."""
+    by_id = {r.credential_id: r for r in active}
+    by_pair = {(r.org_slug, r.provider): r for r in active}
+    chosen: dict[str, StoredCredential] = {}
+    missing: list[str] = []
+    for target in targets:
+        if isinstance(target, str):
+            record, label = by_id.get(target), target
+        elif isinstance(target, tuple | list) and len(target) == 2 and isinstance(target[0], str):
+            org, provider = check_slug(target[0]), Provider.parse(target[1])
+            record, label = by_pair.get((org, provider)), f"{org}/{provider.value}"
+        else:
+            raise IntegrationError(
+                "INVALID_INPUT", "A target is a credential id or an (org_slug, provider) pair, e.g. ('acme', 'openai')."
+            )
+        if record is None:
+            missing.append(label)
+        else:
+            chosen.setdefault(record.credential_id, record)
+    return list(chosen.values()), missing
+
+
 class BulkOperations:
     """Mixed into IntegrationService: needs store, cipher, cache, assess and apply."""
 
@@ -126,18 +151,29 @@ class BulkOperations:
         rates: dict[Provider, float] | None = None,
         max_rate_limit_retries: int = 2,
         workers: int | None = None,
+        targets: list[Target] | None = None,
     ) -> RevalidateReport:
         """Re-check many stored credentials: `concurrency` checks at a time per provider, an optional rate per
         provider (checks/s), and a 429 backs off that provider only, then the check is retried.
 
+        `targets` checks exactly those credentials (ids and/or (org, provider) pairs, each once; targets without
+        an active credential are listed in `missing`); otherwise every credential of `orgs` x `providers`.
         `workers` processes share the run (see shards.py); by default one per core once there are
         SHARD_MIN credentials, when the service was built from settings."""
         started = time.monotonic()
-        wanted = {Provider.parse(p) for p in providers} if providers else set(Provider)
-        only = set(orgs) if orgs is not None else None
-        records = [
-            r for r in self.store.list_credentials() if r.provider in wanted and (only is None or r.org_slug in only)
-        ]
+        missing: list[str] = []
+        if targets is not None:
+            if orgs is not None or providers:
+                raise IntegrationError("INVALID_INPUT", "Give either targets or orgs/providers, not both.")
+            records, missing = _select(self.store.list_credentials(), targets)
+        else:
+            wanted = {Provider.parse(p) for p in providers} if providers else set(Provider)
+            only = set(orgs) if orgs is not None else None
+            records = [
+                r
+                for r in self.store.list_credentials()
+                if r.provider in wanted and (only is None or r.org_slug in only)
+            ]
         plan = RunPlan(
             concurrency=concurrency, actor=actor, rates=rates or {}, max_rate_limit_retries=max_rate_limit_retries
         )
@@ -148,6 +184,7 @@ class BulkOperations:
             report = revalidate_sharded(self.settings, records, plan, shards, progress)
         else:
             report = self.revalidate_records(records, plan, progress)
+        report.missing = missing
         try:  # writers in other processes (shards, the API server) may have synced out of order: repair it now
             report.drift_fixed = self.reconcile(actor=actor).fixed
         except IntegrationError as exc:

@@ -91,16 +91,20 @@ def init(as_json: JsonOpt = False) -> None:
 
 @app.command()
 def demo(as_json: JsonOpt = False) -> None:
-    """Load the demo orgs (sandbox only; idempotent). Prints the org API keys of orgs it created."""
-    from .demo import seed
+    """Load the demo orgs (sandbox only; idempotent). Their org API keys go to a 0600 file in the data dir."""
+    from .demo import save_keys, seed
 
     with _service(as_json) as svc:
         keys = seed(svc)
-        _emit(
-            as_json,
-            {"created": keys},
-            "\n".join([f"created {s}: API key {k}" for s, k in keys.items()]) or "Demo orgs already present.",
+        data_dir = svc.settings.data_dir if svc.settings else Path(".data")
+        path = save_keys(data_dir, keys) if keys else data_dir / "demo-org-keys.txt"
+        text = (
+            f"Created {len(keys)} demo orgs ({', '.join(keys)}). Their org API keys are in {path} "
+            "(readable only by you)."
+            if keys
+            else "Demo orgs already present."
         )
+        _emit(as_json, {"created": keys, "keys_file": str(path)}, text)
 
 
 @org_app.command("create")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
+from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -12,6 +14,7 @@ from .domain import Provider, Status
 from .service import IntegrationService
 
 DEMO_ACTOR = "demo-seed"
+KEYS_FILE = "demo-org-keys.txt"
 
 
 def service_account_json(client_email: str, project_id: str = "demo-project") -> str:
@@ -116,3 +119,14 @@ def seed(svc: IntegrationService) -> dict[str, str]:
     if "stark-industries" in keys:
         svc.setup("stark-industries", Provider.OPENAI, openai_key(), credential_name="Labs", actor=DEMO_ACTOR)
     return keys
+
+
+def save_keys(data_dir: Path, keys: dict[str, str]) -> Path:
+    """Append new demo orgs' API keys to `data_dir/demo-org-keys.txt`, readable by the owner only (0600)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / KEYS_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file was there before, with other permissions
+    with os.fdopen(fd, "a") as out:
+        out.writelines(f"{slug}\t{key}\n" for slug, key in keys.items())
+    return path

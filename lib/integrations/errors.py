@@ -367,6 +367,27 @@ CATALOG: dict[str, CatalogEntry] = {
             ["To replace its API key, run `integrations org key rotate SLUG` (the old key stops working)."],
             http_status=409,
         ),
+        _e(
+            "JOB_ALREADY_RUNNING",
+            "A run is already in progress",
+            "Another bulk re-validation is running; one runs at a time.",
+            ["An operator (maybe you, in another tab) started a bulk run that has not finished."],
+            ["Wait for it: its progress shows in the console's sidebar on every page, then start yours."],
+            retryable=True,
+            http_status=409,
+        ),
+        _e(
+            "JOB_FAILED",
+            "A background job failed unexpectedly",
+            "A background job stopped with an unexpected error; what it recorded before is kept.",
+            ["A bug, or a backend that failed in a way the library does not map to a catalog code."],
+            [
+                "Retry the action; a re-validation or setup is safe to repeat.",
+                "If it keeps failing, read the console's server log for the exception type.",
+            ],
+            retryable=True,
+            http_status=500,
+        ),
     ]
 }
 

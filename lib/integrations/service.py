@@ -216,20 +216,28 @@ class IntegrationService(BulkOperations):
         actor: str = "system",
         on_step: StepCallback | None = None,
     ) -> SetupResult:
-        """Format check -> live check (unless skipped) -> encrypt -> store (rotating) -> status sync."""
+        """Format check -> live check (unless skipped) -> encrypt -> store (rotating) -> status sync.
+
+        A rotation keeps the current credential's name and metadata unless new ones are given
+        (`metadata={}` clears them)."""
         started, step = time.monotonic(), on_step or (lambda _name: None)
         org_slug, provider = check_slug(org_slug), Provider.parse(provider)
         secret, meta, name = (
             credential_secret(credential),
-            metadata_dict(metadata),
+            None if metadata is None else metadata_dict(metadata),
             limits.credential_name(credential_name),
         )
         self._require_org(org_slug)
+        if name is None or meta is None:  # a rotation keeps what it does not replace: read it only then
+            before = self.store.get_active(org_slug, provider)
+            if before is not None:
+                name = before.credential_name if name is None else name
+                meta = before.metadata if meta is None else meta
         validator = self.validators[provider]
         self.limiter.hit(org_slug)  # the format check costs CPU too (an RSA key is validated): it counts
         step("format")
         parsed = validator.parse(secret)
-        validator.check_metadata(meta)
+        validator.check_metadata(meta or {})
         status, checks, capabilities = Status.PENDING, [], []
         if not skip_validation:
             step("validate")
@@ -256,7 +264,7 @@ class IntegrationService(BulkOperations):
             credential_hint=parsed.hint,
             credential_kind=parsed.kind,
             credential_fingerprint=self.cipher.fingerprint(plaintext),
-            metadata=meta,
+            metadata=meta or {},
             validation_status=status,
             last_validated_at=at if status == Status.VALID else None,
             created_at=at,

@@ -45,6 +45,16 @@ def env_file() -> Path | None:
     return None
 
 
+def default_data_dir() -> Path:
+    """`.data` in the working directory; anywhere inside a checkout of this project, the checkout's `.data`, so a
+    notebook opened from notebooks/ (Jupyter's working directory) finds what `make run` created."""
+    cwd = Path.cwd().resolve()
+    checkout = (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "lib" / "integrations").is_dir()
+    if checkout and (cwd == PROJECT_ROOT or PROJECT_ROOT in cwd.parents):
+        return PROJECT_ROOT / ".data"
+    return Path(".data")
+
+
 class Settings(BaseSettings):
     """Everything connect() needs; each backend can be chosen alone."""
 
@@ -61,7 +71,7 @@ class Settings(BaseSettings):
     cipher: str | None = None
     status_cache: str | None = None
     validation: str | None = None
-    data_dir: Path = Path(".data")
+    data_dir: Path = Field(default_factory=default_data_dir)
 
     gcp_project: str | None = None
     bigquery_dataset: str = "organizations"

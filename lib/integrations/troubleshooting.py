@@ -278,3 +278,35 @@ def step(steps: list[DiagnosticStep], name: str) -> pd.DataFrame:
     """One check of a diagnosis, for a walkthrough that explains them one at a time."""
     frame = diagnosis_frame(steps)
     return frame[frame.check == name].reset_index(drop=True)
+
+
+def explain(steps: list[DiagnosticStep], org_slug: str, provider: Provider | str) -> str:
+    """A diagnosis as plain text for people: the verdict, then for a failure its detail, causes and every fix."""
+    label = Provider.parse(provider).label
+    failed = next((s for s in steps if s.passed is False), None)
+    passed = sum(s.passed is True for s in steps)
+    if failed is None:
+        return f"{org_slug} · {label}: all {passed} checks passed. Nothing to do."
+    lines = [
+        f"{org_slug} · {label}: {passed} of {len(steps)} checks passed; stopped at '{failed.name}'.",
+        "",
+        f"{failed.code}: {failed.detail}",
+    ]
+    entry = CATALOG.get(failed.code or "")
+    if entry is not None:
+        lines += ["", f"{entry.title}. Likely causes:", *(f"  - {c}" for c in entry.causes), "", "What to do:"]
+        lines += [f"  {i}. {f}" for i, f in enumerate(entry.fixes, 1)]
+        lines += ["", "This is temporary: retry later." if entry.retryable else "Then run the diagnosis again."]
+    return "\n".join(lines)
+
+
+def guide() -> str:
+    """The troubleshooting walkthroughs as plain text."""
+    parts = []
+    for w in WALKTHROUGHS:
+        causes = "\n".join(f"  - {c}" for c in w.causes)
+        steps = "\n".join(f"  {i}. {s}" for i, s in enumerate(w.steps, 1))
+        parts.append(
+            f"{w.title}\n  When: {w.symptom}\n  Causes:\n{causes}\n  Solutions:\n{steps}\n  Codes: {', '.join(w.codes)}"
+        )
+    return "\n\n".join(parts)

@@ -169,3 +169,13 @@ def test_status_lists_configured_providers_and_kinds_and_setup_prints_capabiliti
     code, validated = as_json("validate", "acmecorp", "openai")
     assert [c["status"] for c in validated["capabilities"]] == ["not available", "passed"]
     assert validated["warnings"] == [] and as_json("delete", "acmecorp", "openai")[1]["warnings"] == []
+
+
+def test_demo_writes_the_org_keys_to_a_private_file_not_the_terminal(env: dict[str, str]) -> None:
+    code, output = run("demo")
+    keys_file = Path(env["INTEGRATIONS_DATA_DIR"]) / "demo-org-keys.txt"
+    assert code == 0 and str(keys_file) in output.replace("\n", "") and "_api_" not in output
+    assert keys_file.stat().st_mode & 0o777 == 0o600
+    lines = dict(line.split("\t") for line in keys_file.read_text().splitlines())
+    assert set(lines) >= {"acmecorp", "globex", "hooli"} and lines["acmecorp"].startswith("acmecorp_api_")
+    assert run("demo")[1].strip() == "Demo orgs already present." and len(keys_file.read_text().splitlines()) == 6

@@ -1,8 +1,9 @@
-"""Audit log: filters and export."""
+"""Audit log: readable columns in reading order, filters, one event's detail, export."""
 
 from __future__ import annotations
 
 from integrations import IntegrationService
+from integrations.views import EVENT_COLUMNS
 
 from tests.console.conftest import app
 
@@ -20,3 +21,20 @@ def test_filters_and_export(demo: IntegrationService) -> None:
     assert len(at.dataframe[0].value) == 1
     assert at.caption[0].value == f"1 of {total:,} events"
     assert at.get("download_button")
+
+
+def test_columns_read_time_org_provider_action_outcome_code_actor_message(demo: IntegrationService) -> None:
+    at = app("pages/audit_log.py")
+    assert list(at.dataframe[0].value.columns) == EVENT_COLUMNS
+    assert EVENT_COLUMNS[:8] == ["at", "org_slug", "provider", "action", "outcome", "error_code", "actor", "message"]
+
+
+def test_selecting_a_row_shows_the_event_in_full(demo: IntegrationService) -> None:
+    at = app("pages/audit_log.py")
+    at.multiselect(key="audit_outcome").set_value(["REJECTED"]).run()
+    row = at.dataframe[0].value.iloc[0]
+    at.session_state["audit_table"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    detail = at.code[0].value
+    assert "Event detail" in [s.value for s in at.subheader]
+    assert row.event_id in detail and row.error_code in detail and row.message in detail

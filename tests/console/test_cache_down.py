@@ -15,6 +15,7 @@ def break_status_cache() -> None:
     for leftover in data.glob("status.sqlite*"):
         leftover.unlink()
     (data / "status.sqlite").write_bytes(b"not a database" * 500)
+    (data / "status.sqlite").chmod(0o600)  # private, as the data files must be
 
 
 def test_status_page_and_org_picker_work_from_the_store(demo: IntegrationService) -> None:

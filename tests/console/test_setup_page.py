@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from integrations import IntegrationService, Provider, Status
+import time
 
-from tests.console.conftest import app, assert_no_canary, rendered
+from integrations import IntegrationService, Provider, Status
+from streamlit.testing.v1 import AppTest
+
+from tests.console.conftest import ROOT, app, assert_no_canary, rendered
 from tests.keys import CANARY, openai_key, service_account_json
 
 
 def submit(at, credential: str, name: str = "", skip: bool = False, provider: str | None = None):
     if provider:
         at.radio(key="setup_provider").set_value(provider).run()
-    field = at.text_area(key="setup_credential") if provider == "GCP" else at.text_input(key="setup_credential")
-    field.input(credential)
+    at.text_input(key="setup_credential").input(credential)
     at.text_input(key="setup_credential_name").input(name)
     at.checkbox(key="setup_skip_validation").set_value(skip)
     at.button(key="setup_submit").click().run()
@@ -27,7 +29,7 @@ def test_setup_success_shows_credential_id_and_steps(demo: IntegrationService) -
     one = demo.get_one("initech", "openai")
     assert one.status == Status.VALID and one.credential_name == "Prod" and one.metadata == {}
     assert_no_canary(at)
-    assert "setup_credential" not in list(at.session_state)
+    assert at.session_state["setup_credential"] == ""  # the secret left the session with the submit
 
 
 def test_gcp_setup_shows_the_checklist(demo: IntegrationService) -> None:
@@ -104,7 +106,7 @@ def test_the_kind_and_capabilities_are_shown(demo: IntegrationService) -> None:
     assert any("**cost data**: passed" in c for c in captions)
     assert any("**inference**: not available" in c for c in captions)
     at = app(org="initech")
-    assert "Admin key" in [m.value for m in at.markdown if m.value.startswith("**")][2]
+    assert [t.value for t in at.text][2] == "Admin key"
     at.button(key="validate").click().run()
     assert any("**cost data**: passed" in c.value for c in at.caption)
 
@@ -112,3 +114,127 @@ def test_the_kind_and_capabilities_are_shown(demo: IntegrationService) -> None:
 def test_a_project_key_is_told_cost_tracking_needs_an_admin_key(demo: IntegrationService) -> None:
     at = submit(app(org="initech"), openai_key())
     assert any("Cost tracking needs an OpenAI Admin key" in c.value for c in at.caption)
+
+
+def card(at) -> list[str]:
+    """The integration card's values (plain text elements)."""
+    return [t.value for t in at.text]
+
+
+def test_the_card_shows_the_new_state_in_the_same_run(demo: IntegrationService) -> None:
+    at = app(org="initech")
+    assert card(at)[0] == "⚪ NOT_CONFIGURED"
+    submit(at, openai_key(), name="Prod")
+    assert card(at)[0] == "🟢 VALID" and card(at)[3] == "Prod" and card(at)[4] != "never"
+    assert [b.key for b in at.button if b.key in ("validate", "rotate", "delete")] == ["validate", "rotate", "delete"]
+    assert list(at.dataframe[0].value.action) == ["SETUP"], "the history below shows the setup"
+    assert at.subheader[1].value == "Rotate the credential"
+
+
+def test_revalidate_shows_the_new_status_in_the_same_run(demo: IntegrationService) -> None:
+    at = app(org="globex")
+    at.radio(key="setup_provider").set_value("ANTHROPIC").run()
+    assert card(at)[0] == "🟡 PENDING"
+    at.button(key="validate").click().run()
+    assert card(at)[0] == "🟢 VALID" and at.status[0].label == "Done"
+    assert list(at.dataframe[0].value.action[:1]) == ["VALIDATE"]
+
+
+def test_delete_shows_not_configured_in_the_same_run(demo: IntegrationService) -> None:
+    at = app(org="acmecorp")
+    at.button(key="delete").click().run()
+    at.button(key="delete_confirm").click().run()
+    assert card(at)[0] == "⚪ NOT_CONFIGURED" and "deleted" in at.success[0].value
+    assert not [b for b in at.button if b.key == "validate"]
+    assert at.subheader[1].value == "Set up a credential"
+
+
+def test_rotation_form_is_prefilled_and_keeps_name_and_metadata(demo: IntegrationService) -> None:
+    at = app(org="acmecorp")
+    assert at.text_input(key="setup_credential_name").value == "OpenAI Production Key"
+    assert '"environment": "production"' in at.text_area(key="setup_metadata").value
+    assert '"environment": "production"' in at.code[0].value, "the card shows the current metadata"
+    before = demo.get_one("acmecorp", "openai").credential_id
+    at.text_input(key="setup_credential").input(openai_key())
+    at.button(key="setup_submit").click().run()
+    after = demo.get_one("acmecorp", "openai")
+    assert after.credential_id != before and "rotated" in at.success[0].value
+    assert (after.credential_name, after.metadata) == ("OpenAI Production Key", {"environment": "production"})
+    assert card(at)[3] == "OpenAI Production Key"
+
+
+def test_a_failed_submit_keeps_every_field_but_the_secret(demo: IntegrationService) -> None:
+    at = app(org="initech")
+    at.text_input(key="setup_credential").input(openai_key("revoked"))
+    at.text_input(key="setup_credential_name").input("Keep me")
+    at.text_area(key="setup_metadata").input('{"team": "ml"}')
+    at.checkbox(key="setup_skip_validation").set_value(False)
+    at.button(key="setup_submit").click().run()
+    assert "INVALID_CREDENTIAL" in at.error[0].value
+    assert at.text_input(key="setup_credential").value == ""
+    assert at.text_input(key="setup_credential_name").value == "Keep me"
+    assert at.text_area(key="setup_metadata").value == '{"team": "ml"}'
+    at.text_area(key="setup_metadata").input("{not json")
+    at.text_input(key="setup_credential").input(openai_key())
+    at.button(key="setup_submit").click().run()
+    assert "INVALID_INPUT" in at.error[0].value and "metadata is not JSON" in at.error[0].value
+    assert demo.get_one("initech", "openai").status == Status.NOT_CONFIGURED
+    assert at.text_input(key="setup_credential_name").value == "Keep me"
+
+
+def test_gcp_key_is_uploaded_or_pasted_masked_and_never_shown(demo: IntegrationService) -> None:
+    key = service_account_json("sa@p.iam.gserviceaccount.com")
+    at = app(org="initech")
+    at.radio(key="setup_provider").set_value("GCP").run()
+    assert at.get("file_uploader") and at.text_input(key="setup_credential").proto.type == 1  # PASSWORD
+    submit(at, key, provider="GCP")
+    assert "configured" in at.success[0].value
+    assert "PRIVATE KEY" not in rendered(at) and "sa@p.iam.gserviceaccount.com" in card(at)[1]
+
+
+def test_an_error_opens_troubleshooting_on_its_provider(demo: IntegrationService) -> None:
+    at = submit(app(org="initech"), "sk-ant-api03-" + "x" * 10 + "revoked" + "x" * 30, provider="ANTHROPIC")
+    link = at.get("page_link")[0].proto
+    assert "troubleshooting" in link.page and "provider=ANTHROPIC" in link.query_string
+    assert "org=initech" in link.query_string
+
+
+def test_a_check_left_running_is_shown_when_the_operator_comes_back(demo: IntegrationService) -> None:
+    from pages import _ui
+
+    svc = _ui.service()  # the console's own service and job runner (same process as AppTest)
+    job = _ui.jobs().start("validate", "Checking", lambda j: svc.validate("globex", "anthropic", actor="ops"))
+    while job.running:  # the operator is on another page meanwhile
+        time.sleep(0.05)
+    assert demo.get_one("globex", "anthropic").status == Status.VALID, "recorded without the page"
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["org"] = "globex"
+    at.session_state["setup_job"] = {"id": job.id, "org": "globex", "provider": "ANTHROPIC", "kind": "validate"}
+    at.query_params["provider"] = "ANTHROPIC"
+    at.run()
+    assert "accepted the key" in at.success[0].value and card(at)[0] == "🟢 VALID"
+    assert "setup_job" not in at.session_state
+
+
+HOSTILE = "![pwn](http://127.0.0.1:9/pwn.png) [click me](http://evil.example/) <img src=x onerror=alert(1)> :red[x]"
+
+
+def test_tenant_text_is_never_markdown(demo: IntegrationService) -> None:
+    demo.setup("initech", "openai", openai_key(), credential_name=HOSTILE, metadata={"note": HOSTILE})
+    at = app(org="initech")
+    assert card(at)[3] == HOSTILE, "shown literally, as text"
+    assert HOSTILE in at.code[0].value
+    for element in [*at.markdown, *at.caption, *at.success, *at.warning, *at.error, *at.info, *at.subheader]:
+        assert "](http" not in element.value and "<img" not in element.value, element.value
+    status = app("pages/status.py")
+    assert HOSTILE in set(status.dataframe[0].value.credential_name)
+
+
+def test_an_unknown_org_in_the_url_opens_no_org(demo: IntegrationService) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["org"] = "no-such-org"
+    at.run()
+    assert not at.exception
+    assert "No organization no\\-such\\-org exists" in at.error[0].value
+    assert at.selectbox(key="org").value is None and not at.text, "no card of another org"
+    assert at.query_params["org"] == ["no-such-org"] or at.query_params["org"] == "no-such-org"

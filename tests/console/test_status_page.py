@@ -1,15 +1,33 @@
-"""Status overview: KPIs, filters, drift, reconcile, bulk re-validation, many orgs."""
+"""Status overview: the attention queue, KPIs that follow every action, bulk re-validation of exactly the selected
+rows, confirmation for "all", the bulk run's progress in every page's sidebar, reconcile, charts, many orgs."""
 
 from __future__ import annotations
 
-from integrations import IntegrationService, Provider, Status
+import threading
+import time
 
+from integrations import IntegrationService, Provider, Status
+from integrations.domain import Action
+
+from pages import _ui
 from tests.console.conftest import app
 from tests.keys import openai_key
 
 
 def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
+
+
+def checks(svc: IntegrationService) -> list[tuple[str, str]]:
+    return sorted((e.org_slug, e.provider.value) for e in svc.store.events() if e.action == Action.VALIDATE)
+
+
+def select(at, *pairs: tuple[str, str]):
+    table = at.dataframe[0].value
+    rows = [int(i) for i, r in table.iterrows() if (r.org_slug, r.provider) in pairs]
+    assert len(rows) == len(pairs)
+    at.session_state["overview_table"] = {"selection": {"rows": rows, "columns": []}}
+    return at.run()
 
 
 def test_kpis_match_the_library(demo: IntegrationService) -> None:
@@ -25,46 +43,104 @@ def test_kpis_match_the_library(demo: IntegrationService) -> None:
     }
 
 
+def test_attention_queue_order_with_codes_and_fixes(demo: IntegrationService) -> None:
+    at = app("pages/status.py")
+    table = at.dataframe[0].value
+    assert len(table) == 9, "NOT_CONFIGURED rows are hidden by default"
+    assert list(table.attention.astype(str)) == ["INVALID", "INVALID", "Drift", "PENDING"] + ["OK"] * 5
+    assert list(table.columns[:6]) == ["attention", "org_slug", "provider", "status", "error_code", "fix"]
+    assert set(table.error_code[:2]) == {"INVALID_CREDENTIAL", "INSUFFICIENT_PERMISSIONS"}
+    assert all(table.fix[:4].str.len() > 10)
+    at.toggle(key="filter_unconfigured").set_value(True).run()
+    assert len(at.dataframe[0].value) == 18
+
+
 def test_filters(demo: IntegrationService) -> None:
     at = app("pages/status.py")
-    at.multiselect(key="filter_status").set_value(["INVALID"]).run()
-    table = at.dataframe[0].value
-    assert len(table) == 2 and set(table.org_slug) == {"globex", "umbrella"}
-    at.multiselect(key="filter_status").set_value([]).run()
-    at.checkbox(key="filter_drift").check().run()
+    at.multiselect(key="filter_attention").set_value(["INVALID"]).run()
+    assert set(at.dataframe[0].value.org_slug) == {"globex", "umbrella"}
+    at.multiselect(key="filter_attention").set_value(["Drift"]).run()
     table = at.dataframe[0].value
     assert list(zip(table.org_slug, table.provider, strict=True)) == [("hooli", "ANTHROPIC")]
-    at.checkbox(key="filter_drift").uncheck()
+    at.multiselect(key="filter_attention").set_value([])
     at.multiselect(key="filter_provider").set_value(["GCP"]).run()
     assert set(at.dataframe[0].value.provider) == {"GCP"}
+    at.multiselect(key="filter_provider").set_value([])
+    at.text_input(key="filter_org").input("acme").run()
+    assert set(at.dataframe[0].value.org_slug) == {"acmecorp"} and len(at.dataframe[0].value) == 3
 
 
-def test_stale_filter(demo: IntegrationService) -> None:
-    at = app("pages/status.py")
-    at.number_input(key="filter_stale").set_value(1).run()
-    table = at.dataframe[0].value  # fresh demo data: only never-validated (PENDING) rows are stale
-    assert set(table.badge.str.split().str[-1]) == {"PENDING"}
-
-
-def test_reconcile_preview_then_apply(demo: IntegrationService) -> None:
+def test_reconcile_preview_then_apply_refreshes_the_page(demo: IntegrationService) -> None:
     at = app("pages/status.py")
     at.button(key="reconcile_preview").click().run()
     assert demo.overview().drift.sum() == 1  # a preview changes nothing
     at.button(key="reconcile_apply").click().run()
     assert "Fixed 1 drift(s)" in at.success[0].value
     assert demo.overview().drift.sum() == 0
-    at.run()
-    assert metrics(at)["Drifted"] == "0"
+    assert metrics(at)["Drifted"] == "0", "the KPIs of the same run show the repaired state"
+    assert "Drift" not in set(at.dataframe[0].value.attention.astype(str))
 
 
-def test_revalidate_all(demo: IntegrationService) -> None:
+def test_revalidate_selected_checks_exactly_the_selected_rows(demo: IntegrationService) -> None:
     demo.setup("initech", "openai", openai_key("revoked"), skip_validation=True)
+    at = select(app("pages/status.py"), ("initech", "OPENAI"), ("acmecorp", "GCP"))
+    before = checks(demo)
+    at.button(key="revalidate_selected").click().run()
+    assert not at.exception
+    new = checks(demo)
+    for pair in before:
+        new.remove(pair)
+    assert new == [("acmecorp", "GCP"), ("initech", "OPENAI")], "two rows, two checks (no org x provider product)"
+    assert "2 checked" in at.success[0].value and "1 status change" in at.success[0].value
+    changed = at.dataframe[0].value  # the run's changed rows, above the queue
+    rows = list(zip(changed.org_slug, changed.before, changed.after, strict=True))
+    assert rows == [("initech", "PENDING", "INVALID")]
+    assert metrics(at)["Invalid"] == "3", "KPIs refresh in the same run"
+
+
+def test_revalidate_all_asks_for_confirmation_with_the_count(demo: IntegrationService) -> None:
     at = app("pages/status.py")
+    before = len(checks(demo))
     at.button(key="revalidate_all").click().run()
-    assert not at.exception and "checked" in at.success[0].value and "status change" in at.success[0].value
-    assert demo.get_one("initech", "openai").status == Status.INVALID
-    at.run()  # the overview cache was cleared by the write
-    assert metrics(at)["Invalid"] == "3"
+    assert "Re-validate all 9 configured credentials" in at.warning[0].value
+    assert len(checks(demo)) == before, "nothing runs before the confirmation"
+    at.button(key="revalidate_all_cancel").click().run()
+    assert not at.warning and len(checks(demo)) == before
+    at.button(key="revalidate_all").click().run()
+    at.button(key="revalidate_all_confirm").click().run()
+    assert len(checks(demo)) == before + 9 and "9 checked" in at.success[0].value
+    assert metrics(at)["Pending"] == "0"  # the PENDING key was checked: the same run shows it
+
+
+def test_a_bulk_run_shows_in_every_pages_sidebar_and_runs_alone(demo: IntegrationService) -> None:
+    gate, svc = threading.Event(), _ui.service()
+
+    def slow(job):  # the real bulk run, held at its start so the test can look around while it "runs"
+        gate.wait(30)
+        return svc.revalidate_many(progress=job.progress, workers=1)
+
+    job = _ui.jobs().start(_ui.BULK, "Re-validating 9 credentials", slow, exclusive=True)
+    try:
+        # app.py draws the sidebar of every page (AppTest keeps it only on a first run; e2e walks the pages)
+        at = app()
+        assert any("Re-validating 9 credentials: 0/0" in p.proto.text for p in at.sidebar.get("progress"))
+        status = app("pages/status.py")
+        assert status.button(key="revalidate_all").disabled, "one bulk run at a time"
+    finally:
+        gate.set()
+    while job.running:
+        time.sleep(0.05)
+    at = app()
+    assert any("Last bulk run: 9 checked" in c.value for c in at.sidebar.caption)
+    assert demo.get_one("globex", "anthropic").status == Status.VALID
+
+
+def test_charts_answer_what_needs_attention(demo: IntegrationService) -> None:
+    at = app("pages/status.py")
+    charts = str(at.main.children[len(at.main.children) - 1].children[0].children[0].proto)
+    charts += str(at.main.children[len(at.main.children) - 1].children[1].children[0].proto)
+    assert "status per provider" in charts and "Time since last validation" in charts
+    assert "never validated" in charts and "NOT_CONFIGURED" not in charts
 
 
 def test_many_orgs(demo: IntegrationService) -> None:
@@ -74,4 +150,4 @@ def test_many_orgs(demo: IntegrationService) -> None:
         demo.setup(f"bulk-{i:05d}", Provider.OPENAI, openai_key(), skip_validation=True)
     at = app("pages/status.py")
     assert metrics(at)["Orgs"] == "1506"
-    assert "of 4,518 integrations" in at.caption[0].value
+    assert "39 of 4,518 integrations" in at.caption[0].value

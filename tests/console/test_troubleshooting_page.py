@@ -6,7 +6,7 @@ from integrations import IntegrationService
 from integrations.errors import CATALOG
 
 from tests.console.conftest import app, assert_no_canary
-from tests.keys import CANARY
+from tests.keys import CANARY, service_account_json
 
 
 def test_diagnose_stops_at_the_failing_step(demo: IntegrationService) -> None:
@@ -62,3 +62,29 @@ def test_walkthroughs_and_catalog_search(demo: IntegrationService) -> None:
     at.text_input(key="catalog_search").input("permission").run()
     codes = [e.label.split("`")[1] for e in at.expander if e.label.startswith("`")]
     assert "INSUFFICIENT_PERMISSIONS" in codes and "NETWORK_ERROR" not in codes
+
+
+def test_the_url_provider_is_kept_and_an_unknown_org_is_refused(demo: IntegrationService) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.console.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "pages/troubleshooting.py"), default_timeout=60)
+    at.query_params.update({"org": "globex", "provider": "ANTHROPIC"})
+    at.run()
+    assert at.radio(key="ts_provider").value == "ANTHROPIC" and "Diagnose globex · Anthropic" in at.subheader[0].value
+    at = AppTest.from_file(str(ROOT / "pages/troubleshooting.py"), default_timeout=60)
+    at.query_params["org"] = "ghost-org"
+    at.run()
+    assert "No organization ghost\\-org exists" in at.error[0].value and not at.button
+
+
+def test_diagnose_shows_tenant_text_literally(demo: IntegrationService) -> None:
+    demo.register_org("evil-org", name="Evil")
+    email = "![x](http://evil.example/x.png)@proj-123.iam.gserviceaccount.com"  # the key file's e-mail: tenant text
+    demo.setup("evil-org", "gcp", service_account_json(email, "proj-123"), skip_validation=True)
+    at = app("pages/troubleshooting.py", org="evil-org")
+    at.radio(key="ts_provider").set_value("GCP").run()
+    at.button(key="diagnose").click().run()
+    assert all("](http" not in m.value for m in at.markdown)
+    assert any("\\!\\[x\\]\\(http" in m.value for m in at.markdown)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
 from integrations import connect
 from integrations.demo import seed
+from nbclient import NotebookClient
+
 from tests.keys import CANARY
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
 
 
 def execute(name: str, parameters: dict[str, object]) -> nbformat.NotebookNode:
@@ -45,7 +49,7 @@ def test_audit_notebook(data_dir: str) -> None:
     text = outputs(nb)
     assert '"output_type": "error"' not in text
     assert "hooli" in text and "INSUFFICIENT_PERMISSIONS" in text and "local/v1" in text
-    assert text.count("vegaEmbed") >= 2  # both charts rendered
+    assert text.count("image/svg+xml") >= 2 and "vegaEmbed" not in text  # both charts, as inline SVG
     assert CANARY not in text and CANARY[8:] not in text and "CANARYrevoked" not in text
 
 
@@ -59,6 +63,10 @@ def test_troubleshooting_walkthrough(data_dir: str, org: str, provider: str, exp
     assert CANARY not in text and CANARY[8:] not in text
     assert "Validation failed for a valid credential" in text and "$KEY" in text
     assert ("api.openai.com/v1/models" if provider == "openai" else ":testIamPermissions") in text
+    summary = nb.cells[-1].outputs[0]
+    assert summary.output_type == "stream" and summary.text.startswith(f"{org} · ")  # text, not a Python repr
+    if expected != "pass":
+        assert "What to do:" in summary.text and "…" not in summary.text and "..." not in summary.text
 
 
 def test_committed_notebooks_have_no_outputs() -> None:
@@ -66,3 +74,45 @@ def test_committed_notebooks_have_no_outputs() -> None:
         nb = nbformat.read(path, as_version=4)
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
         assert not any(c.cell_type == "code" and "def " in c.source for c in nb.cells), f"{path.name} defines code"
+
+
+@pytest.fixture
+def jupyter_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Jupyter runs them: no INTEGRATIONS_* in the environment, the kernel in notebooks/."""
+    for var in [v for v in os.environ if v.startswith("INTEGRATIONS_")]:
+        monkeypatch.delenv(var)
+
+
+def run_as_jupyter_does(name: str) -> nbformat.NotebookNode:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    return nb
+
+
+def test_notebooks_find_the_projects_data_with_no_environment(jupyter_env: None) -> None:
+    """`make run` created ROOT/.data with the demo orgs; opened from notebooks/, both notebooks read it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRATIONS_")}
+    demo = [sys.executable, "-m", "integrations.cli", "demo"]  # what `make run` does: idempotent
+    subprocess.run(demo, cwd=ROOT, env=env, check=True, capture_output=True)
+    audit_text = outputs(run_as_jupyter_does("audit_org_integrations.ipynb"))
+    assert '"output_type": "error"' not in audit_text
+    assert "globex" in audit_text and "umbrella" in audit_text and "hooli" in audit_text  # the demo orgs
+    walk = run_as_jupyter_does("troubleshooting_walkthrough.ipynb")
+    assert '"output_type": "error"' not in outputs(walk)
+    assert walk.cells[-1].outputs[0].text.startswith("acmecorp · OpenAI: all 6 checks passed")
+
+
+def test_the_audit_notebook_answers_an_empty_store(tmp_path: Path) -> None:
+    connect(data_dir=tmp_path / "empty")
+    text = outputs(execute("audit_org_integrations.ipynb", {"data_dir": str(tmp_path / "empty")}))
+    assert '"output_type": "error"' not in text and text.count("image/svg+xml") >= 2
+
+
+def test_exported_html_draws_its_charts_without_the_network(data_dir: str, tmp_path: Path) -> None:
+    """The charts are inline SVG: an HTML export shows them with no script fetched from anywhere."""
+    from nbconvert import HTMLExporter
+
+    nb = execute("audit_org_integrations.ipynb", {"data_dir": data_dir})
+    html, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    assert html.count('src="data:image/svg+xml;base64,') >= 2  # each chart is an image inside the file
+    assert "vegaEmbed" not in html and "cdn.jsdelivr.net/npm/vega" not in html

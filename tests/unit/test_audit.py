@@ -109,3 +109,19 @@ def test_activity_failures_and_actors(svc: IntegrationService) -> None:
     }
     future = datetime.now(UTC) + timedelta(days=1)
     assert audit.activity(svc, since=future).empty
+
+
+def test_every_question_answers_an_empty_store_with_an_empty_frame() -> None:
+    import inspect
+
+    import pandas as pd
+
+    from tests.conftest import fake_service
+
+    empty = fake_service()
+    members = inspect.getmembers(audit, inspect.isfunction)
+    questions = [f for name, f in members if f.__module__ == audit.__name__ and name[0] != "_"]
+    assert len(questions) >= 15
+    for question in questions:
+        answer = question(empty)
+        assert isinstance(answer, pd.DataFrame) and answer.empty and len(answer.columns) > 0, question.__name__
