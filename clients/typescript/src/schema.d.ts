@@ -97,7 +97,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The store and the status cache are reachable */
+        /** The store and the status cache are reachable, the keyring holds the recorded key versions; `drift` counts status-cache rows that disagree with the store */
         get: operations["readyz_readyz_get"];
         put?: never;
         post?: never;
@@ -250,6 +250,20 @@ export interface components {
          * @enum {string}
          */
         Provider: "OPENAI" | "ANTHROPIC" | "GCP";
+        /** Ready */
+        Ready: {
+            /** Status */
+            status: string;
+            /** Store */
+            store?: string | null;
+            /** Status Cache */
+            status_cache?: string | null;
+            /**
+             * Drift
+             * @description Status-cache rows that disagree with the store (reconcile repairs them).
+             */
+            drift: number;
+        };
         /** SetupRequest */
         SetupRequest: {
             /**
@@ -275,7 +289,7 @@ export interface components {
             } | null;
             /**
              * Skip Validation
-             * @description Store as PENDING without asking the provider.
+             * @description Store as PENDING without asking the provider (true or false only, not "yes" or 1).
              * @default false
              */
             skip_validation?: boolean;
@@ -806,7 +820,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Health"];
+                    "application/json": components["schemas"]["Ready"];
                 };
             };
             /** @description Service Unavailable */
