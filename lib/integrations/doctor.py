@@ -6,6 +6,7 @@ Decrypt of a probe and a MacSign."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -53,19 +54,22 @@ def _build(area: str, build: Callable[[], Any], checks: list[Check]) -> Any:
         return None
 
 
+def _local_file(area: str, path: Path) -> Check:
+    """A local profile's file: present, or made by `integrations init`."""
+    there = path.exists()
+    return Check(
+        area=area,
+        name=str(path),
+        ok=there,
+        detail="present" if there else "missing",
+        fix="" if there else "Run `integrations init`.",
+    )
+
+
 def _store_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     if settings.backend("store") == "sqlite":
-        path = settings.data_dir / "warehouse.sqlite"
-        return [
-            Check(
-                area="store",
-                name=str(path),
-                ok=path.exists(),
-                detail="present" if path.exists() else "missing",
-                fix="" if path.exists() else "Run `integrations init`.",
-            )
-        ]
+        return [_local_file("store", settings.data_dir / "warehouse.sqlite")]
     store = _build("bigquery", lambda: bootstrap.build_store(settings), checks)
     if store is None:
         return checks
@@ -123,16 +127,7 @@ def _cipher_checks(settings: Settings) -> list[Check]:
 def _cache_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     if settings.backend("status_cache") == "sqlite":
-        path = settings.data_dir / "status.sqlite"
-        return [
-            Check(
-                area="status_cache",
-                name=str(path),
-                ok=path.exists(),
-                detail="present" if path.exists() else "missing",
-                fix="" if path.exists() else "Run `integrations init`.",
-            )
-        ]
+        return [_local_file("status_cache", settings.data_dir / "status.sqlite")]
     cache = _build("supabase", lambda: bootstrap.build_cache(settings), checks)
     if cache is None:
         return checks
