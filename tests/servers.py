@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -11,7 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 
 @dataclass
@@ -127,3 +134,38 @@ def listener() -> Iterator[tuple[str, list[int]]]:
         stop.set()
         thread.join()
         sock.close()
+
+
+def cli_env(data_dir: Path) -> dict[str, str]:
+    """The environment of an `integrations` process: this venv's commands, no inherited INTEGRATIONS_* but the
+    data dir."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRATIONS_")}
+    env.update(INTEGRATIONS_DATA_DIR=str(data_dir), PATH=f"{Path(sys.executable).parent}:{env['PATH']}")
+    return env
+
+
+@contextmanager
+def api_process(env: dict[str, str]) -> Iterator[str]:
+    """`integrations api` as its own process on a free loopback port, until /healthz answers; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        ["integrations", "api", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)

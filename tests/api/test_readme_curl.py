@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
-
 from tests.keys import service_account_json
+from tests.servers import api_process, cli_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,31 +20,13 @@ def readme_examples() -> str:
 
 
 def test_readme_curl_examples(tmp_path: Path) -> None:
-    bin_dir = str(Path(sys.executable).parent)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRATIONS_")}
-    env.update(INTEGRATIONS_DATA_DIR=str(tmp_path / "data"), PATH=f"{bin_dir}:{env['PATH']}")
+    env = cli_env(tmp_path / "data")
     subprocess.run(["integrations", "demo"], env=env, check=True, capture_output=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        ["integrations", "api", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with api_process(env) as base:
         (tmp_path / "service-account.json").write_text(
             service_account_json("billing@acme-prod.iam.gserviceaccount.com", "acme-prod")
         )
-        script = readme_examples().replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        script = readme_examples().replace("http://127.0.0.1:8000", base)
         done = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", script],
             cwd=tmp_path,
@@ -66,9 +42,6 @@ def test_readme_curl_examples(tmp_path: Path) -> None:
             value, end = decoder.raw_decode(text)
             outputs.append(value)
             text = text[end:].strip()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
     openai, gcp, listing = outputs
     assert (openai["success"], openai["provider"], openai["validation_status"]) == (True, "OPENAI", "VALID")
     assert (gcp["success"], gcp["provider"], gcp["validation_status"]) == (True, "GCP", "VALID")

@@ -7,11 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +16,7 @@ import pytest
 from integrations.api import create_app
 
 from tests.keys import OPENAI_OK, service_account_json
+from tests.servers import api_process, cli_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "clients" / "typescript"
@@ -55,34 +52,12 @@ def test_the_committed_schema_and_types_are_fresh(node_modules: Path, tmp_path: 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[dict[str, str]]:
     """`integrations api` on a free loopback port, on a fresh local data dir with one org."""
-    bin_dir = str(Path(sys.executable).parent)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRATIONS_")}
-    env.update(INTEGRATIONS_DATA_DIR=str(tmp_path / "data"), PATH=f"{bin_dir}:{env['PATH']}")
+    env = cli_env(tmp_path / "data")
     created = subprocess.run(
         ["integrations", "org", "create", "acmecorp", "--json"], env=env, check=True, capture_output=True, text=True
     )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        ["integrations", "api", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with api_process(env) as base:
         yield {"BASE_URL": base, "ORG": "acmecorp", "ORG_API_KEY": json.loads(created.stdout)["api_key"]}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
 
 
 def five_field_key(path: Path) -> Path:
