@@ -7,34 +7,20 @@ from integrations import IntegrationError, Provider, Status, connect
 from integrations.settings import Settings
 from integrations.store.bigquery import BigQueryStore
 
+from tests.adapters.gcp_profile import gcp_doubles
 from tests.bigquery_double import PROJECT, DuckBigQuery
 from tests.keys import OPENAI_OK, openai_key, service_account_json
 from tests.kms_double import KEY, MAC_KEY_VERSION, kms_server
 from tests.pg_cluster import Cluster
-from tests.postgrest_double import SERVICE_KEY, postgrest
 
 
 @pytest.fixture
 def cloud(monkeypatch: pytest.MonkeyPatch, pg: Cluster):
     """connect() in the gcp profile: Supabase and KMS from settings (their doubles); BigQuery's client is the
     DuckDB double, the one object that cannot be pointed at a local endpoint by settings."""
-    with postgrest(pg) as supabase, kms_server() as (kms_address, kms_state):
+    make_store = lambda settings: BigQueryStore(DuckBigQuery(), PROJECT, settings.bigquery_dataset)  # noqa: E731
+    with gcp_doubles(monkeypatch, pg, make_store) as (settings, supabase, kms_state):
         supabase.seed_org("acmecorp", "Acme Corp")  # the frontend's onboarding
-        monkeypatch.setenv("SUPABASE_URL", supabase.url)
-        monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", SERVICE_KEY)
-        monkeypatch.setattr(
-            "integrations.bootstrap.build_store",
-            lambda settings: BigQueryStore(DuckBigQuery(), PROJECT, settings.bigquery_dataset),
-        )
-        settings = Settings(
-            _env_file=None,
-            profile="gcp",
-            validation="sandbox",
-            gcp_project=PROJECT,
-            kms_key=KEY,
-            kms_mac_key_version=MAC_KEY_VERSION,
-            kms_endpoint=kms_address,
-        )
         yield connect(settings), kms_state
 
 

@@ -9,15 +9,14 @@ from pathlib import Path
 import pytest
 from integrations import doctor
 from integrations.cli import app
-from integrations.settings import Settings
 from integrations.store import bigquery_sql
 from integrations.store.bigquery import BigQueryStore
 from typer.testing import CliRunner
 
+from tests.adapters.gcp_profile import gcp_doubles
 from tests.bigquery_double import ALL_PERMISSIONS, DATA_EDITOR_ON_DATASET, PROJECT, DuckBigQuery
-from tests.kms_double import KEY, MAC_KEY_VERSION, kms_server
 from tests.pg_cluster import Cluster
-from tests.postgrest_double import SERVICE_KEY, postgrest
+from tests.postgrest_double import postgrest
 
 DATASET = f"{PROJECT}.organizations"
 
@@ -26,22 +25,8 @@ DATASET = f"{PROJECT}.organizations"
 def cloud(monkeypatch: pytest.MonkeyPatch, pg: Cluster):
     """The gcp profile's settings pointing at the three doubles; `bq` is the BigQuery double doctor will use."""
     bq = {"client": DuckBigQuery()}
-    with postgrest(pg) as supabase, kms_server() as (kms_address, kms_state):
-        monkeypatch.setenv("SUPABASE_URL", supabase.url)
-        monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", SERVICE_KEY)
-        monkeypatch.setattr(
-            "integrations.bootstrap.build_store",
-            lambda settings: BigQueryStore(bq["client"], PROJECT, settings.bigquery_dataset, timeout=5),
-        )
-        settings = Settings(
-            _env_file=None,
-            profile="gcp",
-            validation="sandbox",
-            gcp_project=PROJECT,
-            kms_key=KEY,
-            kms_mac_key_version=MAC_KEY_VERSION,
-            kms_endpoint=kms_address,
-        )
+    make_store = lambda settings: BigQueryStore(bq["client"], PROJECT, settings.bigquery_dataset, timeout=5)  # noqa: E731
+    with gcp_doubles(monkeypatch, pg, make_store) as (settings, _, kms_state):
         yield settings, bq, kms_state
 
 
