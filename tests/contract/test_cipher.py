@@ -10,8 +10,8 @@ from integrations.crypto.gcp_kms import KmsCipher
 from integrations.crypto.local import LocalKeyring
 from integrations.errors import IntegrationError
 
+from tests.doubles.kms import KEY, MAC_KEY_VERSION, kms_server
 from tests.fakes import InMemoryCipher
-from tests.kms_double import KEY, MAC_KEY_VERSION, kms_server
 
 SECRET = b"sk-proj-CANARYcipherContract0123456789"
 AAD = aad_for("acmecorp", "OPENAI", "cred_1")

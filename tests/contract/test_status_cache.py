@@ -13,8 +13,8 @@ from integrations.status_cache.supabase import SupabaseStatusCache
 from pydantic import SecretStr
 
 from tests.builders import T0
+from tests.doubles.postgrest import SERVICE_KEY, PostgrestDouble, postgrest
 from tests.fakes import InMemoryStatusCache
-from tests.postgrest_double import SERVICE_KEY, PostgrestDouble, postgrest
 
 MAX_ROWS = 7  # the Supabase double caps every read at this many rows, as db-max-rows does
 

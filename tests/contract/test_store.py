@@ -11,8 +11,8 @@ from integrations.store.base import ROTATED, IntegrationStore, ValidationUpdate
 from integrations.store.bigquery import BigQueryStore
 from integrations.store.sqlite import SqliteStore
 
-from tests.bigquery_double import PROJECT, DuckBigQuery
 from tests.builders import T0, event, record
+from tests.doubles.bigquery import PROJECT, DuckBigQuery
 from tests.fakes import InMemoryStore
 
 
