@@ -145,9 +145,9 @@ def bench_overview_cloud(root: Path) -> None:
     from integrations.store.bigquery import BigQueryStore
     from pydantic import SecretStr
 
-    from tests.bigquery_double import PROJECT, DuckBigQuery
-    from tests.pg_cluster import cluster
-    from tests.postgrest_double import SERVICE_KEY, postgrest
+    from tests.doubles.bigquery import PROJECT, DuckBigQuery
+    from tests.doubles.pg_cluster import cluster
+    from tests.doubles.postgrest import SERVICE_KEY, postgrest
 
     settings = Settings(_env_file=None, data_dir=root / "cloud", attempts_per_minute=0)
     with cluster() as pg, postgrest(pg) as double:
@@ -182,7 +182,7 @@ def bench_cloud_jobs(root: Path) -> None:
     from integrations.status_cache.sqlite import SqliteStatusCache
     from integrations.store.bigquery import BigQueryStore
 
-    from tests.bigquery_double import PROJECT, DuckBigQuery
+    from tests.doubles.bigquery import PROJECT, DuckBigQuery
 
     client = DuckBigQuery()
     settings = Settings(_env_file=None, data_dir=root / "jobs", attempts_per_minute=0)
@@ -312,8 +312,8 @@ def bench_supabase_requests(root: Path) -> None:
     from integrations.store.sqlite import SqliteStore
     from pydantic import SecretStr
 
-    from tests.pg_cluster import cluster
-    from tests.postgrest_double import SERVICE_KEY, postgrest
+    from tests.doubles.pg_cluster import cluster
+    from tests.doubles.postgrest import SERVICE_KEY, postgrest
 
     settings = Settings(_env_file=None, data_dir=root / "supabase", attempts_per_minute=0)
     with cluster() as pg, postgrest(pg) as double:

@@ -198,9 +198,11 @@ class BigQueryStore(IntegrationStore):
                 location=self.location,
                 timeout=self.timeout,
                 retry=self._retry,
-                job_retry=self._job_retry,
+                job_retry=None,  # else the client wraps the insert in a hidden 10-minute retry, past our deadline
             )
-            rows = job.result(timeout=max(0.1, deadline - time.monotonic()), retry=self._retry)
+            rows = job.result(
+                timeout=max(0.1, deadline - time.monotonic()), retry=self._retry, job_retry=self._job_retry
+            )
             return [dict(row.items()) for row in rows]
         except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError
             raise self._timed_out(job, writes) from None
