@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, cast
 
 from pydantic import BaseModel, Field
 
-from .crypto.base import Cipher, aad_for
-from .domain import Action, Outcome, Provider, Status, StoredCredential, check_slug, make_event
+from .crypto.base import Cipher
+from .domain import Provider, StoredCredential, check_slug
 from .errors import IntegrationError
 from .gates import PauseClock, ProviderGate
 from .lanes import run_lanes
 from .locks import PairLocks
-from .overview import orgs_frame, overview_frame, records_frame
 from .settings import Settings
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
@@ -64,28 +62,6 @@ class RunPlan(BaseModel):
     actor: str
     rates: dict[Provider, float] = Field(default_factory=dict)
     max_rate_limit_retries: int = 2
-
-
-class Drift(BaseModel):
-    org_slug: str
-    provider: Provider
-    cached_status: Status | None
-    recorded_status: Status
-    recorded_configured_at: datetime | None = None
-
-
-class ReconcileReport(BaseModel):
-    dry_run: bool
-    drifts: list[Drift]
-    fixed: int
-    warnings: list[str] = Field(default_factory=list)  # drifts that could not be fixed, and why
-
-
-class RewrapReport(BaseModel):
-    current_key_ref: str
-    rewrapped: int = 0
-    already_current: int = 0
-    failed: dict[str, str] = Field(default_factory=dict)
 
 
 def _count(report: RevalidateReport, assessment: Any) -> None:
@@ -186,7 +162,7 @@ class BulkOperations:
             report = self.revalidate_records(records, plan, progress)
         report.missing = missing
         try:  # writers in other processes (shards, the API server) may have synced out of order: repair it now
-            report.drift_fixed = self.reconcile(actor=actor).fixed
+            report.drift_fixed = self.reconcile(actor=actor).fixed  # type: ignore[attr-defined]
         except IntegrationError as exc:
             report.warnings.append(f"{exc.code}: reconcile after the run failed ({exc.message}); run it again.")
         report.duration_s = time.monotonic() - started
@@ -231,98 +207,3 @@ class BulkOperations:
                 continue
             return assessment
         raise AssertionError("unreachable")
-
-    def reconcile(self, dry_run: bool = False, actor: str = "system", org_slug: str | None = None) -> ReconcileReport:
-        """Rebuild the status cache from the system of record; report every drift (fixed unless dry_run)."""
-        if org_slug is None:
-            orgs = self.cache.all_orgs()
-        else:
-            org = self.cache.get_org(org_slug)
-            orgs = [org] if org else []
-        frame = overview_frame(records_frame(self.store.list_credentials(org_slug)), orgs_frame(orgs))
-        drifted = frame[frame["drift"]]
-        drifts = [
-            Drift(
-                org_slug=r.org_slug,
-                provider=r.provider,
-                cached_status=Status(r.cached_status) if isinstance(r.cached_status, str) else None,  # NaN: no row
-                recorded_status=r.status,
-                recorded_configured_at=None
-                if r.configured_at is None or str(r.configured_at) == "NaT"
-                else r.configured_at.to_pydatetime(),
-            )
-            for r in drifted.itertuples()
-        ]
-        if dry_run or not drifts:
-            return ReconcileReport(dry_run=dry_run, drifts=drifts, fixed=0)
-        warnings, unfixable = [], set()
-        for slug in sorted({d.org_slug for d in drifts if d.cached_status is None}):
-            try:
-                self.cache.create_org(slug)  # where the rows are not ours (Supabase) this only checks
-            except IntegrationError as exc:
-                if exc.code != "ORG_NOT_FOUND":
-                    raise
-                warnings.append(f"{slug}: not fixed, {exc.message}")
-                unfixable.add(slug)
-        report = ReconcileReport(dry_run=False, drifts=drifts, fixed=0, warnings=warnings)
-        drifts = [d for d in drifts if d.org_slug not in unfixable]
-        with self.locks.hold((d.org_slug, d.provider) for d in drifts):  # no setup or delete syncs meanwhile
-            now = {(r.org_slug, r.provider): r for r in self.store.list_credentials(org_slug)}
-            for d in drifts:  # what the store holds now, not when the frame was read
-                current = now.get((d.org_slug, d.provider))
-                d.recorded_status = current.validation_status if current else Status.NOT_CONFIGURED
-                d.recorded_configured_at = current.created_at if current else None
-            self.cache.set_many([(d.org_slug, d.provider, d.recorded_status, d.recorded_configured_at) for d in drifts])
-        self.store.append_events(
-            [
-                make_event(
-                    d.org_slug,
-                    d.provider,
-                    Action.RECONCILE,
-                    Outcome.SUCCESS,
-                    actor,
-                    status_before=d.cached_status,
-                    status_after=d.recorded_status,
-                    message=f"Status cache {d.cached_status.value if d.cached_status else 'missing'} -> "
-                    f"{d.recorded_status.value}",
-                )
-                for d in drifts
-            ]
-        )
-        report.fixed = len(drifts)
-        return report
-
-    def rewrap(self, progress: Progress | None = None, actor: str = "system") -> RewrapReport:
-        """Re-encrypt active ciphertexts not under the current key version; safe to re-run after interruption."""
-        current = self.cipher.current_key_ref()
-        records = [r for r in self.store.list_credentials() if r.encrypted_credential]
-        report = RewrapReport(current_key_ref=current)
-        for i, rec in enumerate(records, 1):
-            if rec.key_ref == current:
-                report.already_current += 1
-            else:
-                aad = aad_for(rec.org_slug, rec.provider.value, rec.credential_id)
-                try:
-                    sealed = self.cipher.encrypt(self.cipher.decrypt(rec.encrypted_credential, aad), aad)  # type: ignore
-                    event = make_event(
-                        rec.org_slug,
-                        rec.provider,
-                        Action.REWRAP,
-                        Outcome.SUCCESS,
-                        actor,
-                        credential_id=rec.credential_id,
-                        message=f"{rec.key_ref} -> {sealed.key_ref}",
-                    )
-                    if self.store.replace_ciphertext(
-                        rec.credential_id,
-                        sealed.ciphertext,
-                        sealed.key_ref,
-                        rec.key_ref or "",
-                        event,
-                    ):
-                        report.rewrapped += 1
-                except IntegrationError as exc:
-                    report.failed[rec.credential_id] = exc.code
-            if progress:
-                progress(i, len(records))
-        return report

@@ -9,29 +9,10 @@ import unicodedata
 from collections import defaultdict, deque
 from typing import Any
 
-from pydantic import SecretStr
-
-from .domain import MAX_CREDENTIAL_BYTES, MAX_METADATA_BYTES
+from .domain import MAX_METADATA_BYTES
 from .errors import IntegrationError
 
 MAX_NAME_CHARS = 200
-
-
-def credential_secret(credential: object) -> SecretStr:
-    """The credential as SecretStr, refused when empty, not text, or over 16 KiB."""
-    if isinstance(credential, SecretStr):
-        credential = credential.get_secret_value()
-    if not isinstance(credential, str):
-        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential must be text.")
-    if not credential.strip():
-        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential is empty.")
-    if len(credential.encode("utf-8", "surrogatepass")) > MAX_CREDENTIAL_BYTES:
-        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential is over 16 KiB; no provider key is that long.")
-    if "\x00" in credential:
-        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential contains a NUL byte.")
-    if not _encodable(credential):
-        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential is not valid Unicode text (a lone surrogate).")
-    return SecretStr(credential)
 
 
 def _encodable(text: str) -> bool:

@@ -17,9 +17,8 @@ from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
-from ..overview import ACTIVE_COLUMNS
 from . import bigquery_sql as sql
-from .base import ROTATED, IntegrationStore, KeyVersion, SchemaFinding, ValidationUpdate
+from .base import ACTIVE_COLUMNS, ROTATED, IntegrationStore, KeyVersion, SchemaFinding, ValidationUpdate
 from .bigquery_audit_sql import AUDIT
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
