@@ -16,7 +16,8 @@ from .errors import IntegrationError
 from .providers.api_keys import AnthropicValidator, OpenAIValidator
 from .providers.base import Validator
 from .providers.gcp_service_account import GcpValidator
-from .providers.sandbox import SandboxRules, anthropic_handler, openai_handler, sandbox_pool_factory, sdk_client_factory
+from .providers.sandbox import SandboxRules, anthropic_handler, openai_handler, sdk_client_factory
+from .providers.sandbox_google import sandbox_pool_factory
 from .service import IntegrationService
 from .settings import Settings
 from .status_cache.base import StatusCache
