@@ -172,10 +172,6 @@ class CheckResult(BaseModel):
     capabilities: list[Capability] = Field(default_factory=list)
 
     @property
-    def inconclusive(self) -> bool:
-        return self.error_code is not None and self.retryable
-
-    @property
     def retry_after(self) -> str | None:
         return retry_after(self.rate_limit)
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .domain import CheckResult, Outcome, Status
 from .errors import Code
@@ -32,3 +32,24 @@ def verdict(result: CheckResult, before: Status) -> Verdict:
     if result.retryable:
         return Verdict(before, Outcome.INCONCLUSIVE, False, False)
     return Verdict(Status.INVALID, Outcome.REJECTED, True, False)
+
+
+def failed(
+    code: str,
+    message: str,
+    *,
+    retryable: bool,
+    checks: list[Any] | None = None,
+    rate_limit: dict[str, str] | None = None,
+) -> CheckResult:
+    """A failed check's result. Its status is what the verdict makes of it from an open (PENDING) state: INVALID for a
+    rejection, PENDING for a transient failure or an alarm."""
+    result = CheckResult(
+        status=Status.PENDING,
+        error_code=code,
+        message=message,
+        retryable=retryable,
+        checks=checks or [],
+        rate_limit=rate_limit or {},
+    )
+    return result.model_copy(update={"status": verdict(result, Status.PENDING).after})

@@ -13,7 +13,7 @@ from ..domain import Action, CheckResult, Event, Provider, Status, StoredCredent
 from ..errors import Code, IntegrationError
 from ..results import ErrorInfo, ValidateResult
 from ..store.base import ValidationUpdate
-from ..verdict import ALARMS, Verdict, verdict
+from ..verdict import ALARMS, Verdict, failed, verdict
 from .recording import sync
 from .registry import require
 
@@ -63,15 +63,11 @@ def guarded(check: Callable[[], CheckResult], org_slug: str) -> CheckResult:
     try:
         return check()
     except IntegrationError as exc:
-        return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=exc.retryable)
+        return failed(exc.code, exc.message, retryable=exc.retryable)
     except Exception as exc:  # noqa: BLE001 - the type only is logged: an SDK's message may hold key text
         log.error("check failed unexpectedly org=%s: %s", org_slug, type(exc).__name__)
-        return CheckResult(
-            status=Status.PENDING,
-            error_code=Code.CHECK_FAILED,
-            message=f"The check failed unexpectedly ({type(exc).__name__}); the status was left unchanged.",
-            retryable=True,
-        )
+        message = f"The check failed unexpectedly ({type(exc).__name__}); the status was left unchanged."
+        return failed(Code.CHECK_FAILED, message, retryable=True)
 
 
 def check_stored(deps: Deps, record: StoredCredential) -> CheckResult:
@@ -79,8 +75,8 @@ def check_stored(deps: Deps, record: StoredCredential) -> CheckResult:
     try:
         parsed = deps.vault.open(record)
     except IntegrationError as exc:
-        retryable = exc.retryable or exc.code in ALARMS  # an alarm keeps the status
-        return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=retryable)
+        retryable = exc.retryable or exc.code in ALARMS  # an alarm keeps the status: inconclusive for its caller
+        return failed(exc.code, exc.message, retryable=retryable)
     return guarded(lambda: deps.validators[record.provider].check(parsed, record.metadata), record.org_slug)
 
 
