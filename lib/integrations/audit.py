@@ -8,14 +8,12 @@ returns or displays a plaintext credential.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from .domain import Outcome, Provider, Status
-
-if TYPE_CHECKING:
-    from .service import IntegrationService
+from .service import IntegrationService
 
 _ROW_COLUMNS = [
     "org_slug",

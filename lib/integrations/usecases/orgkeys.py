@@ -39,12 +39,12 @@ class _Verified:
             hit = self._by_store.get(store, {}).get(digest)
         return hit[1] if hit and time.monotonic() - hit[0] < VERIFIED_TTL_S else None
 
-    def put(self, store: IntegrationStore, digest: str, record: OrgApiKey) -> None:
+    def put(self, store: IntegrationStore, digest: str, key: OrgApiKey) -> None:
         with self._lock:
             entries = self._by_store.setdefault(store, {})
             if len(entries) >= VERIFIED_MAX:
                 entries.clear()
-            entries[digest] = (time.monotonic(), record)
+            entries[digest] = (time.monotonic(), key)
 
     def forget_org(self, store: IntegrationStore, org_slug: str) -> None:
         with self._lock:
