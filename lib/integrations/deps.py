@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .crypto.base import Cipher
 from .domain import Provider
@@ -55,3 +55,66 @@ class Deps:
     @property
     def cipher(self) -> Cipher:
         return self.vault.cipher
+
+
+class Parts:
+    """The parts a service runs on, as attributes: read by tests and tools, swapped by tests (a setter rebuilds the
+    bundle). Entry points never read them (tests/architecture)."""
+
+    deps: Deps
+
+    @property
+    def store(self) -> IntegrationStore:
+        return self.deps.store
+
+    @store.setter
+    def store(self, store: IntegrationStore) -> None:
+        self.deps = replace(self.deps, store=store)
+
+    @property
+    def cache(self) -> StatusCache:
+        return self.deps.cache
+
+    @cache.setter
+    def cache(self, cache: StatusCache) -> None:
+        self.deps = replace(self.deps, cache=cache)
+
+    @property
+    def cipher(self) -> Cipher:
+        return self.deps.cipher
+
+    @cipher.setter
+    def cipher(self, cipher: Cipher) -> None:
+        self.deps = replace(self.deps, vault=Vault(cipher, self.deps.validators))
+
+    @property
+    def validators(self) -> dict[Provider, Validator]:
+        return self.deps.validators
+
+    @validators.setter
+    def validators(self, validators: dict[Provider, Validator]) -> None:
+        self.deps = replace(self.deps, validators=validators, vault=Vault(self.deps.cipher, validators))
+
+    @property
+    def limiter(self) -> AttemptLimiter:
+        return self.deps.limiter
+
+    @property
+    def locks(self) -> PairLocks:
+        return self.deps.locks
+
+    @locks.setter
+    def locks(self, locks: PairLocks) -> None:
+        self.deps = replace(self.deps, locks=locks)
+
+    @property
+    def settings(self) -> Settings | None:
+        return self.deps.settings
+
+    @settings.setter
+    def settings(self, settings: Settings | None) -> None:
+        self.deps = replace(self.deps, settings=settings)
+
+    @property
+    def backends(self) -> dict[str, str]:
+        return self.deps.backends

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -10,11 +9,9 @@ from pydantic import SecretStr
 
 from .bulk import BulkOperations
 from .crypto.base import Cipher
-from .deps import Deps
+from .deps import Deps, Parts
 from .domain import OrgApiKey, Provider, Status, StoredCredential
 from .errors import IntegrationError
-from .limits import AttemptLimiter
-from .locks import PairLocks
 from .providers.base import ParsedCredential, Validator
 from .results import DeleteResult, DiagnosticStep, Integration, OrgIntegrations, SetupResult, ValidateResult
 from .settings import Settings
@@ -36,12 +33,11 @@ from .usecases import (
 from .usecases.checks import Assessment
 from .usecases.credentials import StepCallback
 from .usecases.maintenance import Progress, ReconcileReport, RewrapReport
-from .vault import Vault
 
 __all__ = ["Assessment", "IntegrationService"]
 
 
-class IntegrationService(BulkOperations):
+class IntegrationService(Parts, BulkOperations):
     """Set up, read, validate and delete provider credentials for organizations."""
 
     def __init__(
@@ -70,63 +66,6 @@ class IntegrationService(BulkOperations):
                 settings=settings,
             )
         self.deps = deps
-
-    # --- what the service runs on (read-only for entry points; tests swap parts) -------------------------
-    @property
-    def store(self) -> IntegrationStore:
-        return self.deps.store
-
-    @store.setter
-    def store(self, store: IntegrationStore) -> None:
-        self.deps = replace(self.deps, store=store)
-
-    @property
-    def cache(self) -> StatusCache:
-        return self.deps.cache
-
-    @cache.setter
-    def cache(self, cache: StatusCache) -> None:
-        self.deps = replace(self.deps, cache=cache)
-
-    @property
-    def cipher(self) -> Cipher:
-        return self.deps.cipher
-
-    @cipher.setter
-    def cipher(self, cipher: Cipher) -> None:
-        self.deps = replace(self.deps, vault=Vault(cipher, self.deps.validators))
-
-    @property
-    def validators(self) -> dict[Provider, Validator]:
-        return self.deps.validators
-
-    @validators.setter
-    def validators(self, validators: dict[Provider, Validator]) -> None:
-        self.deps = replace(self.deps, validators=validators, vault=Vault(self.deps.cipher, validators))
-
-    @property
-    def limiter(self) -> AttemptLimiter:
-        return self.deps.limiter
-
-    @property
-    def locks(self) -> PairLocks:
-        return self.deps.locks
-
-    @locks.setter
-    def locks(self, locks: PairLocks) -> None:
-        self.deps = replace(self.deps, locks=locks)
-
-    @property
-    def settings(self) -> Settings | None:
-        return self.deps.settings
-
-    @settings.setter
-    def settings(self, settings: Settings | None) -> None:
-        self.deps = replace(self.deps, settings=settings)
-
-    @property
-    def backends(self) -> dict[str, str]:
-        return self.deps.backends
 
     @property
     def sandboxed(self) -> bool:
