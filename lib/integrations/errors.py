@@ -34,7 +34,6 @@ class Code(StrEnum):
     INVALID_INPUT = "INVALID_INPUT"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     ENDPOINT_NOT_FOUND = "ENDPOINT_NOT_FOUND"
-    WORKER_FAILED = "WORKER_FAILED"
     CONFIGURATION_ERROR = "CONFIGURATION_ERROR"
     KMS_KEY_VERSION_UNAVAILABLE = "KMS_KEY_VERSION_UNAVAILABLE"
     STATUS_CACHE_READ_FAILED = "STATUS_CACHE_READ_FAILED"
@@ -280,18 +279,6 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
             ["A typo in the path, or a method the endpoint does not accept."],
             ["See the OpenAPI description at /docs."],
             http_status=404,
-        ),
-        _e(
-            "WORKER_FAILED",
-            "A bulk worker process died",
-            "A process sharing a bulk re-validation died; the checks it recorded before are kept.",
-            ["The process was killed (out of memory, or by an operator).", "A crash in a native library."],
-            [
-                "Re-run the bulk re-validation: credentials already checked are simply checked again.",
-                "Run it in one process with --workers 1 (or INTEGRATIONS_BULK_WORKERS=1) if it keeps dying.",
-            ],
-            retryable=True,
-            http_status=500,
         ),
         _e(
             "CONFIGURATION_ERROR",

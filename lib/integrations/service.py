@@ -7,7 +7,6 @@ from typing import Any
 import pandas as pd
 from pydantic import SecretStr
 
-from .bulk import BulkOperations
 from .crypto.base import Cipher
 from .deps import Deps, Parts
 from .domain import OrgApiKey, Provider, Status, StoredCredential
@@ -29,15 +28,17 @@ from .usecases import (
     orgs,
     reads,
     registry,
+    revalidation,
 )
 from .usecases.checks import Assessment
 from .usecases.credentials import StepCallback
 from .usecases.maintenance import Progress, ReconcileReport, RewrapReport
+from .usecases.revalidation import RevalidateReport, RunPlan, Target
 
 __all__ = ["Assessment", "IntegrationService"]
 
 
-class IntegrationService(Parts, BulkOperations):
+class IntegrationService(Parts):
     """Set up, read, validate and delete provider credentials for organizations."""
 
     def __init__(
@@ -181,6 +182,35 @@ class IntegrationService(Parts, BulkOperations):
     def undecryptable(self) -> list[tuple[StoredCredential, IntegrationError]]:
         """Active rows whose ciphertext no longer decrypts, each with its error."""
         return inspection.undecryptable(self.deps)
+
+    # --- many credentials at once ---------------------------------------------------------------------------
+    def revalidate_many(
+        self,
+        orgs: list[str] | None = None,
+        providers: list[Provider | str] | None = None,
+        concurrency: int = 16,
+        progress: Progress | None = None,
+        actor: str = "system",
+        rates: dict[Provider, float] | None = None,
+        max_rate_limit_retries: int = 2,
+        workers: int | None = None,
+        targets: list[Target] | None = None,
+    ) -> RevalidateReport:
+        """Re-check many stored credentials: `concurrency` checks at a time per provider, an optional rate per
+        provider (checks/s), and a 429 backs off that provider only, then the check is retried.
+
+        `targets` checks exactly those credentials (ids and/or (org, provider) pairs, each once; targets without
+        an active credential are listed in `missing`); otherwise every credential of `orgs` x `providers`.
+        `workers` is deprecated and ignored: a run is threads in one process (see checkpool.py)."""
+        return revalidation.revalidate_many(
+            self.deps, orgs, providers, concurrency, progress, actor, rates, max_rate_limit_retries, workers, targets
+        )
+
+    def revalidate_records(
+        self, records: list[StoredCredential], plan: RunPlan, progress: Progress | None = None
+    ) -> RevalidateReport:
+        """Check `records` on per-provider thread pools; write the verdicts in batches."""
+        return revalidation.revalidate_records(self.deps, records, plan, progress)
 
     # --- maintenance ------------------------------------------------------------------------------------------
     def reconcile(self, dry_run: bool = False, actor: str = "system", org_slug: str | None = None) -> ReconcileReport:

@@ -208,9 +208,10 @@ def test_an_unreadable_billing_table_is_a_permission_error(key_json: str) -> Non
 
 @pytest.mark.parametrize(("reply", "code"), [(Reply(503, {"error": "backend"}), "PROVIDER_UNAVAILABLE")])
 def test_token_endpoint_outage_is_retryable(key_json: str, reply: Reply, code: str) -> None:
-    with serve(google(key_json, token=reply)) as (url, _):
+    with serve(google(key_json, token=reply)) as (url, seen):
         result = check(url, key_json)
     assert (result.error_code, result.retryable) == (code, True)
+    assert [s.path for s in seen] == ["/token"], "one token request per check: google-auth's own retry is off"
 
 
 @pytest.mark.parametrize(("status", "code"), [(429, "RATE_LIMITED"), (500, "PROVIDER_UNAVAILABLE")])

@@ -4,7 +4,6 @@ from values); rotation and delete as one multi-statement transaction, retried on
 from __future__ import annotations
 
 import json
-import random
 import re
 import time
 from datetime import datetime
@@ -14,12 +13,21 @@ import pandas as pd
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from . import bigquery_sql as sql
 from .base import ACTIVE_COLUMNS, ROTATED, IntegrationStore, KeyVersion, ValidationUpdate
 from .bigquery_audit_sql import AUDIT
+from .bigquery_jobs import Aborted, job_error, timed_out
 from .bigquery_params import UPDATE_TYPES, _credential, _event, _events, _param, _structs, _utc
 from .bigquery_schema import BigQuerySchema
 
@@ -27,20 +35,7 @@ __all__ = ["BigQueryStore", "_events", "_param"]
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
-RETRYABLE = (
-    "concurrent update",
-    "Transaction is aborted",
-    "too many DML statements outstanding",
-    "Could not serialize access",
-)
-QUOTA_REASONS = ("rateLimitExceeded", "quotaExceeded")  # short- and long-term quotas: transient, never a verdict
 MAX_ATTEMPTS = 5
-CANCEL_WAIT_S = 5.0
-
-
-def _reason(exc: gexc.GoogleAPICallError) -> str:
-    errors = getattr(exc, "errors", None) or []
-    return str(errors[0].get("reason", "")) if errors and isinstance(errors[0], dict) else ""
 
 
 class BigQueryStore(BigQuerySchema, IntegrationStore):
@@ -76,81 +71,45 @@ class BigQueryStore(BigQuerySchema, IntegrationStore):
         config = bigquery.QueryJobConfig(query_parameters=scalars + (arrays or []))
         writes = not template.lstrip().upper().startswith("SELECT")
         deadline = time.monotonic() + self.timeout
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            self.queries += 1
-            job = None
-            try:
-                job = self.client.query(
-                    template.format(t=self._t),
-                    job_config=config,
-                    location=self.location,
-                    timeout=self.timeout,
-                    retry=self._retry,
-                    job_retry=self._job_retry,
-                )
-                rows = job.result(timeout=max(0.1, deadline - time.monotonic()), retry=self._retry)
-                return [dict(row.items()) for row in rows]
-            except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError
-                raise self._timed_out(job, writes) from None
-            except gexc.GoogleAPICallError as exc:
-                reason = _reason(exc)
-                if reason in QUOTA_REASONS:
-                    raise IntegrationError(
-                        "STORAGE_FAILED",
-                        f"BigQuery quota ({reason}): {exc.message[:200]} Nothing was written; retry later.",
-                        retryable=True,
-                    ) from None
-                if isinstance(exc, gexc.Forbidden):
-                    raise IntegrationError(
-                        "STORAGE_FAILED",
-                        f"BigQuery denied access: {exc.message[:200]} Grant the service account BigQuery Data Editor "
-                        f"on the dataset {self._t} and BigQuery Job User on the project (`integrations doctor`).",
-                        retryable=False,
-                    ) from None
-                again = any(m.lower() in exc.message.lower() for m in RETRYABLE)
-                pause = min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
-                if again and attempt < MAX_ATTEMPTS and time.monotonic() + pause < deadline:
-                    time.sleep(pause)
-                    continue
-                raise IntegrationError(
-                    "STORAGE_FAILED",
-                    f"BigQuery failed: {exc.message[:200]}" + (" Nothing was written." if writes else ""),
-                    retryable=again or isinstance(exc, gexc.ServerError),
-                ) from None
-            except (gexc.RetryError, OSError) as exc:
-                known = "" if not writes else " It is not known whether the write happened: read before retrying."
-                raise IntegrationError(
-                    "STORAGE_FAILED", f"BigQuery unreachable ({type(exc).__name__}).{known}", retryable=True
-                ) from None
+        retrying = Retrying(  # concurrent-update aborts: a few times with jittered back-off, within the deadline
+            retry=retry_if_exception_type(Aborted),
+            stop=stop_after_attempt(MAX_ATTEMPTS) | stop_before_delay(self.timeout),
+            wait=wait_random_exponential(multiplier=0.1, max=2.0),
+        )
+        try:
+            for step in retrying:
+                with step:
+                    return self._query_once(template, config, writes, deadline)
+        except RetryError as exc:
+            raise exc.last_attempt.exception().error from None  # type: ignore[union-attr]
         raise AssertionError("unreachable")
 
-    def _timed_out(self, job: Any, writes: bool) -> IntegrationError:
-        """Cancel a job that outlived the deadline; say whether its write is known not to have happened."""
-        what = f"BigQuery did not answer within {self.timeout:g} s (INTEGRATIONS_STORE_TIMEOUT_S)."
-        if not writes:
-            return IntegrationError("STORAGE_FAILED", f"{what} Nothing was changed; retry.", retryable=True)
-        stopped = False
-        if job is not None:
-            try:
-                job.cancel(timeout=CANCEL_WAIT_S)
-                waited = time.monotonic() + CANCEL_WAIT_S
-                while not job.done() and time.monotonic() < waited:
-                    time.sleep(0.05)
-                stopped = job.state == "DONE" and (job.error_result or {}).get("reason") == "stopped"
-            except gexc.GoogleAPICallError:
-                stopped = False
-        if stopped:
-            return IntegrationError(
-                "STORAGE_FAILED",
-                f"{what} The job was cancelled before it committed: nothing was written; retry.",
-                retryable=True,
+    def _query_once(
+        self, template: str, config: bigquery.QueryJobConfig, writes: bool, deadline: float
+    ) -> list[dict[str, Any]]:
+        """One attempt: the rows, a catalog error, or Aborted (a concurrent-update abort, worth another)."""
+        self.queries += 1
+        job = None
+        try:
+            job = self.client.query(
+                template.format(t=self._t),
+                job_config=config,
+                location=self.location,
+                timeout=self.timeout,
+                retry=self._retry,
+                job_retry=self._job_retry,
             )
-        return IntegrationError(
-            "STORAGE_FAILED",
-            f"{what} The job was cancelled, but it may have committed: the write may have happened; check before "
-            "retrying.",
-            retryable=True,
-        )
+            rows = job.result(timeout=max(0.1, deadline - time.monotonic()), retry=self._retry)
+            return [dict(row.items()) for row in rows]
+        except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError
+            raise timed_out(job, writes, self.timeout) from None
+        except gexc.GoogleAPICallError as exc:
+            raise job_error(exc, writes, self._t) from None
+        except (gexc.RetryError, OSError) as exc:
+            known = "" if not writes else " It is not known whether the write happened: read before retrying."
+            raise IntegrationError(
+                "STORAGE_FAILED", f"BigQuery unreachable ({type(exc).__name__}).{known}", retryable=True
+            ) from None
 
     # --- writes -----------------------------------------------------------------------------------------------------
     def _credential_params(self, record: StoredCredential) -> dict[str, Any]:
