@@ -50,6 +50,7 @@ api: data
 lint: install
 	$(BIN)/ruff check lib tests app.py pages
 	$(BIN)/mypy lib --ignore-missing-imports --warn-unused-ignores
+	$(BIN)/lint-imports
 
 test: install lint $(TS_DEPS)
 	$(BIN)/python -m pytest

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from integrations import IntegrationService, connect
-from integrations.providers import build_validators
+from integrations.bootstrap import build_validators
 from integrations.settings import Settings
 
 from tests.doubles.pg_cluster import Cluster, cluster

@@ -6,19 +6,9 @@ svc.setup("acmecorp", "openai", "sk-proj-...")
 """
 
 from .bootstrap import connect
-from .domain import (
-    Capability,
-    CheckItem,
-    CredentialKind,
-    DeleteResult,
-    Integration,
-    OrgIntegrations,
-    Provider,
-    SetupResult,
-    Status,
-    ValidateResult,
-)
-from .errors import CATALOG, IntegrationError
+from .domain import Capability, CheckItem, CredentialKind, Provider, Status
+from .errors import CATALOG, Code, IntegrationError
+from .results import DeleteResult, Integration, OrgIntegrations, SetupResult, ValidateResult
 from .service import IntegrationService
 from .settings import Settings
 
@@ -26,6 +16,7 @@ __all__ = [
     "CATALOG",
     "Capability",
     "CheckItem",
+    "Code",
     "CredentialKind",
     "DeleteResult",
     "Integration",

@@ -13,7 +13,6 @@ from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import orgkeys
 from .api_models import (
     DeleteResponse,
     ErrorResponse,
@@ -27,8 +26,9 @@ from .api_models import (
 )
 from .api_models import IntegrationView as IntegrationResponse
 from .bootstrap import connect
-from .domain import ErrorInfo, OrgApiKey, check_slug, retry_after
-from .errors import IntegrationError
+from .domain import OrgApiKey, check_slug, retry_after
+from .errors import Code, IntegrationError
+from .results import ErrorInfo
 from .service import IntegrationService
 
 MAX_BODY_BYTES = 64 * 1024
@@ -118,9 +118,9 @@ def org_key(
     x_api_key: Annotated[str | None, Security(API_KEY)] = None,
 ) -> OrgApiKey:
     if not x_api_key:
-        raise IntegrationError("ORG_API_KEY_MISSING")
+        raise IntegrationError(Code.ORG_API_KEY_MISSING)
     check_slug(org_slug)
-    return orgkeys.verify(svc.store, org_slug, x_api_key)
+    return svc.authenticate(org_slug, x_api_key)
 
 
 Svc = Annotated[IntegrationService, Depends(service)]

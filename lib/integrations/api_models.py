@@ -7,16 +7,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, Field, SecretStr, StrictBool
 from pydantic.json_schema import SkipJsonSchema
 
-from .domain import Capability, CredentialKind, ErrorInfo, Provider, Status
+from .domain import Capability, CredentialKind, Provider, Status
+from .results import ErrorInfo
 
 Configured = Literal[Status.VALID, Status.INVALID, Status.PENDING]
 
 
 class SetupRequest(BaseModel):
-    credential: str = Field(
+    credential: SecretStr = Field(
         description="API key, or the service-account key JSON as a string (at most 16 KiB).", examples=["sk-proj-..."]
     )
     credential_name: str | None = Field(default=None, examples=["OpenAI Production Key"])

@@ -8,16 +8,12 @@ returns or displays a plaintext credential.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from .crypto.base import aad_for
 from .domain import Outcome, Provider, Status
-from .errors import IntegrationError
-
-if TYPE_CHECKING:
-    from .service import IntegrationService
+from .service import IntegrationService
 
 _ROW_COLUMNS = [
     "org_slug",
@@ -47,7 +43,7 @@ _AGE = ["org_slug", "provider", "validation_status", "last_validated_at", "age_d
 def _in_store(
     svc: IntegrationService, question: str, params: dict[str, Any], columns: list[str]
 ) -> pd.DataFrame | None:
-    rows = svc.store.audit(question, params)
+    rows = svc.audit_answer(question, params)
     if rows is None:
         return None
     frame = pd.DataFrame(rows, columns=columns)
@@ -66,7 +62,7 @@ def credentials(svc: IntegrationService, active_only: bool = True) -> pd.DataFra
     rows = [
         r.model_dump(mode="json", exclude={"encrypted_credential"})
         | {"has_ciphertext": r.encrypted_credential is not None}
-        for r in svc.store.list_credentials(active_only=active_only)
+        for r in svc.credentials(active_only=active_only)
     ]
     frame = pd.DataFrame(rows, columns=[*_ROW_COLUMNS, "credential_fingerprint", "has_ciphertext", "deleted_at"])
     for col in ("last_validated_at", "created_at", "deleted_at"):
@@ -86,7 +82,7 @@ def inventory(svc: IntegrationService) -> pd.DataFrame:
     else:
         table = configured.pivot_table(index="provider", columns="status", values="n", aggfunc="sum", fill_value=0)
         table = table.reindex(index=[p.value for p in Provider], fill_value=0)
-        orgs = len(svc.cache.all_orgs())
+        orgs = svc.cached_org_count()
         table[Status.NOT_CONFIGURED.value] = orgs - table.sum(axis=1)
     table = table.reindex(columns=statuses, fill_value=0).astype(int).reset_index()
     table.columns.name = "status"
@@ -163,14 +159,10 @@ def active_without_ciphertext(svc: IntegrationService) -> pd.DataFrame:
 
 def undecryptable(svc: IntegrationService) -> pd.DataFrame:
     """Active rows whose ciphertext fails to decrypt under their own AAD (the plaintext is discarded at once)."""
-    failures = []
-    for rec in svc.store.list_credentials():
-        if rec.encrypted_credential is None:
-            continue
-        try:
-            svc.cipher.decrypt(rec.encrypted_credential, aad_for(rec.org_slug, rec.provider.value, rec.credential_id))
-        except IntegrationError as exc:
-            failures.append((rec.org_slug, rec.provider.value, rec.credential_id, rec.key_ref, exc.code, exc.message))
+    failures = [
+        (rec.org_slug, rec.provider.value, rec.credential_id, rec.key_ref, exc.code, exc.message)
+        for rec, exc in svc.undecryptable()
+    ]
     return pd.DataFrame(failures, columns=["org_slug", "provider", "credential_id", "key_ref", "error_code", "message"])
 
 
@@ -209,7 +201,7 @@ def key_versions(svc: IntegrationService) -> pd.DataFrame:
     if counts is None:
         frame = credentials(svc)
         counts = frame[frame.has_ciphertext].groupby("key_ref").size().reset_index(name="ciphertexts")
-    counts["current"] = counts.key_ref == svc.cipher.current_key_ref()
+    counts["current"] = counts.key_ref == svc.current_key_ref()
     return counts
 
 

@@ -1,4 +1,4 @@
-"""Build a service from settings: the only place that picks and constructs adapters."""
+"""Build a service from settings: the only place that picks and constructs adapters and wires them into Deps."""
 
 from __future__ import annotations
 
@@ -10,8 +10,14 @@ from typing import Any
 
 from . import keyversions
 from .crypto.base import Cipher
+from .deps import Deps
+from .domain import Provider
 from .errors import IntegrationError
-from .providers import build_validators
+from .providers.api_keys import AnthropicValidator, OpenAIValidator
+from .providers.base import Validator
+from .providers.gcp_service_account import GcpValidator
+from .providers.sandbox import SandboxRules, anthropic_handler, openai_handler, sdk_client_factory
+from .providers.sandbox_google import sandbox_pool_factory
 from .service import IntegrationService
 from .settings import Settings
 from .status_cache.base import StatusCache
@@ -111,6 +117,36 @@ def build_cache(settings: Settings) -> StatusCache:
     )
 
 
+def build_validators(settings: Settings) -> dict[Provider, Validator]:
+    """One validator per provider, wired to the sandbox transport or to the real endpoints."""
+    timeout = settings.provider_timeout_s
+    if settings.backend("validation") == "live":
+        return {
+            Provider.OPENAI: OpenAIValidator(settings.openai_base_url, timeout),
+            Provider.ANTHROPIC: AnthropicValidator(settings.anthropic_base_url, timeout),
+            Provider.GCP: GcpValidator(
+                settings.google_token_uri,
+                settings.bigquery_api_url,
+                timeout,
+                resource_manager_url=settings.resource_manager_api_url,
+            ),
+        }
+    rules = SandboxRules(settings.outage_providers, settings.sandbox_latency_ms)
+    return {
+        Provider.OPENAI: OpenAIValidator(settings.openai_base_url, timeout, sdk_client_factory(openai_handler(rules))),
+        Provider.ANTHROPIC: AnthropicValidator(
+            settings.anthropic_base_url, timeout, sdk_client_factory(anthropic_handler(rules))
+        ),
+        Provider.GCP: GcpValidator(
+            settings.google_token_uri,
+            settings.bigquery_api_url,
+            timeout,
+            sandbox_pool_factory(rules),
+            resource_manager_url=settings.resource_manager_api_url,
+        ),
+    }
+
+
 def connect(
     settings: Settings | None = None,
     *,
@@ -140,7 +176,7 @@ def connect(
         "profile": settings.profile,
         **{r: settings.backend(r) for r in ("store", "cipher", "status_cache", "validation")},
     }
-    return IntegrationService(
+    deps = Deps.wire(
         store,
         open_cipher(settings, store, init),
         cache,
@@ -149,3 +185,4 @@ def connect(
         backends=backends,
         settings=settings,
     )
+    return IntegrationService(deps=deps)

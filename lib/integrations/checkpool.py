@@ -13,19 +13,17 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field
 from pyrate_limiter import Limiter, Rate
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
 
 from .domain import Provider, StoredCredential
-
-if TYPE_CHECKING:
-    from .service import Assessment
+from .usecases.checks import Assessment
 
 Progress = Callable[[int, int], None]
-Check = Callable[[StoredCredential], "Assessment"]
+Check = Callable[[StoredCredential], Assessment]
 MAX_PAUSE_S = 60.0  # a Retry-After longer than this is capped: the run reports the check inconclusive soon enough
 
 
@@ -157,4 +155,4 @@ def check_all(
         results[index] = assessment
         if progress:
             progress(done, len(records))
-    return cast(list["Assessment"], results)
+    return cast(list[Assessment], results)

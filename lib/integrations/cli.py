@@ -2,80 +2,30 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from .bootstrap import connect
-from .domain import Capability, Provider
+from .cli_keys import key_app, org_app
+from .cli_output import Actor, JsonOpt, _actor, _capabilities, _emit, _service, _warn, err, literal, out
+from .domain import Provider
 from .errors import IntegrationError
-from .service import IntegrationService
+
+__all__ = ["app", "err", "literal", "main", "out"]
 
 app = typer.Typer(
     help="Validate, encrypt, store and watch organizations' provider credentials.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-org_app = typer.Typer(help="Organizations and their API keys.", no_args_is_help=True)
-org_key_app = typer.Typer(help="Org API keys.", no_args_is_help=True)
-key_app = typer.Typer(help="The local encryption keyring.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
-org_app.add_typer(org_key_app, name="key")
 app.add_typer(key_app, name="key")
-out = Console(soft_wrap=True, emoji=False)  # keys and ids must stay on one line to be copied
-err = Console(stderr=True, soft_wrap=True, emoji=False)
-# C0 and C1 control characters, shown as \x1b etc.: tenant text never moves the operator's cursor or makes links
-_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-Actor = Annotated[str | None, typer.Option(help="Who is acting (default: the OS user).")]
-
-
-def literal(text: object) -> str:
-    """Tenant-chosen text for the terminal: Rich markup escaped, control characters shown, never interpreted."""
-    return escape(str(text).translate(_CONTROLS))
-
-
-def _actor(actor: str | None) -> str:
-    return actor or f"cli:{getpass.getuser()}"
-
-
-def _emit(as_json: bool, data: Any, text: str | Callable[[], None]) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
-    elif callable(text):
-        text()
-    else:
-        out.print(text)
-
-
-@contextmanager
-def _service(as_json: bool, require_cache: bool = False) -> Iterator[IntegrationService]:
-    """Build the service; turn catalog errors into a message with the fix and exit code 1."""
-    try:
-        yield connect(require_cache=require_cache)
-    except IntegrationError as exc:
-        if as_json:
-            sys.stdout.write(json.dumps({"success": False, "error": exc.to_json()}, indent=2) + "\n")
-        else:
-            err.print(f"[bold red]{exc.code}[/]: {literal(exc.message)}\n[dim]Fix:[/] {literal(exc.hint)}")
-        raise typer.Exit(1) from None
-
-
-def _warn(warnings: list[str]) -> None:
-    for w in warnings:
-        err.print(f"[yellow]warning[/]: {literal(w)}")
 
 
 @app.command()
@@ -105,38 +55,6 @@ def demo(as_json: JsonOpt = False) -> None:
             else "Demo orgs already present."
         )
         _emit(as_json, {"created": keys, "keys_file": str(path)}, text)
-
-
-@org_app.command("create")
-def org_create(
-    slug: str, name: Annotated[str | None, typer.Option(help="Display name.")] = None, as_json: JsonOpt = False
-) -> None:
-    """Register an org and print a new org API key (shown once)."""
-    with _service(as_json) as svc:
-        key = svc.register_org(slug, name=name, actor=_actor(None))
-        _emit(
-            as_json,
-            {"org_slug": slug, "api_key": key},
-            f"Organization {literal(slug)} ready.\nAPI key (shown once, store it now): {literal(key)}",
-        )
-
-
-@org_key_app.command("rotate")
-def org_key_rotate(slug: str, as_json: JsonOpt = False) -> None:
-    """Revoke the org's API keys and print a new one (shown once)."""
-    with _service(as_json) as svc:
-        key = svc.rotate_org_key(slug, actor=_actor(None))  # ORG_NOT_FOUND before touching keys
-        _emit(
-            as_json, {"org_slug": slug, "api_key": key}, f"New API key for {literal(slug)} (shown once): {literal(key)}"
-        )
-
-
-@org_key_app.command("revoke")
-def org_key_revoke(slug: str, as_json: JsonOpt = False) -> None:
-    """Revoke every API key of the org."""
-    with _service(as_json) as svc:
-        count = svc.revoke_org_keys(slug, actor=_actor(None))  # ORG_NOT_FOUND for an unknown org
-        _emit(as_json, {"org_slug": slug, "revoked": count}, f"Revoked {count} key(s) of {literal(slug)}.")
 
 
 def _read_credential(credential_file: Path | None, credential_stdin: bool) -> str:
@@ -190,11 +108,6 @@ def setup(
             + _capabilities(result.capabilities),
         )
         _warn([] if as_json else result.warnings)
-
-
-def _capabilities(capabilities: list[Capability]) -> str:
-    """One line per capability: inference / cost data, passed or not available, and why."""
-    return "".join(f"\n  {c.name}: {c.status} - {literal(c.detail)}" for c in capabilities)
 
 
 @app.command()
@@ -326,42 +239,6 @@ def rewrap(actor: Actor = None, as_json: JsonOpt = False) -> None:
             report.model_dump(mode="json"),
             f"{report.rewrapped} rewrapped to {report.current_key_ref}, {report.already_current} already current, "
             f"{len(report.failed)} failed",
-        )
-
-
-@key_app.command("rotate")
-def key_rotate(as_json: JsonOpt = False) -> None:
-    """Add a new local keyring version; run `integrations rewrap` afterwards."""
-    with _service(as_json) as svc:
-        ref = svc.rotate_key()
-        _emit(as_json, {"current_key_ref": ref}, f"New key version {ref}; run `integrations rewrap`.")
-
-
-@key_app.command("retire")
-def key_retire(version: str, as_json: JsonOpt = False) -> None:
-    """Remove an old key version for good (refused while any stored credential uses it)."""
-    ref = version if "/" in version else f"local/{version}"
-    with _service(as_json) as svc:
-        svc.retire_key(ref)
-        _emit(as_json, {"retired": ref}, f"Retired {ref}: it is gone from the keyring for good.")
-
-
-@key_app.command("list")
-def key_list(as_json: JsonOpt = False) -> None:
-    """The key versions the store recorded: current, in the keyring, retired, and how many credentials use each."""
-    with _service(as_json) as svc:
-        versions = svc.key_versions()
-        _emit(
-            as_json,
-            versions,
-            "\n".join(
-                f"{v['key_ref']}: {v['credentials']} credential(s)"
-                + (" current" if v["current"] else "")
-                + (f" retired {v['retired_at']:%Y-%m-%d}" if v["retired_at"] else "")
-                + ("" if v["in_keyring"] or v["retired_at"] else " MISSING FROM THE KEYRING")
-                for v in versions
-            )
-            or "No key versions recorded.",
         )
 
 

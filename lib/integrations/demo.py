@@ -53,7 +53,7 @@ def seed(svc: IntegrationService) -> dict[str, str]:
     """Create the demo orgs that do not exist yet; returns {org_slug: org API key} for those created."""
     if svc.sandboxed is False:
         raise RuntimeError("Demo data needs sandbox validation (INTEGRATIONS_VALIDATION=sandbox).")
-    existing = {o.org_slug for o in svc.cache.all_orgs()}
+    existing = set(svc.orgs())
     plan = {
         "acmecorp": "Acme Corp",
         "globex": "Globex Corporation",
@@ -115,7 +115,7 @@ def seed(svc: IntegrationService) -> dict[str, str]:
         )
     if "hooli" in keys:  # the cache says PENDING while the record says VALID: a drift to reconcile
         svc.setup("hooli", Provider.ANTHROPIC, anthropic_key(), credential_name="Research", actor=DEMO_ACTOR)
-        svc.cache.set_status("hooli", Provider.ANTHROPIC, Status.PENDING, None)
+        svc.simulate_drift("hooli", Provider.ANTHROPIC, Status.PENDING)
     if "stark-industries" in keys:
         svc.setup("stark-industries", Provider.OPENAI, openai_key(), credential_name="Labs", actor=DEMO_ACTOR)
     return keys

@@ -15,6 +15,7 @@ from . import bootstrap
 from .crypto.base import Cipher
 from .errors import IntegrationError
 from .settings import Settings
+from .vault import probe
 
 MIGRATION = "migrations/supabase/001_integration_status_columns.sql"
 SYNC_MIGRATION = "migrations/supabase/002_integration_status_sync.sql"
@@ -108,11 +109,9 @@ def _cipher_checks(settings: Settings) -> list[Check]:
     cipher: Cipher | None = _build("kms", lambda: bootstrap.build_cipher(settings), checks)
     if cipher is None:
         return checks
-    aad = b"integrations|doctor-probe"
     try:
-        sealed = cipher.encrypt(b"doctor", aad)
-        checks.append(Check(area="kms", name="encrypt (primary version enabled)", ok=True, detail=sealed.key_ref))
-        ok = cipher.decrypt(sealed.ciphertext, aad) == b"doctor"
+        key_ref, ok = probe(cipher)
+        checks.append(Check(area="kms", name="encrypt (primary version enabled)", ok=True, detail=key_ref))
         checks.append(Check(area="kms", name="decrypt", ok=ok, detail="round trip" if ok else "mismatch"))
     except IntegrationError as exc:
         checks.append(_failed("kms", "encrypt and decrypt", exc))

@@ -1,4 +1,4 @@
-"""Providers, statuses, records and results. Credentials travel as SecretStr."""
+"""Providers, statuses, credential records and events: the vocabulary every layer shares (results: results.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import IntegrationError
 
@@ -172,10 +172,6 @@ class CheckResult(BaseModel):
     capabilities: list[Capability] = Field(default_factory=list)
 
     @property
-    def inconclusive(self) -> bool:
-        return self.error_code is not None and self.retryable
-
-    @property
     def retry_after(self) -> str | None:
         return retry_after(self.rate_limit)
 
@@ -248,85 +244,3 @@ class OrgRow(BaseModel):
 
     def status_of(self, provider: Provider) -> CachedStatus:
         return self.statuses.get(provider, CachedStatus())
-
-
-class ErrorInfo(BaseModel):
-    code: str
-    message: str
-    retryable: bool
-    hint: str
-
-    @classmethod
-    def of(cls, error: IntegrationError) -> ErrorInfo:
-        return cls(**error.to_json())
-
-
-class Integration(BaseModel):
-    """What callers see of one integration: never a secret. Dumps to the REST shape."""
-
-    provider: Provider
-    status: Status
-    credential_name: str | None = None
-    credential_hint: str | None = None
-    last_validated_at: datetime | None = None
-    created_at: datetime | None = None
-    credential_kind: CredentialKind | None = None
-    error: ErrorInfo | None = None
-    credential_id: str | None = Field(default=None, exclude=True)
-    metadata: dict[str, Any] = Field(default_factory=dict, exclude=True)
-    key_ref: str | None = Field(default=None, exclude=True)
-
-    @model_serializer(mode="wrap")
-    def _rest_shape(self, handler: Any) -> dict[str, Any]:
-        data = handler(self)
-        if self.credential_id is None and self.status == Status.NOT_CONFIGURED:
-            return {"provider": data["provider"], "status": data["status"]}
-        if data.get("error") is None:
-            data.pop("error", None)
-        return data
-
-
-class OrgIntegrations(BaseModel):
-    org_slug: str
-    integrations: dict[Provider, Integration]
-    all_valid: bool
-    providers_configured: list[Provider]
-    warnings: list[str] = Field(default_factory=list)  # e.g. the status cache could not be read (not an error)
-
-
-class SetupResult(BaseModel):
-    success: bool
-    provider: Provider
-    credential_id: str | None
-    validation_status: Status
-    message: str
-    credential_kind: CredentialKind | None = None
-    capabilities: list[Capability] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
-    checks: list[CheckItem] = Field(default_factory=list, exclude=True)
-    rotated_credential_id: str | None = Field(default=None, exclude=True)
-
-
-class ValidateResult(BaseModel):
-    success: bool
-    provider: Provider
-    validation_status: Status
-    message: str
-    error: ErrorInfo | None = None
-    capabilities: list[Capability] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
-    checks: list[CheckItem] = Field(default_factory=list, exclude=True)
-    rate_limit: dict[str, str] = Field(default_factory=dict, exclude=True)
-
-    @model_serializer(mode="wrap")
-    def _rest_shape(self, handler: Any) -> dict[str, Any]:
-        data = handler(self)
-        if data.get("error") is None:  # the error object appears only when there is one
-            data.pop("error", None)
-        return data
-
-
-class DeleteResult(BaseModel):
-    success: bool
-    message: str
-    warnings: list[str] = Field(default_factory=list)

@@ -6,12 +6,50 @@ The troubleshooting guide is written once, here; the console, the API, the CLI a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+
+class Code(StrEnum):
+    """Every catalog code. A StrEnum: `Code.ORG_NOT_FOUND == "ORG_NOT_FOUND"`, so literals and JSON stay the same."""
+
+    ORG_NOT_FOUND = "ORG_NOT_FOUND"
+    INVALID_ORG_SLUG = "INVALID_ORG_SLUG"
+    ORG_API_KEY_MISSING = "ORG_API_KEY_MISSING"
+    ORG_API_KEY_INVALID = "ORG_API_KEY_INVALID"
+    ORG_API_KEY_FORBIDDEN = "ORG_API_KEY_FORBIDDEN"
+    UNSUPPORTED_PROVIDER = "UNSUPPORTED_PROVIDER"
+    MALFORMED_CREDENTIAL = "MALFORMED_CREDENTIAL"
+    INVALID_CREDENTIAL = "INVALID_CREDENTIAL"
+    INSUFFICIENT_PERMISSIONS = "INSUFFICIENT_PERMISSIONS"
+    RATE_LIMITED = "RATE_LIMITED"
+    NETWORK_ERROR = "NETWORK_ERROR"
+    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+    NOT_CONFIGURED = "NOT_CONFIGURED"
+    ENCRYPTION_FAILED = "ENCRYPTION_FAILED"
+    DECRYPTION_FAILED = "DECRYPTION_FAILED"
+    STORAGE_FAILED = "STORAGE_FAILED"
+    STATUS_SYNC_FAILED = "STATUS_SYNC_FAILED"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    INVALID_INPUT = "INVALID_INPUT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    ENDPOINT_NOT_FOUND = "ENDPOINT_NOT_FOUND"
+    CONFIGURATION_ERROR = "CONFIGURATION_ERROR"
+    KMS_KEY_VERSION_UNAVAILABLE = "KMS_KEY_VERSION_UNAVAILABLE"
+    STATUS_CACHE_READ_FAILED = "STATUS_CACHE_READ_FAILED"
+    BILLING_EXPORT_NOT_FOUND = "BILLING_EXPORT_NOT_FOUND"
+    CHECK_FAILED = "CHECK_FAILED"
+    KEYRING_MISSING = "KEYRING_MISSING"
+    KEYRING_MISMATCH = "KEYRING_MISMATCH"
+    KEY_VERSION_IN_USE = "KEY_VERSION_IN_USE"
+    ORG_EXISTS = "ORG_EXISTS"
+    JOB_ALREADY_RUNNING = "JOB_ALREADY_RUNNING"
+    JOB_FAILED = "JOB_FAILED"
 
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    code: str
+    code: Code
     title: str
     message: str
     causes: tuple[str, ...]
@@ -29,10 +67,12 @@ def _e(
     retryable: bool = False,
     http_status: int = 400,
 ) -> CatalogEntry:
-    return CatalogEntry(code, title, message, tuple(causes), tuple(fixes), retryable, http_status)
+    if code not in Code.__members__:
+        raise RuntimeError(f"catalog code {code} has no member in errors.Code: add it there")
+    return CatalogEntry(Code(code), title, message, tuple(causes), tuple(fixes), retryable, http_status)
 
 
-CATALOG: dict[str, CatalogEntry] = {
+CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain string finds its entry
     e.code: e
     for e in [
         _e(
@@ -385,14 +425,14 @@ class IntegrationError(Exception):
 
     def __init__(
         self,
-        code: str,
+        code: Code | str,
         message: str | None = None,
         *,
         details: dict[str, Any] | None = None,
         retryable: bool | None = None,
     ) -> None:
         self.entry = CATALOG[code]
-        self.code = code
+        self.code = Code(code)
         self.message = message or self.entry.message
         self.details = details or {}
         self.retryable = self.entry.retryable if retryable is None else retryable

@@ -9,30 +9,12 @@ import time
 import unicodedata
 from typing import Any, cast
 
-from pydantic import SecretStr
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 
-from .domain import MAX_CREDENTIAL_BYTES, MAX_METADATA_BYTES
+from .domain import MAX_METADATA_BYTES
 from .errors import IntegrationError
 
 MAX_NAME_CHARS = 200
-
-
-def credential_secret(credential: object) -> SecretStr:
-    """The credential as SecretStr, refused when empty, not text, or over 16 KiB."""
-    if isinstance(credential, SecretStr):
-        credential = credential.get_secret_value()
-    if not isinstance(credential, str):
-        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential must be text.")
-    if not credential.strip():
-        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential is empty.")
-    if len(credential.encode("utf-8", "surrogatepass")) > MAX_CREDENTIAL_BYTES:
-        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential is over 16 KiB; no provider key is that long.")
-    if "\x00" in credential:
-        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential contains a NUL byte.")
-    if not _encodable(credential):
-        raise IntegrationError("MALFORMED_CREDENTIAL", "The credential is not valid Unicode text (a lone surrogate).")
-    return SecretStr(credential)
 
 
 def _encodable(text: str) -> bool:

@@ -9,7 +9,11 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from .domain import OrgRow, Provider, Status, StoredCredential
+from .domain import Provider, Status
+from .status_cache.base import CACHED_COLUMNS, orgs_frame
+from .store.base import ACTIVE_COLUMNS, records_frame
+
+__all__ = ["ACTIVE_COLUMNS", "CACHED_COLUMNS", "COLUMNS", "orgs_frame", "overview_frame", "records_frame"]
 
 COLUMNS = [
     "org_slug",
@@ -30,57 +34,7 @@ COLUMNS = [
     "key_ref",
     "has_ciphertext",
 ]
-# what the store contributes: one row per active credential
-ACTIVE_COLUMNS = [
-    "org_slug",
-    "provider",
-    "status",
-    "credential_name",
-    "credential_hint",
-    "last_validated_at",
-    "configured_at",
-    "error_code",
-    "error_message",
-    "credential_id",
-    "key_ref",
-    "has_ciphertext",
-]
-# what the status cache contributes: one row per org and provider
-CACHED_COLUMNS = ["org_slug", "org_name", "provider", "cached_status", "cached_configured_at"]
 KEY = ["org_slug", "provider"]
-
-
-def records_frame(records: list[StoredCredential]) -> pd.DataFrame:
-    """ACTIVE_COLUMNS from credential records (the store port's default)."""
-    rows = [
-        (
-            r.org_slug,
-            r.provider.value,
-            r.validation_status.value,
-            r.credential_name,
-            r.credential_hint,
-            r.last_validated_at,
-            r.created_at,
-            r.validation_error_code,
-            r.validation_error_message,
-            r.credential_id,
-            r.key_ref,
-            bool(r.encrypted_credential),
-        )
-        for r in records
-        if r.is_active
-    ]
-    return pd.DataFrame(rows, columns=ACTIVE_COLUMNS)
-
-
-def orgs_frame(orgs: list[OrgRow]) -> pd.DataFrame:
-    """CACHED_COLUMNS from org rows (the status cache port's default)."""
-    rows = [
-        (o.org_slug, o.name, p.value, o.status_of(p).status.value, o.status_of(p).configured_at)
-        for o in orgs
-        for p in Provider
-    ]
-    return pd.DataFrame(rows, columns=CACHED_COLUMNS)
 
 
 def utc(column: pd.Series) -> pd.Series:

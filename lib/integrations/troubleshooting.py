@@ -1,18 +1,17 @@
-"""Troubleshooting: the guided walkthroughs and `diagnose`, shared by the console and the notebooks."""
+"""Troubleshooting: the guided walkthroughs, the manual tests and how a diagnosis reads (console and notebooks).
+
+The diagnosis itself is a use case: `IntegrationService.diagnose` (usecases/diagnostics.py)."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import pandas as pd
 from pydantic import BaseModel
 
 from .domain import Provider
-from .errors import CATALOG, IntegrationError
-from .providers.kinds import kind_of
+from .errors import CATALOG
+from .results import DiagnosticStep
 
-if TYPE_CHECKING:
-    from .service import IntegrationService
+__all__ = ["MANUAL_TESTS", "WALKTHROUGHS", "DiagnosticStep", "diagnosis_frame", "explain", "guide", "manual_tests"]
 
 
 class ManualTest(BaseModel):
@@ -170,76 +169,6 @@ def walkthrough_frame() -> pd.DataFrame:
             for w in WALKTHROUGHS
         ]
     )
-
-
-class DiagnosticStep(BaseModel):
-    name: str
-    passed: bool | None  # None: not run because an earlier step failed
-    detail: str = ""
-    code: str | None = None
-    fix: str = ""
-
-
-def _step(name: str, error: IntegrationError | None = None, detail: str = "") -> DiagnosticStep:
-    if error is None:
-        return DiagnosticStep(name=name, passed=True, detail=detail)
-    return DiagnosticStep(name=name, passed=False, detail=error.message, code=error.code, fix=error.hint)
-
-
-def diagnose(svc: IntegrationService, org_slug: str, provider: Provider | str) -> list[DiagnosticStep]:
-    """Run the checks in order; stop at the first failure and mark the rest as not run. Changes nothing."""
-    provider = Provider.parse(provider)
-    names = [
-        "org exists",
-        "org API key issued",
-        "integration configured",
-        "ciphertext decrypts",
-        "live validation",
-        "status cache agrees",
-    ]
-    steps: list[DiagnosticStep] = []
-    try:
-        org_slug = svc.require_org(org_slug)
-        steps.append(_step(names[0], detail=org_slug))
-        live = [k for k in svc.store.api_keys(org_slug) if k.revoked_at is None]
-        if not live:
-            raise IntegrationError(
-                "ORG_API_KEY_INVALID",
-                "The org has no live API key; the frontend cannot call "
-                "the API. Issue one: `integrations org key rotate ORG`.",
-            )
-        steps.append(_step(names[1], detail=f"{len(live)} live key(s), prefix {live[-1].key_prefix}…"))
-        record = svc.store.get_active(org_slug, provider)
-        if record is None:
-            raise IntegrationError("NOT_CONFIGURED")
-        kind = record.credential_kind or kind_of(provider, record.credential_hint)
-        kind_label = kind.label if kind else "unknown kind"
-        detail = f"{record.credential_hint} ({kind_label}), {record.validation_status.value}"
-        steps.append(_step(names[2], detail=detail))
-        parsed = svc.open_stored(record)
-        steps.append(_step(names[3], detail=f"under {record.key_ref}"))
-        result = svc.validators[provider].check(parsed, record.metadata)
-        if result.error_code:
-            raise IntegrationError(result.error_code, result.message, retryable=result.retryable)
-        can = "; ".join(f"{c.name}: {c.status}" for c in result.capabilities)
-        steps.append(_step(names[4], detail=f"{result.message} ({can})" if can else result.message))
-        org = svc.cache.get_org(org_slug)
-        if org is None:
-            raise IntegrationError(
-                "STATUS_SYNC_FAILED", f"The status cache has no row for {org_slug}. Resync status once it has one."
-            )
-        cached = org.status_of(provider)
-        if cached.status != record.validation_status:
-            raise IntegrationError(
-                "STATUS_SYNC_FAILED",
-                f"The cache says {cached.status.value}, the record says "
-                f"{record.validation_status.value}. Resync status to repair it.",
-            )
-        steps.append(_step(names[5], detail=cached.status.value))
-    except IntegrationError as exc:
-        steps.append(_step(names[len(steps)], exc))
-    steps += [DiagnosticStep(name=n, passed=None, detail="not run") for n in names[len(steps) :]]
-    return steps
 
 
 def search_catalog(query: str = "") -> list[dict[str, object]]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlglot
 from integrations import IntegrationError, IntegrationService, audit
-from integrations.providers import build_validators
+from integrations.bootstrap import build_validators
 from integrations.settings import Settings
 from integrations.store.bigquery import BigQueryStore
 from integrations.store.bigquery_audit_sql import AUDIT

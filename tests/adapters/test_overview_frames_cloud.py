@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 from integrations import IntegrationService, Provider, Status
+from integrations.bootstrap import build_validators
 from integrations.crypto.local import LocalKeyring
 from integrations.overview import orgs_frame, overview_frame, records_frame
-from integrations.providers import build_validators
 from integrations.settings import Settings
 from integrations.status_cache.supabase import SupabaseStatusCache
 from integrations.store.bigquery import BigQueryStore

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from integrations import IntegrationError, IntegrationService, Provider, Status
 from integrations.api import create_app
-from integrations.providers import build_validators
+from integrations.bootstrap import build_validators
 from integrations.settings import Settings
 from integrations.status_cache.supabase import SupabaseStatusCache
 from pydantic import SecretStr

@@ -174,9 +174,7 @@ def test_auth_matrix(env, headers, status: int, code: str, method: str, path: st
     if headers == "globex":
         headers = auth(keys["globex"])
     elif headers == "revoked":
-        from integrations import orgkeys
-
-        orgkeys.revoke(svc.store, "acmecorp")
+        svc.revoke_org_keys("acmecorp")
         headers = auth(keys["acmecorp"])
     kwargs = {"json": {"credential": OPENAI_OK}} if path.endswith("setup") else {}
     assert_error(client.request(method, f"{BASE}{path}", headers=headers, **kwargs), status, code)
@@ -185,9 +183,7 @@ def test_auth_matrix(env, headers, status: int, code: str, method: str, path: st
 
 def test_right_key_after_rotation(env) -> None:
     client, svc, keys = env
-    from integrations import orgkeys
-
-    new = orgkeys.rotate(svc.store, "acmecorp")
+    new = svc.rotate_org_key("acmecorp")
     assert_error(client.get(f"{BASE}/acmecorp", headers=auth(keys["acmecorp"])), 401, "ORG_API_KEY_INVALID")
     assert client.get(f"{BASE}/acmecorp", headers=auth(new)).status_code == 200
 

@@ -139,7 +139,7 @@ def bench_overview(root: Path) -> None:
 def bench_overview_cloud(root: Path) -> None:
     """The same comparison where a query is a network round trip: the BigQuery store on its DuckDB double and
     the real supabase client against the local PostgREST double (loopback HTTP)."""
-    from integrations.providers import build_validators
+    from integrations.bootstrap import build_validators
     from integrations.service import IntegrationService
     from integrations.status_cache.supabase import SupabaseStatusCache
     from integrations.store.bigquery import BigQueryStore
@@ -176,8 +176,8 @@ def bench_cloud_jobs(root: Path) -> None:
     """BigQuery query jobs per operation, counted by the BigQuery double (a job costs ~1 s in BigQuery)."""
     from fastapi.testclient import TestClient
     from integrations.api import create_app
+    from integrations.bootstrap import build_validators
     from integrations.crypto.local import LocalKeyring
-    from integrations.providers import build_validators
     from integrations.service import IntegrationService
     from integrations.status_cache.sqlite import SqliteStatusCache
     from integrations.store.bigquery import BigQueryStore
@@ -305,8 +305,8 @@ def bench_async_vs_threads() -> None:
 def bench_supabase_requests(root: Path) -> None:
     """HTTP requests to PostgREST (the PostgreSQL-backed double) per use case: the figure a Supabase project's
     rate limits and latency multiply. Counted at the double's socket, with the local SQLite store beside it."""
+    from integrations.bootstrap import build_validators
     from integrations.crypto.local import LocalKeyring
-    from integrations.providers import build_validators
     from integrations.service import IntegrationService
     from integrations.status_cache.supabase import SupabaseStatusCache
     from integrations.store.sqlite import SqliteStore

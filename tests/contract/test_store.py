@@ -13,10 +13,10 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from integrations import IntegrationService, audit
+from integrations.bootstrap import build_validators
 from integrations.domain import Action, CredentialKind, Event, OrgApiKey, Outcome, Provider, Status
 from integrations.errors import IntegrationError
 from integrations.overview import ACTIVE_COLUMNS, records_frame, utc
-from integrations.providers import build_validators
 from integrations.settings import Settings
 from integrations.store.base import ROTATED, IntegrationStore, ValidationUpdate
 from integrations.store.bigquery import BigQueryStore

@@ -11,12 +11,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from integrations.domain import CredentialKind, Provider, Status
+from integrations.bootstrap import build_validators
+from integrations.domain import CredentialKind, Outcome, Provider, Status
 from integrations.errors import CATALOG, IntegrationError
-from integrations.providers import Validator, build_validators
+from integrations.providers import Validator
 from integrations.providers.api_keys import AnthropicValidator, OpenAIValidator
 from integrations.providers.gcp_service_account import GcpValidator
 from integrations.settings import Settings
+from integrations.verdict import verdict
 from pydantic import SecretStr
 
 from tests.doubles.providers import (
@@ -110,7 +112,7 @@ class ValidatorContract:
         status, code, retryable = OUTCOMES[case]
         assert (result.status, result.error_code, result.retryable) == (status, code, retryable), result.message
         assert code is None or (code in CATALOG and result.message)
-        assert result.inconclusive == retryable
+        assert (verdict(result, Status.VALID).outcome == Outcome.INCONCLUSIVE) == retryable
         if case == "rate_limited":
             assert result.retry_after == self.retry_after[provider]
         if case == "valid":

@@ -211,7 +211,7 @@ def test_the_pool_takes_the_https_proxy_from_the_environment(monkeypatch: pytest
 
 
 def test_the_resource_manager_endpoint_comes_from_settings(key_json: str) -> None:
-    from integrations.providers import build_validators
+    from integrations.bootstrap import build_validators
     from integrations.settings import Settings
 
     with serve(google(key_json)) as (url, seen):

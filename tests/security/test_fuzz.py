@@ -7,7 +7,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from integrations import IntegrationError, Provider
-from integrations.providers import build_validators
+from integrations.bootstrap import build_validators
 from integrations.settings import Settings
 from pydantic import SecretStr
 

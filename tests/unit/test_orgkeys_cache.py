@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from integrations import IntegrationError, orgkeys
+from integrations import IntegrationError, IntegrationService
+from integrations.bootstrap import build_validators
+from integrations.settings import Settings
+from integrations.usecases import orgkeys
 
-from tests.fakes import InMemoryStore
+from tests.fakes import InMemoryCipher, InMemoryStatusCache, InMemoryStore
 
 
 class CountingStore(InMemoryStore):
@@ -25,45 +28,51 @@ def store() -> CountingStore:
     return CountingStore()
 
 
-def test_a_verified_key_is_looked_up_once_within_the_ttl(store: CountingStore) -> None:
-    key = orgkeys.issue(store, "acmecorp")
+@pytest.fixture
+def svc(store: CountingStore) -> IntegrationService:
+    validators = build_validators(Settings(_env_file=None))
+    return IntegrationService(store, InMemoryCipher(), InMemoryStatusCache(), validators)
+
+
+def test_a_verified_key_is_looked_up_once_within_the_ttl(svc: IntegrationService, store: CountingStore) -> None:
+    key = svc.register_org("acmecorp")
     for _ in range(5):
-        assert orgkeys.verify(store, "acmecorp", key).org_slug == "acmecorp"
+        assert svc.authenticate("acmecorp", key).org_slug == "acmecorp"
     assert store.lookups == 1
     with pytest.raises(IntegrationError) as err:  # the cache never widens what a key may do
-        orgkeys.verify(store, "globex", key)
+        svc.authenticate("globex", key)
     assert err.value.code == "ORG_API_KEY_FORBIDDEN"
 
 
-def test_unknown_keys_are_never_cached(store: CountingStore) -> None:
+def test_unknown_keys_are_never_cached(svc: IntegrationService, store: CountingStore) -> None:
     for _ in range(3):
         with pytest.raises(IntegrationError):
-            orgkeys.verify(store, "acmecorp", "acmecorp_api_not-a-key")
+            svc.authenticate("acmecorp", "acmecorp_api_not-a-key")
     assert store.lookups == 3
 
 
-def test_revoke_and_rotate_in_this_process_take_effect_at_once(store: CountingStore) -> None:
-    key = orgkeys.issue(store, "acmecorp")
-    orgkeys.verify(store, "acmecorp", key)
-    new = orgkeys.rotate(store, "acmecorp")
+def test_revoke_and_rotate_in_this_process_take_effect_at_once(svc: IntegrationService, store: CountingStore) -> None:
+    key = svc.register_org("acmecorp")
+    svc.authenticate("acmecorp", key)
+    new = svc.rotate_org_key("acmecorp")
     with pytest.raises(IntegrationError) as err:
-        orgkeys.verify(store, "acmecorp", key)
+        svc.authenticate("acmecorp", key)
     assert err.value.code == "ORG_API_KEY_INVALID"
-    orgkeys.verify(store, "acmecorp", new)
-    orgkeys.revoke(store, "acmecorp")
+    svc.authenticate("acmecorp", new)
+    svc.revoke_org_keys("acmecorp")
     with pytest.raises(IntegrationError):
-        orgkeys.verify(store, "acmecorp", new)
+        svc.authenticate("acmecorp", new)
 
 
 def test_a_revocation_elsewhere_takes_effect_within_the_ttl(
-    store: CountingStore, monkeypatch: pytest.MonkeyPatch
+    svc: IntegrationService, store: CountingStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key = orgkeys.issue(store, "acmecorp")
-    orgkeys.verify(store, "acmecorp", key)
+    key = svc.register_org("acmecorp")
+    svc.authenticate("acmecorp", key)
     store.revoke_api_keys("acmecorp", datetime.now(UTC))  # another process revoked it, straight in the store
-    orgkeys.verify(store, "acmecorp", key)  # still remembered here...
+    svc.authenticate("acmecorp", key)  # still remembered here...
     clock = orgkeys.time.monotonic() + orgkeys.VERIFIED_TTL_S + 1
     monkeypatch.setattr(orgkeys.time, "monotonic", lambda: clock)
     with pytest.raises(IntegrationError) as err:  # ...until the TTL has passed
-        orgkeys.verify(store, "acmecorp", key)
+        svc.authenticate("acmecorp", key)
     assert err.value.code == "ORG_API_KEY_INVALID"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from integrations import IntegrationError, IntegrationService, Provider, Status
+from integrations.bootstrap import build_validators
 from integrations.domain import Action, Outcome
-from integrations.providers import build_validators
 from integrations.settings import Settings
 
 from tests.conftest import ORG, fake_service

@@ -268,6 +268,7 @@ export interface components {
         SetupRequest: {
             /**
              * Credential
+             * Format: password
              * @description API key, or the service-account key JSON as a string (at most 16 KiB).
              * @example sk-proj-...
              */

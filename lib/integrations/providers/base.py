@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from ..domain import CheckResult, CredentialKind, Provider, Status
+from ..domain import CheckResult, CredentialKind, Provider
 from ..errors import IntegrationError
+from ..verdict import failed
 from .scrub import scrub
 
 
@@ -37,16 +38,8 @@ def malformed(message: str) -> IntegrationError:
 def failure(
     code: str, message: str, *, retryable: bool, checks: list | None = None, rate_limit: dict[str, str] | None = None
 ) -> CheckResult:
-    """A failed check; definitive rejections are INVALID, anything transient keeps the status open."""
-    status = Status.INVALID if not retryable else Status.PENDING
-    return CheckResult(
-        status=status,
-        error_code=code,
-        message=message,
-        retryable=retryable,
-        checks=checks or [],
-        rate_limit=rate_limit or {},
-    )
+    """A failed check (see verdict.failed: definitive rejections are INVALID, anything transient keeps it open)."""
+    return failed(code, message, retryable=retryable, checks=checks, rate_limit=rate_limit)
 
 
 class Validator(ABC):

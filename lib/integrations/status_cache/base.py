@@ -11,10 +11,23 @@ from datetime import datetime
 import pandas as pd
 
 from ..domain import OrgRow, Provider, Status
-from ..overview import CACHED_COLUMNS, orgs_frame
 
 _STATUS = {p: f"integration_{p.value.lower()}_status" for p in Provider}
 _CONFIGURED = {p: f"integration_{p.value.lower()}_configured_at" for p in Provider}
+
+
+# the status cache's read model for the overview: one row per org and provider
+CACHED_COLUMNS = ["org_slug", "org_name", "provider", "cached_status", "cached_configured_at"]
+
+
+def orgs_frame(orgs: list[OrgRow]) -> pd.DataFrame:
+    """CACHED_COLUMNS from org rows (the status cache port's default)."""
+    rows = [
+        (o.org_slug, o.name, p.value, o.status_of(p).status.value, o.status_of(p).configured_at)
+        for o in orgs
+        for p in Provider
+    ]
+    return pd.DataFrame(rows, columns=CACHED_COLUMNS)
 
 
 def status_column(provider: Provider) -> str:
@@ -29,7 +42,7 @@ WIDE_COLUMNS = ["org_slug", "name"] + [c for p in Provider for c in (_STATUS[p],
 
 
 def long_status_frame(wide: pd.DataFrame) -> pd.DataFrame:
-    """The organizations table as read (WIDE_COLUMNS) -> overview.CACHED_COLUMNS, one row per org and provider."""
+    """The organizations table as read (WIDE_COLUMNS) -> CACHED_COLUMNS, one row per org and provider."""
     parts = [
         pd.DataFrame(
             {
@@ -80,5 +93,5 @@ class StatusCache(ABC):
         self.get_org("ping-probe")
 
     def status_frame(self) -> pd.DataFrame:
-        """overview.CACHED_COLUMNS (one row per org and provider), in one query. Adapters may read it directly."""
+        """CACHED_COLUMNS (one row per org and provider), in one query. Adapters may read it directly."""
         return orgs_frame(self.all_orgs())

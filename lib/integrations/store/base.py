@@ -13,7 +13,45 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
-from ..overview import records_frame
+
+# the store's read model for the overview: one row per active credential
+ACTIVE_COLUMNS = [
+    "org_slug",
+    "provider",
+    "status",
+    "credential_name",
+    "credential_hint",
+    "last_validated_at",
+    "configured_at",
+    "error_code",
+    "error_message",
+    "credential_id",
+    "key_ref",
+    "has_ciphertext",
+]
+
+
+def records_frame(records: list[StoredCredential]) -> pd.DataFrame:
+    """ACTIVE_COLUMNS from credential records (the store port's default read model)."""
+    rows = [
+        (
+            r.org_slug,
+            r.provider.value,
+            r.validation_status.value,
+            r.credential_name,
+            r.credential_hint,
+            r.last_validated_at,
+            r.created_at,
+            r.validation_error_code,
+            r.validation_error_message,
+            r.credential_id,
+            r.key_ref,
+            bool(r.encrypted_credential),
+        )
+        for r in records
+        if r.is_active
+    ]
+    return pd.DataFrame(rows, columns=ACTIVE_COLUMNS)
 
 
 class ValidationUpdate(NamedTuple):
@@ -86,7 +124,7 @@ class IntegrationStore(ABC):
         """Credentials of one org or of all orgs, in one query."""
 
     def active_frame(self) -> pd.DataFrame:
-        """overview.ACTIVE_COLUMNS for every active credential, in one query. Adapters may read it directly."""
+        """ACTIVE_COLUMNS for every active credential, in one query. Adapters may read it directly."""
         return records_frame(self.list_credentials())
 
     @abstractmethod

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -24,122 +24,21 @@ from tenacity import (
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
-from ..overview import ACTIVE_COLUMNS
 from . import bigquery_sql as sql
-from .base import ROTATED, IntegrationStore, KeyVersion, SchemaFinding, ValidationUpdate
+from .base import ACTIVE_COLUMNS, ROTATED, IntegrationStore, KeyVersion, ValidationUpdate
 from .bigquery_audit_sql import AUDIT
+from .bigquery_jobs import Aborted, job_error, timed_out
+from .bigquery_params import UPDATE_TYPES, _credential, _event, _events, _param, _structs, _utc
+from .bigquery_schema import BigQuerySchema
+
+__all__ = ["BigQueryStore", "_events", "_param"]
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
-RETRYABLE = (
-    "concurrent update",
-    "Transaction is aborted",
-    "too many DML statements outstanding",
-    "Could not serialize access",
-)
-QUOTA_REASONS = ("rateLimitExceeded", "quotaExceeded")  # short- and long-term quotas: transient, never a verdict
 MAX_ATTEMPTS = 5
-CANCEL_WAIT_S = 5.0
-_TYPES = {bytes: "BYTES", bool: "BOOL", int: "INT64", float: "FLOAT64", datetime: "TIMESTAMP", str: "STRING"}
-_TYPED_NULLS = {
-    "encrypted_credential": "BYTES",
-    "ciphertext": "BYTES",
-    "is_active": "BOOL",
-    "duration_ms": "INT64",
-    "active_only": "BOOL",
-    "since": "TIMESTAMP",
-    "until": "TIMESTAMP",
-    "cutoff": "TIMESTAMP",
-}
-EVENT_TYPES = {  # the STRUCT of one @events element: the events table's columns
-    "event_id": "STRING",
-    "event_at": "TIMESTAMP",
-    "org_slug": "STRING",
-    "provider": "STRING",
-    "credential_id": "STRING",
-    "action": "STRING",
-    "status_before": "STRING",
-    "status_after": "STRING",
-    "outcome": "STRING",
-    "error_code": "STRING",
-    "message": "STRING",
-    "actor": "STRING",
-    "duration_ms": "INT64",
-}
-UPDATE_TYPES = {  # the STRUCT of one @updates element
-    "credential_id": "STRING",
-    "validation_status": "STRING",
-    "validation_error_code": "STRING",
-    "validation_error_message": "STRING",
-    "validated_at": "TIMESTAMP",
-    "updated_at": "TIMESTAMP",
-    "actor": "STRING",
-}
 
 
-def _plain(value: Any) -> Any:
-    return value.value if hasattr(value, "value") else value  # enums
-
-
-def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter:
-    if name == "metadata":
-        return bigquery.ScalarQueryParameter(name, "STRING", value)  # PARSE_JSON(@metadata) in the SQL
-    if value is None:
-        kind = _TYPED_NULLS.get(name, "TIMESTAMP" if name.endswith("_at") else "STRING")
-        return bigquery.ScalarQueryParameter(name, kind, None)
-    value = _plain(value)
-    return bigquery.ScalarQueryParameter(name, _TYPES[type(value)], value)
-
-
-def _structs(name: str, types: dict[str, str], rows: list[dict[str, Any]]) -> bigquery.ArrayQueryParameter:
-    """An ARRAY<STRUCT<...>> parameter: one element per row, every field typed (NULLs too)."""
-    return bigquery.ArrayQueryParameter(
-        name,
-        "STRUCT",
-        [
-            bigquery.StructQueryParameter(
-                None, *(bigquery.ScalarQueryParameter(f, t, _plain(row[f])) for f, t in types.items())
-            )
-            for row in rows
-        ],
-    )
-
-
-def _events(events: list[Event]) -> bigquery.ArrayQueryParameter:
-    rows = [e.model_dump() for e in events]
-    return _structs("events", EVENT_TYPES, [r | {"event_at": r["at"]} for r in rows])
-
-
-def _utc(value: Any) -> Any:
-    return value.astimezone(UTC) if isinstance(value, datetime) else value
-
-
-def _credential(row: dict[str, Any]) -> StoredCredential:
-    data = {k: _utc(v) for k, v in row.items()}
-    meta = data.get("metadata")
-    data["metadata"] = json.loads(meta) if isinstance(meta, str) else (meta or {})
-    return StoredCredential.model_validate(data)
-
-
-def _event(row: dict[str, Any]) -> Event:
-    data = {k: _utc(v) for k, v in row.items()}
-    data["at"] = data.pop("event_at")  # the column is event_at (AT is reserved in BigQuery); the model says at
-    return Event.model_validate(data)
-
-
-def _reason(exc: gexc.GoogleAPICallError) -> str:
-    errors = getattr(exc, "errors", None) or []
-    return str(errors[0].get("reason", "")) if errors and isinstance(errors[0], dict) else ""
-
-
-class _Aborted(Exception):
-    """A concurrent-update abort: worth another attempt; `error` is what the caller gets when attempts run out."""
-
-    def __init__(self, error: IntegrationError) -> None:
-        self.error = error
-
-
-class BigQueryStore(IntegrationStore):
+class BigQueryStore(BigQuerySchema, IntegrationStore):
     name = "bigquery"
 
     def __init__(
@@ -173,7 +72,7 @@ class BigQueryStore(IntegrationStore):
         writes = not template.lstrip().upper().startswith("SELECT")
         deadline = time.monotonic() + self.timeout
         retrying = Retrying(  # concurrent-update aborts: a few times with jittered back-off, within the deadline
-            retry=retry_if_exception_type(_Aborted),
+            retry=retry_if_exception_type(Aborted),
             stop=stop_after_attempt(MAX_ATTEMPTS) | stop_before_delay(self.timeout),
             wait=wait_random_exponential(multiplier=0.1, max=2.0),
         )
@@ -188,7 +87,7 @@ class BigQueryStore(IntegrationStore):
     def _query_once(
         self, template: str, config: bigquery.QueryJobConfig, writes: bool, deadline: float
     ) -> list[dict[str, Any]]:
-        """One attempt: the rows, a catalog error, or _Aborted (a concurrent-update abort, worth another)."""
+        """One attempt: the rows, a catalog error, or Aborted (a concurrent-update abort, worth another)."""
         self.queries += 1
         job = None
         try:
@@ -205,203 +104,14 @@ class BigQueryStore(IntegrationStore):
             )
             return [dict(row.items()) for row in rows]
         except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError
-            raise self._timed_out(job, writes) from None
+            raise timed_out(job, writes, self.timeout) from None
         except gexc.GoogleAPICallError as exc:
-            reason = _reason(exc)
-            if reason in QUOTA_REASONS:
-                raise IntegrationError(
-                    "STORAGE_FAILED",
-                    f"BigQuery quota ({reason}): {exc.message[:200]} Nothing was written; retry later.",
-                    retryable=True,
-                ) from None
-            if isinstance(exc, gexc.Forbidden):
-                raise IntegrationError(
-                    "STORAGE_FAILED",
-                    f"BigQuery denied access: {exc.message[:200]} Grant the service account BigQuery Data Editor "
-                    f"on the dataset {self._t} and BigQuery Job User on the project (`integrations doctor`).",
-                    retryable=False,
-                ) from None
-            again = any(m.lower() in exc.message.lower() for m in RETRYABLE)
-            error = IntegrationError(
-                "STORAGE_FAILED",
-                f"BigQuery failed: {exc.message[:200]}" + (" Nothing was written." if writes else ""),
-                retryable=again or isinstance(exc, gexc.ServerError),
-            )
-            raise (_Aborted(error) if again else error) from None
+            raise job_error(exc, writes, self._t) from None
         except (gexc.RetryError, OSError) as exc:
             known = "" if not writes else " It is not known whether the write happened: read before retrying."
             raise IntegrationError(
                 "STORAGE_FAILED", f"BigQuery unreachable ({type(exc).__name__}).{known}", retryable=True
             ) from None
-
-    def _timed_out(self, job: Any, writes: bool) -> IntegrationError:
-        """Cancel a job that outlived the deadline; say whether its write is known not to have happened."""
-        what = f"BigQuery did not answer within {self.timeout:g} s (INTEGRATIONS_STORE_TIMEOUT_S)."
-        if not writes:
-            return IntegrationError("STORAGE_FAILED", f"{what} Nothing was changed; retry.", retryable=True)
-        stopped = False
-        if job is not None:
-            try:
-                job.cancel(timeout=CANCEL_WAIT_S)
-                waited = time.monotonic() + CANCEL_WAIT_S
-                while not job.done() and time.monotonic() < waited:
-                    time.sleep(0.05)
-                stopped = job.state == "DONE" and (job.error_result or {}).get("reason") == "stopped"
-            except gexc.GoogleAPICallError:
-                stopped = False
-        if stopped:
-            return IntegrationError(
-                "STORAGE_FAILED",
-                f"{what} The job was cancelled before it committed: nothing was written; retry.",
-                retryable=True,
-            )
-        return IntegrationError(
-            "STORAGE_FAILED",
-            f"{what} The job was cancelled, but it may have committed: the write may have happened; check before "
-            "retrying.",
-            retryable=True,
-        )
-
-    # --- schema -----------------------------------------------------------------------------------------------------
-    def init(self) -> None:
-        """Get the dataset and tables; create only what is missing, naming a missing permission only then."""
-        for finding in self.inspect(create=True):
-            if not finding.ok:
-                raise IntegrationError("STORAGE_FAILED", f"{finding.detail} Fix: {finding.fix}", retryable=False)
-
-    def inspect(self, create: bool = False) -> list[SchemaFinding]:
-        """The dataset and each table: present with every column, or what is wrong and its fix. With `create`,
-        what is missing is created (init); without, nothing is changed (doctor)."""
-        findings = [self._dataset(create)]
-        if not findings[0].ok:
-            return findings
-        return findings + [self._table(name, create) for name in sql.TABLES]
-
-    def _dataset(self, create: bool) -> SchemaFinding:
-        ref = bigquery.DatasetReference(self.project, self.dataset)
-        name = f"dataset {self._t}"
-        try:
-            self.client.get_dataset(ref, retry=self._retry, timeout=self.timeout)
-            return SchemaFinding(name, True, "present")
-        except gexc.Forbidden:
-            return SchemaFinding(
-                name,
-                False,
-                f"No bigquery.datasets.get on {self._t}.",
-                f"Grant the service account BigQuery Data Editor (roles/bigquery.dataEditor) on the dataset {self._t}.",
-            )
-        except gexc.NotFound:
-            pass
-        missing = SchemaFinding(
-            name,
-            False,
-            f"The dataset {self._t} does not exist.",
-            f"Create it (`bq mk --location={self.location or 'US'} --dataset {self.project}:{self.dataset}`) and grant "
-            "BigQuery Data Editor on it, or grant bigquery.datasets.create on the project and run `integrations init`.",
-        )
-        if not create:
-            return missing
-        dataset = bigquery.Dataset(ref)
-        dataset.location = self.location
-        try:
-            self.client.create_dataset(dataset, exists_ok=True, retry=self._retry, timeout=self.timeout)
-        except gexc.Forbidden:
-            return missing._replace(
-                detail=f"{missing.detail} Creating it needs bigquery.datasets.create on the "
-                f"project {self.project}, which this service account does not have."
-            )
-        return SchemaFinding(name, True, "created")
-
-    def _table(self, table: str, create: bool) -> SchemaFinding:
-        name, full = f"table {table}", f"{self._t}.{table}"
-        try:
-            found = self.client.get_table(full, retry=self._retry, timeout=self.timeout)
-        except gexc.Forbidden:
-            return SchemaFinding(
-                name,
-                False,
-                f"No bigquery.tables.get on {full}.",
-                f"Grant BigQuery Data Editor (roles/bigquery.dataEditor) on the dataset {self._t}.",
-            )
-        except gexc.NotFound:
-            if not create:
-                return SchemaFinding(name, False, f"{full} does not exist.", "Run `integrations init`.")
-            try:
-                self._query(sql.CREATE[table])
-            except IntegrationError as exc:
-                if exc.retryable:
-                    raise
-                return SchemaFinding(
-                    name,
-                    False,
-                    f"{full} does not exist and could not be created ({exc.message[:160]}).",
-                    f"Grant bigquery.tables.create (BigQuery Data Editor) on the dataset {self._t} and BigQuery Job "
-                    "User on the project, then run `integrations init`.",
-                )
-            return SchemaFinding(name, True, "created")
-        have = {f.name for f in found.schema}
-        missing = [c for c in sql.COLUMNS[table] if c not in have]
-        addable = sql.ADD_COLUMNS.get(table, {})
-        if missing and all(c in addable for c in missing):  # additive columns: init adds them in place
-            if not create:
-                return SchemaFinding(
-                    name, False, f"{full} lacks column(s) {', '.join(missing)}.", "Run `integrations init` (adds them)."
-                )
-            for column in missing:
-                self._query(addable[column])
-            return SchemaFinding(name, True, f"present; added {', '.join(missing)}")
-        if missing:
-            return SchemaFinding(
-                name,
-                False,
-                f"{full} lacks column(s) {', '.join(missing)}.",
-                sql.MIGRATIONS.get(table, "").format(t=self._t)
-                or f"Add the column(s) {', '.join(missing)} as in store/bigquery_sql.py.",
-            )
-        return SchemaFinding(name, True, "present, every column")
-
-    def probe_permissions(self) -> list[SchemaFinding]:
-        """Dry runs (free, change nothing) of a read and a write on each table: jobs.create, getData, updateData."""
-        findings = []
-        for table, column in (
-            ("org_integrations", "credential_id"),
-            ("org_integration_events", "event_id"),
-            ("org_api_keys", "key_id"),
-        ):
-            for kind, text in (
-                ("read", f"SELECT {column} FROM `{{t}}.{table}` WHERE {column} = @probe"),
-                ("write", f"UPDATE `{{t}}.{table}` SET {column} = @probe WHERE FALSE"),
-            ):
-                name = f"{kind} {table} (dry run)"
-                config = bigquery.QueryJobConfig(
-                    dry_run=True, query_parameters=[bigquery.ScalarQueryParameter("probe", "STRING", "probe")]
-                )
-                try:
-                    self.client.query(
-                        text.format(t=self._t),
-                        job_config=config,
-                        location=self.location,
-                        timeout=self.timeout,
-                        retry=self._retry,
-                    ).result(timeout=self.timeout)
-                    findings.append(SchemaFinding(name, True, "allowed"))
-                except gexc.Forbidden as exc:
-                    findings.append(
-                        SchemaFinding(
-                            name,
-                            False,
-                            f"Denied: {exc.message[:200]}",
-                            f"Grant BigQuery Data Editor (roles/bigquery.dataEditor) on the dataset {self._t} and "
-                            f"BigQuery Job User (roles/bigquery.jobUser) on the project {self.project}.",
-                        )
-                    )
-                except gexc.GoogleAPICallError as exc:
-                    findings.append(
-                        SchemaFinding(
-                            name, False, f"BigQuery refused it: {exc.message[:200]}", "See the table's finding above."
-                        )
-                    )
-        return findings
 
     # --- writes -----------------------------------------------------------------------------------------------------
     def _credential_params(self, record: StoredCredential) -> dict[str, Any]:

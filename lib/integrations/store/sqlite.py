@@ -17,8 +17,7 @@ import pandas as pd
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..files import private_file
-from ..overview import ACTIVE_COLUMNS
-from .base import IntegrationStore, KeyVersion, ValidationUpdate, replacing
+from .base import ACTIVE_COLUMNS, IntegrationStore, KeyVersion, ValidationUpdate, replacing
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS org_integrations (

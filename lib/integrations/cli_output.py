@@ -1,0 +1,68 @@
+"""What every `integrations` command shares: building the service, printing text or JSON, tenant text kept literal."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from .bootstrap import connect
+from .domain import Capability
+from .errors import IntegrationError
+from .service import IntegrationService
+
+out = Console(soft_wrap=True, emoji=False)  # keys and ids must stay on one line to be copied
+err = Console(stderr=True, soft_wrap=True, emoji=False)
+# C0 and C1 control characters, shown as \x1b etc.: tenant text never moves the operator's cursor or makes links
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+Actor = Annotated[str | None, typer.Option(help="Who is acting (default: the OS user).")]
+
+
+def literal(text: object) -> str:
+    """Tenant-chosen text for the terminal: Rich markup escaped, control characters shown, never interpreted."""
+    return escape(str(text).translate(_CONTROLS))
+
+
+def _actor(actor: str | None) -> str:
+    return actor or f"cli:{getpass.getuser()}"
+
+
+def _emit(as_json: bool, data: Any, text: str | Callable[[], None]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
+    elif callable(text):
+        text()
+    else:
+        out.print(text)
+
+
+@contextmanager
+def _service(as_json: bool, require_cache: bool = False) -> Iterator[IntegrationService]:
+    """Build the service; turn catalog errors into a message with the fix and exit code 1."""
+    try:
+        yield connect(require_cache=require_cache)
+    except IntegrationError as exc:
+        if as_json:
+            sys.stdout.write(json.dumps({"success": False, "error": exc.to_json()}, indent=2) + "\n")
+        else:
+            err.print(f"[bold red]{exc.code}[/]: {literal(exc.message)}\n[dim]Fix:[/] {literal(exc.hint)}")
+        raise typer.Exit(1) from None
+
+
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:
+        err.print(f"[yellow]warning[/]: {literal(w)}")
+
+
+def _capabilities(capabilities: list[Capability]) -> str:
+    """One line per capability: inference / cost data, passed or not available, and why."""
+    return "".join(f"\n  {c.name}: {c.status} - {literal(c.detail)}" for c in capabilities)

@@ -1,0 +1,120 @@
+"""The dependencies every use case receives: one frozen bundle, wired by bootstrap.py from the adapters it built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .crypto.base import Cipher
+from .domain import Provider
+from .limits import AttemptLimiter
+from .locks import PairLocks
+from .providers.base import Validator
+from .settings import Settings
+from .status_cache.base import StatusCache
+from .store.base import IntegrationStore
+from .vault import Vault
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The system of record, the status cache, the vault, the validators, the per-org limiter and the pair locks."""
+
+    store: IntegrationStore
+    cache: StatusCache
+    vault: Vault
+    validators: dict[Provider, Validator]
+    limiter: AttemptLimiter
+    locks: PairLocks = field(default_factory=PairLocks)
+    settings: Settings | None = None  # what connect() built this from (None when adapters were handed in)
+    backends: dict[str, str] = field(default_factory=dict)
+    known_orgs: set[str] = field(default_factory=set)  # registered orgs seen by this process (never unregistered)
+
+    @classmethod
+    def wire(
+        cls,
+        store: IntegrationStore,
+        cipher: Cipher,
+        cache: StatusCache,
+        validators: dict[Provider, Validator],
+        *,
+        attempts_per_minute: int = 20,
+        backends: dict[str, str] | None = None,
+        settings: Settings | None = None,
+    ) -> Deps:
+        """Bundle adapters that were already built (by bootstrap.py, or by a test handing in fakes)."""
+        return cls(
+            store=store,
+            cache=cache,
+            vault=Vault(cipher, validators),
+            validators=validators,
+            limiter=AttemptLimiter(attempts_per_minute),
+            settings=settings,
+            backends=backends or {},
+        )
+
+    @property
+    def cipher(self) -> Cipher:
+        return self.vault.cipher
+
+
+class Parts:
+    """The parts a service runs on, as attributes: read by tests and tools, swapped by tests (a setter rebuilds the
+    bundle). Entry points never read them (tests/architecture)."""
+
+    deps: Deps
+
+    @property
+    def store(self) -> IntegrationStore:
+        return self.deps.store
+
+    @store.setter
+    def store(self, store: IntegrationStore) -> None:
+        self.deps = replace(self.deps, store=store)
+
+    @property
+    def cache(self) -> StatusCache:
+        return self.deps.cache
+
+    @cache.setter
+    def cache(self, cache: StatusCache) -> None:
+        self.deps = replace(self.deps, cache=cache)
+
+    @property
+    def cipher(self) -> Cipher:
+        return self.deps.cipher
+
+    @cipher.setter
+    def cipher(self, cipher: Cipher) -> None:
+        self.deps = replace(self.deps, vault=Vault(cipher, self.deps.validators))
+
+    @property
+    def validators(self) -> dict[Provider, Validator]:
+        return self.deps.validators
+
+    @validators.setter
+    def validators(self, validators: dict[Provider, Validator]) -> None:
+        self.deps = replace(self.deps, validators=validators, vault=Vault(self.deps.cipher, validators))
+
+    @property
+    def limiter(self) -> AttemptLimiter:
+        return self.deps.limiter
+
+    @property
+    def locks(self) -> PairLocks:
+        return self.deps.locks
+
+    @locks.setter
+    def locks(self, locks: PairLocks) -> None:
+        self.deps = replace(self.deps, locks=locks)
+
+    @property
+    def settings(self) -> Settings | None:
+        return self.deps.settings
+
+    @settings.setter
+    def settings(self, settings: Settings | None) -> None:
+        self.deps = replace(self.deps, settings=settings)
+
+    @property
+    def backends(self) -> dict[str, str]:
+        return self.deps.backends

@@ -1,0 +1,102 @@
+"""What callers get back: integrations as shown (never a secret), the results of setup, validate and delete, and
+the steps of a diagnosis."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, model_serializer
+
+from .domain import Capability, CheckItem, CredentialKind, Provider, Status
+from .errors import IntegrationError
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    retryable: bool
+    hint: str
+
+    @classmethod
+    def of(cls, error: IntegrationError) -> ErrorInfo:
+        return cls(**error.to_json())
+
+
+class Integration(BaseModel):
+    """What callers see of one integration: never a secret. Dumps to the REST shape."""
+
+    provider: Provider
+    status: Status
+    credential_name: str | None = None
+    credential_hint: str | None = None
+    last_validated_at: datetime | None = None
+    created_at: datetime | None = None
+    credential_kind: CredentialKind | None = None
+    error: ErrorInfo | None = None
+    credential_id: str | None = Field(default=None, exclude=True)
+    metadata: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    key_ref: str | None = Field(default=None, exclude=True)
+
+    @model_serializer(mode="wrap")
+    def _rest_shape(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if self.credential_id is None and self.status == Status.NOT_CONFIGURED:
+            return {"provider": data["provider"], "status": data["status"]}
+        if data.get("error") is None:
+            data.pop("error", None)
+        return data
+
+
+class OrgIntegrations(BaseModel):
+    org_slug: str
+    integrations: dict[Provider, Integration]
+    all_valid: bool
+    providers_configured: list[Provider]
+    warnings: list[str] = Field(default_factory=list)  # e.g. the status cache could not be read (not an error)
+
+
+class SetupResult(BaseModel):
+    success: bool
+    provider: Provider
+    credential_id: str | None
+    validation_status: Status
+    message: str
+    credential_kind: CredentialKind | None = None
+    capabilities: list[Capability] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    checks: list[CheckItem] = Field(default_factory=list, exclude=True)
+    rotated_credential_id: str | None = Field(default=None, exclude=True)
+
+
+class ValidateResult(BaseModel):
+    success: bool
+    provider: Provider
+    validation_status: Status
+    message: str
+    error: ErrorInfo | None = None
+    capabilities: list[Capability] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    checks: list[CheckItem] = Field(default_factory=list, exclude=True)
+    rate_limit: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    @model_serializer(mode="wrap")
+    def _rest_shape(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("error") is None:  # the error object appears only when there is one
+            data.pop("error", None)
+        return data
+
+
+class DeleteResult(BaseModel):
+    success: bool
+    message: str
+    warnings: list[str] = Field(default_factory=list)
+
+
+class DiagnosticStep(BaseModel):
+    name: str
+    passed: bool | None  # None: not run because an earlier step failed
+    detail: str = ""
+    code: str | None = None
+    fix: str = ""

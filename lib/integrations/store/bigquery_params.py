@@ -1,0 +1,98 @@
+"""BigQuery query parameters built from records and events (every value a typed parameter, NULLs too), and the
+records and events read back from result rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from google.cloud import bigquery
+
+from ..domain import Event, StoredCredential
+
+_TYPES = {bytes: "BYTES", bool: "BOOL", int: "INT64", float: "FLOAT64", datetime: "TIMESTAMP", str: "STRING"}
+_TYPED_NULLS = {
+    "encrypted_credential": "BYTES",
+    "ciphertext": "BYTES",
+    "is_active": "BOOL",
+    "duration_ms": "INT64",
+    "active_only": "BOOL",
+    "since": "TIMESTAMP",
+    "until": "TIMESTAMP",
+    "cutoff": "TIMESTAMP",
+}
+EVENT_TYPES = {  # the STRUCT of one @events element: the events table's columns
+    "event_id": "STRING",
+    "event_at": "TIMESTAMP",
+    "org_slug": "STRING",
+    "provider": "STRING",
+    "credential_id": "STRING",
+    "action": "STRING",
+    "status_before": "STRING",
+    "status_after": "STRING",
+    "outcome": "STRING",
+    "error_code": "STRING",
+    "message": "STRING",
+    "actor": "STRING",
+    "duration_ms": "INT64",
+}
+UPDATE_TYPES = {  # the STRUCT of one @updates element
+    "credential_id": "STRING",
+    "validation_status": "STRING",
+    "validation_error_code": "STRING",
+    "validation_error_message": "STRING",
+    "validated_at": "TIMESTAMP",
+    "updated_at": "TIMESTAMP",
+    "actor": "STRING",
+}
+
+
+def _plain(value: Any) -> Any:
+    return value.value if hasattr(value, "value") else value  # enums
+
+
+def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter:
+    if name == "metadata":
+        return bigquery.ScalarQueryParameter(name, "STRING", value)  # PARSE_JSON(@metadata) in the SQL
+    if value is None:
+        kind = _TYPED_NULLS.get(name, "TIMESTAMP" if name.endswith("_at") else "STRING")
+        return bigquery.ScalarQueryParameter(name, kind, None)
+    value = _plain(value)
+    return bigquery.ScalarQueryParameter(name, _TYPES[type(value)], value)
+
+
+def _structs(name: str, types: dict[str, str], rows: list[dict[str, Any]]) -> bigquery.ArrayQueryParameter:
+    """An ARRAY<STRUCT<...>> parameter: one element per row, every field typed (NULLs too)."""
+    return bigquery.ArrayQueryParameter(
+        name,
+        "STRUCT",
+        [
+            bigquery.StructQueryParameter(
+                None, *(bigquery.ScalarQueryParameter(f, t, _plain(row[f])) for f, t in types.items())
+            )
+            for row in rows
+        ],
+    )
+
+
+def _events(events: list[Event]) -> bigquery.ArrayQueryParameter:
+    rows = [e.model_dump() for e in events]
+    return _structs("events", EVENT_TYPES, [r | {"event_at": r["at"]} for r in rows])
+
+
+def _utc(value: Any) -> Any:
+    return value.astimezone(UTC) if isinstance(value, datetime) else value
+
+
+def _credential(row: dict[str, Any]) -> StoredCredential:
+    data = {k: _utc(v) for k, v in row.items()}
+    meta = data.get("metadata")
+    data["metadata"] = json.loads(meta) if isinstance(meta, str) else (meta or {})
+    return StoredCredential.model_validate(data)
+
+
+def _event(row: dict[str, Any]) -> Event:
+    data = {k: _utc(v) for k, v in row.items()}
+    data["at"] = data.pop("event_at")  # the column is event_at (AT is reserved in BigQuery); the model says at
+    return Event.model_validate(data)

@@ -1,0 +1,154 @@
+"""Re-checking a stored credential: open it, ask its provider, decide the verdict, write it down."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import NamedTuple
+
+from ..deps import Deps
+from ..domain import Action, CheckResult, Event, Provider, Status, StoredCredential, make_event, utcnow
+from ..errors import Code, IntegrationError
+from ..results import ErrorInfo, ValidateResult
+from ..store.base import ValidationUpdate
+from ..verdict import ALARMS, Verdict, failed, verdict
+from .recording import sync
+from .registry import require
+
+log = logging.getLogger("integrations")
+
+
+class Assessment(NamedTuple):
+    """The outcome of one re-check, before it is written."""
+
+    record: StoredCredential
+    result: CheckResult
+    after: Status
+    validated_at: datetime | None
+    event: Event
+    verdict: Verdict
+
+    @property
+    def alarm(self) -> bool:
+        """The stored ciphertext could not be decrypted: the operator's problem (the keyring), never the tenant's."""
+        return self.verdict.alarm
+
+    def outcome(self, warnings: list[str]) -> ValidateResult:
+        """The answer a caller gets for this check."""
+        result, after = self.result, self.after
+        error = None
+        if result.error_code:
+            error = ErrorInfo.of(IntegrationError(result.error_code, result.message, retryable=result.retryable))
+        message = result.message
+        if result.error_code and result.retryable:
+            message = f"Inconclusive: {result.message} Status left at {after.value}."
+        return ValidateResult(
+            success=result.error_code is None,
+            provider=self.record.provider,
+            validation_status=after,
+            message=message,
+            error=error,
+            capabilities=result.capabilities,
+            checks=result.checks,
+            rate_limit=result.rate_limit,
+            warnings=warnings,
+        )
+
+
+def guarded(check: Callable[[], CheckResult], org_slug: str) -> CheckResult:
+    """Run one credential's check; an unexpected exception is that credential's CHECK_FAILED, never the caller's
+    (a bulk run goes on, the API answers in the documented shape)."""
+    try:
+        return check()
+    except IntegrationError as exc:
+        return failed(exc.code, exc.message, retryable=exc.retryable)
+    except Exception as exc:  # noqa: BLE001 - the type only is logged: an SDK's message may hold key text
+        log.error("check failed unexpectedly org=%s: %s", org_slug, type(exc).__name__)
+        message = f"The check failed unexpectedly ({type(exc).__name__}); the status was left unchanged."
+        return failed(Code.CHECK_FAILED, message, retryable=True)
+
+
+def check_stored(deps: Deps, record: StoredCredential) -> CheckResult:
+    """One stored credential's check; whatever goes wrong is that credential's catalog error, never the caller's."""
+    try:
+        parsed = deps.vault.open(record)
+    except IntegrationError as exc:
+        retryable = exc.retryable or exc.code in ALARMS  # an alarm keeps the status: inconclusive for its caller
+        return failed(exc.code, exc.message, retryable=retryable)
+    return guarded(lambda: deps.validators[record.provider].check(parsed, record.metadata), record.org_slug)
+
+
+def assess(deps: Deps, record: StoredCredential, actor: str = "system") -> Assessment:
+    """Decrypt and re-check one credential; decide the new status. Writes nothing."""
+    started = time.monotonic()
+    result = check_stored(deps, record)
+    before = record.validation_status
+    decided = verdict(result, before)
+    event = make_event(
+        record.org_slug,
+        record.provider,
+        Action.VALIDATE,
+        decided.outcome,
+        actor,
+        started,
+        credential_id=record.credential_id,
+        status_before=before,
+        status_after=decided.after,
+        error_code=result.error_code,
+        message=result.message,
+    )
+    return Assessment(record, result, decided.after, utcnow() if decided.validated else None, event, decided)
+
+
+def apply(deps: Deps, assessments: list[Assessment], actor: str = "system") -> list[str]:
+    """Record assessments in one store write and one cache write; returns sync warnings.
+
+    Only a result whose store update matched the still-active credential reaches the cache (a credential deleted or
+    rotated during its check keeps the state its delete or setup synced). An alarm changes no status: it is an event
+    and an operator alarm."""
+    alarms = [a for a in assessments if a.alarm]
+    for a in alarms:
+        log.error(
+            "ALARM decryption failed org=%s provider=%s credential_id=%s key_ref=%s: check the keyring",
+            a.record.org_slug,
+            a.record.provider.value,
+            a.record.credential_id,
+            a.record.key_ref,
+        )
+    if alarms:
+        deps.store.append_events([a.event for a in alarms])
+    checked = [a for a in assessments if not a.alarm]
+    with deps.locks.hold((a.record.org_slug, a.record.provider) for a in checked):
+        matched = deps.store.record_validations([_update(a, actor) for a in checked])
+        current = [a for a in checked if a.record.credential_id in matched]
+        if not current:
+            return []
+        return sync(
+            deps, [(a.record.org_slug, a.record.provider, a.after, a.record.created_at) for a in current], actor
+        )
+
+
+def _update(a: Assessment, actor: str) -> ValidationUpdate:
+    message = a.result.message if a.result.error_code else None
+    return ValidationUpdate(
+        a.record.credential_id, a.after, a.result.error_code, message, a.validated_at, actor, a.event
+    )
+
+
+def revalidate_record(deps: Deps, record: StoredCredential, actor: str = "system") -> ValidateResult:
+    """Validate one stored credential (no attempt limit: used by operators' bulk runs too)."""
+    assessment = assess(deps, record, actor)
+    return assessment.outcome(apply(deps, [assessment], actor))
+
+
+def validate(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "system") -> ValidateResult:
+    """Re-check the stored credential live. Rejection -> INVALID; a transient failure keeps the status."""
+    provider = Provider.parse(provider)
+    require(deps, org_slug)
+    record = deps.store.get_active(org_slug, provider)
+    if record is None:
+        raise IntegrationError(Code.NOT_CONFIGURED, f"{org_slug} has no active {provider.value} credential.")
+    deps.limiter.hit(org_slug)
+    return revalidate_record(deps, record, actor)

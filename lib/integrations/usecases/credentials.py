@@ -1,0 +1,182 @@
+"""Setting up and deleting an org's credential for a provider, and format-checking one."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import SecretStr
+
+from .. import limits
+from ..deps import Deps
+from ..domain import Action, CheckResult, Outcome, Provider, Status, StoredCredential, check_slug, make_event, utcnow
+from ..errors import Code, IntegrationError
+from ..providers.base import ParsedCredential
+from ..results import DeleteResult, SetupResult
+from ..vault import admit
+from ..verdict import verdict
+from .checks import guarded
+from .recording import record, sync
+from .registry import require
+
+log = logging.getLogger("integrations")
+StepCallback = Callable[[str], None]
+
+
+def check_format(deps: Deps, provider: Provider | str, credential: str | SecretStr) -> str:
+    """Format-check a credential without storing or sending it; returns its hint."""
+    return deps.validators[Provider.parse(provider)].parse(admit(credential)).hint
+
+
+def setup(
+    deps: Deps,
+    org_slug: str,
+    provider: Provider | str,
+    credential: str | SecretStr,
+    credential_name: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    skip_validation: bool = False,
+    actor: str = "system",
+    on_step: StepCallback | None = None,
+) -> SetupResult:
+    """Format check -> live check (unless skipped) -> encrypt -> store (rotating) -> status sync.
+
+    A rotation keeps the current credential's name and metadata unless new ones are given (`metadata={}` clears
+    them)."""
+    started, step = time.monotonic(), on_step or (lambda _name: None)
+    org_slug, provider = check_slug(org_slug), Provider.parse(provider)
+    secret, meta = admit(credential), None if metadata is None else limits.metadata_dict(metadata)
+    name = limits.credential_name(credential_name)
+    require(deps, org_slug)
+    if name is None or meta is None:  # a rotation keeps what it does not replace: read it only then
+        before = deps.store.get_active(org_slug, provider)
+        if before is not None:
+            name = before.credential_name if name is None else name
+            meta = before.metadata if meta is None else meta
+    validator = deps.validators[provider]
+    deps.limiter.hit(org_slug)  # the format check costs CPU too (an RSA key is validated): it counts
+    step("format")
+    parsed = validator.parse(secret)
+    validator.check_metadata(meta or {})
+    result = CheckResult(status=Status.PENDING)
+    if not skip_validation:
+        step("validate")
+        result = guarded(lambda: validator.check(parsed, meta), org_slug)
+        _refuse_failed(deps, org_slug, provider, result, actor, started)
+    status = Status.PENDING if skip_validation else verdict(result, Status.NOT_CONFIGURED).after
+    step("encrypt")
+    stored = _sealed_record(deps, org_slug, provider, parsed, name, meta or {}, status, actor)
+    step("store")
+    event = make_event(  # status_before and a rotation's message come from the replaced row (one round trip)
+        org_slug,
+        provider,
+        Action.SETUP,
+        Outcome.SUCCESS,
+        actor,
+        started,
+        credential_id=stored.credential_id,
+        status_after=status,
+        message="Configured.",
+    )
+    with deps.locks.hold([(org_slug, provider)]):  # the cache is synced in the order the store committed
+        previous = deps.store.activate(stored, event)
+        step("sync")
+        warnings = sync(deps, [(org_slug, provider, status, stored.created_at)], actor)
+    log.info(
+        "setup org=%s provider=%s credential_id=%s status=%s", org_slug, provider.value, stored.credential_id, status
+    )
+    verb = "rotated (the previous credential was deactivated and erased)" if previous else "configured"
+    return SetupResult(
+        success=True,
+        provider=provider,
+        credential_id=stored.credential_id,
+        validation_status=status,
+        message=f"{provider.value} credential {verb}; status {status.value}.",
+        credential_kind=parsed.kind,
+        capabilities=result.capabilities,
+        checks=result.checks,
+        warnings=warnings,
+        rotated_credential_id=previous.credential_id if previous else None,
+    )
+
+
+def _refuse_failed(
+    deps: Deps, org_slug: str, provider: Provider, result: CheckResult, actor: str, started: float
+) -> None:
+    """A credential whose live check failed is not stored: record why and raise its catalog error."""
+    if result.error_code is None:
+        return
+    outcome = verdict(result, Status.NOT_CONFIGURED).outcome
+    message = f"Not stored: {result.message}"
+    event = make_event(
+        org_slug, provider, Action.SETUP, outcome, actor, started, error_code=result.error_code, message=message
+    )
+    record(deps, event)
+    details: dict[str, Any] = {"checks": [c.model_dump() for c in result.checks], "rate_limit": result.rate_limit}
+    if result.retry_after:
+        details["retry_after"] = result.retry_after  # the provider's value, as it said it
+    raise IntegrationError(result.error_code, result.message, retryable=result.retryable, details=details)
+
+
+def _sealed_record(
+    deps: Deps,
+    org_slug: str,
+    provider: Provider,
+    parsed: ParsedCredential,
+    name: str | None,
+    meta: dict[str, Any],
+    status: Status,
+    actor: str,
+) -> StoredCredential:
+    credential_id, at = f"cred_{secrets.token_hex(12)}", utcnow()
+    sealing = deps.vault.seal(org_slug, provider, credential_id, parsed)
+    return StoredCredential(
+        credential_id=credential_id,
+        org_slug=org_slug,
+        provider=provider,
+        credential_name=name,
+        encrypted_credential=sealing.ciphertext,
+        key_ref=sealing.key_ref,
+        credential_hint=parsed.hint,
+        credential_kind=parsed.kind,
+        credential_fingerprint=sealing.fingerprint,
+        metadata=meta,
+        validation_status=status,
+        last_validated_at=at if status == Status.VALID else None,
+        created_at=at,
+        updated_at=at,
+        created_by=actor,
+        updated_by=actor,
+    )
+
+
+def delete(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "system") -> DeleteResult:
+    """Deactivate the credential, erase its ciphertext, keep the history; status -> NOT_CONFIGURED."""
+    started, provider = time.monotonic(), Provider.parse(provider)
+    require(deps, org_slug)
+    missing = IntegrationError(Code.NOT_CONFIGURED, f"{org_slug} has no active {provider.value} credential.")
+    with deps.locks.hold([(org_slug, provider)]):
+        current = deps.store.get_active(org_slug, provider)
+        if current is None:
+            raise missing
+        event = make_event(
+            org_slug,
+            provider,
+            Action.DELETE,
+            Outcome.SUCCESS,
+            actor,
+            started,
+            credential_id=current.credential_id,
+            status_before=current.validation_status,
+            status_after=Status.NOT_CONFIGURED,
+            message="Deactivated; ciphertext erased.",
+        )
+        if deps.store.deactivate(org_slug, provider, utcnow(), actor, event) is None:
+            raise missing
+        warnings = sync(deps, [(org_slug, provider, Status.NOT_CONFIGURED, None)], actor)
+    return DeleteResult(
+        success=True, message=f"{provider.value} integration deleted for {org_slug}.", warnings=warnings
+    )

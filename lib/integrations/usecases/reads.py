@@ -1,0 +1,82 @@
+"""Reading what is stored: an org's integrations (never a secret), the overview table, the history."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..deps import Deps
+from ..domain import Event, Provider, Status, StoredCredential
+from ..errors import Code, IntegrationError
+from ..overview import overview_frame
+from ..providers.kinds import kind_of
+from ..results import ErrorInfo, Integration, OrgIntegrations
+from . import orgs
+from .registry import require
+
+
+def view(provider: Provider, record: StoredCredential | None) -> Integration:
+    """What callers see of a provider's active credential: its hint, status and last error, never a secret."""
+    if record is None:
+        return Integration(provider=provider, status=Status.NOT_CONFIGURED)
+    error = None
+    if record.encrypted_credential is None:
+        error = ErrorInfo.of(
+            IntegrationError(Code.DECRYPTION_FAILED, "No ciphertext is stored for this credential; re-enter it.")
+        )
+    elif record.validation_error_code:
+        error = ErrorInfo.of(IntegrationError(record.validation_error_code, record.validation_error_message))
+    return Integration(
+        provider=provider,
+        status=record.validation_status,
+        credential_id=record.credential_id,
+        credential_name=record.credential_name,
+        credential_hint=record.credential_hint,
+        credential_kind=record.credential_kind or kind_of(provider, record.credential_hint),  # older rows: the hint
+        last_validated_at=record.last_validated_at,
+        created_at=record.created_at,
+        error=error,
+        metadata=record.metadata,
+        key_ref=record.key_ref,
+    )
+
+
+def get_all(deps: Deps, org_slug: str) -> OrgIntegrations:
+    """Every provider's integration for an org; never a secret. From the system of record: the status cache is only
+    compared with it, and `warnings` says when it cannot be read or disagrees."""
+    require(deps, org_slug)
+    records = {r.provider: r for r in deps.store.list_credentials(org_slug)}
+    views = {p: view(p, records.get(p)) for p in Provider}
+    result = OrgIntegrations(
+        org_slug=org_slug,
+        integrations=views,
+        providers_configured=[p for p, v in views.items() if v.status != Status.NOT_CONFIGURED],
+        all_valid=all(v.status == Status.VALID for v in views.values()),  # every provider, as the contract says
+    )
+    result.warnings = orgs.cache_warnings(deps, org_slug, {p: i.status for p, i in views.items()})
+    return result
+
+
+def get_one(deps: Deps, org_slug: str, provider: Provider | str) -> Integration:
+    """One provider's integration (status NOT_CONFIGURED when there is none)."""
+    provider = Provider.parse(provider)
+    require(deps, org_slug)
+    return view(provider, deps.store.get_active(org_slug, provider))
+
+
+def overview(deps: Deps) -> pd.DataFrame:
+    """One row per org x provider: recorded status beside cached status, in one query to each side. When the cache
+    cannot be read the cached columns are empty and `frame.attrs["warnings"]` says so."""
+    cached, warnings = orgs.cached_frame(deps)
+    frame = overview_frame(deps.store.active_frame(), cached)
+    if warnings:  # nothing to compare with: no row is reported as drifted
+        frame["drift"] = False
+    frame.attrs["warnings"] = warnings
+    return frame
+
+
+def events(deps: Deps, org_slug: str | None = None) -> pd.DataFrame:
+    """The append-only history, newest first."""
+    rows = [e.model_dump(mode="json") for e in deps.store.events(org_slug)]
+    frame = pd.DataFrame(rows, columns=list(Event.model_fields))
+    frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
+    return frame

@@ -1,0 +1,50 @@
+"""Writing down what happened: events in the history, statuses pushed to the status cache."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from ..deps import Deps
+from ..domain import Action, Event, Outcome, Provider, Status, make_event
+from ..errors import Code, IntegrationError
+
+log = logging.getLogger("integrations")
+StatusUpdate = tuple[str, Provider, Status, datetime | None]
+
+
+def record(deps: Deps, event: Event) -> None:
+    """Append an event; a store failure is logged, never raised (the event is a record of an outcome, not it)."""
+    try:
+        deps.store.append_event(event)
+    except IntegrationError as exc:
+        log.error("could not append %s event for org=%s: %s", event.action.value, event.org_slug, exc.code)
+
+
+def sync(deps: Deps, updates: list[StatusUpdate], actor: str) -> list[str]:
+    """Push statuses to the cache; a failure is a warning and an event, repaired by reconcile."""
+    try:
+        deps.cache.set_many(updates)
+        return []
+    except IntegrationError as exc:
+        if len(updates) > 1:  # isolate the failing rows
+            return [w for u in updates for w in sync(deps, [u], actor)]
+        org_slug, provider, status, _ = updates[0]
+        log.warning("status sync failed org=%s provider=%s code=%s", org_slug, provider.value, exc.code)
+        record(
+            deps,
+            make_event(
+                org_slug,
+                provider,
+                Action.SYNC,
+                Outcome.FAILED,
+                actor,
+                status_after=status,
+                error_code=Code.STATUS_SYNC_FAILED,
+                message=exc.message,
+            ),
+        )
+        return [
+            f"STATUS_SYNC_FAILED: the status cache was not updated for {org_slug} {provider.value} "
+            f"({exc.message}); run `integrations reconcile` to repair it."
+        ]
