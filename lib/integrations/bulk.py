@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel, Field
 
+from . import alerts
 from .crypto.base import Cipher, aad_for
 from .domain import Action, Outcome, Provider, Status, StoredCredential, check_slug, make_event
 from .errors import IntegrationError
@@ -38,12 +39,13 @@ class RevalidateReport(BaseModel):
     backoff_s: dict[str, float] = Field(default_factory=dict)
     outcomes: dict[str, int] = Field(default_factory=dict)
     errors: dict[str, int] = Field(default_factory=dict)
-    changed: list[dict[str, str]] = Field(default_factory=list)
+    changed: list[dict[str, str | None]] = Field(default_factory=list)
     alarms: list[str] = Field(default_factory=list)  # credential_ids that could not be decrypted: no status changed
     drift_fixed: int = 0  # status-cache rows reconciled after the run
     warnings: list[str] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list)  # targets with no active credential (not checked)
     duration_s: float = 0.0
+    alert: alerts.AlertDelivery | None = None  # the status-flip alert, when one was due (alerts.py)
 
     def add(self, other: RevalidateReport) -> None:
         """Fold in another shard's report."""
@@ -105,6 +107,10 @@ def _count(report: RevalidateReport, assessment: Any) -> None:
                 "provider": record.provider.value,
                 "before": record.validation_status.value,
                 "after": assessment.after.value,
+                "error_code": result.error_code,  # alerts: what an alert of this change needs (alerts.flips)
+                "credential_id": record.credential_id,
+                "credential_hint": record.credential_hint,
+                "credential_name": record.credential_name,
             }
         )
 
@@ -189,6 +195,8 @@ class BulkOperations:
             report.drift_fixed = self.reconcile(actor=actor).fixed
         except IntegrationError as exc:
             report.warnings.append(f"{exc.code}: reconcile after the run failed ({exc.message}); run it again.")
+        report.alert = alerts.alert(self.store, self.settings, report.changed, "revalidate", actor)  # alerts: wiring
+        report.warnings += alerts.warnings(report.alert)  # alerts: wiring
         report.duration_s = time.monotonic() - started
         return report
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 from pydantic import SecretStr
 
-from . import keyversions, limits, orgkeys, orgs
+from . import alerts, changes, keyversions, limits, orgkeys, orgs
 from .bulk import BulkOperations
 from .crypto.base import Cipher, aad_for
 from .domain import (
@@ -368,7 +368,11 @@ class IntegrationService(BulkOperations):
         if record is None:
             raise IntegrationError("NOT_CONFIGURED", f"{org_slug} has no active {provider.value} credential.")
         self.limiter.hit(org_slug)
-        return self.revalidate_record(record, actor)
+        result = self.revalidate_record(record, actor)
+        change = (record, result.validation_status, result.error.code if result.error else None)  # alerts: wiring
+        delivery = alerts.alert(self.store, self.settings, [change], "validate", actor)  # alerts: wiring
+        result.warnings += alerts.warnings(delivery)  # alerts: wiring
+        return result
 
     def revalidate_record(self, record: StoredCredential, actor: str = "system") -> ValidateResult:
         """Validate one stored credential (no attempt limit: used by operators' bulk runs too)."""
@@ -506,6 +510,10 @@ class IntegrationService(BulkOperations):
         frame = pd.DataFrame(rows, columns=list(Event.model_fields))
         frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
         return frame
+
+    def changes_since_last_run(self) -> pd.DataFrame:
+        """The status flips of the last re-validation run, from the history (see changes.py)."""
+        return changes.since_last_run(self.events())
 
     # --- status sync ------------------------------------------------------------------------------------
     def _sync(
