@@ -172,8 +172,12 @@ else:
             "webhook; check INTEGRATIONS_ALERT_WEBHOOK_URL (the Audit log lists them, action ALERT)."
         )
     if not last.empty:
+        shown = last.assign(
+            status_before=last.status_before.map(_ui.badge), status_after=last.status_after.map(_ui.badge)
+        )
+        shown.attrs = {}  # the run's bounds are shown above; Arrow cannot carry timestamps in attrs
         st.dataframe(
-            last.assign(status_before=last.status_before.map(_ui.badge), status_after=last.status_after.map(_ui.badge)),
+            shown,
             key="last_run_changes",
             hide_index=True,
             width="stretch",

@@ -14,7 +14,7 @@ import pandas as pd
 from .domain import Action
 from .errors import CATALOG
 
-RUN_GAP = timedelta(minutes=10)
+RUN_GAP = timedelta(minutes=5)  # longer than a provider timeout or a 429 back-off (60 s at most)
 COLUMNS = ["at", "org_slug", "provider", "status_before", "status_after", "error_code", "fix", "actor", "credential_id"]
 
 
