@@ -2,7 +2,8 @@
 
 A flip is a VALIDATE event whose status_after differs from its status_before (what alerts.py posts). A run is a
 burst of re-validations: the latest VALIDATE event and the ones before it, each within RUN_GAP of the next (a
-bulk run's checks follow one another within seconds; a single re-validation on its own is a run of one).
+bulk run's checks follow one another within seconds; a single re-validation minutes after any other is a run of
+one). Events carry no run id, so runs closer than RUN_GAP read as one.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def since_last_run(events: pd.DataFrame, gap: timedelta = RUN_GAP) -> pd.DataFra
         count = int(breaks.values.argmax()) + 1 if breaks.any() else len(times)
         started, ended = times[count - 1], times[0]
     window = events if started is None else events[events["at"] >= started]
-    flips = status_flips(window.iloc[0:0] if started is None else window)
-    undelivered = window[(window["action"] == Action.ALERT.value)]
-    flips.attrs.update(started=started, ended=ended, checks=count, undelivered=len(undelivered))
+    flips = status_flips(window)
+    undelivered = int((window["action"] == Action.ALERT.value).sum())
+    flips.attrs.update(started=started, ended=ended, checks=count, undelivered=undelivered)
     return flips
