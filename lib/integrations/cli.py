@@ -257,13 +257,14 @@ def revalidate(
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="Checks in flight per provider.")] = 16,
     workers: Annotated[
         int | None,
-        typer.Option(min=1, max=64, help="Processes sharing the run (default: one per core from 2,000 credentials)."),
+        typer.Option(help="Deprecated and ignored (a run is threads in one process); removed in the next release."),
     ] = None,
     actor: Actor = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-check many stored credentials at once, with a progress bar."""
-    # no refresh thread: a single-threaded CLI can fork its worker processes (see shards.py)
+    if workers is not None:
+        err.print("warning: --workers is deprecated and ignored (a run is threads in one process).")
     with _service(as_json) as svc, RichProgress(console=err, disable=as_json, auto_refresh=False) as bar:
         task, shown = bar.add_task("re-validating", total=None), [0.0]
 
@@ -277,14 +278,13 @@ def revalidate(
             orgs=org,
             providers=[Provider.parse(p) for p in provider or []] or None,
             concurrency=concurrency,
-            workers=workers,
             actor=_actor(actor),
             progress=progress,
         )
         _emit(
             as_json,
             report.model_dump(mode="json"),
-            f"{report.total} checked in {report.duration_s:.1f}s by {report.workers} process(es): {report.outcomes}; "
+            f"{report.total} checked in {report.duration_s:.1f}s: {report.outcomes}; "
             f"errors {report.errors}; {len(report.changed)} status change(s); {report.drift_fixed} drift(s) fixed",
         )
         if report.alarms and not as_json:
