@@ -51,7 +51,7 @@ def test_a_run_with_flips_posts_one_alert_with_the_structured_list(
     caplog.set_level(logging.DEBUG)
     with serve(lambda _: Reply(200, "ok")) as (url, seen):
         svc = _connect(tmp_path, monkeypatch, url)
-        report = svc.revalidate_many(actor="nightly", workers=1)
+        report = svc.revalidate_many(actor="nightly")
     assert len(seen) == 1 and seen[0].method == "POST" and seen[0].path == SECRET_PATH
     body = json.loads(seen[0].body)
     assert body["count"] == 2 and body["source"] == "revalidate" and body["mrkdwn"] is False
@@ -108,19 +108,19 @@ def test_a_single_revalidation_that_flips_posts_one_alert(tmp_path: Path, monkey
 def test_no_alert_when_nothing_flips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with serve(lambda _: Reply(200, "ok")) as (url, seen):
         svc = _connect(tmp_path, monkeypatch, url)
-        svc.revalidate_many(workers=1)
+        svc.revalidate_many()
         assert len(seen) == 1
-        report = svc.revalidate_many(workers=1)  # same answers: no status changes
+        report = svc.revalidate_many()  # same answers: no status changes
         assert report.total == 2 and not report.changed and report.alert is None and len(seen) == 1
     monkeypatch.setenv("INTEGRATIONS_SANDBOX_OUTAGE", "openai")  # inconclusive checks keep the status
     with serve(lambda _: Reply(200, "ok")) as (url, seen):
         svc = connect(data_dir=tmp_path / "data", alert_webhook_url=url + SECRET_PATH, allow_http_endpoints=True)
-        report = svc.revalidate_many(workers=1)
+        report = svc.revalidate_many()
     assert report.outcomes == {"INCONCLUSIVE": 2} and report.alert is None and seen == []
 
 
 def _failed_run(svc: IntegrationService, caplog: pytest.LogCaptureFixture, expected_attempts: int) -> RevalidateReport:
-    report = svc.revalidate_many(actor="nightly", workers=1)
+    report = svc.revalidate_many(actor="nightly")
     assert report.total == 2 and len(report.changed) == 2, "the run itself completed"
     assert svc.get_one("acmecorp", "openai").status == Status.INVALID
     assert report.alert is not None and not report.alert.delivered and report.alert.failed
