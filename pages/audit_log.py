@@ -17,7 +17,9 @@ events = events_view(svc.events())
 f1, f2, f3 = st.columns(3)
 orgs = f1.multiselect("Org", sorted(events.org_slug.unique()), key="audit_org")
 providers = f2.multiselect("Provider", ["OPENAI", "ANTHROPIC", "GCP"], key="audit_provider")
-actions = f3.multiselect("Action", ["SETUP", "VALIDATE", "DELETE", "SYNC", "RECONCILE", "REWRAP"], key="audit_action")
+actions = f3.multiselect(
+    "Action", ["SETUP", "VALIDATE", "DELETE", "SYNC", "RECONCILE", "REWRAP", "ALERT"], key="audit_action"
+)
 f4, f5, f6 = st.columns(3)
 outcomes = f4.multiselect("Outcome", ["SUCCESS", "REJECTED", "INCONCLUSIVE", "FAILED"], key="audit_outcome")
 actors = f5.multiselect("Actor", sorted(events.actor.dropna().unique()), key="audit_actor")

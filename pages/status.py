@@ -155,6 +155,45 @@ if plan is not None:
         st.dataframe(pd.DataFrame(plan["drifts"]), hide_index=True, key="reconcile_drifts")
         st.button(f"Fix {len(plan['drifts'])} drift(s)", key="reconcile_apply", type="primary", on_click=reconcile)
 
+# --- changes since the last run, read from the history (the nightly job's runs as well as this console's) --------
+st.subheader("Changes since the last run")
+last = svc.changes_since_last_run()
+if last.attrs["started"] is None:
+    st.caption("No re-validation has run yet.")
+else:
+    started, ended = last.attrs["started"], last.attrs["ended"]
+    st.caption(
+        f"Last run: {last.attrs['checks']:,} check(s) from {started:%Y-%m-%d %H:%M:%S} to {ended:%H:%M:%S} UTC; "
+        f"{len(last)} status change(s)."
+    )
+    if last.attrs["undelivered"]:
+        _ui.plain_warning(
+            f"ALERT_DELIVERY_FAILED: {last.attrs['undelivered']} change(s) were not sent to the alert "
+            "webhook; check INTEGRATIONS_ALERT_WEBHOOK_URL (the Audit log lists them, action ALERT)."
+        )
+    if not last.empty:
+        shown = last.assign(
+            status_before=last.status_before.map(_ui.badge), status_after=last.status_after.map(_ui.badge)
+        )
+        shown.attrs = {}  # the run's bounds are shown above; Arrow cannot carry timestamps in attrs
+        st.dataframe(
+            shown,
+            key="last_run_changes",
+            hide_index=True,
+            width="stretch",
+            column_order=[c for c in last.columns if c != "credential_id"],
+            column_config={
+                "at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
+                "org_slug": "Org",
+                "provider": "Provider",
+                "status_before": "Before",
+                "status_after": "After",
+                "error_code": "Error",
+                "fix": st.column_config.TextColumn("Fix", width="large"),
+                "actor": "By",
+            },
+        )
+
 # --- charts: what needs attention ----------------------------------------------------------------------------
 left, right = st.columns(2)
 left.altair_chart(

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import changes
 from .domain import Outcome, Provider, Status
 from .service import IntegrationService
 
@@ -237,6 +238,17 @@ def actors(svc: IntegrationService, since: datetime | None = None, until: dateti
         return answer
     events = _events(svc, since, until)
     return _ranked(events.groupby(["actor", "action"]).size().reset_index(name="events"))
+
+
+# 9. Status flips
+def status_flips(svc: IntegrationService, since: datetime | None = None, until: datetime | None = None) -> pd.DataFrame:
+    """Statuses that re-validations changed over the window (what alerts post), newest first, with each fix."""
+    return changes.status_flips(_events(svc, since, until))
+
+
+def flip_counts(svc: IntegrationService, since: datetime | None = None, until: datetime | None = None) -> pd.DataFrame:
+    """Status flips over the window per provider and before -> after."""
+    return changes.flip_counts(status_flips(svc, since, until))
 
 
 def _ranked(frame: pd.DataFrame) -> pd.DataFrame:

@@ -81,6 +81,7 @@ class Action(StrEnum):
     RECONCILE = "RECONCILE"
     REWRAP = "REWRAP"
     ORG_KEY = "ORG_KEY"
+    ALERT = "ALERT"  # a status-flip alert that could not be delivered (alerts.py)
 
 
 class Outcome(StrEnum):

@@ -45,6 +45,7 @@ class Code(StrEnum):
     ORG_EXISTS = "ORG_EXISTS"
     JOB_ALREADY_RUNNING = "JOB_ALREADY_RUNNING"
     JOB_FAILED = "JOB_FAILED"
+    ALERT_DELIVERY_FAILED = "ALERT_DELIVERY_FAILED"
 
 
 @dataclass(frozen=True)
@@ -415,6 +416,22 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
             ],
             retryable=True,
             http_status=500,
+        ),
+        _e(
+            "ALERT_DELIVERY_FAILED",
+            "A status-change alert was not delivered",
+            "The webhook did not accept the run's status-change alert; the run itself completed.",
+            [
+                "INTEGRATIONS_ALERT_WEBHOOK_URL points at a host that is down, unreachable or not answering in time.",
+                "The webhook refused the message (a revoked Slack webhook answers 404 or 410).",
+                "The webhook kept answering 429 or 5xx after the retries.",
+            ],
+            [
+                "Check INTEGRATIONS_ALERT_WEBHOOK_URL and that the webhook is live (post a test message to it); "
+                "the changes are listed under 'Changes since the last run' on the console's status page.",
+            ],
+            retryable=True,
+            http_status=502,
         ),
     ]
 }

@@ -167,6 +167,10 @@ class IntegrationService(Parts):
         """The append-only history, newest first."""
         return reads.events(self.deps, org_slug)
 
+    def changes_since_last_run(self) -> pd.DataFrame:
+        """The status flips of the last re-validation run, from the history (see changes.py)."""
+        return reads.changes_since_last_run(self.deps)
+
     def credentials(self, active_only: bool = True) -> list[StoredCredential]:
         """Every credential row, for audits (the ciphertext stays inside the rows)."""
         return inspection.credentials(self.deps, active_only)

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
             values["_env_file"] = env_file()
         super().__init__(**values)
         self.check_endpoints()
+        self.check_alert_webhook()
 
     profile: Literal["local", "gcp"] = "local"
     store: str | None = None
@@ -100,6 +101,7 @@ class Settings(BaseSettings):
     bigquery_location: str | None = None  # where the dataset lives (created there); None: BigQuery's default, US
     resource_manager_api_url: str = "https://cloudresourcemanager.googleapis.com/v1"  # GCP testIamPermissions
     allow_http_endpoints: bool = False  # development only: live checks to http:// provider endpoints
+    alert_webhook_url: SecretStr | None = None  # status-flip alerts (alerts.py); its path is a secret: never logged
 
     def backend(self, role: Literal["store", "cipher", "status_cache", "validation"]) -> str:
         """The chosen backend for a role: explicit override, else the profile's default."""
@@ -134,3 +136,16 @@ class Settings(BaseSettings):
         return [
             f"INTEGRATIONS_{n.upper()}={getattr(self, n)}" for n in ENDPOINTS if getattr(self, n) != fields[n].default
         ]
+
+    def check_alert_webhook(self) -> None:
+        """The alert webhook is an https URL with a host (http only with the development flag); never echoed."""
+        if self.alert_webhook_url is None:
+            return
+        parts = urlsplit(self.alert_webhook_url.get_secret_value())
+        schemes = ("https", "http") if self.allow_http_endpoints else ("https",)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise IntegrationError(
+                "CONFIGURATION_ERROR",
+                "INTEGRATIONS_ALERT_WEBHOOK_URL must be an https URL with a host, e.g. a Slack incoming webhook "
+                "(INTEGRATIONS_ALLOW_HTTP_ENDPOINTS=true allows http for local development only).",
+            )

@@ -6,12 +6,14 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from integrations import IntegrationService, Provider, Status
 from integrations.domain import Action
 
 from pages import _ui
-from tests.console.conftest import app
+from tests.console.conftest import app, rendered
 from tests.keys import openai_key
+from tests.servers import refused_url
 
 
 def metrics(at) -> dict[str, str]:
@@ -151,3 +153,28 @@ def test_many_orgs(demo: IntegrationService) -> None:
     at = app("pages/status.py")
     assert metrics(at)["Orgs"] == "1506"
     assert "39 of 4,518 integrations" in at.caption[0].value
+
+
+def last_run_changes(at) -> list[tuple[str, str, str, str]]:
+    [table] = [d.value for d in at.dataframe if "status_before" in d.value.columns]
+    return list(zip(table.org_slug, table.provider, table.status_before, table.status_after, strict=True))
+
+
+def test_changes_since_the_last_run_follow_a_revalidation_that_flips(
+    demo: IntegrationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo.setup("initech", "openai", openai_key("revoked"), skip_validation=True)
+    at = app("pages/status.py")
+    assert ("initech", "OPENAI", _ui.badge("PENDING"), _ui.badge("INVALID")) not in last_run_changes(at)
+    monkeypatch.setenv("INTEGRATIONS_ALLOW_HTTP_ENDPOINTS", "true")
+    monkeypatch.setenv("INTEGRATIONS_ALERT_WEBHOOK_URL", refused_url() + "/hook/SECRETPATH")  # nothing listens
+    at = select(app("pages/status.py"), ("initech", "OPENAI"))
+    at.button(key="revalidate_selected").click().run()
+    assert not at.exception
+    # newest first; the demo's own checks a few seconds earlier belong to the same burst of re-validations
+    assert last_run_changes(at)[0] == ("initech", "OPENAI", _ui.badge("PENDING"), _ui.badge("INVALID"))
+    caption = next(c.value for c in at.caption if c.value.startswith("Last run:"))
+    assert f"{len(last_run_changes(at))} status change(s)" in caption
+    assert any("ALERT\\_DELIVERY\\_FAILED" in w.value for w in at.warning), "the undelivered alert is shown"
+    assert "SECRETPATH" not in rendered(at)
+    assert "1 status change" in at.success[0].value, "the run itself succeeded"

@@ -162,7 +162,7 @@ def filter_org(page, text: str) -> None:
 
 def click_row(page, row: int) -> None:
     """Tick a row's selection box in the data grid (rows are drawn on a canvas, 35 px each below the header)."""
-    box = page.locator('[data-testid="stDataFrame"]').last.bounding_box()
+    box = page.locator('.st-key-overview_table [data-testid="stDataFrame"]').bounding_box()
     page.mouse.click(box["x"] + 16, box["y"] + 35 * row + 17)
 
 
@@ -236,6 +236,28 @@ def test_revalidate_two_selected_rows_makes_exactly_two_checks(page, console: st
         new.remove(pair)
     assert len(new) == 2 and {org for org, _ in new} == {"acmecorp"}, new
     shot(page, "06_two_checks_done")
+
+
+def test_a_revalidation_that_flips_shows_under_changes_since_the_last_run(
+    page, console: str, svc: IntegrationService
+) -> None:
+    svc.register_org("flipco")
+    svc.setup("flipco", "openai", openai_key("revoked"), credential_name=HOSTILE, skip_validation=True)
+    page.goto(f"{console}/status")
+    page.locator('[data-testid="stMetric"]').first.wait_for()
+    changes = page.locator('[data-testid="stDataFrame"]').last  # below the queue and the actions
+    filter_org(page, "flipco")
+    page.get_by_text("1 of").wait_for()
+    click_row(page, 1)
+    page.get_by_role("button", name="Re-validate selected (1)").click()
+    page.locator('[data-testid="stAlertContentSuccess"]').filter(has_text="1 status change").wait_for()
+    expect(page.get_by_text(re.compile(r"Last run: .* status change"))).to_be_visible()
+    expect(page.locator('[data-stale="true"]')).to_have_count(0)  # the rerun after the run has drawn everything
+    expect(changes).to_contain_text("flipco")  # the grid's accessible table, newest change first
+    page.get_by_role("heading", name="Changes since the last run").scroll_into_view_if_needed()
+    assert svc.changes_since_last_run().iloc[0][["org_slug", "status_after"]].tolist() == ["flipco", "INVALID"]
+    shot(page, "06b_changes_since_the_last_run")
+    assert "onerror" not in page.locator("img").evaluate_all("els => els.map(e => e.outerHTML).join()")
 
 
 def test_gcp_key_file_upload_never_shows_the_private_key(page, console: str, tmp_path: Path) -> None:

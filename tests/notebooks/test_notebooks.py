@@ -51,6 +51,8 @@ def test_audit_notebook(data_dir: str) -> None:
     assert "hooli" in text and "INSUFFICIENT_PERMISSIONS" in text and "local/v1" in text
     assert text.count("image/svg+xml") >= 2 and "vegaEmbed" not in text  # both charts, as inline SVG
     assert CANARY not in text and CANARY[8:] not in text and "CANARYrevoked" not in text
+    flips = json.dumps(nb.cells[-1].outputs)  # 9. status flips over the window: the revoked key's PENDING -> INVALID
+    assert "initech" in flips and "INVALID_CREDENTIAL" in flips and "Create a new key" in flips
 
 
 @pytest.mark.parametrize(("org", "provider", "expected"), [("acmecorp", "gcp", "pass"),

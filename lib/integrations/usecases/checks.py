@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
+from .. import alerts
 from ..deps import Deps
 from ..domain import Action, CheckResult, Event, Provider, Status, StoredCredential, make_event, utcnow
 from ..errors import Code, IntegrationError
@@ -151,4 +152,7 @@ def validate(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "
     if record is None:
         raise IntegrationError(Code.NOT_CONFIGURED, f"{org_slug} has no active {provider.value} credential.")
     deps.limiter.hit(org_slug)
-    return revalidate_record(deps, record, actor)
+    result = revalidate_record(deps, record, actor)
+    change = (record, result.validation_status, result.error.code if result.error else None)
+    result.warnings += alerts.warnings(alerts.alert(deps.store, deps.settings, [change], "validate", actor))
+    return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import changes
 from ..deps import Deps
 from ..domain import Event, Provider, Status, StoredCredential
 from ..errors import Code, IntegrationError
@@ -80,3 +81,8 @@ def events(deps: Deps, org_slug: str | None = None) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(Event.model_fields))
     frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
     return frame
+
+
+def changes_since_last_run(deps: Deps) -> pd.DataFrame:
+    """The status flips of the last re-validation run, read back from the history (see changes.py)."""
+    return changes.since_last_run(events(deps))

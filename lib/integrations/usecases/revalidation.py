@@ -9,6 +9,7 @@ from contextlib import closing
 
 from pydantic import BaseModel, Field
 
+from .. import alerts
 from ..checkpool import CheckRun, PoolLimits
 from ..deps import Deps
 from ..domain import Provider, StoredCredential, check_slug
@@ -31,12 +32,13 @@ class RevalidateReport(BaseModel):
     backoff_s: dict[str, float] = Field(default_factory=dict)
     outcomes: dict[str, int] = Field(default_factory=dict)
     errors: dict[str, int] = Field(default_factory=dict)
-    changed: list[dict[str, str]] = Field(default_factory=list)
+    changed: list[dict[str, str | None]] = Field(default_factory=list)
     alarms: list[str] = Field(default_factory=list)  # credential_ids that could not be decrypted: no status changed
     drift_fixed: int = 0  # status-cache rows reconciled after the run
     warnings: list[str] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list)  # targets with no active credential (not checked)
     duration_s: float = 0.0
+    alert: alerts.AlertDelivery | None = None  # the status-flip alert, when one was due (alerts.py)
 
     def add(self, other: RevalidateReport) -> None:
         """Fold in another report (of another task of the same run)."""
@@ -61,7 +63,16 @@ class RevalidateReport(BaseModel):
         if assessment.after != record.validation_status:
             before, after = record.validation_status.value, assessment.after.value
             self.changed.append(
-                {"org_slug": record.org_slug, "provider": record.provider.value, "before": before, "after": after}
+                {
+                    "org_slug": record.org_slug,
+                    "provider": record.provider.value,
+                    "before": before,
+                    "after": after,
+                    "error_code": code,  # what an alert of this change needs (alerts.flips)
+                    "credential_id": record.credential_id,
+                    "credential_hint": record.credential_hint,
+                    "credential_name": record.credential_name,
+                }
             )
 
 
@@ -143,6 +154,8 @@ def revalidate_many(
         report.drift_fixed = reconcile(deps, actor=actor).fixed
     except IntegrationError as exc:
         report.warnings.append(f"{exc.code}: reconcile after the run failed ({exc.message}); run it again.")
+    report.alert = alerts.alert(deps.store, deps.settings, report.changed, "revalidate", actor)
+    report.warnings += alerts.warnings(report.alert)
     report.duration_s = time.monotonic() - started
     return report
 

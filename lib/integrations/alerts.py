@@ -1,0 +1,288 @@
+"""Alerts when a stored credential's status flips: one Slack-compatible message per run to a webhook.
+
+A flip is a status a re-validation changed (VALID <-> INVALID, PENDING -> VALID or INVALID). An inconclusive
+check (timeout, provider 5xx, 429, CHECK_FAILED) and a decryption alarm keep the status, so they are not flips;
+setup and delete are an operator's own actions, not flips. The message carries the credential's hint (the same
+masked form the console shows), never the key, and the webhook URL is never logged: only its scheme and host.
+Delivery is retried with back-off (tenacity) on 429, 5xx and connection errors, within a bounded time; a failure
+is returned (and recorded as ALERT_DELIVERY_FAILED events by `alert`), never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, Field
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
+from tenacity.wait import wait_exponential
+
+from .domain import Action, Event, Outcome, Provider, Status, StoredCredential, make_event, utcnow
+from .errors import CATALOG, IntegrationError
+from .settings import Settings
+from .store.base import IntegrationStore
+
+log = logging.getLogger("integrations")
+ATTEMPTS = 4  # one post and up to three retries
+BACKOFF_S = 0.5  # first wait; doubles each retry (0.5, 1, 2 s), a 429's Retry-After is honoured up to MAX_WAIT_S
+MAX_WAIT_S = 10.0
+BUDGET_S = 30.0  # no retry starts after this long: a run never waits on a webhook for more
+TIMEOUT_S = 5.0  # per attempt
+TEXT_LINES = 50  # the readable text lists this many flips, then "and N more"; `flips` lists them all
+
+
+class Flip(BaseModel):
+    """One stored credential whose status a check changed. Never holds the key: `credential_hint` is its mask."""
+
+    org_slug: str
+    provider: Provider
+    before: Status
+    after: Status
+    error_code: str | None = None
+    fix: str | None = None
+    credential_hint: str = ""
+    credential_name: str | None = None
+    credential_id: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+class AlertDelivery(BaseModel):
+    """What happened to a run's alert. `failed` means it was due and did not arrive: record and show it."""
+
+    delivered: bool
+    attempts: int = 0
+    error: str | None = None
+    flips: int = 0
+    target: str = ""  # the webhook's scheme and host only: its path is a secret
+
+    @property
+    def failed(self) -> bool:
+        return not self.delivered and self.attempts > 0
+
+    def warning(self) -> str:
+        """The report line for a failed delivery (catalog code first, then what to do)."""
+        return (
+            f"ALERT_DELIVERY_FAILED: the alert for {self.flips} status change(s) was not delivered to {self.target} "
+            f"after {self.attempts} attempt(s) ({self.error}); {CATALOG['ALERT_DELIVERY_FAILED'].fixes[0]}"
+        )
+
+
+def _fix(code: str | None) -> str | None:
+    return CATALOG[code].fixes[0] if code in CATALOG else None
+
+
+def _flip(item: Any, at: datetime) -> Flip | None:
+    if isinstance(item, Mapping):  # a bulk report's `changed` row
+        before, after, code = Status(item["before"]), Status(item["after"]), item.get("error_code") or None
+        org, provider = str(item["org_slug"]), Provider.parse(item["provider"])
+        hint, name, credential_id = item.get("credential_hint"), item.get("credential_name"), item.get("credential_id")
+    else:  # (record, after, error_code), or anything with .record, .after and .result (an Assessment)
+        record, after, code = (
+            (item.record, item.after, item.result.error_code) if hasattr(item, "record") else tuple(item)
+        )
+        assert isinstance(record, StoredCredential)
+        before, org, provider = record.validation_status, record.org_slug, record.provider
+        hint, name, credential_id = record.credential_hint, record.credential_name, record.credential_id
+    if before == after:
+        return None
+    code = None if after == Status.VALID else code
+    return Flip(
+        org_slug=org,
+        provider=provider,
+        before=before,
+        after=Status(after),
+        error_code=code,
+        fix=_fix(code),
+        credential_hint=hint or "",
+        credential_name=name,
+        credential_id=credential_id,
+        at=at,
+    )
+
+
+def flips(before_after: Iterable[Any], at: datetime | None = None) -> list[Flip]:
+    """The status changes among checked credentials: report rows (dicts with org_slug, provider, before, after,
+    error_code, credential_hint...), (record, after, error_code) tuples or Assessments; unchanged ones dropped."""
+    stamp = at or utcnow()
+    return [f for f in (_flip(item, stamp) for item in before_after) if f is not None]
+
+
+def slack_escape(text: str) -> str:
+    """Slack's escaping for message text: &, < and > (so tenant text is never a link, mention or markup)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _line(flip: Flip) -> str:
+    parts = [f"• {flip.org_slug} · {flip.provider.label}: {flip.before.value} → {flip.after.value}"]
+    if flip.error_code:
+        parts.append(f" ({flip.error_code})")
+    if flip.credential_hint:
+        parts.append(f", credential {flip.credential_hint}")
+    if flip.credential_name:
+        parts.append(f" “{flip.credential_name}”")
+    if flip.fix:
+        parts.append(f". Fix: {flip.fix}")
+    return slack_escape("".join(parts))
+
+
+def payload(changes: list[Flip], source: str, run_id: str | None = None) -> dict[str, Any]:
+    """The webhook body: Slack's `text` (plain, escaped, `mrkdwn` off) and the structured `flips`."""
+    run = f", run {run_id}" if run_id else ""
+    head = f"Integrations: {len(changes)} credential status change(s) after {source}{run}"
+    lines = [_line(f) for f in changes[:TEXT_LINES]]
+    if len(changes) > TEXT_LINES:
+        lines.append(f"… and {len(changes) - TEXT_LINES} more (see `flips`)")
+    return {
+        "text": "\n".join([slack_escape(head), *lines]),
+        "mrkdwn": False,
+        "source": source,
+        "run_id": run_id,
+        "count": len(changes),
+        "flips": [f.model_dump(mode="json") for f in changes],
+    }
+
+
+def webhook_target(url: str) -> str:
+    """scheme://host[:port] of a webhook URL: what logs, events and reports may show of it."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}{f':{parts.port}' if parts.port else ''}"
+
+
+class _Refused(Exception):
+    """A retryable answer from the webhook (429 or 5xx)."""
+
+    def __init__(self, status: int, retry_after: str | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.retry_after = retry_after
+
+
+def _wait(backoff_s: float) -> Any:
+    exponential = wait_exponential(multiplier=backoff_s, max=MAX_WAIT_S)
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        said = getattr(error, "retry_after", None)
+        asked = float(said) if isinstance(said, str) and said.strip().isdigit() else 0.0
+        return max(float(exponential(state)), min(asked, MAX_WAIT_S))
+
+    return wait
+
+
+class _Redact(logging.Filter):
+    """httpx logs every request's URL at INFO: show the webhook's scheme and host there, never its path."""
+
+    def __init__(self, url: str, target: str) -> None:
+        super().__init__()
+        self.url, self.target = url, target
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.target if str(a) == self.url else a for a in record.args)
+        return True
+
+
+def _describe(exc: BaseException) -> str:
+    # the type only for transport errors: httpx's messages may quote the URL
+    return str(exc) if isinstance(exc, _Refused) else type(exc).__name__
+
+
+def notify(
+    changes: list[Flip],
+    settings: Settings | None,
+    source: str,
+    run_id: str | None = None,
+    *,
+    attempts: int = ATTEMPTS,
+    backoff_s: float = BACKOFF_S,
+) -> AlertDelivery:
+    """Post one message for a run's flips to INTEGRATIONS_ALERT_WEBHOOK_URL. Nothing is sent (attempts=0) when
+    there is no flip or no webhook. Never raises: a delivery that fails is returned with `failed` true."""
+    secret = settings.alert_webhook_url if settings is not None else None
+    if not changes or secret is None:
+        return AlertDelivery(delivered=False, flips=len(changes))
+    url = secret.get_secret_value()
+    result = AlertDelivery(delivered=False, flips=len(changes), target=webhook_target(url))
+    body = payload(changes, source, run_id)
+
+    def post(client: httpx.Client) -> httpx.Response:
+        result.attempts += 1
+        response = client.post(url, json=body)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _Refused(response.status_code, response.headers.get("retry-after"))
+        return response
+
+    retrying = Retrying(
+        retry=retry_if_exception_type((httpx.TransportError, _Refused)),
+        stop=stop_after_attempt(attempts) | stop_after_delay(BUDGET_S),
+        wait=_wait(backoff_s),
+        reraise=True,
+    )
+    redact, httpx_log = _Redact(url, result.target), logging.getLogger("httpx")
+    httpx_log.addFilter(redact)
+    try:
+        with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False) as client:
+            response = retrying(post, client)
+    except Exception as exc:  # noqa: BLE001 - an alert never fails the run that sent it
+        result.error = _describe(exc)
+    else:
+        if response.is_success:
+            result.delivered = True
+        else:  # a 4xx other than 429: the URL or the payload is wrong, a retry would not help
+            reason = response.text[:60].strip().replace("\n", " ")
+            result.error = f"HTTP {response.status_code}" + (f" {reason!r}" if reason.isprintable() and reason else "")
+    finally:
+        httpx_log.removeFilter(redact)
+    if result.failed:
+        log.warning("alert not delivered to %s after %d attempt(s): %s", result.target, result.attempts, result.error)
+    return result
+
+
+def failure_events(changes: list[Flip], delivery: AlertDelivery, actor: str) -> list[Event]:
+    """One ALERT event per flip whose alert did not arrive, so each org's history says so."""
+    return [
+        make_event(
+            f.org_slug,
+            f.provider,
+            Action.ALERT,
+            Outcome.FAILED,
+            actor,
+            credential_id=f.credential_id,
+            status_before=f.before,
+            status_after=f.after,
+            error_code="ALERT_DELIVERY_FAILED",
+            message=f"The alert of this status change was not delivered to {delivery.target} after "
+            f"{delivery.attempts} attempt(s) ({delivery.error}).",
+        )
+        for f in changes
+    ]
+
+
+def alert(
+    store: IntegrationStore,
+    settings: Settings | None,
+    before_after: Iterable[Any],
+    source: str,
+    actor: str = "system",
+    run_id: str | None = None,
+) -> AlertDelivery | None:
+    """A run's alert, end to end: its flips, one message, and ALERT_DELIVERY_FAILED events when it did not arrive.
+    None when nothing was due (no webhook configured, or no status flipped)."""
+    changes = flips(before_after)
+    delivery = notify(changes, settings, source, run_id)
+    if delivery.attempts == 0:
+        return None
+    if delivery.failed:
+        try:
+            store.append_events(failure_events(changes, delivery, actor))
+        except IntegrationError as exc:
+            log.error("could not record the alert delivery failure: %s", exc.code)
+    return delivery
+
+
+def warnings(delivery: AlertDelivery | None) -> list[str]:
+    """The result-level warning for a failed delivery, else none."""
+    return [delivery.warning()] if delivery is not None and delivery.failed else []
