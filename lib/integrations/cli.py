@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from rich.markup import escape
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from . import runs
 from .bootstrap import connect
 from .domain import Capability, Provider
 from .errors import IntegrationError
@@ -66,11 +68,16 @@ def _service(as_json: bool, require_cache: bool = False) -> Iterator[Integration
     try:
         yield connect(require_cache=require_cache)
     except IntegrationError as exc:
-        if as_json:
-            sys.stdout.write(json.dumps({"success": False, "error": exc.to_json()}, indent=2) + "\n")
-        else:
-            err.print(f"[bold red]{exc.code}[/]: {literal(exc.message)}\n[dim]Fix:[/] {literal(exc.hint)}")
-        raise typer.Exit(1) from None
+        _error(as_json, exc)
+
+
+def _error(as_json: bool, exc: IntegrationError) -> None:
+    """Print a catalog error with its fix; exit 1."""
+    if as_json:
+        sys.stdout.write(json.dumps({"success": False, "error": exc.to_json()}, indent=2) + "\n")
+    else:
+        err.print(f"[bold red]{exc.code}[/]: {literal(exc.message)}\n[dim]Fix:[/] {literal(exc.hint)}")
+    raise typer.Exit(1) from None
 
 
 def _warn(warnings: list[str]) -> None:
@@ -250,19 +257,45 @@ def delete(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = Fals
         _warn([] if as_json else result.warnings)
 
 
-@app.command()
+revalidate_app = typer.Typer(help="Re-check many stored credentials at once.")
+app.add_typer(revalidate_app, name="revalidate")
+TASK_VARS = (runs.ENV_INDEX, runs.ENV_COUNT, runs.ENV_RUN)
+
+
+@revalidate_app.callback(invoke_without_command=True)
 def revalidate(
+    ctx: typer.Context,
     org: Annotated[list[str] | None, typer.Option(help="Only these orgs.")] = None,
     provider: Annotated[list[str] | None, typer.Option(help="Only these providers.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Checks in flight per provider.")] = 16,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=256, help="Checks in flight per provider (for a task run: of all tasks).")
+    ] = 16,
     workers: Annotated[
         int | None,
         typer.Option(min=1, max=64, help="Processes sharing the run (default: one per core from 2,000 credentials)."),
     ] = None,
+    task_index: Annotated[
+        int | None, typer.Option(help=f"This task's index, 0..count-1 (default: ${runs.ENV_INDEX}).")
+    ] = None,
+    task_count: Annotated[int | None, typer.Option(help=f"Tasks in the run (default: ${runs.ENV_COUNT}).")] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help=f"The run the task belongs to (default: ${runs.ENV_RUN}; one task: a new one).")
+    ] = None,
+    finalize: Annotated[
+        bool | None, typer.Option(help="Finalize the run when this task ends (default: when it is the only task).")
+    ] = None,
     actor: Actor = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Re-check many stored credentials at once, with a progress bar."""
+    """Re-check many stored credentials at once, with a progress bar. Given a task (--task-index/--task-count,
+    --run-id or Cloud Run's variables), check only that task's share and stage it for `revalidate finalize`."""
+    if ctx.invoked_subcommand:
+        return
+    if task_index is not None or task_count is not None or run_id or any(os.environ.get(v) for v in TASK_VARS):
+        if org or provider:
+            _error(as_json, IntegrationError("INVALID_INPUT", "A task run checks every credential: drop --org/--provider."))
+        _revalidate_task(task_index, task_count, run_id, concurrency, finalize, _actor(actor), as_json)
+        return
     # no refresh thread: a single-threaded CLI can fork its worker processes (see shards.py)
     with _service(as_json) as svc, RichProgress(console=err, disable=as_json, auto_refresh=False) as bar:
         task, shown = bar.add_task("re-validating", total=None), [0.0]
@@ -293,6 +326,50 @@ def revalidate(
                 "unchanged); check the keyring: " + literal(", ".join(report.alarms[:10]))
             )
         _warn([] if as_json else report.warnings)
+
+
+def _revalidate_task(
+    index: int | None, count: int | None, run_id: str | None, concurrency: int, finalize: bool | None, actor: str,
+    as_json: bool,
+) -> None:
+    with _service(as_json) as svc:
+        spec = runs.task_spec(index, count, run_id, os.environ)
+        report = svc.revalidate_task(spec, concurrency, actor=actor)
+        final = svc.finalize_run(spec.run_id, actor) if (spec.count == 1 if finalize is None else finalize) else None
+        data = report.model_dump(mode="json") | ({"finalized": final.model_dump(mode="json")} if final else {})
+        _emit(
+            as_json,
+            data,
+            f"run {literal(spec.run_id)} task {spec.index}/{spec.count}: {report.checked} checked "
+            f"({report.already_staged} already staged, share {report.share}) in {report.duration_s:.1f}s: "
+            f"{report.outcomes}",
+        )
+        if final and not as_json:
+            _print_run(final)
+
+
+def _print_run(report: runs.RunReport) -> None:
+    out.print(
+        f"run {literal(report.run_id)}: {report.checked} checked, {report.changed} changed, {report.applied} applied "
+        f"now; by outcome {report.outcomes}; by code {report.errors}; by task {report.by_task}"
+    )
+    for change in report.changes[:50]:
+        out.print(f"  {literal(change['org_slug'])} {change['provider']}: {change['before']} -> {change['after']}")
+    if report.alarms:
+        err.print(f"[bold red]ALARM[/]: {len(report.alarms)} credential(s) could not be decrypted (statuses unchanged)")
+    _warn(report.warnings)
+
+
+@revalidate_app.command("finalize")
+def revalidate_finalize(
+    run_id: Annotated[str, typer.Option(help="The run to finalize (as its tasks printed).")],
+    actor: Actor = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Apply a run's staged results in one write, sync the status cache, print the run's report (idempotent)."""
+    with _service(as_json) as svc:
+        report = svc.finalize_run(run_id, _actor(actor))
+        _emit(as_json, report.model_dump(mode="json"), lambda: _print_run(report))
 
 
 @app.command()

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 from pydantic import SecretStr
 
-from . import keyversions, limits, orgkeys, orgs
-from .bulk import BulkOperations
+from . import keyversions, limits, orgkeys, orgs, runs  # runs: issue 17 task runs
+from .bulk import BulkOperations, Progress
 from .crypto.base import Cipher, aad_for
 from .domain import (
     Action,
@@ -458,6 +458,25 @@ class IntegrationService(BulkOperations):
             retryable = exc.retryable or exc.code in ALARMS  # an alarm keeps the status
             return CheckResult(status=Status.INVALID, error_code=exc.code, message=exc.message, retryable=retryable)
         return _guarded(lambda: self.validators[record.provider].check(parsed, record.metadata), record.org_slug)
+
+    # --- re-validation runs of tasks (issue 17: runs.py; lead: re-wire into the restructured facade) ----------
+    def revalidate_task(
+        self,
+        spec: runs.TaskSpec,
+        concurrency: int = 16,
+        rates: dict[Provider, float] | None = None,
+        actor: str = "system",
+        progress: Progress | None = None,
+    ) -> runs.TaskReport:
+        """Check this task's share of the run and stage it. `concurrency` and `rates` (per provider) and the KMS
+        budget (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE) are the whole run's: the task takes its share."""
+        kms = self.settings.kms_requests_per_minute if self.settings else runs.TaskLimits().kms_per_minute
+        limits = runs.TaskLimits(concurrency=concurrency, rates=rates or {}, kms_per_minute=kms)
+        return runs.run_task(self.store, self.assess, spec, limits.share(spec.count, spec.index), actor, progress)
+
+    def finalize_run(self, run_id: str, actor: str = "system") -> runs.RunReport:
+        """Apply a run's staged results in one write, sync the status cache and report the run (idempotent)."""
+        return runs.finalize(self.store, self._sync_many, run_id, actor)
 
     # --- delete -----------------------------------------------------------------------------------------
     def delete(self, org_slug: str, provider: Provider | str, actor: str = "system") -> DeleteResult:

@@ -21,6 +21,7 @@ from ..overview import ACTIVE_COLUMNS
 from . import bigquery_sql as sql
 from .base import ROTATED, IntegrationStore, KeyVersion, SchemaFinding, ValidationUpdate
 from .bigquery_audit_sql import AUDIT
+from .bigquery_runs import BigQueryRuns
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
@@ -125,8 +126,10 @@ def _reason(exc: gexc.GoogleAPICallError) -> str:
     return str(errors[0].get("reason", "")) if errors and isinstance(errors[0], dict) else ""
 
 
-class BigQueryStore(IntegrationStore):
+class BigQueryStore(BigQueryRuns, IntegrationStore):
     name = "bigquery"
+    _structs = staticmethod(_structs)  # for BigQueryRuns (bigquery_runs.py)
+    _credential_of = staticmethod(_credential)
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ from ..errors import IntegrationError
 from ..files import private_file
 from ..overview import ACTIVE_COLUMNS
 from .base import IntegrationStore, KeyVersion, ValidationUpdate, replacing
+from .sqlite_runs import SqliteRuns
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS org_integrations (
@@ -64,8 +65,9 @@ def _credential(row: sqlite3.Row) -> StoredCredential:
     return StoredCredential.model_validate(data)
 
 
-class SqliteStore(IntegrationStore):
+class SqliteStore(SqliteRuns, IntegrationStore):
     name = "sqlite"
+    _credential_of = staticmethod(_credential)
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -107,6 +109,7 @@ class SqliteStore(IntegrationStore):
         with self._tx(write=False) as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
+            self._runs_schema(conn)  # the staging table of re-validation runs (sqlite_runs.py)
             columns = {r["name"] for r in conn.execute("PRAGMA table_info(org_integrations)")}
             if "credential_kind" not in columns:  # a file created before credential kinds were recorded
                 conn.execute("ALTER TABLE org_integrations ADD COLUMN credential_kind TEXT")
