@@ -151,7 +151,9 @@ def task_spec(
 
 def kms_limiter(per_minute: int) -> Limiter:
     """At most `per_minute` decrypts in any minute, spread out (a sixtieth per second) rather than in one burst."""
-    per_s = max(1, per_minute // 60)
+    per_s = -(-per_minute // 60)  # rounded up: pyrate-limiter wants the shorter window no stricter than the longer
+    if per_s >= per_minute:
+        return Limiter(Rate(per_minute, Duration.MINUTE))
     return Limiter([Rate(per_s, Duration.SECOND), Rate(per_minute, Duration.MINUTE)])
 
 
