@@ -293,7 +293,8 @@ def revalidate(
         return
     if task_index is not None or task_count is not None or run_id or any(os.environ.get(v) for v in TASK_VARS):
         if org or provider:
-            _error(as_json, IntegrationError("INVALID_INPUT", "A task run checks every credential: drop --org/--provider."))
+            refused = IntegrationError("INVALID_INPUT", "A task run checks every credential: drop --org/--provider.")
+            _error(as_json, refused)
         _revalidate_task(task_index, task_count, run_id, concurrency, finalize, _actor(actor), as_json)
         return
     # no refresh thread: a single-threaded CLI can fork its worker processes (see shards.py)
@@ -329,7 +330,12 @@ def revalidate(
 
 
 def _revalidate_task(
-    index: int | None, count: int | None, run_id: str | None, concurrency: int, finalize: bool | None, actor: str,
+    index: int | None,
+    count: int | None,
+    run_id: str | None,
+    concurrency: int,
+    finalize: bool | None,
+    actor: str,
     as_json: bool,
 ) -> None:
     with _service(as_json) as svc:

@@ -36,10 +36,17 @@ Sync = Callable[[list[tuple[str, Provider, Status, datetime | None]], str], list
 class Assessed(Protocol):
     """What IntegrationService.assess returns (service.Assessment), as far as a run needs it."""
 
-    record: StoredCredential
-    after: Status
-    validated_at: datetime | None
-    event: Any
+    @property
+    def record(self) -> StoredCredential: ...
+
+    @property
+    def after(self) -> Status: ...
+
+    @property
+    def validated_at(self) -> datetime | None: ...
+
+    @property
+    def event(self) -> Any: ...
 
     @property
     def alarm(self) -> bool: ...
@@ -253,7 +260,12 @@ def finalize(store: IntegrationStore, sync: Sync, run_id: str, actor: str) -> Ru
         elif row.status_after != row.status_before:
             report.changed += 1
             report.changes.append(
-                {"org_slug": row.org_slug, "provider": row.provider, "before": row.status_before, "after": row.status_after}
+                {
+                    "org_slug": row.org_slug,
+                    "provider": row.provider,
+                    "before": row.status_before,
+                    "after": row.status_after,
+                }
             )
     applied = [r for r in final.rows if r.credential_id in final.applied]
     created = {c.credential_id: c.created_at for c in store.list_credentials() if c.credential_id in final.applied}

@@ -23,7 +23,11 @@ def _service(client: DuckBigQuery, orgs: int) -> IntegrationService:
     store = BigQueryStore(client, PROJECT)
     store.init()
     svc = IntegrationService(
-        store, InMemoryCipher(), InMemoryStatusCache(), build_validators(Settings(_env_file=None)), attempts_per_minute=0
+        store,
+        InMemoryCipher(),
+        InMemoryStatusCache(),
+        build_validators(Settings(_env_file=None)),
+        attempts_per_minute=0,
     )
     for i in range(orgs):
         org = f"org-{i:03d}"
@@ -51,8 +55,14 @@ def test_two_tasks_and_finalize_check_every_credential_exactly_once() -> None:
 
     run = svc.finalize_run("exec-1", actor="job")
     assert run.checked == 12 and run.applied == 12 and run.outcomes == {"SUCCESS": 12}
-    assert run.changes == [{"org_slug": run.changes[0]["org_slug"], "provider": run.changes[0]["provider"],
-                            "before": "PENDING", "after": "VALID"}]
+    assert run.changes == [
+        {
+            "org_slug": run.changes[0]["org_slug"],
+            "provider": run.changes[0]["provider"],
+            "before": "PENDING",
+            "after": "VALID",
+        }
+    ]
     assert sorted(_validations(svc)) == sorted(ids)
     assert {r.validation_status for r in svc.store.list_credentials()} == {Status.VALID}
 

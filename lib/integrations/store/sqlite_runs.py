@@ -84,6 +84,4 @@ class SqliteRuns:
 
 def _values(results: list[StagedResult]) -> Iterator[tuple[Any, ...]]:
     for r in results:
-        yield tuple(
-            v.isoformat() if isinstance(v, datetime) else int(v) if isinstance(v, bool) else v for v in r
-        )
+        yield tuple(v.isoformat() if isinstance(v, datetime) else int(v) if isinstance(v, bool) else v for v in r)
