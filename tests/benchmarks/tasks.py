@@ -50,8 +50,20 @@ def _run(data: Path, tasks: int, run_id: str) -> tuple[float, float, dict]:
     started = time.perf_counter()
     procs = [
         subprocess.Popen(
-            [*EXE, "revalidate", "--task-index", str(i), "--task-count", str(tasks), "--run-id", run_id,
-             "--concurrency", str(CONCURRENCY), "--no-finalize", "--json"],
+            [
+                *EXE,
+                "revalidate",
+                "--task-index",
+                str(i),
+                "--task-count",
+                str(tasks),
+                "--run-id",
+                run_id,
+                "--concurrency",
+                str(CONCURRENCY),
+                "--no-finalize",
+                "--json",
+            ],
             env=env,
             stdout=subprocess.PIPE,
             text=True,
@@ -62,8 +74,13 @@ def _run(data: Path, tasks: int, run_id: str) -> tuple[float, float, dict]:
     assert all(p.returncode == 0 for p in procs), reports
     took = time.perf_counter() - started
     started = time.perf_counter()
-    done = subprocess.run([*EXE, "revalidate", "finalize", "--run-id", run_id, "--json"], env=env,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [*EXE, "revalidate", "finalize", "--run-id", run_id, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     report = json.loads(done.stdout)
     assert report["checked"] == N == sum(r["checked"] for r in reports), (report["checked"], N)
     return took, time.perf_counter() - started, report
