@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -187,24 +187,13 @@ def run_task(
         kms_per_minute=limits.kms_per_minute,
     )
     kms = kms_limiter(limits.kms_per_minute)
-    gates = {p: ProviderGate(limits.rates.get(p)) for p in Provider}
-    lanes: dict[Provider, list[StoredCredential]] = {p: [] for p in Provider}
-    for record in pending:
-        lanes[record.provider].append(record)
 
-    def check(provider: Provider, record: StoredCredential) -> Assessed:
-        # lead: swap to checkpool.check_all (its per-provider pools, rates and 429 back-off)
-        for attempt in range(limits.rate_limit_retries + 1):
-            gates[provider].wait_turn()
-            kms.try_acquire("kms")  # one decrypt per check: blocks while the task's KMS budget is spent
-            assessment = assess(record, actor)
-            if assessment.result.error_code != "RATE_LIMITED" or attempt == limits.rate_limit_retries:
-                return assessment
-            gates[provider].back_off(_retry_after(assessment.result.rate_limit))
-        raise AssertionError("unreachable")
+    def check(record: StoredCredential) -> Assessed:
+        kms.try_acquire("kms")  # one decrypt per check: blocks while the task's KMS budget is spent
+        return assess(record, actor)
 
     batch: list[StagedResult] = []
-    for done, assessment in enumerate(run_lanes(lanes, limits.concurrency, check), 1):
+    for done, assessment in enumerate(_completed(pending, check, limits), 1):
         batch.append(_staged(spec, assessment))
         key = assessment.event.outcome.value
         report.outcomes[key] = report.outcomes.get(key, 0) + 1
@@ -217,6 +206,30 @@ def run_task(
     report.checked = len(pending)
     report.duration_s = round(time.monotonic() - started, 3)
     return report
+
+
+def _completed(
+    records: list[StoredCredential], check: Callable[[StoredCredential], Assessed], limits: TaskLimits
+) -> Iterator[Assessed]:
+    """Assessments in completion order: `limits.concurrency` checks in flight per provider, its rate, and a 429
+    that pauses only its provider before the check is retried.
+    # lead: swap to checkpool: `for _, a in CheckRun(records, check, PoolLimits.uniform(limits.concurrency,
+    # limits.rates, limits.rate_limit_retries)).completed(): yield a` (then lanes/gates are not needed here)"""
+    gates = {p: ProviderGate(limits.rates.get(p)) for p in Provider}
+    lanes: dict[Provider, list[StoredCredential]] = {p: [] for p in Provider}
+    for record in records:
+        lanes[record.provider].append(record)
+
+    def gated(provider: Provider, record: StoredCredential) -> Assessed:
+        for attempt in range(limits.rate_limit_retries + 1):
+            gates[provider].wait_turn()
+            assessment = check(record)
+            if assessment.result.error_code != "RATE_LIMITED" or attempt == limits.rate_limit_retries:
+                return assessment
+            gates[provider].back_off(_retry_after(assessment.result.rate_limit))
+        raise AssertionError("unreachable")
+
+    yield from run_lanes(lanes, limits.concurrency, gated)
 
 
 def _share(records: list[StoredCredential], spec: TaskSpec) -> list[StoredCredential]:
