@@ -135,9 +135,10 @@ def _int(name: str, flag: int | None, env: Mapping[str, str], var: str) -> int |
 
 
 def task_spec(
-    index: int | None = None, count: int | None = None, run_id: str | None = None, env: Mapping[str, str] = {}
+    index: int | None = None, count: int | None = None, run_id: str | None = None, env: Mapping[str, str] | None = None
 ) -> TaskSpec:
     """The task from flags, else Cloud Run's variables; one task with a fresh run id when neither says."""
+    env = env or {}
     i = _int("the task index", index, env, ENV_INDEX)
     n = _int("the task count", count, env, ENV_COUNT)
     n = 1 if n is None else n
