@@ -235,7 +235,7 @@ def start_bulk(label: str, **kwargs: Any) -> None:
 
     def work(job: Job) -> Any:
         try:
-            return svc.revalidate_many(actor=who, progress=job.progress, workers=1, **kwargs)
+            return svc.revalidate_many(actor=who, progress=job.progress, **kwargs)
         finally:
             changed()
 

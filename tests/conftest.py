@@ -8,8 +8,8 @@ from integrations import IntegrationService, connect
 from integrations.providers import build_validators
 from integrations.settings import Settings
 
+from tests.doubles.pg_cluster import Cluster, cluster
 from tests.fakes import InMemoryCipher, InMemoryStatusCache, InMemoryStore
-from tests.pg_cluster import Cluster, cluster
 
 ORG = "acmecorp"
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from integrations.crypto.base import Cipher, Sealed
+from integrations.crypto.base import Cipher, Sealed, key_check
 from integrations.domain import CachedStatus, Event, OrgApiKey, OrgRow, Provider, Status, StoredCredential
 from integrations.errors import IntegrationError
 from integrations.status_cache.base import StatusCache
@@ -203,6 +203,9 @@ class InMemoryCipher(Cipher):
 
     def current_key_ref(self) -> str:
         return f"mem/v{max(self.keys)}"
+
+    def key_versions(self) -> dict[str, str]:
+        return {f"mem/v{n}": key_check(key) for n, key in self.keys.items()}
 
     def encrypt(self, plaintext: bytes, aad: bytes) -> Sealed:
         version, nonce = max(self.keys), os.urandom(12)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import closing
 from datetime import datetime
 from typing import Any, cast
 
 from pydantic import BaseModel, Field
 
+from .checkpool import CheckRun, PoolLimits
 from .crypto.base import Cipher, aad_for
 from .domain import Action, Outcome, Provider, Status, StoredCredential, check_slug, make_event
 from .errors import IntegrationError
-from .gates import PauseClock, ProviderGate
-from .lanes import run_lanes
 from .locks import PairLocks
 from .overview import orgs_frame, overview_frame, records_frame
 from .settings import Settings
@@ -23,13 +23,10 @@ from .store.base import IntegrationStore
 Progress = Callable[[int, int], None]
 Target = str | tuple[str, Provider | str]  # a credential id, or an (org_slug, provider) pair
 WRITE_BATCH = 500  # one store write (one BigQuery job) and one status-cache write per batch
-
-
-def _retry_after(limits: dict[str, str]) -> float:
-    try:
-        return min(60.0, float(limits.get("retry-after", "1")))
-    except ValueError:
-        return 1.0
+WORKERS_IGNORED = (
+    "--workers and INTEGRATIONS_BULK_WORKERS are deprecated and ignored: a bulk run is threads in one process "
+    "(they will be removed in the next release)."
+)
 
 
 class RevalidateReport(BaseModel):
@@ -46,7 +43,7 @@ class RevalidateReport(BaseModel):
     duration_s: float = 0.0
 
     def add(self, other: RevalidateReport) -> None:
-        """Fold in another shard's report."""
+        """Fold in another report (of another task of the same run)."""
         self.total += other.total
         for mine, theirs in ((self.outcomes, other.outcomes), (self.errors, other.errors)):
             for key, n in theirs.items():
@@ -58,12 +55,15 @@ class RevalidateReport(BaseModel):
 
 
 class RunPlan(BaseModel):
-    """How a bulk re-validation runs; a shard gets its share of `concurrency` and `rates`."""
+    """How a bulk re-validation runs: who runs it and its per-provider limits."""
 
     concurrency: int
     actor: str
     rates: dict[Provider, float] = Field(default_factory=dict)
     max_rate_limit_retries: int = 2
+
+    def limits(self) -> PoolLimits:
+        return PoolLimits.uniform(self.concurrency, self.rates, self.max_rate_limit_retries)
 
 
 class Drift(BaseModel):
@@ -158,8 +158,7 @@ class BulkOperations:
 
         `targets` checks exactly those credentials (ids and/or (org, provider) pairs, each once; targets without
         an active credential are listed in `missing`); otherwise every credential of `orgs` x `providers`.
-        `workers` processes share the run (see shards.py); by default one per core once there are
-        SHARD_MIN credentials, when the service was built from settings."""
+        `workers` is deprecated and ignored: a run is threads in one process (see checkpool.py)."""
         started = time.monotonic()
         missing: list[str] = []
         if targets is not None:
@@ -177,15 +176,11 @@ class BulkOperations:
         plan = RunPlan(
             concurrency=concurrency, actor=actor, rates=rates or {}, max_rate_limit_retries=max_rate_limit_retries
         )
-        from .shards import revalidate_sharded, shard_count  # shards.py builds on this module
-
-        shards = shard_count(workers, len(records), concurrency, self.settings)
-        if shards > 1 and self.settings is not None:
-            report = revalidate_sharded(self.settings, records, plan, shards, progress)
-        else:
-            report = self.revalidate_records(records, plan, progress)
+        report = self.revalidate_records(records, plan, progress)
         report.missing = missing
-        try:  # writers in other processes (shards, the API server) may have synced out of order: repair it now
+        if workers is not None or (self.settings is not None and self.settings.bulk_workers):
+            report.warnings.append(WORKERS_IGNORED)
+        try:  # writers in other processes (the API server, other tasks) may have synced out of order: repair it
             report.drift_fixed = self.reconcile(actor=actor).fixed
         except IntegrationError as exc:
             report.warnings.append(f"{exc.code}: reconcile after the run failed ({exc.message}); run it again.")
@@ -193,44 +188,24 @@ class BulkOperations:
         return report
 
     def revalidate_records(
-        self,
-        records: list[StoredCredential],
-        plan: RunPlan,
-        progress: Progress | None = None,
-        pauses: dict[Provider, PauseClock] | None = None,
+        self, records: list[StoredCredential], plan: RunPlan, progress: Progress | None = None
     ) -> RevalidateReport:
-        """One process's share: checks in per-provider lanes of threads, writes in batches on this thread."""
-        gates = {p: ProviderGate(plan.rates.get(p), pause=(pauses or {}).get(p)) for p in Provider}
-        lanes: dict[Provider, list[StoredCredential]] = {p: [] for p in Provider}
-        for record in records:
-            lanes[record.provider].append(record)
+        """Check `records` on per-provider thread pools (checkpool.py); write in batches on this thread."""
         report, pending = RevalidateReport(total=len(records)), cast(list[Any], [])
-
-        def check(provider: Provider, record: StoredCredential) -> Any:
-            return self._assess_gated(record, gates[provider], plan.actor, plan.max_rate_limit_retries)
-
-        for done, assessment in enumerate(run_lanes(lanes, plan.concurrency, check), 1):
-            _count(report, assessment)
-            pending.append(assessment)
-            if progress:
-                progress(done, len(records))
-            if len(pending) >= WRITE_BATCH:
-                self.apply(pending, plan.actor)  # type: ignore[attr-defined]
-                pending.clear()
+        run = CheckRun(records, lambda record: self.assess(record, plan.actor), plan.limits())  # type: ignore[attr-defined]
+        with closing(run.completed()) as completed:  # a failed write stops the pools at once
+            for done, (_, assessment) in enumerate(completed, 1):
+                _count(report, assessment)
+                pending.append(assessment)
+                if progress:
+                    progress(done, len(records))
+                if len(pending) >= WRITE_BATCH:  # written while the other checks go on
+                    self.apply(pending, plan.actor)  # type: ignore[attr-defined]
+                    pending.clear()
         if pending:
             self.apply(pending, plan.actor)  # type: ignore[attr-defined]
-        report.backoff_s = {p.value: round(g.waited_s, 3) for p, g in gates.items() if g.waited_s}
+        report.backoff_s = {p.value: round(s, 3) for p, s in run.waited_s.items() if round(s, 3)}
         return report
-
-    def _assess_gated(self, record: StoredCredential, gate: ProviderGate, actor: str, retries: int) -> Any:
-        for attempt in range(retries + 1):
-            gate.wait_turn()
-            assessment = self.assess(record, actor)  # type: ignore[attr-defined]
-            if assessment.result.error_code == "RATE_LIMITED" and attempt < retries:
-                gate.back_off(_retry_after(assessment.result.rate_limit))
-                continue
-            return assessment
-        raise AssertionError("unreachable")
 
     def reconcile(self, dry_run: bool = False, actor: str = "system", org_slug: str | None = None) -> ReconcileReport:
         """Rebuild the status cache from the system of record; report every drift (fixed unless dry_run)."""

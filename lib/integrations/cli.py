@@ -272,7 +272,7 @@ def revalidate(
     ] = 16,
     workers: Annotated[
         int | None,
-        typer.Option(min=1, max=64, help="Processes sharing the run (default: one per core from 2,000 credentials)."),
+        typer.Option(help="Deprecated and ignored (a run is threads in one process); removed in the next release."),
     ] = None,
     task_index: Annotated[
         int | None, typer.Option(help=f"This task's index, 0..count-1 (default: ${runs.ENV_INDEX}).")
@@ -291,13 +291,14 @@ def revalidate(
     --run-id or Cloud Run's variables), check only that task's share and stage it for `revalidate finalize`."""
     if ctx.invoked_subcommand:
         return
+    if workers is not None:
+        err.print("warning: --workers is deprecated and ignored (a run is threads in one process).")
     if task_index is not None or task_count is not None or run_id or any(os.environ.get(v) for v in TASK_VARS):
         if org or provider:
             refused = IntegrationError("INVALID_INPUT", "A task run checks every credential: drop --org/--provider.")
             _error(as_json, refused)
         _revalidate_task(task_index, task_count, run_id, concurrency, finalize, _actor(actor), as_json)
         return
-    # no refresh thread: a single-threaded CLI can fork its worker processes (see shards.py)
     with _service(as_json) as svc, RichProgress(console=err, disable=as_json, auto_refresh=False) as bar:
         task, shown = bar.add_task("re-validating", total=None), [0.0]
 
@@ -311,14 +312,13 @@ def revalidate(
             orgs=org,
             providers=[Provider.parse(p) for p in provider or []] or None,
             concurrency=concurrency,
-            workers=workers,
             actor=_actor(actor),
             progress=progress,
         )
         _emit(
             as_json,
             report.model_dump(mode="json"),
-            f"{report.total} checked in {report.duration_s:.1f}s by {report.workers} process(es): {report.outcomes}; "
+            f"{report.total} checked in {report.duration_s:.1f}s: {report.outcomes}; "
             f"errors {report.errors}; {len(report.changed)} status change(s); {report.drift_fixed} drift(s) fixed",
         )
         if report.alarms and not as_json:

@@ -241,18 +241,6 @@ CATALOG: dict[str, CatalogEntry] = {
             http_status=404,
         ),
         _e(
-            "WORKER_FAILED",
-            "A bulk worker process died",
-            "A process sharing a bulk re-validation died; the checks it recorded before are kept.",
-            ["The process was killed (out of memory, or by an operator).", "A crash in a native library."],
-            [
-                "Re-run the bulk re-validation: credentials already checked are simply checked again.",
-                "Run it in one process with --workers 1 (or INTEGRATIONS_BULK_WORKERS=1) if it keeps dying.",
-            ],
-            retryable=True,
-            http_status=500,
-        ),
-        _e(
             "CONFIGURATION_ERROR",
             "Configuration error",
             "The service is misconfigured.",

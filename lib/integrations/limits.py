@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import unicodedata
-from collections import defaultdict, deque
-from typing import Any
+from typing import Any, cast
 
 from pydantic import SecretStr
+from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 
 from .domain import MAX_CREDENTIAL_BYTES, MAX_METADATA_BYTES
 from .errors import IntegrationError
@@ -89,26 +90,29 @@ def credential_name(name: object) -> str | None:
 
 
 class AttemptLimiter:
-    """At most `per_minute` credential checks per org in any 60-second window (0 disables)."""
+    """At most `per_minute` credential checks per org in any 60-second window (0 disables): a sliding-window log
+    per org (pyrate-limiter), so the refusal can say when the oldest attempt leaves the window."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._buckets: dict[tuple[str, int], InMemoryBucket] = {}
         self._lock = threading.Lock()
 
     def hit(self, org_slug: str) -> None:
         if self.per_minute <= 0:
             return
-        now = time.monotonic()
+        now = time.monotonic_ns() // 1_000_000
         with self._lock:
-            hits = self._hits[org_slug]
-            while hits and now - hits[0] > 60:
-                hits.popleft()
-            if len(hits) >= self.per_minute:
-                wait = int(60 - (now - hits[0])) + 1
+            key = (org_slug, self.per_minute)
+            bucket = self._buckets.get(key) or self._buckets.setdefault(
+                key, InMemoryBucket([Rate(self.per_minute, Duration.MINUTE)])
+            )
+            bucket.leak(now)  # forget attempts older than the window
+            item = RateItem(org_slug, now)
+            if not bucket.put(item):
+                wait = math.ceil(max(0, cast(int, bucket.waiting(item))) / 1000) + 1
                 raise IntegrationError(
                     "TOO_MANY_ATTEMPTS",
                     f"Too many credential checks for {org_slug}; retry in {wait} s.",
                     details={"retry_after": wait},
                 )
-            hits.append(now)

@@ -19,11 +19,9 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 from pyrate_limiter import Duration, Limiter, Rate
 
-from .bulk import Progress, _retry_after
+from .checkpool import CheckRun, PoolLimits, Progress
 from .domain import Provider, Status, StoredCredential
 from .errors import IntegrationError
-from .gates import ProviderGate
-from .lanes import run_lanes
 from .store.base import IntegrationStore
 from .store.staging import RUN_WINDOW, StagedResult
 
@@ -66,8 +64,8 @@ class TaskSpec(BaseModel):
 
 
 class TaskLimits(BaseModel):
-    """A whole run's limits: concurrency and rate (checks/s) per provider, KMS decrypts per minute.
-    # lead: swap to checkpool.PoolLimits (PoolLimits.uniform(concurrency, rates).share(task_count))"""
+    """A whole run's limits: concurrency and rate (checks/s) per provider, KMS decrypts per minute (a task's
+    checks run on checkpool's pools with its share of them)."""
 
     concurrency: int = 16
     rates: dict[Provider, float] = Field(default_factory=dict)
@@ -212,25 +210,11 @@ def run_task(
 def _completed(
     records: list[StoredCredential], check: Callable[[StoredCredential], Assessed], limits: TaskLimits
 ) -> Iterator[Assessed]:
-    """Assessments in completion order: `limits.concurrency` checks in flight per provider, its rate, and a 429
-    that pauses only its provider before the check is retried.
-    # lead: swap to checkpool: `for _, a in CheckRun(records, check, PoolLimits.uniform(limits.concurrency,
-    # limits.rates, limits.rate_limit_retries)).completed(): yield a` (then lanes/gates are not needed here)"""
-    gates = {p: ProviderGate(limits.rates.get(p)) for p in Provider}
-    lanes: dict[Provider, list[StoredCredential]] = {p: [] for p in Provider}
-    for record in records:
-        lanes[record.provider].append(record)
-
-    def gated(provider: Provider, record: StoredCredential) -> Assessed:
-        for attempt in range(limits.rate_limit_retries + 1):
-            gates[provider].wait_turn()
-            assessment = check(record)
-            if assessment.result.error_code != "RATE_LIMITED" or attempt == limits.rate_limit_retries:
-                return assessment
-            gates[provider].back_off(_retry_after(assessment.result.rate_limit))
-        raise AssertionError("unreachable")
-
-    yield from run_lanes(lanes, limits.concurrency, gated)
+    """Assessments in completion order, on checkpool's per-provider pools: `limits.concurrency` checks in flight
+    per provider, its rate, and a 429 that pauses only its provider before the check is retried."""
+    pool = PoolLimits.uniform(limits.concurrency, dict(limits.rates), limits.rate_limit_retries)
+    for _, assessment in CheckRun(records, check, pool).completed():  # type: ignore[arg-type]
+        yield assessment
 
 
 def _share(records: list[StoredCredential], spec: TaskSpec) -> list[StoredCredential]:

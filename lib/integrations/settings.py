@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     sandbox_outage: str = ""
     sandbox_latency_ms: int = 0
     attempts_per_minute: int = 20
-    bulk_workers: int = 0  # processes for bulk re-validation; 0 = one per core for runs of 2,000 or more
+    bulk_workers: int = 0  # deprecated and ignored (bulk runs are threads in one process); removed next release
     store_timeout_s: float = 30.0  # deadline of every BigQuery call (the client's retries and the job's wait)
     bigquery_location: str | None = None  # where the dataset lives (created there); None: BigQuery's default, US
     resource_manager_api_url: str = "https://cloudresourcemanager.googleapis.com/v1"  # GCP testIamPermissions

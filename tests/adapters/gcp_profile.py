@@ -10,10 +10,10 @@ import pytest
 from integrations.settings import Settings
 from integrations.store.bigquery import BigQueryStore
 
-from tests.bigquery_double import PROJECT
-from tests.kms_double import KEY, MAC_KEY_VERSION, kms_server
-from tests.pg_cluster import Cluster
-from tests.postgrest_double import SERVICE_KEY, PostgrestDouble, postgrest
+from tests.doubles.bigquery import PROJECT
+from tests.doubles.kms import KEY, MAC_KEY_VERSION, kms_server
+from tests.doubles.pg_cluster import Cluster
+from tests.doubles.postgrest import SERVICE_KEY, PostgrestDouble, postgrest
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from integrations.settings import Settings
 from integrations.store.bigquery import BigQueryStore
 from integrations.store.bigquery_audit_sql import AUDIT
 
-from tests.bigquery_double import PROJECT, DuckBigQuery
+from tests.doubles.bigquery import PROJECT, DuckBigQuery
 from tests.fakes import InMemoryCipher, InMemoryStatusCache, InMemoryStore
 from tests.keys import ANTHROPIC_OK, OPENAI_OK
 

@@ -14,8 +14,8 @@ from integrations.store import bigquery_sql
 from integrations.store.base import ValidationUpdate
 from integrations.store.bigquery import BigQueryStore
 
-from tests.bigquery_double import DATA_EDITOR_ON_DATASET, PROJECT, DuckBigQuery
 from tests.builders import T0, event, record
+from tests.doubles.bigquery import DATA_EDITOR_ON_DATASET, PROJECT, DuckBigQuery
 
 
 @pytest.mark.parametrize("name", sorted(bigquery_sql.ALL))
@@ -224,7 +224,7 @@ def test_identifiers_are_validated(project: str, dataset: str) -> None:
 def test_a_write_that_commits_despite_the_cancel_is_said_to_maybe_have_happened(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tests.bigquery_double import Job
+    from tests.doubles.bigquery import Job
 
     client = DuckBigQuery()
     BigQueryStore(client, PROJECT).init()

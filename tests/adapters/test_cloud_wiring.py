@@ -8,10 +8,10 @@ from integrations.settings import Settings
 from integrations.store.bigquery import BigQueryStore
 
 from tests.adapters.gcp_profile import gcp_doubles
-from tests.bigquery_double import PROJECT, DuckBigQuery
+from tests.doubles.bigquery import PROJECT, DuckBigQuery
+from tests.doubles.kms import KEY, MAC_KEY_VERSION, kms_server
+from tests.doubles.pg_cluster import Cluster
 from tests.keys import OPENAI_OK, openai_key, service_account_json
-from tests.kms_double import KEY, MAC_KEY_VERSION, kms_server
-from tests.pg_cluster import Cluster
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from integrations.store.bigquery import BigQueryStore
 from typer.testing import CliRunner
 
 from tests.adapters.gcp_profile import gcp_doubles
-from tests.bigquery_double import ALL_PERMISSIONS, DATA_EDITOR_ON_DATASET, PROJECT, DuckBigQuery
-from tests.pg_cluster import Cluster
-from tests.postgrest_double import postgrest
+from tests.doubles.bigquery import ALL_PERMISSIONS, DATA_EDITOR_ON_DATASET, PROJECT, DuckBigQuery
+from tests.doubles.pg_cluster import Cluster
+from tests.doubles.postgrest import postgrest
 
 DATASET = f"{PROJECT}.organizations"
 

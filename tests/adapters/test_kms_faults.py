@@ -9,7 +9,7 @@ from integrations.crypto.base import aad_for
 from integrations.crypto.gcp_kms import KmsCipher, crc
 from integrations.errors import IntegrationError
 
-from tests.kms_double import KEY, MAC_KEY_VERSION, kms_server
+from tests.doubles.kms import KEY, MAC_KEY_VERSION, kms_server
 
 AAD = aad_for("acmecorp", "OPENAI", "cred_1")
 

@@ -13,10 +13,10 @@ from integrations.status_cache.supabase import SupabaseStatusCache
 from integrations.store.bigquery import BigQueryStore
 from pydantic import SecretStr
 
-from tests.bigquery_double import PROJECT, DuckBigQuery
+from tests.doubles.bigquery import PROJECT, DuckBigQuery
+from tests.doubles.pg_cluster import Cluster
+from tests.doubles.postgrest import SERVICE_KEY, postgrest
 from tests.keys import ANTHROPIC_OK, anthropic_key, openai_key
-from tests.pg_cluster import Cluster
-from tests.postgrest_double import SERVICE_KEY, postgrest
 
 
 def test_cloud_frames_equal_the_port_defaults(tmp_path, pg: Cluster) -> None:

@@ -11,8 +11,8 @@ from postgrest.exceptions import APIError
 from postgrest.types import CountMethod
 from supabase import ClientOptions, create_client
 
-from tests.pg_cluster import Cluster
-from tests.postgrest_double import ANON_KEY, SERVICE_KEY, PostgrestDouble, postgrest
+from tests.doubles.pg_cluster import Cluster
+from tests.doubles.postgrest import ANON_KEY, SERVICE_KEY, PostgrestDouble, postgrest
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from integrations.errors import IntegrationError
 from integrations.status_cache.supabase import SupabaseStatusCache
 from pydantic import SecretStr
 
-from tests.pg_cluster import Cluster
-from tests.postgrest_double import SERVICE_KEY, Faults, postgrest
+from tests.doubles.pg_cluster import Cluster
+from tests.doubles.postgrest import SERVICE_KEY, Faults, postgrest
 from tests.servers import refused_url
 
 

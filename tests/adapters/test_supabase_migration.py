@@ -6,8 +6,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.pg_cluster import Cluster
-from tests.postgrest_double import PostgrestDouble, postgrest
+from tests.doubles.pg_cluster import Cluster
+from tests.doubles.postgrest import PostgrestDouble, postgrest
 
 STATUS_COLUMNS = ["integration_openai_status", "integration_anthropic_status", "integration_gcp_status"]
 

@@ -14,10 +14,10 @@ from integrations.settings import Settings
 from integrations.status_cache.supabase import SupabaseStatusCache
 from pydantic import SecretStr
 
+from tests.doubles.pg_cluster import Cluster
+from tests.doubles.postgrest import SERVICE_KEY, PostgrestDouble, postgrest
 from tests.fakes import InMemoryCipher, InMemoryStore
 from tests.keys import OPENAI_OK
-from tests.pg_cluster import Cluster
-from tests.postgrest_double import SERVICE_KEY, PostgrestDouble, postgrest
 
 BASE = "/api/v1/integrations"
 

@@ -111,7 +111,7 @@ def bench_tasks_jobs(root: Path) -> None:
     from integrations.status_cache.sqlite import SqliteStatusCache
     from integrations.store.bigquery import BigQueryStore
 
-    from tests.bigquery_double import PROJECT, DuckBigQuery
+    from tests.doubles.bigquery import PROJECT, DuckBigQuery
     from tests.fakes import InMemoryCipher
 
     for n in (150, 600):

@@ -117,7 +117,7 @@ def test_a_bulk_run_shows_in_every_pages_sidebar_and_runs_alone(demo: Integratio
 
     def slow(job):  # the real bulk run, held at its start so the test can look around while it "runs"
         gate.wait(30)
-        return svc.revalidate_many(progress=job.progress, workers=1)
+        return svc.revalidate_many(progress=job.progress)
 
     job = _ui.jobs().start(_ui.BULK, "Re-validating 9 credentials", slow, exclusive=True)
     try:

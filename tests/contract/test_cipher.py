@@ -1,7 +1,9 @@
-"""CipherContract: every Cipher adapter and fake behaves alike."""
+"""CipherContract: every Cipher adapter and fake behaves alike, key_versions (the port's optional method) and
+rotation (where a cipher rotates its own keys) included."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,8 @@ from integrations.crypto.gcp_kms import KmsCipher
 from integrations.crypto.local import LocalKeyring
 from integrations.errors import IntegrationError
 
+from tests.doubles.kms import KEY, MAC_KEY_VERSION, kms_server
 from tests.fakes import InMemoryCipher
-from tests.kms_double import KEY, MAC_KEY_VERSION, kms_server
 
 SECRET = b"sk-proj-CANARYcipherContract0123456789"
 AAD = aad_for("acmecorp", "OPENAI", "cred_1")
@@ -60,13 +62,33 @@ class CipherContract:
         assert fp == cipher.fingerprint(SECRET) and fp != cipher.fingerprint(SECRET + b"x")
         assert len(fp) == 64 and SECRET.decode() not in fp
 
+    def test_key_versions_name_the_current_key_or_are_kept_by_the_service(self, cipher: Cipher) -> None:
+        versions = cipher.key_versions()
+        if versions:  # a cipher holding its keys: every version with a check value, the current one among them
+            assert cipher.current_key_ref() in versions
+            assert all(re.fullmatch(r"[0-9a-f]{16}", check) for check in versions.values())
+        assert cipher.key_versions() == versions
 
-class TestLocalKeyring(CipherContract):
+
+class RotationContract:
+    """Ciphers that rotate their own keys (the local keyring and its fake; Cloud KMS rotates in Google Cloud)."""
+
+    def test_a_rotation_keeps_what_the_old_version_sealed_readable(self, cipher: Cipher) -> None:
+        before, old = cipher.key_versions(), cipher.encrypt(SECRET, AAD)
+        new_ref = cipher.rotate()  # type: ignore[attr-defined]
+        assert new_ref == cipher.current_key_ref() != old.key_ref
+        assert cipher.encrypt(SECRET, AAD).key_ref == new_ref and cipher.decrypt(old.ciphertext, AAD) == SECRET
+        after = cipher.key_versions()
+        assert set(after) == set(before) | {new_ref} and all(after[r] == c for r, c in before.items())
+        assert after[new_ref] not in before.values()
+
+
+class TestLocalKeyring(CipherContract, RotationContract):
     def make(self, tmp_path: Path, request: pytest.FixtureRequest) -> Cipher:
         return LocalKeyring(tmp_path / "local.keyring")
 
 
-class TestInMemoryCipher(CipherContract):
+class TestInMemoryCipher(CipherContract, RotationContract):
     def make(self, tmp_path: Path, request: pytest.FixtureRequest) -> Cipher:
         return InMemoryCipher()
 

@@ -1,20 +1,26 @@
-"""StatusCacheContract: every StatusCache adapter and fake behaves alike."""
+"""StatusCacheContract: every StatusCache adapter and fake behaves alike, the port's optional methods (set_many,
+the status frame, paged reads, ping) included; the real backends also agree on a table missing our columns and on
+being out of reach."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from integrations.domain import Provider, Status
 from integrations.errors import IntegrationError
-from integrations.status_cache.base import StatusCache
+from integrations.overview import CACHED_COLUMNS, orgs_frame, utc
+from integrations.status_cache.base import StatusCache, configured_column, status_column
 from integrations.status_cache.sqlite import SqliteStatusCache
 from integrations.status_cache.supabase import SupabaseStatusCache
 from pydantic import SecretStr
 
 from tests.builders import T0
+from tests.doubles.postgrest import SERVICE_KEY, PostgrestDouble, postgrest
 from tests.fakes import InMemoryStatusCache
-from tests.postgrest_double import SERVICE_KEY, PostgrestDouble, postgrest
+from tests.servers import refused_url
 
 MAX_ROWS = 7  # the Supabase double caps every read at this many rows, as db-max-rows does
 
@@ -116,10 +122,113 @@ class StatusCacheContract:
         assert len(frame) == len(slugs) * len(Provider)
         assert set(frame["org_name"]) == {f"Name {s}" for s in slugs}
 
+    def test_status_frame_equals_the_org_rows_it_is_read_from(self, cache: StatusCache) -> None:
+        for slug, name in (("b-org", "B"), ("a-org", "A"), ("c-org", "C")):
+            self.seed(cache, slug, name)
+        cache.set_many([("a-org", Provider.GCP, Status.VALID, T0), ("c-org", Provider.OPENAI, Status.INVALID, None)])
+        frame = cache.status_frame()
+        assert list(frame.columns) == CACHED_COLUMNS
 
-class TestSqliteStatusCache(StatusCacheContract):
+        def norm(f):
+            f = f.assign(cached_configured_at=utc(f.cached_configured_at))
+            return f.sort_values(["org_slug", "provider"]).reset_index(drop=True)
+
+        pd.testing.assert_frame_equal(norm(frame), norm(orgs_frame(cache.all_orgs())), check_dtype=False)
+        by = norm(frame).set_index(["org_slug", "provider"])
+        assert by.loc[("a-org", "GCP")].cached_status == "VALID" and by.loc[("a-org", "GCP")].cached_configured_at == T0
+        assert by.loc[("b-org", "ANTHROPIC")].cached_status == "NOT_CONFIGURED"
+        assert by.loc[("b-org", "GCP")].org_name == "B" and pd.isna(by.loc[("c-org", "OPENAI")].cached_configured_at)
+
+    def test_status_frame_of_an_empty_cache(self, cache: StatusCache) -> None:
+        frame = cache.status_frame()
+        assert list(frame.columns) == CACHED_COLUMNS and frame.empty
+
+    def test_set_many_of_nothing_writes_nothing(self, cache: StatusCache) -> None:
+        self.seed(cache, "a-org")
+        cache.set_many([])
+        assert all(s.status == Status.NOT_CONFIGURED for s in cache.get_org("a-org").statuses.values())
+
+    def test_set_many_of_one_unknown_org_names_it(self, cache: StatusCache) -> None:
+        with pytest.raises(IntegrationError) as err:
+            cache.set_many([("ghost", Provider.OPENAI, Status.VALID, T0)])
+        assert err.value.code == "ORG_NOT_FOUND" and "ghost" in err.value.message
+
+    def test_set_many_names_an_unknown_org_wherever_it_is_in_the_batch(self, cache: StatusCache) -> None:
+        for slug in ("a-org", "b-org"):
+            self.seed(cache, slug)
+        updates = [("a-org", Provider.OPENAI, Status.VALID, T0), ("b-org", Provider.GCP, Status.VALID, T0)]
+        for at in (0, 1, 2):
+            batch = [*updates[:at], ("ghost", Provider.ANTHROPIC, Status.VALID, T0), *updates[at:]]
+            with pytest.raises(IntegrationError) as err:
+                cache.set_many(batch)
+            assert err.value.code == "ORG_NOT_FOUND" and "ghost" in err.value.message
+        rows = [cache.get_org(slug) for slug in ("a-org", "b-org")]
+        assert [r.status_of(p).status for r in rows for p in Provider] == [Status.NOT_CONFIGURED] * 6
+
+    def test_ping_reads_and_writes_nothing(self, cache: StatusCache) -> None:
+        self.seed(cache, "a-org")
+        before = cache.get_org("a-org")
+        cache.ping()
+        assert cache.get_org("ping-probe") is None and cache.get_org("a-org") == before
+
+
+class BackendContract:
+    """What only real backends have: a table that can lack our columns, a server or a file out of reach."""
+
+    def drop_status_columns(self, cache: StatusCache, provider: Provider) -> None:
+        raise NotImplementedError
+
+    def unreachable(self, tmp_path: Path) -> StatusCache:
+        raise NotImplementedError
+
+    def test_a_table_missing_a_providers_columns_is_repaired_or_named(self, cache: StatusCache) -> None:
+        """A table from before a provider was added (or before the migration): a cache that owns the table adds
+        the columns in init; one that does not refuses with the migration to apply; neither crashes or guesses."""
+        self.seed(cache, "a-org")  # type: ignore[attr-defined]
+        self.drop_status_columns(cache, Provider.GCP)
+        if cache.owns_org_rows:
+            cache.init()
+            assert cache.get_org("a-org").status_of(Provider.GCP).status == Status.NOT_CONFIGURED
+            cache.set_status("a-org", Provider.GCP, Status.VALID, T0)
+            assert cache.get_org("a-org").status_of(Provider.GCP).configured_at == T0
+            return
+        with pytest.raises(IntegrationError) as err:
+            cache.init()
+        assert err.value.code == "STATUS_CACHE_READ_FAILED" and "migrations" in err.value.message
+        for call, code in (
+            (lambda: cache.get_org("a-org"), "STATUS_CACHE_READ_FAILED"),
+            (cache.all_orgs, "STATUS_CACHE_READ_FAILED"),
+            (cache.status_frame, "STATUS_CACHE_READ_FAILED"),
+            (lambda: cache.set_status("a-org", Provider.GCP, Status.VALID, T0), "STATUS_SYNC_FAILED"),
+        ):
+            with pytest.raises(IntegrationError) as err:
+                call()
+            assert err.value.code == code
+
+    def test_an_unreachable_cache_fails_with_the_caches_codes(self, tmp_path: Path) -> None:
+        cache = self.unreachable(tmp_path)
+        for call, code in (
+            (cache.ping, "STATUS_CACHE_READ_FAILED"),
+            (cache.all_orgs, "STATUS_CACHE_READ_FAILED"),
+            (lambda: cache.set_many([("a-org", Provider.GCP, Status.VALID, T0)]), "STATUS_SYNC_FAILED"),
+        ):
+            with pytest.raises(IntegrationError) as err:
+                call()
+            assert err.value.code == code
+
+
+class TestSqliteStatusCache(StatusCacheContract, BackendContract):
     def make(self, tmp_path: Path, request: pytest.FixtureRequest) -> StatusCache:
         return SqliteStatusCache(tmp_path / "status.sqlite")
+
+    def drop_status_columns(self, cache: StatusCache, provider: Provider) -> None:
+        with sqlite3.connect(cache.path) as conn:  # type: ignore[attr-defined]
+            for column in (status_column(provider), configured_column(provider)):
+                conn.execute(f"ALTER TABLE organizations DROP COLUMN {column}")
+
+    def unreachable(self, tmp_path: Path) -> StatusCache:
+        (tmp_path / "a-directory").mkdir(mode=0o700)  # where the file should be: SQLite cannot open it
+        return SqliteStatusCache(tmp_path / "a-directory")
 
 
 class TestInMemoryStatusCache(StatusCacheContract):
@@ -127,7 +236,7 @@ class TestInMemoryStatusCache(StatusCacheContract):
         return InMemoryStatusCache()
 
 
-class TestSupabaseStatusCache(StatusCacheContract):
+class TestSupabaseStatusCache(StatusCacheContract, BackendContract):
     """The real supabase client against the PostgREST double on a real PostgreSQL (frontend table + migrations),
     with db-max-rows set low so that every multi-row read has to page."""
 
@@ -141,3 +250,10 @@ class TestSupabaseStatusCache(StatusCacheContract):
 
     def seed(self, cache: StatusCache, org_slug: str, name: str | None = None) -> None:
         self.double.seed_org(org_slug, name)
+
+    def drop_status_columns(self, cache: StatusCache, provider: Provider) -> None:
+        for column in (status_column(provider), configured_column(provider)):
+            self.double.sql(f"ALTER TABLE organizations DROP COLUMN {column} CASCADE")
+
+    def unreachable(self, tmp_path: Path) -> StatusCache:
+        return SupabaseStatusCache(refused_url(), SecretStr(SERVICE_KEY), timeout=1)

@@ -1,19 +1,31 @@
-"""StoreContract: every IntegrationStore adapter and fake behaves alike."""
+"""StoreContract: every IntegrationStore adapter and fake behaves alike, the port's optional methods (batch
+writes, the overview frame, audit questions, key versions, ping) included."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
-from integrations.domain import Action, CredentialKind, OrgApiKey, Provider, Status
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+from integrations import IntegrationService, audit
+from integrations.domain import Action, CredentialKind, Event, OrgApiKey, Outcome, Provider, Status
+from integrations.errors import IntegrationError
+from integrations.overview import ACTIVE_COLUMNS, records_frame, utc
+from integrations.providers import build_validators
+from integrations.settings import Settings
 from integrations.store.base import ROTATED, IntegrationStore, ValidationUpdate
 from integrations.store.bigquery import BigQueryStore
 from integrations.store.sqlite import SqliteStore
 
-from tests.bigquery_double import PROJECT, DuckBigQuery
 from tests.builders import T0, event, record
-from tests.fakes import InMemoryStore
+from tests.doubles.bigquery import PROJECT, DuckBigQuery
+from tests.fakes import InMemoryCipher, InMemoryStatusCache, InMemoryStore
+from tests.servers import refused_url
 
 
 class StoreContract:
@@ -171,12 +183,216 @@ class StoreContract:
         ]
         assert store.record_validations(updates) == {second.credential_id}
 
+    def test_record_validations_writes_every_field_and_every_event(self, store: IntegrationStore) -> None:
+        live, other = record(), record("globex")
+        store.activate(live, event(credential_id=live.credential_id))
+        store.activate(other, event("globex", credential_id=other.credential_id))
+        later = T0 + timedelta(days=2)
+        rejected = (Status.INVALID, "INVALID_CREDENTIAL", "no", later, "bot", _validate(2))
+        updates = [
+            ValidationUpdate(live.credential_id, Status.PENDING, "NETWORK_ERROR", "down", None, "ops", _validate(1)),
+            ValidationUpdate(other.credential_id, *rejected),
+            ValidationUpdate("cred_unknown", Status.VALID, None, None, later, "ops", _validate(3)),
+            ValidationUpdate(live.credential_id, Status.VALID, None, None, later, "ops", _validate(4)),  # last wins
+        ]
+        assert store.record_validations(updates) == {live.credential_id, other.credential_id}
+        got = store.get_active("acmecorp", Provider.OPENAI)
+        assert (got.validation_status, got.validation_error_code, got.last_validated_at) == (Status.VALID, None, later)
+        assert (got.updated_by, got.updated_at) == ("ops", _validate(4).at)
+        got = store.get_active("globex", Provider.OPENAI)
+        assert (got.validation_status, got.validation_error_code, got.validation_error_message) == (
+            Status.INVALID,
+            "INVALID_CREDENTIAL",
+            "no",
+        )
+        assert (got.last_validated_at, got.updated_by) == (later, "bot")
+        validations = [e for e in store.events() if e.action == Action.VALIDATE]
+        assert sorted(e.event_id for e in validations) == sorted(u.event.event_id for u in updates)
 
-class TestBigQueryStore(StoreContract):
+    def test_an_empty_batch_writes_nothing(self, store: IntegrationStore) -> None:
+        assert store.record_validations([]) == set()
+        store.append_events([])
+        assert store.events() == [] and store.list_credentials(active_only=False) == []
+
+    def test_a_batch_of_events_reads_back_field_for_field(self, store: IntegrationStore) -> None:
+        batch = [
+            event("acmecorp", offset_s=1).model_copy(update={"message": "one", "duration_ms": 7}),
+            _validate(2).model_copy(
+                update={"outcome": Outcome.INCONCLUSIVE, "error_code": "NETWORK_ERROR", "status_after": None}
+            ),
+            event("globex", action=Action.DELETE, offset_s=3).model_copy(update={"provider": None}),
+        ]
+        store.append_events(batch)
+        assert store.events() == list(reversed(batch))
+        assert store.events("globex") == [batch[2]]
+
+    def test_active_frame_equals_the_records_it_is_read_from(self, store: IntegrationStore) -> None:
+        _history(store)
+        frame = store.active_frame()
+        assert list(frame.columns) == ACTIVE_COLUMNS
+        assert_same_frame(frame, records_frame(store.list_credentials()))
+        by = frame.set_index(["org_slug", "provider"])
+        assert len(by) == 5 and ("initech", "GCP") not in by.index  # deactivated rows are not in it
+        assert by.loc[("globex", "OPENAI")].error_code == "INVALID_CREDENTIAL"
+
+    def test_active_frame_of_an_empty_store(self, store: IntegrationStore) -> None:
+        frame = store.active_frame()
+        assert list(frame.columns) == ACTIVE_COLUMNS and frame.empty
+
+    def test_audit_answers_equal_the_reference_on_the_same_history(self, store: IntegrationStore) -> None:
+        """Whether the store answers in place (`audit()` rows) or leaves it to pandas (None), every question gets
+        the answer the in-memory reference gives on the same history."""
+        got, want = _answers(_audited(_history(store))), _answers(_audited(_history(InMemoryStore())))
+        assert got == want
+        assert want["reused_credentials"][1] and want["failures_by_code"][1] and want["stale_pending"][1]
+        assert len(want["key_versions"][1]) == 2 and len(want["not_validated_since"][1]) == 5
+        assert ("acmecorp", "ANTHROPIC", "PENDING", "None", "None") in want["validation_age"][1]
+        for name, params in AUDIT_PARAMS.items():
+            rows = store.audit(name, params)
+            assert rows is None or all(isinstance(r, dict) for r in rows)
+
+    def test_ping_reads_and_writes_nothing(self, store: IntegrationStore) -> None:
+        store.ping()
+        assert store.list_credentials(active_only=False) == [] and store.events() == []
+        assert store.key_versions() == {} and store.api_keys() == []
+
+
+def _validate(offset_s: int) -> Event:
+    return event(action=Action.VALIDATE, offset_s=offset_s)
+
+
+def assert_same_frame(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """Frames equal as the overview reads them: datetimes as UTC timestamps, has_ciphertext as a bool."""
+
+    def norm(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.assign(
+            last_validated_at=utc(frame.last_validated_at),
+            configured_at=utc(frame.configured_at),
+            has_ciphertext=frame.has_ciphertext.astype("boolean").fillna(False).astype(bool),
+        )
+        return frame.sort_values(["org_slug", "provider"]).reset_index(drop=True).astype({"has_ciphertext": bool})
+
+    pd.testing.assert_frame_equal(norm(got), norm(want), check_dtype=False)
+
+
+def _history(store: IntegrationStore) -> IntegrationStore:
+    """One deterministic history written through the port: valid, pending, rejected, rotated, deleted, a key
+    reused across orgs, two key versions, and a failed and an inconclusive attempt."""
+    store.init()
+    day = timedelta(days=1)
+
+    def put(org: str, provider: Provider, at: datetime, **fields: Any) -> str:
+        rec = record(org, provider, at=at).model_copy(update=fields)
+        setup = event(org, at=at, credential_id=rec.credential_id).model_copy(update={"provider": provider})
+        store.activate(rec, setup)
+        return rec.credential_id
+
+    put("acmecorp", Provider.OPENAI, T0, credential_fingerprint="a" * 64, key_ref="mem/v1")
+    never = {"last_validated_at": None, "validation_status": Status.PENDING}
+    put("acmecorp", Provider.ANTHROPIC, T0 - 10 * day, credential_fingerprint="b" * 64, key_ref="mem/v1", **never)
+    pending = store.get_active("acmecorp", Provider.ANTHROPIC)
+    store.record_validation(pending.credential_id, Status.PENDING, None, None, None, "bob", _validate(1))
+    put("globex", Provider.ANTHROPIC, T0 - 2 * day, credential_fingerprint="b" * 64, key_ref="mem/v1")
+    put("globex", Provider.OPENAI, T0 - 40 * day, credential_fingerprint="c" * 64, key_ref="mem/v1")
+    rejected = put("globex", Provider.OPENAI, T0 - 35 * day, credential_fingerprint="d" * 64, key_ref="mem/v1")
+    update = ValidationUpdate(rejected, Status.INVALID, "INVALID_CREDENTIAL", "revoked", T0, "carol", _validate(2))
+    store.record_validations([update])
+    put("initech", Provider.OPENAI, T0 + day, credential_fingerprint="e" * 64, key_ref="mem/v2")
+    put("initech", Provider.GCP, T0 + day, credential_fingerprint="g" * 64, key_ref="mem/v2")
+    store.deactivate("initech", Provider.GCP, T0 + 2 * day, "bob", event("initech", Action.DELETE, T0 + 2 * day))
+    failed = [
+        event("initech", offset_s=3).model_copy(update={"outcome": out, "error_code": code, "actor": "bob"})
+        for out, code in ((Outcome.INCONCLUSIVE, "NETWORK_ERROR"), (Outcome.REJECTED, "INVALID_CREDENTIAL"))
+    ]
+    store.append_events(failed)
+    return store
+
+
+def _audited(store: IntegrationStore) -> IntegrationService:
+    cache = InMemoryStatusCache()
+    for slug in ("acmecorp", "globex", "initech", "empty-org"):
+        cache.create_org(slug, slug.title())
+    cipher = InMemoryCipher()
+    cipher.rotate()  # mem/v2 is current
+    validators = build_validators(Settings(_env_file=None))
+    return IntegrationService(store, cipher, cache, validators, attempts_per_minute=0)
+
+
+LATER = T0 + timedelta(days=40)
+AUDIT_PARAMS: dict[str, dict[str, Any]] = {
+    "configured": {},
+    "unhealthy": {"valid": "VALID"},
+    "duplicate_active": {},
+    "active_without_ciphertext": {},
+    "reused_credentials": {},
+    "key_versions": {},
+    "activity": {"since": None, "until": None},
+}
+QUESTIONS = {
+    "inventory": audit.inventory,
+    "unhealthy": audit.unhealthy,
+    "stale_pending": lambda svc: audit.stale_pending(svc, 7, LATER),
+    "validation_age": lambda svc: audit.validation_age(svc, LATER),
+    "not_validated_since": lambda svc: audit.not_validated_since(svc, 30, LATER),
+    "duplicate_active": audit.duplicate_active,
+    "active_without_ciphertext": audit.active_without_ciphertext,
+    "reused_credentials": audit.reused_credentials,
+    "key_versions": audit.key_versions,
+    "activity": audit.activity,
+    "activity_since": lambda svc: audit.activity(svc, since=T0 + timedelta(hours=12)),
+    "failures_by_code": audit.failures_by_code,
+    "actors": audit.actors,
+    "actors_until": lambda svc: audit.actors(svc, until=T0 - timedelta(days=3)),
+}
+
+
+def _answers(svc: IntegrationService) -> dict[str, tuple[list[str], list[tuple[str, ...]]]]:
+    """Each question's columns and rows (order-free, values as text, times in UTC, ages to the millisecond)."""
+    frames = {name: ask(svc) for name, ask in QUESTIONS.items()}
+    return {name: (list(f.columns), sorted(map(_texts, f.itertuples(index=False)))) for name, f in frames.items()}
+
+
+def _texts(row: tuple[Any, ...]) -> tuple[str, ...]:
+    def text(value: Any) -> str:
+        if isinstance(value, list | tuple):
+            return str([text(v) for v in value])
+        if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+            return "None"
+        if isinstance(value, datetime):
+            return pd.Timestamp(value).tz_convert("UTC").isoformat()
+        if isinstance(value, float):
+            return f"{value:.3f}"
+        return str(value.item() if hasattr(value, "item") else value)
+
+    return tuple(text(v) for v in row)
+
+
+class UnreachableStoreContract:
+    """Real backends can be out of reach; the port says how that shows: STORAGE_FAILED, from ping first."""
+
+    def unreachable(self, tmp_path: Path) -> IntegrationStore:
+        raise NotImplementedError
+
+    def test_ping_on_an_unreachable_store_is_storage_failed(self, tmp_path: Path) -> None:
+        store = self.unreachable(tmp_path)
+        for call in (store.ping, store.list_credentials, store.key_versions):
+            with pytest.raises(IntegrationError) as err:
+                call()
+            assert err.value.code == "STORAGE_FAILED"
+
+
+class TestBigQueryStore(StoreContract, UnreachableStoreContract):
     """The BigQuery adapter's own SQL and parameters, executed on DuckDB through sqlglot."""
 
     def make(self, tmp_path: Path) -> IntegrationStore:
         return BigQueryStore(DuckBigQuery(), PROJECT)
+
+    def unreachable(self, tmp_path: Path) -> IntegrationStore:
+        """The real client, pointed at a loopback port where nothing listens."""
+        client = bigquery.Client(
+            PROJECT, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=refused_url())
+        )
+        return BigQueryStore(client, PROJECT, timeout=1)
 
     def test_init_adds_the_kind_column_to_an_older_table(self) -> None:
         client = DuckBigQuery()
@@ -189,9 +405,13 @@ class TestBigQueryStore(StoreContract):
         assert store.get_active("acmecorp", Provider.OPENAI).credential_kind == CredentialKind.ADMIN
 
 
-class TestSqliteStore(StoreContract):
+class TestSqliteStore(StoreContract, UnreachableStoreContract):
     def make(self, tmp_path: Path) -> IntegrationStore:
         return SqliteStore(tmp_path / "warehouse.sqlite")
+
+    def unreachable(self, tmp_path: Path) -> IntegrationStore:
+        (tmp_path / "a-directory").mkdir(mode=0o700)  # where the file should be: SQLite cannot open it
+        return SqliteStore(tmp_path / "a-directory")
 
     def test_init_adds_the_kind_column_to_an_older_file(self, tmp_path: Path) -> None:
         import sqlite3

@@ -11,35 +11,17 @@ from integrations.domain import Status
 from integrations.providers.api_keys import AnthropicValidator, OpenAIValidator
 from pydantic import SecretStr
 
+from tests.doubles.providers import (
+    ANTHROPIC_COSTS,
+    ANTHROPIC_MODELS,
+    MISSING_SCOPE,
+    OPENAI_COSTS,
+    OPENAI_MODELS,
+    anthropic_error,
+    openai_error,
+)
 from tests.keys import ANTHROPIC_ADMIN, ANTHROPIC_OK, OPENAI_ADMIN, OPENAI_OK
 from tests.servers import Reply, refused_url, serve
-
-OPENAI_MODELS = {
-    "object": "list",
-    "data": [{"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"}],
-}
-ANTHROPIC_MODELS = {
-    "data": [
-        {
-            "type": "model",
-            "id": "claude-sonnet-4-5",
-            "display_name": "Claude Sonnet 4.5",
-            "created_at": "2025-09-29T00:00:00Z",
-        }
-    ],
-    "has_more": False,
-    "first_id": "claude-sonnet-4-5",
-    "last_id": "claude-sonnet-4-5",
-}
-
-
-def openai_error(message: str, code: str | None = None) -> dict:
-    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
-
-
-def anthropic_error(kind: str, message: str) -> dict:
-    return {"type": "error", "error": {"type": kind, "message": message}}
-
 
 CASES = {
     "ok": (
@@ -146,44 +128,6 @@ def test_one_client_serves_many_keys_at_once_each_request_carries_its_own(provid
             results = list(pool.map(lambda k: check.check(check.parse(SecretStr(k))), keys))
     assert [r.error_code is None for r in results] == [k in accepted for k in keys]
     assert sorted(s.headers["authorization"] for s in seen) == sorted(f"Bearer {k}" for k in keys)
-
-
-OPENAI_COSTS = {
-    "object": "page",
-    "data": [
-        {
-            "object": "bucket",
-            "start_time": 1730419200,
-            "end_time": 1730505600,
-            "results": [
-                {
-                    "object": "organization.costs.result",
-                    "amount": {"value": 0.06, "currency": "usd"},
-                    "line_item": None,
-                    "project_id": None,
-                }
-            ],
-        }
-    ],
-    "has_more": False,
-    "next_page": None,
-}
-ANTHROPIC_COSTS = {
-    "data": [
-        {
-            "starting_at": "2026-11-26T00:00:00Z",
-            "ending_at": "2026-11-27T00:00:00Z",
-            "results": [{"currency": "USD", "amount": "1.23", "workspace_id": None, "description": None}],
-        }
-    ],
-    "has_more": False,
-    "next_page": None,
-}
-MISSING_SCOPE = (
-    "You have insufficient permissions for this operation. Missing scopes: api.usage.read. Check that you have the "
-    "correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a "
-    "restricted API key, that it has the necessary scopes."
-)
 
 
 def admin_validator(provider: str, base_url: str):

@@ -4,68 +4,16 @@ BigQuery endpoint answers the access checks."""
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from google.auth import jwt
 from integrations.domain import Provider, Status
 from integrations.errors import IntegrationError
 from integrations.providers.gcp_service_account import GcpValidator
 from pydantic import SecretStr
 
+from tests.doubles.providers import ALL, CRM_PATH, EMAIL, TABLE, denied, google, service_disabled
 from tests.keys import service_account_json
-from tests.servers import Reply, Seen, listener, refused_url, serve
-
-EMAIL = "exporter@proj-123.iam.gserviceaccount.com"
-GOOGLE_AUDIENCE = "https://oauth2.googleapis.com/token"  # google-auth signs for Google's endpoint
-
-
-def public_pem(key_json: str) -> bytes:
-    private = serialization.load_pem_private_key(json.loads(key_json)["private_key"].encode(), password=None)
-    return private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-ALL = ["bigquery.datasets.get", "bigquery.tables.get", "bigquery.jobs.create"]
-CRM_PATH = "/crm/v1/projects/proj-123:testIamPermissions"
-TABLE = ("billing-proj", "billing_export", "gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9")
-
-
-def google(
-    key_json: str,
-    token: Reply | None = None,
-    datasets: Reply | None = None,
-    jobs: Reply | None = None,
-    crm: Reply | None = None,
-    table: Reply | None = None,
-):
-    """Route: token endpoint verifying the JWT signature, Resource Manager, then BigQuery datasets, tables, jobs."""
-    certs = {json.loads(key_json)["private_key_id"]: public_pem(key_json)}
-
-    def route(seen: Seen) -> Reply:
-        if seen.path == "/token":
-            form = parse_qs(seen.body.decode())
-            assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
-            claims = jwt.decode(form["assertion"][0], certs=certs, audience=GOOGLE_AUDIENCE)
-            assert claims["iss"] == EMAIL and "bigquery" in claims["scope"]  # signature verified above
-            assert "cloud-platform.read-only" in claims["scope"]  # what testIamPermissions needs
-            return token or Reply(200, {"access_token": "ya29.local-token", "expires_in": 3599, "token_type": "Bearer"})
-        assert seen.headers["authorization"] == "Bearer ya29.local-token"
-        if seen.path == CRM_PATH:
-            assert seen.method == "POST" and json.loads(seen.body) == {"permissions": ALL}
-            return crm or Reply(200, {"permissions": ALL})
-        if seen.path == "/bigquery/v2/projects/{}/datasets/{}/tables/{}".format(*TABLE):
-            return table or Reply(200, {"kind": "bigquery#table", "location": "EU"})
-        if seen.path.startswith("/bigquery/v2/projects/proj-123/datasets"):
-            return datasets or Reply(200, {"kind": "bigquery#datasetList", "datasets": []})
-        if seen.path == "/bigquery/v2/projects/proj-123/jobs":
-            assert json.loads(seen.body)["configuration"]["dryRun"] is True
-            return jobs or Reply(200, {"kind": "bigquery#job", "status": {"state": "DONE"}})
-        return Reply(404, {"error": {"code": 404, "message": "not found"}})
-
-    return route
+from tests.servers import Reply, listener, refused_url, serve
 
 
 def check(base_url: str, key_json: str, metadata: dict | None = None):
@@ -73,21 +21,6 @@ def check(base_url: str, key_json: str, metadata: dict | None = None):
         f"{base_url}/token", f"{base_url}/bigquery/v2", timeout=2, resource_manager_url=f"{base_url}/crm/v1"
     )
     return validator.check(validator.parse(SecretStr(key_json)), metadata)
-
-
-def denied(permission: str) -> Reply:
-    msg = f"Access Denied: Project proj-123: User does not have {permission} permission in project proj-123."
-    return Reply(
-        403,
-        {
-            "error": {
-                "code": 403,
-                "message": msg,
-                "errors": [{"message": msg, "domain": "global", "reason": "accessDenied"}],
-                "status": "PERMISSION_DENIED",
-            }
-        },
-    )
 
 
 @pytest.fixture(scope="module")
@@ -128,21 +61,6 @@ def test_no_permission_at_all_is_an_empty_object(key_json: str) -> None:
     dataset_level = next(c for c in result.checks if c.name == "bigquery.tables.get")
     assert "a grant made only on a dataset does not show here" in dataset_level.detail
     assert "billing_export_table" in result.message
-
-
-def service_disabled() -> Reply:
-    message = (
-        "Cloud Resource Manager API has not been used in project 123 before or it is disabled. Enable it by "
-        "visiting https://console.developers.google.com/apis/api/cloudresourcemanager.googleapis.com/overview"
-        "?project=123 then retry."
-    )
-    info = {
-        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-        "reason": "SERVICE_DISABLED",
-        "domain": "googleapis.com",
-        "metadata": {"service": "cloudresourcemanager.googleapis.com", "consumer": "projects/123"},
-    }
-    return Reply(403, {"error": {"code": 403, "message": message, "status": "PERMISSION_DENIED", "details": [info]}})
 
 
 def test_api_disabled_falls_back_to_the_probes_and_says_so(key_json: str) -> None:
@@ -208,9 +126,10 @@ def test_an_unreadable_billing_table_is_a_permission_error(key_json: str) -> Non
 
 @pytest.mark.parametrize(("reply", "code"), [(Reply(503, {"error": "backend"}), "PROVIDER_UNAVAILABLE")])
 def test_token_endpoint_outage_is_retryable(key_json: str, reply: Reply, code: str) -> None:
-    with serve(google(key_json, token=reply)) as (url, _):
+    with serve(google(key_json, token=reply)) as (url, seen):
         result = check(url, key_json)
     assert (result.error_code, result.retryable) == (code, True)
+    assert [s.path for s in seen] == ["/token"], "one token request per check: google-auth's own retry is off"
 
 
 @pytest.mark.parametrize(("status", "code"), [(429, "RATE_LIMITED"), (500, "PROVIDER_UNAVAILABLE")])

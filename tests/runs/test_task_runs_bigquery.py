@@ -13,8 +13,8 @@ from integrations.settings import Settings
 from integrations.store import bigquery_runs_sql
 from integrations.store.bigquery import BigQueryStore
 
-from tests.bigquery_double import PROJECT, DuckBigQuery
 from tests.builders import event
+from tests.doubles.bigquery import PROJECT, DuckBigQuery
 from tests.fakes import InMemoryCipher, InMemoryStatusCache
 from tests.keys import ANTHROPIC_OK, OPENAI_OK
 

@@ -13,6 +13,7 @@ from typing import Any
 import google_crc32c
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from ..errors import IntegrationError
 from .base import Cipher, Sealed
@@ -86,11 +87,17 @@ class KmsCipher(Cipher):
             ) from None
 
     def _with_integrity(self, code: str, attempt: Any) -> Any:
-        for _ in range(INTEGRITY_ATTEMPTS):
-            try:
-                return attempt()
-            except _Corrupted:
-                time.sleep(0.05)
+        """Repeat a call whose response failed its CRC32C check (corrupted in transit), a few times."""
+        try:
+            for step in Retrying(
+                retry=retry_if_exception_type(_Corrupted),
+                stop=stop_after_attempt(INTEGRITY_ATTEMPTS),
+                wait=wait_fixed(0.05),
+            ):
+                with step:
+                    return attempt()
+        except RetryError:
+            pass
         raise IntegrationError(
             code, "Cloud KMS responses failed their CRC32C check repeatedly (corrupted in transit).", retryable=True
         )

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from google.auth import crypt
 from google.auth import exceptions as gauth_errors
 from google.auth.transport.urllib3 import Request
+from google.oauth2 import _client as oauth2_client
 from google.oauth2 import service_account
 from pydantic import SecretStr
 
@@ -165,7 +166,10 @@ class GcpValidator(Validator):
     def _token(self, creds: Any, credential: ParsedCredential) -> str | CheckResult:
         item = CheckItem(name="token", passed=False)
         try:
-            creds.refresh(Request(self.http))
+            # one request: creds.refresh() would retry a 5xx/429 twice more with back-off (3 requests, ~3 s per
+            # check) inside google-auth; an outage is this check's PROVIDER_UNAVAILABLE and the caller decides
+            assertion = creds._make_authorization_grant_assertion()
+            token, _, _ = oauth2_client.jwt_grant(Request(self.http), self.token_uri, assertion, can_retry=False)
         except gauth_errors.RefreshError as exc:
             text = credential.scrub(str(exc.args[0] if exc.args else exc))[:300]
             if getattr(exc, "retryable", False) or "invalid_grant" not in text and "invalid_client" not in text:
@@ -185,4 +189,4 @@ class GcpValidator(Validator):
                 retryable=True,
                 checks=[item],
             )
-        return creds.token
+        return str(token)

@@ -18,11 +18,15 @@ from ..files import private_file
 from .base import WIDE_COLUMNS, StatusCache, configured_column, long_status_frame, status_column
 
 _STATUS_VALUES = ",".join(f"'{s.value}'" for s in Status)
-_COLUMNS = "".join(
-    f", {status_column(p)} TEXT NOT NULL DEFAULT 'NOT_CONFIGURED' CHECK ({status_column(p)} IN ({_STATUS_VALUES}))"
-    f", {configured_column(p)} TEXT"
+_DEFINITIONS = {
+    c: d
     for p in Provider
-)
+    for c, d in (
+        (status_column(p), f"TEXT NOT NULL DEFAULT 'NOT_CONFIGURED' CHECK ({status_column(p)} IN ({_STATUS_VALUES}))"),
+        (configured_column(p), "TEXT"),
+    )
+}
+_COLUMNS = "".join(f", {c} {d}" for c, d in _DEFINITIONS.items())
 READ_FAILED = "STATUS_CACHE_READ_FAILED"
 SCHEMA = f"CREATE TABLE IF NOT EXISTS organizations (org_slug TEXT PRIMARY KEY, name TEXT{_COLUMNS})"
 
@@ -71,6 +75,10 @@ class SqliteStatusCache(StatusCache):
         with self._conn() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(SCHEMA)
+            present = {r["name"] for r in conn.execute("PRAGMA table_info(organizations)")}
+            for column, definition in _DEFINITIONS.items():  # a file from before a provider was added
+                if column not in present:
+                    conn.execute(f"ALTER TABLE organizations ADD COLUMN {column} {definition}")
 
     def create_org(self, org_slug: str, name: str | None = None) -> None:
         with self._conn() as conn:

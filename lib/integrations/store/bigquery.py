@@ -4,7 +4,6 @@ from values); rotation and delete as one multi-statement transaction, retried on
 from __future__ import annotations
 
 import json
-import random
 import re
 import time
 from datetime import UTC, datetime
@@ -14,6 +13,14 @@ import pandas as pd
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
@@ -126,6 +133,13 @@ def _reason(exc: gexc.GoogleAPICallError) -> str:
     return str(errors[0].get("reason", "")) if errors and isinstance(errors[0], dict) else ""
 
 
+class _Aborted(Exception):
+    """A concurrent-update abort: worth another attempt; `error` is what the caller gets when attempts run out."""
+
+    def __init__(self, error: IntegrationError) -> None:
+        self.error = error
+
+
 class BigQueryStore(BigQueryRuns, IntegrationStore):
     name = "bigquery"
     _structs = staticmethod(_structs)  # for BigQueryRuns (bigquery_runs.py)
@@ -161,53 +175,67 @@ class BigQueryStore(BigQueryRuns, IntegrationStore):
         config = bigquery.QueryJobConfig(query_parameters=scalars + (arrays or []))
         writes = not template.lstrip().upper().startswith("SELECT")
         deadline = time.monotonic() + self.timeout
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            self.queries += 1
-            job = None
-            try:
-                job = self.client.query(
-                    template.format(t=self._t),
-                    job_config=config,
-                    location=self.location,
-                    timeout=self.timeout,
-                    retry=self._retry,
-                    job_retry=self._job_retry,
-                )
-                rows = job.result(timeout=max(0.1, deadline - time.monotonic()), retry=self._retry)
-                return [dict(row.items()) for row in rows]
-            except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError
-                raise self._timed_out(job, writes) from None
-            except gexc.GoogleAPICallError as exc:
-                reason = _reason(exc)
-                if reason in QUOTA_REASONS:
-                    raise IntegrationError(
-                        "STORAGE_FAILED",
-                        f"BigQuery quota ({reason}): {exc.message[:200]} Nothing was written; retry later.",
-                        retryable=True,
-                    ) from None
-                if isinstance(exc, gexc.Forbidden):
-                    raise IntegrationError(
-                        "STORAGE_FAILED",
-                        f"BigQuery denied access: {exc.message[:200]} Grant the service account BigQuery Data Editor "
-                        f"on the dataset {self._t} and BigQuery Job User on the project (`integrations doctor`).",
-                        retryable=False,
-                    ) from None
-                again = any(m.lower() in exc.message.lower() for m in RETRYABLE)
-                pause = min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
-                if again and attempt < MAX_ATTEMPTS and time.monotonic() + pause < deadline:
-                    time.sleep(pause)
-                    continue
+        retrying = Retrying(  # concurrent-update aborts: a few times with jittered back-off, within the deadline
+            retry=retry_if_exception_type(_Aborted),
+            stop=stop_after_attempt(MAX_ATTEMPTS) | stop_before_delay(self.timeout),
+            wait=wait_random_exponential(multiplier=0.1, max=2.0),
+        )
+        try:
+            for step in retrying:
+                with step:
+                    return self._query_once(template, config, writes, deadline)
+        except RetryError as exc:
+            raise exc.last_attempt.exception().error from None  # type: ignore[union-attr]
+        raise AssertionError("unreachable")
+
+    def _query_once(
+        self, template: str, config: bigquery.QueryJobConfig, writes: bool, deadline: float
+    ) -> list[dict[str, Any]]:
+        """One attempt: the rows, a catalog error, or _Aborted (a concurrent-update abort, worth another)."""
+        self.queries += 1
+        job = None
+        try:
+            job = self.client.query(
+                template.format(t=self._t),
+                job_config=config,
+                location=self.location,
+                timeout=self.timeout,
+                retry=self._retry,
+                job_retry=None,  # else the client wraps the insert in a hidden 10-minute retry, past our deadline
+            )
+            rows = job.result(
+                timeout=max(0.1, deadline - time.monotonic()), retry=self._retry, job_retry=self._job_retry
+            )
+            return [dict(row.items()) for row in rows]
+        except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError
+            raise self._timed_out(job, writes) from None
+        except gexc.GoogleAPICallError as exc:
+            reason = _reason(exc)
+            if reason in QUOTA_REASONS:
                 raise IntegrationError(
                     "STORAGE_FAILED",
-                    f"BigQuery failed: {exc.message[:200]}" + (" Nothing was written." if writes else ""),
-                    retryable=again or isinstance(exc, gexc.ServerError),
+                    f"BigQuery quota ({reason}): {exc.message[:200]} Nothing was written; retry later.",
+                    retryable=True,
                 ) from None
-            except (gexc.RetryError, OSError) as exc:
-                known = "" if not writes else " It is not known whether the write happened: read before retrying."
+            if isinstance(exc, gexc.Forbidden):
                 raise IntegrationError(
-                    "STORAGE_FAILED", f"BigQuery unreachable ({type(exc).__name__}).{known}", retryable=True
+                    "STORAGE_FAILED",
+                    f"BigQuery denied access: {exc.message[:200]} Grant the service account BigQuery Data Editor "
+                    f"on the dataset {self._t} and BigQuery Job User on the project (`integrations doctor`).",
+                    retryable=False,
                 ) from None
-        raise AssertionError("unreachable")
+            again = any(m.lower() in exc.message.lower() for m in RETRYABLE)
+            error = IntegrationError(
+                "STORAGE_FAILED",
+                f"BigQuery failed: {exc.message[:200]}" + (" Nothing was written." if writes else ""),
+                retryable=again or isinstance(exc, gexc.ServerError),
+            )
+            raise (_Aborted(error) if again else error) from None
+        except (gexc.RetryError, OSError) as exc:
+            known = "" if not writes else " It is not known whether the write happened: read before retrying."
+            raise IntegrationError(
+                "STORAGE_FAILED", f"BigQuery unreachable ({type(exc).__name__}).{known}", retryable=True
+            ) from None
 
     def _timed_out(self, job: Any, writes: bool) -> IntegrationError:
         """Cancel a job that outlived the deadline; say whether its write is known not to have happened."""

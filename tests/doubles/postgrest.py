@@ -1,7 +1,7 @@
 """A local HTTP server speaking the PostgREST subset the Supabase adapter uses, backed by a real PostgreSQL.
 
-Each double gets a fresh database (tests/pg_cluster.py) holding the frontend's `organizations` table, with RLS on
-and a members' policy, and our migrations applied on top (unless `migrate=False`). Requests run the way PostgREST
+Each double gets a fresh database (tests/doubles/pg_cluster.py) holding the frontend's `organizations` table, with
+RLS on and a members' policy, and our migrations applied on top (unless `migrate=False`). Requests run the way PostgREST
 runs them: one transaction per request on a connection that logged in as `authenticator`, `SET LOCAL ROLE` to the
 role the API key stands for (Supabase's service-role key -> `service_role`, which has BYPASSRLS; the anon key ->
 `anon`, which RLS hides every row from), and the request's SQL built from the URL. So the constraints, types,
@@ -33,13 +33,13 @@ from urllib.parse import parse_qsl, unquote, urlparse
 import psycopg
 from psycopg import sql
 
-from tests.pg_cluster import TEMPLATE, Cluster
+from tests.doubles.pg_cluster import TEMPLATE, Cluster
 from tests.servers import QuietHandler, running
 
 SERVICE_KEY = "test-service-role-key"
 ANON_KEY = "test-anon-key"
 ROLES = {SERVICE_KEY: "service_role", ANON_KEY: "anon"}
-MIGRATIONS = sorted((Path(__file__).parents[1] / "migrations" / "supabase").glob("*.sql"))
+MIGRATIONS = sorted((Path(__file__).parents[2] / "migrations" / "supabase").glob("*.sql"))
 RESERVED = {"select", "order", "limit", "offset", "on_conflict", "columns"}
 OPERATORS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "like": "LIKE", "ilike": "ILIKE"}
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -1,0 +1,159 @@
+"""Wire doubles of the provider APIs the validators call, served by tests/servers.py on loopback: OpenAI and
+Anthropic (models list, cost reports, their error bodies) and Google (a token endpoint that verifies the JWT
+google-auth signs, Resource Manager's testIamPermissions, BigQuery's datasets, tables and dry-run jobs). Shapes
+follow /work/shared/reference and the providers' documentation."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+from cryptography.hazmat.primitives import serialization
+from google.auth import jwt
+
+from tests.servers import Reply, Seen
+
+OPENAI_MODELS = {
+    "object": "list",
+    "data": [{"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"}],
+}
+ANTHROPIC_MODELS = {
+    "data": [
+        {
+            "type": "model",
+            "id": "claude-sonnet-4-5",
+            "display_name": "Claude Sonnet 4.5",
+            "created_at": "2025-09-29T00:00:00Z",
+        }
+    ],
+    "has_more": False,
+    "first_id": "claude-sonnet-4-5",
+    "last_id": "claude-sonnet-4-5",
+}
+
+
+def openai_error(message: str, code: str | None = None) -> dict:
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+
+
+def anthropic_error(kind: str, message: str) -> dict:
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+OPENAI_COSTS = {
+    "object": "page",
+    "data": [
+        {
+            "object": "bucket",
+            "start_time": 1730419200,
+            "end_time": 1730505600,
+            "results": [
+                {
+                    "object": "organization.costs.result",
+                    "amount": {"value": 0.06, "currency": "usd"},
+                    "line_item": None,
+                    "project_id": None,
+                }
+            ],
+        }
+    ],
+    "has_more": False,
+    "next_page": None,
+}
+ANTHROPIC_COSTS = {
+    "data": [
+        {
+            "starting_at": "2026-11-26T00:00:00Z",
+            "ending_at": "2026-11-27T00:00:00Z",
+            "results": [{"currency": "USD", "amount": "1.23", "workspace_id": None, "description": None}],
+        }
+    ],
+    "has_more": False,
+    "next_page": None,
+}
+MISSING_SCOPE = (
+    "You have insufficient permissions for this operation. Missing scopes: api.usage.read. Check that you have the "
+    "correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a "
+    "restricted API key, that it has the necessary scopes."
+)
+
+
+EMAIL = "exporter@proj-123.iam.gserviceaccount.com"
+GOOGLE_AUDIENCE = "https://oauth2.googleapis.com/token"  # google-auth signs for Google's endpoint
+
+
+def public_pem(key_json: str) -> bytes:
+    private = serialization.load_pem_private_key(json.loads(key_json)["private_key"].encode(), password=None)
+    return private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+ALL = ["bigquery.datasets.get", "bigquery.tables.get", "bigquery.jobs.create"]
+CRM_PATH = "/crm/v1/projects/proj-123:testIamPermissions"
+TABLE = ("billing-proj", "billing_export", "gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9")
+
+
+def google(
+    key_json: str,
+    token: Reply | None = None,
+    datasets: Reply | None = None,
+    jobs: Reply | None = None,
+    crm: Reply | None = None,
+    table: Reply | None = None,
+):
+    """Route: token endpoint verifying the JWT signature, Resource Manager, then BigQuery datasets, tables, jobs."""
+    certs = {json.loads(key_json)["private_key_id"]: public_pem(key_json)}
+
+    def route(seen: Seen) -> Reply:
+        if seen.path == "/token":
+            form = parse_qs(seen.body.decode())
+            assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+            claims = jwt.decode(form["assertion"][0], certs=certs, audience=GOOGLE_AUDIENCE)
+            assert claims["iss"] == EMAIL and "bigquery" in claims["scope"]  # signature verified above
+            assert "cloud-platform.read-only" in claims["scope"]  # what testIamPermissions needs
+            return token or Reply(200, {"access_token": "ya29.local-token", "expires_in": 3599, "token_type": "Bearer"})
+        assert seen.headers["authorization"] == "Bearer ya29.local-token"
+        if seen.path == CRM_PATH:
+            assert seen.method == "POST" and json.loads(seen.body) == {"permissions": ALL}
+            return crm or Reply(200, {"permissions": ALL})
+        if seen.path == "/bigquery/v2/projects/{}/datasets/{}/tables/{}".format(*TABLE):
+            return table or Reply(200, {"kind": "bigquery#table", "location": "EU"})
+        if seen.path.startswith("/bigquery/v2/projects/proj-123/datasets"):
+            return datasets or Reply(200, {"kind": "bigquery#datasetList", "datasets": []})
+        if seen.path == "/bigquery/v2/projects/proj-123/jobs":
+            assert json.loads(seen.body)["configuration"]["dryRun"] is True
+            return jobs or Reply(200, {"kind": "bigquery#job", "status": {"state": "DONE"}})
+        return Reply(404, {"error": {"code": 404, "message": "not found"}})
+
+    return route
+
+
+def denied(permission: str) -> Reply:
+    msg = f"Access Denied: Project proj-123: User does not have {permission} permission in project proj-123."
+    return Reply(
+        403,
+        {
+            "error": {
+                "code": 403,
+                "message": msg,
+                "errors": [{"message": msg, "domain": "global", "reason": "accessDenied"}],
+                "status": "PERMISSION_DENIED",
+            }
+        },
+    )
+
+
+def service_disabled() -> Reply:
+    message = (
+        "Cloud Resource Manager API has not been used in project 123 before or it is disabled. Enable it by "
+        "visiting https://console.developers.google.com/apis/api/cloudresourcemanager.googleapis.com/overview"
+        "?project=123 then retry."
+    )
+    info = {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "SERVICE_DISABLED",
+        "domain": "googleapis.com",
+        "metadata": {"service": "cloudresourcemanager.googleapis.com", "consumer": "projects/123"},
+    }
+    return Reply(403, {"error": {"code": 403, "message": message, "status": "PERMISSION_DENIED", "details": [info]}})
