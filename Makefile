@@ -8,7 +8,7 @@ PORT ?= 8501
 TS := clients/typescript
 TS_DEPS := $(TS)/node_modules/.package-lock.json
 
-.PHONY: install data run reset notebook api test lint bench audit-security clean ts-types
+.PHONY: install data run reset notebook api test lint bench bench-tasks audit-security clean ts-types
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ audit-security: install
 
 bench: install
 	$(BIN)/python -m tests.benchmarks
+
+# a nightly re-validation as a job of tasks: 1 vs 2 task processes at 200 ms (BENCH_TASKS_N=10000), BigQuery jobs per
+# run on the double at two N (several minutes, so a target of its own)
+bench-tasks: install
+	$(BIN)/python -m tests.benchmarks.tasks
 
 clean:
 	rm -rf $(VENV) .data $(TS)/node_modules $(TS)/dist

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +13,7 @@ from rich.table import Table
 
 from .cli_keys import key_app, org_app
 from .cli_output import Actor, JsonOpt, _actor, _capabilities, _emit, _service, _warn, err, literal, out
-from .domain import Provider
+from .cli_runs import revalidate_app
 from .errors import IntegrationError
 
 __all__ = ["app", "err", "literal", "main", "out"]
@@ -163,49 +162,7 @@ def delete(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = Fals
         _warn([] if as_json else result.warnings)
 
 
-@app.command()
-def revalidate(
-    org: Annotated[list[str] | None, typer.Option(help="Only these orgs.")] = None,
-    provider: Annotated[list[str] | None, typer.Option(help="Only these providers.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Checks in flight per provider.")] = 16,
-    workers: Annotated[
-        int | None,
-        typer.Option(help="Deprecated and ignored (a run is threads in one process); removed in the next release."),
-    ] = None,
-    actor: Actor = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Re-check many stored credentials at once, with a progress bar."""
-    if workers is not None:
-        err.print("warning: --workers is deprecated and ignored (a run is threads in one process).")
-    with _service(as_json) as svc, RichProgress(console=err, disable=as_json, auto_refresh=False) as bar:
-        task, shown = bar.add_task("re-validating", total=None), [0.0]
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-            if done == total or time.monotonic() - shown[0] > 0.1:
-                bar.refresh()
-                shown[0] = time.monotonic()
-
-        report = svc.revalidate_many(
-            orgs=org,
-            providers=[Provider.parse(p) for p in provider or []] or None,
-            concurrency=concurrency,
-            actor=_actor(actor),
-            progress=progress,
-        )
-        _emit(
-            as_json,
-            report.model_dump(mode="json"),
-            f"{report.total} checked in {report.duration_s:.1f}s: {report.outcomes}; "
-            f"errors {report.errors}; {len(report.changed)} status change(s); {report.drift_fixed} drift(s) fixed",
-        )
-        if report.alarms and not as_json:
-            err.print(
-                f"[bold red]ALARM[/]: {len(report.alarms)} credential(s) could not be decrypted (statuses left "
-                "unchanged); check the keyring: " + literal(", ".join(report.alarms[:10]))
-            )
-        _warn([] if as_json else report.warnings)
+app.add_typer(revalidate_app, name="revalidate")
 
 
 @app.command()

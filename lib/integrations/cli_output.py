@@ -51,11 +51,16 @@ def _service(as_json: bool, require_cache: bool = False) -> Iterator[Integration
     try:
         yield connect(require_cache=require_cache)
     except IntegrationError as exc:
-        if as_json:
-            sys.stdout.write(json.dumps({"success": False, "error": exc.to_json()}, indent=2) + "\n")
-        else:
-            err.print(f"[bold red]{exc.code}[/]: {literal(exc.message)}\n[dim]Fix:[/] {literal(exc.hint)}")
-        raise typer.Exit(1) from None
+        _error(as_json, exc)
+
+
+def _error(as_json: bool, exc: IntegrationError) -> None:
+    """Print a catalog error with its fix; exit 1."""
+    if as_json:
+        sys.stdout.write(json.dumps({"success": False, "error": exc.to_json()}, indent=2) + "\n")
+    else:
+        err.print(f"[bold red]{exc.code}[/]: {literal(exc.message)}\n[dim]Fix:[/] {literal(exc.hint)}")
+    raise typer.Exit(1) from None
 
 
 def _warn(warnings: list[str]) -> None:

@@ -46,6 +46,8 @@ class Code(StrEnum):
     JOB_ALREADY_RUNNING = "JOB_ALREADY_RUNNING"
     JOB_FAILED = "JOB_FAILED"
     ALERT_DELIVERY_FAILED = "ALERT_DELIVERY_FAILED"
+    TASK_SETTINGS_INVALID = "TASK_SETTINGS_INVALID"
+    RUN_NOT_FOUND = "RUN_NOT_FOUND"
 
 
 @dataclass(frozen=True)
@@ -432,6 +434,33 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
             ],
             retryable=True,
             http_status=502,
+        ),
+        _e(
+            "TASK_SETTINGS_INVALID",
+            "Invalid task settings for a re-validation run",
+            "The task index, task count or run id of this re-validation task is not usable.",
+            [
+                "CLOUD_RUN_TASK_INDEX / --task-index is negative, not an integer, or not below the task count.",
+                "CLOUD_RUN_TASK_COUNT / --task-count is not a positive integer.",
+                "Several tasks were started without a run id they share (--run-id or CLOUD_RUN_EXECUTION).",
+            ],
+            [
+                "Give --task-index I --task-count N with 0 <= I < N, and the same --run-id to every task of the run "
+                "(Cloud Run Jobs sets CLOUD_RUN_TASK_INDEX, CLOUD_RUN_TASK_COUNT and CLOUD_RUN_EXECUTION itself).",
+            ],
+        ),
+        _e(
+            "RUN_NOT_FOUND",
+            "No results staged for this run",
+            "No task of this run id has staged a result, so there is nothing to finalize.",
+            [
+                "The run id is mistyped, or its tasks have not run yet (or ran more than 8 days ago).",
+                "The tasks ran against another store (another dataset or data dir).",
+            ],
+            [
+                "Finalize with the run id the tasks printed (on Cloud Run: the job execution's name), after they end.",
+            ],
+            http_status=404,
         ),
     ]
 }

@@ -16,6 +16,7 @@ from .results import DeleteResult, DiagnosticStep, Integration, OrgIntegrations,
 from .settings import Settings
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
+from .taskspec import RunReport, TaskReport, TaskSpec
 from .usecases import (
     checks,
     credentials,
@@ -29,6 +30,7 @@ from .usecases import (
     reads,
     registry,
     revalidation,
+    runs,
 )
 from .usecases.checks import Assessment
 from .usecases.credentials import StepCallback
@@ -157,6 +159,24 @@ class IntegrationService(Parts):
     def diagnose(self, org_slug: str, provider: Provider | str) -> list[DiagnosticStep]:
         """The troubleshooting checks, in order, each passed / failed / not run with its fix. Changes nothing."""
         return diagnostics.diagnose(self.deps, org_slug, provider)
+
+    # --- re-validation runs of tasks (Cloud Run Jobs, or N processes) ------------------------------------------
+    def revalidate_task(
+        self,
+        spec: TaskSpec,
+        concurrency: int = 16,
+        rates: dict[Provider, float] | None = None,
+        actor: str = "system",
+        progress: Progress | None = None,
+    ) -> TaskReport:
+        """Check this task's share of the run and stage it. `concurrency` and `rates` (per provider) and the KMS
+        budget (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE) are the whole run's: the task takes its share."""
+        return runs.revalidate_task(self.deps, spec, concurrency, rates, actor, progress)
+
+    def finalize_run(self, run_id: str, actor: str = "system") -> RunReport:
+        """Apply a run's staged results in one write, sync the status cache, alert on flips, report the run
+        (idempotent: a second finalize applies nothing)."""
+        return runs.finalize_run(self.deps, run_id, actor)
 
     # --- overview, history and audits -------------------------------------------------------------------------
     def overview(self) -> pd.DataFrame:

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     resource_manager_api_url: str = "https://cloudresourcemanager.googleapis.com/v1"  # GCP testIamPermissions
     allow_http_endpoints: bool = False  # development only: live checks to http:// provider endpoints
     alert_webhook_url: SecretStr | None = None  # status-flip alerts (alerts.py); its path is a secret: never logged
+    # Cloud KMS decrypts per minute for a whole re-validation run, split across its tasks. Cloud KMS's default
+    # "Cryptographic requests" quota is 60,000 per minute per calling project and region
+    # (https://cloud.google.com/kms/quotas); half of it leaves room for setups and the API server meanwhile.
+    kms_requests_per_minute: int = Field(default=30_000, ge=1)
 
     def backend(self, role: Literal["store", "cipher", "status_cache", "validation"]) -> str:
         """The chosen backend for a role: explicit override, else the profile's default."""

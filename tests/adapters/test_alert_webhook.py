@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from integrations import IntegrationError, IntegrationService, Status, connect
 from integrations.alerts import ATTEMPTS, Flip, payload, slack_escape
-from integrations.usecases.revalidation import RevalidateReport
 from integrations.domain import Action, Outcome, Provider
 from integrations.settings import Settings
+from integrations.usecases.revalidation import RevalidateReport
 
 from tests.keys import openai_key
 from tests.servers import Reply, Seen, refused_url, serve

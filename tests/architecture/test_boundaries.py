@@ -21,6 +21,7 @@ ENTRY_MODULES = [
     "api.py",
     "cli.py",
     "cli_keys.py",
+    "cli_runs.py",
     "cli_output.py",
     "demo.py",
     "audit.py",

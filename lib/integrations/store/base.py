@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
+from ..errors import IntegrationError
+from .staging import RunFinal, StagedResult
 
 # the store's read model for the overview: one row per active credential
 ACTIVE_COLUMNS = [
@@ -206,6 +208,21 @@ class IntegrationStore(ABC):
         """Answer an audit question inside the store (see store/bigquery_audit_sql.py), or None to let the
         caller aggregate in pandas. Only stores that bill by the byte moved need it."""
         return None
+
+    # --- re-validation runs (runs.py): tasks stage, one finalize applies; stores without it refuse ---------------
+    def pending_for_run(self, run_id: str, since: datetime) -> list[StoredCredential]:
+        """Active credentials with no result staged in `run_id` (staged since `since`), in one query."""
+        raise IntegrationError("CONFIGURATION_ERROR", f"The {self.name} store cannot run re-validation tasks.")
+
+    def stage_results(self, results: list[StagedResult]) -> None:
+        """Append a task's results to the staging table in one write (INSERT only: tasks never conflict); a
+        credential already staged in the run is skipped."""
+        raise IntegrationError("CONFIGURATION_ERROR", f"The {self.name} store cannot run re-validation tasks.")
+
+    def finalize_run(self, run_id: str, since: datetime) -> RunFinal:
+        """Apply a run's staged results to org_integrations and write their events, each once: a result whose
+        event is already written is not applied again, so a second finalize changes nothing."""
+        raise IntegrationError("CONFIGURATION_ERROR", f"The {self.name} store cannot run re-validation tasks.")
 
     def ping(self) -> None:
         """Raise STORAGE_FAILED when the store cannot be reached."""

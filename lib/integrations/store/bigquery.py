@@ -29,6 +29,7 @@ from .base import ACTIVE_COLUMNS, ROTATED, IntegrationStore, KeyVersion, Validat
 from .bigquery_audit_sql import AUDIT
 from .bigquery_jobs import Aborted, job_error, timed_out
 from .bigquery_params import UPDATE_TYPES, _credential, _event, _events, _param, _structs, _utc
+from .bigquery_runs import BigQueryRuns
 from .bigquery_schema import BigQuerySchema
 
 __all__ = ["BigQueryStore", "_events", "_param"]
@@ -38,8 +39,10 @@ DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 MAX_ATTEMPTS = 5
 
 
-class BigQueryStore(BigQuerySchema, IntegrationStore):
+class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
     name = "bigquery"
+    _structs = staticmethod(_structs)  # for BigQueryRuns (bigquery_runs.py)
+    _credential_of = staticmethod(_credential)
 
     def __init__(
         self,

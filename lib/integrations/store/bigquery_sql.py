@@ -19,7 +19,12 @@ EVENT_COLUMNS = (
 KEY_COLUMNS = "org_slug, key_id, key_prefix, key_hash, created_at, revoked_at"
 KEY_VERSION_COLUMNS = "key_ref, key_check, created_at, retired_at"
 
-TABLES = ("org_integrations", "org_integration_events", "org_api_keys", "key_versions")
+RESULT_COLUMNS = (  # store/staging.py STAGED_COLUMNS: what re-validation tasks stage for finalize
+    "run_id, task_index, credential_id, org_slug, provider, status_before, status_after, outcome, error_code, "
+    "message, validated_at, checked_at, event_id, actor, duration_ms, alarm"
+)
+
+TABLES = ("org_integrations", "org_integration_events", "org_api_keys", "key_versions", "revalidation_results")
 CREATE_CREDENTIALS = """CREATE TABLE IF NOT EXISTS `{t}.org_integrations` (
   credential_id STRING NOT NULL, org_slug STRING NOT NULL, provider STRING NOT NULL, credential_name STRING,
   encrypted_credential BYTES, key_ref STRING, credential_hint STRING, credential_fingerprint STRING, metadata JSON,
@@ -39,10 +44,22 @@ CREATE_KEYS = """CREATE TABLE IF NOT EXISTS `{t}.org_api_keys` (
   created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)"""
 CREATE_KEY_VERSIONS = """CREATE TABLE IF NOT EXISTS `{t}.key_versions` (
   key_ref STRING NOT NULL, key_check STRING NOT NULL, created_at TIMESTAMP NOT NULL, retired_at TIMESTAMP)"""
-CREATE = dict(zip(TABLES, (CREATE_CREDENTIALS, CREATE_EVENTS, CREATE_KEYS, CREATE_KEY_VERSIONS), strict=True))
+# re-validation tasks append here (INSERT only, so tasks never conflict); finalize reads one run: clustered by
+# run_id, and partitioned by day so that a read bounded by the run's window scans only its days
+CREATE_RESULTS = """CREATE TABLE IF NOT EXISTS `{t}.revalidation_results` (
+  run_id STRING NOT NULL, task_index INT64 NOT NULL, credential_id STRING NOT NULL, org_slug STRING NOT NULL,
+  provider STRING NOT NULL, status_before STRING NOT NULL, status_after STRING NOT NULL, outcome STRING NOT NULL,
+  error_code STRING, message STRING, validated_at TIMESTAMP, checked_at TIMESTAMP NOT NULL, event_id STRING NOT NULL,
+  actor STRING NOT NULL, duration_ms INT64, alarm BOOL NOT NULL)
+PARTITION BY DATE(checked_at) CLUSTER BY run_id, task_index"""
+CREATE = dict(
+    zip(TABLES, (CREATE_CREDENTIALS, CREATE_EVENTS, CREATE_KEYS, CREATE_KEY_VERSIONS, CREATE_RESULTS), strict=True)
+)
 COLUMNS = {
     table: tuple(c.strip() for c in columns.split(","))
-    for table, columns in zip(TABLES, (CRED_COLUMNS, EVENT_COLUMNS, KEY_COLUMNS, KEY_VERSION_COLUMNS), strict=True)
+    for table, columns in zip(
+        TABLES, (CRED_COLUMNS, EVENT_COLUMNS, KEY_COLUMNS, KEY_VERSION_COLUMNS, RESULT_COLUMNS), strict=True
+    )
 }
 ADD_COLUMNS = {"org_integrations": {"credential_kind": ADD_CREDENTIAL_KIND}}  # init() adds these to old tables
 MIGRATIONS = {  # what an existing dataset needs (README: "Running on Google Cloud")

@@ -18,6 +18,7 @@ from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..files import private_file
 from .base import ACTIVE_COLUMNS, IntegrationStore, KeyVersion, ValidationUpdate, replacing
+from .sqlite_runs import SqliteRuns
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS org_integrations (
@@ -63,8 +64,9 @@ def _credential(row: sqlite3.Row) -> StoredCredential:
     return StoredCredential.model_validate(data)
 
 
-class SqliteStore(IntegrationStore):
+class SqliteStore(SqliteRuns, IntegrationStore):
     name = "sqlite"
+    _credential_of = staticmethod(_credential)
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -106,6 +108,7 @@ class SqliteStore(IntegrationStore):
         with self._tx(write=False) as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
+            self._runs_schema(conn)  # the staging table of re-validation runs (sqlite_runs.py)
             columns = {r["name"] for r in conn.execute("PRAGMA table_info(org_integrations)")}
             if "credential_kind" not in columns:  # a file created before credential kinds were recorded
                 conn.execute("ALTER TABLE org_integrations ADD COLUMN credential_kind TEXT")

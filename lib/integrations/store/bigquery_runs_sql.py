@@ -1,0 +1,49 @@
+"""The BigQuery statements of re-validation runs (see runs.py): a task's read, its staging INSERT, and finalize.
+
+A run's rows are read within [@since, now): a constant bound, so BigQuery prunes the staging table's and the
+events' day partitions. Finalize applies only results whose event is not written yet, in one transaction, so a
+second finalize of the same run changes nothing; a result staged twice (a task retried after a write it did not
+see commit) counts once.
+"""
+
+from .bigquery_sql import CRED_COLUMNS, EVENT_COLUMNS, RESULT_COLUMNS
+
+_RUN = "r.run_id = @run_id AND r.checked_at >= @since"
+_UNWRITTEN = (
+    "NOT EXISTS (SELECT 1 FROM `{t}.org_integration_events` AS e WHERE e.event_at >= @since "
+    "AND e.event_id = r.event_id)"
+)
+_ONCE = "QUALIFY ROW_NUMBER() OVER (PARTITION BY r.credential_id ORDER BY r.checked_at, r.event_id) = 1"
+_R = ", ".join(f"r.{c.strip()}" for c in RESULT_COLUMNS.split(","))
+
+PENDING = (
+    f"SELECT {', '.join(f'c.{c.strip()}' for c in CRED_COLUMNS.split(','))} FROM `{{t}}.org_integrations` AS c "
+    f"WHERE c.is_active AND NOT EXISTS (SELECT 1 FROM `{{t}}.revalidation_results` AS r WHERE {_RUN} "
+    "AND r.credential_id = c.credential_id)"
+)
+STAGE = f"""INSERT INTO `{{t}}.revalidation_results` ({RESULT_COLUMNS})
+  SELECT {_R} FROM UNNEST(@results) AS r
+  WHERE NOT EXISTS (SELECT 1 FROM `{{t}}.revalidation_results` AS s WHERE s.run_id = r.run_id
+    AND s.checked_at >= @since AND s.credential_id = r.credential_id)"""
+# the run's results, one per credential, each with whether its event is written already (finalized before)
+RESULTS = f"""SELECT {_R}, NOT {_UNWRITTEN} AS written
+  FROM `{{t}}.revalidation_results` AS r WHERE {_RUN}
+  {_ONCE}"""
+FINALIZE = f"""BEGIN TRANSACTION;
+MERGE `{{t}}.org_integrations` AS c
+  USING (SELECT {_R} FROM `{{t}}.revalidation_results` AS r WHERE {_RUN} AND NOT r.alarm AND {_UNWRITTEN}
+    {_ONCE}) AS s
+  ON c.credential_id = s.credential_id AND c.is_active
+  WHEN MATCHED THEN UPDATE SET validation_status = s.status_after, validation_error_code = s.error_code,
+    validation_error_message = IF(s.error_code IS NULL, NULL, s.message),
+    last_validated_at = COALESCE(s.validated_at, c.last_validated_at), updated_at = s.checked_at,
+    updated_by = s.actor;
+INSERT INTO `{{t}}.org_integration_events` ({EVENT_COLUMNS})
+  SELECT r.event_id, r.checked_at, r.org_slug, r.provider, r.credential_id, @action, r.status_before,
+  r.status_after, r.outcome, r.error_code, r.message, r.actor, r.duration_ms
+  FROM `{{t}}.revalidation_results` AS r WHERE {_RUN} AND {_UNWRITTEN}
+  {_ONCE};
+COMMIT TRANSACTION;
+SELECT c.credential_id FROM `{{t}}.org_integrations` AS c
+  WHERE c.is_active AND c.credential_id IN (SELECT r.credential_id FROM `{{t}}.revalidation_results` AS r
+    WHERE {_RUN})"""
