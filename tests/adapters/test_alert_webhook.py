@@ -14,6 +14,7 @@ from integrations import IntegrationError, IntegrationService, Status, connect
 from integrations.alerts import ATTEMPTS, Flip, payload, slack_escape
 from integrations.domain import Action, Outcome, Provider
 from integrations.settings import Settings
+from integrations.taskspec import TaskSpec
 from integrations.usecases.revalidation import RevalidateReport
 
 from tests.keys import openai_key
@@ -208,3 +209,26 @@ def test_the_text_lists_a_bounded_number_of_flips_and_the_structured_list_all() 
     body = payload(flips, "revalidate", run_id="exec-1")
     assert len(body["flips"]) == 120 and body["text"].count("\n") == 51 and "and 70 more" in body["text"]
     assert body["run_id"] == "exec-1" and "run exec-1" in body["text"]
+
+
+def test_a_task_run_alerts_once_at_finalize_and_a_second_finalize_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tasks stage and post nothing; finalize applies the run and posts its flips as one message, with the run id;
+    finalizing the same run again applies nothing and posts nothing."""
+    caplog.set_level(logging.DEBUG)
+    with serve(lambda _: Reply(200, "ok")) as (url, seen):
+        svc = _connect(tmp_path, monkeypatch, url)
+        tasks = [svc.revalidate_task(TaskSpec(run_id="exec-7", index=i, count=2), actor="job") for i in (0, 1)]
+        assert seen == [] and sum(t.checked for t in tasks) == 2
+        run = svc.finalize_run("exec-7", actor="job")
+        again = svc.finalize_run("exec-7", actor="job")
+    assert len(seen) == 1 and seen[0].path == SECRET_PATH
+    body = json.loads(seen[0].body)
+    assert body["run_id"] == "exec-7" and body["count"] == 2
+    assert {(f["org_slug"], f["before"], f["after"]) for f in body["flips"]} == {
+        ("acmecorp", "PENDING", "INVALID"),
+        ("globex", "PENDING", "VALID"),
+    }
+    assert run.alert is not None and run.alert.delivered and again.applied == 0 and again.alert is None
+    _assert_no_secret(_everything(svc, caplog, body, run.model_dump(mode="json")))
