@@ -23,6 +23,9 @@ gcloud kms keys add-iam-policy-binding credentials --keyring "$KEYRING" --locati
 #    - the Supabase service role key, from Secret Manager
 gcloud secrets add-iam-policy-binding supabase-service-role-key --project "$PROJECT_ID" \
   --member "serviceAccount:$(sa integrations-job)" --role roles/secretmanager.secretAccessor
+#    - the status-flip alert's webhook URL (finalize posts to it), from Secret Manager
+gcloud secrets add-iam-policy-binding integrations-alert-webhook-url --project "$PROJECT_ID" \
+  --member "serviceAccount:$(sa integrations-job)" --role roles/secretmanager.secretAccessor
 
 # 2. integrations-workflow: runs the two jobs with argument overrides (run.jobs.runWithOverrides is in
 #    roles/run.developer) and acts as the job's service account when it does

@@ -96,8 +96,9 @@ def test_a_jobs_env_names_are_settings_and_make_a_gcp_profile(name: str, monkeyp
     for var in list(os.environ):
         if var.startswith(("INTEGRATIONS_", "SUPABASE_")):
             monkeypatch.delenv(var)
+    secrets = {"INTEGRATIONS_ALERT_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/secret"}  # shaped like one
     for e in env:
-        monkeypatch.setenv(e["name"], e.get("value", "a-secret-from-secret-manager"))
+        monkeypatch.setenv(e["name"], e.get("value", secrets.get(e["name"], "a-secret-from-secret-manager")))
     settings = Settings(_env_file=None)
     assert [settings.backend(r) for r in ("store", "cipher", "status_cache", "validation")] == [
         "bigquery",
@@ -106,8 +107,8 @@ def test_a_jobs_env_names_are_settings_and_make_a_gcp_profile(name: str, monkeyp
         "live",
     ]
     assert settings.gcp_project and settings.kms_key and settings.supabase_url and settings.supabase_service_role_key
-    secret = next(e for e in env if e["name"] == "SUPABASE_SERVICE_ROLE_KEY")
-    assert "value" not in secret and secret["valueFrom"]["secretKeyRef"]["name"]
+    for secret in (e for e in env if e["name"] in ("SUPABASE_SERVICE_ROLE_KEY", "INTEGRATIONS_ALERT_WEBHOOK_URL")):
+        assert "value" not in secret and secret["valueFrom"]["secretKeyRef"]["name"]  # from Secret Manager
 
 
 def test_the_tasks_job_is_a_job_of_parallel_retried_tasks() -> None:
