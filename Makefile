@@ -52,8 +52,9 @@ lint: install
 	$(BIN)/mypy lib --ignore-missing-imports --warn-unused-ignores
 	$(BIN)/lint-imports
 
+# two workers (pytest-xdist), a test file per worker at a time: its module fixtures (servers, browser) stay together
 test: install lint $(TS_DEPS)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 audit-security: install
 	$(BIN)/python -m pytest tests/security -q
