@@ -63,7 +63,8 @@ if job is not None and not job.running:
             f"{len(report.changed)} status change(s)."
         )
         if report.changed:
-            st.dataframe(pd.DataFrame(report.changed), key="bulk_changed", hide_index=True)
+            shown = ["org_slug", "provider", "before", "after", "error_code", "credential_name"]
+            st.dataframe(pd.DataFrame(report.changed).reindex(columns=shown), key="bulk_changed", hide_index=True)
         if report.missing:
             st.warning(f"Not configured any more, not checked: {_ui.plain(', '.join(report.missing))}")
     st.button("Dismiss", key="bulk_dismiss", on_click=lambda: st.session_state.pop("bulk_result", None))
