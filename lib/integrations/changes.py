@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from .domain import Action
+from .domain import Action, StoredCredential
 from .errors import CATALOG
 
 RUN_GAP = timedelta(minutes=5)  # longer than a provider timeout or a 429 back-off (60 s at most)
@@ -55,3 +55,25 @@ def since_last_run(events: pd.DataFrame, gap: timedelta = RUN_GAP) -> pd.DataFra
     undelivered = int((window["action"] == Action.ALERT.value).sum())
     flips.attrs.update(started=started, ended=ended, checks=count, undelivered=undelivered)
     return flips
+
+
+def change_row(
+    org_slug: str,
+    provider: str,
+    change: tuple[str, str, str | None],
+    credential_id: str,
+    record: StoredCredential | None,
+) -> dict[str, str | None]:
+    """A status change (before, after, error code) as run reports list it and `flips` reads it: the credential's id,
+    and its hint and name while it is still stored; never the key."""
+    before, after, error_code = change
+    return {
+        "org_slug": org_slug,
+        "provider": provider,
+        "before": before,
+        "after": after,
+        "error_code": error_code,
+        "credential_id": credential_id,
+        "credential_hint": record.credential_hint if record else None,
+        "credential_name": record.credential_name if record else None,
+    }

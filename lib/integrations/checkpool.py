@@ -20,6 +20,7 @@ from pyrate_limiter import Limiter, Rate
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
 
 from .domain import Provider, StoredCredential
+from .taskspec import share
 from .usecases.checks import Assessment
 
 Progress = Callable[[int, int], None]
@@ -46,12 +47,13 @@ class PoolLimits(BaseModel):
             concurrency={p: concurrency for p in Provider}, rates=rates or {}, rate_limit_retries=rate_limit_retries
         )
 
-    def share(self, task_count: int) -> PoolLimits:
-        """One of `task_count` equal shares (tasks running at once split the provider's limits)."""
+    def share(self, task_count: int, index: int = 0) -> PoolLimits:
+        """Task `index`'s share of `task_count` (tasks running at once split the provider's limits; the shares of
+        all tasks add up to the whole, the same split as TaskLimits.share)."""
         n = max(1, task_count)
         return self.model_copy(
             update={
-                "concurrency": {p: max(1, c // n) for p, c in self.concurrency.items()},
+                "concurrency": {p: max(1, share(c, n, index)) for p, c in self.concurrency.items()},
                 "rates": {p: r / n for p, r in self.rates.items()},
             }
         )

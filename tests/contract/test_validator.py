@@ -87,7 +87,6 @@ def provider(request: pytest.FixtureRequest) -> Provider:
 class ValidatorContract:
     cases: tuple[str, ...] = tuple(OUTCOMES)
     retry_after: dict[Provider, str | None]  # what this world's 429 says in Retry-After (Google's may say none)
-    known_gaps: dict[tuple[Provider, str], str] = {}  # (provider, case) -> why it fails today (strict xfail)
 
     @contextmanager
     def world(self, provider: Provider, case: str, admin: bool = False) -> Iterator[tuple[Validator, str]]:
@@ -101,11 +100,7 @@ class ValidatorContract:
         raise NotImplementedError
         yield
 
-    def test_every_outcome_is_a_result_with_its_catalog_code(
-        self, provider: Provider, case: str, request: pytest.FixtureRequest
-    ) -> None:
-        if (provider, case) in self.known_gaps:
-            request.applymarker(pytest.mark.xfail(strict=True, reason=self.known_gaps[provider, case]))
+    def test_every_outcome_is_a_result_with_its_catalog_code(self, provider: Provider, case: str) -> None:
         with self.world(provider, case) as (validator, text):
             parsed = validator.parse(SecretStr(text))
             result = validator.check(parsed)

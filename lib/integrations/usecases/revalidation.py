@@ -9,7 +9,7 @@ from contextlib import closing
 
 from pydantic import BaseModel, Field
 
-from .. import alerts
+from .. import alerts, changes
 from ..checkpool import CheckRun, PoolLimits
 from ..deps import Deps
 from ..domain import Provider, StoredCredential, check_slug
@@ -61,18 +61,9 @@ class RevalidateReport(BaseModel):
         label = assessment.verdict.label
         self.outcomes[label] = self.outcomes.get(label, 0) + 1
         if assessment.after != record.validation_status:
-            before, after = record.validation_status.value, assessment.after.value
+            change = (record.validation_status.value, assessment.after.value, code)
             self.changed.append(
-                {
-                    "org_slug": record.org_slug,
-                    "provider": record.provider.value,
-                    "before": before,
-                    "after": after,
-                    "error_code": code,  # what an alert of this change needs (alerts.flips)
-                    "credential_id": record.credential_id,
-                    "credential_hint": record.credential_hint,
-                    "credential_name": record.credential_name,
-                }
+                changes.change_row(record.org_slug, record.provider.value, change, record.credential_id, record)
             )
 
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
 from pyrate_limiter import Duration, Limiter, Rate
 
-from .. import alerts
+from .. import alerts, changes
 from ..checkpool import CheckRun, PoolLimits, Progress
 from ..deps import Deps
 from ..domain import Provider, Status, StoredCredential
@@ -24,37 +23,13 @@ from ..errors import IntegrationError
 from ..store.base import IntegrationStore
 from ..store.staging import RUN_WINDOW, StagedResult
 from ..taskspec import RunReport, TaskLimits, TaskReport, TaskSpec, task_of
-from .checks import assess
+from .checks import Assessment, assess
 from .recording import sync
 
 # rows per staging INSERT: a row is ~840 B of JSON as an ARRAY<STRUCT> query parameter (with an error message), so
 # 8,000 stay under BigQuery's 10 MB request limit; a task of at most 8,000 credentials stages in one job
 STAGE_BATCH = 8_000
 Sync = Callable[[list[tuple[str, Provider, Status, datetime | None]], str], list[str]]
-
-
-class Assessed(Protocol):
-    """What IntegrationService.assess returns (service.Assessment), as far as a run needs it."""
-
-    @property
-    def record(self) -> StoredCredential: ...
-
-    @property
-    def after(self) -> Status: ...
-
-    @property
-    def validated_at(self) -> datetime | None: ...
-
-    @property
-    def event(self) -> Any: ...
-
-    @property
-    def alarm(self) -> bool: ...
-
-    @property
-    def result(self) -> Any: ...
-
-
 
 
 def kms_limiter(per_minute: int) -> Limiter:
@@ -67,7 +42,7 @@ def kms_limiter(per_minute: int) -> Limiter:
 
 def run_task(
     store: IntegrationStore,
-    assess: Callable[[StoredCredential, str], Assessed],
+    assess: Callable[[StoredCredential, str], Assessment],
     spec: TaskSpec,
     limits: TaskLimits,
     actor: str,
@@ -87,7 +62,7 @@ def run_task(
     )
     kms = kms_limiter(limits.kms_per_minute)
 
-    def check(record: StoredCredential) -> Assessed:
+    def check(record: StoredCredential) -> Assessment:
         kms.try_acquire("kms")  # one decrypt per check: blocks while the task's KMS budget is spent
         return assess(record, actor)
 
@@ -108,12 +83,12 @@ def run_task(
 
 
 def _completed(
-    records: list[StoredCredential], check: Callable[[StoredCredential], Assessed], limits: TaskLimits
-) -> Iterator[Assessed]:
+    records: list[StoredCredential], check: Callable[[StoredCredential], Assessment], limits: TaskLimits
+) -> Iterator[Assessment]:
     """Assessments in completion order, on checkpool's per-provider pools: `limits.concurrency` checks in flight
     per provider, its rate, and a 429 that pauses only its provider before the check is retried."""
     pool = PoolLimits.uniform(limits.concurrency, dict(limits.rates), limits.rate_limit_retries)
-    for _, assessment in CheckRun(records, check, pool).completed():  # type: ignore[arg-type]
+    for _, assessment in CheckRun(records, check, pool).completed():
         yield assessment
 
 
@@ -121,7 +96,7 @@ def _share(records: list[StoredCredential], spec: TaskSpec) -> list[StoredCreden
     return [r for r in records if task_of(r.credential_id, spec.count) == spec.index]
 
 
-def _staged(spec: TaskSpec, a: Assessed) -> StagedResult:
+def _staged(spec: TaskSpec, a: Assessment) -> StagedResult:
     e = a.event
     return StagedResult(
         run_id=spec.run_id,
@@ -160,19 +135,9 @@ def finalize(store: IntegrationStore, sync: Sync, run_id: str, actor: str) -> Ru
             report.alarms.append(row.credential_id)
         elif row.status_after != row.status_before:
             report.changed += 1
+            change = (row.status_before, row.status_after, row.error_code)
             record = credentials.get(row.credential_id)
-            report.changes.append(
-                {
-                    "org_slug": row.org_slug,
-                    "provider": row.provider,
-                    "before": row.status_before,
-                    "after": row.status_after,
-                    "error_code": row.error_code,  # what an alert of this change needs (alerts.flips)
-                    "credential_id": row.credential_id,
-                    "credential_hint": record.credential_hint if record else None,
-                    "credential_name": record.credential_name if record else None,
-                }
-            )
+            report.changes.append(changes.change_row(row.org_slug, row.provider, change, row.credential_id, record))
     applied = [r for r in final.rows if r.credential_id in final.applied]
     created = {i: c.created_at for i, c in credentials.items() if i in final.applied}
     for start in range(0, len(applied), 500):  # the status cache's batched write, as bulk runs do it
