@@ -46,12 +46,14 @@ CREATE_KEY_VERSIONS = """CREATE TABLE IF NOT EXISTS `{t}.key_versions` (
   key_ref STRING NOT NULL, key_check STRING NOT NULL, created_at TIMESTAMP NOT NULL, retired_at TIMESTAMP)"""
 # re-validation tasks append here (INSERT only, so tasks never conflict); finalize reads one run: clustered by
 # run_id, and partitioned by day so that a read bounded by the run's window scans only its days
+# staged results are read only within RUN_WINDOW (8 days): their partitions expire after 30, so the table stays small
 CREATE_RESULTS = """CREATE TABLE IF NOT EXISTS `{t}.revalidation_results` (
   run_id STRING NOT NULL, task_index INT64 NOT NULL, credential_id STRING NOT NULL, org_slug STRING NOT NULL,
   provider STRING NOT NULL, status_before STRING NOT NULL, status_after STRING NOT NULL, outcome STRING NOT NULL,
   error_code STRING, message STRING, validated_at TIMESTAMP, checked_at TIMESTAMP NOT NULL, event_id STRING NOT NULL,
   actor STRING NOT NULL, duration_ms INT64, alarm BOOL NOT NULL)
-PARTITION BY DATE(checked_at) CLUSTER BY run_id, task_index"""
+PARTITION BY DATE(checked_at) CLUSTER BY run_id, task_index
+OPTIONS (partition_expiration_days = 30)"""
 CREATE = dict(
     zip(TABLES, (CREATE_CREDENTIALS, CREATE_EVENTS, CREATE_KEYS, CREATE_KEY_VERSIONS, CREATE_RESULTS), strict=True)
 )
