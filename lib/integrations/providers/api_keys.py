@@ -16,8 +16,9 @@ import openai
 from pydantic import SecretStr
 
 from ..domain import CheckItem, CheckResult, CredentialKind, Provider, Status
-from .base import ParsedCredential, Validator, failure, malformed
+from .base import ParsedCredential, Validator, malformed
 from .kinds import admin_capabilities, inference_capabilities, kind_of
+from .sdk_calls import auth_template, buckets, headroom, model_count, rate_limit, sdk_outcome, undocumented
 
 HttpClientFactory = Callable[[], httpx2.Client]
 COST_PROBE = "cost report (1 day, limit 1)"
@@ -26,16 +27,6 @@ DAY_S = 86_400
 _OPENAI_PREFIXES = ("sk-proj-", "sk-svcacct-", "sk-admin-", "sk-")
 _OPENAI_RE = re.compile(r"^sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}$")
 _ANTHROPIC_RE = re.compile(r"^sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_\-]{20,}$|^sk-ant-[A-Za-z0-9_\-]{20,}$")
-_SCOPES_RE = re.compile(r"Missing scopes:\s*([a-z0-9_.]+(?:\s*,\s*[a-z0-9_.]+)*)")
-_RATE_HEADERS = (
-    "retry-after",
-    "x-ratelimit-limit-requests",
-    "x-ratelimit-remaining-requests",
-    "x-ratelimit-reset-requests",
-    "anthropic-ratelimit-requests-limit",
-    "anthropic-ratelimit-requests-remaining",
-    "anthropic-ratelimit-requests-reset",
-)
 
 
 def _hint(key: str, prefixes: tuple[str, ...]) -> str:
@@ -55,114 +46,6 @@ def _clean_key(credential: SecretStr, provider_name: str) -> str:
     return key
 
 
-def _rate_limit(headers: Any) -> dict[str, str]:
-    return {h: headers[h] for h in _RATE_HEADERS if headers is not None and h in headers}
-
-
-def _sdk_outcome(
-    sdk: Any, credential: ParsedCredential, call: Callable[[], Any], probe: str, what: str
-) -> CheckResult | httpx2.Response:
-    """Run one SDK call and map every failure onto the catalog (both SDKs share exception names); the raw HTTP
-    response when it succeeded. `probe` names the checklist line, `what` says what was denied."""
-    name = credential.provider.label
-    try:
-        raw = call()
-    except sdk.AuthenticationError as exc:
-        if _missing_scopes(exc, credential):  # OpenAI answers a missing scope with 401 in some reports
-            return _denied(exc, credential, probe, what)
-        return failure(
-            "INVALID_CREDENTIAL",
-            f"{name} rejected the key (401): {_message(exc, credential)}",
-            retryable=False,
-            checks=[CheckItem(name="authenticate", passed=False)],
-        )
-    except sdk.PermissionDeniedError as exc:
-        return _denied(exc, credential, probe, what)
-    except sdk.RateLimitError as exc:
-        limits = _rate_limit(exc.response.headers)
-        wait = f" Retry after {limits['retry-after']} s." if "retry-after" in limits else ""
-        return failure(
-            "RATE_LIMITED", f"{name} is rate-limiting this key (429).{wait}", retryable=True, rate_limit=limits
-        )
-    except sdk.APIConnectionError as exc:
-        kind = "timed out" if isinstance(exc, sdk.APITimeoutError) else "could not be reached"
-        return failure("NETWORK_ERROR", f"{name} {kind}; the key was not checked.", retryable=True)
-    except sdk.APIStatusError as exc:
-        return failure(
-            "PROVIDER_UNAVAILABLE",
-            f"{name} answered HTTP {exc.status_code}; the key was not checked: {_message(exc, credential)}",
-            retryable=True,
-        )
-    return getattr(raw, "http_response", raw)  # with_raw_response wraps it; client.get(cast_to=Response) does not
-
-
-def _denied(exc: Any, credential: ParsedCredential, probe: str, what: str) -> CheckResult:
-    scopes = _missing_scopes(exc, credential)
-    detail = f"missing scope {scopes}" if scopes else "permission denied"
-    return failure(
-        "INSUFFICIENT_PERMISSIONS",
-        f"{credential.provider.label} accepted the key but denied {what} ({exc.status_code}): "
-        f"{_message(exc, credential)}",
-        retryable=False,
-        checks=[CheckItem(name="authenticate", passed=True), CheckItem(name=probe, passed=False, detail=detail)],
-    )
-
-
-def _missing_scopes(exc: Any, credential: ParsedCredential) -> str:
-    """The scopes OpenAI names in "Missing scopes: api.usage.read." (no API lists a key's scopes)."""
-    found = _SCOPES_RE.search(_message(exc, credential))
-    return found.group(1).rstrip(".") if found else ""
-
-
-def _buckets(response: httpx2.Response) -> str:
-    """'1 day bucket read': only the count is kept, never an amount."""
-    try:
-        data = response.json().get("data")
-    except (ValueError, AttributeError):
-        data = None
-    return f"{len(data) if isinstance(data, list) else 0} day bucket(s) read"
-
-
-def _undocumented(name: str) -> CheckResult:
-    """A 2xx that is not the documented list object (a captive portal, a PNG): no verdict."""
-    return failure(
-        "PROVIDER_UNAVAILABLE",
-        f"{name} answered without its documented JSON (a proxy or a wrong endpoint?); the key was not checked.",
-        retryable=True,
-    )
-
-
-def _model_count(response: httpx2.Response) -> int | None:
-    """Items on the first page, read from the JSON (only the count is kept, so no SDK models are built); None
-    unless the body is the documented list object ({"data": [...]})."""
-    try:
-        data = response.json().get("data")
-    except (ValueError, AttributeError):
-        return None
-    return len(data) if isinstance(data, list) else None
-
-
-_HEADROOM = (
-    ("x-ratelimit-remaining-requests", "x-ratelimit-limit-requests"),
-    ("anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-limit"),
-)
-
-
-def _headroom(limits: dict[str, str]) -> str:
-    """'; 499/500 requests left this window' when the provider said so: recorded with the validation event."""
-    for remaining, limit in _HEADROOM:
-        if remaining in limits and limit in limits:
-            return f"; {limits[remaining]}/{limits[limit]} requests left this window"
-    return ""
-
-
-def _message(exc: Any, credential: ParsedCredential) -> str:
-    body = exc.body if isinstance(getattr(exc, "body", None), dict) else {}
-    inner = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
-    text = inner.get("message") or getattr(exc, "message", "") or ""
-    return credential.scrub(str(text))[:300]
-
-
 class _SdkKeyValidator(Validator):
     """Live check shared by the API-key providers: `models.list()` through the provider's own SDK.
 
@@ -176,12 +59,13 @@ class _SdkKeyValidator(Validator):
     def __init__(self, base_url: str, timeout: float, http_client: HttpClientFactory | None = None) -> None:
         self.base_url, self.timeout, self.http_client = base_url, timeout, http_client
         self._shared: Any = None
+        self._auth: Callable[[str], dict[str, str]] = auth_template(None)
         self._lock = threading.Lock()
 
     def _client(self) -> Any:
         with self._lock:
             if self._shared is None:
-                self._shared = self.client_class(
+                self._shared = shared = self.client_class(
                     api_key="set-per-request",
                     base_url=self.base_url,
                     max_retries=0,
@@ -191,46 +75,47 @@ class _SdkKeyValidator(Validator):
                     if self.http_client
                     else self.sdk.DefaultHttpxClient(follow_redirects=False),
                 )
+                self._auth = auth_template(shared)
             return self._shared
 
     def check(self, credential: ParsedCredential, metadata: dict[str, Any] | None = None) -> CheckResult:
         """Inference keys: models.list. Admin keys: one read of the organization's cost report (one day,
         limit=1) -- the call an Admin key exists for, and one it makes without side effects."""
         shared = self._client()
-        headers = shared.with_options(api_key=credential.secret.get_secret_value()).auth_headers  # as the SDK sends
+        headers = self._auth(credential.secret.get_secret_value())  # as the SDK sends them
         name = credential.provider.label
         if credential.kind == CredentialKind.ADMIN:
-            outcome = _sdk_outcome(
+            outcome = sdk_outcome(
                 self.sdk, credential, lambda: self._cost_report(shared, headers), COST_PROBE, "reading the cost report"
             )
             if isinstance(outcome, CheckResult):
                 return outcome
-            if _model_count(outcome) is None:
-                return _undocumented(name)
-            limits = _rate_limit(outcome.headers)
+            if model_count(outcome) is None:
+                return undocumented(name)
+            limits = rate_limit(outcome.headers)
             return CheckResult(
                 status=Status.VALID,
-                message=f"{name} accepted the Admin key: it can read the organization's costs{_headroom(limits)}.",
+                message=f"{name} accepted the Admin key: it can read the organization's costs{headroom(limits)}.",
                 checks=[
                     CheckItem(name="authenticate", passed=True),
-                    CheckItem(name=COST_PROBE, passed=True, detail=_buckets(outcome)),
+                    CheckItem(name=COST_PROBE, passed=True, detail=buckets(outcome)),
                 ],
                 rate_limit=limits,
                 capabilities=admin_capabilities(credential.provider),
             )
         models = shared.models.with_raw_response
-        outcome = _sdk_outcome(
+        outcome = sdk_outcome(
             self.sdk, credential, lambda: models.list(extra_headers=headers), "models.list", "listing models"
         )
         if isinstance(outcome, CheckResult):
             return outcome
-        limits = _rate_limit(outcome.headers)
-        count = _model_count(outcome)
+        limits = rate_limit(outcome.headers)
+        count = model_count(outcome)
         if count is None:
-            return _undocumented(name)
+            return undocumented(name)
         return CheckResult(
             status=Status.VALID,
-            message=f"{name} accepted the key ({count} models visible{_headroom(limits)}).",
+            message=f"{name} accepted the key ({count} models visible{headroom(limits)}).",
             checks=[
                 CheckItem(name="authenticate", passed=True),
                 CheckItem(name="models.list", passed=True, detail=f"{count} models"),
