@@ -8,6 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 from integrations import IntegrationError
+from integrations.changes import LOOKBACK
 from integrations.views import AGE_BUCKETS, attention_queue, status_mix, validation_ages
 
 from pages import _ui
@@ -160,7 +161,7 @@ if plan is not None:
 st.subheader("Changes since the last run")
 last = svc.changes_since_last_run()
 if last.attrs["started"] is None:
-    st.caption("No re-validation has run yet.")
+    st.caption(f"No re-validation in the last {LOOKBACK.days} days.")
 else:
     started, ended = last.attrs["started"], last.attrs["ended"]
     st.caption(

@@ -127,9 +127,13 @@ class InMemoryStore(IntegrationStore):
         with self.lock:
             self.event_rows.append(event)
 
-    def events(self, org_slug: str | None = None) -> list[Event]:
+    def events(self, org_slug: str | None = None, since: datetime | None = None) -> list[Event]:
         with self.lock:
-            rows = [(i, e) for i, e in enumerate(self.event_rows) if org_slug is None or e.org_slug == org_slug]
+            rows = [
+                (i, e)
+                for i, e in enumerate(self.event_rows)
+                if (org_slug is None or e.org_slug == org_slug) and (since is None or e.at >= since)
+            ]
         return [e for _, e in sorted(rows, key=lambda p: (p[1].at, p[0]), reverse=True)]
 
     def add_api_key(self, key: OrgApiKey) -> None:

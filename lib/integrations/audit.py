@@ -257,9 +257,7 @@ def _ranked(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _events(svc: IntegrationService, since: datetime | None, until: datetime | None) -> pd.DataFrame:
-    events = svc.events()
-    if since is not None:
-        events = events[events["at"] >= pd.Timestamp(since)]
+    events = svc.events(since=since)  # the store reads from `since` on (BigQuery scans only those days)
     if until is not None:
         events = events[events["at"] <= pd.Timestamp(until)]
     return events

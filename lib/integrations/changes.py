@@ -16,6 +16,7 @@ from .domain import Action, StoredCredential
 from .errors import CATALOG
 
 RUN_GAP = timedelta(minutes=5)  # longer than a provider timeout or a 429 back-off (60 s at most)
+LOOKBACK = timedelta(days=8)  # the console looks for the last run this far back: a nightly job silent longer is news
 COLUMNS = ["at", "org_slug", "provider", "status_before", "status_after", "error_code", "fix", "actor", "credential_id"]
 
 

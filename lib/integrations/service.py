@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -183,9 +184,9 @@ class IntegrationService(Parts):
         """One row per org x provider: recorded status beside cached status (`attrs["warnings"]` if unreadable)."""
         return reads.overview(self.deps)
 
-    def events(self, org_slug: str | None = None) -> pd.DataFrame:
-        """The append-only history, newest first."""
-        return reads.events(self.deps, org_slug)
+    def events(self, org_slug: str | None = None, since: datetime | None = None) -> pd.DataFrame:
+        """The append-only history, newest first; from `since` on when given (the store reads no more)."""
+        return reads.events(self.deps, org_slug, since)
 
     def changes_since_last_run(self) -> pd.DataFrame:
         """The status flips of the last re-validation run, from the history (see changes.py)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from integrations import IntegrationService
 from integrations.views import EVENT_COLUMNS
 
@@ -19,8 +21,19 @@ def test_filters_and_export(demo: IntegrationService) -> None:
     assert set(at.dataframe[0].value.org_slug) == {"globex"}
     at.multiselect(key="audit_outcome").set_value(["REJECTED"]).run()
     assert len(at.dataframe[0].value) == 1
-    assert at.caption[0].value == f"1 of {total:,} events"
+    since = (datetime.now(UTC) - timedelta(days=30)).date()
+    assert at.caption[0].value == f"1 of {total:,} events since {since:%Y-%m-%d}"
     assert at.get("download_button")
+
+
+def test_the_range_start_bounds_what_is_read(demo: IntegrationService) -> None:
+    """Only the events from the range's first day on are read (the store filters; BigQuery prunes the days)."""
+    at = app("pages/audit_log.py")
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    at.date_input(key="audit_range").set_value((tomorrow, tomorrow)).run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 0
+    assert at.caption[0].value == f"0 of 0 events since {tomorrow:%Y-%m-%d}"
 
 
 def test_columns_read_time_org_provider_action_outcome_code_actor_message(demo: IntegrationService) -> None:

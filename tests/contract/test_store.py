@@ -3,7 +3,7 @@ writes, the overview frame, audit questions, key versions, ping) included."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +147,16 @@ class StoreContract:
         store.append_event(event("acmecorp", action=Action.VALIDATE, offset_s=3))
         assert [e.action for e in store.events("acmecorp")] == [Action.VALIDATE, Action.SETUP]
         assert len(store.events()) == 3
+
+    def test_events_since_a_time_only(self, store: IntegrationStore) -> None:
+        """`since` keeps what happened at or after it (the console reads only the recent days; BigQuery prunes)."""
+        store.append_events([event("acmecorp", offset_s=s) for s in (0, 60, 120)] + [event("globex", offset_s=90)])
+        since = T0 + timedelta(seconds=60)
+        assert [e.at for e in store.events(since=since)] == [T0 + timedelta(seconds=s) for s in (120, 90, 60)]
+        assert [e.at for e in store.events("acmecorp", since)] == [T0 + timedelta(seconds=s) for s in (120, 60)]
+        in_paris = since.astimezone(timezone(timedelta(hours=1)))  # the same instant in another zone
+        assert len(store.events(since=in_paris)) == 3
+        assert store.events(since=T0 + timedelta(days=1)) == []
 
     def test_api_keys(self, store: IntegrationStore) -> None:
         key = OrgApiKey(

@@ -135,9 +135,7 @@ class ValidatorContract:
                 assert text not in str(err.value) and text[-12:] not in str(err.value)
 
     @pytest.mark.parametrize("provider", [Provider.GCP], ids=["gcp"])
-    def test_a_key_file_whose_private_key_does_not_load_is_refused_without_echoing_it(
-        self, provider: Provider
-    ) -> None:
+    def test_a_key_file_whose_private_key_does_not_load_is_refused_without_echoing_it(self, provider: Provider) -> None:
         body = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="
         data = json.loads(credential(provider)) | {"private_key": f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END"}
         with self.offline(provider) as validator, pytest.raises(IntegrationError) as err:

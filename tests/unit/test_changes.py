@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+import pytest
 from integrations import IntegrationService, audit, changes
 
 from tests.conftest import ORG
@@ -48,3 +49,23 @@ def test_the_last_run_is_the_latest_burst_of_checks(svc: IntegrationService) -> 
     assert list(changes.since_last_run(events, gap=timedelta(days=2)).provider) == ["ANTHROPIC", "OPENAI"]
     window = changes.status_flips(events[events["at"] >= events["at"].max() - pd.Timedelta(hours=1)])
     assert list(window.provider) == ["ANTHROPIC"]
+
+
+def test_the_console_reads_only_the_lookback_window(svc: IntegrationService) -> None:
+    """The status page asks the store for changes.LOOKBACK of history, not all of it: a run older than that is
+    not read (and the page says no run happened in those days)."""
+    svc.setup(ORG, "openai", openai_key("revoked"), skip_validation=True)
+    svc.validate(ORG, "openai")
+    asked: list[object] = []
+    store = svc.deps.store
+    read = store.events
+    store.events = lambda org_slug=None, since=None: asked.append(since) or read(org_slug, since)  # type: ignore[method-assign]
+    assert svc.changes_since_last_run().attrs["checks"] == 1
+    assert asked and asked[0] is not None
+    assert pd.Timestamp.now(tz="UTC") - pd.Timestamp(asked[0]) == pytest.approx(
+        changes.LOOKBACK, abs=timedelta(minutes=1)
+    )
+    for event in store.event_rows:  # the whole history moves back past the window
+        event.at -= changes.LOOKBACK + timedelta(hours=1)
+    last = svc.changes_since_last_run()
+    assert last.empty and last.attrs["started"] is None and last.attrs["checks"] == 0

@@ -176,8 +176,9 @@ class IntegrationStore(ABC):
             self.append_event(event)
 
     @abstractmethod
-    def events(self, org_slug: str | None = None) -> list[Event]:
-        """The history, newest first."""
+    def events(self, org_slug: str | None = None, since: datetime | None = None) -> list[Event]:
+        """The history, newest first; with `since`, only what happened at or after it (BigQuery then scans only
+        the days from `since` on: the table is partitioned by day)."""
 
     @abstractmethod
     def add_api_key(self, key: OrgApiKey) -> None: ...

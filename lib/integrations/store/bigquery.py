@@ -212,8 +212,10 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         if events:
             self._query(sql.APPEND_EVENTS, None, [_events(events)])
 
-    def events(self, org_slug: str | None = None) -> list[Event]:
-        return [_event(r) for r in self._query(sql.EVENTS, {"org_slug": org_slug})]
+    def events(self, org_slug: str | None = None, since: datetime | None = None) -> list[Event]:
+        if since is None:
+            return [_event(r) for r in self._query(sql.EVENTS, {"org_slug": org_slug})]
+        return [_event(r) for r in self._query(sql.EVENTS_SINCE, {"org_slug": org_slug, "since_at": since})]
 
     def add_api_key(self, key: OrgApiKey) -> None:
         self._query(sql.ADD_KEY, key.model_dump())

@@ -146,6 +146,7 @@ EVENTS = (
     f"SELECT {EVENT_COLUMNS} FROM `{{t}}.org_integration_events` WHERE (@org_slug IS NULL OR org_slug = @org_slug)"
     " ORDER BY event_at DESC, event_id DESC"
 )
+EVENTS_SINCE = EVENTS.replace(" ORDER BY", " AND event_at >= @since_at ORDER BY")  # prunes the days before
 ADD_KEY = f"""INSERT INTO `{{t}}.org_api_keys` ({KEY_COLUMNS}) VALUES (@org_slug, @key_id, @key_prefix, @key_hash,
   @created_at, @revoked_at)"""
 FIND_KEY = f"SELECT {KEY_COLUMNS} FROM `{{t}}.org_api_keys` WHERE key_id = @key_id"

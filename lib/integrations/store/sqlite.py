@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS org_integration_events (
   action TEXT NOT NULL, status_before TEXT, status_after TEXT, outcome TEXT NOT NULL, error_code TEXT,
   message TEXT, actor TEXT, duration_ms INTEGER);
 CREATE INDEX IF NOT EXISTS events_org ON org_integration_events(org_slug, at);
+CREATE INDEX IF NOT EXISTS events_at ON org_integration_events(at);
 CREATE TABLE IF NOT EXISTS org_api_keys (
   key_id TEXT PRIMARY KEY, org_slug TEXT NOT NULL, key_prefix TEXT NOT NULL, key_hash TEXT NOT NULL,
   created_at TEXT NOT NULL, revoked_at TEXT);
@@ -247,12 +248,15 @@ class SqliteStore(SqliteRuns, IntegrationStore):
         with self._tx() as conn:
             self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
 
-    def events(self, org_slug: str | None = None) -> list[Event]:
-        sql, args = "SELECT * FROM org_integration_events", []
-        if org_slug is not None:
-            sql, args = sql + " WHERE org_slug = ?", [org_slug]
+    def events(self, org_slug: str | None = None, since: datetime | None = None) -> list[Event]:
+        # times are stored as UTC ISO text, which sorts as time does
+        where = [("org_slug = ?", org_slug), ("at >= ?", since and since.astimezone(UTC).isoformat())]
+        chosen = [(clause, arg) for clause, arg in where if arg is not None]
+        sql = "SELECT * FROM org_integration_events" + "".join(
+            f" {'WHERE' if i == 0 else 'AND'} {clause}" for i, (clause, _) in enumerate(chosen)
+        )
         with self._tx(write=False) as conn:
-            rows = conn.execute(sql + " ORDER BY at DESC, rowid DESC", args).fetchall()
+            rows = conn.execute(sql + " ORDER BY at DESC, rowid DESC", [arg for _, arg in chosen]).fetchall()
         return [Event.model_validate(dict(r)) for r in rows]
 
     def add_api_key(self, key: OrgApiKey) -> None:

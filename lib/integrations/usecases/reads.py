@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 
 from .. import changes
 from ..deps import Deps
-from ..domain import Event, Provider, Status, StoredCredential
+from ..domain import Event, Provider, Status, StoredCredential, utcnow
 from ..errors import Code, IntegrationError
 from ..overview import overview_frame
 from ..providers.kinds import kind_of
@@ -75,14 +77,15 @@ def overview(deps: Deps) -> pd.DataFrame:
     return frame
 
 
-def events(deps: Deps, org_slug: str | None = None) -> pd.DataFrame:
-    """The append-only history, newest first."""
-    rows = [e.model_dump(mode="json") for e in deps.store.events(org_slug)]
+def events(deps: Deps, org_slug: str | None = None, since: datetime | None = None) -> pd.DataFrame:
+    """The append-only history, newest first (only from `since` on, when given: the store reads no more)."""
+    rows = [e.model_dump(mode="json") for e in deps.store.events(org_slug, since)]
     frame = pd.DataFrame(rows, columns=list(Event.model_fields))
     frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
     return frame
 
 
 def changes_since_last_run(deps: Deps) -> pd.DataFrame:
-    """The status flips of the last re-validation run, read back from the history (see changes.py)."""
-    return changes.since_last_run(events(deps))
+    """The status flips of the last re-validation run within changes.LOOKBACK, read back from the history (see
+    changes.py): the store reads only those days, not the whole history, on every render of the status page."""
+    return changes.since_last_run(events(deps, since=utcnow() - changes.LOOKBACK))
