@@ -232,10 +232,11 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
         response_model=Ready,
         responses={503: {"model": ErrorResponse}},
         summary="The store and the status cache are reachable, the keyring holds the recorded key versions; "
-        "`drift` counts status-cache rows that disagree with the store",
+        "`drift` counts status-cache rows that disagree with the store. A ready answer is reused for up to 30 s "
+        "(`checked_s_ago`): a probe every few seconds costs the store a ping and an overview twice a minute at most",
     )
     def readyz(svc: Svc) -> dict[str, Any]:
-        return svc.readiness()
+        return svc.readiness(probe=True)
 
     return app
 

@@ -115,6 +115,9 @@ class Health(BaseModel):
 
 class Ready(Health):
     drift: int = Field(description="Status-cache rows that disagree with the store (reconcile repairs them).")
+    checked_s_ago: float = Field(
+        0.0, description="Seconds since these parts were checked: a ready answer is reused for up to 30 s."
+    )
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -262,9 +262,10 @@ class IntegrationService(Parts):
         """The key version new encryptions use."""
         return self.deps.vault.current_key_ref()
 
-    def readiness(self) -> dict[str, Any]:
-        """The store and the cache answer, the keyring holds the recorded key versions; the status drift count."""
-        return health.readiness(self.deps)
+    def readiness(self, probe: bool = False) -> dict[str, Any]:
+        """The store and the cache answer, the keyring holds the recorded key versions; the status drift count.
+        `probe`: a ready answer up to 30 s old may be reused (a readiness probe's call; a failure never is)."""
+        return health.readiness(self.deps, health.PROBE_MAX_AGE_S if probe else 0.0)
 
     def simulate_drift(self, org_slug: str, provider: Provider | str, status: Status) -> None:
         """Write a status into the status cache only, as a failed sync leaves it (demo data, drills)."""

@@ -287,3 +287,33 @@ def test_openapi_declares_every_endpoint(env) -> None:
     setup = paths[f"{BASE}/{{org_slug}}/{{provider}}/setup"]["post"]
     assert {"200", "401", "403", "422", "429"} <= set(setup["responses"])
     assert client.get("/docs").status_code == 200
+
+
+def test_a_probe_reuses_a_recent_ready_answer_but_never_a_failure(tmp_path, monkeypatch) -> None:
+    """A readiness probe every few seconds: the store and the cache are read once per PROBE_MAX_AGE_S (on
+    BigQuery each answer is a ping job and an overview job); an operator's readiness() always checks again."""
+    from integrations import connect
+    from integrations.usecases import health
+
+    svc = connect(data_dir=tmp_path)
+    client = TestClient(create_app(svc))
+    first = client.get("/readyz").json()
+    reads = svc.store.queries + svc.cache.queries
+    for _ in range(5):
+        again = client.get("/readyz").json()
+        assert again["status"] == "ready" and again["drift"] == first["drift"]
+    assert svc.store.queries + svc.cache.queries == reads and again["checked_s_ago"] >= first["checked_s_ago"] == 0
+    assert svc.readiness()["checked_s_ago"] == 0 and svc.store.queries + svc.cache.queries > reads
+
+    monkeypatch.setattr(health, "PROBE_MAX_AGE_S", 0.0)  # the reused answer has expired
+    path = tmp_path / "warehouse.sqlite"
+    path.rename(tmp_path / "moved.sqlite")
+    path.mkdir()  # the store path is now a directory: unusable
+    svc.store._local.conn = None
+    assert_error(client.get("/readyz"), 503, "STORAGE_FAILED")
+    monkeypatch.setattr(health, "PROBE_MAX_AGE_S", 30.0)
+    assert_error(client.get("/readyz"), 503, "STORAGE_FAILED")  # a failure is not reused as "ready"
+    path.rmdir()
+    (tmp_path / "moved.sqlite").rename(path)
+    svc.store._local.conn = None
+    assert client.get("/readyz").json()["status"] == "ready"

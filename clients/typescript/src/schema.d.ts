@@ -97,7 +97,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The store and the status cache are reachable, the keyring holds the recorded key versions; `drift` counts status-cache rows that disagree with the store */
+        /** The store and the status cache are reachable, the keyring holds the recorded key versions; `drift` counts status-cache rows that disagree with the store. A ready answer is reused for up to 30 s (`checked_s_ago`): a probe every few seconds costs the store a ping and an overview twice a minute at most */
         get: operations["readyz_readyz_get"];
         put?: never;
         post?: never;
@@ -263,6 +263,12 @@ export interface components {
              * @description Status-cache rows that disagree with the store (reconcile repairs them).
              */
             drift: number;
+            /**
+             * Checked S Ago
+             * @description Seconds since these parts were checked: a ready answer is reused for up to 30 s.
+             * @default 0
+             */
+            checked_s_ago?: number;
         };
         /** SetupRequest */
         SetupRequest: {
