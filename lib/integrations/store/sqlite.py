@@ -249,12 +249,10 @@ class SqliteStore(SqliteRuns, IntegrationStore):
             self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
 
     def events(self, org_slug: str | None = None, since: datetime | None = None) -> list[Event]:
-        # times are stored as UTC ISO text, which sorts as time does
-        where = [("org_slug = ?", org_slug), ("at >= ?", since and since.astimezone(UTC).isoformat())]
-        chosen = [(clause, arg) for clause, arg in where if arg is not None]
-        sql = "SELECT * FROM org_integration_events" + "".join(
-            f" {'WHERE' if i == 0 else 'AND'} {clause}" for i, (clause, _) in enumerate(chosen)
-        )
+        at = since.astimezone(UTC).isoformat() if since else None  # stored as UTC ISO text: sorts as time does
+        chosen = [(clause, arg) for clause, arg in (("org_slug = ?", org_slug), ("at >= ?", at)) if arg is not None]
+        where = " AND ".join(clause for clause, _ in chosen)
+        sql = "SELECT * FROM org_integration_events" + (f" WHERE {where}" if where else "")
         with self._tx(write=False) as conn:
             rows = conn.execute(sql + " ORDER BY at DESC, rowid DESC", [arg for _, arg in chosen]).fetchall()
         return [Event.model_validate(dict(r)) for r in rows]
