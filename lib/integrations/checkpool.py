@@ -20,6 +20,7 @@ from pyrate_limiter import Limiter, Rate
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
 
 from .domain import Provider, StoredCredential
+from .gctune import relaxed_collection
 from .taskspec import share
 from .usecases.checks import Assessment
 
@@ -84,6 +85,13 @@ class ProviderPool:
         self.paused_until = 0.0  # time.monotonic(): no check of this provider starts before
         self.waited_s = 0.0  # time this provider's threads spent held back (pauses and the rate)
         self._lock = threading.Lock()
+        self.retrying = Retrying(  # one for the pool: tenacity keeps each call's state per thread
+            retry=retry_if_result(lambda a: a.result.error_code == "RATE_LIMITED"),
+            stop=stop_after_attempt(self.retries + 1),
+            wait=self.pause,
+            before=lambda _: self.wait_turn(),
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+        )
 
     def wait_turn(self) -> None:
         """Return when the provider's pause is over and its rate allows one more check."""
@@ -109,14 +117,7 @@ class ProviderPool:
         return 0.0
 
     def run(self, check: Check, record: StoredCredential) -> Assessment:
-        retrying = Retrying(
-            retry=retry_if_result(lambda a: a.result.error_code == "RATE_LIMITED"),
-            stop=stop_after_attempt(self.retries + 1),
-            wait=self.pause,
-            before=lambda _: self.wait_turn(),
-            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
-        )
-        return retrying(check, record)
+        return self.retrying(check, record)
 
     def close(self) -> None:
         self.threads.shutdown(wait=True, cancel_futures=True)
@@ -133,18 +134,19 @@ class CheckRun:
         self.waited_s: dict[Provider, float] = {}
 
     def completed(self) -> Generator[tuple[int, Assessment], None, None]:
-        pools = {p: ProviderPool(p, self.limits) for p in {r.provider for r in self.records}}
-        try:
-            futures = {
-                pools[r.provider].threads.submit(pools[r.provider].run, self.check, r): i
-                for i, r in enumerate(self.records)
-            }
-            for future in as_completed(futures):
-                yield futures[future], future.result()  # the first exception of a check stops the run here
-        finally:
-            for pool in pools.values():
-                pool.close()  # checks not started are cancelled; running ones finish
-            self.waited_s = {p: pool.waited_s for p, pool in pools.items()}
+        with relaxed_collection():  # a full garbage collection would stall every check thread (gctune.py)
+            pools = {p: ProviderPool(p, self.limits) for p in {r.provider for r in self.records}}
+            try:
+                futures = {
+                    pools[r.provider].threads.submit(pools[r.provider].run, self.check, r): i
+                    for i, r in enumerate(self.records)
+                }
+                for future in as_completed(futures):
+                    yield futures[future], future.result()  # the first exception of a check stops the run here
+            finally:
+                for pool in pools.values():
+                    pool.close()  # checks not started are cancelled; running ones finish
+                self.waited_s = {p: pool.waited_s for p, pool in pools.items()}
 
 
 def check_all(

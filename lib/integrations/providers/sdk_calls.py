@@ -27,7 +27,9 @@ _RATE_HEADERS = (
 
 
 def rate_limit(headers: Any) -> dict[str, str]:
-    return {h: headers[h] for h in _RATE_HEADERS if headers is not None and h in headers}
+    if headers is None:
+        return {}
+    return {name: value for name, value in headers.items() if name in _RATE_HEADERS}  # one pass; names lower-case
 
 
 def auth_template(client: Any) -> Callable[[str], dict[str, str]]:

@@ -42,12 +42,11 @@ class RewrapReport(BaseModel):
 
 def reconcile(deps: Deps, dry_run: bool = False, actor: str = "system", org_slug: str | None = None) -> ReconcileReport:
     """Rebuild the status cache from the system of record; report every drift (fixed unless dry_run)."""
-    if org_slug is None:
-        orgs = deps.cache.all_orgs()
+    if org_slug is None:  # the overview's read models: one query each side, straight into frames
+        frame = overview_frame(deps.store.active_frame(), deps.cache.status_frame())
     else:
         org = deps.cache.get_org(org_slug)
-        orgs = [org] if org else []
-    frame = overview_frame(records_frame(deps.store.list_credentials(org_slug)), orgs_frame(orgs))
+        frame = overview_frame(records_frame(deps.store.list_credentials(org_slug)), orgs_frame([org] if org else []))
     drifted = frame[frame["drift"]]
     drifts = [
         Drift(

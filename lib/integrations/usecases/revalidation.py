@@ -14,6 +14,7 @@ from ..checkpool import CheckRun, PoolLimits
 from ..deps import Deps
 from ..domain import Provider, StoredCredential, check_slug
 from ..errors import Code, IntegrationError
+from ..gctune import relaxed_collection
 from .checks import Assessment, apply, assess
 from .maintenance import reconcile
 
@@ -133,18 +134,19 @@ def revalidate_many(
     (checks/s), and a 429 backs off that provider only, then the check is retried. `workers` is deprecated and
     ignored: a run is threads in one process (see checkpool.py)."""
     started = time.monotonic()
-    records, missing = chosen(deps, orgs, providers, targets)
     plan = RunPlan(
         concurrency=concurrency, actor=actor, rates=rates or {}, max_rate_limit_retries=max_rate_limit_retries
     )
-    report = revalidate_records(deps, records, plan, progress)
-    report.missing = missing
+    with relaxed_collection():  # loading the records, the checks and the reconcile (gctune.py)
+        records, missing = chosen(deps, orgs, providers, targets)
+        report = revalidate_records(deps, records, plan, progress)
+        report.missing = missing
+        try:  # writers in other processes (the API server, other tasks) may have synced out of order: repair it
+            report.drift_fixed = reconcile(deps, actor=actor).fixed
+        except IntegrationError as exc:
+            report.warnings.append(f"{exc.code}: reconcile after the run failed ({exc.message}); run it again.")
     if workers is not None or (deps.settings is not None and deps.settings.bulk_workers):
         report.warnings.append(WORKERS_IGNORED)
-    try:  # writers in other processes (the API server, other tasks) may have synced out of order: repair it
-        report.drift_fixed = reconcile(deps, actor=actor).fixed
-    except IntegrationError as exc:
-        report.warnings.append(f"{exc.code}: reconcile after the run failed ({exc.message}); run it again.")
     report.alert = alerts.alert(deps.store, deps.settings, report.changed, "revalidate", actor)
     report.warnings += alerts.warnings(report.alert)
     report.duration_s = time.monotonic() - started
