@@ -12,7 +12,8 @@ So while a run is on:
   check keeps are seldom promoted, and full collections become rare.
 
 Garbage is still collected (only less often), so memory stays bounded on a run of any size. The settings are
-process-wide: overlapping runs share them, and the last run to end restores what was there before.
+process-wide: overlapping runs share them, and the last run to end restores what was there before (when the
+application had frozen objects itself, everything frozen stays frozen: unfreezing would undo its own freeze).
 """
 
 from __future__ import annotations
@@ -27,15 +28,16 @@ YOUNG_THRESHOLD = 50_000
 _lock = threading.Lock()
 _runs = 0
 _saved: tuple[int, int, int] = (700, 10, 10)
+_frozen_before = False  # the application froze objects itself (gc.freeze at start-up): leave them frozen
 
 
 @contextmanager
 def relaxed_collection() -> Iterator[None]:
     """Freeze what exists and collect the young generation less often until the last overlapping run ends."""
-    global _runs, _saved
+    global _runs, _saved, _frozen_before
     with _lock:
         if _runs == 0:
-            _saved = gc.get_threshold()
+            _saved, _frozen_before = gc.get_threshold(), gc.get_freeze_count() > 0
             gc.set_threshold(max(YOUNG_THRESHOLD, _saved[0]), _saved[1], _saved[2])
         gc.freeze()  # again in a nested run: what the outer one loaded since (its records) is frozen too
         _runs += 1
@@ -46,4 +48,5 @@ def relaxed_collection() -> Iterator[None]:
             _runs -= 1
             if _runs == 0:
                 gc.set_threshold(*_saved)
-                gc.unfreeze()
+                if not _frozen_before:
+                    gc.unfreeze()

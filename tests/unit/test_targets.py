@@ -94,3 +94,18 @@ def test_a_new_setup_after_delete_starts_blank(svc: IntegrationService) -> None:
     svc.setup(ORG, "gcp", service_account_json("sa@p.iam.gserviceaccount.com"))
     one = svc.get_one(ORG, "gcp")
     assert (one.credential_name, one.metadata) == (None, {})
+
+
+def test_what_is_pending_is_written_once_only_the_last_wave_is_in_flight() -> None:
+    """The results are written in batches while checks go on; when every check left is in flight, what is pending
+    is written during their round trips, so only the last wave's results are left to write after the last check."""
+    svc = fake_service()
+    for i in range(10):
+        svc.register_org(f"org-{i}")
+        svc.setup(f"org-{i}", "openai", openai_key(), skip_validation=True)
+    batches: list[int] = []
+    write = svc.store.record_validations
+    svc.store.record_validations = lambda updates: batches.append(len(updates)) or write(updates)  # type: ignore[method-assign]
+    report = svc.revalidate_many(concurrency=3)
+    assert report.outcomes == {"VALID": 10}
+    assert batches == [7, 3]  # 10 checks, 3 at a time: written when the last 3 were in flight, then those 3

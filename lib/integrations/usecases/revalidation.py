@@ -158,14 +158,18 @@ def revalidate_records(
 ) -> RevalidateReport:
     """Check `records` on per-provider thread pools (checkpool.py); write in batches on this thread."""
     report, pending = RevalidateReport(total=len(records)), list[Assessment]()
-    run = CheckRun(records, lambda record: assess(deps, record, plan.actor), plan.limits())
+    limits = plan.limits()
+    run = CheckRun(records, lambda record: assess(deps, record, plan.actor), limits)
+    last_wave = sum(limits.concurrency.get(p, 1) for p in {r.provider for r in records})  # checks in flight at once
     with closing(run.completed()) as completed:  # a failed write stops the pools at once
         for done, (_, assessment) in enumerate(completed, 1):
             report.count(assessment)
             pending.append(assessment)
             if progress:
                 progress(done, len(records))
-            if len(pending) >= WRITE_BATCH:  # written while the other checks go on
+            # written while the other checks go on; once every check left is in flight, what is pending is written
+            # during their round trips, so that only the last wave's results remain to be written at the end
+            if len(pending) >= WRITE_BATCH or len(records) - done == last_wave:
                 apply(deps, pending, plan.actor)
                 pending.clear()
     if pending:
