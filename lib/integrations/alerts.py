@@ -32,6 +32,8 @@ BACKOFF_S = 0.5  # first wait; doubles each retry (0.5, 1, 2 s), a 429's Retry-A
 MAX_WAIT_S = 10.0
 BUDGET_S = 30.0  # no retry starts after this long: a run never waits on a webhook for more
 TIMEOUT_S = 5.0  # per attempt
+# a single re-validation (the API, the console, the CLI) has a person waiting on it: 2 attempts of 3 s at most
+INTERACTIVE_ATTEMPTS, INTERACTIVE_TIMEOUT_S = 2, 3.0
 TEXT_LINES = 50  # the readable text lists this many flips, then "and N more"; `flips` lists them all
 
 
@@ -198,6 +200,8 @@ def notify(
     *,
     attempts: int = ATTEMPTS,
     backoff_s: float = BACKOFF_S,
+    timeout_s: float = TIMEOUT_S,
+    budget_s: float = BUDGET_S,
 ) -> AlertDelivery:
     """Post one message for a run's flips to INTEGRATIONS_ALERT_WEBHOOK_URL. Nothing is sent (attempts=0) when
     there is no flip or no webhook. Never raises: a delivery that fails is returned with `failed` true."""
@@ -217,14 +221,14 @@ def notify(
 
     retrying = Retrying(
         retry=retry_if_exception_type((httpx.TransportError, _Refused)),
-        stop=stop_after_attempt(attempts) | stop_after_delay(BUDGET_S),
+        stop=stop_after_attempt(attempts) | stop_after_delay(budget_s),
         wait=_wait(backoff_s),
         reraise=True,
     )
     redact, httpx_log = _Redact(url, result.target), logging.getLogger("httpx")
     httpx_log.addFilter(redact)
     try:
-        with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False) as client:
+        with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
             response = retrying(post, client)
     except Exception as exc:  # noqa: BLE001 - an alert never fails the run that sent it
         result.error = _describe(exc)
@@ -268,11 +272,15 @@ def alert(
     source: str,
     actor: str = "system",
     run_id: str | None = None,
+    interactive: bool = False,
 ) -> AlertDelivery | None:
     """A run's alert, end to end: its flips, one message, and ALERT_DELIVERY_FAILED events when it did not arrive.
-    None when nothing was due (no webhook configured, or no status flipped)."""
+    None when nothing was due (no webhook configured, or no status flipped). `interactive`: a person waits on the
+    call (a single re-validation), so INTERACTIVE_ATTEMPTS of INTERACTIVE_TIMEOUT_S at most, not a run's budget."""
     changes = flips(before_after)
-    delivery = notify(changes, settings, source, run_id)
+    attempts, timeout_s = (INTERACTIVE_ATTEMPTS, INTERACTIVE_TIMEOUT_S) if interactive else (ATTEMPTS, TIMEOUT_S)
+    budget_s = INTERACTIVE_TIMEOUT_S if interactive else BUDGET_S  # no retry starts after this long
+    delivery = notify(changes, settings, source, run_id, attempts=attempts, timeout_s=timeout_s, budget_s=budget_s)
     if delivery.attempts == 0:
         return None
     if delivery.failed:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from integrations import IntegrationError, IntegrationService, Status, connect
+from integrations import IntegrationError, IntegrationService, Status, alerts, connect
 from integrations.alerts import ATTEMPTS, Flip, payload, slack_escape
 from integrations.domain import Action, Outcome, Provider
 from integrations.settings import Settings
@@ -189,6 +189,25 @@ def test_a_4xx_is_not_retried_and_shows_in_a_single_revalidation(
     assert result.warnings[0].startswith("ALERT_DELIVERY_FAILED") and "HTTP 404 'no_service'" in result.warnings[0]
     [event] = [e for e in svc.store.events() if e.action == Action.ALERT]
     assert event.org_slug == "acmecorp" and event.provider == Provider.OPENAI and "HTTP 404" in event.message
+    _assert_no_secret(_everything(svc, caplog, result.model_dump(mode="json")))
+
+
+def test_a_hanging_webhook_holds_a_single_revalidation_for_two_short_attempts_at_most(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A person waits on a single re-validation (API, console, CLI): the alert gets at most INTERACTIVE_ATTEMPTS
+    posts, none started after INTERACTIVE_TIMEOUT_S, not a run's 4 attempts within 30 s (~24 s on a hanging
+    webhook); the check's verdict is returned with a warning."""
+    monkeypatch.setattr(alerts, "INTERACTIVE_TIMEOUT_S", 0.5)  # the hang outlasts it; the test stays short
+    monkeypatch.setattr(alerts, "BACKOFF_S", 0.05)
+    with serve(lambda _: Reply(200, "ok", hang_s=1.5)) as (url, seen):
+        svc = _connect(tmp_path, monkeypatch, url)
+        result = svc.validate("acmecorp", "openai")
+        assert len(seen) == 1  # no retry starts once the budget (one attempt's timeout) is spent
+    assert result.validation_status == Status.INVALID
+    assert result.warnings[0].startswith("ALERT_DELIVERY_FAILED") and "ReadTimeout" in result.warnings[0]
+    [event] = [e for e in svc.store.events() if e.action == Action.ALERT]
+    assert "after 1 attempt(s) (ReadTimeout)" in event.message
     _assert_no_secret(_everything(svc, caplog, result.model_dump(mode="json")))
 
 

@@ -154,5 +154,6 @@ def validate(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "
     deps.limiter.hit(org_slug)
     result = revalidate_record(deps, record, actor)
     change = (record, result.validation_status, result.error.code if result.error else None)
-    result.warnings += alerts.warnings(alerts.alert(deps.store, deps.settings, [change], "validate", actor))
+    delivery = alerts.alert(deps.store, deps.settings, [change], "validate", actor, interactive=True)
+    result.warnings += alerts.warnings(delivery)
     return result
