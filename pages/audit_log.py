@@ -72,6 +72,7 @@ table = st.dataframe(
         "status_after": "After",
         "duration_ms": st.column_config.NumberColumn("Took (ms)"),
         "credential_id": "Credential id",
+        "run_id": "Run id",
         "event_id": "Event id",
     },
 )

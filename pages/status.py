@@ -164,8 +164,9 @@ if last.attrs["started"] is None:
     st.caption(f"No re-validation in the last {LOOKBACK.days} days.")
 else:
     started, ended = last.attrs["started"], last.attrs["ended"]
+    run = f" ({_ui.plain(last.attrs['run_id'])})" if last.attrs["run_id"] else ""  # a task run's id: as text
     st.caption(
-        f"Last run: {last.attrs['checks']:,} check(s) from {started:%Y-%m-%d %H:%M:%S} to {ended:%H:%M:%S} UTC; "
+        f"Last run{run}: {last.attrs['checks']:,} check(s) from {started:%Y-%m-%d %H:%M:%S} to {ended:%H:%M:%S} UTC; "
         f"{len(last)} status change(s)."
     )
     if last.attrs["undelivered"]:

@@ -245,7 +245,7 @@ def notify(
     return result
 
 
-def failure_events(changes: list[Flip], delivery: AlertDelivery, actor: str) -> list[Event]:
+def failure_events(changes: list[Flip], delivery: AlertDelivery, actor: str, run_id: str | None = None) -> list[Event]:
     """One ALERT event per flip whose alert did not arrive, so each org's history says so."""
     return [
         make_event(
@@ -260,6 +260,7 @@ def failure_events(changes: list[Flip], delivery: AlertDelivery, actor: str) -> 
             error_code="ALERT_DELIVERY_FAILED",
             message=f"The alert of this status change was not delivered to {delivery.target} after "
             f"{delivery.attempts} attempt(s) ({delivery.error}).",
+            run_id=run_id,
         )
         for f in changes
     ]
@@ -285,7 +286,7 @@ def alert(
         return None
     if delivery.failed:
         try:
-            store.append_events(failure_events(changes, delivery, actor))
+            store.append_events(failure_events(changes, delivery, actor, run_id))
         except IntegrationError as exc:
             log.error("could not record the alert delivery failure: %s", exc.code)
     return delivery

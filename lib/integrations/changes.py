@@ -1,9 +1,9 @@
 """Status flips read back from the event history: over a window (the audit) or in the last run (the console).
 
-A flip is a VALIDATE event whose status_after differs from its status_before (what alerts.py posts). A run is a
-burst of re-validations: the latest VALIDATE event and the ones before it, each within RUN_GAP of the next (a
-bulk run's checks follow one another within seconds; a single re-validation minutes after any other is a run of
-one). Events carry no run id, so runs closer than RUN_GAP read as one.
+A flip is a VALIDATE event whose status_after differs from its status_before (what alerts.py posts). A
+bulk or task run's checks carry its run id, so the last run is exactly the events with the latest check's run id.
+Single re-validations carry none: the last of them and the ones before it, each within RUN_GAP of the next, read
+as one run (as does a history written before events had run ids).
 """
 
 from __future__ import annotations
@@ -42,19 +42,28 @@ def flip_counts(flips: pd.DataFrame) -> pd.DataFrame:
 
 def since_last_run(events: pd.DataFrame, gap: timedelta = RUN_GAP) -> pd.DataFrame:
     """The flips of the last run (see the module's docstring). `attrs` holds the run's `started`, `ended` and
-    `checks` (None and 0 when nothing was ever re-validated) and `undelivered`: its flips whose alert failed."""
+    `checks` (None and 0 when nothing was re-validated), `run_id` (None for checks outside a bulk or task run)
+    and `undelivered`: its flips whose alert failed."""
+    runs = events["run_id"] if "run_id" in events else pd.Series(None, index=events.index, dtype=object)
     checks = events[events["action"] == Action.VALIDATE.value].sort_values("at", ascending=False)
-    started = ended = None
-    count = 0
+    started = ended = run_id = None
+    window, count = events.iloc[0:0], 0
     if not checks.empty:
-        times = checks["at"].reset_index(drop=True)
-        breaks = times.diff(-1) > pd.Timedelta(gap)  # newest first: a gap before this event ends the run
-        count = int(breaks.values.argmax()) + 1 if breaks.any() else len(times)
-        started, ended = times[count - 1], times[0]
-    window = events if started is None else events[events["at"] >= started]
+        latest = runs[checks.index[0]]
+        if isinstance(latest, str):  # a bulk or task run: exactly its events, however close another run came
+            mine = checks[runs[checks.index] == latest]
+            run_id, count, started, ended = latest, len(mine), mine["at"].min(), mine["at"].max()
+            window = events[runs == latest]
+        else:  # single checks (or a history from before run ids): a burst, ended by a gap or by a run's check
+            times = checks["at"].reset_index(drop=True)
+            in_run = runs[checks.index].reset_index(drop=True).apply(lambda r: isinstance(r, str))
+            breaks = (times.diff(-1) > pd.Timedelta(gap)) | in_run.shift(-1, fill_value=False)
+            count = int(breaks.values.argmax()) + 1 if breaks.any() else len(times)
+            started, ended = times[count - 1], times[0]
+            window = events[(events["at"] >= started) & runs.apply(lambda r: not isinstance(r, str))]
     flips = status_flips(window)
     undelivered = int((window["action"] == Action.ALERT.value).sum())
-    flips.attrs.update(started=started, ended=ended, checks=count, undelivered=undelivered)
+    flips.attrs.update(started=started, ended=ended, checks=count, undelivered=undelivered, run_id=run_id)
     return flips
 
 

@@ -75,7 +75,7 @@ def revalidate(
         _emit(
             as_json,
             report.model_dump(mode="json"),
-            f"{report.total} checked in {report.duration_s:.1f}s: {report.outcomes}; "
+            f"run {report.run_id}: {report.total} checked in {report.duration_s:.1f}s: {report.outcomes}; "
             f"errors {report.errors}; {len(report.changed)} status change(s); {report.drift_fixed} drift(s) fixed",
         )
         if report.alarms and not as_json:

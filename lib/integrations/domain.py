@@ -220,6 +220,7 @@ class Event(BaseModel):
     message: str = ""
     actor: str = "system"
     duration_ms: int = 0
+    run_id: str | None = None  # the bulk or task run that made this check; None for a single action
 
 
 class OrgApiKey(BaseModel):

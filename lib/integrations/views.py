@@ -45,6 +45,7 @@ EVENT_COLUMNS = [
     "status_after",
     "duration_ms",
     "credential_id",
+    "run_id",
     "event_id",
 ]
 

@@ -148,6 +148,11 @@ class StoreContract:
         assert [e.action for e in store.events("acmecorp")] == [Action.VALIDATE, Action.SETUP]
         assert len(store.events()) == 3
 
+    def test_an_event_keeps_its_run_id(self, store: IntegrationStore) -> None:
+        """A run's checks name it (changes.since_last_run reads the last run by it); single actions name none."""
+        store.append_events([event(offset_s=1).model_copy(update={"run_id": "bulk-0123456789abcdef"}), event()])
+        assert [e.run_id for e in store.events()] == ["bulk-0123456789abcdef", None]
+
     def test_events_since_a_time_only(self, store: IntegrationStore) -> None:
         """`since` keeps what happened at or after it (the console reads only the recent days; BigQuery prunes)."""
         store.append_events([event("acmecorp", offset_s=s) for s in (0, 60, 120)] + [event("globex", offset_s=90)])
@@ -414,6 +419,17 @@ class TestBigQueryStore(StoreContract, UnreachableStoreContract):
         store.activate(rec, event())
         assert store.get_active("acmecorp", Provider.OPENAI).credential_kind == CredentialKind.ADMIN
 
+    def test_init_adds_the_run_id_column_to_an_older_events_table(self) -> None:
+        client = DuckBigQuery()
+        store = BigQueryStore(client, PROJECT)
+        store.init()
+        client.query(f"ALTER TABLE `{PROJECT}.organizations.org_integration_events` DROP COLUMN run_id")
+        [finding] = [f for f in store.inspect() if f.name == "table org_integration_events"]
+        assert not finding.ok and "run_id" in finding.detail and "integrations init" in finding.fix
+        store.init()
+        store.append_event(event().model_copy(update={"run_id": "run-1"}))
+        assert [e.run_id for e in store.events()] == ["run-1"]
+
 
 class TestSqliteStore(StoreContract, UnreachableStoreContract):
     def make(self, tmp_path: Path) -> IntegrationStore:
@@ -423,20 +439,21 @@ class TestSqliteStore(StoreContract, UnreachableStoreContract):
         (tmp_path / "a-directory").mkdir(mode=0o700)  # where the file should be: SQLite cannot open it
         return SqliteStore(tmp_path / "a-directory")
 
-    def test_init_adds_the_kind_column_to_an_older_file(self, tmp_path: Path) -> None:
+    def test_init_adds_the_kind_and_run_id_columns_to_an_older_file(self, tmp_path: Path) -> None:
         import sqlite3
 
         from integrations.store.sqlite import SCHEMA
 
         with sqlite3.connect(tmp_path / "old.sqlite") as conn:  # the schema as it was before kinds
-            conn.executescript(SCHEMA.replace(", credential_kind TEXT", ""))
+            conn.executescript(SCHEMA.replace(", credential_kind TEXT", "").replace(", run_id TEXT", ""))
         (tmp_path / "old.sqlite").chmod(0o600)  # as the store's files are (it refuses shared ones)
         store = SqliteStore(tmp_path / "old.sqlite")
         store.init()
         store.init()
         rec = record(credential_kind=CredentialKind.SERVICE_ACCOUNT)
-        store.activate(rec, event())
+        store.activate(rec, event().model_copy(update={"run_id": "run-1"}))
         assert store.get_active("acmecorp", Provider.OPENAI).credential_kind == CredentialKind.SERVICE_ACCOUNT
+        assert [e.run_id for e in store.events()] == ["run-1"]
 
 
 class TestInMemoryStore(StoreContract):

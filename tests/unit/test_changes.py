@@ -14,7 +14,7 @@ from tests.keys import openai_key
 
 def test_nothing_validated_yet(svc: IntegrationService) -> None:
     last = svc.changes_since_last_run()
-    assert last.empty and last.attrs == {"started": None, "ended": None, "checks": 0, "undelivered": 0}
+    assert last.empty and last.attrs == {"started": None, "ended": None, "checks": 0, "undelivered": 0, "run_id": None}
     assert audit.status_flips(svc).empty and audit.flip_counts(svc).empty
 
 
@@ -69,3 +69,26 @@ def test_the_console_reads_only_the_lookback_window(svc: IntegrationService) -> 
         event.at -= changes.LOOKBACK + timedelta(hours=1)
     last = svc.changes_since_last_run()
     assert last.empty and last.attrs["started"] is None and last.attrs["checks"] == 0
+
+
+def test_two_bulk_runs_a_minute_apart_are_two_runs(svc: IntegrationService) -> None:
+    """A run's checks carry its run id: the last run is exactly its own checks, however soon after another."""
+    svc.setup(ORG, "openai", openai_key("revoked"), skip_validation=True)
+    svc.setup(ORG, "anthropic", "sk-ant-api03-" + "a" * 40, skip_validation=True)
+    first = svc.revalidate_many()  # both flip: PENDING -> INVALID, PENDING -> VALID
+    second = svc.revalidate_many(providers=["openai"])  # INVALID again: one check, no flip
+    assert first.run_id and second.run_id and first.run_id != second.run_id
+    last = svc.changes_since_last_run()
+    assert last.attrs["run_id"] == second.run_id and last.attrs["checks"] == 1 and last.empty
+    runs = {e.run_id for e in svc.store.events() if e.action.value == "VALIDATE"}
+    assert runs == {first.run_id, second.run_id}
+
+
+def test_a_single_check_after_a_run_is_a_run_of_its_own(svc: IntegrationService) -> None:
+    svc.setup(ORG, "openai", openai_key("revoked"), skip_validation=True)
+    svc.setup(ORG, "anthropic", "sk-ant-api03-" + "a" * 40, skip_validation=True)
+    svc.revalidate_many(providers=["anthropic"])  # PENDING -> VALID, in a run
+    svc.validate(ORG, "openai")  # PENDING -> INVALID, a single check seconds later
+    last = svc.changes_since_last_run()
+    assert last.attrs["run_id"] is None and last.attrs["checks"] == 1
+    assert list(zip(last.provider, last.status_after, strict=True)) == [("OPENAI", "INVALID")]

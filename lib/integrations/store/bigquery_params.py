@@ -36,6 +36,7 @@ EVENT_TYPES = {  # the STRUCT of one @events element: the events table's columns
     "message": "STRING",
     "actor": "STRING",
     "duration_ms": "INT64",
+    "run_id": "STRING",
 }
 UPDATE_TYPES = {  # the STRUCT of one @updates element
     "credential_id": "STRING",

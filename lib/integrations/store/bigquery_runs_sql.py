@@ -40,7 +40,7 @@ MERGE `{{t}}.org_integrations` AS c
     updated_by = s.actor;
 INSERT INTO `{{t}}.org_integration_events` ({EVENT_COLUMNS})
   SELECT r.event_id, r.checked_at, r.org_slug, r.provider, r.credential_id, @action, r.status_before,
-  r.status_after, r.outcome, r.error_code, r.message, r.actor, r.duration_ms
+  r.status_after, r.outcome, r.error_code, r.message, r.actor, r.duration_ms, r.run_id
   FROM `{{t}}.revalidation_results` AS r WHERE {_RUN} AND {_UNWRITTEN}
   {_ONCE};
 COMMIT TRANSACTION;

@@ -14,7 +14,7 @@ CRED_COLUMNS = (
 )
 EVENT_COLUMNS = (
     "event_id, event_at, org_slug, provider, credential_id, action, status_before, status_after, outcome, "
-    "error_code, message, actor, duration_ms"
+    "error_code, message, actor, duration_ms, run_id"
 )
 KEY_COLUMNS = "org_slug, key_id, key_prefix, key_hash, created_at, revoked_at"
 KEY_VERSION_COLUMNS = "key_ref, key_check, created_at, retired_at"
@@ -37,8 +37,9 @@ ADD_CREDENTIAL_KIND = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXIS
 CREATE_EVENTS = """CREATE TABLE IF NOT EXISTS `{t}.org_integration_events` (
   event_id STRING NOT NULL, event_at TIMESTAMP NOT NULL, org_slug STRING NOT NULL, provider STRING,
   credential_id STRING, action STRING NOT NULL, status_before STRING, status_after STRING, outcome STRING NOT NULL,
-  error_code STRING, message STRING, actor STRING, duration_ms INT64)
+  error_code STRING, message STRING, actor STRING, duration_ms INT64, run_id STRING)
 PARTITION BY DATE(event_at) CLUSTER BY org_slug"""
+ADD_RUN_ID = "ALTER TABLE `{t}.org_integration_events` ADD COLUMN IF NOT EXISTS run_id STRING"  # tables before runs
 CREATE_KEYS = """CREATE TABLE IF NOT EXISTS `{t}.org_api_keys` (
   org_slug STRING NOT NULL, key_id STRING NOT NULL, key_prefix STRING NOT NULL, key_hash STRING NOT NULL,
   created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)"""
@@ -63,7 +64,10 @@ COLUMNS = {
         TABLES, (CRED_COLUMNS, EVENT_COLUMNS, KEY_COLUMNS, KEY_VERSION_COLUMNS, RESULT_COLUMNS), strict=True
     )
 }
-ADD_COLUMNS = {"org_integrations": {"credential_kind": ADD_CREDENTIAL_KIND}}  # init() adds these to old tables
+ADD_COLUMNS = {  # init() adds these to old tables
+    "org_integrations": {"credential_kind": ADD_CREDENTIAL_KIND},
+    "org_integration_events": {"run_id": ADD_RUN_ID},
+}
 MIGRATIONS = {  # what an existing dataset needs (README: "Running on Google Cloud")
     "org_integration_events": "The events' time column is now event_at (AT is reserved in BigQuery). Copy the "
     "history into a table with the new column, then swap the names: CREATE TABLE `{t}.org_integration_events_v2` "
@@ -106,7 +110,7 @@ ACTIVATE = f"""BEGIN TRANSACTION;
 INSERT INTO `{{t}}.org_integration_events` ({EVENT_COLUMNS})
   SELECT e.event_id, e.event_at, e.org_slug, e.provider, e.credential_id, e.action,
   COALESCE(e.status_before, ({_PRIOR}), @not_configured), e.status_after, e.outcome, e.error_code,
-  IF(e.status_before IS NULL AND EXISTS ({_PRIOR}), @rotated, e.message), e.actor, e.duration_ms
+  IF(e.status_before IS NULL AND EXISTS ({_PRIOR}), @rotated, e.message), e.actor, e.duration_ms, e.run_id
   FROM UNNEST(@events) AS e;
 {_ERASE_ACTIVE};
 {_INSERT_CREDENTIAL};

@@ -31,7 +31,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS one_active ON org_integrations(org_slug, provi
 CREATE TABLE IF NOT EXISTS org_integration_events (
   event_id TEXT PRIMARY KEY, at TEXT NOT NULL, org_slug TEXT NOT NULL, provider TEXT, credential_id TEXT,
   action TEXT NOT NULL, status_before TEXT, status_after TEXT, outcome TEXT NOT NULL, error_code TEXT,
-  message TEXT, actor TEXT, duration_ms INTEGER);
+  message TEXT, actor TEXT, duration_ms INTEGER, run_id TEXT);
 CREATE INDEX IF NOT EXISTS events_org ON org_integration_events(org_slug, at);
 CREATE INDEX IF NOT EXISTS events_at ON org_integration_events(at);
 CREATE TABLE IF NOT EXISTS org_api_keys (
@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS key_versions (
 """
 CRED_COLUMNS = list(StoredCredential.model_fields)
 EVENT_COLUMNS = list(Event.model_fields)
+_ADDED_COLUMNS = (("org_integrations", "credential_kind"), ("org_integration_events", "run_id"))
 KEY_COLUMNS = list(OrgApiKey.model_fields)
 
 
@@ -110,9 +111,9 @@ class SqliteStore(SqliteRuns, IntegrationStore):
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
             self._runs_schema(conn)  # the staging table of re-validation runs (sqlite_runs.py)
-            columns = {r["name"] for r in conn.execute("PRAGMA table_info(org_integrations)")}
-            if "credential_kind" not in columns:  # a file created before credential kinds were recorded
-                conn.execute("ALTER TABLE org_integrations ADD COLUMN credential_kind TEXT")
+            for table, column in _ADDED_COLUMNS:  # a file created before the column was
+                if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     def _insert(self, conn: sqlite3.Connection, table: str, columns: list[str], model: Any) -> None:
         marks = ",".join("?" * len(columns))

@@ -28,9 +28,9 @@ _APPLY = f"""UPDATE org_integrations AS c SET validation_status = s.status_after
   WHERE c.credential_id = s.credential_id AND c.is_active = 1
   RETURNING credential_id"""
 _EVENTS = f"""INSERT INTO org_integration_events (event_id, at, org_slug, provider, credential_id, action,
-  status_before, status_after, outcome, error_code, message, actor, duration_ms)
+  status_before, status_after, outcome, error_code, message, actor, duration_ms, run_id)
   SELECT r.event_id, r.checked_at, r.org_slug, r.provider, r.credential_id, 'VALIDATE', r.status_before,
-  r.status_after, r.outcome, r.error_code, r.message, r.actor, r.duration_ms {_NEW}"""
+  r.status_after, r.outcome, r.error_code, r.message, r.actor, r.duration_ms, r.run_id {_NEW}"""
 
 
 def _staged(row: sqlite3.Row) -> StagedResult:

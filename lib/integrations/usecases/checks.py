@@ -81,8 +81,9 @@ def check_stored(deps: Deps, record: StoredCredential) -> CheckResult:
     return guarded(lambda: deps.validators[record.provider].check(parsed, record.metadata), record.org_slug)
 
 
-def assess(deps: Deps, record: StoredCredential, actor: str = "system") -> Assessment:
-    """Decrypt and re-check one credential; decide the new status. Writes nothing."""
+def assess(deps: Deps, record: StoredCredential, actor: str = "system", run_id: str | None = None) -> Assessment:
+    """Decrypt and re-check one credential; decide the new status (its event names the run, if any). Writes
+    nothing."""
     started = time.monotonic()
     result = check_stored(deps, record)
     before = record.validation_status
@@ -99,6 +100,7 @@ def assess(deps: Deps, record: StoredCredential, actor: str = "system") -> Asses
         status_after=decided.after,
         error_code=result.error_code,
         message=result.message,
+        run_id=run_id,
     )
     return Assessment(record, result, decided.after, utcnow() if decided.validated else None, event, decided)
 

@@ -4,6 +4,7 @@ process), write the verdicts in batches as they come, then reconcile the status 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import closing
 
@@ -28,6 +29,7 @@ WORKERS_IGNORED = (
 
 
 class RevalidateReport(BaseModel):
+    run_id: str | None = None  # on each of the run's events: "changes since the last run" reads the run by it
     total: int = 0
     workers: int = 1
     backoff_s: dict[str, float] = Field(default_factory=dict)
@@ -73,6 +75,7 @@ class RunPlan(BaseModel):
 
     concurrency: int
     actor: str
+    run_id: str = Field(default_factory=lambda: f"bulk-{uuid.uuid4().hex[:16]}")
     rates: dict[Provider, float] = Field(default_factory=dict)
     max_rate_limit_retries: int = 2
 
@@ -147,7 +150,7 @@ def revalidate_many(
             report.warnings.append(f"{exc.code}: reconcile after the run failed ({exc.message}); run it again.")
     if workers is not None or (deps.settings is not None and deps.settings.bulk_workers):
         report.warnings.append(WORKERS_IGNORED)
-    report.alert = alerts.alert(deps.store, deps.settings, report.changed, "revalidate", actor)
+    report.alert = alerts.alert(deps.store, deps.settings, report.changed, "revalidate", actor, run_id=plan.run_id)
     report.warnings += alerts.warnings(report.alert)
     report.duration_s = time.monotonic() - started
     return report
@@ -157,9 +160,9 @@ def revalidate_records(
     deps: Deps, records: list[StoredCredential], plan: RunPlan, progress: Progress | None = None
 ) -> RevalidateReport:
     """Check `records` on per-provider thread pools (checkpool.py); write in batches on this thread."""
-    report, pending = RevalidateReport(total=len(records)), list[Assessment]()
+    report, pending = RevalidateReport(run_id=plan.run_id, total=len(records)), list[Assessment]()
     limits = plan.limits()
-    run = CheckRun(records, lambda record: assess(deps, record, plan.actor), limits)
+    run = CheckRun(records, lambda record: assess(deps, record, plan.actor, plan.run_id), limits)
     last_wave = sum(limits.concurrency.get(p, 1) for p in {r.provider for r in records})  # checks in flight at once
     with closing(run.completed()) as completed:  # a failed write stops the pools at once
         for done, (_, assessment) in enumerate(completed, 1):

@@ -1,0 +1,115 @@
+"""The bulk re-validation figures of `make bench`, in a fresh process over a stored data set (as the CLI's
+`integrations revalidate` and a nightly task run it): python -m tests.benchmarks.bulk DATA_DIR SEQUENTIAL_S.
+
+Each run at 32 and 16 per provider is measured start to end against the concurrency bound (providers x concurrency /
+round trip), with its steady rate (the middle 80% of its checks, from the progress callback) and what it pays
+before its first result and after its last; the CPU ceiling is the same run with a provider that answers at once;
+gctune's effect is a ratio against Python's own collector settings, in the same process."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import NamedTuple
+
+from tests.benchmarks.__main__ import CONCURRENCY, LATENCY_MS, LEVELS, REPEAT, _cpu, line, service
+
+
+class Timed(NamedTuple):
+    """One bulk run: its wall and CPU time, the steady rate (the middle 80% of its checks), and the time before
+    its first result and after its last (loading the records and one round trip; the last write and reconcile)."""
+
+    wall: float
+    cpu: float
+    steady: float
+    before_first: float
+    after_last: float
+    outcomes: dict[str, int]
+
+
+def timed_run(svc, concurrency: int) -> Timed:
+    marks: list[float] = []
+    before, started = _cpu(), time.perf_counter()
+    report = svc.revalidate_many(concurrency=concurrency, progress=lambda *_: marks.append(time.perf_counter()))
+    wall = time.perf_counter() - started
+    middle = marks[len(marks) // 10 : len(marks) * 9 // 10]
+    steady = (len(middle) - 1) / (middle[-1] - middle[0])
+    return Timed(wall, _cpu() - before, steady, marks[0] - started, started + wall - marks[-1], report.outcomes)
+
+
+def _without_gctune(svc, total: int) -> tuple[str, str]:
+    """The baseline for gctune.py: the same run with the collector as Python sets it."""
+    import integrations.checkpool as checkpool
+    import integrations.usecases.revalidation as revalidation
+
+    relaxed = checkpool.relaxed_collection
+    with_it = statistics.median(timed_run(svc, CONCURRENCY).wall for _ in range(REPEAT))
+    checkpool.relaxed_collection = revalidation.relaxed_collection = contextlib.nullcontext  # type: ignore[assignment]
+    try:
+        without = statistics.median(timed_run(svc, CONCURRENCY).wall for _ in range(REPEAT))
+    finally:
+        checkpool.relaxed_collection = revalidation.relaxed_collection = relaxed
+    return (
+        f"gctune (a run's collector settings) vs Python's, {CONCURRENCY}/provider",
+        f"{total / with_it:.0f} vs {total / without:.0f} checks/s: {without / with_it:.2f}x faster",
+    )
+
+
+def _cpu_ceiling(data_dir: Path, total: int) -> float:
+    """Checks per second of a bulk run whose provider answers at once: the most this process's CPU allows (the
+    checks, the writes and the reconcile), measured on the same data (best of REPEAT after a warm-up)."""
+    svc = service(data_dir, latency_ms=0)
+    svc.revalidate_many(concurrency=CONCURRENCY)
+    walls = []
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        svc.revalidate_many(concurrency=CONCURRENCY)
+        walls.append(time.perf_counter() - started)
+    return total / min(walls)
+
+
+def main(data_dir: Path, sequential: float) -> None:
+    svc = service(data_dir)
+    records = svc.store.list_credentials()
+    providers = len({r.provider for r in records})
+    ceiling = _cpu_ceiling(data_dir, len(records))
+    line(
+        f"CPU ceiling: the same run with a 0 ms provider, {CONCURRENCY}/provider",
+        f"{ceiling:.0f} checks/s (what this process can do when no check waits)",
+    )
+    for concurrency in LEVELS:
+        runs = [timed_run(svc, concurrency) for _ in range(REPEAT)]
+        run = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]  # the median run
+        bound = providers * concurrency / (LATENCY_MS / 1000)  # checks per second with every slot always busy
+        rate = len(records) / run.wall
+        line(
+            f"bulk re-validation of {len(records)}, {concurrency}/provider, one process",
+            f"{run.wall:.2f}s (median of {REPEAT}), {run.outcomes}, {run.cpu / len(records) * 1000:.2f} ms CPU/check",
+        )
+        line("  vs sequential loop", f"{sequential / run.wall:.1f}x faster")
+        line(
+            f"  vs concurrency bound {providers}x{concurrency}/{LATENCY_MS / 1000:g}s = {bound:.0f} checks/s",
+            f"{rate:.0f} checks/s = {rate / bound:.0%} of the bound, start to end (target >= 90%)",
+        )
+        line("  steady state (the middle 80% of the checks)", f"{run.steady:.0f} checks/s = {run.steady / bound:.0%}")
+        line(
+            "  per run: before the first result / after the last",
+            f"{run.before_first:.2f}s (records read, one round trip) / {run.after_last:.2f}s (last write, reconcile)",
+        )
+        line(
+            f"  vs the lower of the bound and the CPU ceiling ({min(bound, ceiling):.0f} checks/s)",
+            f"{rate / min(bound, ceiling):.0%}",
+        )
+    line(*_without_gctune(svc, len(records)))
+    tracemalloc.start()
+    svc.revalidate_many(concurrency=CONCURRENCY)
+    line("peak traced memory of a bulk run", f"{tracemalloc.get_traced_memory()[1] / 2**20:.1f} MiB")
+    tracemalloc.stop()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), float(sys.argv[2]))
