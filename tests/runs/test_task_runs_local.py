@@ -82,7 +82,7 @@ def test_two_task_processes_and_finalize_check_every_credential_exactly_once(env
     added = _validations(env)[: len(active)]
     assert sorted(added) == sorted(active) and len(_validations(env)) == len(before) + len(active)
     events = connect(data_dir=Path(env["INTEGRATIONS_DATA_DIR"])).store.events()
-    assert {e.run_id for e in events if e.action == Action.VALIDATE and e.credential_id in added} == {"n1"}
+    assert sorted(e.credential_id for e in events if e.run_id == "n1") == sorted(active)  # the run's checks name it
     staged = (
         sqlite3.connect(Path(env["INTEGRATIONS_DATA_DIR"]) / "warehouse.sqlite")
         .execute("SELECT * FROM revalidation_results")

@@ -42,7 +42,6 @@ CREATE TABLE IF NOT EXISTS key_versions (
 """
 CRED_COLUMNS = list(StoredCredential.model_fields)
 EVENT_COLUMNS = list(Event.model_fields)
-_ADDED_COLUMNS = (("org_integrations", "credential_kind"), ("org_integration_events", "run_id"))
 KEY_COLUMNS = list(OrgApiKey.model_fields)
 
 
@@ -111,7 +110,7 @@ class SqliteStore(SqliteRuns, IntegrationStore):
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
             self._runs_schema(conn)  # the staging table of re-validation runs (sqlite_runs.py)
-            for table, column in _ADDED_COLUMNS:  # a file created before the column was
+            for table, column in (("org_integrations", "credential_kind"), ("org_integration_events", "run_id")):
                 if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
