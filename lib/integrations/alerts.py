@@ -279,8 +279,8 @@ def alert(
     None when nothing was due (no webhook configured, or no status flipped). `interactive`: a person waits on the
     call (a single re-validation), so INTERACTIVE_ATTEMPTS of INTERACTIVE_TIMEOUT_S at most, not a run's budget."""
     changes = flips(before_after)
-    attempts, timeout_s = (INTERACTIVE_ATTEMPTS, INTERACTIVE_TIMEOUT_S) if interactive else (ATTEMPTS, TIMEOUT_S)
-    budget_s = INTERACTIVE_TIMEOUT_S if interactive else BUDGET_S  # no retry starts after this long
+    quick = (INTERACTIVE_ATTEMPTS, INTERACTIVE_TIMEOUT_S, INTERACTIVE_TIMEOUT_S)  # no retry after one timeout
+    attempts, timeout_s, budget_s = quick if interactive else (ATTEMPTS, TIMEOUT_S, BUDGET_S)
     delivery = notify(changes, settings, source, run_id, attempts=attempts, timeout_s=timeout_s, budget_s=budget_s)
     if delivery.attempts == 0:
         return None

@@ -45,6 +45,7 @@ def since_last_run(events: pd.DataFrame, gap: timedelta = RUN_GAP) -> pd.DataFra
     `checks` (None and 0 when nothing was re-validated), `run_id` (None for checks outside a bulk or task run)
     and `undelivered`: its flips whose alert failed."""
     runs = events["run_id"] if "run_id" in events else pd.Series(None, index=events.index, dtype=object)
+    in_run = runs.map(lambda r: isinstance(r, str))  # NaN or None: not a bulk or task run's event
     checks = events[events["action"] == Action.VALIDATE.value].sort_values("at", ascending=False)
     started = ended = run_id = None
     window, count = events.iloc[0:0], 0
@@ -56,11 +57,11 @@ def since_last_run(events: pd.DataFrame, gap: timedelta = RUN_GAP) -> pd.DataFra
             window = events[runs == latest]
         else:  # single checks (or a history from before run ids): a burst, ended by a gap or by a run's check
             times = checks["at"].reset_index(drop=True)
-            in_run = runs[checks.index].reset_index(drop=True).apply(lambda r: isinstance(r, str))
-            breaks = (times.diff(-1) > pd.Timedelta(gap)) | in_run.shift(-1, fill_value=False)
+            older_in_run = in_run[checks.index].reset_index(drop=True).shift(-1, fill_value=False)
+            breaks = (times.diff(-1) > pd.Timedelta(gap)) | older_in_run
             count = int(breaks.values.argmax()) + 1 if breaks.any() else len(times)
             started, ended = times[count - 1], times[0]
-            window = events[(events["at"] >= started) & runs.apply(lambda r: not isinstance(r, str))]
+            window = events[(events["at"] >= started) & ~in_run]
     flips = status_flips(window)
     undelivered = int((window["action"] == Action.ALERT.value).sum())
     flips.attrs.update(started=started, ended=ended, checks=count, undelivered=undelivered, run_id=run_id)

@@ -80,7 +80,7 @@ class ProviderPool:
     def __init__(self, provider: Provider, limits: PoolLimits) -> None:
         rate = limits.rates.get(provider)
         self.limiter = Limiter(_rate(rate)) if rate else None
-        self.threads = ThreadPoolExecutor(max(1, limits.concurrency.get(provider, 1)), f"check-{provider.value}")
+        self.threads = ThreadPoolExecutor(self.size(provider, limits), f"check-{provider.value}")
         self.retries = max(0, limits.rate_limit_retries)
         self.paused_until = 0.0  # time.monotonic(): no check of this provider starts before
         self.waited_s = 0.0  # time this provider's threads spent held back (pauses and the rate)
@@ -92,6 +92,11 @@ class ProviderPool:
             before=lambda _: self.wait_turn(),
             retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
         )
+
+    @staticmethod
+    def size(provider: Provider, limits: PoolLimits) -> int:
+        """The provider's threads: its checks in flight at once."""
+        return max(1, limits.concurrency.get(provider, 1))
 
     def wait_turn(self) -> None:
         """Return when the provider's pause is over and its rate allows one more check."""
@@ -132,6 +137,11 @@ class CheckRun:
     def __init__(self, records: Sequence[StoredCredential], check: Check, limits: PoolLimits) -> None:
         self.records, self.check, self.limits = records, check, limits
         self.waited_s: dict[Provider, float] = {}
+
+    @property
+    def capacity(self) -> int:
+        """Checks in flight at once: the sum of the run's provider pools."""
+        return sum(ProviderPool.size(p, self.limits) for p in {r.provider for r in self.records})
 
     def completed(self) -> Generator[tuple[int, Assessment], None, None]:
         with relaxed_collection():  # a full garbage collection would stall every check thread (gctune.py)

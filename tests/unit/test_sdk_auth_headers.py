@@ -16,7 +16,3 @@ KEYS = ["sk-proj-" + "a" * 40, "sk-ant-api03-" + "b" * 40, "sk-admin-" + "c" * 3
 def test_template_builds_what_the_sdk_sends(client_class, key):
     client = client_class(api_key="placeholder", max_retries=0, http_client=httpx2.Client())
     assert auth_template(client)(key) == client.with_options(api_key=key).auth_headers
-
-
-def test_no_client_no_headers():
-    assert auth_template(None)("sk-proj-" + "a" * 40) == {}

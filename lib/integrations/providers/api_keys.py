@@ -58,14 +58,14 @@ class _SdkKeyValidator(Validator):
 
     def __init__(self, base_url: str, timeout: float, http_client: HttpClientFactory | None = None) -> None:
         self.base_url, self.timeout, self.http_client = base_url, timeout, http_client
-        self._shared: Any = None
-        self._auth: Callable[[str], dict[str, str]] = auth_template(None)
+        self._shared: tuple[Any, Callable[[str], dict[str, str]]] | None = None  # the client, its auth headers
         self._lock = threading.Lock()
 
-    def _client(self) -> Any:
+    def _client(self) -> tuple[Any, Callable[[str], dict[str, str]]]:
+        """The shared SDK client and the auth headers its SDK sends for a key, built together once."""
         with self._lock:
             if self._shared is None:
-                self._shared = shared = self.client_class(
+                shared = self.client_class(
                     api_key="set-per-request",
                     base_url=self.base_url,
                     max_retries=0,
@@ -75,14 +75,14 @@ class _SdkKeyValidator(Validator):
                     if self.http_client
                     else self.sdk.DefaultHttpxClient(follow_redirects=False),
                 )
-                self._auth = auth_template(shared)
+                self._shared = (shared, auth_template(shared))
             return self._shared
 
     def check(self, credential: ParsedCredential, metadata: dict[str, Any] | None = None) -> CheckResult:
         """Inference keys: models.list. Admin keys: one read of the organization's cost report (one day,
         limit=1) -- the call an Admin key exists for, and one it makes without side effects."""
-        shared = self._client()
-        headers = self._auth(credential.secret.get_secret_value())  # as the SDK sends them
+        shared, auth = self._client()
+        headers = auth(credential.secret.get_secret_value())  # as the SDK sends them
         name = credential.provider.label
         if credential.kind == CredentialKind.ADMIN:
             outcome = sdk_outcome(

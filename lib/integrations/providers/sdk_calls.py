@@ -34,8 +34,8 @@ def rate_limit(headers: Any) -> dict[str, str]:
 
 def auth_template(client: Any) -> Callable[[str], dict[str, str]]:
     """The auth headers `client`'s SDK sends for a key, learned once from the SDK itself: a client copy per check
-    (`with_options(api_key=...)`) costs 50-200 us of CPU under the GIL. No client yet: no headers."""
-    probe = client.with_options(api_key=_PROBE).auth_headers if client is not None else {}
+    (`with_options(api_key=...)`) costs 50-200 us of CPU under the GIL."""
+    probe = client.with_options(api_key=_PROBE).auth_headers
     parts = {name: value.split(_PROBE) for name, value in probe.items()}
     return lambda key: {name: key.join(pieces) for name, pieces in parts.items()}
 

@@ -161,9 +161,7 @@ def revalidate_records(
 ) -> RevalidateReport:
     """Check `records` on per-provider thread pools (checkpool.py); write in batches on this thread."""
     report, pending = RevalidateReport(run_id=plan.run_id, total=len(records)), list[Assessment]()
-    limits = plan.limits()
-    run = CheckRun(records, lambda record: assess(deps, record, plan.actor, plan.run_id), limits)
-    last_wave = sum(limits.concurrency.get(p, 1) for p in {r.provider for r in records})  # checks in flight at once
+    run = CheckRun(records, lambda record: assess(deps, record, plan.actor, plan.run_id), plan.limits())
     with closing(run.completed()) as completed:  # a failed write stops the pools at once
         for done, (_, assessment) in enumerate(completed, 1):
             report.count(assessment)
@@ -172,7 +170,7 @@ def revalidate_records(
                 progress(done, len(records))
             # written while the other checks go on; once every check left is in flight, what is pending is written
             # during their round trips, so that only the last wave's results remain to be written at the end
-            if len(pending) >= WRITE_BATCH or len(records) - done == last_wave:
+            if len(pending) >= WRITE_BATCH or len(records) - done == run.capacity:
                 apply(deps, pending, plan.actor)
                 pending.clear()
     if pending:
