@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,7 +24,9 @@ from tenacity.wait import wait_exponential
 from .domain import Action, Event, Outcome, Provider, Status, StoredCredential, make_event, utcnow
 from .errors import CATALOG, IntegrationError
 from .settings import Settings
-from .store.base import IntegrationStore
+
+if TYPE_CHECKING:  # the store port pulls pandas: not for a process that only posts an alert or parses a command
+    from .store.base import IntegrationStore
 
 log = logging.getLogger("integrations")
 ATTEMPTS = 4  # one post and up to three retries

@@ -328,6 +328,40 @@ def bench_supabase_requests(root: Path) -> None:
         requests(f"reconcile() over {n + 1} orgs", svc.reconcile)
 
 
+HELP_CPU_BEFORE_S = 3.5  # `integrations --help` before the CLI imported lazily (issue 24's measurement)
+
+
+def _child_cpu(argv: list[str], env: dict[str, str], repeat: int = 3) -> float:
+    """Median CPU seconds (user + system) of running `argv` to its end."""
+    spent = []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(argv, env=env, check=True, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spent.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(spent)
+
+
+def bench_cli(root: Path) -> None:
+    """What a command costs before it does anything: `--help` (parsing only) and `status` on the demo data."""
+    cli = str(Path(sys.executable).parent / "integrations")
+    env = os.environ | {"INTEGRATIONS_DATA_DIR": str(root / "cli")}
+    subprocess.run([cli, "init"], env=env, check=True, capture_output=True)
+    subprocess.run([cli, "demo"], env=env, check=True, capture_output=True)
+    bare = _child_cpu([sys.executable, "-c", "pass"], env)
+    for label, argv, target in (
+        ("integrations --help", [cli, "--help"], 0.3),
+        ("integrations status acmecorp (demo data)", [cli, "status", "acmecorp"], 1.0),
+    ):
+        cpu = _child_cpu(argv, env)
+        before = f"; {HELP_CPU_BEFORE_S / cpu:.1f}x less than before ({HELP_CPU_BEFORE_S:g}s)" if target < 1 else ""
+        line(
+            f"CPU of {label}",
+            f"{cpu:.2f}s = {cpu / bare:.0f}x `python -c pass` ({bare:.3f}s); target < {target:g}s"
+            + before,
+        )
+
+
 def main() -> None:
     print(
         f"benchmarks: N={N}, N_BULK={N_BULK}, concurrency={CONCURRENCY}/provider, cores={os.cpu_count()}; latencies: "
@@ -336,6 +370,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        bench_cli(root)
         bench_cloud_jobs(root)
         bench_setup(root)
         bench_async_vs_threads()
