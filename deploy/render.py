@@ -80,7 +80,8 @@ def check_values(values: dict[str, str]) -> None:
         if not LOCATION.match(values[key].replace("_", "-")):
             raise RenderError(f"not a usable {key}: {values[key]!r}")
     url = urlsplit(values["SUPABASE_URL"])
-    if url.scheme != "https" or not url.hostname or url.path not in ("", "/"):
+    host = re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", url.hostname or "")
+    if url.scheme != "https" or not host or "_" in url.netloc or url.path not in ("", "/"):
         raise RenderError(f"SUPABASE_URL must be https://REF.supabase.co, not {values['SUPABASE_URL']!r}")
     if not re.match(r"^[a-z0-9.-]+(:\d+)?/[\w./-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$", values["IMAGE"]):
         raise RenderError(f"not an image reference: {values['IMAGE']!r}")
