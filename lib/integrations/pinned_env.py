@@ -67,7 +67,9 @@ def check(env: Mapping[str, str], pin_file: Path | None = None) -> None:
         pin: Any = json.loads(path.read_text())
         jobs: dict[str, dict[str, str | None]] = pin["jobs"]
     except (ValueError, KeyError, TypeError):
-        raise IntegrationError("SETTINGS_OVERRIDDEN", f"The pinned env {path} is not readable: rebuild the image.")
+        raise IntegrationError(
+            "SETTINGS_OVERRIDDEN", f"The pinned env {path} is not readable: rebuild the image."
+        ) from None
     found = {name: differences(env, pinned) for name, pinned in jobs.items()}
     if any(not diff for diff in found.values()):
         return

@@ -98,7 +98,9 @@ class Cloud:
 
     def role(self, command: str, role: str) -> None:
         if role.startswith("projects/") and role not in self.s["roles"]:
-            raise Failed(f"ERROR: ({command}) INVALID_ARGUMENT: Role ({role}) does not exist in the resource's hierarchy.")
+            raise Failed(
+                f"ERROR: ({command}) INVALID_ARGUMENT: Role ({role}) does not exist in the resource's hierarchy."
+            )
 
     def bind(self, resource: str, member: str, role: str) -> None:
         binding = [resource, member, role]
@@ -151,7 +153,9 @@ def gcloud(cloud: Cloud, argv: list[str]) -> str:
             return ""
         if verb == "create":
             if name in s["roles"]:
-                raise Failed(f"ERROR: ({command}) ALREADY_EXISTS: A role named {words[3]} in projects/{project} exists.")
+                raise Failed(
+                    f"ERROR: ({command}) ALREADY_EXISTS: A role named {words[3]} in projects/{project} exists."
+                )
             s["roles"][name] = sorted(flags["--permissions"].split(","))
             return ""
         if verb == "update":
@@ -286,7 +290,7 @@ def build(cloud: Cloud, command: str, words: list[str], flags: dict[str, Any]) -
     build_args = dict(a.split("=", 1) for a in (args[i + 1] for i, a in enumerate(args) if a == "--build-arg"))
     pinned = build_args.get("PINNED_ENV_B64", "")
     if not pinned:
-        raise Failed("ERROR: build step 0 \"gcr.io/cloud-builders/docker\" failed: step exited with non-zero status: 1")
+        raise Failed('ERROR: build step 0 "gcr.io/cloud-builders/docker" failed: step exited with non-zero status: 1')
     json.loads(base64.b64decode(pinned))
     dockerfile = Path(words[2]) / args[args.index("-f") + 1]
     if not dockerfile.is_file():
@@ -295,7 +299,7 @@ def build(cloud: Cloud, command: str, words: list[str], flags: dict[str, Any]) -
         host, proj, repo, _ = image.split("/", 3)
         location = host.removesuffix("-docker.pkg.dev")
         if f"projects/{proj}/locations/{location}/repositories/{repo}" not in cloud.s["repos"]:
-            raise Failed(f"ERROR: failed to push {image}: name unknown: Repository \"{repo}\" not found")
+            raise Failed(f'ERROR: failed to push {image}: name unknown: Repository "{repo}" not found')
         cloud.s["images"].append({"image": image, "pinned": json.loads(base64.b64decode(pinned))})
     return ""
 
@@ -323,7 +327,9 @@ def _job_checks(cloud: Cloud, command: str, job: dict[str, Any], project: str) -
         if ref:
             secret = ref["name"]
             if not cloud.s["secrets"].get(secret):
-                raise Failed(f"ERROR: ({command}) Secret projects/{project}/secrets/{secret}/versions/latest was not found")
+                raise Failed(
+                    f"ERROR: ({command}) Secret projects/{project}/secrets/{secret}/versions/latest was not found"
+                )
             if not cloud.has(f"secrets/{secret}", f"serviceAccount:{account}", "roles/secretmanager.secretAccessor"):
                 raise Failed(
                     f"ERROR: ({command}) Permission denied on secret: projects/{PROJECT_NUMBER}/secrets/{secret}/"

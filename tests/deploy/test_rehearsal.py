@@ -135,7 +135,10 @@ def test_each_identity_gets_what_it_needs_and_nothing_else(rehearsed: tuple[dict
     everyone = [g for member in grants.values() for g in member]
     assert not any(r.endswith(("org_api_keys", "key_versions")) for r, _ in everyone)  # N17: no one mints org keys
     assert not any(r == dataset and "dataEditor" in role for r, role in everyone)
-    runner, watcher = f"projects/{PROJECT}/roles/integrationsJobRunner", f"projects/{PROJECT}/roles/integrationsRunWatcher"
+    runner, watcher = (
+        f"projects/{PROJECT}/roles/integrationsJobRunner",
+        f"projects/{PROJECT}/roles/integrationsRunWatcher",
+    )
     assert flow == {
         (f"jobs/{PROJECT}/europe-west1/integrations-revalidate", runner),
         (f"jobs/{PROJECT}/europe-west1/integrations-finalize", runner),
@@ -164,7 +167,10 @@ def test_the_deployed_jobs_and_image_carry_the_same_pinned_env(
 @pytest.mark.parametrize(
     ("script", "message"),
     [
-        ("deploy/iam.sh", "INVALID_ARGUMENT: Service account integrations-tasks@acme-prod.iam.gserviceaccount.com does not"),
+        (
+            "deploy/iam.sh",
+            "INVALID_ARGUMENT: Service account integrations-tasks@acme-prod.iam.gserviceaccount.com does not",
+        ),
         ("deploy/deploy.sh", "PERMISSION_DENIED: cloudbuild.googleapis.com has not been used"),
     ],
 )
@@ -188,6 +194,7 @@ def test_the_old_iam_script_fails_on_a_fresh_project(fresh: dict[str, str]) -> N
     )
     if old.returncode != 0:
         pytest.skip("the old commit is not in this clone")
-    steps = "export PROJECT_ID=acme-prod REGION=europe-west1\ngcloud services enable iam.googleapis.com bigquery.googleapis.com cloudkms.googleapis.com secretmanager.googleapis.com --project acme-prod\n"
+    apis = "iam.googleapis.com bigquery.googleapis.com cloudkms.googleapis.com secretmanager.googleapis.com"
+    steps = f"export PROJECT_ID=acme-prod REGION=europe-west1\ngcloud services enable {apis} --project acme-prod\n"
     done = run(steps + old.stdout, fresh)
     assert done.returncode != 0 and "Not found: Dataset acme-prod:organizations" in done.stderr

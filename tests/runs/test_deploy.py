@@ -136,7 +136,8 @@ def test_the_lock_pins_the_core_with_hashes_and_no_console_or_api() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     core = {re.split(r"[<>=\[ ]", d)[0].lower() for d in project["dependencies"]}
     assert core <= set(pins), core - set(pins)
-    extras = {re.split(r"[<>=\[ ]", d)[0].lower() for e in ("console", "api") for d in project["optional-dependencies"][e]}
+    optional = project["optional-dependencies"]
+    extras = {re.split(r"[<>=\[ ]", d)[0].lower() for e in ("console", "api") for d in optional[e]}
     assert extras == {"streamlit", "altair", "fastapi", "uvicorn"} and not extras & set(pins)
     blocks = re.split(r"^(?=[a-z0-9._-]+==)", text, flags=re.MULTILINE)[1:]
     assert all("--hash=sha256:" in block for block in blocks) and len(blocks) == len(pins)
@@ -280,8 +281,9 @@ def test_the_tasks_job_has_no_supabase_key_and_finalize_has_it(monkeypatch: pyte
     assert not any(e["name"].startswith("SUPABASE_") for e in _container(_load("job.yaml"))["env"])
     final = _settings_from(_container(_load("finalize-job.yaml"))["env"], monkeypatch)
     assert final.backend("status_cache") == "supabase" and final.supabase_url == SUPABASE
-    assert _load("job.yaml")["spec"]["template"]["spec"]["template"]["spec"]["serviceAccountName"] != (
-        _load("finalize-job.yaml")["spec"]["template"]["spec"]["template"]["spec"]["serviceAccountName"]
+    assert (
+        _load("job.yaml")["spec"]["template"]["spec"]["template"]["spec"]["serviceAccountName"]
+        != (_load("finalize-job.yaml")["spec"]["template"]["spec"]["template"]["spec"]["serviceAccountName"])
     )
 
 
