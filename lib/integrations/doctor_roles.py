@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from .errors import IntegrationError
+from .vault import probe_decrypt
 
 Role = Literal["api", "job", "finalize"]
 ROLES: tuple[Role, ...] = ("api", "job", "finalize")
@@ -27,7 +28,6 @@ TABLES: dict[Role, tuple[tuple[str, str, bool], ...]] = {
         ("org_integration_events", "event_id", True),
     ),
 }
-UNDECRYPTABLE = b"\x00\x00\x00\x00" + b"\x00" * 44  # no key version 0: KMS answers INVALID_ARGUMENT once IAM allows
 SUPABASE_KEY_REFUSED = ("Invalid API key", "401", "JWT")
 
 
@@ -84,15 +84,14 @@ def dataset_location(store: Any, expected: str | None) -> tuple[bool, str, str]:
 
 def decrypt_allowed(cipher: Any) -> tuple[bool, str, str]:
     """Decrypt permission on the credentials key, without Encrypt: a ciphertext no key version can open."""
-    try:
-        cipher.decrypt(UNDECRYPTABLE, b"doctor")
-    except IntegrationError as exc:
-        if "denied" in exc.message:
-            return False, f"{exc.code}: {exc.message}", "Grant roles/cloudkms.cryptoKeyDecrypter on the key."
-        if "invalid" in exc.message.lower() or "refused decrypt" in exc.message:
-            return True, "Decrypt allowed (the probe ciphertext was refused as invalid, as expected)", ""
-        return False, f"{exc.code}: {exc.message}", exc.hint
-    return False, "KMS decrypted a ciphertext no key can open", "Check INTEGRATIONS_KMS_KEY names a Cloud KMS key."
+    exc = probe_decrypt(cipher)
+    if exc is None:
+        return False, "KMS decrypted a ciphertext no key can open", "Check INTEGRATIONS_KMS_KEY names a Cloud KMS key."
+    if "denied" in exc.message:
+        return False, f"{exc.code}: {exc.message}", "Grant roles/cloudkms.cryptoKeyDecrypter on the key."
+    if "invalid" in exc.message.lower() or "refused decrypt" in exc.message:
+        return True, "Decrypt allowed (the probe ciphertext was refused as invalid, as expected)", ""
+    return False, f"{exc.code}: {exc.message}", exc.hint
 
 
 def supabase_failure(exc: IntegrationError) -> tuple[str, str]:
