@@ -51,6 +51,7 @@ lint: install
 	$(BIN)/ruff check lib tests app.py pages
 	$(BIN)/mypy lib --ignore-missing-imports --warn-unused-ignores
 	$(BIN)/lint-imports
+	shellcheck deploy/*.sh .ci/run
 
 # two workers (pytest-xdist), a test file per worker at a time: its module fixtures (servers, browser) stay together
 test: install lint $(TS_DEPS)

@@ -208,18 +208,27 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
 
 
 @app.command()
-def doctor(as_json: JsonOpt = False) -> None:
+def doctor(
+    as_json: JsonOpt = False,
+    role: Annotated[
+        str, typer.Option(help="Whose needs to check: api (default), job (the nightly tasks) or finalize.")
+    ] = "api",
+) -> None:
     """Check every setting, permission, table, column, key and status column the profile needs; change nothing."""
     from .doctor import run
+    from .doctor_roles import ROLES
 
     try:
-        report = run()
+        if role not in ROLES:
+            raise IntegrationError("INVALID_INPUT", f"Unknown role {role!r}: choose one of {', '.join(ROLES)}.")
+        report = run(role=ROLES[ROLES.index(role)])
     except IntegrationError as exc:  # settings that cannot even be read
         _emit(as_json, {"ok": False, "error": exc.to_json()}, f"[bold red]{exc.code}[/]: {literal(exc.message)}")
         raise typer.Exit(1) from None
     data = {
         "ok": report.ok,
         "profile": report.profile,
+        "role": report.role,
         "backends": report.backends,
         "checks": [c.model_dump() for c in report.checks],
     }

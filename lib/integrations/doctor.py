@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from . import bootstrap
+from . import bootstrap, doctor_roles
 from .crypto.base import Cipher
+from .doctor_roles import Role
 from .errors import IntegrationError
 from .settings import Settings
 from .vault import probe
@@ -31,6 +32,7 @@ class Check(BaseModel):
 
 class DoctorReport(BaseModel):
     profile: str
+    role: str = "api"
     backends: dict[str, str] = Field(default_factory=dict)
     checks: list[Check] = Field(default_factory=list)
 
@@ -67,7 +69,7 @@ def _local_file(area: str, path: Path) -> Check:
     )
 
 
-def _store_checks(settings: Settings) -> list[Check]:
+def _store_checks(settings: Settings, role: Role = "api") -> list[Check]:
     checks: list[Check] = []
     if settings.backend("store") == "sqlite":
         return [_local_file("store", settings.data_dir / "warehouse.sqlite")]
@@ -85,15 +87,26 @@ def _store_checks(settings: Settings) -> list[Check]:
     )
     try:
         findings = store.inspect(create=False)
+        if findings and findings[0].ok:
+            ok, detail, fix = doctor_roles.dataset_location(store, settings.bigquery_location)
+            checks.append(Check(area="bigquery", name="dataset location", ok=ok, detail=detail, fix=fix))
         if all(f.ok for f in findings):
-            findings += store.probe_permissions()
+            findings += store.probe_permissions() if role == "api" else []
     except IntegrationError as exc:
         return [*checks, _failed("bigquery", "reachable", exc)]
-    return checks + [Check(area="bigquery", name=f.name, ok=f.ok, detail=f.detail, fix=f.fix) for f in findings]
+    checks += [Check(area="bigquery", name=f.name, ok=f.ok, detail=f.detail, fix=f.fix) for f in findings]
+    if role != "api" and all(c.ok for c in checks):
+        checks += [
+            Check(area="bigquery", name=name, ok=ok, detail=detail, fix=fix)
+            for name, ok, detail, fix in doctor_roles.table_probes(store, role)
+        ]
+    return checks
 
 
-def _cipher_checks(settings: Settings) -> list[Check]:
+def _cipher_checks(settings: Settings, role: Role = "api") -> list[Check]:
     checks: list[Check] = []
+    if role == "finalize" and settings.backend("cipher") == "kms":
+        return [Check(area="kms", name="not needed", ok=True, detail="finalize decrypts nothing (no KMS role)")]
     if settings.backend("cipher") == "local":
         path = settings.data_dir / "local.keyring"
         mode_ok = path.exists() and path.stat().st_mode & 0o077 == 0
@@ -109,6 +122,9 @@ def _cipher_checks(settings: Settings) -> list[Check]:
     cipher: Cipher | None = _build("kms", lambda: bootstrap.build_cipher(settings), checks)
     if cipher is None:
         return checks
+    if role == "job":  # Decrypt only: the tasks' identity has roles/cloudkms.cryptoKeyDecrypter, nothing else
+        ok, detail, fix = doctor_roles.decrypt_allowed(cipher)
+        return [*checks, Check(area="kms", name="decrypt", ok=ok, detail=detail, fix=fix)]
     try:
         key_ref, ok = probe(cipher)
         checks.append(Check(area="kms", name="encrypt (primary version enabled)", ok=True, detail=key_ref))
@@ -123,8 +139,10 @@ def _cipher_checks(settings: Settings) -> list[Check]:
     return checks
 
 
-def _cache_checks(settings: Settings) -> list[Check]:
+def _cache_checks(settings: Settings, role: Role = "api") -> list[Check]:
     checks: list[Check] = []
+    if role == "job":
+        return [Check(area="supabase", name="not needed", ok=True, detail="a task writes no status (no Supabase key)")]
     if settings.backend("status_cache") == "sqlite":
         return [_local_file("status_cache", settings.data_dir / "status.sqlite")]
     cache = _build("supabase", lambda: bootstrap.build_cache(settings), checks)
@@ -134,7 +152,8 @@ def _cache_checks(settings: Settings) -> list[Check]:
         missing = cache.missing_columns()
         function = cache.has_sync_function()
     except IntegrationError as exc:
-        return [*checks, _failed("supabase", "organizations table reachable", exc)]
+        detail, fix = doctor_roles.supabase_failure(exc)
+        return [*checks, Check(area="supabase", name="organizations table reachable", ok=False, detail=detail, fix=fix)]
     return checks + [
         Check(
             area="supabase",
@@ -153,17 +172,17 @@ def _cache_checks(settings: Settings) -> list[Check]:
     ]
 
 
-def run(settings: Settings | None = None) -> DoctorReport:
-    """Check what the configured profile needs; change nothing."""
+def run(settings: Settings | None = None, role: Role = "api") -> DoctorReport:
+    """Check what the configured profile needs for `role` (doctor_roles.py); change nothing."""
     settings = settings or Settings()
-    report = DoctorReport(profile=settings.profile)
-    for role in ("store", "cipher", "status_cache", "validation"):
+    report = DoctorReport(profile=settings.profile, role=role)
+    for part in ("store", "cipher", "status_cache", "validation"):
         try:
-            report.backends[role] = settings.backend(role)
+            report.backends[part] = settings.backend(part)
         except IntegrationError as exc:
-            report.checks.append(_failed("settings", role, exc))
+            report.checks.append(_failed("settings", part, exc))
     if report.checks:
         return report
     for area_checks in (_store_checks, _cipher_checks, _cache_checks):
-        report.checks += area_checks(settings)
+        report.checks += area_checks(settings, role)
     return report

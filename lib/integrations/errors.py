@@ -48,6 +48,8 @@ class Code(StrEnum):
     ALERT_DELIVERY_FAILED = "ALERT_DELIVERY_FAILED"
     TASK_SETTINGS_INVALID = "TASK_SETTINGS_INVALID"
     RUN_NOT_FOUND = "RUN_NOT_FOUND"
+    SETTINGS_OVERRIDDEN = "SETTINGS_OVERRIDDEN"
+    STORE_QUOTA_EXCEEDED = "STORE_QUOTA_EXCEEDED"
 
 
 @dataclass(frozen=True)
@@ -461,6 +463,37 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
                 "Finalize with the run id the tasks printed (on Cloud Run: the job execution's name), after they end.",
             ],
             http_status=404,
+        ),
+        _e(
+            "SETTINGS_OVERRIDDEN",
+            "This job execution's env was overridden",
+            "The execution's env differs from the env its job was deployed with (pinned in the image), so it "
+            "refuses to start: an override could send decrypted credentials to another endpoint.",
+            [
+                "The execution was started with env overrides (gcloud run jobs execute --update-env-vars, or the "
+                "Run API's containerOverrides.env); the nightly workflow overrides only the arguments (the run id).",
+                "The job was changed (gcloud run jobs update) without rebuilding its image with deploy/deploy.sh.",
+            ],
+            [
+                "Start the job without env overrides; to change a setting, change deploy/job.yaml or "
+                "deploy/finalize-job.yaml and run deploy/deploy.sh (it re-pins the env in a new image).",
+            ],
+        ),
+        _e(
+            "STORE_QUOTA_EXCEEDED",
+            "BigQuery quota reached",
+            "BigQuery refused the job for a quota or rate limit (quotaExceeded / rateLimitExceeded): nothing was "
+            "written. This is not an outage nor a permission problem.",
+            [
+                "Too many jobs or DML statements at once on a table (for instance many tasks staging together), or a "
+                "project's daily quota (bytes scanned, jobs) is used up.",
+            ],
+            [
+                "Retry later (a short-term rate limit clears within minutes); for a daily quota, see the project's "
+                "BigQuery quotas page (IAM & Admin > Quotas) and raise it, or run fewer tasks in parallel.",
+            ],
+            retryable=True,
+            http_status=503,
         ),
     ]
 }

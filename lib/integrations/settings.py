@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from . import pinned_env
 from .errors import IntegrationError
 
 STORES = ("sqlite", "bigquery")
@@ -29,6 +30,7 @@ ENDPOINTS = (
     "bigquery_api_url",
     "resource_manager_api_url",
 )
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout, when the library is installed from it
 
 
@@ -64,8 +66,10 @@ class Settings(BaseSettings):
         if "_env_file" not in values:
             values["_env_file"] = env_file()
         super().__init__(**values)
+        pinned_env.check(os.environ)  # a job started with overridden env refuses to start (deploy/render.py)
         self.check_endpoints()
         self.check_alert_webhook()
+        self.check_supabase_url()
 
     profile: Literal["local", "gcp"] = "local"
     store: str | None = None
@@ -140,6 +144,22 @@ class Settings(BaseSettings):
         return [
             f"INTEGRATIONS_{n.upper()}={getattr(self, n)}" for n in ENDPOINTS if getattr(self, n) != fields[n].default
         ]
+
+    def check_supabase_url(self) -> None:
+        """SUPABASE_URL is https: the service-role key goes in its headers. http only in the local profile, to a
+        loopback host (a local Supabase: `supabase start`), or with the development flag."""
+        if self.supabase_url is None or self.profile == "local" or self.allow_http_endpoints:
+            return
+        parts = urlsplit(self.supabase_url)
+        if parts.scheme == "https" and parts.hostname:
+            return
+        if parts.scheme == "http" and parts.hostname in LOOPBACK:
+            return
+        raise IntegrationError(
+            "CONFIGURATION_ERROR",
+            "SUPABASE_URL must be an https URL (https://REF.supabase.co): the service-role key is sent with every "
+            "request (http only to a loopback host, or with INTEGRATIONS_ALLOW_HTTP_ENDPOINTS=true for development).",
+        )
 
     def check_alert_webhook(self) -> None:
         """The alert webhook is an https URL with a host (http only with the development flag); never echoed."""

@@ -87,6 +87,16 @@ class Vault:
         return self.cipher.decrypt(record.encrypted_credential, _aad(record))
 
 
+def probe_decrypt(cipher: Cipher) -> IntegrationError | None:
+    """Decrypt a ciphertext no key version can open (no Encrypt needed): the error the cipher gives, which says
+    whether Decrypt is denied or allowed (refused as invalid); None if it decrypted (it should never)."""
+    try:
+        cipher.decrypt(b"\x00" * 48, b"integrations|doctor-probe")
+    except IntegrationError as exc:
+        return exc
+    return None
+
+
 def probe(cipher: Cipher) -> tuple[str, bool]:
     """Encrypt and decrypt a fixed probe (no credential): the key version used and whether the round trip held."""
     aad = b"integrations|doctor-probe"
