@@ -45,3 +45,8 @@ class Cipher(ABC):
         """key_ref -> key check value of every version this cipher holds, for the store's record of them. A
         cipher whose versions live in a managed service (Cloud KMS) returns {}: the service keeps them."""
         return {}
+
+    def source_state(self) -> object:
+        """A cheap token that changes when the keys' source changes (the local keyring file's identity); raises
+        KEYRING_MISSING when that source is gone. None for a cipher whose keys live in a managed service."""
+        return None
