@@ -10,9 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from integrations import IntegrationError, Provider, connect, doctor
 from integrations.api import create_app
+from integrations.crypto.gcp_kms import PRIMARY_TTL_S
 from integrations.crypto.local import LocalKeyring
 from integrations.settings import Settings
 
+from tests.doubles.kms import KEY, MAC_KEY_VERSION, kms_server
 from tests.keys import openai_key
 from tests.security.attacks import replayed
 from tests.security.conftest import record
@@ -148,3 +150,31 @@ def test_readyz_notices_a_deleted_or_replaced_keyring_at_once(tmp_path: Path) ->
     shutil.copy2(backup, keyring)
     assert client.get("/readyz").status_code == 200
     assert svc.validate(ORG, "openai").success
+
+
+def test_on_cloud_kms_a_running_service_rewraps_right_after_a_rotation(tmp_path: Path) -> None:
+    """Cloud KMS encrypts under the key's primary version itself; the process only caches the primary's name, for
+    at most PRIMARY_TTL_S (60 s). A rewrap in that minute (the console's long-lived process) asks afresh: it moves
+    every credential to the new primary instead of finding them all 'already current'."""
+    with kms_server() as (address, kms):
+        svc = connect(
+            Settings(
+                _env_file=None,
+                data_dir=tmp_path,
+                attempts_per_minute=0,
+                cipher="kms",
+                kms_key=KEY,
+                kms_mac_key_version=MAC_KEY_VERSION,
+                kms_endpoint=address,
+            )
+        )
+        svc.register_org(ORG)
+        svc.setup(ORG, "openai", openai_key())
+        assert PRIMARY_TTL_S <= 60 and svc.current_key_ref().endswith("/1")  # cached now
+        replayed()
+        new_ref = kms.rotate()  # in Google Cloud
+        report = svc.rewrap()
+        assert report.current_key_ref == new_ref and report.rewrapped == 1
+        assert svc.store.get_active(ORG, Provider.OPENAI).key_ref == new_ref
+        assert svc.setup(ORG, "anthropic", ANTHROPIC_KEY).success
+        assert svc.store.get_active(ORG, Provider.ANTHROPIC).key_ref == new_ref  # Encrypt used the new primary

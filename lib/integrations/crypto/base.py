@@ -50,3 +50,6 @@ class Cipher(ABC):
         """A cheap token that changes when the keys' source changes (the local keyring file's identity); raises
         KEYRING_MISSING when that source is gone. None for a cipher whose keys live in a managed service."""
         return None
+
+    def refresh(self) -> None:
+        """Forget any cached view of the current key version (rewrap asks the key service afresh)."""

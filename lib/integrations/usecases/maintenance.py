@@ -104,6 +104,7 @@ def reconcile(deps: Deps, dry_run: bool = False, actor: str = "system", org_slug
 
 def rewrap(deps: Deps, progress: Progress | None = None, actor: str = "system") -> RewrapReport:
     """Re-encrypt active ciphertexts not under the current key version; safe to re-run after interruption."""
+    deps.cipher.refresh()  # Cloud KMS: the primary version as it is now, not as cached up to a minute ago
     keyversions.check_current(deps.store, deps.cipher)
     current = deps.vault.current_key_ref()
     records = [r for r in deps.store.list_credentials() if r.encrypted_credential]
