@@ -52,4 +52,6 @@ class Cipher(ABC):
         return None
 
     def refresh(self) -> None:
-        """Forget any cached view of the current key version (rewrap asks the key service afresh)."""
+        """Forget any cached view of the current key version (rewrap asks the key service afresh). The local
+        keyring caches nothing: it looks at its file on every use."""
+        return None

@@ -62,4 +62,3 @@ class SqliteErase:
         if self._erase_pending and not self._checkpoint(0):
             return [f"ERASE_INCOMPLETE: {ERASE_PENDING}"]
         return []
-

@@ -15,9 +15,7 @@ from .reads import overview
 PROBE_MAX_AGE_S = 30.0  # a probe's "ready" is reused this long: each answer costs 2 BigQuery jobs + a cache read
 
 _lock = threading.Lock()
-_ready: weakref.WeakKeyDictionary[IntegrationStore, tuple[float, dict[str, Any], object]] = (
-    weakref.WeakKeyDictionary()
-)
+_ready: weakref.WeakKeyDictionary[IntegrationStore, tuple[float, dict[str, Any], object]] = weakref.WeakKeyDictionary()
 
 
 def readiness(deps: Deps, max_age_s: float = 0.0) -> dict[str, Any]:
