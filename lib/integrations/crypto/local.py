@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import json
@@ -10,6 +11,8 @@ import os
 import stat
 import struct
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -143,9 +146,20 @@ class LocalKeyring(Cipher):
         tmp.unlink()
         self._ring = self._read()
 
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Exclusive to one thread of one process (flock on the data dir): two rotations never both write v2."""
+        with self._lock:
+            fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the lock
+
     def rotate(self) -> str:
         """Add a new key version and make it primary; old versions stay for decryption."""
-        with self._lock:
+        with self._changing():
             ring = self._read()  # the file as it is now: another process may have rotated since
             primary = max(ring.keys) + 1
             self._ring = ring._replace(keys={**ring.keys, primary: AESGCM.generate_key(256)}, primary=primary)
@@ -167,7 +181,7 @@ class LocalKeyring(Cipher):
 
     def retire(self, key_ref: str) -> None:
         """Remove a key version from the keyring file: what it encrypted can never be decrypted again."""
-        with self._lock:
+        with self._changing():
             ring = self._read()
             version = next((n for n in ring.keys if f"local/v{n}" == key_ref), None)
             if version is None or version == ring.primary:
