@@ -197,6 +197,7 @@ def rewrap(actor: Actor = None, as_json: JsonOpt = False) -> None:
             f"{report.rewrapped} rewrapped to {report.current_key_ref}, {report.already_current} already current, "
             f"{len(report.failed)} failed",
         )
+        _warn([] if as_json else report.warnings)
 
 
 @app.command()

@@ -11,10 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from . import bootstrap, doctor_roles
+from . import bootstrap, doctor_roles, keyversions
 from .crypto.base import Cipher
 from .doctor_roles import Role
 from .errors import IntegrationError
+from .files import check_private
 from .settings import Settings
 from .vault import probe
 
@@ -58,15 +59,47 @@ def _build(area: str, build: Callable[[], Any], checks: list[Check]) -> Any:
 
 
 def _local_file(area: str, path: Path) -> Check:
-    """A local profile's file: present, or made by `integrations init`."""
-    there = path.exists()
-    return Check(
-        area=area,
-        name=str(path),
-        ok=there,
-        detail="present" if there else "missing",
-        fix="" if there else "Run `integrations init`.",
-    )
+    """A local profile's file (or the data dir): present, owned by this user and closed to others, as the service
+    requires it (files.check_private); or made by `integrations init`."""
+    if not path.exists():
+        return Check(area=area, name=str(path), ok=False, detail="missing", fix="Run `integrations init`.")
+    try:
+        check_private(path)
+    except IntegrationError as exc:
+        return _failed(area, str(path), exc)
+    return Check(area=area, name=str(path), ok=True, detail=f"present, {'0700' if path.is_dir() else '0600'}, yours")
+
+
+def _local_files(settings: Settings) -> list[Check]:
+    """The data dir of the local backends, and the SQLite files' -wal and -shm when they exist."""
+    if "sqlite" not in (settings.backend("store"), settings.backend("status_cache")) and (
+        settings.backend("cipher") != "local"
+    ):
+        return []
+    extra = [p for p in sorted(settings.data_dir.glob("*.sqlite-*")) if p.suffix in (".sqlite-wal", ".sqlite-shm")]
+    return [_local_file("data dir", settings.data_dir), *(_local_file("data dir", p) for p in extra)]
+
+
+def _keyring_checks(settings: Settings) -> list[Check]:
+    """The local keyring as the service opens it: readable, private, and holding every key version the store
+    recorded, its current one not retired (what start-up and /readyz refuse: KEYRING_MISMATCH, ...)."""
+    path = settings.data_dir / "local.keyring"
+    if not path.exists():
+        return [_local_file("cipher", path)]
+    try:
+        ring = bootstrap.build_cipher(settings, create=False)
+    except IntegrationError as exc:
+        return [_failed("cipher", str(path), exc)]
+    checks = [Check(area="cipher", name=str(path), ok=True, detail=f"present, 0600, current {ring.current_key_ref()}")]
+    warehouse = settings.data_dir / "warehouse.sqlite"
+    if settings.backend("store") != "sqlite" or not warehouse.is_file():
+        return checks
+    name = "keyring holds the key versions the store recorded"
+    try:
+        keyversions.check_current(bootstrap.build_store(settings), ring, record=False)
+    except IntegrationError as exc:
+        return [*checks, _failed("cipher", name, exc)]
+    return [*checks, Check(area="cipher", name=name, ok=True, detail="every recorded version, current not retired")]
 
 
 def _store_checks(settings: Settings, role: Role = "api") -> list[Check]:
@@ -108,17 +141,7 @@ def _cipher_checks(settings: Settings, role: Role = "api") -> list[Check]:
     if role == "finalize" and settings.backend("cipher") == "kms":
         return [Check(area="kms", name="not needed", ok=True, detail="finalize decrypts nothing (no KMS role)")]
     if settings.backend("cipher") == "local":
-        path = settings.data_dir / "local.keyring"
-        mode_ok = path.exists() and path.stat().st_mode & 0o077 == 0
-        return [
-            Check(
-                area="cipher",
-                name=str(path),
-                ok=mode_ok,
-                detail="present, 0600" if mode_ok else "missing or readable by others",
-                fix="" if mode_ok else "Run `integrations init`; chmod 600.",
-            )
-        ]
+        return _keyring_checks(settings)
     cipher: Cipher | None = _build("kms", lambda: bootstrap.build_cipher(settings), checks)
     if cipher is None:
         return checks
@@ -183,6 +206,7 @@ def run(settings: Settings | None = None, role: Role = "api") -> DoctorReport:
             report.checks.append(_failed("settings", part, exc))
     if report.checks:
         return report
+    report.checks += _local_files(settings)
     for area_checks in (_store_checks, _cipher_checks, _cache_checks):
         report.checks += area_checks(settings, role)
     return report

@@ -50,6 +50,9 @@ class Code(StrEnum):
     RUN_NOT_FOUND = "RUN_NOT_FOUND"
     SETTINGS_OVERRIDDEN = "SETTINGS_OVERRIDDEN"
     STORE_QUOTA_EXCEEDED = "STORE_QUOTA_EXCEEDED"
+    KEY_VERSION_RETIRED = "KEY_VERSION_RETIRED"
+    ERASE_INCOMPLETE = "ERASE_INCOMPLETE"
+    DATA_DIR_NOT_OWNED = "DATA_DIR_NOT_OWNED"
 
 
 @dataclass(frozen=True)
@@ -493,6 +496,51 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
                 "BigQuery quotas page (IAM & Admin > Quotas) and raise it, or run fewer tasks in parallel.",
             ],
             retryable=True,
+            http_status=503,
+        ),
+        _e(
+            "KEY_VERSION_RETIRED",
+            "Refused to encrypt under a retired key version",
+            "This process's keyring would encrypt under a key version the store records as retired; nothing was "
+            "stored.",
+            [
+                "The process reads a copy of the keyring from before `integrations key rotate` / `key retire` "
+                "(another data dir, or a keyring file that cannot be re-read).",
+            ],
+            [
+                "Point the process at the data dir whose local.keyring the CLI rotated (INTEGRATIONS_DATA_DIR) and "
+                "restart it; `integrations key list` shows the current version.",
+            ],
+            http_status=503,
+        ),
+        _e(
+            "ERASE_INCOMPLETE",
+            "An erased ciphertext still sits in the SQLite WAL",
+            "The credential was deleted or replaced, but another connection holds a read transaction on the local "
+            "store, so the old ciphertext's page images stay in warehouse.sqlite-wal until it ends.",
+            [
+                "A backup, a notebook or an `sqlite3` shell has warehouse.sqlite open in a read transaction.",
+            ],
+            [
+                "Close that connection (or end its transaction): the store finishes the erase at its next write and "
+                "when a process opens it.",
+            ],
+            retryable=True,
+            http_status=409,
+        ),
+        _e(
+            "DATA_DIR_NOT_OWNED",
+            "The data dir or a file in it belongs to another user",
+            "The local data dir (or its keyring or a store file) is owned by another user, so it was not used: its "
+            "owner could read or replace the keys and credentials stored there.",
+            [
+                "A `.data` directory was planted in the working directory by another user.",
+                "The data dir was created by another account (e.g. root) than the one running now.",
+            ],
+            [
+                "Run from your own directory or set INTEGRATIONS_DATA_DIR to a directory you own; if the files are "
+                "yours, `chown -R $(id -u) DIR` them.",
+            ],
             http_status=503,
         ),
     ]

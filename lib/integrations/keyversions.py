@@ -11,9 +11,10 @@ from .errors import IntegrationError
 from .store.base import IntegrationStore
 
 
-def verify(store: IntegrationStore, cipher: Cipher) -> None:
+def verify(store: IntegrationStore, cipher: Cipher, record: bool = True) -> None:
     """Refuse a cipher lacking a live recorded key version (or holding another key under its name); record the
-    versions it holds that the store does not know yet (a rotation, or the first start after an upgrade)."""
+    versions it holds that the store does not know yet (a rotation, or the first start after an upgrade) unless
+    `record` is False (doctor changes nothing)."""
     held = cipher.key_versions()
     if not held:
         return  # versions managed by the service (Cloud KMS)
@@ -25,9 +26,28 @@ def verify(store: IntegrationStore, cipher: Cipher) -> None:
             f"The keyring does not hold the key version(s) {', '.join(wrong)} the store recorded; restore the "
             "keyring that encrypted the stored credentials.",
         )
-    for key_ref, check in held.items():
+    for key_ref, check in held.items() if record else ():
         if key_ref not in recorded:
             store.record_key_version(key_ref, check, utcnow())
+
+
+def check_current(store: IntegrationStore, cipher: Cipher, record: bool = True) -> None:
+    """Before an encryption: the cipher's versions agree with the store's record (verify) and its current version
+    is not one the store records as retired (KEY_VERSION_RETIRED): a process whose keyring is out of date never
+    writes a ciphertext that nothing could decrypt after the retirement. Free for Cloud KMS (no recorded versions);
+    one store read for the local keyring."""
+    held = cipher.key_versions()
+    if not held:
+        return
+    current = cipher.current_key_ref()
+    recorded = store.key_versions().get(current)
+    if recorded is not None and recorded.retired_at is not None:
+        raise IntegrationError(
+            "KEY_VERSION_RETIRED",
+            f"This process would encrypt under {current}, which was retired on {recorded.retired_at:%Y-%m-%d %H:%M} "
+            "UTC; nothing was stored.",
+        )
+    verify(store, cipher, record)
 
 
 def store_is_empty(store: IntegrationStore) -> bool:

@@ -64,3 +64,36 @@ def test_concurrent_first_use_makes_one_keyring(tmp_path: Path) -> None:
         sealed = pool.map(_open_and_encrypt, [str(path)] * 8)
     ring = LocalKeyring(path)
     assert all(ring.decrypt(c, AAD) == b"secret" for c in sealed)
+
+
+def _rotate(path: str) -> str:
+    return LocalKeyring(Path(path)).rotate()
+
+
+def test_concurrent_rotations_from_two_processes_keep_every_version(tmp_path: Path) -> None:
+    path = tmp_path / "local.keyring"
+    sealed = LocalKeyring(path).encrypt(b"secret", AAD)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        refs = pool.map(_rotate, [str(path)] * 4)
+    ring = LocalKeyring(path)
+    assert sorted(refs) == [f"local/v{n}" for n in range(2, 6)] and ring.current_key_ref() == "local/v5"
+    assert ring.decrypt(sealed.ciphertext, AAD) == b"secret"
+
+
+def test_a_loaded_keyring_follows_its_file(tmp_path: Path) -> None:
+    """Issue 28, N3: another process's rotation and retirement are seen by a keyring loaded before them."""
+    path = tmp_path / "local.keyring"
+    running = LocalKeyring(path)
+    old = running.encrypt(b"secret", AAD)
+    other = LocalKeyring(path)
+    other.rotate()
+    new = other.encrypt(b"secret", AAD)
+    assert running.current_key_ref() == "local/v2" and running.decrypt(new.ciphertext, AAD) == b"secret"
+    other.retire("local/v1")
+    assert running.encrypt(b"secret", AAD).key_ref == "local/v2" and "local/v1" not in running.key_versions()
+    with pytest.raises(IntegrationError, match="DECRYPTION_FAILED"):
+        running.decrypt(old.ciphertext, AAD)
+    path.unlink()
+    with pytest.raises(IntegrationError) as err:
+        running.encrypt(b"secret", AAD)
+    assert err.value.code == "KEYRING_MISSING"

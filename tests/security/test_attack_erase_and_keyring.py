@@ -4,6 +4,7 @@ never be silently replaced."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,44 @@ def test_a_decryption_failure_in_a_bulk_run_is_an_alarm_not_a_tenant_status(tmp_
         assert svc.get_one(org, "openai").status == Status.VALID and svc.get_one(org, "openai").error is None
         assert svc.cache.get_org(org).status_of(Provider.OPENAI).status == Status.VALID
     assert {e.error_code for e in svc.store.events() if e.action.value == "VALIDATE"} == {"DECRYPTION_FAILED"}
+
+
+def test_an_erase_pinned_by_a_concurrent_reader_is_reported_and_finished_later(tmp_path: Path) -> None:
+    """Issue 28, N8: a backup, a notebook or an `sqlite3` shell holding a read transaction pins the WAL: the erase
+    says so (ERASE_INCOMPLETE), does not stall for the 30 s busy timeout, and is finished at the next write."""
+    svc = connect(settings(tmp_path))
+    svc.register_org(ORG)
+    svc.setup(ORG, "openai", openai_key())
+    first = svc.store.get_active(ORG, Provider.OPENAI).encrypted_credential
+    reader = sqlite3.connect(tmp_path / "warehouse.sqlite", isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM org_integrations").fetchone()[0] == 1  # its snapshot holds `first`
+    replayed()
+    rotated = svc.setup(ORG, "openai", openai_key())
+    second = svc.store.get_active(ORG, Provider.OPENAI).encrypted_credential
+    deleted = svc.delete(ORG, "openai")
+    pending = [w for w in rotated.warnings + deleted.warnings if w.startswith("ERASE_INCOMPLETE")]
+    assert len(pending) == 2 and all("close that connection" in w for w in pending)
+    assert recoverable(tmp_path, [first, second]) >= 1  # what the reader pins is still in a file, and said so
+    reader.execute("COMMIT")
+    reader.close()
+    svc.setup(ORG, "anthropic", "sk-ant-api03-" + "k" * 40)  # the next write finishes the erase
+    found = recoverable(tmp_path, [first, second])
+    record("erased ciphertexts recoverable after a concurrent reader", found)
+    assert found == 0 and (tmp_path / "warehouse.sqlite-wal").stat().st_size == 0
+    assert svc.delete(ORG, "anthropic").warnings == []  # nothing pins it now: no warning
+
+
+def test_an_erase_left_pending_by_an_ended_process_is_finished_by_the_next_one(tmp_path: Path) -> None:
+    cli = connect(settings(tmp_path))
+    cli.register_org(ORG)
+    cli.setup(ORG, "openai", openai_key())
+    erased = cli.store.get_active(ORG, Provider.OPENAI).encrypted_credential
+    reader = sqlite3.connect(tmp_path / "warehouse.sqlite", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM org_integrations").fetchone()
+    replayed()
+    assert any(w.startswith("ERASE_INCOMPLETE") for w in cli.delete(ORG, "openai").warnings)
+    reader.execute("COMMIT")
+    connect(settings(tmp_path))  # the next process to open the store
+    assert recoverable(tmp_path, [erased]) == 0

@@ -45,3 +45,13 @@ class Cipher(ABC):
         """key_ref -> key check value of every version this cipher holds, for the store's record of them. A
         cipher whose versions live in a managed service (Cloud KMS) returns {}: the service keeps them."""
         return {}
+
+    def source_state(self) -> object:
+        """A cheap token that changes when the keys' source changes (the local keyring file's identity); raises
+        KEYRING_MISSING when that source is gone. None for a cipher whose keys live in a managed service."""
+        return None
+
+    def refresh(self) -> None:
+        """Forget any cached view of the current key version (rewrap asks the key service afresh). The local
+        keyring caches nothing: it looks at its file on every use."""
+        return None

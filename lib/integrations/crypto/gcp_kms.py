@@ -160,6 +160,11 @@ class KmsCipher(Cipher):
             return self.encrypt(b"probe", PROBE_AAD).key_ref
         return known[1]
 
+    def refresh(self) -> None:
+        """The next current_key_ref() asks Cloud KMS again (a rewrap right after a rotation in Google Cloud)."""
+        with self._lock:
+            self._primary = None
+
     def fingerprint(self, plaintext: bytes) -> str:
         def attempt() -> str:
             response = self._call(

@@ -121,6 +121,11 @@ class IntegrationStore(ABC):
     @abstractmethod
     def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None: ...
 
+    def erase_warnings(self) -> list[str]:
+        """ERASE_INCOMPLETE warnings for erases whose old bytes another connection still pins (after one more
+        try); [] when every erase is complete. Only a store that keeps old page images (SQLite's WAL) has any."""
+        return []
+
     @abstractmethod
     def list_credentials(self, org_slug: str | None = None, active_only: bool = True) -> list[StoredCredential]:
         """Credentials of one org or of all orgs, in one query."""

@@ -18,6 +18,7 @@ from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..files import private_file
 from .base import ACTIVE_COLUMNS, IntegrationStore, KeyVersion, ValidationUpdate, replacing
+from .sqlite_erase import BUSY_MS, SqliteErase
 from .sqlite_runs import SqliteRuns
 
 SCHEMA = """
@@ -65,21 +66,22 @@ def _credential(row: sqlite3.Row) -> StoredCredential:
     return StoredCredential.model_validate(data)
 
 
-class SqliteStore(SqliteRuns, IntegrationStore):
+class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
     name = "sqlite"
     _credential_of = staticmethod(_credential)
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
+        self._erase_pending = False
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
             private_file(self.path)  # 0600 in a 0700 dir; SQLite gives -wal and -shm the same mode
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
             conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync per commit
             conn.execute("PRAGMA secure_delete = ON")  # an erased ciphertext is overwritten, not left in free space
             self._local.conn, self._local.pid = conn, os.getpid()
@@ -100,6 +102,8 @@ class SqliteStore(SqliteRuns, IntegrationStore):
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            if self._erase_pending:  # an earlier erase's WAL was pinned by a reader: try again, without waiting
+                self._checkpoint(0)
         except sqlite3.Error as exc:
             raise IntegrationError(
                 "STORAGE_FAILED", f"The local store {self.path.name} failed: {type(exc).__name__}: {exc}"
@@ -113,6 +117,7 @@ class SqliteStore(SqliteRuns, IntegrationStore):
             for table, column in (("org_integrations", "credential_kind"), ("org_integration_events", "run_id")):
                 if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+        self._truncate_wal(0)  # an erase another process left pending (its WAL pinned by a reader) ends here
 
     def _insert(self, conn: sqlite3.Connection, table: str, columns: list[str], model: Any) -> None:
         marks = ",".join("?" * len(columns))
@@ -131,12 +136,6 @@ class SqliteStore(SqliteRuns, IntegrationStore):
             (org_slug, provider.value),
         ).fetchone()
         return _credential(row) if row else None
-
-    def _checkpoint(self) -> None:
-        """After an erase: copy the WAL into the database (secure_delete overwrites the old bytes there) and
-        truncate it, so the erased ciphertext's old page images do not linger in warehouse.sqlite-wal."""
-        with self._tx(write=False) as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
     def activate(self, record: StoredCredential, event: Event) -> StoredCredential | None:
         with self._tx() as conn:

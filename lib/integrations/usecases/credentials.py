@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from .. import limits
+from .. import keyversions, limits
 from ..deps import Deps
 from ..domain import Action, CheckResult, Outcome, Provider, Status, StoredCredential, check_slug, make_event, utcnow
 from ..errors import Code, IntegrationError
@@ -85,6 +85,8 @@ def setup(
         previous = deps.store.activate(stored, event)
         step("sync")
         warnings = sync(deps, [(org_slug, provider, status, stored.created_at)], actor)
+    if previous:
+        warnings += deps.store.erase_warnings()
     log.info(
         "setup org=%s provider=%s credential_id=%s status=%s", org_slug, provider.value, stored.credential_id, status
     )
@@ -132,6 +134,7 @@ def _sealed_record(
     actor: str,
 ) -> StoredCredential:
     credential_id, at = f"cred_{secrets.token_hex(12)}", utcnow()
+    keyversions.check_current(deps.store, deps.cipher)  # never a ciphertext under a retired or unrecorded version
     sealing = deps.vault.seal(org_slug, provider, credential_id, parsed)
     return StoredCredential(
         credential_id=credential_id,
@@ -177,6 +180,7 @@ def delete(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "sy
         if deps.store.deactivate(org_slug, provider, utcnow(), actor, event) is None:
             raise missing
         warnings = sync(deps, [(org_slug, provider, Status.NOT_CONFIGURED, None)], actor)
+    warnings += deps.store.erase_warnings()
     return DeleteResult(
         success=True, message=f"{provider.value} integration deleted for {org_slug}.", warnings=warnings
     )

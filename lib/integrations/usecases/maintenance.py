@@ -8,6 +8,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from .. import keyversions
 from ..deps import Deps
 from ..domain import Action, Outcome, Provider, Status, make_event
 from ..errors import IntegrationError
@@ -38,6 +39,7 @@ class RewrapReport(BaseModel):
     rewrapped: int = 0
     already_current: int = 0
     failed: dict[str, str] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)  # e.g. ERASE_INCOMPLETE: an old ciphertext still in the WAL
 
 
 def reconcile(deps: Deps, dry_run: bool = False, actor: str = "system", org_slug: str | None = None) -> ReconcileReport:
@@ -102,6 +104,8 @@ def reconcile(deps: Deps, dry_run: bool = False, actor: str = "system", org_slug
 
 def rewrap(deps: Deps, progress: Progress | None = None, actor: str = "system") -> RewrapReport:
     """Re-encrypt active ciphertexts not under the current key version; safe to re-run after interruption."""
+    deps.cipher.refresh()  # Cloud KMS: the primary version as it is now, not as cached up to a minute ago
+    keyversions.check_current(deps.store, deps.cipher)
     current = deps.vault.current_key_ref()
     records = [r for r in deps.store.list_credentials() if r.encrypted_credential]
     report = RewrapReport(current_key_ref=current)
@@ -132,6 +136,7 @@ def rewrap(deps: Deps, progress: Progress | None = None, actor: str = "system") 
                 report.failed[rec.credential_id] = exc.code
         if progress:
             progress(i, len(records))
+    report.warnings = deps.store.erase_warnings() if report.rewrapped else []
     return report
 
 
