@@ -224,7 +224,9 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
         return svc.delete(org_slug, provider, actor=actor(key)).model_dump(mode="json")
 
     @app.get("/healthz", response_model=Health, summary="The process is up")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
+        # on the event loop, not in the worker threadpool: requests whose checks are in flight (each format check
+        # bounded under 1 s of CPU, issue 28) can hold every worker thread without holding the liveness probe
         return {"status": "ok"}
 
     @app.get(
