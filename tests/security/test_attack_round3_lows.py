@@ -58,3 +58,31 @@ def test_a_lone_surrogate_from_a_provider_is_a_json_answer_and_never_stops_a_run
     failed = svc.get_one(ORG, "openai")
     assert failed.status == Status.INVALID and "\ufffd" in failed.error.message
     json.dumps(svc.events(ORG).to_dict(orient="records"), default=str).encode()  # the history is encodable
+
+
+WEBHOOK_PATHS = {
+    "upper-case scheme and host": ("HTTP://LOCALHOST:{port}", "/services/T0001/B0002/WEBHOOKSECRETxyz"),
+    "dot segments": ("http://127.0.0.1:{port}", "/services/./T0001/../T0001/B0002/WEBHOOKSECRETxyz"),
+    "characters httpx percent-encodes": ("http://127.0.0.1:{port}", "/services/T0001/B0002/WEBHOOKSECRETxyz|é ^"),
+    "query string": ("http://127.0.0.1:{port}", "/services/T0001?token=WEBHOOKSECRETxyz"),
+}
+
+
+@pytest.mark.parametrize("form", list(WEBHOOK_PATHS))
+def test_the_webhook_path_never_reaches_a_log_whatever_its_form(caplog: pytest.LogCaptureFixture, form: str) -> None:
+    """N13: httpx logs its normal form of the URL at INFO; the redaction compared the configured text only."""
+    from integrations.alerts import Flip, notify
+    from integrations.settings import Settings
+
+    caplog.set_level(logging.DEBUG)  # every logger: httpx's INFO line, httpcore's DEBUG lines
+    replayed()
+    with serve(lambda _: Reply(200, "ok")) as (url, seen):
+        base, path = WEBHOOK_PATHS[form]
+        webhook = base.format(port=url.rsplit(":", 1)[1]) + path
+        settings = Settings(_env_file=None, alert_webhook_url=webhook, allow_http_endpoints=True)
+        flip = Flip(org_slug=ORG, provider=Provider.OPENAI, before=Status.VALID, after=Status.INVALID)
+        delivery = notify([flip], settings, "test")
+    assert delivery.delivered and len(seen) == 1 and "WEBHOOKSECRET" in seen[0].path  # it did go there
+    assert any(r.name == "httpx" for r in caplog.records)  # httpx did log the request ...
+    assert "WEBHOOKSECRET" not in caplog.text and "T0001" not in caplog.text  # ... without its path
+    assert "/services" not in caplog.text
