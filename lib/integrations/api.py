@@ -128,7 +128,8 @@ Key = Annotated[OrgApiKey, Depends(org_key)]
 
 
 def actor(key: OrgApiKey) -> str:
-    return f"api:{key.key_prefix}"
+    """The audit actor of a REST call: the key's id (a fingerprint of its hash), never a character of the key."""
+    return f"api:{key.key_id}"
 
 
 def create_app(svc: IntegrationService | None = None) -> FastAPI:

@@ -86,3 +86,27 @@ def test_the_webhook_path_never_reaches_a_log_whatever_its_form(caplog: pytest.L
     assert any(r.name == "httpx" for r in caplog.records)  # httpx did log the request ...
     assert "WEBHOOKSECRET" not in caplog.text and "T0001" not in caplog.text  # ... without its path
     assert "/services" not in caplog.text
+
+
+def test_no_character_of_an_org_key_is_in_the_audit_trail(local_svc: IntegrationService) -> None:
+    """Left from round 2: the REST actor (`api:<prefix>`) carried 4 characters of the org key's random part."""
+    svc = local_svc
+    svc.limiter.per_minute = 0
+    key = svc.rotate_org_key(ORG)
+    random_part = key.split("_api_", 1)[1]
+    client = TestClient(create_app(svc))
+    replayed()
+    r = client.post(
+        f"/api/v1/integrations/{ORG}/openai/setup",
+        headers={"X-API-Key": key},
+        json={"credential": GOOD_KEY, "skip_validation": True},
+    )
+    count_5xx(r.status_code)
+    assert r.status_code == 200
+    events = svc.store.events(ORG)
+    actors = {e.actor for e in events}
+    assert any(a.startswith("api:key_") for a in actors)  # named by the key's id, a fingerprint of its hash
+    steps = svc.diagnose(ORG, "openai")
+    shown = [*actors, *(e.message or "" for e in events), *(s.detail or "" for s in steps)]
+    shown += [k.key_prefix for k in svc.store.api_keys(ORG)]
+    assert all(random_part[:4] not in text for text in shown), shown
