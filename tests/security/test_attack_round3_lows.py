@@ -110,3 +110,34 @@ def test_no_character_of_an_org_key_is_in_the_audit_trail(local_svc: Integration
     shown = [*actors, *(e.message or "" for e in events), *(s.detail or "" for s in steps)]
     shown += [k.key_prefix for k in svc.store.api_keys(ORG)]
     assert all(random_part[:4] not in text for text in shown), shown
+
+
+BIDI = ["\u202e", "\u202d", "\u202a", "\u202b", "\u202c", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f"]
+
+
+@pytest.mark.parametrize("control", BIDI, ids=[f"U+{ord(c):04X}" for c in BIDI])
+def test_bidi_controls_in_names_are_refused_at_input(local_svc: IntegrationService, control: str) -> None:
+    """Left from round 2: "invoice\\u202eexe.pdf" was stored and shown as "invoicefdp.exe"."""
+    from integrations import IntegrationError
+
+    svc = local_svc
+    svc.limiter.per_minute = 0
+    key = svc.rotate_org_key(ORG)
+    client = TestClient(create_app(svc))
+    replayed()
+    hostile = f"prod{control}yek-nepo"
+    for body in (
+        {"credential": GOOD_KEY, "credential_name": hostile, "skip_validation": True},
+        {"credential": GOOD_KEY, "metadata": {hostile: "x"}, "skip_validation": True},
+    ):
+        r = client.post(f"/api/v1/integrations/{ORG}/openai/setup", headers={"X-API-Key": key}, json=body)
+        count_5xx(r.status_code)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_INPUT", r.text
+        assert "bidirectional" in r.json()["error"]["message"] and control not in r.text
+    with pytest.raises(IntegrationError) as caught:
+        svc.register_org("bidi-org", name=f"Acme {control}Corp")
+    assert caught.value.code == "INVALID_INPUT" and "U+202E" in caught.value.message
+    with pytest.raises(IntegrationError):
+        svc.setup(ORG, "openai", GOOD_KEY, credential_name=hostile, skip_validation=True)
+    assert svc.store.list_credentials(active_only=False) == [] and svc.store.api_keys("bidi-org") == []
+    assert svc.setup(ORG, "openai", GOOD_KEY, credential_name="prod (عربي) key", skip_validation=True).success
