@@ -183,11 +183,13 @@ class _Redact(logging.Filter):
     def __init__(self, url: str, target: str) -> None:
         super().__init__()
         self.target = target
+        self.host: str | None = None
         try:
             normal = httpx.URL(url)
-            self.host, self.forms = normal.host, {url, str(normal)}
+            self.host = normal.host
+            self.forms = {url, str(normal)}
         except (httpx.InvalidURL, TypeError, ValueError):
-            self.host, self.forms = None, {url}
+            self.forms = {url}
 
     def _redacted(self, arg: object) -> object:
         if isinstance(arg, httpx.URL):

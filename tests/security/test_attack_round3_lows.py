@@ -40,7 +40,9 @@ def test_a_lone_surrogate_from_a_provider_is_a_json_answer_and_never_stops_a_run
         svc.validators[Provider.OPENAI] = OpenAIValidator(f"{url}/v1", timeout=5)
         client = TestClient(create_app(svc), raise_server_exceptions=False)
         r = client.post(
-            f"/api/v1/integrations/{ORG}/openai/setup", headers={"X-API-Key": keys[ORG]}, json={"credential": SURROGATE_KEY}
+            f"/api/v1/integrations/{ORG}/openai/setup",
+            headers={"X-API-Key": keys[ORG]},
+            json={"credential": SURROGATE_KEY},
         )
         count_5xx(r.status_code)
         assert r.headers["content-type"] == "application/json" and r.status_code < 500, r.text
