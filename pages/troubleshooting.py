@@ -21,7 +21,9 @@ if st.button("Diagnose", key="diagnose", type="primary", disabled=org is None):
     for step in svc.diagnose(org, provider):
         icon = {True: "✅", False: "❌", None: "⏸️"}[step.passed]
         with st.container(border=True):
-            st.markdown(f"{icon} **{step.name}** — {_ui.plain(step.detail)}")  # names and e-mails are data
+            st.markdown(f"{icon} **{step.name}**")
+            if step.detail:  # names, e-mails, provider text: data, in st.text (Markdown would link a URL in them)
+                st.text(step.detail)
             if step.passed is False:
                 st.markdown(f"`{step.code}` · **Fix:** {_ui.plain(step.fix)}")
 
@@ -36,9 +38,12 @@ with c1.container(border=True):
         )
         if st.form_submit_button("Check format", key="format_check"):
             try:
-                st.success(f"Well-formed: {svc.check_format(provider, pasted)}")
+                hint = svc.check_format(provider, pasted)  # the key file's e-mail: tenant text, shown as data
+                st.success("Well-formed:")
+                st.text(hint)
             except IntegrationError as exc:
-                st.error(f"`{exc.code}`: {exc.message}")
+                st.error(f"`{exc.code}`")
+                st.text(exc.message)  # may quote the pasted text
             del pasted
 with c2.container(border=True):
     st.markdown("**Resync status** — rebuild this org's status cache from the system of record")

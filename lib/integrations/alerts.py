@@ -177,15 +177,34 @@ def _wait(backoff_s: float) -> Any:
 
 
 class _Redact(logging.Filter):
-    """httpx logs every request's URL at INFO: show the webhook's scheme and host there, never its path."""
+    """httpx logs every request's URL at INFO: show the webhook's scheme and host there, never its path. httpx logs
+    its own normal form of the URL (host lower-cased, default port dropped, dot segments removed, characters
+    percent-encoded), not the configured text: every URL argument to the webhook's host is redacted, whatever its
+    form, and so is any text argument that holds the configured URL or the normalised one."""
 
     def __init__(self, url: str, target: str) -> None:
         super().__init__()
-        self.url, self.target = url, target
+        self.target = target
+        self.host: str | None = None
+        try:
+            normal = httpx.URL(url)
+            self.host = normal.host
+            self.forms = {url, str(normal)}
+        except (httpx.InvalidURL, TypeError, ValueError):
+            self.forms = {url}
+
+    def _redacted(self, arg: object) -> object:
+        if isinstance(arg, httpx.URL):
+            return self.target if self.host is None or arg.host == self.host else arg
+        if isinstance(arg, str) and any(form in arg for form in self.forms):
+            return self.target
+        return arg
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(self.target if str(a) == self.url else a for a in record.args)
+            record.args = tuple(self._redacted(a) for a in record.args)
+        if isinstance(record.msg, str) and any(form in record.msg for form in self.forms):
+            record.msg, record.args = f"(a request to {self.target})", ()
         return True
 
 

@@ -31,6 +31,34 @@ def _control(text: str) -> bool:
     return any(unicodedata.category(c) == "Cc" for c in text)
 
 
+# Unicode's bidirectional controls (embeddings, overrides, isolates, marks): in a name they reorder what an
+# operator reads ("invoice\u202eexe.pdf" shows as "invoicefdp.exe"), so names holding one are refused
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _bidi(text: str) -> bool:
+    return any(c in BIDI_CONTROLS for c in text)
+
+
+def _shown_name(name: object, field: str) -> str | None:
+    """A name operators read (a credential's, an org's): one line of at most MAX_NAME_CHARS, valid Unicode, no
+    control code and no bidirectional control; INVALID_INPUT saying which, with what to do."""
+    if name is None or name == "":
+        return None
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not _encodable(name) or _control(name):
+        raise IntegrationError(
+            "INVALID_INPUT",
+            f"{field} must be one line of text of at most {MAX_NAME_CHARS} characters (no control codes).",
+        )
+    if _bidi(name):
+        raise IntegrationError(
+            "INVALID_INPUT",
+            f"{field} holds a bidirectional control character (such as U+202E RIGHT-TO-LEFT OVERRIDE) that would "
+            "change the order in which it is shown; remove it and type the name again.",
+        )
+    return name.strip() or None
+
+
 def metadata_dict(metadata: object) -> dict[str, Any]:
     """A flat JSON object of scalars, at most 4 KiB."""
     if metadata is None:
@@ -38,9 +66,11 @@ def metadata_dict(metadata: object) -> dict[str, Any]:
     if not isinstance(metadata, dict):
         raise IntegrationError("INVALID_INPUT", 'metadata must be a JSON object such as {"environment": "production"}.')
     for key, value in metadata.items():
-        if not isinstance(key, str) or not key or len(key) > 64 or not _encodable(key) or _control(key):
+        if not isinstance(key, str) or not key or len(key) > 64 or not _encodable(key) or _control(key) or _bidi(key):
             raise IntegrationError(
-                "INVALID_INPUT", "metadata keys must be non-empty text of at most 64 characters, without control codes."
+                "INVALID_INPUT",
+                "metadata keys must be non-empty text of at most 64 characters, without control codes or "
+                "bidirectional controls (such as U+202E).",
             )
         if isinstance(value, str) and not _encodable(value):
             raise IntegrationError("INVALID_INPUT", "metadata values must be valid Unicode text (no lone surrogates).")
@@ -61,14 +91,11 @@ def metadata_dict(metadata: object) -> dict[str, Any]:
 
 
 def credential_name(name: object) -> str | None:
-    if name is None or name == "":
-        return None
-    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not _encodable(name) or _control(name):
-        raise IntegrationError(
-            "INVALID_INPUT",
-            f"credential_name must be one line of text of at most {MAX_NAME_CHARS} characters (no control codes).",
-        )
-    return name.strip() or None
+    return _shown_name(name, "credential_name")
+
+
+def org_name(name: object) -> str | None:
+    return _shown_name(name, "The organization's name")
 
 
 class AttemptLimiter:

@@ -58,7 +58,7 @@ def test_setup_openai(env) -> None:
     assert (body["success"], body["provider"], body["validation_status"]) == (True, "OPENAI", "VALID")
     assert (body["credential_kind"], body["warnings"]) == ("PROJECT", [])
     assert body["credential_id"].startswith("cred_")
-    assert svc.store.events("acmecorp")[0].actor.startswith("api:acmecorp_api_")
+    assert svc.store.events("acmecorp")[0].actor.startswith("api:key_")
 
 
 def test_setup_gcp_service_account(env) -> None:

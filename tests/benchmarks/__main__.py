@@ -368,6 +368,9 @@ def main() -> None:
         f"provider round trip {LATENCY_MS} ms (simulated), BigQuery job {BIGQUERY_JOB_S:g} s and KMS call "
         f"{KMS_CALL_MS} ms (counted and costed; the local keyring makes no KMS call)"
     )
+    from tests.benchmarks.format_check import bench_format_check
+
+    bench_format_check(line)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         bench_cli(root)

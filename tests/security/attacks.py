@@ -49,3 +49,41 @@ def replayed() -> None:
 
 def count_5xx(status: int) -> None:
     record("5xx seen", int(status >= 500))
+
+
+def der_integer(value: int) -> bytes:
+    return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    size = len(content)
+    if size < 0x80:
+        return bytes([tag, size]) + content
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(octets)]) + octets + content
+
+
+def rsa_der(numbers: list[int], pkcs8: bool = True, version: int = 0) -> bytes:
+    """An RSAPrivateKey (PKCS#1) of whatever numbers (n, e, d, p, q, dp, dq, qinv), wrapped in PKCS#8 if asked."""
+    key = _der(0x30, der_integer(version) + b"".join(der_integer(n) for n in numbers))
+    if not pkcs8:
+        return key
+    algorithm = _der(0x30, bytes.fromhex("06092a864886f70d010101") + b"\x05\x00")
+    return _der(0x30, der_integer(0) + algorithm + _der(0x04, key))
+
+
+def pem_of(der: bytes, pkcs8: bool = True) -> str:
+    import base64
+    import textwrap
+
+    label = "PRIVATE KEY" if pkcs8 else "RSA PRIVATE KEY"
+    body = "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64))
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
+
+
+def grafted_rsa_numbers(modulus_bits: int = 4096, prime_bits: int = 8192) -> list[int]:
+    """A `modulus_bits` modulus carrying primes (and CRT values) of `prime_bits`, as if taken from a larger key:
+    the report's N1 shape. The numbers are odd composites, so a loader that did test them would fail fast here."""
+    n = (1 << (modulus_bits - 1)) | 0x10001 | 1
+    big = (1 << (prime_bits - 1)) | 0xF
+    return [n, 65537, n - 2, big, big + 2, big - 2, big - 4, big - 6]

@@ -28,13 +28,14 @@ SETUP = f"/api/v1/integrations/{ORG}/gcp/setup"
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the private-key loads of the GCP format check (the costly part)."""
     calls: list[int] = []
-    real = gcp_service_account.load_pem_private_key
+    for name in ("load_pem_private_key", "load_der_private_key"):  # the format check loads the DER it bounded
+        real = getattr(gcp_service_account, name)
 
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return real(*args, **kwargs)
+        def counted(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            calls.append(1)
+            return _real(*args, **kwargs)
 
-    monkeypatch.setattr(gcp_service_account, "load_pem_private_key", counted)
+        monkeypatch.setattr(gcp_service_account, name, counted)
     return calls
 
 

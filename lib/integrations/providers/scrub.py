@@ -16,13 +16,23 @@ _SHORT_WORD = re.compile(
 )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate cannot be encoded: not stored, sent or logged
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # line breaks and terminal escapes: the text is shown on one line
+
+
+def printable(text: str) -> str:
+    """A provider's text made safe to store, log, send as JSON and show: lone surrogates become U+FFFD, control
+    characters a space."""
+    return _CONTROL.sub(" ", _SURROGATE.sub("\ufffd", text))
+
+
 def scrub(text: str, secrets: list[str]) -> str:
     """Remove key-shaped tokens, every run of text made of 8-character pieces of a secret, and short words
-    (4-7 characters) that occur in a secret.
+    (4-7 characters) that occur in a secret; the result is printable() (valid UTF-8, one line).
 
     Linear in the text and the secrets: the secrets' pieces go into sets, each position of the text is looked up
     once, and overlapping hits merge into one run, so a key echoed in halves (`half1/half2`) loses both."""
-    text = _KEYLIKE.sub(REDACTED, text)
+    text = _KEYLIKE.sub(REDACTED, printable(text))
     if not any(secrets):
         return text
     text = _remove_runs(text, _pieces(secrets, FRAGMENT))

@@ -41,7 +41,7 @@ def diagnose(deps: Deps, org_slug: str, provider: Provider | str) -> list[Diagno
                 "The org has no live API key; the frontend cannot call "
                 "the API. Issue one: `integrations org key rotate ORG`.",
             )
-        steps.append(_step(names[1], detail=f"{len(live)} live key(s), prefix {live[-1].key_prefix}…"))
+        steps.append(_step(names[1], detail=f"{len(live)} live key(s), newest {live[-1].key_id}"))
         record = deps.store.get_active(org_slug, provider)
         if record is None:
             raise IntegrationError(Code.NOT_CONFIGURED)

@@ -64,23 +64,26 @@ def _key_id(key_hash: str) -> str:
     return f"key_{key_hash[:16]}"
 
 
-def _issue(store: IntegrationStore, org_slug: str) -> str:
+def _issue(store: IntegrationStore, org_slug: str) -> tuple[str, str]:
+    """(the new key, its key_id)."""
     key = f"{org_slug}_api_{secrets.token_urlsafe(32)}"
     digest = _hash(key)
     store.add_api_key(
         OrgApiKey(
             org_slug=org_slug,
             key_id=_key_id(digest),
-            key_prefix=_prefix(org_slug, key),
+            key_prefix=_prefix(org_slug),
             key_hash=digest,
             created_at=datetime.now(UTC),
         )
     )
-    return key
+    return key, _key_id(digest)
 
 
-def _prefix(org_slug: str, key: str) -> str:
-    return key[: len(org_slug) + 9]
+def _prefix(org_slug: str) -> str:
+    """The stored prefix: the key's fixed part only, never a character of its random part (issue 28). A key is
+    named wherever it is shown (actors, events, diagnose) by its key_id, a fingerprint of its hash."""
+    return f"{org_slug}_api_"
 
 
 def _revoke(store: IntegrationStore, org_slug: str) -> int:
@@ -97,8 +100,8 @@ def _event(deps: Deps, org_slug: str, actor: str, message: str) -> None:
 
 def issue(deps: Deps, org_slug: str, actor: str = "system") -> str:
     """Create a key for the org and return it; it cannot be shown again. The caller checked the org."""
-    key = _issue(deps.store, org_slug)
-    _event(deps, org_slug, actor, f"Org API key issued ({_prefix(org_slug, key)}...).")
+    key, key_id = _issue(deps.store, org_slug)
+    _event(deps, org_slug, actor, f"Org API key issued ({key_id}).")
     return key
 
 
@@ -107,8 +110,8 @@ def rotate(deps: Deps, org_slug: str, actor: str = "system") -> str:
     others). ORG_NOT_FOUND before any key is touched."""
     require(deps, org_slug)
     _revoke(deps.store, org_slug)
-    key = _issue(deps.store, org_slug)
-    _event(deps, org_slug, actor, f"Org API keys revoked; new key issued ({_prefix(org_slug, key)}...).")
+    key, key_id = _issue(deps.store, org_slug)
+    _event(deps, org_slug, actor, f"Org API keys revoked; new key issued ({key_id}).")
     return key
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import limits
 from ..deps import Deps
 from ..domain import Provider, Status, check_slug
 from ..errors import Code, IntegrationError
@@ -20,6 +21,7 @@ def register(deps: Deps, org_slug: str, name: str | None = None, actor: str = "s
     otherwise, and nothing is issued). An org that has keys already is refused (ORG_EXISTS): a second live key is
     issued only by rotate."""
     check_slug(org_slug)
+    name = limits.org_name(name)  # shown in the console and the status cache: one plain line
     if deps.store.api_keys(org_slug):
         raise IntegrationError(Code.ORG_EXISTS, f"Organization {org_slug!r} exists; rotate its key instead.")
     deps.cache.create_org(org_slug, name)
