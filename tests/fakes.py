@@ -14,7 +14,7 @@ from integrations.crypto.base import Cipher, Sealed, key_check
 from integrations.domain import CachedStatus, Event, OrgApiKey, OrgRow, Provider, Status, StoredCredential
 from integrations.errors import IntegrationError
 from integrations.status_cache.base import StatusCache
-from integrations.store.base import IntegrationStore, KeyVersion, replacing
+from integrations.store.base import IntegrationStore, KeyVersion, ValidationUpdate, replacing, superseded
 
 
 class InMemoryStore(IntegrationStore):
@@ -99,6 +99,19 @@ class InMemoryStore(IntegrationStore):
                 }
             )
             return True
+
+    def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
+        with self.lock:
+            matched = set()
+            for u in updates:
+                row = self.rows.get(u.credential_id)
+                if row is None or u.expected_updated_at not in (None, row.updated_at):
+                    self.event_rows.append(superseded(u.event))
+                elif self.record_validation(*u[:7]):
+                    matched.add(u.credential_id)
+                else:
+                    self.event_rows[-1] = superseded(u.event)
+            return matched
 
     def deactivate(
         self, org_slug: str, provider: Provider, at: datetime, actor: str, event: Event

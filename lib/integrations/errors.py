@@ -48,6 +48,7 @@ class Code(StrEnum):
     ALERT_DELIVERY_FAILED = "ALERT_DELIVERY_FAILED"
     TASK_SETTINGS_INVALID = "TASK_SETTINGS_INVALID"
     RUN_NOT_FOUND = "RUN_NOT_FOUND"
+    CHECK_SUPERSEDED = "CHECK_SUPERSEDED"
 
 
 @dataclass(frozen=True)
@@ -461,6 +462,20 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
                 "Finalize with the run id the tasks printed (on Cloud Run: the job execution's name), after they end.",
             ],
             http_status=404,
+        ),
+        _e(
+            "CHECK_SUPERSEDED",
+            "The credential changed during the check",
+            "The credential was deleted, replaced or checked again while this check ran; its result was not recorded.",
+            [
+                "Someone deleted or rotated the credential while it was being checked.",
+                "Another check (a bulk or nightly run, another request) recorded a newer result first.",
+            ],
+            [
+                "Read the integration's current status; validate again if you still need a fresh check.",
+            ],
+            retryable=True,
+            http_status=409,
         ),
     ]
 }

@@ -115,6 +115,7 @@ def _staged(spec: TaskSpec, a: Assessment) -> StagedResult:
         actor=e.actor or "system",
         duration_ms=e.duration_ms,
         alarm=a.alarm,
+        seen_updated_at=a.record.updated_at,  # finalize applies the result only while the credential is unchanged
     )
 
 
@@ -123,7 +124,9 @@ def finalize(store: IntegrationStore, sync: Sync, run_id: str, actor: str) -> Ru
     final = store.finalize_run(run_id, datetime.now(UTC) - RUN_WINDOW)
     if not final.rows:
         raise IntegrationError("RUN_NOT_FOUND", f"No results are staged for run {run_id!r}.")
-    report = RunReport(run_id=run_id, checked=len(final.rows), applied=len(final.applied))
+    report = RunReport(
+        run_id=run_id, checked=len(final.rows), applied=len(final.applied), superseded=sorted(final.superseded)
+    )
     credentials = {c.credential_id: c for c in store.list_credentials()}
     final.rows.sort(key=lambda r: (r.task_index, r.org_slug, r.provider))
     for row in final.rows:
@@ -133,6 +136,8 @@ def finalize(store: IntegrationStore, sync: Sync, run_id: str, actor: str) -> Ru
             report.errors[row.error_code] = report.errors.get(row.error_code, 0) + 1
         if row.alarm:
             report.alarms.append(row.credential_id)
+        elif row.credential_id in final.superseded:  # changed since its task read it: not applied, not a flip
+            continue
         elif row.status_after != row.status_before:
             report.changed += 1
             change = (row.status_before, row.status_after, row.error_code)
