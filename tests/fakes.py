@@ -204,6 +204,11 @@ class InMemoryStatusCache(StatusCache):
         for update in updates:
             self.set_status(*update)
 
+    def set_checked(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
+        self.set_many(
+            [u for u in updates if u[0] not in self.orgs or self.orgs[u[0]].statuses[u[1]].configured_at == u[3]]
+        )
+
 
 class InMemoryCipher(Cipher):
     """AES-GCM with in-memory versioned keys."""

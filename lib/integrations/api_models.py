@@ -115,6 +115,9 @@ class Health(BaseModel):
 
 class Ready(Health):
     drift: int = Field(description="Status-cache rows that disagree with the store (reconcile repairs them).")
+    drift_repaired: int = Field(
+        0, description="Drifted rows this probe repaired: drift that outlasts 10 s is reconciled by the next probe."
+    )
     checked_s_ago: float = Field(
         0.0, description="Seconds since these parts were checked: a ready answer is reused for up to 30 s."
     )

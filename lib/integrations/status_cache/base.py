@@ -11,6 +11,7 @@ from datetime import datetime
 import pandas as pd
 
 from ..domain import OrgRow, Provider, Status
+from ..errors import IntegrationError
 
 _STATUS = {p: f"integration_{p.value.lower()}_status" for p in Provider}
 _CONFIGURED = {p: f"integration_{p.value.lower()}_configured_at" for p in Provider}
@@ -88,6 +89,17 @@ class StatusCache(ABC):
         """Apply several updates (adapters may batch); ORG_NOT_FOUND, naming one, when an org has no row."""
         for org_slug, provider, status, configured_at in updates:
             self.set_status(org_slug, provider, status, configured_at)
+
+    def set_checked(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
+        """A check's statuses, each a compare-and-set: written only where the row's configured_at is already the
+        update's (the checked credential's), so a row whose credential was deleted or replaced meanwhile keeps
+        that newer state. ORG_NOT_FOUND, naming one, when an org has no row. Adapters do it in one write; this
+        default (read, then write) is for fakes."""
+        orgs = {o.org_slug: o for o in self.all_orgs()}
+        missing = next((slug for slug, *_ in updates if slug not in orgs), None)
+        if missing is not None:
+            raise IntegrationError("ORG_NOT_FOUND", f"Organization {missing!r} has no status-cache row.")
+        self.set_many([u for u in updates if orgs[u[0]].status_of(u[1]).configured_at == u[3]])
 
     def ping(self) -> None:
         self.get_org("ping-probe")

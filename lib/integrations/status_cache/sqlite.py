@@ -108,19 +108,30 @@ class SqliteStatusCache(StatusCache):
         self.set_many([(org_slug, provider, status, configured_at)])
 
     def set_many(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
-        by_provider: dict[Provider, list[tuple[str, str | None, str]]] = {}
+        self._write(updates, checked=False)
+
+    def set_checked(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
+        self._write(updates, checked=True)
+
+    def _write(self, updates: list[tuple[str, Provider, Status, datetime | None]], checked: bool) -> None:
+        """One transaction; `checked`: each row only where its configured_at is already the update's."""
+        by_provider: dict[Provider, list[tuple[str | None, ...]]] = {}
         for org_slug, provider, status, at in updates:
-            by_provider.setdefault(provider, []).append((status.value, at.isoformat() if at else None, org_slug))
+            stamp = at.isoformat() if at else None
+            row = (status.value, stamp, org_slug) + ((stamp,) if checked else ())
+            by_provider.setdefault(provider, []).append(row)
         with self._conn() as conn:
             conn.execute("BEGIN IMMEDIATE")
             for provider, rows in by_provider.items():
+                same = f" AND {configured_column(provider)} IS ?" if checked else ""
                 cur = conn.executemany(
                     f"UPDATE organizations SET {status_column(provider)} = ?, {configured_column(provider)} = ? "
-                    "WHERE org_slug = ?",
+                    f"WHERE org_slug = ?{same}",
                     rows,
                 )
-                if cur.rowcount < len(rows):  # some org has no row: name it, and write nothing
+                if cur.rowcount < len(rows):  # some org has no row (or, checked, was changed): name it, write nothing
                     known = {r[0] for r in conn.execute("SELECT org_slug FROM organizations")}
-                    missing = next(slug for _, _, slug in rows if slug not in known)
-                    raise IntegrationError("ORG_NOT_FOUND", f"Organization {missing!r} has no status-cache row.")
+                    missing = next((row[2] for row in rows if row[2] not in known), None)
+                    if missing is not None:
+                        raise IntegrationError("ORG_NOT_FOUND", f"Organization {missing!r} has no status-cache row.")
             conn.execute("COMMIT")

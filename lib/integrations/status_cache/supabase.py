@@ -118,8 +118,16 @@ class SupabaseStatusCache(StatusCache):
 
     def set_many(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
         """One update: a PATCH. More: one RPC per BATCH (each all-or-nothing), one request in flight at a time."""
+        self._write(updates, checked=False)
+
+    def set_checked(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
+        """As set_many, each row only where its configured_at is already the update's: one PATCH filtered on it,
+        or the sync RPC with `checked` (migrations/supabase/003)."""
+        self._write(updates, checked=True)
+
+    def _write(self, updates: list[tuple[str, Provider, Status, datetime | None]], checked: bool) -> None:
         if len(updates) == 1:
-            self.set_status(*updates[0])
+            self._patch(*updates[0], checked=checked)
             return
         for start in range(0, len(updates), BATCH):
             payload = [
@@ -128,6 +136,7 @@ class SupabaseStatusCache(StatusCache):
                     "provider": provider.value.lower(),
                     "status": status.value,
                     "configured_at": at.isoformat() if at else None,
+                    "checked": checked,
                 }
                 for slug, provider, status, at in updates[start : start + BATCH]
             ]
@@ -144,12 +153,20 @@ class SupabaseStatusCache(StatusCache):
                 )
 
     def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
-        values = {
-            status_column(provider): status.value,
-            configured_column(provider): configured_at.isoformat() if configured_at else None,
-        }
+        self._patch(org_slug, provider, status, configured_at, checked=False)
+
+    def _patch(
+        self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None, *, checked: bool
+    ) -> None:
+        at = configured_at.isoformat() if configured_at else None
+        values = {status_column(provider): status.value, configured_column(provider): at}
         query = self._table().update(values).eq("org_slug", org_slug)
-        if not self._execute("update the status", query, read=False).data:  # PostgREST answers [] when no row matched
+        if checked:  # a conditional PATCH: PostgREST updates only a row whose configured_at is still this one
+            query = query.eq(configured_column(provider), at) if at else query.is_(configured_column(provider), "null")
+        if self._execute("update the status", query, read=False).data:
+            return
+        # PostgREST answers [] when no row matched: no row, or (checked) a row changed meanwhile, left as it is
+        if not checked or self.get_org(org_slug) is None:
             raise IntegrationError("ORG_NOT_FOUND", f"Organization {org_slug!r} has no row in Supabase.")
 
     def has_sync_function(self) -> bool:

@@ -142,7 +142,7 @@ def record_checks(deps: Deps, assessments: list[Assessment], actor: str = "syste
         if not current:
             return Recorded([], matched)
         updates = [(a.record.org_slug, a.record.provider, a.after, a.record.created_at) for a in current]
-        return Recorded(sync(deps, updates, actor), matched)
+        return Recorded(sync(deps, updates, actor, checked=True), matched)
 
 
 def _update(a: Assessment, actor: str) -> ValidationUpdate:
