@@ -68,7 +68,9 @@ def test_a_checks_cache_write_never_lands_on_a_rotated_credential(tmp_path: Path
     svc.setup(ORGS[0], "openai", openai_key(), skip_validation=True)  # rotated: the cache shows the new key
     svc.cache.set_checked([(ORGS[0], Provider.OPENAI, Status.INVALID, old.created_at)])  # the old key's late check
     row = svc.cache.get_org(ORGS[0]).status_of(Provider.OPENAI)
-    assert row.status == Status.PENDING and row.configured_at == svc.store.get_active(ORGS[0], Provider.OPENAI).created_at
+    assert (
+        row.status == Status.PENDING and row.configured_at == svc.store.get_active(ORGS[0], Provider.OPENAI).created_at
+    )
 
 
 def test_drift_seen_by_readyz_is_repaired_within_a_bounded_time(

@@ -63,6 +63,7 @@ class StatusCache(ABC):
     name: str = "status-cache"
     queries: int = 0
     owns_org_rows: bool = True  # False where the org rows belong to someone else (Supabase: the frontend's table)
+    counts_attempts: bool = False  # True where count_attempt is shared by every process using the cache
 
     @abstractmethod
     def init(self) -> None:
@@ -100,6 +101,12 @@ class StatusCache(ABC):
         if missing is not None:
             raise IntegrationError("ORG_NOT_FOUND", f"Organization {missing!r} has no status-cache row.")
         self.set_many([u for u in updates if orgs[u[0]].status_of(u[1]).configured_at == u[3]])
+
+    def count_attempt(self, org_slug: str, limit: int, window_s: float) -> float | None:
+        """Record one credential check of the org unless `limit` were recorded in the last `window_s` seconds,
+        atomically and for every process using this cache (the attempt limiter's shared state). None when
+        recorded, else the seconds until the oldest leaves the window. Only where `counts_attempts`."""
+        raise IntegrationError("CONFIGURATION_ERROR", f"The {self.name} status cache does not count attempts.")
 
     def ping(self) -> None:
         self.get_org("ping-probe")

@@ -21,6 +21,7 @@ from .base import WIDE_COLUMNS, StatusCache, configured_column, long_status_fram
 
 TABLE = "organizations"
 SYNC_FUNCTION = "integration_status_sync"  # created by migrations/supabase/002_integration_status_sync.sql
+ATTEMPT_FUNCTION = "integration_check_attempt"  # created by migrations/supabase/004_integration_check_attempts.sql
 PAGE = 1000  # rows asked per read; the server may cap it lower (db-max-rows): Content-Range says what is left
 BATCH = 500  # status updates per RPC call
 # the frontend calls the name column org_name; PostgREST renames it for us (alias:column)
@@ -44,6 +45,7 @@ class SupabaseStatusCache(StatusCache):
 
     name = "supabase"
     owns_org_rows = False
+    counts_attempts = True
 
     def __init__(self, url: str, service_role_key: SecretStr, timeout: float = 10.0) -> None:
         from supabase import ClientOptions, create_client
@@ -168,6 +170,14 @@ class SupabaseStatusCache(StatusCache):
         # PostgREST answers [] when no row matched: no row, or (checked) a row changed meanwhile, left as it is
         if not checked or self.get_org(org_slug) is None:
             raise IntegrationError("ORG_NOT_FOUND", f"Organization {org_slug!r} has no row in Supabase.")
+
+    def count_attempt(self, org_slug: str, limit: int, window_s: float) -> float | None:
+        """One RPC: counted and recorded atomically in the database, on its clock, for every replica."""
+        args = {"org_slug": org_slug, "max_attempts": limit, "window_s": window_s}
+        wait_s = self._execute("count a check attempt", self._client.rpc(ATTEMPT_FUNCTION, args), read=False).data
+        if isinstance(wait_s, list):  # the client hands a scalar result back as a one-item list ([] for null)
+            wait_s = wait_s[0] if wait_s else None
+        return None if wait_s is None else float(wait_s)
 
     def has_sync_function(self) -> bool:
         """Whether migrations/supabase/002's sync function is there (an empty call changes nothing)."""
