@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from datetime import datetime
@@ -333,13 +333,13 @@ class _Background:
         self._pool: ThreadPoolExecutor | None = None
         self._queued: set[Future[AlertDelivery | None]] = set()
 
-    def submit(self, *args: Any) -> Future[AlertDelivery | None]:
+    def submit(self, deliver: Callable[[str | None], AlertDelivery | None]) -> Future[AlertDelivery | None]:
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="alert-delivery")
             full = len(self._queued) >= MAX_QUEUED
             refused = "too many alerts waiting for delivery" if full else None
-            future = self._pool.submit(_deliver, *args, refused)
+            future = self._pool.submit(deliver, refused)
             self._queued.add(future)
         future.add_done_callback(self._done)
         return future
@@ -370,7 +370,7 @@ def alert_later(
     changes = flips(before_after)
     if not changes or settings is None or settings.alert_webhook_url is None:
         return None
-    return _background.submit(store, settings, changes, source, actor, None, True)
+    return _background.submit(lambda refused: _deliver(store, settings, changes, source, actor, None, True, refused))
 
 
 def settle(timeout_s: float = 30.0) -> bool:

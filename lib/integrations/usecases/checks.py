@@ -15,7 +15,7 @@ from ..errors import Code, IntegrationError
 from ..results import ErrorInfo, ValidateResult
 from ..store.base import ValidationUpdate
 from ..verdict import ALARMS, Verdict, failed, verdict
-from .recording import sync
+from .recording import StatusUpdate, sync
 from .registry import require
 
 log = logging.getLogger("integrations")
@@ -141,7 +141,9 @@ def record_checks(deps: Deps, assessments: list[Assessment], actor: str = "syste
         current = [a for a in checked if a.record.credential_id in matched]
         if not current:
             return Recorded([], matched)
-        updates = [(a.record.org_slug, a.record.provider, a.after, a.record.created_at) for a in current]
+        updates: list[StatusUpdate] = [
+            (a.record.org_slug, a.record.provider, a.after, a.record.created_at) for a in current
+        ]
         return Recorded(sync(deps, updates, actor, checked=True), matched)
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from .. import keyversions
 from ..deps import Deps
-from ..store.base import IntegrationStore
 from ..errors import IntegrationError
+from ..store.base import IntegrationStore
 from .maintenance import reconcile
 from .reads import overview
 
