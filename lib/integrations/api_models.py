@@ -133,6 +133,7 @@ _WHY = {
     401: "The org API key is missing, unknown or revoked.",
     403: "The org API key belongs to another org, or the credential lacks a permission.",
     404: "No such organization, integration or endpoint.",
+    409: "The credential was deleted, replaced or checked again during this check (CHECK_SUPERSEDED); not recorded.",
     413: "The request body is over 64 KiB.",
     422: "Invalid input: slug, provider, credential format, metadata.",
     429: "Too many attempts, or the provider's rate limit (Retry-After says when to retry).",
