@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -213,7 +214,8 @@ def test_a_hanging_webhook_gets_two_short_attempts_at_most_from_a_single_revalid
         assert len(seen) == 1  # no retry starts once the budget (one attempt's timeout) is spent
     assert result.validation_status == Status.INVALID
     [event] = [e for e in svc.store.events() if e.action == Action.ALERT]
-    assert "after 1 attempt(s) (ReadTimeout)" in event.message
+    # the second attempt, if any, starts past the hard deadline and never reaches the receiver (len(seen) == 1)
+    assert re.search(r"after [12] attempt\(s\) \((Read|Connect)Timeout\)", event.message or "")
     _assert_no_secret(_everything(svc, caplog, result.model_dump(mode="json")))
 
 
