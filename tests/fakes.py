@@ -14,7 +14,7 @@ from integrations.crypto.base import Cipher, Sealed, key_check
 from integrations.domain import CachedStatus, Event, OrgApiKey, OrgRow, Provider, Status, StoredCredential
 from integrations.errors import IntegrationError
 from integrations.status_cache.base import StatusCache
-from integrations.store.base import IntegrationStore, KeyVersion, replacing
+from integrations.store.base import IntegrationStore, KeyVersion, ValidationUpdate, replacing, superseded
 
 
 class InMemoryStore(IntegrationStore):
@@ -99,6 +99,19 @@ class InMemoryStore(IntegrationStore):
                 }
             )
             return True
+
+    def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
+        with self.lock:
+            matched = set()
+            for u in updates:
+                row = self.rows.get(u.credential_id)
+                if row is None or u.expected_updated_at not in (None, row.updated_at):
+                    self.event_rows.append(superseded(u.event))
+                elif self.record_validation(*u[:7]):
+                    matched.add(u.credential_id)
+                else:
+                    self.event_rows[-1] = superseded(u.event)
+            return matched
 
     def deactivate(
         self, org_slug: str, provider: Provider, at: datetime, actor: str, event: Event
@@ -190,6 +203,11 @@ class InMemoryStatusCache(StatusCache):
             raise IntegrationError("ORG_NOT_FOUND", f"Organization {missing!r} has no status-cache row.")
         for update in updates:
             self.set_status(*update)
+
+    def set_checked(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
+        self.set_many(
+            [u for u in updates if u[0] not in self.orgs or self.orgs[u[0]].statuses[u[1]].configured_at == u[3]]
+        )
 
 
 class InMemoryCipher(Cipher):

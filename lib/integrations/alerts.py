@@ -4,23 +4,30 @@ A flip is a status a re-validation changed (VALID <-> INVALID, PENDING -> VALID 
 check (timeout, provider 5xx, 429, CHECK_FAILED) and a decryption alarm keep the status, so they are not flips;
 setup and delete are an operator's own actions, not flips. The message carries the credential's hint (the same
 masked form the console shows), never the key, and the webhook URL is never logged: only its scheme and host.
-Delivery is retried with back-off (tenacity) on 429, 5xx and connection errors, within a bounded time; a failure
-is returned (and recorded as ALERT_DELIVERY_FAILED events by `alert`), never raised.
+Delivery is retried with back-off (tenacity) on 429, 5xx and connection errors; no attempt starts after the
+budget and every delivery ends by a hard total deadline (deadline_http.py: a receiver trickling its answer cannot
+hold it). A failure is returned (and recorded as ALERT_DELIVERY_FAILED events by `alert`), never raised. A single
+re-validation's alert is delivered off the request path (`alert_later`), so the caller never waits on a webhook.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, Field
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
 from tenacity.wait import wait_exponential
 
+from . import deadline_http
 from .domain import Action, Event, Outcome, Provider, Status, StoredCredential, make_event, utcnow
 from .errors import CATALOG, IntegrationError
 from .settings import Settings
@@ -34,8 +41,9 @@ BACKOFF_S = 0.5  # first wait; doubles each retry (0.5, 1, 2 s), a 429's Retry-A
 MAX_WAIT_S = 10.0
 BUDGET_S = 30.0  # no retry starts after this long: a run never waits on a webhook for more
 TIMEOUT_S = 5.0  # per attempt
-# a single re-validation (the API, the console, the CLI) has a person waiting on it: 2 attempts of 3 s at most
+# a single re-validation's alert (delivered in the background): 2 attempts of 3 s at most, none started after 3 s
 INTERACTIVE_ATTEMPTS, INTERACTIVE_TIMEOUT_S = 2, 3.0
+MAX_QUEUED = 256  # single re-validations' alerts waiting for delivery; more are recorded as not delivered
 TEXT_LINES = 50  # the readable text lists this many flips, then "and N more"; `flips` lists them all
 
 
@@ -164,14 +172,15 @@ class _Refused(Exception):
         self.retry_after = retry_after
 
 
-def _wait(backoff_s: float) -> Any:
+def _wait(backoff_s: float, deadline: float) -> Any:
     exponential = wait_exponential(multiplier=backoff_s, max=MAX_WAIT_S)
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         said = getattr(error, "retry_after", None)
         asked = float(said) if isinstance(said, str) and said.strip().isdigit() else 0.0
-        return max(float(exponential(state)), min(asked, MAX_WAIT_S))
+        wanted = max(float(exponential(state)), min(asked, MAX_WAIT_S))
+        return max(0.0, min(wanted, deadline - time.monotonic()))  # never sleep past the delivery's deadline
 
     return wait
 
@@ -225,7 +234,9 @@ def notify(
     budget_s: float = BUDGET_S,
 ) -> AlertDelivery:
     """Post one message for a run's flips to INTEGRATIONS_ALERT_WEBHOOK_URL. Nothing is sent (attempts=0) when
-    there is no flip or no webhook. Never raises: a delivery that fails is returned with `failed` true."""
+    there is no flip or no webhook. No attempt starts after `budget_s`, and the whole delivery ends within
+    `budget_s + timeout_s` whatever the receiver does (a hard deadline on every socket operation). Never raises: a
+    delivery that fails is returned with `failed` true."""
     secret = settings.alert_webhook_url if settings is not None else None
     if not changes or secret is None:
         return AlertDelivery(delivered=False, flips=len(changes))
@@ -240,16 +251,17 @@ def notify(
             raise _Refused(response.status_code, response.headers.get("retry-after"))
         return response
 
+    deadline = time.monotonic() + budget_s + timeout_s
     retrying = Retrying(
         retry=retry_if_exception_type((httpx.TransportError, _Refused)),
-        stop=stop_after_attempt(attempts) | stop_after_delay(budget_s),
-        wait=_wait(backoff_s),
+        stop=stop_after_attempt(attempts) | stop_before_delay(budget_s),
+        wait=_wait(backoff_s, deadline),
         reraise=True,
     )
     redact, httpx_log = _Redact(url, result.target), logging.getLogger("httpx")
     httpx_log.addFilter(redact)
     try:
-        with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
+        with deadline_http.client(deadline, timeout_s) as client:
             response = retrying(post, client)
     except Exception as exc:  # noqa: BLE001 - an alert never fails the run that sent it
         result.error = _describe(exc)
@@ -297,12 +309,32 @@ def alert(
     interactive: bool = False,
 ) -> AlertDelivery | None:
     """A run's alert, end to end: its flips, one message, and ALERT_DELIVERY_FAILED events when it did not arrive.
-    None when nothing was due (no webhook configured, or no status flipped). `interactive`: a person waits on the
-    call (a single re-validation), so INTERACTIVE_ATTEMPTS of INTERACTIVE_TIMEOUT_S at most, not a run's budget."""
-    changes = flips(before_after)
+    None when nothing was due (no webhook configured, or no status flipped). `interactive`: a single
+    re-validation's alert, so INTERACTIVE_ATTEMPTS of INTERACTIVE_TIMEOUT_S at most, not a run's budget."""
+    return _deliver(store, settings, flips(before_after), source, actor, run_id, interactive)
+
+
+def _deliver(
+    store: IntegrationStore,
+    settings: Settings | None,
+    changes: list[Flip],
+    source: str,
+    actor: str,
+    run_id: str | None,
+    interactive: bool,
+    refused: str | None = None,
+) -> AlertDelivery | None:
     quick = (INTERACTIVE_ATTEMPTS, INTERACTIVE_TIMEOUT_S, INTERACTIVE_TIMEOUT_S)  # no retry after one timeout
     attempts, timeout_s, budget_s = quick if interactive else (ATTEMPTS, TIMEOUT_S, BUDGET_S)
-    delivery = notify(changes, settings, source, run_id, attempts=attempts, timeout_s=timeout_s, budget_s=budget_s)
+    if refused is None:
+        delivery = notify(changes, settings, source, run_id, attempts=attempts, timeout_s=timeout_s, budget_s=budget_s)
+    else:  # not sent at all (the queue was full): recorded as any failed delivery is
+        target = (
+            webhook_target(settings.alert_webhook_url.get_secret_value())
+            if settings and settings.alert_webhook_url
+            else ""
+        )
+        delivery = AlertDelivery(delivered=False, attempts=1, error=refused, flips=len(changes), target=target)
     if delivery.attempts == 0:
         return None
     if delivery.failed:
@@ -311,6 +343,61 @@ def alert(
         except IntegrationError as exc:
             log.error("could not record the alert delivery failure: %s", exc.code)
     return delivery
+
+
+class _Background:
+    """Single re-validations' alerts, delivered by one background thread in order (started on first use), so the
+    API answers without waiting on the webhook; each delivery ends by its hard deadline, so the queue drains."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._queued: set[Future[AlertDelivery | None]] = set()
+
+    def submit(self, deliver: Callable[[str | None], AlertDelivery | None]) -> Future[AlertDelivery | None]:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="alert-delivery")
+            full = len(self._queued) >= MAX_QUEUED
+            refused = "too many alerts waiting for delivery" if full else None
+            future = self._pool.submit(deliver, refused)
+            self._queued.add(future)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, future: Future[AlertDelivery | None]) -> None:
+        with self._lock:
+            self._queued.discard(future)
+
+    def settle(self, timeout_s: float) -> bool:
+        """Wait for the queued deliveries (at most `timeout_s`); whether none is left."""
+        with self._lock:
+            queued = set(self._queued)
+        return not wait_all(queued, timeout=timeout_s).not_done
+
+
+_background = _Background()
+
+
+def alert_later(
+    store: IntegrationStore,
+    settings: Settings | None,
+    before_after: Iterable[Any],
+    source: str,
+    actor: str = "system",
+) -> Future[AlertDelivery | None] | None:
+    """A single re-validation's alert, delivered off the caller's thread (the flips are read now). A delivery that
+    fails is recorded as ALERT_DELIVERY_FAILED events, as `alert` does. None when nothing is due."""
+    changes = flips(before_after)
+    if not changes or settings is None or settings.alert_webhook_url is None:
+        return None
+    return _background.submit(lambda refused: _deliver(store, settings, changes, source, actor, None, True, refused))
+
+
+def settle(timeout_s: float = 30.0) -> bool:
+    """Wait for single re-validations' alerts still being delivered (at most `timeout_s`; a process that exits
+    waits for them too); whether none is left."""
+    return _background.settle(timeout_s)
 
 
 def warnings(delivery: AlertDelivery | None) -> list[str]:

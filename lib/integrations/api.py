@@ -204,7 +204,7 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
         f"{PREFIX}/{{org_slug}}/{{provider}}/validate",
         response_model=ValidateResponse,
         response_model_exclude_unset=True,
-        responses=errors(401, 403, 404, 413, 422, 429, 500, 503),
+        responses=errors(401, 403, 404, 409, 413, 422, 429, 500, 503),
         summary="Re-check the stored credential with the provider",
     )
     def validate(org_slug: str, provider: str, svc: Svc, key: Key, response: Response) -> dict[str, Any]:

@@ -115,6 +115,9 @@ class Health(BaseModel):
 
 class Ready(Health):
     drift: int = Field(description="Status-cache rows that disagree with the store (reconcile repairs them).")
+    drift_repaired: int = Field(
+        0, description="Drifted rows this probe repaired: drift that outlasts 10 s is reconciled by the next probe."
+    )
     checked_s_ago: float = Field(
         0.0, description="Seconds since these parts were checked: a ready answer is reused for up to 30 s."
     )
@@ -130,6 +133,7 @@ _WHY = {
     401: "The org API key is missing, unknown or revoked.",
     403: "The org API key belongs to another org, or the credential lacks a permission.",
     404: "No such organization, integration or endpoint.",
+    409: "The credential was deleted, replaced or checked again during this check (CHECK_SUPERSEDED); not recorded.",
     413: "The request body is over 64 KiB.",
     422: "Invalid input: slug, provider, credential format, metadata.",
     429: "Too many attempts, or the provider's rate limit (Retry-After says when to retry).",

@@ -43,7 +43,8 @@ def flip_counts(flips: pd.DataFrame) -> pd.DataFrame:
 def since_last_run(events: pd.DataFrame, gap: timedelta = RUN_GAP) -> pd.DataFrame:
     """The flips of the last run (see the module's docstring). `attrs` holds the run's `started`, `ended` and
     `checks` (None and 0 when nothing was re-validated), `run_id` (None for checks outside a bulk or task run)
-    and `undelivered`: its flips whose alert failed."""
+    and `undelivered`: its flips whose alert failed, plus those of the last bulk or task run when single checks
+    came after it (its ALERT_DELIVERY_FAILED warning survives them)."""
     runs = events["run_id"] if "run_id" in events else pd.Series(None, index=events.index, dtype=object)
     in_run = runs.map(lambda r: isinstance(r, str))  # NaN or None: not a bulk or task run's event
     checks = events[events["action"] == Action.VALIDATE.value].sort_values("at", ascending=False)
@@ -63,9 +64,19 @@ def since_last_run(events: pd.DataFrame, gap: timedelta = RUN_GAP) -> pd.DataFra
             started, ended = times[count - 1], times[0]
             window = events[(events["at"] >= started) & ~in_run]
     flips = status_flips(window)
-    undelivered = int((window["action"] == Action.ALERT.value).sum())
+    undelivered = int((window["action"] == Action.ALERT.value).sum()) + _run_undelivered(events, runs, checks, run_id)
     flips.attrs.update(started=started, ended=ended, checks=count, undelivered=undelivered, run_id=run_id)
     return flips
+
+
+def _run_undelivered(events: pd.DataFrame, runs: pd.Series, checks: pd.DataFrame, shown: str | None) -> int:
+    """The undelivered alerts of the last bulk or task run when the window shown is not that run (single checks
+    came after it): a tenant's single check must not hide that the run's alert never arrived."""
+    ids = runs[checks.index]
+    last = next((r for r in ids if isinstance(r, str)), None)  # checks are newest first
+    if last is None or last == shown:
+        return 0
+    return int(((events["action"] == Action.ALERT.value) & (runs == last)).sum())
 
 
 def change_row(

@@ -47,7 +47,8 @@ class Deps:
             cache=cache,
             vault=Vault(cipher, validators),
             validators=validators,
-            limiter=AttemptLimiter(attempts_per_minute),
+            # counted in the status cache where it can (shared by every replica and restart), else in this process
+            limiter=AttemptLimiter(attempts_per_minute, cache if cache.counts_attempts else None),
             settings=settings,
             backends=backends or {},
         )

@@ -53,6 +53,7 @@ class Code(StrEnum):
     KEY_VERSION_RETIRED = "KEY_VERSION_RETIRED"
     ERASE_INCOMPLETE = "ERASE_INCOMPLETE"
     DATA_DIR_NOT_OWNED = "DATA_DIR_NOT_OWNED"
+    CHECK_SUPERSEDED = "CHECK_SUPERSEDED"
 
 
 @dataclass(frozen=True)
@@ -524,6 +525,20 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
             [
                 "Close that connection (or end its transaction): the store finishes the erase at its next write and "
                 "when a process opens it.",
+            ],
+            retryable=True,
+            http_status=409,
+        ),
+        _e(
+            "CHECK_SUPERSEDED",
+            "The credential changed during the check",
+            "The credential was deleted, replaced or checked again while this check ran; its result was not recorded.",
+            [
+                "Someone deleted or rotated the credential while it was being checked.",
+                "Another check (a bulk or nightly run, another request) recorded a newer result first.",
+            ],
+            [
+                "Read the integration's current status; validate again if you still need a fresh check.",
             ],
             retryable=True,
             http_status=409,

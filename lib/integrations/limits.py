@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
 import unicodedata
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 
@@ -15,6 +16,8 @@ from .domain import MAX_METADATA_BYTES
 from .errors import IntegrationError
 
 MAX_NAME_CHARS = 200
+WINDOW_S = 60.0  # the attempt limiter's window
+log = logging.getLogger("integrations")
 
 
 def _encodable(text: str) -> bool:
@@ -98,18 +101,39 @@ def org_name(name: object) -> str | None:
     return _shown_name(name, "The organization's name")
 
 
-class AttemptLimiter:
-    """At most `per_minute` credential checks per org in any 60-second window (0 disables): a sliding-window log
-    per org (pyrate-limiter), so the refusal can say when the oldest attempt leaves the window."""
+class SharedAttempts(Protocol):
+    """Where attempts are counted for every process (the status cache: see StatusCache.count_attempt)."""
 
-    def __init__(self, per_minute: int) -> None:
+    def count_attempt(self, org_slug: str, limit: int, window_s: float) -> float | None: ...
+
+
+class AttemptLimiter:
+    """At most `per_minute` credential checks per org in any 60-second window (0 disables), counted in `shared`
+    (the status cache's table: every API replica, worker and restart sees the same attempts) when given, else in
+    this process: a sliding-window log per org (pyrate-limiter), so the refusal can say when the oldest attempt
+    leaves the window. If the shared count cannot be reached, this process's count is used meanwhile."""
+
+    def __init__(self, per_minute: int, shared: SharedAttempts | None = None) -> None:
         self.per_minute = per_minute
+        self.shared = shared
         self._buckets: dict[tuple[str, int], InMemoryBucket] = {}
         self._lock = threading.Lock()
 
     def hit(self, org_slug: str) -> None:
         if self.per_minute <= 0:
             return
+        if self.shared is not None:
+            try:
+                wait_s = self.shared.count_attempt(org_slug, self.per_minute, WINDOW_S)
+            except IntegrationError as exc:
+                log.warning("attempt limiter: shared count unavailable (%s); counting in this process", exc.code)
+            else:
+                if wait_s is not None:
+                    raise _refused(org_slug, math.ceil(wait_s) + 1)
+                return
+        self._hit_here(org_slug)
+
+    def _hit_here(self, org_slug: str) -> None:
         now = time.monotonic_ns() // 1_000_000
         with self._lock:
             key = (org_slug, self.per_minute)
@@ -119,9 +143,12 @@ class AttemptLimiter:
             bucket.leak(now)  # forget attempts older than the window
             item = RateItem(org_slug, now)
             if not bucket.put(item):
-                wait = math.ceil(max(0, cast(int, bucket.waiting(item))) / 1000) + 1
-                raise IntegrationError(
-                    "TOO_MANY_ATTEMPTS",
-                    f"Too many credential checks for {org_slug}; retry in {wait} s.",
-                    details={"retry_after": wait},
-                )
+                raise _refused(org_slug, math.ceil(max(0, cast(int, bucket.waiting(item))) / 1000) + 1)
+
+
+def _refused(org_slug: str, wait: int) -> IntegrationError:
+    return IntegrationError(
+        "TOO_MANY_ATTEMPTS",
+        f"Too many credential checks for {org_slug}; retry in {wait} s.",
+        details={"retry_after": wait},
+    )

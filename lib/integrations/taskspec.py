@@ -64,6 +64,7 @@ class RunReport(BaseModel):
     checked: int = 0
     changed: int = 0
     applied: int = 0  # results this finalize applied (0 when the run was finalized before)
+    superseded: list[str] = Field(default_factory=list)  # credential ids changed since their task read them
     outcomes: dict[str, int] = Field(default_factory=dict)
     errors: dict[str, int] = Field(default_factory=dict)
     by_task: dict[int, int] = Field(default_factory=dict)

@@ -45,7 +45,8 @@ def test_register_org_never_inserts(supabase) -> None:
     svc.reconcile()
     assert double.sql("select org_slug, org_name from organizations") == [("acmecorp", "Acme Corp (frontend)")]
     writes = {(m, p) for m, p in double.faults.calls if m != "GET"}
-    assert writes <= {("PATCH", "/rest/v1/organizations"), ("POST", "/rest/v1/rpc/integration_status_sync")}
+    ours = {("POST", "/rest/v1/rpc/integration_check_attempt")}  # the attempt limiter's own table (migration 004)
+    assert writes <= {("PATCH", "/rest/v1/organizations"), ("POST", "/rest/v1/rpc/integration_status_sync")} | ours
 
 
 def test_reconcile_reports_an_org_the_frontend_has_no_row_for(supabase) -> None:

@@ -96,6 +96,29 @@ class StatusCacheContract:
         assert cache.get_org("a-org").status_of(Provider.GCP).status == Status.NOT_CONFIGURED
         assert cache.get_org("ghost") is None
 
+    @pytest.mark.parametrize("batch", [False, True], ids=["one", "batch"])
+    def test_set_checked_writes_only_rows_that_still_show_the_checked_credential(
+        self, cache: StatusCache, batch: bool
+    ) -> None:
+        for slug in ("a-org", "b-org"):
+            self.seed(cache, slug)
+        T1 = T0 + pd.Timedelta(minutes=1)  # noqa: N806
+        cache.set_many([("a-org", Provider.OPENAI, Status.PENDING, T0), ("b-org", Provider.OPENAI, Status.PENDING, T1)])
+        # b-org's credential was replaced (configured T1) or deleted after the check of the one configured at T0
+        updates = [("a-org", Provider.OPENAI, Status.VALID, T0), ("b-org", Provider.OPENAI, Status.INVALID, T0)]
+        cache.set_checked(updates if batch else updates[:1])
+        if not batch:
+            cache.set_checked(updates[1:])
+        a, b = (cache.get_org(s).status_of(Provider.OPENAI) for s in ("a-org", "b-org"))
+        assert (a.status, a.configured_at) == (Status.VALID, T0)
+        assert (b.status, b.configured_at) == (Status.PENDING, T1)
+        cache.set_status("b-org", Provider.OPENAI, Status.NOT_CONFIGURED, None)  # deleted
+        cache.set_checked([("b-org", Provider.OPENAI, Status.VALID, T1)])
+        assert cache.get_org("b-org").status_of(Provider.OPENAI).status == Status.NOT_CONFIGURED
+        with pytest.raises(IntegrationError) as err:
+            cache.set_checked([("ghost", Provider.OPENAI, Status.VALID, T0)] * (2 if batch else 1))
+        assert err.value.code == "ORG_NOT_FOUND" and "ghost" in err.value.message
+
     def test_set_many_several_providers_of_one_org_and_the_last_update_wins(self, cache: StatusCache) -> None:
         self.seed(cache, "a-org")
         cache.set_many(

@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
-from integrations import IntegrationService, Provider, connect
+from integrations import IntegrationError, IntegrationService, Provider, connect
 from integrations.api import create_app
 from integrations.providers.base import ParsedCredential
 from integrations.settings import Settings
@@ -60,7 +61,9 @@ def test_a_validation_in_flight_during_a_delete_leaves_no_drift(tmp_path: Path) 
         assert started.wait(30)
         svc.delete(ORG, "openai")
         release.set()
-        assert validating.result().success  # the check itself passed; its result must not resurrect the row
+        with pytest.raises(IntegrationError) as err:  # the check passed; its result must not resurrect the row
+            validating.result()
+        assert err.value.code == "CHECK_SUPERSEDED"
     assert svc.get_one(ORG, "openai").status.value == "NOT_CONFIGURED"
     assert drift(svc) == 0
 

@@ -23,6 +23,7 @@ STEPS = [
     ("store", "deactivate"),
     ("store", "append_event"),
     ("cache", "set_many"),
+    ("cache", "set_checked"),
 ]
 
 

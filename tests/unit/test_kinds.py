@@ -66,7 +66,7 @@ def test_a_valid_project_key_is_told_how_to_get_cost_data(svc: IntegrationServic
 
 
 def test_warnings_are_filled_when_the_status_cache_cannot_be_updated(svc: IntegrationService) -> None:
-    svc.cache = Faulty(svc.cache, "STATUS_SYNC_FAILED", {"set_many"})
+    svc.cache = Faulty(svc.cache, "STATUS_SYNC_FAILED", {"set_many", "set_checked"})
     setup = svc.setup(ORG, "openai", OPENAI_OK)
     validate = svc.validate(ORG, "openai")
     delete = svc.delete(ORG, "openai")

@@ -23,6 +23,11 @@ class DownCache(InMemoryStatusCache):
             raise IntegrationError("STATUS_SYNC_FAILED", "Supabase unreachable (test).")
         super().set_status(org_slug, provider, status, configured_at)
 
+    def set_checked(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
+        if self.down:  # a real cache is asked even when its compare-and-set would match nothing
+            raise IntegrationError("STATUS_SYNC_FAILED", "Supabase unreachable (test).")
+        super().set_checked(updates)
+
 
 @pytest.fixture
 def down_svc() -> IntegrationService:

@@ -264,6 +264,12 @@ export interface components {
              */
             drift: number;
             /**
+             * Drift Repaired
+             * @description Drifted rows this probe repaired: drift that outlasts 10 s is reconciled by the next probe.
+             * @default 0
+             */
+            drift_repaired?: number;
+            /**
              * Checked S Ago
              * @description Seconds since these parts were checked: a ready answer is reused for up to 30 s.
              * @default 0
@@ -738,6 +744,15 @@ export interface operations {
             };
             /** @description No such organization, integration or endpoint. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The credential was deleted, replaced or checked again during this check (CHECK_SUPERSEDED); not recorded. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -11,6 +11,7 @@ from datetime import datetime
 import pandas as pd
 
 from ..domain import OrgRow, Provider, Status
+from ..errors import IntegrationError
 
 _STATUS = {p: f"integration_{p.value.lower()}_status" for p in Provider}
 _CONFIGURED = {p: f"integration_{p.value.lower()}_configured_at" for p in Provider}
@@ -62,6 +63,7 @@ class StatusCache(ABC):
     name: str = "status-cache"
     queries: int = 0
     owns_org_rows: bool = True  # False where the org rows belong to someone else (Supabase: the frontend's table)
+    counts_attempts: bool = False  # True where count_attempt is shared by every process using the cache
 
     @abstractmethod
     def init(self) -> None:
@@ -88,6 +90,23 @@ class StatusCache(ABC):
         """Apply several updates (adapters may batch); ORG_NOT_FOUND, naming one, when an org has no row."""
         for org_slug, provider, status, configured_at in updates:
             self.set_status(org_slug, provider, status, configured_at)
+
+    def set_checked(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
+        """A check's statuses, each a compare-and-set: written only where the row's configured_at is already the
+        update's (the checked credential's), so a row whose credential was deleted or replaced meanwhile keeps
+        that newer state. ORG_NOT_FOUND, naming one, when an org has no row. Adapters do it in one write; this
+        default (read, then write) is for fakes."""
+        orgs = {o.org_slug: o for o in self.all_orgs()}
+        missing = next((slug for slug, *_ in updates if slug not in orgs), None)
+        if missing is not None:
+            raise IntegrationError("ORG_NOT_FOUND", f"Organization {missing!r} has no status-cache row.")
+        self.set_many([u for u in updates if orgs[u[0]].status_of(u[1]).configured_at == u[3]])
+
+    def count_attempt(self, org_slug: str, limit: int, window_s: float) -> float | None:
+        """Record one credential check of the org unless `limit` were recorded in the last `window_s` seconds,
+        atomically and for every process using this cache (the attempt limiter's shared state). None when
+        recorded, else the seconds until the oldest leaves the window. Only where `counts_attempts`."""
+        raise IntegrationError("CONFIGURATION_ERROR", f"The {self.name} status cache does not count attempts.")
 
     def ping(self) -> None:
         self.get_org("ping-probe")

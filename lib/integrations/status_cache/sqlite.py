@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -29,6 +30,12 @@ _DEFINITIONS = {
 _COLUMNS = "".join(f", {c} {d}" for c, d in _DEFINITIONS.items())
 READ_FAILED = "STATUS_CACHE_READ_FAILED"
 SCHEMA = f"CREATE TABLE IF NOT EXISTS organizations (org_slug TEXT PRIMARY KEY, name TEXT{_COLUMNS})"
+# the attempt limiter's log (limits.AttemptLimiter), shared by every process on this data dir; rows older than the
+# window are deleted as the org's next attempt is counted
+ATTEMPTS = (
+    "CREATE TABLE IF NOT EXISTS check_attempts (org_slug TEXT NOT NULL, at REAL NOT NULL); "
+    "CREATE INDEX IF NOT EXISTS check_attempts_org ON check_attempts(org_slug, at)"
+)
 
 
 def _org(row: sqlite3.Row) -> OrgRow:
@@ -44,6 +51,7 @@ def _org(row: sqlite3.Row) -> OrgRow:
 
 class SqliteStatusCache(StatusCache):
     name = "sqlite"
+    counts_attempts = True
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -75,6 +83,7 @@ class SqliteStatusCache(StatusCache):
         with self._conn() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(SCHEMA)
+            conn.executescript(ATTEMPTS)
             present = {r["name"] for r in conn.execute("PRAGMA table_info(organizations)")}
             for column, definition in _DEFINITIONS.items():  # a file from before a provider was added
                 if column not in present:
@@ -107,20 +116,46 @@ class SqliteStatusCache(StatusCache):
     def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
         self.set_many([(org_slug, provider, status, configured_at)])
 
+    def count_attempt(self, org_slug: str, limit: int, window_s: float) -> float | None:
+        now = time.time()
+        with self._conn() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # one writer at a time across processes: the count and insert are one
+            conn.execute("DELETE FROM check_attempts WHERE org_slug = ? AND at <= ?", (org_slug, now - window_s))
+            count, oldest = conn.execute(
+                "SELECT COUNT(*), MIN(at) FROM check_attempts WHERE org_slug = ?", (org_slug,)
+            ).fetchone()
+            if count >= limit:
+                conn.execute("COMMIT")
+                return max(0.0, oldest + window_s - now)
+            conn.execute("INSERT INTO check_attempts (org_slug, at) VALUES (?, ?)", (org_slug, now))
+            conn.execute("COMMIT")
+        return None
+
     def set_many(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
-        by_provider: dict[Provider, list[tuple[str, str | None, str]]] = {}
+        self._write(updates, checked=False)
+
+    def set_checked(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
+        self._write(updates, checked=True)
+
+    def _write(self, updates: list[tuple[str, Provider, Status, datetime | None]], checked: bool) -> None:
+        """One transaction; `checked`: each row only where its configured_at is already the update's."""
+        by_provider: dict[Provider, list[tuple[str | None, ...]]] = {}
         for org_slug, provider, status, at in updates:
-            by_provider.setdefault(provider, []).append((status.value, at.isoformat() if at else None, org_slug))
+            stamp = at.isoformat() if at else None
+            row = (status.value, stamp, org_slug) + ((stamp,) if checked else ())
+            by_provider.setdefault(provider, []).append(row)
         with self._conn() as conn:
             conn.execute("BEGIN IMMEDIATE")
             for provider, rows in by_provider.items():
+                same = f" AND {configured_column(provider)} IS ?" if checked else ""
                 cur = conn.executemany(
                     f"UPDATE organizations SET {status_column(provider)} = ?, {configured_column(provider)} = ? "
-                    "WHERE org_slug = ?",
+                    f"WHERE org_slug = ?{same}",
                     rows,
                 )
-                if cur.rowcount < len(rows):  # some org has no row: name it, and write nothing
+                if cur.rowcount < len(rows):  # some org has no row (or, checked, was changed): name it, write nothing
                     known = {r[0] for r in conn.execute("SELECT org_slug FROM organizations")}
-                    missing = next(slug for _, _, slug in rows if slug not in known)
-                    raise IntegrationError("ORG_NOT_FOUND", f"Organization {missing!r} has no status-cache row.")
+                    missing = next((row[2] for row in rows if row[2] not in known), None)
+                    if missing is not None:
+                        raise IntegrationError("ORG_NOT_FOUND", f"Organization {missing!r} has no status-cache row.")
             conn.execute("COMMIT")

@@ -21,6 +21,7 @@ from .base import WIDE_COLUMNS, StatusCache, configured_column, long_status_fram
 
 TABLE = "organizations"
 SYNC_FUNCTION = "integration_status_sync"  # created by migrations/supabase/002_integration_status_sync.sql
+ATTEMPT_FUNCTION = "integration_check_attempt"  # created by migrations/supabase/004_integration_check_attempts.sql
 PAGE = 1000  # rows asked per read; the server may cap it lower (db-max-rows): Content-Range says what is left
 BATCH = 500  # status updates per RPC call
 # the frontend calls the name column org_name; PostgREST renames it for us (alias:column)
@@ -44,6 +45,7 @@ class SupabaseStatusCache(StatusCache):
 
     name = "supabase"
     owns_org_rows = False
+    counts_attempts = True
 
     def __init__(self, url: str, service_role_key: SecretStr, timeout: float = 10.0) -> None:
         from supabase import ClientOptions, create_client
@@ -118,8 +120,16 @@ class SupabaseStatusCache(StatusCache):
 
     def set_many(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
         """One update: a PATCH. More: one RPC per BATCH (each all-or-nothing), one request in flight at a time."""
+        self._write(updates, checked=False)
+
+    def set_checked(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
+        """As set_many, each row only where its configured_at is already the update's: one PATCH filtered on it,
+        or the sync RPC with `checked` (migrations/supabase/003)."""
+        self._write(updates, checked=True)
+
+    def _write(self, updates: list[tuple[str, Provider, Status, datetime | None]], checked: bool) -> None:
         if len(updates) == 1:
-            self.set_status(*updates[0])
+            self._patch(*updates[0], checked=checked)
             return
         for start in range(0, len(updates), BATCH):
             payload = [
@@ -128,6 +138,7 @@ class SupabaseStatusCache(StatusCache):
                     "provider": provider.value.lower(),
                     "status": status.value,
                     "configured_at": at.isoformat() if at else None,
+                    "checked": checked,
                 }
                 for slug, provider, status, at in updates[start : start + BATCH]
             ]
@@ -144,13 +155,29 @@ class SupabaseStatusCache(StatusCache):
                 )
 
     def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
-        values = {
-            status_column(provider): status.value,
-            configured_column(provider): configured_at.isoformat() if configured_at else None,
-        }
+        self._patch(org_slug, provider, status, configured_at, checked=False)
+
+    def _patch(
+        self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None, *, checked: bool
+    ) -> None:
+        at = configured_at.isoformat() if configured_at else None
+        values = {status_column(provider): status.value, configured_column(provider): at}
         query = self._table().update(values).eq("org_slug", org_slug)
-        if not self._execute("update the status", query, read=False).data:  # PostgREST answers [] when no row matched
+        if checked:  # a conditional PATCH: PostgREST updates only a row whose configured_at is still this one
+            query = query.eq(configured_column(provider), at) if at else query.is_(configured_column(provider), "null")
+        if self._execute("update the status", query, read=False).data:
+            return
+        # PostgREST answers [] when no row matched: no row, or (checked) a row changed meanwhile, left as it is
+        if not checked or self.get_org(org_slug) is None:
             raise IntegrationError("ORG_NOT_FOUND", f"Organization {org_slug!r} has no row in Supabase.")
+
+    def count_attempt(self, org_slug: str, limit: int, window_s: float) -> float | None:
+        """One RPC: counted and recorded atomically in the database, on its clock, for every replica."""
+        args = {"org_slug": org_slug, "max_attempts": limit, "window_s": window_s}
+        wait_s = self._execute("count a check attempt", self._client.rpc(ATTEMPT_FUNCTION, args), read=False).data
+        if isinstance(wait_s, list):  # the client hands a scalar result back as a one-item list ([] for null)
+            wait_s = wait_s[0] if wait_s else None
+        return None if wait_s is None else float(wait_s)
 
     def has_sync_function(self) -> bool:
         """Whether migrations/supabase/002's sync function is there (an empty call changes nothing)."""

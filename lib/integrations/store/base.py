@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
-from .staging import RunFinal, StagedResult
+from .staging import SUPERSEDED, RunFinal, StagedResult
 
 # the store's read model for the overview: one row per active credential
 ACTIVE_COLUMNS = [
@@ -57,6 +57,9 @@ def records_frame(records: list[StoredCredential]) -> pd.DataFrame:
 
 
 class ValidationUpdate(NamedTuple):
+    """A check's outcome to write. With `expected_updated_at` (the credential's updated_at when the check read
+    it) it is written only while the row is unchanged: a newer check, a rotation or a delete supersedes it."""
+
     credential_id: str
     status: Status
     error_code: str | None
@@ -64,6 +67,13 @@ class ValidationUpdate(NamedTuple):
     validated_at: datetime | None
     actor: str
     event: Event
+    expected_updated_at: datetime | None = None
+
+
+def superseded(event: Event) -> Event:
+    """The event of a check whose result was not applied (see ValidationUpdate): no status change, and says why."""
+    message = f"{SUPERSEDED} {event.message}" if event.message else SUPERSEDED
+    return event.model_copy(update={"status_after": event.status_before, "message": message})
 
 
 ROTATED = "Rotated: the previous credential was deactivated and erased."
@@ -150,8 +160,10 @@ class IntegrationStore(ABC):
         Returns False when the row is no longer active (rotated meanwhile); the event is appended anyway."""
 
     def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
-        """Several validation outcomes (adapters may write them in one transaction). Returns the credential_ids
-        whose row was still active and so was updated (a compare-and-set: only those may be synced)."""
+        """Several validation outcomes (adapters write them in one transaction). Returns the credential_ids whose
+        row was still active, and unchanged where `expected_updated_at` is given, and so was updated (a
+        compare-and-set: only those may be synced or alerted); the others' events are written as `superseded`.
+        This default honours only the row being active: every adapter overrides it."""
         return {
             u.credential_id
             for u in updates

@@ -31,6 +31,7 @@ from .bigquery_jobs import Aborted, job_error, timed_out
 from .bigquery_params import UPDATE_TYPES, _credential, _event, _events, _param, _structs, _utc
 from .bigquery_runs import BigQueryRuns
 from .bigquery_schema import BigQuerySchema
+from .staging import superseded_params
 
 __all__ = ["BigQueryStore", "_events", "_param"]
 
@@ -172,11 +173,14 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
                 "validated_at": u.validated_at,
                 "updated_at": u.event.at,
                 "actor": u.actor,
+                "expected_updated_at": u.expected_updated_at,
             }
             for u in latest.values()
         ]
         result = self._query(
-            sql.RECORD_VALIDATIONS, None, [_structs("updates", UPDATE_TYPES, rows), _events([u.event for u in updates])]
+            sql.RECORD_VALIDATIONS,
+            superseded_params(),
+            [_structs("updates", UPDATE_TYPES, rows), _events([u.event for u in updates])],
         )
         return {r["credential_id"] for r in result}
 

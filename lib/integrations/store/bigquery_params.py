@@ -46,6 +46,7 @@ UPDATE_TYPES = {  # the STRUCT of one @updates element
     "validated_at": "TIMESTAMP",
     "updated_at": "TIMESTAMP",
     "actor": "STRING",
+    "expected_updated_at": "TIMESTAMP",  # the row's updated_at when the check read it: written only while unchanged
 }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..domain import Action, StoredCredential
 from . import bigquery_runs_sql as sql
-from .staging import RUN_WINDOW, STAGED_COLUMNS, RunFinal, StagedResult
+from .staging import RUN_WINDOW, STAGED_COLUMNS, RunFinal, StagedResult, superseded_params
 
 RESULT_TYPES = {  # the STRUCT of one @results element: the staging table's columns
     "run_id": "STRING",
@@ -29,6 +29,7 @@ RESULT_TYPES = {  # the STRUCT of one @results element: the staging table's colu
     "actor": "STRING",
     "duration_ms": "INT64",
     "alarm": "BOOL",
+    "seen_updated_at": "TIMESTAMP",
 }
 assert tuple(RESULT_TYPES) == STAGED_COLUMNS  # noqa: S101 - the struct and the table agree, checked at import
 
@@ -57,9 +58,10 @@ class BigQueryRuns:
         unwritten = {r["credential_id"] for r in rows if not r["written"] and not r["alarm"]}
         if not rows:
             return RunFinal([], set())
-        active = self._query(sql.FINALIZE, window | {"action": Action.VALIDATE.value})
+        applied = self._query(sql.FINALIZE, window | {"action": Action.VALIDATE.value} | superseded_params())
         staged = [StagedResult(**{c: _utc(r[c]) for c in STAGED_COLUMNS}) for r in rows]
-        return RunFinal(staged, unwritten & {r["credential_id"] for r in active})
+        done = unwritten & {r["credential_id"] for r in applied}
+        return RunFinal(staged, done, frozenset(unwritten - done))
 
 
 def _utc(value: Any) -> Any:

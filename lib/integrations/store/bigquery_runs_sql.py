@@ -3,7 +3,8 @@
 A run's rows are read within [@since, now): a constant bound, so BigQuery prunes the staging table's and the
 events' day partitions. Finalize applies only results whose event is not written yet, in one transaction, so a
 second finalize of the same run changes nothing; a result staged twice (a task retried after a write it did not
-see commit) counts once.
+see commit) counts once. A result is applied only while its credential is as the task read it (active, the same
+updated_at); otherwise its event is written as superseded (no status change) and nothing is applied.
 """
 
 from .bigquery_sql import CRED_COLUMNS, EVENT_COLUMNS, RESULT_COLUMNS
@@ -12,6 +13,13 @@ _RUN = "r.run_id = @run_id AND r.checked_at >= @since"
 _UNWRITTEN = (
     "NOT EXISTS (SELECT 1 FROM `{t}.org_integration_events` AS e WHERE e.event_at >= @since "
     "AND e.event_id = r.event_id)"
+)
+# a result is applied only to its credential as the task read it: still active and not written since
+_UNCHANGED = "c.is_active AND (s.seen_updated_at IS NULL OR c.updated_at = s.seen_updated_at)"
+# after the MERGE, in the same transaction: the credential holds exactly what this result wrote
+_APPLIED = (
+    "EXISTS (SELECT 1 FROM `{t}.org_integrations` AS c WHERE c.credential_id = r.credential_id AND c.is_active "
+    "AND c.updated_at = r.checked_at AND c.updated_by = r.actor AND c.validation_status = r.status_after)"
 )
 _ONCE = "QUALIFY ROW_NUMBER() OVER (PARTITION BY r.credential_id ORDER BY r.checked_at, r.event_id) = 1"
 _R = ", ".join(f"r.{c.strip()}" for c in RESULT_COLUMNS.split(","))
@@ -33,17 +41,17 @@ FINALIZE = f"""BEGIN TRANSACTION;
 MERGE `{{t}}.org_integrations` AS c
   USING (SELECT {_R} FROM `{{t}}.revalidation_results` AS r WHERE {_RUN} AND NOT r.alarm AND {_UNWRITTEN}
     {_ONCE}) AS s
-  ON c.credential_id = s.credential_id AND c.is_active
+  ON c.credential_id = s.credential_id AND {_UNCHANGED}
   WHEN MATCHED THEN UPDATE SET validation_status = s.status_after, validation_error_code = s.error_code,
     validation_error_message = IF(s.error_code IS NULL, NULL, s.message),
     last_validated_at = COALESCE(s.validated_at, c.last_validated_at), updated_at = s.checked_at,
     updated_by = s.actor;
 INSERT INTO `{{t}}.org_integration_events` ({EVENT_COLUMNS})
   SELECT r.event_id, r.checked_at, r.org_slug, r.provider, r.credential_id, @action, r.status_before,
-  r.status_after, r.outcome, r.error_code, r.message, r.actor, r.duration_ms, r.run_id
+  IF(r.alarm OR {_APPLIED}, r.status_after, r.status_before), r.outcome, r.error_code,
+  IF(r.alarm OR {_APPLIED}, r.message, IFNULL(CONCAT(@superseded_then, r.message), @superseded)),
+  r.actor, r.duration_ms, r.run_id
   FROM `{{t}}.revalidation_results` AS r WHERE {_RUN} AND {_UNWRITTEN}
   {_ONCE};
 COMMIT TRANSACTION;
-SELECT c.credential_id FROM `{{t}}.org_integrations` AS c
-  WHERE c.is_active AND c.credential_id IN (SELECT r.credential_id FROM `{{t}}.revalidation_results` AS r
-    WHERE {_RUN})"""
+SELECT r.credential_id FROM `{{t}}.revalidation_results` AS r WHERE {_RUN} AND NOT r.alarm AND {_APPLIED}"""

@@ -21,7 +21,7 @@ KEY_VERSION_COLUMNS = "key_ref, key_check, created_at, retired_at"
 
 RESULT_COLUMNS = (  # store/staging.py STAGED_COLUMNS: what re-validation tasks stage for finalize
     "run_id, task_index, credential_id, org_slug, provider, status_before, status_after, outcome, error_code, "
-    "message, validated_at, checked_at, event_id, actor, duration_ms, alarm"
+    "message, validated_at, checked_at, event_id, actor, duration_ms, alarm, seen_updated_at"
 )
 
 TABLES = ("org_integrations", "org_integration_events", "org_api_keys", "key_versions", "revalidation_results")
@@ -40,6 +40,8 @@ CREATE_EVENTS = """CREATE TABLE IF NOT EXISTS `{t}.org_integration_events` (
   error_code STRING, message STRING, actor STRING, duration_ms INT64, run_id STRING)
 PARTITION BY DATE(event_at) CLUSTER BY org_slug"""
 ADD_RUN_ID = "ALTER TABLE `{t}.org_integration_events` ADD COLUMN IF NOT EXISTS run_id STRING"  # tables before runs
+# staging tables from before finalize checked that a credential is unchanged since its task read it
+ADD_SEEN_UPDATED_AT = "ALTER TABLE `{t}.revalidation_results` ADD COLUMN IF NOT EXISTS seen_updated_at TIMESTAMP"
 CREATE_KEYS = """CREATE TABLE IF NOT EXISTS `{t}.org_api_keys` (
   org_slug STRING NOT NULL, key_id STRING NOT NULL, key_prefix STRING NOT NULL, key_hash STRING NOT NULL,
   created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)"""
@@ -52,7 +54,7 @@ CREATE_RESULTS = """CREATE TABLE IF NOT EXISTS `{t}.revalidation_results` (
   run_id STRING NOT NULL, task_index INT64 NOT NULL, credential_id STRING NOT NULL, org_slug STRING NOT NULL,
   provider STRING NOT NULL, status_before STRING NOT NULL, status_after STRING NOT NULL, outcome STRING NOT NULL,
   error_code STRING, message STRING, validated_at TIMESTAMP, checked_at TIMESTAMP NOT NULL, event_id STRING NOT NULL,
-  actor STRING NOT NULL, duration_ms INT64, alarm BOOL NOT NULL)
+  actor STRING NOT NULL, duration_ms INT64, alarm BOOL NOT NULL, seen_updated_at TIMESTAMP)
 PARTITION BY DATE(checked_at) CLUSTER BY run_id, task_index
 OPTIONS (partition_expiration_days = 30)"""
 CREATE = dict(
@@ -67,6 +69,7 @@ COLUMNS = {
 ADD_COLUMNS = {  # init() adds these to old tables
     "org_integrations": {"credential_kind": ADD_CREDENTIAL_KIND},
     "org_integration_events": {"run_id": ADD_RUN_ID},
+    "revalidation_results": {"seen_updated_at": ADD_SEEN_UPDATED_AT},
 }
 MIGRATIONS = {  # what an existing dataset needs (README: "Running on Google Cloud")
     "org_integration_events": "The events' time column is now event_at (AT is reserved in BigQuery). Copy the "
@@ -116,18 +119,31 @@ INSERT INTO `{{t}}.org_integration_events` ({EVENT_COLUMNS})
 {_INSERT_CREDENTIAL};
 COMMIT TRANSACTION;
 {_ERASED_NOW}"""
-# a batch of validation outcomes and their events; returns which of the batch's rows are (still) active
+# a batch of validation outcomes and their events, each applied only to its row as the check read it (active, and
+# the same updated_at when expected); an event whose update did not apply is written as superseded (no status
+# change). Returns the batch's rows that this script updated.
+_UPDATED = (
+    "EXISTS (SELECT 1 FROM `{t}.org_integrations` AS c WHERE c.credential_id = e.credential_id AND c.is_active "
+    "AND c.updated_at = e.event_at AND c.updated_by = e.actor AND c.validation_status = e.status_after)"
+)
 RECORD_VALIDATIONS = f"""BEGIN TRANSACTION;
 UPDATE `{{t}}.org_integrations` AS c SET validation_status = u.validation_status,
   validation_error_code = u.validation_error_code, validation_error_message = u.validation_error_message,
   last_validated_at = COALESCE(u.validated_at, c.last_validated_at), updated_at = u.updated_at,
   updated_by = u.actor
   FROM UNNEST(@updates) AS u
-  WHERE c.credential_id = u.credential_id AND c.is_active;
-{_INSERT_EVENTS};
+  WHERE c.credential_id = u.credential_id AND c.is_active
+    AND (u.expected_updated_at IS NULL OR c.updated_at = u.expected_updated_at);
+INSERT INTO `{{t}}.org_integration_events` ({EVENT_COLUMNS})
+  SELECT e.event_id, e.event_at, e.org_slug, e.provider, e.credential_id, e.action, e.status_before,
+  IF({_UPDATED}, e.status_after, e.status_before), e.outcome, e.error_code,
+  IF({_UPDATED}, e.message, IFNULL(CONCAT(@superseded_then, e.message), @superseded)), e.actor, e.duration_ms,
+  e.run_id
+  FROM UNNEST(@events) AS e;
 COMMIT TRANSACTION;
-SELECT credential_id FROM `{{t}}.org_integrations`
-  WHERE is_active AND credential_id IN (SELECT u.credential_id FROM UNNEST(@updates) AS u)"""
+SELECT u.credential_id FROM UNNEST(@updates) AS u
+  WHERE EXISTS (SELECT 1 FROM `{{t}}.org_integrations` AS c WHERE c.credential_id = u.credential_id
+    AND c.is_active AND c.updated_at = u.updated_at AND c.updated_by = u.actor)"""
 # delete: the event only when a row was active (it witnesses the erase); returns the row it erased
 DEACTIVATE = f"""BEGIN TRANSACTION;
 {_INSERT_EVENTS}

@@ -17,7 +17,7 @@ import pandas as pd
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..files import private_file
-from .base import ACTIVE_COLUMNS, IntegrationStore, KeyVersion, ValidationUpdate, replacing
+from .base import ACTIVE_COLUMNS, IntegrationStore, KeyVersion, ValidationUpdate, replacing, superseded
 from .sqlite_erase import BUSY_MS, SqliteErase
 from .sqlite_runs import SqliteRuns
 
@@ -114,7 +114,12 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
             self._runs_schema(conn)  # the staging table of re-validation runs (sqlite_runs.py)
-            for table, column in (("org_integrations", "credential_kind"), ("org_integration_events", "run_id")):
+            added = (
+                ("org_integrations", "credential_kind"),
+                ("org_integration_events", "run_id"),
+                ("revalidation_results", "seen_updated_at"),
+            )
+            for table, column in added:
                 if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
         self._truncate_wal(0)  # an erase another process left pending (its WAL pinned by a reader) ends here
@@ -189,6 +194,7 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
         return self._record(updates)
 
     def _record(self, updates: list[ValidationUpdate]) -> set[str]:
+        """Each update only on its row as the check read it (active; the same updated_at when expected)."""
         with self._tx() as conn:
             changed = {
                 u.credential_id
@@ -196,7 +202,8 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
                 if conn.execute(
                     "UPDATE org_integrations SET validation_status = ?, validation_error_code = ?, "
                     "validation_error_message = ?, last_validated_at = COALESCE(?, last_validated_at), "
-                    "updated_at = ?, updated_by = ? WHERE credential_id = ? AND is_active = 1",
+                    "updated_at = ?, updated_by = ? WHERE credential_id = ? AND is_active = 1 "
+                    "AND (? IS NULL OR updated_at = ?)",
                     (
                         u.status.value,
                         u.error_code,
@@ -205,6 +212,7 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
                         u.event.at.isoformat(),
                         u.actor,
                         u.credential_id,
+                        *[u.expected_updated_at.isoformat() if u.expected_updated_at else None] * 2,
                     ),
                 ).rowcount
                 == 1
@@ -212,7 +220,7 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
             conn.executemany(
                 f"INSERT INTO org_integration_events ({','.join(EVENT_COLUMNS)}) VALUES "
                 f"({','.join('?' * len(EVENT_COLUMNS))})",
-                [_row(EVENT_COLUMNS, u.event) for u in updates],
+                [_row(EVENT_COLUMNS, u.event if u.credential_id in changed else superseded(u.event)) for u in updates],
             )
         return changed
 

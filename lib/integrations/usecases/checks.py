@@ -15,7 +15,7 @@ from ..errors import Code, IntegrationError
 from ..results import ErrorInfo, ValidateResult
 from ..store.base import ValidationUpdate
 from ..verdict import ALARMS, Verdict, failed, verdict
-from .recording import sync
+from .recording import StatusUpdate, sync
 from .registry import require
 
 log = logging.getLogger("integrations")
@@ -105,12 +105,25 @@ def assess(deps: Deps, record: StoredCredential, actor: str = "system", run_id: 
     return Assessment(record, result, decided.after, utcnow() if decided.validated else None, event, decided)
 
 
-def apply(deps: Deps, assessments: list[Assessment], actor: str = "system") -> list[str]:
-    """Record assessments in one store write and one cache write; returns sync warnings.
+class Recorded(NamedTuple):
+    """What writing assessments did: the cache sync's warnings and the credential ids whose result was applied
+    (the others were superseded: their credential changed while it was checked)."""
 
-    Only a result whose store update matched the still-active credential reaches the cache (a credential deleted or
-    rotated during its check keeps the state its delete or setup synced). An alarm changes no status: it is an event
-    and an operator alarm."""
+    warnings: list[str]
+    applied: set[str]
+
+
+def apply(deps: Deps, assessments: list[Assessment], actor: str = "system") -> list[str]:
+    """Record assessments in one store write and one cache write; returns sync warnings (see `record_checks`)."""
+    return record_checks(deps, assessments, actor).warnings
+
+
+def record_checks(deps: Deps, assessments: list[Assessment], actor: str = "system") -> Recorded:
+    """Record assessments in one store write and one cache write.
+
+    A result is applied only to its credential as the check read it (still active, not written since): a result
+    superseded by a newer check, a rotation or a delete changes nothing, reaches neither the cache nor an alert,
+    and its event says so. An alarm changes no status: it is an event and an operator alarm."""
     alarms = [a for a in assessments if a.alarm]
     for a in alarms:
         log.error(
@@ -127,23 +140,39 @@ def apply(deps: Deps, assessments: list[Assessment], actor: str = "system") -> l
         matched = deps.store.record_validations([_update(a, actor) for a in checked])
         current = [a for a in checked if a.record.credential_id in matched]
         if not current:
-            return []
-        return sync(
-            deps, [(a.record.org_slug, a.record.provider, a.after, a.record.created_at) for a in current], actor
-        )
+            return Recorded([], matched)
+        updates: list[StatusUpdate] = [
+            (a.record.org_slug, a.record.provider, a.after, a.record.created_at) for a in current
+        ]
+        return Recorded(sync(deps, updates, actor, checked=True), matched)
 
 
 def _update(a: Assessment, actor: str) -> ValidationUpdate:
     message = a.result.message if a.result.error_code else None
     return ValidationUpdate(
-        a.record.credential_id, a.after, a.result.error_code, message, a.validated_at, actor, a.event
+        a.record.credential_id,
+        a.after,
+        a.result.error_code,
+        message,
+        a.validated_at,
+        actor,
+        a.event,
+        expected_updated_at=a.record.updated_at,  # applied only while the credential is as the check read it
     )
 
 
 def revalidate_record(deps: Deps, record: StoredCredential, actor: str = "system") -> ValidateResult:
-    """Validate one stored credential (no attempt limit: used by operators' bulk runs too)."""
+    """Validate one stored credential (no attempt limit: used by operators' bulk runs too). CHECK_SUPERSEDED when
+    the credential changed while it was checked (deleted, rotated, or checked again): nothing was applied."""
     assessment = assess(deps, record, actor)
-    return assessment.outcome(apply(deps, [assessment], actor))
+    recorded = record_checks(deps, [assessment], actor)
+    if not assessment.alarm and record.credential_id not in recorded.applied:
+        raise IntegrationError(
+            Code.CHECK_SUPERSEDED,
+            f"The {record.provider.value} credential of {record.org_slug} was deleted, replaced or checked again "
+            "while this check ran; its result was not recorded.",
+        )
+    return assessment.outcome(recorded.warnings)
 
 
 def validate(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "system") -> ValidateResult:
@@ -156,6 +185,5 @@ def validate(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "
     deps.limiter.hit(org_slug)
     result = revalidate_record(deps, record, actor)
     change = (record, result.validation_status, result.error.code if result.error else None)
-    delivery = alerts.alert(deps.store, deps.settings, [change], "validate", actor, interactive=True)
-    result.warnings += alerts.warnings(delivery)
+    alerts.alert_later(deps.store, deps.settings, [change], "validate", actor)  # off the request path
     return result

@@ -1,16 +1,14 @@
 """The org API key lifecycle: issue, rotate, revoke, authenticate.
 
 A key is `{org_slug}_api_{random}`, shown once; only a SHA-256 hash and a prefix are stored. Issuing, rotating and
-revoking each write an event; authenticating costs no store query for a key verified in the last 30 s."""
+revoking each write an event. Authenticating reads the key's row every time (one point read): a key revoked by any
+process stops working at once, in every process (no cache to outlive a revocation)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-import weakref
 from datetime import UTC, datetime
 
 from ..deps import Deps
@@ -19,41 +17,6 @@ from ..errors import Code, IntegrationError
 from ..store.base import IntegrationStore
 from .recording import record
 from .registry import require
-
-VERIFIED_TTL_S = 30.0  # a key revoked by another process stops working within this long
-VERIFIED_MAX = 10_000
-
-
-class _Verified:
-    """Hashes of keys verified recently, per store: a REST call does not cost a store query (a BigQuery job)
-    for a key seen less than VERIFIED_TTL_S ago. Only live keys are kept; revocation here drops them at once."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_store: weakref.WeakKeyDictionary[IntegrationStore, dict[str, tuple[float, OrgApiKey]]] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def get(self, store: IntegrationStore, digest: str) -> OrgApiKey | None:
-        with self._lock:
-            hit = self._by_store.get(store, {}).get(digest)
-        return hit[1] if hit and time.monotonic() - hit[0] < VERIFIED_TTL_S else None
-
-    def put(self, store: IntegrationStore, digest: str, key: OrgApiKey) -> None:
-        with self._lock:
-            entries = self._by_store.setdefault(store, {})
-            if len(entries) >= VERIFIED_MAX:
-                entries.clear()
-            entries[digest] = (time.monotonic(), key)
-
-    def forget_org(self, store: IntegrationStore, org_slug: str) -> None:
-        with self._lock:
-            entries = self._by_store.get(store, {})
-            for digest in [d for d, (_, r) in entries.items() if r.org_slug == org_slug]:
-                del entries[digest]
-
-
-verified = _Verified()
 
 
 def _hash(key: str) -> str:
@@ -87,11 +50,7 @@ def _prefix(org_slug: str) -> str:
 
 
 def _revoke(store: IntegrationStore, org_slug: str) -> int:
-    verified.forget_org(store, org_slug)
-    try:
-        return store.revoke_api_keys(org_slug, datetime.now(UTC))
-    finally:
-        verified.forget_org(store, org_slug)  # a verify that raced the revocation is dropped too
+    return store.revoke_api_keys(org_slug, datetime.now(UTC))
 
 
 def _event(deps: Deps, org_slug: str, actor: str, message: str) -> None:
@@ -106,8 +65,8 @@ def issue(deps: Deps, org_slug: str, actor: str = "system") -> str:
 
 
 def rotate(deps: Deps, org_slug: str, actor: str = "system") -> str:
-    """Revoke the org's keys and issue a new one, returned once (at once in this process; within VERIFIED_TTL_S in
-    others). ORG_NOT_FOUND before any key is touched."""
+    """Revoke the org's keys and issue a new one, returned once (the old keys stop working at once, in every
+    process). ORG_NOT_FOUND before any key is touched."""
     require(deps, org_slug)
     _revoke(deps.store, org_slug)
     key, key_id = _issue(deps.store, org_slug)
@@ -128,12 +87,9 @@ def authenticate(deps: Deps, org_slug: str, presented: str | None) -> OrgApiKey:
     if not presented:
         raise IntegrationError(Code.ORG_API_KEY_MISSING)
     digest = _hash(presented)
-    found = verified.get(deps.store, digest)
-    if found is None:
-        found = deps.store.find_api_key(_key_id(digest))
-        if found is None or found.revoked_at is not None or not hmac.compare_digest(found.key_hash, digest):
-            raise IntegrationError(Code.ORG_API_KEY_INVALID)
-        verified.put(deps.store, digest, found)
+    found = deps.store.find_api_key(_key_id(digest))  # every time: a revocation anywhere counts at once
+    if found is None or found.revoked_at is not None or not hmac.compare_digest(found.key_hash, digest):
+        raise IntegrationError(Code.ORG_API_KEY_INVALID)
     if found.org_slug != org_slug:
         raise IntegrationError(Code.ORG_API_KEY_FORBIDDEN)
     return found

@@ -21,14 +21,16 @@ def record(deps: Deps, event: Event) -> None:
         log.error("could not append %s event for org=%s: %s", event.action.value, event.org_slug, exc.code)
 
 
-def sync(deps: Deps, updates: list[StatusUpdate], actor: str) -> list[str]:
-    """Push statuses to the cache; a failure is a warning and an event, repaired by reconcile."""
+def sync(deps: Deps, updates: list[StatusUpdate], actor: str, checked: bool = False) -> list[str]:
+    """Push statuses to the cache; a failure is a warning and an event, repaired by reconcile. `checked`: the
+    statuses are checks' results, each written only where the cache still shows the checked credential (a delete
+    or a rotation that synced meanwhile is never overwritten)."""
     try:
-        deps.cache.set_many(updates)
+        (deps.cache.set_checked if checked else deps.cache.set_many)(updates)
         return []
     except IntegrationError as exc:
         if len(updates) > 1:  # isolate the failing rows
-            return [w for u in updates for w in sync(deps, [u], actor)]
+            return [w for u in updates for w in sync(deps, [u], actor, checked)]
         org_slug, provider, status, _ = updates[0]
         log.warning("status sync failed org=%s provider=%s code=%s", org_slug, provider.value, exc.code)
         record(

@@ -16,7 +16,7 @@ from ..deps import Deps
 from ..domain import Provider, StoredCredential, check_slug
 from ..errors import Code, IntegrationError
 from ..gctune import relaxed_collection
-from .checks import Assessment, apply, assess
+from .checks import Assessment, assess, record_checks
 from .maintenance import reconcile
 
 Progress = Callable[[int, int], None]
@@ -40,6 +40,7 @@ class RevalidateReport(BaseModel):
     drift_fixed: int = 0  # status-cache rows reconciled after the run
     warnings: list[str] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list)  # targets with no active credential (not checked)
+    superseded: list[str] = Field(default_factory=list)  # credential ids changed while checked: result not applied
     duration_s: float = 0.0
     alert: alerts.AlertDelivery | None = None  # the status-flip alert, when one was due (alerts.py)
 
@@ -53,6 +54,14 @@ class RevalidateReport(BaseModel):
             self.backoff_s[key] = round(self.backoff_s.get(key, 0.0) + waited, 3)
         self.changed.extend(other.changed)
         self.alarms.extend(other.alarms)
+        self.superseded.extend(other.superseded)
+
+    def applied(self, written: list[Assessment], applied: set[str]) -> None:
+        """After a write: a result that was not applied (its credential changed while it was checked) is no change."""
+        stale = {a.record.credential_id for a in written if not a.alarm} - applied
+        if stale:
+            self.superseded.extend(sorted(stale))
+            self.changed = [c for c in self.changed if c["credential_id"] not in stale]
 
     def count(self, assessment: Assessment) -> None:
         """Count one check by its verdict."""
@@ -171,9 +180,9 @@ def revalidate_records(
             # written while the other checks go on; once every check left is in flight, what is pending is written
             # during their round trips, so that only the last wave's results remain to be written at the end
             if len(pending) >= WRITE_BATCH or len(records) - done == run.capacity:
-                apply(deps, pending, plan.actor)
+                report.applied(pending, record_checks(deps, pending, plan.actor).applied)
                 pending.clear()
     if pending:
-        apply(deps, pending, plan.actor)
+        report.applied(pending, record_checks(deps, pending, plan.actor).applied)
     report.backoff_s = {p.value: round(s, 3) for p, s in run.waited_s.items() if round(s, 3)}
     return report

@@ -115,6 +115,7 @@ def _staged(spec: TaskSpec, a: Assessment) -> StagedResult:
         actor=e.actor or "system",
         duration_ms=e.duration_ms,
         alarm=a.alarm,
+        seen_updated_at=a.record.updated_at,  # finalize applies the result only while the credential is unchanged
     )
 
 
@@ -123,7 +124,9 @@ def finalize(store: IntegrationStore, sync: Sync, run_id: str, actor: str) -> Ru
     final = store.finalize_run(run_id, datetime.now(UTC) - RUN_WINDOW)
     if not final.rows:
         raise IntegrationError("RUN_NOT_FOUND", f"No results are staged for run {run_id!r}.")
-    report = RunReport(run_id=run_id, checked=len(final.rows), applied=len(final.applied))
+    report = RunReport(
+        run_id=run_id, checked=len(final.rows), applied=len(final.applied), superseded=sorted(final.superseded)
+    )
     credentials = {c.credential_id: c for c in store.list_credentials()}
     final.rows.sort(key=lambda r: (r.task_index, r.org_slug, r.provider))
     for row in final.rows:
@@ -133,17 +136,24 @@ def finalize(store: IntegrationStore, sync: Sync, run_id: str, actor: str) -> Ru
             report.errors[row.error_code] = report.errors.get(row.error_code, 0) + 1
         if row.alarm:
             report.alarms.append(row.credential_id)
+        elif row.credential_id in final.superseded:  # changed since its task read it: not applied, not a flip
+            continue
         elif row.status_after != row.status_before:
             report.changed += 1
             change = (row.status_before, row.status_after, row.error_code)
             record = credentials.get(row.credential_id)
             report.changes.append(changes.change_row(row.org_slug, row.provider, change, row.credential_id, record))
-    applied = [r for r in final.rows if r.credential_id in final.applied]
+    applied = [r for r in final.rows if r.credential_id in final.applied and r.credential_id in credentials]
     created = {i: c.created_at for i, c in credentials.items() if i in final.applied}
     for start in range(0, len(applied), 500):  # the status cache's batched write, as bulk runs do it
         chunk = applied[start : start + 500]
-        updates = [
-            (r.org_slug, Provider.parse(r.provider), Status(r.status_after), created.get(r.credential_id))
+        updates = [  # what the store holds now (read after the write), only where the cache shows that credential
+            (
+                r.org_slug,
+                Provider.parse(r.provider),
+                credentials[r.credential_id].validation_status,
+                created.get(r.credential_id),
+            )
             for r in chunk
         ]
         report.warnings.extend(sync(updates, actor))
@@ -169,7 +179,7 @@ def revalidate_task(
 def finalize_run(deps: Deps, run_id: str, actor: str = "system") -> RunReport:
     """Apply a run's staged results in one write, sync the status cache, then post the run's flips as one alert
     (only for results this finalize applied: a second finalize neither applies nor alerts again)."""
-    report = finalize(deps.store, lambda updates, who: sync(deps, updates, who), run_id, actor)
+    report = finalize(deps.store, lambda updates, who: sync(deps, updates, who, checked=True), run_id, actor)
     if report.applied:
         report.alert = alerts.alert(deps.store, deps.settings, report.changes, "revalidate", actor, run_id=run_id)
         report.warnings += alerts.warnings(report.alert)
