@@ -48,6 +48,8 @@ class Code(StrEnum):
     ALERT_DELIVERY_FAILED = "ALERT_DELIVERY_FAILED"
     TASK_SETTINGS_INVALID = "TASK_SETTINGS_INVALID"
     RUN_NOT_FOUND = "RUN_NOT_FOUND"
+    RUN_TASKS_RUNNING = "RUN_TASKS_RUNNING"
+    STORE_QUOTA_EXCEEDED = "STORE_QUOTA_EXCEEDED"
 
 
 @dataclass(frozen=True)
@@ -461,6 +463,37 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
                 "Finalize with the run id the tasks printed (on Cloud Run: the job execution's name), after they end.",
             ],
             http_status=404,
+        ),
+        _e(
+            "RUN_TASKS_RUNNING",
+            "The run's tasks are still running",
+            "Not every task of this run has said it is done and the run is younger than its tasks may run: "
+            "finalizing now would apply part of the run, and what its tasks stage later would never be applied.",
+            [
+                "Finalize was started before the job execution ended (a workflow that did not wait for it).",
+                "A task failed every attempt: it never marks itself done.",
+            ],
+            [
+                "Finalize when the execution has ended (every task done, or INTEGRATIONS_RUN_TIMEOUT_S after it began).",
+                "If some tasks failed for good, finalize with --force to apply what the others staged.",
+            ],
+            retryable=True,
+            http_status=409,
+        ),
+        _e(
+            "STORE_QUOTA_EXCEEDED",
+            "BigQuery quota exceeded",
+            "BigQuery refused the job for a quota or rate limit of the project; nothing was written. BigQuery is up.",
+            [
+                "Too many jobs, DML statements or API requests in a short time (rateLimitExceeded).",
+                "A daily or concurrent-query quota of the project is spent (quotaExceeded).",
+            ],
+            [
+                "Retry later (rate limits clear within minutes); spread the runs, or ask for a higher quota in the "
+                "Google Cloud console (IAM & Admin > Quotas, service BigQuery API).",
+            ],
+            retryable=True,
+            http_status=429,
         ),
     ]
 }

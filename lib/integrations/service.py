@@ -174,10 +174,10 @@ class IntegrationService(Parts):
         budget (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE) are the whole run's: the task takes its share."""
         return runs.revalidate_task(self.deps, spec, concurrency, rates, actor, progress)
 
-    def finalize_run(self, run_id: str, actor: str = "system") -> RunReport:
+    def finalize_run(self, run_id: str, actor: str = "system", force: bool = False) -> RunReport:
         """Apply a run's staged results in one write, sync the status cache, alert on flips, report the run
-        (idempotent: a second finalize applies nothing)."""
-        return runs.finalize_run(self.deps, run_id, actor)
+        (idempotent: a second finalize applies nothing; refused while its tasks may run, unless `force`)."""
+        return runs.finalize_run(self.deps, run_id, actor, force)
 
     # --- overview, history and audits -------------------------------------------------------------------------
     def overview(self) -> pd.DataFrame:

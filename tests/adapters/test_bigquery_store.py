@@ -186,14 +186,14 @@ def _deactivate_config() -> bigquery.QueryJobConfig:
 
 
 @pytest.mark.parametrize("reason", ["rateLimitExceeded", "quotaExceeded"])
-def test_quota_errors_are_transient_storage_failures(reason: str) -> None:
+def test_quota_errors_are_their_own_transient_code_not_an_outage(reason: str) -> None:
     client = DuckBigQuery()
     store = BigQueryStore(client, PROJECT)
     store.init()
     client.quota_errors = [reason]
     with pytest.raises(IntegrationError) as err:
         store.activate(record(), event())
-    assert err.value.code == "STORAGE_FAILED" and err.value.retryable and reason in err.value.message
+    assert err.value.code == "STORE_QUOTA_EXCEEDED" and err.value.retryable and reason in err.value.message
     assert store.list_credentials() == []
 
 

@@ -11,6 +11,7 @@ from integrations.errors import IntegrationError
 from integrations.settings import Settings
 from integrations.store import bigquery_runs_sql
 from integrations.store.bigquery import BigQueryStore
+from integrations.store.staging import STAGE_ROWS
 from integrations.taskspec import TaskSpec, task_of
 
 from tests.builders import event
@@ -99,6 +100,8 @@ def test_finalize_of_an_unknown_run_is_a_catalog_error() -> None:
     assert err.value.code == "RUN_NOT_FOUND"
 
 
-@pytest.mark.parametrize("name", ["PENDING", "STAGE", "RESULTS", "FINALIZE"])
+@pytest.mark.parametrize(
+    "name", ["SHARE_COUNTS", "PENDING", "STAGE", "TASK_DONE", "RUN_STATE", "RESULTS", "FINALIZE", "STATUSES"]
+)
 def test_run_statements_hold_no_literal_values(name: str) -> None:
     assert "'" not in getattr(bigquery_runs_sql, name)

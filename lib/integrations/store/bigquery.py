@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from .bigquery_jobs import Aborted, job_error, timed_out
 from .bigquery_params import UPDATE_TYPES, _credential, _event, _events, _param, _structs, _utc
 from .bigquery_runs import BigQueryRuns
 from .bigquery_schema import BigQuerySchema
+from .staging import PAGE_ROWS
 
 __all__ = ["BigQueryStore", "_events", "_param"]
 
@@ -91,6 +93,16 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         self, template: str, config: bigquery.QueryJobConfig, writes: bool, deadline: float
     ) -> list[dict[str, Any]]:
         """One attempt: the rows, a catalog error, or Aborted (a concurrent-update abort, worth another)."""
+        return list(self._rows(template, config, writes, deadline))
+
+    def _stream(self, template: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """A read of many rows as one query job, fetched a page (PAGE_ROWS) at a time: memory of a page."""
+        config = bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in (params or {}).items()])
+        yield from self._rows(template, config, False, time.monotonic() + self.timeout, PAGE_ROWS)
+
+    def _rows(
+        self, template: str, config: bigquery.QueryJobConfig, writes: bool, deadline: float, page: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         self.queries += 1
         job = None
         try:
@@ -103,9 +115,13 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
                 job_retry=None,  # else the client wraps the insert in a hidden 10-minute retry, past our deadline
             )
             rows = job.result(
-                timeout=max(0.1, deadline - time.monotonic()), retry=self._retry, job_retry=self._job_retry
+                page_size=page,
+                timeout=max(0.1, deadline - time.monotonic()),
+                retry=self._retry,
+                job_retry=self._job_retry,
             )
-            return [dict(row.items()) for row in rows]
+            for row in rows:
+                yield dict(row.items())
         except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError
             raise timed_out(job, writes, self.timeout) from None
         except gexc.GoogleAPICallError as exc:

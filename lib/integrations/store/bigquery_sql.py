@@ -24,7 +24,15 @@ RESULT_COLUMNS = (  # store/staging.py STAGED_COLUMNS: what re-validation tasks 
     "message, validated_at, checked_at, event_id, actor, duration_ms, alarm"
 )
 
-TABLES = ("org_integrations", "org_integration_events", "org_api_keys", "key_versions", "revalidation_results")
+TASK_COLUMNS = "run_id, task_index, task_count, done_at"  # a re-validation task's done mark (finalize waits for all)
+TABLES = (
+    "org_integrations",
+    "org_integration_events",
+    "org_api_keys",
+    "key_versions",
+    "revalidation_results",
+    "revalidation_tasks",
+)
 CREATE_CREDENTIALS = """CREATE TABLE IF NOT EXISTS `{t}.org_integrations` (
   credential_id STRING NOT NULL, org_slug STRING NOT NULL, provider STRING NOT NULL, credential_name STRING,
   encrypted_credential BYTES, key_ref STRING, credential_hint STRING, credential_fingerprint STRING, metadata JSON,
@@ -55,13 +63,23 @@ CREATE_RESULTS = """CREATE TABLE IF NOT EXISTS `{t}.revalidation_results` (
   actor STRING NOT NULL, duration_ms INT64, alarm BOOL NOT NULL)
 PARTITION BY DATE(checked_at) CLUSTER BY run_id, task_index
 OPTIONS (partition_expiration_days = 30)"""
+CREATE_TASKS = """CREATE TABLE IF NOT EXISTS `{t}.revalidation_tasks` (
+  run_id STRING NOT NULL, task_index INT64 NOT NULL, task_count INT64 NOT NULL, done_at TIMESTAMP NOT NULL)
+PARTITION BY DATE(done_at) CLUSTER BY run_id
+OPTIONS (partition_expiration_days = 30)"""
 CREATE = dict(
-    zip(TABLES, (CREATE_CREDENTIALS, CREATE_EVENTS, CREATE_KEYS, CREATE_KEY_VERSIONS, CREATE_RESULTS), strict=True)
+    zip(
+        TABLES,
+        (CREATE_CREDENTIALS, CREATE_EVENTS, CREATE_KEYS, CREATE_KEY_VERSIONS, CREATE_RESULTS, CREATE_TASKS),
+        strict=True,
+    )
 )
 COLUMNS = {
     table: tuple(c.strip() for c in columns.split(","))
     for table, columns in zip(
-        TABLES, (CRED_COLUMNS, EVENT_COLUMNS, KEY_COLUMNS, KEY_VERSION_COLUMNS, RESULT_COLUMNS), strict=True
+        TABLES,
+        (CRED_COLUMNS, EVENT_COLUMNS, KEY_COLUMNS, KEY_VERSION_COLUMNS, RESULT_COLUMNS, TASK_COLUMNS),
+        strict=True,
     )
 }
 ADD_COLUMNS = {  # init() adds these to old tables
