@@ -87,10 +87,11 @@ def test_jobs_per_run_are_tasks_times_a_constant_plus_a_constant_whatever_the_cr
         reports = [svc.revalidate_task(TaskSpec(run_id="exec-3", index=i, count=3)) for i in range(3)]
         tasks = client.jobs - before
         svc.finalize_run("exec-3")
-        # a task: its share's read, the run's pending read, one staging INSERT (none when its share is empty);
-        # finalize: the run's results, the MERGE + INSERT ... SELECT script, the created_at read for the sync
-        assert tasks == 2 * 3 + sum(1 for r in reports if r.checked)
-        assert client.jobs - before - tasks == 3
+        # a task: its share's counts, its share's streamed read, one staging INSERT per STAGE_ROWS results (none
+        # when its share is empty), its done mark; finalize: the run's state, its results (streamed), the MERGE +
+        # INSERT ... SELECT script, the applied statuses (streamed) for the sync
+        assert tasks == 3 * 3 + sum(-(-r.checked // STAGE_ROWS) for r in reports)
+        assert client.jobs - before - tasks == 4
 
 
 def test_finalize_of_an_unknown_run_is_a_catalog_error() -> None:
