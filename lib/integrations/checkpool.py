@@ -193,7 +193,7 @@ def streamed(
                 if not pending:
                     return
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
+                for future in sorted(done, key=lambda f: f.exception() is not None):  # what finished, then a failure
                     yield future.result()  # the first exception of a check stops the run here
         finally:
             for pool in pools.values():
