@@ -165,3 +165,19 @@ def test_a_status_cache_down_at_finalize_costs_five_jobs_the_alert_goes_and_a_re
         again = svc.finalize_run("exec-s")
     assert again.applied == 0 and again.unsynced == 0
     assert {row.statuses[Provider.OPENAI].status for row in cache.all_orgs()} == {Status.VALID}
+
+
+def test_rewrap_writes_in_batches_and_each_swap_has_its_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    from integrations.usecases import maintenance
+
+    monkeypatch.setattr(maintenance, "REWRAP_BATCH", 3)
+    client = DuckBigQuery()
+    svc = _svc(BigQueryStore(client, PROJECT), orgs=7)
+    new_ref = svc.cipher.rotate()  # type: ignore[attr-defined]
+    before = client.jobs
+    report = svc.rewrap(actor="ops")
+    assert (report.rewrapped, report.failed) == (7, {})
+    assert client.jobs - before <= -(-7 // 3) + 2, "ceil(N/batch) + 2 jobs, not one per credential"
+    assert {r.key_ref for r in svc.store.list_credentials()} == {new_ref}
+    assert len([e for e in svc.store.events() if e.action == Action.REWRAP]) == 7
+    assert svc.validate("org-000", Provider.OPENAI).success and svc.rewrap().rewrapped == 0

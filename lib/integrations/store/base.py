@@ -67,6 +67,16 @@ class ValidationUpdate(NamedTuple):
     event: Event
 
 
+class CiphertextSwap(NamedTuple):
+    """One re-encrypted ciphertext for `replace_ciphertexts` (rewrap)."""
+
+    credential_id: str
+    ciphertext: bytes
+    key_ref: str
+    expected_key_ref: str
+    event: Event
+
+
 ROTATED = "Rotated: the previous credential was deactivated and erased."
 
 
@@ -167,6 +177,10 @@ class IntegrationStore(ABC):
         self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str, event: Event
     ) -> bool:
         """Swap in a re-encrypted ciphertext if the row is still active under `expected_key_ref`."""
+
+    def replace_ciphertexts(self, swaps: list[CiphertextSwap]) -> set[str]:
+        """Several swaps (adapters may write them in one transaction); the credential ids swapped."""
+        return {s.credential_id for s in swaps if self.replace_ciphertext(*s)}
 
     @abstractmethod
     def append_event(self, event: Event) -> None: ...

@@ -26,7 +26,7 @@ from tenacity import (
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from . import bigquery_sql as sql
-from .base import ACTIVE_COLUMNS, ROTATED, IntegrationStore, KeyVersion, ValidationUpdate
+from .base import ACTIVE_COLUMNS, ROTATED, CiphertextSwap, IntegrationStore, KeyVersion, ValidationUpdate
 from .bigquery_audit_sql import AUDIT
 from .bigquery_jobs import Aborted, job_error, timed_out
 from .bigquery_params import UPDATE_TYPES, _credential, _event, _events, _param, _structs, _utc
@@ -39,6 +39,7 @@ __all__ = ["BigQueryStore", "_events", "_param"]
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 MAX_ATTEMPTS = 5
+SWAP_TYPES = {"credential_id": "STRING", "ciphertext": "BYTES", "key_ref": "STRING", "expected_key_ref": "STRING"}
 
 
 class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
@@ -219,6 +220,16 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         }
         rows = self._query(sql.REPLACE_CIPHERTEXT, params, [_events([event])])
         return bool(rows and rows[0]["n"])
+
+    def replace_ciphertexts(self, swaps: list[CiphertextSwap]) -> set[str]:
+        """A batch of swaps in one job (rewrap writes in batches): the ids swapped, each with its event."""
+        if not swaps:
+            return set()
+        rows = [s._asdict() for s in swaps]
+        param = _structs("swaps", SWAP_TYPES, rows)
+        since = min(s.event.at for s in swaps)
+        result = self._query(sql.REPLACE_CIPHERTEXTS, {"since": since}, [param, _events([s.event for s in swaps])])
+        return {r["credential_id"] for r in result}
 
     def append_event(self, event: Event) -> None:
         self.append_events([event])

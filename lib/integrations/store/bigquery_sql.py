@@ -163,6 +163,17 @@ UPDATE `{{t}}.org_integrations` SET encrypted_credential = @ciphertext, key_ref 
   WHERE {_STILL_UNDER_EXPECTED};
 COMMIT TRANSACTION;
 SELECT COUNT(*) AS n FROM `{{t}}.org_integration_events` WHERE event_at = @event_at AND event_id = @event_id"""
+# rewrap's batch: each swap only while its row is still active under its expected key, its event the witness
+_SWAPPABLE = "c.credential_id = s.credential_id AND c.is_active AND c.key_ref = s.expected_key_ref"
+REPLACE_CIPHERTEXTS = f"""BEGIN TRANSACTION;
+{_INSERT_EVENTS}
+  WHERE EXISTS (SELECT 1 FROM `{{t}}.org_integrations` AS c JOIN UNNEST(@swaps) AS s ON {_SWAPPABLE}
+    WHERE s.credential_id = e.credential_id);
+UPDATE `{{t}}.org_integrations` AS c SET encrypted_credential = s.ciphertext, key_ref = s.key_ref
+  FROM UNNEST(@swaps) AS s WHERE {_SWAPPABLE};
+COMMIT TRANSACTION;
+SELECT x.credential_id FROM `{{t}}.org_integration_events` AS x WHERE x.event_at >= @since
+  AND x.event_id IN (SELECT e.event_id FROM UNNEST(@events) AS e)"""
 APPEND_EVENTS = _INSERT_EVENTS
 EVENTS = (
     f"SELECT {EVENT_COLUMNS} FROM `{{t}}.org_integration_events` WHERE (@org_slug IS NULL OR org_slug = @org_slug)"
