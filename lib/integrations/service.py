@@ -188,6 +188,10 @@ class IntegrationService(Parts):
         """The append-only history, newest first; from `since` on when given (the store reads no more)."""
         return reads.events(self.deps, org_slug, since)
 
+    def history(self, org_slug: str, provider: Provider | str, days: int = 90, limit: int = 20) -> pd.DataFrame:
+        """One integration's latest events, newest first: the last `days` (the store reads no more), `limit` rows."""
+        return reads.history(self.deps, org_slug, Provider.parse(provider), days, limit)
+
     def changes_since_last_run(self) -> pd.DataFrame:
         """The status flips of the last re-validation run, from the history (see changes.py)."""
         return reads.changes_since_last_run(self.deps)

@@ -169,7 +169,7 @@ def test_a_second_transaction_on_a_held_table_aborts_and_the_store_retries() -> 
     job = client.query(script, job_config=_deactivate_config())
     with pytest.raises(gexc.BadRequest) as err:
         job.result()
-    assert "Could not serialize access to table" in err.value.message and "concurrent update" in err.value.message
+    assert "Transaction is aborted due to concurrent update against table" in err.value.message
     threading.Timer(0.3, lambda: client._release([table])).start()  # the other transaction commits
     rec = record()
     store.activate(rec, event())  # aborted until then, retried with backoff
