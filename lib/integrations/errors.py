@@ -474,7 +474,7 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
                 "A task failed every attempt: it never marks itself done.",
             ],
             [
-                "Finalize when the execution has ended (every task done, or INTEGRATIONS_RUN_TIMEOUT_S after it began).",
+                "Finalize once the execution has ended (every task done, or INTEGRATIONS_RUN_TIMEOUT_S passed).",
                 "If some tasks failed for good, finalize with --force to apply what the others staged.",
             ],
             retryable=True,

@@ -122,9 +122,7 @@ def _long(s: bytes, n: int) -> int:
     v0, v1 = _weak32(s, i, (v1 * mul) & _M, (x + w0) & _M)
     w0, w1 = _weak32(s, i + 32, (z + w1) & _M, (y + _fetch(s, i + 16)) & _M)
     z, x = x, z
-    return _len16(
-        (_len16(v0, w0, mul) + _shift_mix(y) * K0 + z) & _M, (_len16(v1, w1, mul) + x) & _M, mul
-    )
+    return _len16((_len16(v0, w0, mul) + _shift_mix(y) * K0 + z) & _M, (_len16(v1, w1, mul) + x) & _M, mul)
 
 
 def fingerprint64(data: bytes) -> int:

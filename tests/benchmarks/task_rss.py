@@ -66,17 +66,34 @@ def task(path: str) -> None:
         )
         return Assessment(record, CheckResult(status=Status.VALID), Status.VALID, event.at, event, verdict)
 
-    before = client.jobs
+    before, warm = client.jobs, _rss_mib()  # the double is up: its DuckDB file attached, ZetaSQL's WASM loaded
     started = time.perf_counter()
     spec = TaskSpec(run_id="bench-rss", index=0, count=TASKS)
     report = run_task(store, check, spec, TaskLimits(concurrency=64, kms_per_minute=10**9), "bench")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     out = {"share": report.share, "checked": report.checked, "jobs": client.jobs - before, "peak_mib": round(peak, 1)}
+    out |= {"before_task_mib": round(warm, 1), "growth_mib": round(peak - warm, 1)}
     print(json.dumps(out | {"seconds": round(time.perf_counter() - started, 1)}))
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return kib / 1024
+
+
+def imports() -> None:
+    """What a task process holds before it reads anything: the CLI a Cloud Run task runs, and its BigQuery store."""
+    import integrations.cli  # noqa: F401
+    import integrations.store.bigquery  # noqa: F401
+
+    print(json.dumps({"imports_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "seed":
         seed(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "imports":
+        imports()
     else:
         task(sys.argv[2])

@@ -439,7 +439,9 @@ class DuckBigQuery:
             where = self.datasets.get(name)
             if where is not None and where.upper() != location.upper():
                 return google_error(
-                    404, "notFound", f"Not found: Dataset {name.replace('.', ':', 1)} was not found in location {location}"
+                    404,
+                    "notFound",
+                    f"Not found: Dataset {name.replace('.', ':', 1)} was not found in location {location}",
                 )
         return None
 

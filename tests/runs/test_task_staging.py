@@ -27,11 +27,18 @@ from tests.keys import OPENAI_OK
 from tests.servers import Reply, serve
 
 
-def _svc(store: IntegrationStore, orgs: int, cache: InMemoryStatusCache | None = None, **settings: object) -> IntegrationService:
+def _svc(
+    store: IntegrationStore, orgs: int, cache: InMemoryStatusCache | None = None, **settings: object
+) -> IntegrationService:
     store.init()
     conf = Settings(_env_file=None, **settings)  # type: ignore[arg-type]
     svc = IntegrationService(
-        store, InMemoryCipher(), cache or InMemoryStatusCache(), build_validators(conf), attempts_per_minute=0, settings=conf
+        store,
+        InMemoryCipher(),
+        cache or InMemoryStatusCache(),
+        build_validators(conf),
+        attempts_per_minute=0,
+        settings=conf,
     )
     for i in range(orgs):
         svc.register_org(f"org-{i:03d}")
@@ -51,8 +58,14 @@ def _assess_dying_after(n: int | None, seen: list[str]):
             raise Killed
         seen.append(record.credential_id)
         event = make_event(
-            record.org_slug, record.provider, Action.VALIDATE, Outcome.SUCCESS, actor,
-            credential_id=record.credential_id, status_before=record.validation_status, status_after=Status.VALID,
+            record.org_slug,
+            record.provider,
+            Action.VALIDATE,
+            Outcome.SUCCESS,
+            actor,
+            credential_id=record.credential_id,
+            status_before=record.validation_status,
+            status_after=Status.VALID,
         )
         verdict = Verdict(Status.VALID, Outcome.SUCCESS, True, False)
         return Assessment(record, CheckResult(status=Status.VALID), Status.VALID, event.at, event, verdict)
@@ -142,7 +155,9 @@ class DownCache(InMemoryStatusCache):
     def set_many(self, updates):  # type: ignore[no-untyped-def]
         self.writes += 1
         if self.down:
-            raise IntegrationError("STATUS_SYNC_FAILED", "Supabase could not be reached to sync statuses (ConnectError).")
+            raise IntegrationError(
+                "STATUS_SYNC_FAILED", "Supabase could not be reached to sync statuses (ConnectError)."
+            )
         super().set_many(updates)
 
 
@@ -150,8 +165,11 @@ def test_a_status_cache_down_at_finalize_costs_five_jobs_the_alert_goes_and_a_re
     client, cache = DuckBigQuery(), DownCache()
     with serve(lambda _: Reply(200, "ok")) as (url, seen):
         svc = _svc(
-            BigQueryStore(client, PROJECT), orgs=600 // 2, cache=cache,
-            alert_webhook_url=url + "/services/T0/B0/x", allow_http_endpoints=True,
+            BigQueryStore(client, PROJECT),
+            orgs=600 // 2,
+            cache=cache,
+            alert_webhook_url=url + "/services/T0/B0/x",
+            allow_http_endpoints=True,
         )
         for i in (0, 1):
             svc.revalidate_task(TaskSpec(run_id="exec-s", index=i, count=2))

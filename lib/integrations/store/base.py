@@ -232,7 +232,9 @@ class IntegrationStore(ABC):
         """(active credentials in the share, of them staged in `run_id` since `since`): one query, no ciphertext."""
         raise _no_runs(self.name)
 
-    def pending_for_run(self, run_id: str, since: datetime, index: int = 0, count: int = 1) -> Iterator[StoredCredential]:
+    def pending_for_run(
+        self, run_id: str, since: datetime, index: int = 0, count: int = 1
+    ) -> Iterator[StoredCredential]:
         """The share's active credentials with no result staged in `run_id` (since `since`), streamed."""
         raise _no_runs(self.name)
 

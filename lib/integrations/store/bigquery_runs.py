@@ -47,7 +47,9 @@ class BigQueryRuns:
         row = self._query(sql.SHARE_COUNTS, params)[0]
         return int(row["share"]), int(row["staged"])
 
-    def pending_for_run(self, run_id: str, since: datetime, index: int = 0, count: int = 1) -> Iterator[StoredCredential]:
+    def pending_for_run(
+        self, run_id: str, since: datetime, index: int = 0, count: int = 1
+    ) -> Iterator[StoredCredential]:
         params = {"run_id": run_id, "since": since, "task_index": index, "task_count": count}
         for row in self._stream(sql.PENDING, params):
             yield self._credential_of(row)
@@ -66,7 +68,10 @@ class BigQueryRuns:
         row = self._query(sql.RUN_STATE, {"run_id": run_id, "since": since})[0]
         count = row["task_count"]
         return RunState(
-            int(row["staged"] or 0), int(row["tasks_done"] or 0), None if count is None else int(count), _utc(row["first_at"])
+            int(row["staged"] or 0),
+            int(row["tasks_done"] or 0),
+            None if count is None else int(count),
+            _utc(row["first_at"]),
         )
 
     def run_results(self, run_id: str, since: datetime) -> Iterator[RunRow]:

@@ -93,7 +93,9 @@ class SqliteRuns:
             ).fetchone()
         return int(row[0]), int(row[1])
 
-    def pending_for_run(self, run_id: str, since: datetime, index: int = 0, count: int = 1) -> Iterator[StoredCredential]:
+    def pending_for_run(
+        self, run_id: str, since: datetime, index: int = 0, count: int = 1
+    ) -> Iterator[StoredCredential]:
         sql = (
             f"SELECT * FROM org_integrations AS c WHERE c.is_active = 1 AND {_SHARE} AND NOT EXISTS (SELECT 1 FROM "
             f"revalidation_results AS r WHERE r.credential_id = c.credential_id AND {_STAGED}) "

@@ -175,7 +175,9 @@ def _count(report: RunReport, row: RunRow) -> None:
         report.changes.append(changes.change_row(r.org_slug, r.provider, change, r.credential_id, None) | hint)
 
 
-def _push(sync: Sync, batch: list[tuple[str, Provider, Status, datetime | None]], actor: str, report: RunReport) -> None:
+def _push(
+    sync: Sync, batch: list[tuple[str, Provider, Status, datetime | None]], actor: str, report: RunReport
+) -> None:
     """Sync one batch. After a failed batch the rest is not tried (the cache is down: each try would wait out its
     timeout); a retried finalize, or `integrations reconcile`, syncs them (every finalize pushes the run's statuses)."""
     if report.unsynced:
