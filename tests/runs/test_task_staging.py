@@ -199,3 +199,25 @@ def test_rewrap_writes_in_batches_and_each_swap_has_its_event(monkeypatch: pytes
     assert {r.key_ref for r in svc.store.list_credentials()} == {new_ref}
     assert len([e for e in svc.store.events() if e.action == Action.REWRAP]) == 7
     assert svc.validate("org-000", Provider.OPENAI).success and svc.rewrap().rewrapped == 0
+
+
+def test_only_a_tasks_share_read_carries_ciphertexts_and_nothing_reads_the_whole_fleet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A task reads its share's rows once (with their ciphertexts, to check them) and counts without them; finalize
+    reads no ciphertext; neither lists every credential (the whole-fleet read that made memory grow with it)."""
+    client = DuckBigQuery()
+    svc = _svc(BigQueryStore(client, PROJECT), orgs=8)
+
+    def whole_fleet(*args: object, **kwargs: object) -> list[StoredCredential]:
+        raise AssertionError("a run read every credential")
+
+    monkeypatch.setattr(svc.store, "list_credentials", whole_fleet)
+    first = len(client.statements)
+    svc.revalidate_task(TaskSpec(run_id="exec-m", index=0, count=2))
+    task = client.statements[first:]
+    assert sum("encrypted_credential" in s for s in task) == 1 and "FARM_FINGERPRINT" in task[1]
+    svc.revalidate_task(TaskSpec(run_id="exec-m", index=1, count=2))
+    first = len(client.statements)
+    assert svc.finalize_run("exec-m").applied == 8
+    assert not any("encrypted_credential" in s for s in client.statements[first:])
