@@ -40,7 +40,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
@@ -456,10 +456,12 @@ class DuckBigQuery:
             return "bigquery.tables.getData", name
         return None
 
-    def _execute(self, job: Job) -> list[dict[str, Any]]:
+    def _execute(self, job: Job) -> Any:
         conn = self.db.cursor()
         held: list[str] = []
         in_transaction, rows, row_count = False, [], None
+        if len(job.statements) == 1 and job.statements[0].upper().startswith("SELECT"):
+            return self._select(conn, job)  # a query's rows stay on the server's side until paged through
         try:
             for statement in job.statements:
                 if job.cancelled():
@@ -531,17 +533,46 @@ class DuckBigQuery:
             with self.lock:
                 kept = [c for c in self.tables[table] if c[0] != column]
                 self.tables[table] = kept + ([(column, kind.upper())] if verb.upper() == "ADD" else [])
+        cursor = self._cursor(conn, statement, job)
+        if not cursor.description:
+            return []
+        columns = [c[0] for c in cursor.description]
+        return [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
+
+    @staticmethod
+    def _cursor(conn: Any, statement: str, job: Job) -> Any:
+        """The statement in DuckDB's dialect, run with the job's parameters."""
         [expression] = sqlglot.parse(statement, read="bigquery")
         text = expression.sql(dialect="duckdb")
         names = list(dict.fromkeys(re.findall(r"\$(\w+)", text)))
         for name in names:
             if isinstance(job.specs[name], tuple):  # a struct array: give DuckDB its declared type
                 text = re.sub(rf"\${name}\b", f"CAST(${name} AS {_duck_type(job.specs[name])})", text)
-        cursor = conn.execute(text, {n: job.params[n] for n in names} if names else None)
-        if not cursor.description:
-            return []
-        columns = [c[0] for c in cursor.description]
-        return [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
+        return conn.execute(text, {n: job.params[n] for n in names} if names else None)
+
+    def _select(self, conn: Any, job: Job) -> Iterator[dict[str, Any]]:
+        """A one-SELECT job: run now, its rows fetched a page at a time as the client iterates (BigQuery keeps a
+        query's results on its side; the client pages through them)."""
+        try:
+            needed = self._permission_for(job.statements[0])
+            if needed:
+                self._require(needed[0], f"Table {needed[1]}")
+            cursor = self._cursor(conn, job.statements[0], job)
+        except Exception:
+            conn.close()
+            raise
+        return self._pages(conn, cursor)
+
+    @staticmethod
+    def _pages(conn: Any, cursor: Any) -> Iterator[dict[str, Any]]:
+        try:
+            if not cursor.description:
+                return
+            columns = [c[0] for c in cursor.description]
+            while page := cursor.fetchmany(1000):
+                yield from (dict(zip(columns, r, strict=True)) for r in page)
+        finally:
+            conn.close()
 
     # --- test helpers ---
     def wait_idle(self, timeout: float = 5.0) -> None:
