@@ -184,10 +184,9 @@ with st.form("setup_form"):
 
 # --- the history of this integration -------------------------------------------------------------------------
 st.subheader("History")
-history = svc.events(org)
-history = history[history.provider == provider].head(20)
+history = svc.history(org, provider)  # bounded: the last 90 days, 20 rows
 if history.empty:
-    st.caption("Nothing recorded yet.")
+    st.caption("Nothing recorded in the last 90 days.")
 else:
     st.dataframe(
         history[["at", "action", "outcome", "status_before", "status_after", "error_code", "actor", "message"]],

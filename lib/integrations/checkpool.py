@@ -11,8 +11,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from itertools import islice
 from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -170,3 +171,30 @@ def check_all(
         if progress:
             progress(done, len(records))
     return cast(list[Assessment], results)
+
+
+def streamed(
+    records: Iterable[StoredCredential], check: Check, limits: PoolLimits, window: int = 1000
+) -> Generator[Assessment, None, None]:
+    """Assessments in completion order over a stream of records (a task's share read page by page): at most
+    `window` records are submitted and not yet yielded at any time, so memory does not grow with the stream. The
+    same per-provider pools, rates and 429 pauses as CheckRun."""
+    pools: dict[Provider, ProviderPool] = {}
+    pending: set[Future[Assessment]] = set()
+    source = iter(records)
+    with relaxed_collection():
+        try:
+            while True:
+                for record in islice(source, max(0, window - len(pending))):
+                    pool = pools.get(record.provider) or pools.setdefault(
+                        record.provider, ProviderPool(record.provider, limits)
+                    )
+                    pending.add(pool.threads.submit(pool.run, check, record))
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: f.exception() is not None):  # what finished, then a failure
+                    yield future.result()  # the first exception of a check stops the run here
+        finally:
+            for pool in pools.values():
+                pool.close()

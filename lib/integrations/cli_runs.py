@@ -126,10 +126,14 @@ def _print_run(report: RunReport) -> None:
 @revalidate_app.command("finalize")
 def revalidate_finalize(
     run_id: Annotated[str, typer.Option(help="The run to finalize (as its tasks printed).")],
+    force: Annotated[
+        bool, typer.Option(help="Finalize even if some of the run's tasks have not said they are done.")
+    ] = False,
     actor: Actor = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Apply a run's staged results in one write, sync the status cache, print the run's report (idempotent)."""
+    """Apply a run's staged results in one write, sync the status cache, print the run's report (idempotent).
+    Refused (RUN_TASKS_RUNNING) while the run's tasks may still run, unless --force."""
     with _service(as_json) as svc:
-        report = svc.finalize_run(run_id, _actor(actor))
+        report = svc.finalize_run(run_id, _actor(actor), force)
         _emit(as_json, report.model_dump(mode="json"), lambda: _print_run(report))

@@ -54,6 +54,7 @@ class Code(StrEnum):
     ERASE_INCOMPLETE = "ERASE_INCOMPLETE"
     DATA_DIR_NOT_OWNED = "DATA_DIR_NOT_OWNED"
     CHECK_SUPERSEDED = "CHECK_SUPERSEDED"
+    RUN_TASKS_RUNNING = "RUN_TASKS_RUNNING"
 
 
 @dataclass(frozen=True)
@@ -557,6 +558,22 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
                 "yours, `chown -R $(id -u) DIR` them.",
             ],
             http_status=503,
+        ),
+        _e(
+            "RUN_TASKS_RUNNING",
+            "The run's tasks are still running",
+            "Not every task of this run has said it is done and the run is younger than its tasks may run: "
+            "finalizing now would apply part of the run, and what its tasks stage later would never be applied.",
+            [
+                "Finalize was started before the job execution ended (a workflow that did not wait for it).",
+                "A task failed every attempt: it never marks itself done.",
+            ],
+            [
+                "Finalize once the execution has ended (every task done, or INTEGRATIONS_RUN_TIMEOUT_S passed).",
+                "If some tasks failed for good, finalize with --force to apply what the others staged.",
+            ],
+            retryable=True,
+            http_status=409,
         ),
     ]
 }

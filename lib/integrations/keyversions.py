@@ -8,17 +8,19 @@ from __future__ import annotations
 from .crypto.base import Cipher
 from .domain import utcnow
 from .errors import IntegrationError
-from .store.base import IntegrationStore
+from .store.base import IntegrationStore, KeyVersion
 
 
-def verify(store: IntegrationStore, cipher: Cipher, record: bool = True) -> None:
+def verify(
+    store: IntegrationStore, cipher: Cipher, record: bool = True, recorded: dict[str, KeyVersion] | None = None
+) -> None:
     """Refuse a cipher lacking a live recorded key version (or holding another key under its name); record the
     versions it holds that the store does not know yet (a rotation, or the first start after an upgrade) unless
-    `record` is False (doctor changes nothing)."""
+    `record` is False (doctor changes nothing). `recorded`: the store's record when the caller has just read it."""
     held = cipher.key_versions()
     if not held:
         return  # versions managed by the service (Cloud KMS)
-    recorded = store.key_versions()
+    recorded = store.key_versions() if recorded is None else recorded
     wrong = sorted(r for r, v in recorded.items() if v.retired_at is None and held.get(r) != v.key_check)
     if wrong:
         raise IntegrationError(
@@ -40,14 +42,15 @@ def check_current(store: IntegrationStore, cipher: Cipher, record: bool = True) 
     if not held:
         return
     current = cipher.current_key_ref()
-    recorded = store.key_versions().get(current)
+    versions = store.key_versions()  # one read, for both checks
+    recorded = versions.get(current)
     if recorded is not None and recorded.retired_at is not None:
         raise IntegrationError(
             "KEY_VERSION_RETIRED",
             f"This process would encrypt under {current}, which was retired on {recorded.retired_at:%Y-%m-%d %H:%M} "
             "UTC; nothing was stored.",
         )
-    verify(store, cipher, record)
+    verify(store, cipher, record, versions)
 
 
 def store_is_empty(store: IntegrationStore) -> bool:

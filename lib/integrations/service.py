@@ -174,10 +174,10 @@ class IntegrationService(Parts):
         budget (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE) are the whole run's: the task takes its share."""
         return runs.revalidate_task(self.deps, spec, concurrency, rates, actor, progress)
 
-    def finalize_run(self, run_id: str, actor: str = "system") -> RunReport:
+    def finalize_run(self, run_id: str, actor: str = "system", force: bool = False) -> RunReport:
         """Apply a run's staged results in one write, sync the status cache, alert on flips, report the run
-        (idempotent: a second finalize applies nothing)."""
-        return runs.finalize_run(self.deps, run_id, actor)
+        (idempotent: a second finalize applies nothing; refused while its tasks may run, unless `force`)."""
+        return runs.finalize_run(self.deps, run_id, actor, force)
 
     # --- overview, history and audits -------------------------------------------------------------------------
     def overview(self) -> pd.DataFrame:
@@ -187,6 +187,10 @@ class IntegrationService(Parts):
     def events(self, org_slug: str | None = None, since: datetime | None = None) -> pd.DataFrame:
         """The append-only history, newest first; from `since` on when given (the store reads no more)."""
         return reads.events(self.deps, org_slug, since)
+
+    def history(self, org_slug: str, provider: Provider | str, days: int = 90, limit: int = 20) -> pd.DataFrame:
+        """One integration's latest events, newest first: the last `days` (the store reads no more), `limit` rows."""
+        return reads.history(self.deps, org_slug, Provider.parse(provider), days, limit)
 
     def changes_since_last_run(self) -> pd.DataFrame:
         """The status flips of the last re-validation run, from the history (see changes.py)."""

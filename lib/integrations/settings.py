@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     attempts_per_minute: int = 20
     bulk_workers: int = 0  # deprecated and ignored (bulk runs are threads in one process); removed next release
     store_timeout_s: float = 30.0  # deadline of every BigQuery call (the client's retries and the job's wait)
+    # how long a re-validation run's tasks may run: task timeout x attempts (finalize waits for them until then)
+    run_timeout_s: float = Field(default=4 * 3_600, gt=0)
     bigquery_location: str | None = None  # where the dataset lives (created there); None: BigQuery's default, US
     resource_manager_api_url: str = "https://cloudresourcemanager.googleapis.com/v1"  # GCP testIamPermissions
     allow_http_endpoints: bool = False  # development only: live checks to http:// provider endpoints

@@ -3,19 +3,22 @@ read (the CLI parses a task from flags or Cloud Run's variables). The work of a 
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from . import fingerprint
 from .alerts import AlertDelivery
 from .domain import Provider
 from .errors import IntegrationError
 
 ENV_INDEX, ENV_COUNT, ENV_RUN = "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_COUNT", "CLOUD_RUN_EXECUTION"
 MAX_TASKS = 10_000  # Cloud Run Jobs' own limit on tasks per execution
+# how long a run's tasks may run (INTEGRATIONS_RUN_TIMEOUT_S): a task's timeout (3,600 s) x its attempts (1 + 3
+# retries); finalize refuses a run younger than this whose tasks have not all said they are done
+RUN_TIMEOUT_S = 4 * 3_600
 
 
 class TaskSpec(BaseModel):
@@ -70,6 +73,7 @@ class RunReport(BaseModel):
     by_task: dict[int, int] = Field(default_factory=dict)
     changes: list[dict[str, str | None]] = Field(default_factory=list)
     alarms: list[str] = Field(default_factory=list)
+    unsynced: int = 0  # applied statuses the status cache did not take (a retried finalize or reconcile syncs them)
     warnings: list[str] = Field(default_factory=list)
     alert: AlertDelivery | None = None  # the run's status-flip alert, when one was due (alerts.py)
 
@@ -80,9 +84,9 @@ def share(total: int, parts: int, index: int) -> int:
 
 
 def task_of(credential_id: str, count: int) -> int:
-    """The task that checks a credential: stable across processes and machines (not Python's salted hash)."""
-    digest = hashlib.sha256(credential_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % count
+    """The task that checks a credential: MOD(ABS(FARM_FINGERPRINT(id)), count), as the stores select a share in
+    SQL; stable across processes and machines (not Python's salted hash)."""
+    return fingerprint.task_of(credential_id, count)
 
 
 def _int(name: str, flag: int | None, env: Mapping[str, str], var: str) -> int | None:

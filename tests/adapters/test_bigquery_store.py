@@ -169,7 +169,7 @@ def test_a_second_transaction_on_a_held_table_aborts_and_the_store_retries() -> 
     job = client.query(script, job_config=_deactivate_config())
     with pytest.raises(gexc.BadRequest) as err:
         job.result()
-    assert "Could not serialize access to table" in err.value.message and "concurrent update" in err.value.message
+    assert "Transaction is aborted due to concurrent update against table" in err.value.message
     threading.Timer(0.3, lambda: client._release([table])).start()  # the other transaction commits
     rec = record()
     store.activate(rec, event())  # aborted until then, retried with backoff
@@ -186,14 +186,14 @@ def _deactivate_config() -> bigquery.QueryJobConfig:
 
 
 @pytest.mark.parametrize("reason", ["rateLimitExceeded", "quotaExceeded"])
-def test_quota_errors_are_transient_storage_failures(reason: str) -> None:
+def test_quota_errors_are_their_own_transient_code_not_an_outage(reason: str) -> None:
     client = DuckBigQuery()
     store = BigQueryStore(client, PROJECT)
     store.init()
     client.quota_errors = [reason]
     with pytest.raises(IntegrationError) as err:
         store.activate(record(), event())
-    assert err.value.code == "STORAGE_FAILED" and err.value.retryable and reason in err.value.message
+    assert err.value.code == "STORE_QUOTA_EXCEEDED" and err.value.retryable and reason in err.value.message
     assert store.list_credentials() == []
 
 

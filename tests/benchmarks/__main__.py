@@ -202,6 +202,28 @@ def bench_cloud_jobs(root: Path) -> None:
         f"BigQuery jobs per bulk re-validation of {n} (target <= {n // 500 + 5})",
         f"{bulk} (~{bulk * BIGQUERY_JOB_S:.0f}s of jobs at {BIGQUERY_JOB_S:g} s each)",
     )
+    bench_jobs_table(svc, client, n, bulk)
+
+
+def bench_jobs_table(svc, client, n: int, bulk: int) -> None:
+    """BigQuery jobs per operation on the double, as one table (the README's cost table reads it)."""
+    from integrations.taskspec import TaskSpec
+
+    def jobs(action) -> int:
+        return jobs_of(client, action)
+
+    counts = {"setup": jobs(lambda: svc.setup("jobs-org", Provider.ANTHROPIC, anthropic_key()))}
+    counts["get all (one org)"] = jobs(lambda: svc.get_all("jobs-org"))
+    counts["validate"] = jobs(lambda: svc.validate("jobs-org", Provider.OPENAI))
+    counts["delete"] = jobs(lambda: svc.delete("jobs-org", Provider.ANTHROPIC))
+    counts[f"bulk run of {n}"] = bulk
+    tasks = [jobs(lambda i=i: svc.revalidate_task(TaskSpec(run_id="jobs-run", index=i, count=4))) for i in range(4)]
+    counts[f"task (1 of 4 over {n}: ~{n // 4} each)"] = max(tasks)
+    counts[f"finalize ({n} results)"] = jobs(lambda: svc.finalize_run("jobs-run"))
+    svc.rotate_key()
+    counts[f"rewrap of {n}"] = jobs(lambda: svc.rewrap())
+    for what, count in counts.items():
+        line(f"BigQuery jobs per {what}", str(count))
 
 
 def bench_setup(root: Path) -> None:

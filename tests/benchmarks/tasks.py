@@ -6,6 +6,8 @@
    `integrations revalidate` processes, so their start-up is counted.
 2. BigQuery jobs per run on the BigQuery double, at two N and two task counts: target tasks x a constant + a
    constant, the same at both N.
+3. Memory: the peak RSS of task 0 of 16 over 100k and 200k credentials stored in the BigQuery double (seeded
+   straight into its DuckDB file), each in its own process: flat, as a task selects and streams its share.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ N = int(os.environ.get("BENCH_TASKS_N", "10000"))
 LATENCY_MS = int(os.environ.get("BENCH_TASKS_LATENCY_MS", "200"))
 CONCURRENCY = 32  # per provider, for the whole run
 EXE = [sys.executable, "-m", "integrations.cli"]
+RSS_FLEETS = (100_000, 200_000)
 
 
 def populate(svc, n: int) -> None:
@@ -131,14 +134,50 @@ def bench_tasks_jobs(root: Path) -> None:
             run = svc.finalize_run("bench")
             assert run.checked == n
             line(
-                f"BigQuery jobs per run of {n} credentials in {tasks} tasks (target {tasks}x3 + 3)",
+                f"BigQuery jobs per run of {n} credentials in {tasks} tasks (target {tasks}x(3 + batches of 300) + 4)",
                 f"{client.jobs - before} (tasks {staged}, finalize {client.jobs - before - staged})",
             )
+
+
+def bench_tasks_rss(root: Path) -> None:
+    """Peak RSS of task 0 of 16 over 100k and 200k credentials stored in the BigQuery double (task_rss.py): the
+    share is selected in SQL and streamed, so the task's memory does not grow with the fleet."""
+    root_dir = Path(__file__).parents[2]
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(root_dir / "lib"), str(root_dir)])}
+    mod = [sys.executable, "-m", "tests.benchmarks.task_rss"]
+
+    def run(*args: str) -> dict:
+        done = subprocess.run([*mod, *args], env=env, capture_output=True, text=True, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    base = run("imports")["imports_mib"]
+    line("task process after its imports (integrations.cli + store)", f"{base:.0f} MiB")
+    peaks = {}
+    for n in RSS_FLEETS:
+        db = root / f"rss-{n}.duckdb"
+        subprocess.run([*mod, "seed", str(db), str(n)], env=env, check=True)
+        r = run("task", str(db))
+        peaks[n] = r
+        line(
+            f"task 0 of 16 over {n:,} stored credentials (BigQuery double)",
+            f"peak {r['peak_mib']:.0f} MiB (before the task {r['before_task_mib']:.0f}, growth {r['growth_mib']:.0f}; "
+            f"share {r['checked']}, {r['jobs']} jobs, {r['seconds']} s)",
+        )
+        db.unlink()
+    small, large = (peaks[n] for n in RSS_FLEETS)
+    growth = large["peak_mib"] / small["peak_mib"] - 1
+    task_only = base + max(r["growth_mib"] for r in peaks.values())
+    line(
+        f"peak RSS growth {RSS_FLEETS[0]:,} -> {RSS_FLEETS[1]:,} credentials",
+        f"{growth:+.1%} (target <= 10%); the task without the double's ZetaSQL analyzer ~{task_only:.0f} MiB "
+        "(imports + its growth; target < 400 MiB)",
+    )
 
 
 def main() -> None:
     print(f"task benchmarks: N={N}, latency={LATENCY_MS} ms, {CONCURRENCY}/provider per run, cores={os.cpu_count()}")
     with tempfile.TemporaryDirectory() as tmp:
+        bench_tasks_rss(Path(tmp))
         bench_tasks_jobs(Path(tmp))
         bench_tasks_time(Path(tmp))
 

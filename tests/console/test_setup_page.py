@@ -238,3 +238,20 @@ def test_an_unknown_org_in_the_url_opens_no_org(demo: IntegrationService) -> Non
     assert "No organization no\\-such\\-org exists" in at.error[0].value
     assert at.selectbox(key="org").value is None and not at.text, "no card of another org"
     assert at.query_params["org"] == ["no-such-org"] or at.query_params["org"] == "no-such-org"
+
+
+def test_the_history_is_a_bounded_read(demo: IntegrationService, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The page reads one integration's history from the last 90 days only (the store scans no more), 20 rows."""
+    from integrations.store.sqlite import SqliteStore
+
+    reads: list[object] = []
+    real = SqliteStore.events
+
+    def spy(self, org_slug=None, since=None):  # type: ignore[no-untyped-def]
+        reads.append(since)
+        return real(self, org_slug, since)
+
+    monkeypatch.setattr(SqliteStore, "events", spy)
+    submit(app(org="initech"), CANARY, name="Prod")
+    assert reads and None not in reads, "every history read of the page has a time window"
+    assert len(demo.history("initech", "openai", limit=1)) == 1

@@ -19,6 +19,15 @@
   Google's error JSON (built with google.api_core's own `from_http_response`).
 - Time: `job_delay_s` makes each job run that long (in its own thread, as a job runs server-side), so
   `result(timeout=...)` times out and `cancel()` stops a job before its COMMIT (its writes never happen).
+- Limits: a jobs.insert request over 10 MB (the query text and its parameters as the client's JSON) fails with
+  BigQuery's 400 "Request payload size exceeds the limit: 10485760 bytes."; mutating DML statements outside a
+  transaction queue per table (one runs, up to 20 wait; the 21st fails "Too many DML statements outstanding");
+  a transaction that mutates a table another open transaction mutates is aborted ("Transaction is aborted due to
+  concurrent update against table ..."); a job sent to another location than its dataset's fails "Not found:
+  Dataset ... was not found in location X"; QUALIFY is a reserved keyword, as in BigQuery.
+- FARM_FINGERPRINT runs as BigQuery's (integrations.fingerprint, registered in DuckDB).
+- `path` keeps the tables in a DuckDB file (a large seeded fleet read by another process); `memory_limit` bounds
+  DuckDB's buffers.
 - `jobs` counts query jobs inserted (dry runs excluded); `statements` lists their texts.
 """
 
@@ -31,7 +40,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,8 +51,11 @@ import sqlglot
 import wasmtime
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
+from integrations.fingerprint import farm_fingerprint
 
 PROJECT = "test-project"
+MAX_REQUEST_BYTES = 10_485_760  # BigQuery's maximum request size, query parameters included
+MAX_QUEUED_DML = 20  # mutating DML statements pending per table
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # PARTITION/CLUSTER have no DuckDB form
 
 DATASET_PERMISSIONS = {
@@ -126,6 +138,7 @@ class Analyzer:
         self.api, self.types = _zetasql()
         language = self.types.LanguageOptions.maximum_features()
         language.product_mode = self.types.ProductMode.PRODUCT_EXTERNAL
+        language.reserved_keywords = ["QUALIFY"]  # reserved in BigQuery (ZetaSQL leaves it reservable)
         self.language = language
         self.builtins = self.types.ZetaSQLBuiltinFunctionOptions(language_options=language)
         self.cache: dict[tuple[Any, ...], str | None] = {}
@@ -305,18 +318,27 @@ class Job:
 
 @dataclass
 class _Locks:
-    """Tables held by open mutating transactions: table -> job id."""
+    """Tables held by open mutating transactions: table -> job id; DML statements queued per table."""
 
     held: dict[str, str] = field(default_factory=dict)
+    queued: dict[str, int] = field(default_factory=dict)
     changed: threading.Condition = field(default_factory=threading.Condition)
 
 
 class DuckBigQuery:
     """`query`, `get_dataset`, `create_dataset`, `get_table`: the surface BigQueryStore uses."""
 
-    def __init__(self, granted: Iterable[str] = ALL_PERMISSIONS, project: str = PROJECT) -> None:
+    def __init__(
+        self,
+        granted: Iterable[str] = ALL_PERMISSIONS,
+        project: str = PROJECT,
+        path: str | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
         self.project = project
-        self.db = duckdb.connect()
+        self.path = path
+        self.db = duckdb.connect(config={"memory_limit": memory_limit} if memory_limit else {})
+        self.db.create_function("FARM_FINGERPRINT", farm_fingerprint, ["VARCHAR"], "BIGINT", side_effects=False)
         self.lock = threading.Lock()
         self.statements: list[str] = []
         self.faults: list[Exception] = []
@@ -362,7 +384,7 @@ class DuckBigQuery:
         with self.lock:
             catalogs = {r[0] for r in self.db.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
             if project not in catalogs:
-                self.db.execute(f"ATTACH ':memory:' AS \"{project}\"")
+                self.db.execute(f"ATTACH '{self.path or ':memory:'}' AS \"{project}\"")
             self.db.execute(f'CREATE SCHEMA IF NOT EXISTS "{project}"."{dataset_id}"')
             self.datasets[ref] = location
 
@@ -386,6 +408,8 @@ class DuckBigQuery:
             raise google_error(403, reason, QUOTA_MESSAGES[reason], "usageLimits" if "rate" in reason else "global")
         if self.faults:
             raise self.faults.pop(0)
+        if _request_bytes(sql, job_config) > MAX_REQUEST_BYTES:
+            raise google_error(400, "badRequest", f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes.")
         params = {p.name: p for p in getattr(job_config, "query_parameters", None) or []}
         specs = {name: _spec(p) for name, p in params.items()}
         for spec in specs.values():
@@ -399,11 +423,27 @@ class DuckBigQuery:
         self.jobs += 1
         self.locations.append(location)
         self.statements.append(sql)
+        if (missing := self._elsewhere(sql, location)) is not None:
+            return _DoneJob(missing)
         try:
             statements = self._analyzer.check(self.tables, sql, specs)
         except gexc.GoogleAPICallError as exc:
             return _DoneJob(exc)
         return Job(self, statements, {n: _value(p) for n, p in params.items()}, specs)
+
+    def _elsewhere(self, sql: str, location: str | None) -> Exception | None:
+        """A job run in another location than a dataset it reads: BigQuery does not find the dataset there."""
+        if location is None:  # BigQuery runs the job where its datasets are
+            return None
+        for name in dict.fromkeys(re.findall(r"`([^`.]+\.[^`.]+)\.[^`]+`", sql)):
+            where = self.datasets.get(name)
+            if where is not None and where.upper() != location.upper():
+                return google_error(
+                    404,
+                    "notFound",
+                    f"Not found: Dataset {name.replace('.', ':', 1)} was not found in location {location}",
+                )
+        return None
 
     def _permission_for(self, statement: str) -> tuple[str, str] | None:
         if (m := _CREATE.match(statement)) is not None:
@@ -416,10 +456,12 @@ class DuckBigQuery:
             return "bigquery.tables.getData", name
         return None
 
-    def _execute(self, job: Job) -> list[dict[str, Any]]:
+    def _execute(self, job: Job) -> Any:
         conn = self.db.cursor()
         held: list[str] = []
         in_transaction, rows, row_count = False, [], None
+        if len(job.statements) == 1 and job.statements[0].upper().startswith("SELECT"):
+            return self._select(conn, job)  # a query's rows stay on the server's side until paged through
         try:
             for statement in job.statements:
                 if job.cancelled():
@@ -452,14 +494,26 @@ class DuckBigQuery:
     def _hold(self, job: Job, table: str, in_transaction: bool, held: list[str]) -> None:
         locks = self._locks
         with locks.changed:
-            while locks.held.get(table, job.job_id) != job.job_id:
-                if in_transaction:  # a conflicting transaction is cancelled
+            if locks.held.get(table, job.job_id) != job.job_id and in_transaction:  # the later transaction aborts
+                raise google_error(
+                    400,
+                    "invalidQuery",
+                    f"Transaction is aborted due to concurrent update against table {table.replace('.', ':', 1)}.",
+                )
+            if locks.held.get(table, job.job_id) != job.job_id:  # a DML statement outside a transaction queues
+                if locks.queued.get(table, 0) >= MAX_QUEUED_DML:
                     raise google_error(
                         400,
-                        "invalidQuery",
-                        f"Could not serialize access to table {table.replace('.', ':', 1)} due to concurrent update",
+                        "resourcesExceeded",
+                        "Resources exceeded during query execution: Too many DML statements outstanding against "
+                        f"table {table.replace('.', ':', 1)}, limit is {MAX_QUEUED_DML}.",
                     )
-                locks.changed.wait(1.0)  # a DML statement outside a transaction is queued
+                locks.queued[table] = locks.queued.get(table, 0) + 1
+                try:
+                    while locks.held.get(table, job.job_id) != job.job_id:
+                        locks.changed.wait(1.0)
+                finally:
+                    locks.queued[table] -= 1
             locks.held[table] = job.job_id
             held.append(table)
 
@@ -479,17 +533,46 @@ class DuckBigQuery:
             with self.lock:
                 kept = [c for c in self.tables[table] if c[0] != column]
                 self.tables[table] = kept + ([(column, kind.upper())] if verb.upper() == "ADD" else [])
+        cursor = self._cursor(conn, statement, job)
+        if not cursor.description:
+            return []
+        columns = [c[0] for c in cursor.description]
+        return [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
+
+    @staticmethod
+    def _cursor(conn: Any, statement: str, job: Job) -> Any:
+        """The statement in DuckDB's dialect, run with the job's parameters."""
         [expression] = sqlglot.parse(statement, read="bigquery")
         text = expression.sql(dialect="duckdb")
         names = list(dict.fromkeys(re.findall(r"\$(\w+)", text)))
         for name in names:
             if isinstance(job.specs[name], tuple):  # a struct array: give DuckDB its declared type
                 text = re.sub(rf"\${name}\b", f"CAST(${name} AS {_duck_type(job.specs[name])})", text)
-        cursor = conn.execute(text, {n: job.params[n] for n in names} if names else None)
-        if not cursor.description:
-            return []
-        columns = [c[0] for c in cursor.description]
-        return [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
+        return conn.execute(text, {n: job.params[n] for n in names} if names else None)
+
+    def _select(self, conn: Any, job: Job) -> Iterator[dict[str, Any]]:
+        """A one-SELECT job: run now, its rows fetched a page at a time as the client iterates (BigQuery keeps a
+        query's results on its side; the client pages through them)."""
+        try:
+            needed = self._permission_for(job.statements[0])
+            if needed:
+                self._require(needed[0], f"Table {needed[1]}")
+            cursor = self._cursor(conn, job.statements[0], job)
+        except Exception:
+            conn.close()
+            raise
+        return self._pages(conn, cursor)
+
+    @staticmethod
+    def _pages(conn: Any, cursor: Any) -> Iterator[dict[str, Any]]:
+        try:
+            if not cursor.description:
+                return
+            columns = [c[0] for c in cursor.description]
+            while page := cursor.fetchmany(1000):
+                yield from (dict(zip(columns, r, strict=True)) for r in page)
+        finally:
+            conn.close()
 
     # --- test helpers ---
     def wait_idle(self, timeout: float = 5.0) -> None:
@@ -521,6 +604,13 @@ class _DoneJob:
 
     def reload(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+def _request_bytes(sql: str, job_config: Any) -> int:
+    """A jobs.insert request's size as the client sends it: the query and its parameters, as JSON."""
+    config = job_config.to_api_repr() if job_config is not None else {}
+    config.setdefault("query", {})["query"] = sql
+    return len(json.dumps({"configuration": config}).encode("utf-8"))
 
 
 def _dataset_id(dataset: Any) -> str:

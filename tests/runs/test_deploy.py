@@ -179,9 +179,20 @@ def test_the_workflows_overrides_are_arguments_only_and_share_one_run_id() -> No
     assert all(set(o) == {"containerOverrides"} for o in overrides)  # no taskCount, no timeout
     assert all(set(o["containerOverrides"][0]) == {"args"} for o in overrides)  # no env
     args = [o["containerOverrides"][0]["args"] for o in overrides]
-    contexts = [_parse([a.replace("${run_id}", "nightly-1") for a in arg]) for arg in args]
+    assert args[1] == "${finalize_args}"  # set in init; --force added once the tasks' execution ended failed
+    init = {k: v for a in steps["init"]["assign"] for k, v in a.items()}
+    forced = steps["run_tasks"]["except"]["steps"][1]["force_when_ended"]["switch"][0]["assign"][0]["finalize_args"]
+    contexts = [_parse([a.replace("${run_id}", "nightly-1") for a in arg]) for arg in (args[0], init["finalize_args"])]
     assert [c.params["run_id"] for c in contexts] == ["nightly-1", "nightly-1"]
     assert contexts[0].params["finalize"] is False and contexts[1].command.name == "finalize"
+    assert contexts[1].params["force"] is False and [a for a in forced if a != "--force"] == init["finalize_args"]
+    assert _parse([a.replace("${run_id}", "nightly-1") for a in forced]).params["force"] is True
+
+
+def test_finalize_is_forced_only_when_the_tasks_execution_ended_not_when_the_wait_timed_out() -> None:
+    handler = _steps()["run_tasks"]["except"]
+    condition = handler["steps"][1]["force_when_ended"]["switch"][0]["condition"]
+    assert handler["as"] in condition and '"TimeoutError" in' in condition and condition.startswith("${not(")
 
 
 # https://cloud.google.com/workflows/docs/reference/environment-variables
@@ -225,8 +236,8 @@ def test_every_workflow_expression_names_a_variable_that_exists() -> None:
         text = re.sub(r'"[^"]*"', '""', expression)
         for name in re.findall(r'sys\.get_env\("([^"]+)"\)', expression):
             assert name in WORKFLOW_ENV, name
-        names = set(re.findall(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", text)) - {"null", "or", "and", "not", "true"}
-        names -= {"sys", "text", "get_env"}
+        names = set(re.findall(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", text)) - {"null", "or", "and", "not", "true", "in"}
+        names -= {"sys", "text", "get_env", "map"}  # the standard library's modules and functions
         assert names <= defined, (expression, names - defined)
 
 

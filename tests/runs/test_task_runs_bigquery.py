@@ -11,6 +11,7 @@ from integrations.errors import IntegrationError
 from integrations.settings import Settings
 from integrations.store import bigquery_runs_sql
 from integrations.store.bigquery import BigQueryStore
+from integrations.store.staging import STAGE_ROWS
 from integrations.taskspec import TaskSpec, task_of
 
 from tests.builders import event
@@ -86,10 +87,11 @@ def test_jobs_per_run_are_tasks_times_a_constant_plus_a_constant_whatever_the_cr
         reports = [svc.revalidate_task(TaskSpec(run_id="exec-3", index=i, count=3)) for i in range(3)]
         tasks = client.jobs - before
         svc.finalize_run("exec-3")
-        # a task: its share's read, the run's pending read, one staging INSERT (none when its share is empty);
-        # finalize: the run's results, the MERGE + INSERT ... SELECT script, the created_at read for the sync
-        assert tasks == 2 * 3 + sum(1 for r in reports if r.checked)
-        assert client.jobs - before - tasks == 3
+        # a task: its share's counts, its share's streamed read, one staging INSERT per STAGE_ROWS results (none
+        # when its share is empty), its done mark; finalize: the run's state, its results (streamed), the MERGE +
+        # INSERT ... SELECT script, the applied statuses (streamed) for the sync
+        assert tasks == 3 * 3 + sum(-(-r.checked // STAGE_ROWS) for r in reports)
+        assert client.jobs - before - tasks == 4
 
 
 def test_finalize_of_an_unknown_run_is_a_catalog_error() -> None:
@@ -99,6 +101,8 @@ def test_finalize_of_an_unknown_run_is_a_catalog_error() -> None:
     assert err.value.code == "RUN_NOT_FOUND"
 
 
-@pytest.mark.parametrize("name", ["PENDING", "STAGE", "RESULTS", "FINALIZE"])
+@pytest.mark.parametrize(
+    "name", ["SHARE_COUNTS", "PENDING", "STAGE", "TASK_DONE", "RUN_STATE", "RESULTS", "FINALIZE", "STATUSES"]
+)
 def test_run_statements_hold_no_literal_values(name: str) -> None:
     assert "'" not in getattr(bigquery_runs_sql, name)

@@ -129,3 +129,12 @@ def test_bad_task_settings_are_a_catalog_error_with_its_fix(
     error = json.loads(result.output)["error"]
     assert result.exit_code == 1 and error["code"] == "TASK_SETTINGS_INVALID" and says in error["message"]
     assert "--run-id" in error["hint"]
+
+
+def test_finalize_of_a_run_whose_tasks_still_run_is_refused_with_its_fix_unless_forced(env: dict[str, str]) -> None:
+    _cli(env, "revalidate", "--task-index", "0", "--task-count", "2", "--run-id", "n9")
+    result = runner.invoke(app, ["revalidate", "finalize", "--run-id", "n9", "--json"])
+    error = json.loads(result.output)["error"]
+    assert result.exit_code == 1 and error["code"] == "RUN_TASKS_RUNNING" and "1 of 2" in error["message"]
+    assert "--force" in error["message"] and error["retryable"]
+    assert _cli(env, "revalidate", "finalize", "--run-id", "n9", "--force")["applied"] > 0

@@ -48,3 +48,20 @@ def test_task_limits_add_up_to_the_runs(concurrency: int, kms: int, count: int) 
 def test_the_kms_budget_refuses_a_decrypt_past_it() -> None:
     limiter = kms_limiter(120)  # 2 a second, 120 a minute
     assert [limiter.try_acquire("kms", blocking=False) for _ in range(3)] == [True, True, False]
+
+
+def test_the_share_rule_is_bigquerys_farm_fingerprint_as_googlesql_evaluates_it() -> None:
+    """task_of is MOD(ABS(FARM_FINGERPRINT(id)), n): the pure-Python FarmHash agrees with ZetaSQL's reference
+    evaluator on every length path (0-16, 17-32, 33-64 and longer) and on non-ASCII text."""
+    from zetasql.api.prepared_expression import PreparedExpression
+    from zetasql.api.value import Value
+
+    from tests.doubles.bigquery import Analyzer
+
+    analyzer = Analyzer.get()
+    catalog = analyzer.api.CatalogBuilder("bigquery").with_builtin_functions(analyzer.builtins).build()
+    options = analyzer.types.AnalyzerOptions(language_options=analyzer.language)
+    expression = PreparedExpression("MOD(ABS(FARM_FINGERPRINT(@s)), 7)", options, catalog)
+    texts = ["", "a", "1footrue", str(uuid.uuid4()), "cred_" + "x" * 27, "é漢" * 11, "z" * 65, "q" * 300]
+    for text in texts:
+        assert expression.execute(parameters={"s": Value.string(text)}).get_int64() == task_of(text, 7), text

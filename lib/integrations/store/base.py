@@ -7,6 +7,7 @@ history never disagree.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
-from .staging import SUPERSEDED, RunFinal, StagedResult
+from .staging import SUPERSEDED, RunRow, RunState, StagedResult
 
 # the store's read model for the overview: one row per active credential
 ACTIVE_COLUMNS = [
@@ -74,6 +75,16 @@ def superseded(event: Event) -> Event:
     """The event of a check whose result was not applied (see ValidationUpdate): no status change, and says why."""
     message = f"{SUPERSEDED} {event.message}" if event.message else SUPERSEDED
     return event.model_copy(update={"status_after": event.status_before, "message": message})
+
+
+class CiphertextSwap(NamedTuple):
+    """One re-encrypted ciphertext for `replace_ciphertexts` (rewrap)."""
+
+    credential_id: str
+    ciphertext: bytes
+    key_ref: str
+    expected_key_ref: str
+    event: Event
 
 
 ROTATED = "Rotated: the previous credential was deactivated and erased."
@@ -184,6 +195,10 @@ class IntegrationStore(ABC):
     ) -> bool:
         """Swap in a re-encrypted ciphertext if the row is still active under `expected_key_ref`."""
 
+    def replace_ciphertexts(self, swaps: list[CiphertextSwap]) -> set[str]:
+        """Several swaps (adapters may write them in one transaction); the credential ids swapped."""
+        return {s.credential_id for s in swaps if self.replace_ciphertext(*s)}
+
     @abstractmethod
     def append_event(self, event: Event) -> None: ...
 
@@ -228,20 +243,52 @@ class IntegrationStore(ABC):
         return None
 
     # --- re-validation runs (runs.py): tasks stage, one finalize applies; stores without it refuse ---------------
-    def pending_for_run(self, run_id: str, since: datetime) -> list[StoredCredential]:
-        """Active credentials with no result staged in `run_id` (staged since `since`), in one query."""
-        raise IntegrationError("CONFIGURATION_ERROR", f"The {self.name} store cannot run re-validation tasks.")
+    # a task's share is MOD(ABS(FARM_FINGERPRINT(credential_id)), count) = index (fingerprint.py), selected in SQL;
+    # the reads are streamed (pages / fetchmany), so a task's and finalize's memory does not grow with the fleet
+    def share_counts(self, run_id: str, since: datetime, index: int, count: int) -> tuple[int, int]:
+        """(active credentials in the share, of them staged in `run_id` since `since`): one query, no ciphertext."""
+        raise _no_runs(self.name)
+
+    def pending_for_run(
+        self, run_id: str, since: datetime, index: int = 0, count: int = 1
+    ) -> Iterator[StoredCredential]:
+        """The share's active credentials with no result staged in `run_id` (since `since`), streamed."""
+        raise _no_runs(self.name)
 
     def stage_results(self, results: list[StagedResult]) -> None:
-        """Append a task's results to the staging table in one write (INSERT only: tasks never conflict); a
-        credential already staged in the run is skipped."""
-        raise IntegrationError("CONFIGURATION_ERROR", f"The {self.name} store cannot run re-validation tasks.")
+        """Append a batch of a task's results to the staging table in one write (INSERT only: tasks never
+        conflict); a credential already staged in the run is skipped."""
+        raise _no_runs(self.name)
 
-    def finalize_run(self, run_id: str, since: datetime) -> RunFinal:
-        """Apply a run's staged results to org_integrations and write their events, each once: a result whose
-        event is already written is not applied again, so a second finalize changes nothing."""
-        raise IntegrationError("CONFIGURATION_ERROR", f"The {self.name} store cannot run re-validation tasks.")
+    def task_done(self, run_id: str, index: int, count: int, at: datetime) -> None:
+        """Mark task `index` of `count` done in the run (one write; finalize waits for every task's mark)."""
+        raise _no_runs(self.name)
+
+    def run_state(self, run_id: str, since: datetime) -> RunState:
+        """How many results are staged, how many tasks are done, and since when the run writes: one query."""
+        raise _no_runs(self.name)
+
+    def run_results(self, run_id: str, since: datetime) -> Iterator[RunRow]:
+        """The run's staged results, one per credential, streamed (no ciphertext)."""
+        raise _no_runs(self.name)
+
+    def apply_run(self, run_id: str, since: datetime) -> set[str]:
+        """Apply a run's staged results to org_integrations and write their events, each once, in one transaction:
+        a result whose event is already written is not applied again, so a second finalize changes nothing. A
+        result applies only to its credential as the task read it (active, the same updated_at); the others' events
+        are written as superseded (no status change). Returns the credential ids of the run's superseded results
+        (those of an earlier finalize included: the caller keeps those its own write left unapplied)."""
+        raise _no_runs(self.name)
+
+    def run_statuses(self, run_id: str, since: datetime) -> Iterator[tuple[str, Provider, Status, datetime | None]]:
+        """(org, provider, current status, created_at) of the run's applied credentials still active, streamed: what
+        the status cache must hold after the run (every finalize pushes it: a retry re-syncs what one missed)."""
+        raise _no_runs(self.name)
 
     def ping(self) -> None:
         """Raise STORAGE_FAILED when the store cannot be reached."""
         self.list_credentials(org_slug="ping-probe")
+
+
+def _no_runs(name: str) -> IntegrationError:
+    return IntegrationError("CONFIGURATION_ERROR", f"The {name} store cannot run re-validation tasks.")

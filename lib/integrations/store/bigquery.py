@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -25,19 +26,20 @@ from tenacity import (
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from . import bigquery_sql as sql
-from .base import ACTIVE_COLUMNS, ROTATED, IntegrationStore, KeyVersion, ValidationUpdate
+from .base import ACTIVE_COLUMNS, ROTATED, CiphertextSwap, IntegrationStore, KeyVersion, ValidationUpdate
 from .bigquery_audit_sql import AUDIT
 from .bigquery_jobs import Aborted, job_error, timed_out
 from .bigquery_params import UPDATE_TYPES, _credential, _event, _events, _param, _structs, _utc
 from .bigquery_runs import BigQueryRuns
 from .bigquery_schema import BigQuerySchema
-from .staging import superseded_params
+from .staging import PAGE_ROWS, superseded_params
 
 __all__ = ["BigQueryStore", "_events", "_param"]
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 MAX_ATTEMPTS = 5
+SWAP_TYPES = {"credential_id": "STRING", "ciphertext": "BYTES", "key_ref": "STRING", "expected_key_ref": "STRING"}
 
 
 class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
@@ -92,6 +94,16 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         self, template: str, config: bigquery.QueryJobConfig, writes: bool, deadline: float
     ) -> list[dict[str, Any]]:
         """One attempt: the rows, a catalog error, or Aborted (a concurrent-update abort, worth another)."""
+        return list(self._rows(template, config, writes, deadline))
+
+    def _stream(self, template: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """A read of many rows as one query job, fetched a page (PAGE_ROWS) at a time: memory of a page."""
+        config = bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in (params or {}).items()])
+        yield from self._rows(template, config, False, time.monotonic() + self.timeout, PAGE_ROWS)
+
+    def _rows(
+        self, template: str, config: bigquery.QueryJobConfig, writes: bool, deadline: float, page: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         self.queries += 1
         job = None
         try:
@@ -104,9 +116,13 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
                 job_retry=None,  # else the client wraps the insert in a hidden 10-minute retry, past our deadline
             )
             rows = job.result(
-                timeout=max(0.1, deadline - time.monotonic()), retry=self._retry, job_retry=self._job_retry
+                page_size=page,
+                timeout=max(0.1, deadline - time.monotonic()),
+                retry=self._retry,
+                job_retry=self._job_retry,
             )
-            return [dict(row.items()) for row in rows]
+            for row in rows:
+                yield dict(row.items())
         except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError
             raise timed_out(job, writes, self.timeout) from None
         except gexc.GoogleAPICallError as exc:
@@ -207,6 +223,16 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         }
         rows = self._query(sql.REPLACE_CIPHERTEXT, params, [_events([event])])
         return bool(rows and rows[0]["n"])
+
+    def replace_ciphertexts(self, swaps: list[CiphertextSwap]) -> set[str]:
+        """A batch of swaps in one job (rewrap writes in batches): the ids swapped, each with its event."""
+        if not swaps:
+            return set()
+        rows = [s._asdict() for s in swaps]
+        param = _structs("swaps", SWAP_TYPES, rows)
+        since = min(s.event.at for s in swaps)
+        result = self._query(sql.REPLACE_CIPHERTEXTS, {"since": since}, [param, _events([s.event for s in swaps])])
+        return {r["credential_id"] for r in result}
 
     def append_event(self, event: Event) -> None:
         self.append_events([event])

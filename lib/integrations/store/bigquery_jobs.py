@@ -37,7 +37,7 @@ def job_error(exc: gexc.GoogleAPICallError, writes: bool, table: str) -> Excepti
     reason = _reason(exc)
     if reason in QUOTA_REASONS:
         return IntegrationError(
-            "STORAGE_FAILED",
+            "STORE_QUOTA_EXCEEDED",
             f"BigQuery quota ({reason}): {exc.message[:200]} Nothing was written; retry later.",
             retryable=True,
         )

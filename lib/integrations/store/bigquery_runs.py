@@ -1,16 +1,17 @@
-"""The BigQuery store's side of re-validation runs: a task reads its run's pending credentials in one job and
-stages its results in one INSERT job per STAGE_BATCH; finalize is one read and one transaction (a MERGE and an
-INSERT ... SELECT), whatever the number of credentials."""
+"""The BigQuery store's side of re-validation runs. A task: its share's counts (one job), its share read as one
+streamed job (pages of PAGE_ROWS), one staging INSERT per batch, its done mark. Finalize: the run's state, its
+results streamed, one transaction (a MERGE and an INSERT ... SELECT), the applied statuses streamed: a constant
+number of jobs whatever the number of credentials, and memory of a page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from ..domain import Action, StoredCredential
+from ..domain import Action, Provider, Status, StoredCredential
 from . import bigquery_runs_sql as sql
-from .staging import RUN_WINDOW, STAGED_COLUMNS, RunFinal, StagedResult, superseded_params
+from .staging import RUN_WINDOW, STAGED_COLUMNS, RunRow, RunState, StagedResult, superseded_params
 
 RESULT_TYPES = {  # the STRUCT of one @results element: the staging table's columns
     "run_id": "STRING",
@@ -35,15 +36,24 @@ assert tuple(RESULT_TYPES) == STAGED_COLUMNS  # noqa: S101 - the struct and the 
 
 
 class BigQueryRuns:
-    """Mixed into BigQueryStore (needs its _query, struct-parameter builder and credential reader)."""
+    """Mixed into BigQueryStore (needs its _query, _stream, struct-parameter builder and credential reader)."""
 
     _query: Callable[..., list[dict[str, Any]]]
+    _stream: Callable[..., Iterator[dict[str, Any]]]
     _structs: Callable[[str, dict[str, str], list[dict[str, Any]]], Any]
     _credential_of: Callable[[dict[str, Any]], StoredCredential]
 
-    def pending_for_run(self, run_id: str, since: datetime) -> list[StoredCredential]:
-        rows = self._query(sql.PENDING, {"run_id": run_id, "since": since})
-        return [self._credential_of(r) for r in rows]
+    def share_counts(self, run_id: str, since: datetime, index: int, count: int) -> tuple[int, int]:
+        params = {"run_id": run_id, "since": since, "task_index": index, "task_count": count}
+        row = self._query(sql.SHARE_COUNTS, params)[0]
+        return int(row["share"]), int(row["staged"])
+
+    def pending_for_run(
+        self, run_id: str, since: datetime, index: int = 0, count: int = 1
+    ) -> Iterator[StoredCredential]:
+        params = {"run_id": run_id, "since": since, "task_index": index, "task_count": count}
+        for row in self._stream(sql.PENDING, params):
+            yield self._credential_of(row)
 
     def stage_results(self, results: list[StagedResult]) -> None:
         if not results:
@@ -52,16 +62,31 @@ class BigQueryRuns:
         param = self._structs("results", RESULT_TYPES, [r._asdict() for r in results])
         self._query(sql.STAGE, {"since": since}, [param])
 
-    def finalize_run(self, run_id: str, since: datetime) -> RunFinal:
-        window = {"run_id": run_id, "since": since}
-        rows = self._query(sql.RESULTS, window)
-        unwritten = {r["credential_id"] for r in rows if not r["written"] and not r["alarm"]}
-        if not rows:
-            return RunFinal([], set())
-        applied = self._query(sql.FINALIZE, window | {"action": Action.VALIDATE.value} | superseded_params())
-        staged = [StagedResult(**{c: _utc(r[c]) for c in STAGED_COLUMNS}) for r in rows]
-        done = unwritten & {r["credential_id"] for r in applied}
-        return RunFinal(staged, done, frozenset(unwritten - done))
+    def task_done(self, run_id: str, index: int, count: int, at: datetime) -> None:
+        self._query(sql.TASK_DONE, {"run_id": run_id, "task_index": index, "task_count": count, "done_at": at})
+
+    def run_state(self, run_id: str, since: datetime) -> RunState:
+        row = self._query(sql.RUN_STATE, {"run_id": run_id, "since": since})[0]
+        count = row["task_count"]
+        return RunState(
+            int(row["staged"] or 0),
+            int(row["tasks_done"] or 0),
+            None if count is None else int(count),
+            _utc(row["first_at"]),
+        )
+
+    def run_results(self, run_id: str, since: datetime) -> Iterator[RunRow]:
+        for r in self._stream(sql.RESULTS, {"run_id": run_id, "since": since}):
+            staged = StagedResult(**{c: _utc(r[c]) for c in STAGED_COLUMNS})
+            yield RunRow(staged, bool(r["written"]), bool(r["active"]), r["credential_hint"], r["credential_name"])
+
+    def apply_run(self, run_id: str, since: datetime) -> set[str]:
+        params = {"run_id": run_id, "since": since, "action": Action.VALIDATE.value} | superseded_params()
+        return {r["credential_id"] for r in self._query(sql.FINALIZE, params)}
+
+    def run_statuses(self, run_id: str, since: datetime) -> Iterator[tuple[str, Provider, Status, datetime | None]]:
+        for r in self._stream(sql.STATUSES, {"run_id": run_id, "since": since}):
+            yield r["org_slug"], Provider.parse(r["provider"]), Status(r["validation_status"]), _utc(r["created_at"])
 
 
 def _utc(value: Any) -> Any:

@@ -24,7 +24,15 @@ RESULT_COLUMNS = (  # store/staging.py STAGED_COLUMNS: what re-validation tasks 
     "message, validated_at, checked_at, event_id, actor, duration_ms, alarm, seen_updated_at"
 )
 
-TABLES = ("org_integrations", "org_integration_events", "org_api_keys", "key_versions", "revalidation_results")
+TASK_COLUMNS = "run_id, task_index, task_count, done_at"  # a re-validation task's done mark (finalize waits for all)
+TABLES = (
+    "org_integrations",
+    "org_integration_events",
+    "org_api_keys",
+    "key_versions",
+    "revalidation_results",
+    "revalidation_tasks",
+)
 CREATE_CREDENTIALS = """CREATE TABLE IF NOT EXISTS `{t}.org_integrations` (
   credential_id STRING NOT NULL, org_slug STRING NOT NULL, provider STRING NOT NULL, credential_name STRING,
   encrypted_credential BYTES, key_ref STRING, credential_hint STRING, credential_fingerprint STRING, metadata JSON,
@@ -57,13 +65,23 @@ CREATE_RESULTS = """CREATE TABLE IF NOT EXISTS `{t}.revalidation_results` (
   actor STRING NOT NULL, duration_ms INT64, alarm BOOL NOT NULL, seen_updated_at TIMESTAMP)
 PARTITION BY DATE(checked_at) CLUSTER BY run_id, task_index
 OPTIONS (partition_expiration_days = 30)"""
+CREATE_TASKS = """CREATE TABLE IF NOT EXISTS `{t}.revalidation_tasks` (
+  run_id STRING NOT NULL, task_index INT64 NOT NULL, task_count INT64 NOT NULL, done_at TIMESTAMP NOT NULL)
+PARTITION BY DATE(done_at) CLUSTER BY run_id
+OPTIONS (partition_expiration_days = 30)"""
 CREATE = dict(
-    zip(TABLES, (CREATE_CREDENTIALS, CREATE_EVENTS, CREATE_KEYS, CREATE_KEY_VERSIONS, CREATE_RESULTS), strict=True)
+    zip(
+        TABLES,
+        (CREATE_CREDENTIALS, CREATE_EVENTS, CREATE_KEYS, CREATE_KEY_VERSIONS, CREATE_RESULTS, CREATE_TASKS),
+        strict=True,
+    )
 )
 COLUMNS = {
     table: tuple(c.strip() for c in columns.split(","))
     for table, columns in zip(
-        TABLES, (CRED_COLUMNS, EVENT_COLUMNS, KEY_COLUMNS, KEY_VERSION_COLUMNS, RESULT_COLUMNS), strict=True
+        TABLES,
+        (CRED_COLUMNS, EVENT_COLUMNS, KEY_COLUMNS, KEY_VERSION_COLUMNS, RESULT_COLUMNS, TASK_COLUMNS),
+        strict=True,
     )
 }
 ADD_COLUMNS = {  # init() adds these to old tables
@@ -161,6 +179,17 @@ UPDATE `{{t}}.org_integrations` SET encrypted_credential = @ciphertext, key_ref 
   WHERE {_STILL_UNDER_EXPECTED};
 COMMIT TRANSACTION;
 SELECT COUNT(*) AS n FROM `{{t}}.org_integration_events` WHERE event_at = @event_at AND event_id = @event_id"""
+# rewrap's batch: each swap only while its row is still active under its expected key, its event the witness
+_SWAPPABLE = "c.credential_id = s.credential_id AND c.is_active AND c.key_ref = s.expected_key_ref"
+REPLACE_CIPHERTEXTS = f"""BEGIN TRANSACTION;
+{_INSERT_EVENTS}
+  WHERE EXISTS (SELECT 1 FROM `{{t}}.org_integrations` AS c JOIN UNNEST(@swaps) AS s ON {_SWAPPABLE}
+    WHERE s.credential_id = e.credential_id);
+UPDATE `{{t}}.org_integrations` AS c SET encrypted_credential = s.ciphertext, key_ref = s.key_ref
+  FROM UNNEST(@swaps) AS s WHERE {_SWAPPABLE};
+COMMIT TRANSACTION;
+SELECT x.credential_id FROM `{{t}}.org_integration_events` AS x WHERE x.event_at >= @since
+  AND x.event_id IN (SELECT e.event_id FROM UNNEST(@events) AS e)"""
 APPEND_EVENTS = _INSERT_EVENTS
 EVENTS = (
     f"SELECT {EVENT_COLUMNS} FROM `{{t}}.org_integration_events` WHERE (@org_slug IS NULL OR org_slug = @org_slug)"

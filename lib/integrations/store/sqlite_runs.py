@@ -1,4 +1,8 @@
-"""The SQLite store's side of re-validation runs: the staging table and the one-transaction finalize."""
+"""The SQLite store's side of re-validation runs: the staging table, task marks and the one-transaction finalize.
+
+A task's share is selected in SQL with `farm_fingerprint` (fingerprint.py, registered on the connection: BigQuery's
+FARM_FINGERPRINT), and every read of a run is paged by credential id (keyset pages of PAGE_ROWS), so neither a task
+nor finalize holds more than a page of rows."""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from ..domain import StoredCredential
-from .staging import STAGED_COLUMNS, SUPERSEDED, RunFinal, StagedResult
+from ..domain import Provider, Status, StoredCredential
+from ..fingerprint import farm_fingerprint
+from .staging import PAGE_ROWS, STAGED_COLUMNS, SUPERSEDED, RunRow, RunState, StagedResult
 
 RUNS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS revalidation_results (
@@ -18,30 +23,49 @@ CREATE TABLE IF NOT EXISTS revalidation_results (
   error_code TEXT, message TEXT, validated_at TEXT, checked_at TEXT NOT NULL, event_id TEXT NOT NULL,
   actor TEXT NOT NULL, duration_ms INTEGER, alarm INTEGER NOT NULL, seen_updated_at TEXT,
   PRIMARY KEY (run_id, credential_id));
+CREATE TABLE IF NOT EXISTS revalidation_tasks (
+  run_id TEXT NOT NULL, task_index INTEGER NOT NULL, task_count INTEGER NOT NULL, done_at TEXT NOT NULL,
+  PRIMARY KEY (run_id, task_index));
 """
-_NEW = (  # a run's staged results whose event is not written yet: what a finalize still has to apply
-    "FROM revalidation_results AS r WHERE r.run_id = ? AND r.checked_at >= ? AND NOT EXISTS "
-    "(SELECT 1 FROM org_integration_events AS e WHERE e.event_id = r.event_id)"
-)
+_SHARE = "abs(farm_fingerprint(c.credential_id)) % ? = ?"
+_STAGED = "r.run_id = ? AND r.checked_at >= ?"
+_WRITTEN = "EXISTS (SELECT 1 FROM org_integration_events AS e WHERE e.event_id = r.event_id)"
+_NEW = f"FROM revalidation_results AS r WHERE {_STAGED} AND NOT {_WRITTEN}"  # what a finalize still has to apply
 # a result applies only to its credential as the task read it: still active, not written since (updated_at)
 _UNCHANGED = "c.is_active = 1 AND (s.seen_updated_at IS NULL OR c.updated_at = s.seen_updated_at)"
+# the results this finalize leaves unapplied (read in its transaction, before the apply)
+_SUPERSEDED = f"""SELECT s.credential_id FROM (SELECT r.* {_NEW} AND NOT r.alarm) AS s
+  WHERE NOT EXISTS (SELECT 1 FROM org_integrations AS c WHERE c.credential_id = s.credential_id AND {_UNCHANGED})"""
 _APPLY = f"""UPDATE org_integrations AS c SET validation_status = s.status_after, validation_error_code = s.error_code,
   validation_error_message = CASE WHEN s.error_code IS NULL THEN NULL ELSE s.message END,
   last_validated_at = COALESCE(s.validated_at, c.last_validated_at), updated_at = s.checked_at, updated_by = s.actor
   FROM (SELECT r.* {_NEW} AND NOT r.alarm) AS s
-  WHERE c.credential_id = s.credential_id AND {_UNCHANGED}
-  RETURNING credential_id"""
+  WHERE c.credential_id = s.credential_id AND {_UNCHANGED}"""
 _EVENTS = f"""INSERT INTO org_integration_events (event_id, at, org_slug, provider, credential_id, action,
   status_before, status_after, outcome, error_code, message, actor, duration_ms, run_id)
   SELECT r.event_id, r.checked_at, r.org_slug, r.provider, r.credential_id, 'VALIDATE', r.status_before,
-  CASE WHEN r.alarm OR r.credential_id IN (SELECT value FROM json_each(?)) THEN r.status_after ELSE r.status_before
+  CASE WHEN r.credential_id IN (SELECT value FROM json_each(?)) THEN r.status_before ELSE r.status_after
   END, r.outcome, r.error_code,
-  CASE WHEN r.alarm OR r.credential_id IN (SELECT value FROM json_each(?)) THEN r.message
-  ELSE ? || COALESCE(' ' || r.message, '') END, r.actor, r.duration_ms, r.run_id {_NEW}"""
+  CASE WHEN r.credential_id IN (SELECT value FROM json_each(?)) THEN ? || COALESCE(' ' || r.message, '')
+  ELSE r.message END, r.actor, r.duration_ms, r.run_id {_NEW}"""
+_RESULTS = f"""SELECT r.*, {_WRITTEN} AS written, c.credential_id IS NOT NULL AS active, c.credential_hint,
+  c.credential_name FROM revalidation_results AS r
+  LEFT JOIN org_integrations AS c ON c.credential_id = r.credential_id AND c.is_active = 1
+  WHERE {_STAGED} AND r.credential_id > ? ORDER BY r.credential_id LIMIT ?"""
+_STATUSES = f"""SELECT c.org_slug, c.provider, c.validation_status, c.created_at, c.credential_id
+  FROM revalidation_results AS r JOIN org_integrations AS c ON c.credential_id = r.credential_id AND c.is_active = 1
+  WHERE {_STAGED} AND NOT r.alarm AND {_WRITTEN} AND r.credential_id > ? ORDER BY r.credential_id LIMIT ?"""
+_STATE = """SELECT
+  (SELECT COUNT(*) FROM revalidation_results WHERE run_id = :run AND checked_at >= :since) AS staged,
+  (SELECT COUNT(*) FROM revalidation_tasks WHERE run_id = :run AND done_at >= :since) AS tasks_done,
+  (SELECT MAX(task_count) FROM revalidation_tasks WHERE run_id = :run AND done_at >= :since) AS task_count,
+  (SELECT MIN(at) FROM (SELECT MIN(checked_at) AS at FROM revalidation_results WHERE run_id = :run
+    AND checked_at >= :since UNION ALL SELECT MIN(done_at) FROM revalidation_tasks WHERE run_id = :run
+    AND done_at >= :since)) AS first_at"""
 
 
 def _staged(row: sqlite3.Row) -> StagedResult:
-    data = dict(row)
+    data = {c: row[c] for c in STAGED_COLUMNS}
     for key in ("validated_at", "checked_at", "seen_updated_at"):
         data[key] = datetime.fromisoformat(data[key]) if data[key] else None
     data["alarm"] = bool(data["alarm"])
@@ -57,15 +81,38 @@ class SqliteRuns:
     def _runs_schema(self, conn: sqlite3.Connection) -> None:
         conn.executescript(RUNS_SCHEMA)
 
-    def pending_for_run(self, run_id: str, since: datetime) -> list[StoredCredential]:
+    def _pages(self, sql: str, params: tuple[Any, ...], key: str) -> Iterator[sqlite3.Row]:
+        """Keyset pages of PAGE_ROWS rows ordered by `key` (the statement ends `> ? ORDER BY key LIMIT ?`)."""
+        after = ""
+        while True:
+            with self._tx(write=False) as conn:
+                conn.create_function("farm_fingerprint", 1, farm_fingerprint, deterministic=True)
+                rows = conn.execute(sql, (*params, after, PAGE_ROWS)).fetchall()
+            yield from rows
+            if len(rows) < PAGE_ROWS:
+                return
+            after = rows[-1][key]
+
+    def share_counts(self, run_id: str, since: datetime, index: int, count: int) -> tuple[int, int]:
         with self._tx(write=False) as conn:
-            rows = conn.execute(
-                "SELECT * FROM org_integrations AS c WHERE c.is_active = 1 AND NOT EXISTS (SELECT 1 FROM "
-                "revalidation_results AS r WHERE r.run_id = ? AND r.credential_id = c.credential_id "
-                "AND r.checked_at >= ?) ORDER BY c.org_slug, c.provider",
-                (run_id, since.isoformat()),
-            ).fetchall()
-        return [self._credential_of(r) for r in rows]
+            conn.create_function("farm_fingerprint", 1, farm_fingerprint, deterministic=True)
+            row = conn.execute(
+                f"SELECT COUNT(*), COUNT(r.credential_id) FROM org_integrations AS c LEFT JOIN revalidation_results "
+                f"AS r ON r.credential_id = c.credential_id AND {_STAGED} WHERE c.is_active = 1 AND {_SHARE}",
+                (run_id, since.isoformat(), count, index),
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def pending_for_run(
+        self, run_id: str, since: datetime, index: int = 0, count: int = 1
+    ) -> Iterator[StoredCredential]:
+        sql = (
+            f"SELECT * FROM org_integrations AS c WHERE c.is_active = 1 AND {_SHARE} AND NOT EXISTS (SELECT 1 FROM "
+            f"revalidation_results AS r WHERE r.credential_id = c.credential_id AND {_STAGED}) "
+            "AND c.credential_id > ? ORDER BY c.credential_id LIMIT ?"
+        )
+        for row in self._pages(sql, (count, index, run_id, since.isoformat()), "credential_id"):
+            yield self._credential_of(row)
 
     def stage_results(self, results: list[StagedResult]) -> None:
         if not results:
@@ -77,18 +124,38 @@ class SqliteRuns:
                 list(_values(results)),
             )
 
-    def finalize_run(self, run_id: str, since: datetime) -> RunFinal:
+    def task_done(self, run_id: str, index: int, count: int, at: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO revalidation_tasks (run_id, task_index, task_count, done_at) VALUES (?,?,?,?)",
+                (run_id, index, count, at.isoformat()),
+            )
+
+    def run_state(self, run_id: str, since: datetime) -> RunState:
+        with self._tx(write=False) as conn:
+            row = conn.execute(_STATE, {"run": run_id, "since": since.isoformat()}).fetchone()
+        first = datetime.fromisoformat(row["first_at"]) if row["first_at"] else None
+        return RunState(int(row["staged"]), int(row["tasks_done"]), row["task_count"], first)
+
+    def run_results(self, run_id: str, since: datetime) -> Iterator[RunRow]:
+        for row in self._pages(_RESULTS, (run_id, since.isoformat()), "credential_id"):
+            yield RunRow(
+                _staged(row), bool(row["written"]), bool(row["active"]), row["credential_hint"], row["credential_name"]
+            )
+
+    def apply_run(self, run_id: str, since: datetime) -> set[str]:
         with self._tx() as conn:
             window = (run_id, since.isoformat())
-            fresh = {r[0] for r in conn.execute(f"SELECT r.credential_id {_NEW} AND NOT r.alarm", window)}
-            applied = {r[0] for r in conn.execute(_APPLY, window).fetchall()}
-            ids = json.dumps(sorted(applied))
+            superseded = {r[0] for r in conn.execute(_SUPERSEDED, window)}
+            ids = json.dumps(sorted(superseded))
+            conn.execute(_APPLY, window)
             conn.execute(_EVENTS, (ids, ids, SUPERSEDED, *window))  # a superseded result's event is no flip
-            rows = conn.execute(
-                "SELECT * FROM revalidation_results WHERE run_id = ? AND checked_at >= ? ORDER BY credential_id",
-                (run_id, since.isoformat()),
-            ).fetchall()
-        return RunFinal([_staged(r) for r in rows], applied, frozenset(fresh - applied))
+        return superseded
+
+    def run_statuses(self, run_id: str, since: datetime) -> Iterator[tuple[str, Provider, Status, datetime | None]]:
+        for row in self._pages(_STATUSES, (run_id, since.isoformat()), "credential_id"):
+            created = datetime.fromisoformat(row["created_at"]) if row["created_at"] else None
+            yield row["org_slug"], Provider.parse(row["provider"]), Status(row["validation_status"]), created
 
 
 def _values(results: list[StagedResult]) -> Iterator[tuple[Any, ...]]:

@@ -8,6 +8,11 @@ from typing import NamedTuple
 # how far back a run's staged rows and events are looked for: a Cloud Run task runs at most 168 h (7 days), so a
 # run's rows are never older; a constant bound lets BigQuery prune partitions of both tables
 RUN_WINDOW = timedelta(days=8)
+# a task stages as it goes: every STAGE_ROWS results or STAGE_BYTES of request, whichever comes first, so a task
+# killed late loses at most one batch and its retry skips what it staged (BigQuery's request limit is 10 MB)
+STAGE_ROWS = 300
+STAGE_BYTES = 2_000_000
+PAGE_ROWS = 500  # rows per page of a streamed read (a task's share, a run's results)
 STAGED_COLUMNS = (
     "run_id",
     "task_index",
@@ -63,11 +68,22 @@ class StagedResult(NamedTuple):
     seen_updated_at: datetime | None = None
 
 
-class RunFinal(NamedTuple):
-    """A run's staged results (one per credential), the credential ids this finalize applied to still-active,
-    unchanged rows, and those it did not apply because the credential changed since its task read it (both empty
-    when the run was already finalized)."""
+class RunRow(NamedTuple):
+    """A staged result as finalize reads it (one per credential): whether its event is written already (an earlier
+    finalize applied it), whether its credential is still active, and the credential's hint and name (no key)."""
 
-    rows: list[StagedResult]
-    applied: set[str]
-    superseded: frozenset[str] = frozenset()
+    result: StagedResult
+    written: bool
+    active: bool
+    credential_hint: str | None
+    credential_name: str | None
+
+
+class RunState(NamedTuple):
+    """Where a run stands: its staged results, its tasks that said they are done (of `task_count`, None when no
+    task has), and when its first result or marker was written (None when nothing was)."""
+
+    staged: int
+    tasks_done: int
+    task_count: int | None
+    first_at: datetime | None

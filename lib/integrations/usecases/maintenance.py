@@ -14,7 +14,9 @@ from ..domain import Action, Outcome, Provider, Status, make_event
 from ..errors import IntegrationError
 from ..overview import overview_frame
 from ..status_cache.base import orgs_frame
-from ..store.base import records_frame
+from ..store.base import CiphertextSwap, records_frame
+
+REWRAP_BATCH = 500  # swaps per store write
 
 Progress = Callable[[int, int], None]
 
@@ -103,12 +105,22 @@ def reconcile(deps: Deps, dry_run: bool = False, actor: str = "system", org_slug
 
 
 def rewrap(deps: Deps, progress: Progress | None = None, actor: str = "system") -> RewrapReport:
-    """Re-encrypt active ciphertexts not under the current key version; safe to re-run after interruption."""
+    """Re-encrypt active ciphertexts not under the current key version; safe to re-run after interruption. The
+    swaps are written REWRAP_BATCH at a time (one store write each: ceil(N/500) BigQuery jobs, not one per row)."""
     deps.cipher.refresh()  # Cloud KMS: the primary version as it is now, not as cached up to a minute ago
     keyversions.check_current(deps.store, deps.cipher)
     current = deps.vault.current_key_ref()
     records = [r for r in deps.store.list_credentials() if r.encrypted_credential]
     report = RewrapReport(current_key_ref=current)
+    batch: list[CiphertextSwap] = []
+
+    def write() -> None:
+        try:
+            report.rewrapped += len(deps.store.replace_ciphertexts(batch))
+        except IntegrationError as exc:
+            report.failed.update({s.credential_id: exc.code for s in batch})
+        batch.clear()
+
     for i, rec in enumerate(records, 1):
         if rec.key_ref == current:
             report.already_current += 1
@@ -124,18 +136,15 @@ def rewrap(deps: Deps, progress: Progress | None = None, actor: str = "system") 
                     credential_id=rec.credential_id,
                     message=f"{rec.key_ref} -> {key_ref}",
                 )
-                if deps.store.replace_ciphertext(
-                    rec.credential_id,
-                    ciphertext,
-                    key_ref,
-                    rec.key_ref or "",
-                    event,
-                ):
-                    report.rewrapped += 1
+                batch.append(CiphertextSwap(rec.credential_id, ciphertext, key_ref, rec.key_ref or "", event))
             except IntegrationError as exc:
                 report.failed[rec.credential_id] = exc.code
+            if len(batch) >= REWRAP_BATCH:
+                write()
         if progress:
             progress(i, len(records))
+    if batch:
+        write()
     report.warnings = deps.store.erase_warnings() if report.rewrapped else []
     return report
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 
@@ -15,6 +15,8 @@ from ..providers.kinds import kind_of
 from ..results import ErrorInfo, Integration, OrgIntegrations
 from . import orgs
 from .registry import require
+
+HISTORY_DAYS, HISTORY_LIMIT = 90, 20  # the Setup page's history of one integration: its last 90 days, 20 rows
 
 
 def view(provider: Provider, record: StoredCredential | None) -> Integration:
@@ -83,6 +85,15 @@ def events(deps: Deps, org_slug: str | None = None, since: datetime | None = Non
     frame = pd.DataFrame(rows, columns=list(Event.model_fields))
     frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
     return frame
+
+
+def history(
+    deps: Deps, org_slug: str, provider: Provider, days: int = HISTORY_DAYS, limit: int = HISTORY_LIMIT
+) -> pd.DataFrame:
+    """One integration's latest events: a bounded read (the store reads only the last `days`, BigQuery scans only
+    those days' partitions) cut to `limit` rows, newest first."""
+    frame = events(deps, org_slug, since=utcnow() - timedelta(days=days))
+    return frame[frame.provider == provider.value].head(limit)
 
 
 def changes_since_last_run(deps: Deps) -> pd.DataFrame:

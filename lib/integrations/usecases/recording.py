@@ -50,3 +50,38 @@ def sync(deps: Deps, updates: list[StatusUpdate], actor: str, checked: bool = Fa
             f"STATUS_SYNC_FAILED: the status cache was not updated for {org_slug} {provider.value} "
             f"({exc.message}); run `integrations reconcile` to repair it."
         ]
+
+
+def sync_batch(
+    deps: Deps, updates: list[StatusUpdate], actor: str, run_id: str | None = None, checked: bool = False
+) -> list[str]:
+    """Push a batch of a run's statuses in one cache write (`checked`: each a compare-and-set, as `sync`). A
+    failure is not retried row by row (a cache that is down would cost a request and an event write per row): its
+    rows' SYNC failures are appended in one store write, and one warning says how to repair them."""
+    try:
+        (deps.cache.set_checked if checked else deps.cache.set_many)(updates)
+        return []
+    except IntegrationError as exc:
+        log.warning("status sync failed for %d statuses code=%s", len(updates), exc.code)
+        failures = [
+            make_event(
+                org_slug,
+                provider,
+                Action.SYNC,
+                Outcome.FAILED,
+                actor,
+                status_after=status,
+                error_code=Code.STATUS_SYNC_FAILED,
+                message=exc.message,
+            )
+            for org_slug, provider, status, _ in updates
+        ]
+        try:
+            deps.store.append_events(failures)
+        except IntegrationError as err:
+            log.error("could not append %d SYNC failure events: %s", len(failures), err.code)
+        again = f"`integrations revalidate finalize --run-id {run_id}` again" if run_id else "the run again"
+        return [
+            f"STATUS_SYNC_FAILED: the status cache was not updated ({exc.message}); the store is correct. Run "
+            f"{again} or `integrations reconcile` to sync it."
+        ]

@@ -9,27 +9,26 @@ once, so a second finalize changes nothing.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pyrate_limiter import Duration, Limiter, Rate
 
 from .. import alerts, changes
-from ..checkpool import CheckRun, PoolLimits, Progress
+from ..checkpool import PoolLimits, Progress, streamed
 from ..deps import Deps
 from ..domain import Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..store.base import IntegrationStore
-from ..store.staging import RUN_WINDOW, StagedResult
-from ..taskspec import RunReport, TaskLimits, TaskReport, TaskSpec, task_of
+from ..store.staging import PAGE_ROWS, RUN_WINDOW, STAGE_BYTES, STAGE_ROWS, RunRow, StagedResult
+from ..taskspec import RUN_TIMEOUT_S, RunReport, TaskLimits, TaskReport, TaskSpec
 from .checks import Assessment, assess
-from .recording import sync
+from .recording import sync_batch
 
-# rows per staging INSERT: a row is ~840 B of JSON as an ARRAY<STRUCT> query parameter (with an error message), so
-# 8,000 stay under BigQuery's 10 MB request limit; a task of at most 8,000 credentials stages in one job
-STAGE_BATCH = 8_000
 Sync = Callable[[list[tuple[str, Provider, Status, datetime | None]], str], list[str]]
+SYNC_BATCH = 500  # statuses per status-cache write, as bulk runs write them
 
 
 def kms_limiter(per_minute: int) -> Limiter:
@@ -48,16 +47,18 @@ def run_task(
     actor: str,
     progress: Progress | None = None,
 ) -> TaskReport:
-    """Check this task's share of the credentials not yet staged in the run, and stage the results."""
+    """Check this task's share of the credentials not yet staged in the run, streamed from the store, and stage the
+    results as they come (every STAGE_ROWS results or STAGE_BYTES of request): a task killed late loses at most
+    one batch, and its retry checks only what is not staged. Its done mark lets finalize know it finished."""
     started = time.monotonic()
-    mine = _share(store.list_credentials(), spec)
-    pending = _share(store.pending_for_run(spec.run_id, datetime.now(UTC) - RUN_WINDOW), spec)
+    since = datetime.now(UTC) - RUN_WINDOW
+    share, staged = store.share_counts(spec.run_id, since, spec.index, spec.count)
     report = TaskReport(
         run_id=spec.run_id,
         task_index=spec.index,
         task_count=spec.count,
-        share=len(mine),
-        already_staged=len(mine) - len(pending),
+        share=share,
+        already_staged=staged,
         kms_per_minute=limits.kms_per_minute,
     )
     kms = kms_limiter(limits.kms_per_minute)
@@ -66,34 +67,33 @@ def run_task(
         kms.try_acquire("kms")  # one decrypt per check: blocks while the task's KMS budget is spent
         return assess(record, actor)
 
+    pending = store.pending_for_run(spec.run_id, since, spec.index, spec.count)
+    pool = PoolLimits.uniform(limits.concurrency, dict(limits.rates), limits.rate_limit_retries)
     batch: list[StagedResult] = []
-    for done, assessment in enumerate(_completed(pending, check, limits), 1):
-        batch.append(_staged(spec, assessment))
+    size = 0
+    for done, assessment in enumerate(streamed(pending, check, pool, window=PAGE_ROWS), 1):
+        result = _staged(spec, assessment)
+        batch.append(result)
+        size += staged_bytes(result)
         key = assessment.event.outcome.value
         report.outcomes[key] = report.outcomes.get(key, 0) + 1
-        if len(batch) >= STAGE_BATCH:
+        if len(batch) >= STAGE_ROWS or size >= STAGE_BYTES:
             store.stage_results(batch)
-            batch = []
+            report.checked += len(batch)
+            batch, size = [], 0
         if progress:
-            progress(done, len(pending))
+            progress(done, share - staged)
     store.stage_results(batch)
-    report.checked = len(pending)
+    report.checked += len(batch)
+    store.task_done(spec.run_id, spec.index, spec.count, datetime.now(UTC))
     report.duration_s = round(time.monotonic() - started, 3)
     return report
 
 
-def _completed(
-    records: list[StoredCredential], check: Callable[[StoredCredential], Assessment], limits: TaskLimits
-) -> Iterator[Assessment]:
-    """Assessments in completion order, on checkpool's per-provider pools: `limits.concurrency` checks in flight
-    per provider, its rate, and a 429 that pauses only its provider before the check is retried."""
-    pool = PoolLimits.uniform(limits.concurrency, dict(limits.rates), limits.rate_limit_retries)
-    for _, assessment in CheckRun(records, check, pool).completed():
-        yield assessment
-
-
-def _share(records: list[StoredCredential], spec: TaskSpec) -> list[StoredCredential]:
-    return [r for r in records if task_of(r.credential_id, spec.count) == spec.index]
+def staged_bytes(result: StagedResult) -> int:
+    """What a result weighs in a staging request: its values as the client's JSON writes them (a non-ASCII
+    character is a 6- or 12-byte escape) plus each field's name and wrapping."""
+    return sum(len(json.dumps(str(v))) + len(k) + 24 for k, v in zip(result._fields, result, strict=True))
 
 
 def _staged(spec: TaskSpec, a: Assessment) -> StagedResult:
@@ -119,45 +119,82 @@ def _staged(spec: TaskSpec, a: Assessment) -> StagedResult:
     )
 
 
-def finalize(store: IntegrationStore, sync: Sync, run_id: str, actor: str) -> RunReport:
-    """Apply a run's staged results (one store write), sync the statuses applied, and report the run."""
-    final = store.finalize_run(run_id, datetime.now(UTC) - RUN_WINDOW)
-    if not final.rows:
+def finalize(
+    store: IntegrationStore,
+    sync: Sync,
+    run_id: str,
+    actor: str,
+    run_timeout_s: float = RUN_TIMEOUT_S,
+    force: bool = False,
+) -> RunReport:
+    """Apply a run's staged results (one store write) and sync the statuses of every credential the run applied,
+    reading the run page by page. Refused while the run's tasks may still run (fewer done marks than tasks, and
+    the run younger than `run_timeout_s`) unless `force`."""
+    since = datetime.now(UTC) - RUN_WINDOW
+    state = store.run_state(run_id, since)
+    if not state.staged and not state.tasks_done:
         raise IntegrationError("RUN_NOT_FOUND", f"No results are staged for run {run_id!r}.")
-    report = RunReport(
-        run_id=run_id, checked=len(final.rows), applied=len(final.applied), superseded=sorted(final.superseded)
-    )
-    credentials = {c.credential_id: c for c in store.list_credentials()}
-    final.rows.sort(key=lambda r: (r.task_index, r.org_slug, r.provider))
-    for row in final.rows:
-        report.outcomes[row.outcome] = report.outcomes.get(row.outcome, 0) + 1
-        report.by_task[row.task_index] = report.by_task.get(row.task_index, 0) + 1
-        if row.error_code:
-            report.errors[row.error_code] = report.errors.get(row.error_code, 0) + 1
-        if row.alarm:
-            report.alarms.append(row.credential_id)
-        elif row.credential_id in final.superseded:  # changed since its task read it: not applied, not a flip
-            continue
-        elif row.status_after != row.status_before:
-            report.changed += 1
-            change = (row.status_before, row.status_after, row.error_code)
-            record = credentials.get(row.credential_id)
-            report.changes.append(changes.change_row(row.org_slug, row.provider, change, row.credential_id, record))
-    applied = [r for r in final.rows if r.credential_id in final.applied and r.credential_id in credentials]
-    created = {i: c.created_at for i, c in credentials.items() if i in final.applied}
-    for start in range(0, len(applied), 500):  # the status cache's batched write, as bulk runs do it
-        chunk = applied[start : start + 500]
-        updates = [  # what the store holds now (read after the write), only where the cache shows that credential
-            (
-                r.org_slug,
-                Provider.parse(r.provider),
-                credentials[r.credential_id].validation_status,
-                created.get(r.credential_id),
-            )
-            for r in chunk
-        ]
-        report.warnings.extend(sync(updates, actor))
+    age = (datetime.now(UTC) - state.first_at).total_seconds() if state.first_at else 0.0
+    if not force and (state.task_count is None or state.tasks_done < state.task_count) and age < run_timeout_s:
+        done = f"{state.tasks_done} of {state.task_count}" if state.task_count else "none"
+        raise IntegrationError(
+            "RUN_TASKS_RUNNING",
+            f"Run {run_id!r} is not done: {done} of its tasks said they finished, and it started "
+            f"{age:.0f} s ago (a run's tasks may run {run_timeout_s:.0f} s, INTEGRATIONS_RUN_TIMEOUT_S). Finalize "
+            "when its execution has ended, or with --force to apply what is staged now.",
+        )
+    report = RunReport(run_id=run_id)
+    fresh: set[str] = set()  # results no finalize has written yet: this one applies or supersedes each
+    for row in store.run_results(run_id, since):
+        _count(report, row)
+        if not row.written and not row.result.alarm:
+            fresh.add(row.result.credential_id)
+    superseded = store.apply_run(run_id, since) & fresh  # decided inside the write: changed since the task read it
+    report.applied = len(fresh) - len(superseded)
+    if superseded:  # not applied, so no flip: neither a change in the report nor in the alert
+        report.superseded = sorted(superseded)
+        report.changes = [c for c in report.changes if c["credential_id"] not in superseded]
+        report.changed = len(report.changes)
+    report.changes.sort(key=lambda c: (c["org_slug"] or "", c["provider"] or ""))
+    batch: list[tuple[str, Provider, Status, datetime | None]] = []
+    for update in store.run_statuses(run_id, since):
+        batch.append(update)
+        if len(batch) >= SYNC_BATCH:
+            _push(sync, batch, actor, report)
+            batch = []
+    if batch:
+        _push(sync, batch, actor, report)
     return report
+
+
+def _count(report: RunReport, row: RunRow) -> None:
+    r = row.result
+    report.checked += 1
+    report.outcomes[r.outcome] = report.outcomes.get(r.outcome, 0) + 1
+    report.by_task[r.task_index] = report.by_task.get(r.task_index, 0) + 1
+    if r.error_code:
+        report.errors[r.error_code] = report.errors.get(r.error_code, 0) + 1
+    if r.alarm:
+        report.alarms.append(r.credential_id)
+    elif r.status_after != r.status_before:
+        report.changed += 1
+        change = (r.status_before, r.status_after, r.error_code)
+        hint = {"credential_hint": row.credential_hint, "credential_name": row.credential_name}
+        report.changes.append(changes.change_row(r.org_slug, r.provider, change, r.credential_id, None) | hint)
+
+
+def _push(
+    sync: Sync, batch: list[tuple[str, Provider, Status, datetime | None]], actor: str, report: RunReport
+) -> None:
+    """Sync one batch. After a failed batch the rest is not tried (the cache is down: each try would wait out its
+    timeout); a retried finalize, or `integrations reconcile`, syncs them (every finalize pushes the run's statuses)."""
+    if report.unsynced:
+        report.unsynced += len(batch)
+        return
+    warnings = sync(batch, actor)
+    if warnings:
+        report.warnings.extend(warnings)
+        report.unsynced += len(batch)
 
 
 def revalidate_task(
@@ -176,10 +213,12 @@ def revalidate_task(
     return run_task(deps.store, check, spec, limits.share(spec.count, spec.index), actor, progress)
 
 
-def finalize_run(deps: Deps, run_id: str, actor: str = "system") -> RunReport:
+def finalize_run(deps: Deps, run_id: str, actor: str = "system", force: bool = False) -> RunReport:
     """Apply a run's staged results in one write, sync the status cache, then post the run's flips as one alert
     (only for results this finalize applied: a second finalize neither applies nor alerts again)."""
-    report = finalize(deps.store, lambda updates, who: sync(deps, updates, who, checked=True), run_id, actor)
+    timeout = deps.settings.run_timeout_s if deps.settings else RUN_TIMEOUT_S
+    push = lambda updates, who: sync_batch(deps, updates, who, run_id, checked=True)  # noqa: E731
+    report = finalize(deps.store, push, run_id, actor, timeout, force)
     if report.applied:
         report.alert = alerts.alert(deps.store, deps.settings, report.changes, "revalidate", actor, run_id=run_id)
         report.warnings += alerts.warnings(report.alert)
