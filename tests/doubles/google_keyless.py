@@ -260,7 +260,10 @@ class GoogleDouble:
             return blocked
         ref = f"{project}:{dataset}.{name}"
         if not self._can_read(identity, full):
-            message = f"Access Denied: Table {ref}: Permission bigquery.tables.get denied on table {ref} (or it may not exist)."
+            message = (
+                f"Access Denied: Table {ref}: Permission bigquery.tables.get denied on table {ref} (or it may not "
+                "exist)."
+            )
             return bigquery_error(403, message, "accessDenied", "PERMISSION_DENIED")
         table = self.tables.get(full)
         if table is None:

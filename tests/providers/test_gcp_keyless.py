@@ -4,6 +4,7 @@ generateAccessToken and reads with them; the double authorizes every call by the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -144,10 +145,8 @@ def test_one_orgs_principal_never_reads_another_orgs_table(google) -> None:
     assert stolen.error_code == "GCP_KEYLESS_NOT_GRANTED"
     readers = {c.identity for c in double.calls if c.api in ("tables.get", "jobs.insert")}
     assert readers == {principal("globex")}  # the double saw only globex's own principal
-    forged = SecretStr(
-        '{"type": "keyless_gcp", "org_slug": "acme", "export_table": "%s", "customer_service_account": null, '
-        '"configured_at": "2026-12-06T00:00:00+00:00"}' % TABLE
-    )
+    descriptor = {"type": "keyless_gcp", "org_slug": "acme", "export_table": TABLE, "customer_service_account": None}
+    forged = SecretStr(json.dumps({**descriptor, "configured_at": "2026-12-06T00:00:00+00:00"}))
     with pytest.raises(IntegrationError) as caught:  # a caller cannot hand in a descriptor naming acme
         v.parse(forged)
     assert caught.value.code == "MALFORMED_CREDENTIAL"
