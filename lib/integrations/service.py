@@ -155,6 +155,14 @@ class IntegrationService(Parts):
         keyless = Keyless(export_table, customer_service_account)
         return self.setup(org_slug, Provider.GCP, None, credential_name, metadata, False, actor, on_step, keyless)
 
+    @staticmethod
+    def google_blocker(text: str) -> str | None:
+        """The catalog code a Google error text names (a customer's pasted gcloud/console error), or None."""
+        from .providers.gcp_keyless import diagnose
+
+        code = diagnose(text or "")
+        return code.value if code else None
+
     def keyless_info(self, org_slug: str) -> KeylessInfo:
         """The org's principal, our customer ID and the grant commands (before or after setup)."""
         record = self.deps.store.get_active(org_slug, Provider.GCP)

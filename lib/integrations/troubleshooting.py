@@ -9,8 +9,8 @@ from pydantic import BaseModel
 
 from .domain import Provider
 from .errors import CATALOG
-from .providers.gcp_keyless import diagnose
 from .results import DiagnosticStep
+from .service import IntegrationService
 
 __all__ = [
     "MANUAL_TESTS",
@@ -219,7 +219,7 @@ WALKTHROUGHS = [
 
 def explain_google_error(text: str) -> dict[str, object] | None:
     """The catalog entry a Google error text names (a customer's pasted gcloud / console error), or None."""
-    code = diagnose(text or "")
+    code = IntegrationService.google_blocker(text)
     rows = search_catalog(code) if code else []
     return next((r for r in rows if r["code"] == code), None)
 
