@@ -187,7 +187,7 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
         f"{PREFIX}/{{org_slug}}/gcp/keyless",
         response_model=KeylessInfo,
         response_model_exclude_unset=True,
-        responses=errors(401, 403, 404, 500, 503),
+        responses=errors(401, 403, 404, 422, 500, 503),
         summary="Keyless GCP: the org's principal to grant, our customer ID, the gcloud/bq commands and Terraform",
     )
     def keyless_info(org_slug: str, svc: Svc, key: Key) -> dict[str, Any]:

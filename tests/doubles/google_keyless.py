@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from google.auth import jwt
+
 from tests.servers import Reply, Seen
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
@@ -77,6 +79,7 @@ class GoogleDouble:
     exhausted: set[str] = field(default_factory=set)  # projects whose token-request quota is used up
     tokens: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    runtime_certs: dict[str, bytes] = field(default_factory=dict)  # key id -> PEM public key of the runtime's key
     numbers: dict[str, int] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -122,9 +125,15 @@ class GoogleDouble:
         return error(404, f"The double does not serve {seen.method} {path}", "NOT_FOUND")
 
     def _refresh(self, seen: Seen) -> Reply:
+        """The runtime's ADC: user credentials (a refresh token) or the runtime's own key file (a JWT grant whose
+        signature is verified with its public key, in `runtime_certs`)."""
         form = parse_qs(seen.body.decode())
         self.calls.append(Call("POST", "token", RUNTIME, "oauth2", {}))
-        if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [REFRESH_TOKEN]:
+        if form.get("grant_type") == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]:
+            claims = jwt.decode(form["assertion"][0], certs=self.runtime_certs)  # raises on a bad signature
+            if claims.get("iss") != RUNTIME:
+                return Reply(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+        elif form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [REFRESH_TOKEN]:
             return Reply(400, {"error": "invalid_grant", "error_description": "Bad Request"})
         token = self._mint(RUNTIME, timedelta(seconds=3599))
         return Reply(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer", "scope": CLOUD_PLATFORM})
