@@ -89,6 +89,15 @@ class SetupResult(BaseModel):
     error: ErrorInfo | None = None  # a keyless setup stored PENDING: what the customer still has to do
     keyless: KeylessInfo | None = None
 
+    @model_serializer(mode="wrap")
+    def _rest_shape(self, handler: Any) -> dict[str, Any]:
+        """`error` and `keyless` appear only for keyless setups: the seed's answer keeps its shape."""
+        data = handler(self)
+        for optional in ("error", "keyless"):
+            if data.get(optional) is None:
+                data.pop(optional, None)
+        return data
+
 
 class ValidateResult(BaseModel):
     success: bool
