@@ -85,3 +85,17 @@ def submit(start: Callable[..., None]) -> None:
     customer = (state.get("keyless_customer_sa") or "").strip() or None
     grant_error = (state.get("keyless_grant_error") or "").strip()[:500]
     start(table, customer, {"grant_error": grant_error} if grant_error else {})
+
+
+def show_error(code: str, message: str, hint: str = "") -> None:
+    """A keyless check's finding: its messages name accounts and tables (tenant text), so they are shown as text
+    in a code block (no Markdown, no autolinked e-mail addresses), and the fix the same way."""
+    st.warning(f"`{code}`: what is left to do")
+    st.code(message + (f"\n\nFix: {hint}" if hint else ""), language=None, wrap_lines=True)
+
+
+def show_checks(checks: list[Any]) -> None:
+    """The checklist as plain text lines (identities and tables are data)."""
+    st.code(
+        "\n".join(f"{'✅' if c.passed else '❌'} {c.name}: {c.detail}" for c in checks), language=None, wrap_lines=True
+    )

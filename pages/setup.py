@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 from integrations import IntegrationError, Provider
+from integrations.domain import CredentialKind
 from integrations.jobs import Job
 
 from pages import _keyless, _ui
@@ -104,7 +105,7 @@ def show_outcome(kind: str, job: Job) -> None:
     if kind == "setup":
         st.success(f"{result.message} Credential id `{result.credential_id}`.")
         if result.error is not None:  # keyless, waiting on the customer: what to do, as plain text
-            st.warning(f"`{result.error.code}`: {_ui.plain(result.error.message)}")
+            _keyless.show_error(result.error.code, result.error.message, result.error.hint)
         elif result.validation_status.value == "PENDING":
             st.warning("Validation skipped: the credential is stored as PENDING until re-validated.")
     else:
@@ -112,6 +113,9 @@ def show_outcome(kind: str, job: Job) -> None:
     _ui.show_capabilities(result.capabilities)
     for w in result.warnings:
         st.warning(_ui.plain(w))
+    if getattr(result, "keyless", None) is not None or any(c.name.startswith("token for") for c in result.checks):
+        _keyless.show_checks(result.checks)  # keyless: identities and tables, shown as data
+        return
     for c in result.checks:
         st.caption(f"{'✅' if c.passed else '❌'} {c.name} {_ui.plain(c.detail)}")
 
@@ -153,7 +157,9 @@ with st.container(border=True):
     if current.metadata:
         st.caption("Metadata")
         st.code(json.dumps(current.metadata, indent=1), language=None)
-    if current.error:
+    if current.error and current.credential_kind == CredentialKind.KEYLESS:
+        _keyless.show_error(current.error.code, current.error.message, current.error.hint)
+    elif current.error:
         st.warning(
             f"`{current.error.code}`: {_ui.plain(current.error.message)}\n\n**Fix:** {_ui.plain(current.error.hint)}"
         )

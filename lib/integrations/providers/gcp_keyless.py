@@ -290,10 +290,10 @@ class KeylessChecker:
     def _mint(self, caller: Hop, target: Hop, checks: list[CheckItem]) -> str:
         """generateAccessToken for `target`, called with `caller`'s token (the runtime's when caller is runtime)."""
         key, now = (caller.email, target.email), self.clock()
-        name = f"token for {target.email}"
+        name = "token for the org's principal" if target.ours else "token for the customer's service account"
         cached = self.cache.get(key, now)
         if cached:
-            checks.append(CheckItem(name=name, passed=True, detail="minted earlier in this run"))
+            checks.append(CheckItem(name=name, passed=True, detail=f"{target.email}: minted earlier in this run"))
             return cached
         token = self.runtime_token() if caller.email == "runtime" else caller.token
         url = (
@@ -307,9 +307,9 @@ class KeylessChecker:
             if not isinstance(minted, str) or not minted or expires is None:
                 raise Stop(_unavailable("generateAccessToken answered without accessToken/expireTime", checks))
             self.cache.put(key, minted, expires)
-            checks.append(CheckItem(name=name, passed=True, detail=f"expires {expires.isoformat()}"))
+            checks.append(CheckItem(name=name, passed=True, detail=f"{target.email}, expires {expires.isoformat()}"))
             return minted
-        checks.append(CheckItem(name=name, passed=False, detail=_message(resp)))
+        checks.append(CheckItem(name=name, passed=False, detail=f"{target.email}: {_message(resp)}"))
         self._transient(resp, "generateAccessToken", ours=True, checks=checks)
         if _reason(resp) == "SERVICE_DISABLED" or target.ours:  # our project's API, our principal, our grant
             raise Stop(self._alarm(f"minting a token for {target.email} failed: {_message(resp)}", checks))
