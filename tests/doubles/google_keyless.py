@@ -346,3 +346,18 @@ class GoogleDouble:
                 "statistics": {"totalBytesProcessed": "1048576", "query": {"totalBytesProcessed": "1048576"}},
             },
         )
+
+
+def live_settings(url: str) -> dict[str, Any]:
+    """Settings for live validation against the double served at `url` (the runtime's ADC comes from
+    GOOGLE_APPLICATION_CREDENTIALS, or is injected)."""
+    return {
+        "validation": "live",
+        "allow_http_endpoints": True,
+        "google_token_uri": f"{url}/token",
+        "bigquery_api_url": f"{url}/bigquery/v2",
+        "iamcredentials_api_url": f"{url}/iamcredentials/v1",
+        "iam_api_url": f"{url}/iam/v1",
+        "gcp_principals_project": PLATFORM,
+        "gcp_customer_id": "C0test123",
+    }

@@ -264,3 +264,13 @@ def test_principal_ids_follow_googles_rules() -> None:
     ids = {principal_id(f"org-{i}") for i in range(200)}
     assert len(ids) == 200
     assert all(6 <= len(i) <= 30 and i[0].isalpha() and i == i.lower() for i in ids)
+
+
+def test_the_deploy_script_names_principals_as_the_library_does() -> None:
+    import hashlib
+    import re as _re
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parents[2] / "deploy" / "keyless_principals.sh").read_text()
+    assert "printf 'integrations-org:%s'" in script and "cut -c1-24" in script and _re.search(r'id="int-', script)
+    assert principal_id("acme") == "int-" + hashlib.sha256(b"integrations-org:acme").hexdigest()[:24]

@@ -117,7 +117,7 @@ def test_the_tasks_job_is_a_job_of_parallel_retried_tasks() -> None:
     assert spec["template"]["spec"]["maxRetries"] >= 1 and spec["template"]["spec"]["timeoutSeconds"] <= 168 * 3600
 
 
-@pytest.mark.parametrize("script", ["deploy.sh", "iam.sh"])
+@pytest.mark.parametrize("script", ["deploy.sh", "iam.sh", "keyless_principals.sh"])
 def test_the_gcloud_scripts_are_valid_bash(script: str) -> None:
     subprocess.run(["bash", "-n", str(DEPLOY / script)], check=True)
 
