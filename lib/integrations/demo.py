@@ -122,36 +122,29 @@ def seed(svc: IntegrationService) -> dict[str, str]:
     return keys
 
 
-# Keyless GCP in every state the sandbox plays (sandbox_google.py): granted (hooli), a domain-restricted org whose
-# grant Google refused (stark-industries: the error the customer pasted names it), an export in another location
-# (globex), a VPC Service Controls perimeter (wayne-enterprises) and a grant not made yet (cyberdyne).
+# Keyless GCP (no key file) in the states the sandbox plays (sandbox_google.py), on demo orgs without a GCP key
+# file: granted (hooli), a domain-restricted org whose grant Google refused (stark-industries: the error the customer
+# pasted names it) and an export in another location (globex). Any org can try the others from the console:
+# an export table in a project named *-notgranted, *-vpcsc, *-notbilling or *-apidisabled.
 KEYLESS_DEMO = {
-    "hooli": ("hooli-billing", None, {}),
+    "hooli": ("hooli-billing", {}),
     "stark-industries": (
         "stark-restricted",
-        None,
         {
             "grant_error": "ERROR: (gcloud.projects.add-iam-policy-binding) FAILED_PRECONDITION: One or more users "
             "named in the policy do not belong to a permitted customer."
         },
     ),
-    "globex": ("globex-wrongloc", None, {}),
-    "wayne-enterprises": ("wayne-vpcsc", "cost-reader@wayne-vpcsc.iam.gserviceaccount.com", {}),
-    "cyberdyne": ("cyberdyne-notgranted", None, {}),
+    "globex": ("globex-wrongloc", {}),
 }
-KEYLESS_ORGS = {"wayne-enterprises": "Wayne Enterprises", "cyberdyne": "Cyberdyne Systems"}
 
 
 def seed_keyless(svc: IntegrationService, keys: dict[str, str]) -> None:
-    """The keyless demo orgs (registered here when new) and their GCP setups."""
-    existing = set(svc.orgs())
-    keys.update(
-        {slug: svc.register_org(slug, name=name) for slug, name in KEYLESS_ORGS.items() if slug not in existing}
-    )
-    for slug, (project, customer_sa, metadata) in KEYLESS_DEMO.items():
+    """The keyless demo setups of the orgs created now."""
+    for slug, (project, metadata) in KEYLESS_DEMO.items():
         if slug in keys:
             table = f"{project}.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9"
-            svc.setup_keyless(slug, table, customer_sa, "Billing export (keyless)", metadata or None, DEMO_ACTOR)
+            svc.setup_keyless(slug, table, None, "Billing export (keyless)", metadata or None, DEMO_ACTOR)
 
 
 def save_keys(data_dir: Path, keys: dict[str, str]) -> Path:

@@ -164,12 +164,15 @@ class IntegrationService(Parts):
         return code.value if code else None
 
     def keyless_info(self, org_slug: str) -> KeylessInfo:
-        """The org's principal, our customer ID and the grant commands (before or after setup)."""
+        """The org's principal, our customer ID and the grant commands (before or after setup). Read from the
+        record's metadata and hint: nothing is decrypted to draw a page."""
         record = self.deps.store.get_active(org_slug, Provider.GCP)
-        parsed = None
+        table = customer = None
         if record is not None and record.credential_kind == CredentialKind.KEYLESS:
-            parsed = self.deps.vault.open(record)
-        return credentials.keyless_info(self.deps, org_slug, parsed)
+            table = record.metadata.get("billing_export_table")
+            reader = record.credential_hint.removeprefix("keyless: ").split(" reads ")[0]
+            customer = reader  # the org's principal itself in mode a: keyless_info tells them apart
+        return credentials.keyless_info(self.deps, org_slug, table, customer)
 
     def check_format(self, provider: Provider | str, credential: str | SecretStr) -> str:
         """Format-check a credential without storing or sending it; returns its hint."""

@@ -189,7 +189,7 @@ def test_demo_writes_the_org_keys_to_a_private_file_not_the_terminal(env: dict[s
     assert keys_file.stat().st_mode & 0o777 == 0o600
     lines = dict(line.split("\t") for line in keys_file.read_text().splitlines())
     assert set(lines) >= {"acmecorp", "globex", "hooli"} and lines["acmecorp"].startswith("acmecorp_api_")
-    assert run("demo")[1].strip() == "Demo orgs already present." and len(keys_file.read_text().splitlines()) == 8
+    assert run("demo")[1].strip() == "Demo orgs already present." and len(keys_file.read_text().splitlines()) == 6
 
 
 def test_keyless_gcp_setup_from_the_cli(env: dict[str, str]) -> None:

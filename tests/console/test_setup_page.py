@@ -247,6 +247,8 @@ GRANTED = "cyberdyne-billing.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_
 
 
 def test_gcp_recommends_keyless_and_shows_what_to_run(demo: IntegrationService) -> None:
+    demo.register_org("cyberdyne")
+    demo.setup_keyless("cyberdyne", GRANTED.replace("-billing.", "-notgranted."))  # waiting on the customer's grant
     at = app(org="cyberdyne")
     at.radio(key="setup_provider").set_value("GCP").run()
     assert at.radio(key="setup_gcp_mode").value == "Without a key file (recommended)"

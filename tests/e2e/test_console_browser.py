@@ -61,6 +61,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         svc.setup(slug, "anthropic", anthropic_key(), skip_validation=True)
     # for the flip test: seeded before the console starts, since its overview is cached for 15 s (an out-of-band
     # write shows after that, or at once after any of the console's own actions)
+    svc.register_org("cyberdyne")  # keyless GCP, waiting on the customer's grant
+    svc.setup_keyless("cyberdyne", "cyberdyne-notgranted.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9")
     svc.register_org("flipco")
     svc.setup("flipco", "openai", openai_key("revoked"), credential_name=HOSTILE, skip_validation=True)
     return path

@@ -30,6 +30,7 @@ from pydantic import SecretStr
 
 from ..domain import Capability, CheckItem, CheckResult, CredentialKind, Provider, Status
 from ..errors import Code, IntegrationError
+from ..verdict import AWAITING_CUSTOMER
 from .base import ParsedCredential, failure
 from .gcp_access import QUOTA_REASONS, TABLE_RE, _error, _json, _reason
 
@@ -269,9 +270,9 @@ class KeylessChecker:
                 if customer:
                     reader = Hop(customer, ours=False)
                     reader.token = self._mint(principal, reader, checks)
-                location, item = self._table(reader, table, checks)
+                location, item, partitioned = self._table(reader, table, checks)
                 checks.append(item)
-                self._dry_run(reader, table, location, item, checks)
+                self._dry_run(reader, table, location, partitioned, checks)
             except Stop as stop:
                 return self._propagating(stop.result, info, metadata)
         except Unreachable:
@@ -323,7 +324,7 @@ class KeylessChecker:
             )
         )
 
-    def _table(self, reader: Hop, table: str, checks: list[CheckItem]) -> tuple[str, CheckItem]:
+    def _table(self, reader: Hop, table: str, checks: list[CheckItem]) -> tuple[str, CheckItem, bool]:
         project, dataset, name = table.split(".")
         path = "/".join(quote(p, safe="") for p in (project, "datasets", dataset, "tables", name))
         resp = self._call("GET", f"{self.bigquery_url}/projects/{path}", reader.token)
@@ -357,14 +358,13 @@ class KeylessChecker:
             checks.append(CheckItem(name=label, passed=False, detail=f"{detail}; no column {', '.join(missing)}"))
             message = f"{table} does not look like a Cloud Billing export (no {', '.join(missing)})."
             raise Stop(failure(Code.GCP_EXPORT_NOT_BILLING, message, retryable=False, checks=checks))
-        item = CheckItem(name=label, passed=True, detail=detail)
-        item.detail += "; partitioned" if body.get("timePartitioning") else ""
-        return location, item
+        partitioned = bool(body.get("timePartitioning"))
+        item = CheckItem(name=label, passed=True, detail=detail + ("; partitioned" if partitioned else ""))
+        return location, item, partitioned
 
-    def _dry_run(self, reader: Hop, table: str, location: str, item: CheckItem, checks: list[CheckItem]) -> None:
+    def _dry_run(self, reader: Hop, table: str, location: str, partitioned: bool, checks: list[CheckItem]) -> None:
         """A dry-run query in the table's location, billed to our project (mode a) or to the customer's service
         account's project (mode b: their account has no role in ours). Free, and it proves tables.getData."""
-        partitioned = item.detail.endswith("partitioned")
         where = " WHERE _PARTITIONTIME >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 3 DAY)" if partitioned else ""
         job_project = self.settings.project if reader.ours else _sa_project(reader.email)
         job = {
@@ -447,7 +447,7 @@ class KeylessChecker:
         if result.error_code not in DENIALS:
             return result
         reported = diagnose(str((metadata or {}).get("grant_error") or ""))
-        if reported is not None and reported != result.error_code:
+        if reported in AWAITING_CUSTOMER and reported != result.error_code:
             entry_message = IntegrationError(reported).message
             result = result.model_copy(
                 update={"error_code": reported.value, "message": f"{entry_message} Then: {result.message}"}

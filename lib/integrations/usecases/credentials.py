@@ -123,7 +123,9 @@ def setup(
         error=ErrorInfo.of(IntegrationError(result.error_code, result.message, retryable=result.retryable))
         if result.error_code
         else None,
-        keyless=keyless_info(deps, org_slug, parsed) if keyless is not None else None,
+        keyless=keyless_info(deps, org_slug, parsed.info["export_table"], parsed.info["customer_service_account"])
+        if keyless is not None
+        else None,
     )
 
 
@@ -206,7 +208,7 @@ def delete(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "sy
     )
 
 
-def keyless_info(deps: Deps, org_slug: str, parsed: ParsedCredential | None = None) -> KeylessInfo:
+def keyless_info(deps: Deps, org_slug: str, table: str | None = None, customer_sa: str | None = None) -> KeylessInfo:
     """What the customer needs for keyless access: the org's principal, our customer and organization IDs, and the
     commands for the grant (plain text: shown in code blocks, never rendered as markdown)."""
     settings = getattr(deps.validators[Provider.GCP], "keyless_settings", None)
@@ -216,14 +218,9 @@ def keyless_info(deps: Deps, org_slug: str, parsed: ParsedCredential | None = No
             "Keyless GCP is not configured: set INTEGRATIONS_GCP_PRINCIPALS_PROJECT (or INTEGRATIONS_GCP_PROJECT).",
         )
     require(deps, check_slug(org_slug))
-    info = parsed.info if parsed is not None else {}
-    return grant_commands(
-        settings.principal(check_slug(org_slug)),
-        settings.customer_id,
-        settings.organization_id,
-        info.get("export_table"),
-        info.get("customer_service_account"),
-    )
+    principal = settings.principal(org_slug)
+    customer_sa = None if customer_sa == principal else customer_sa
+    return grant_commands(principal, settings.customer_id, settings.organization_id, table, customer_sa)
 
 
 def grant_commands(
