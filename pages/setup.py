@@ -10,15 +10,17 @@ from typing import Any
 
 import streamlit as st
 from integrations import IntegrationError, Provider
+from integrations.domain import CredentialKind
 from integrations.jobs import Job
 
-from pages import _ui
+from pages import _keyless, _ui
 
 _ui.through_app()
 
 JOB_KEY, CONFIRM_KEY, LOADED_KEY, UPLOADS_KEY = "setup_job", "confirm_delete", "setup_loaded", "setup_uploads"
 STEPS = {
     "format": "Format checked",
+    "principal": "The org's principal is ready",
     "validate": "Checked with the provider",
     "encrypt": "Encrypted",
     "store": "Stored",
@@ -66,6 +68,18 @@ def submit() -> None:
     )
 
 
+def start_keyless(table: str, customer_sa: str | None, meta: dict[str, Any]) -> None:
+    """Keyless GCP: store the setup and check access (PENDING with what to do until the grant works)."""
+    who = _ui.actor()
+    start(
+        "setup",
+        f"Checking keyless access for {org}",
+        lambda job: svc.setup_keyless(
+            org, table, customer_sa, "Billing export (keyless)", meta, actor=who, on_step=job.step
+        ),
+    )
+
+
 def revalidate() -> None:
     who = _ui.actor()
     start("validate", f"Checking the {label} credential of {org}", lambda job: svc.validate(org, provider, actor=who))
@@ -90,13 +104,18 @@ def show_outcome(kind: str, job: Job) -> None:
     result = job.result
     if kind == "setup":
         st.success(f"{result.message} Credential id `{result.credential_id}`.")
-        if result.validation_status.value == "PENDING":
+        if result.error is not None:  # keyless, waiting on the customer: what to do, as plain text
+            _keyless.show_error(result.error.code, result.error.message, result.error.hint)
+        elif result.validation_status.value == "PENDING":
             st.warning("Validation skipped: the credential is stored as PENDING until re-validated.")
     else:
         (st.success if result.success else st.error)(_ui.plain(result.message))
     _ui.show_capabilities(result.capabilities)
     for w in result.warnings:
         st.warning(_ui.plain(w))
+    if getattr(result, "keyless", None) is not None or any(c.name.startswith("token for") for c in result.checks):
+        _keyless.show_checks(result.checks)  # keyless: identities and tables, shown as data
+        return
     for c in result.checks:
         st.caption(f"{'✅' if c.passed else '❌'} {c.name} {_ui.plain(c.detail)}")
 
@@ -138,7 +157,9 @@ with st.container(border=True):
     if current.metadata:
         st.caption("Metadata")
         st.code(json.dumps(current.metadata, indent=1), language=None)
-    if current.error:
+    if current.error and current.credential_kind == CredentialKind.KEYLESS:
+        _keyless.show_error(current.error.code, current.error.message, current.error.hint)
+    elif current.error:
         st.warning(
             f"`{current.error.code}`: {_ui.plain(current.error.message)}\n\n**Fix:** {_ui.plain(current.error.hint)}"
         )
@@ -160,27 +181,42 @@ with st.container(border=True):
 
 # --- the form: every field but the secret survives a failed submit ------------------------------------------
 st.subheader("Rotate the credential" if current.credential_id else "Set up a credential")
-with st.form("setup_form"):
-    if provider == "GCP":
-        st.file_uploader(
-            "Service-account key file (JSON)",
-            type=["json"],
-            key=f"setup_key_file_{st.session_state.get(UPLOADS_KEY, 0)}",
+keyless = provider == "GCP" and _keyless.mode(current) == _keyless.KEYLESS
+
+
+def credential_form() -> None:
+    with st.form("setup_form"):
+        if provider == "GCP":
+            st.file_uploader(
+                "Service-account key file (JSON)",
+                type=["json"],
+                key=f"setup_key_file_{st.session_state.get(UPLOADS_KEY, 0)}",
+            )
+            st.text_input(
+                "…or paste the key JSON",
+                key="setup_credential",
+                type="password",
+                placeholder='{"type": "service_account"…',
+            )
+        else:
+            st.text_input("API key", key="setup_credential", type="password", placeholder="sk-...")
+        st.text_input("Credential name", key="setup_credential_name", placeholder="e.g. Production key")
+        st.text_area(
+            "Metadata (JSON object)", key="setup_metadata", height=80, placeholder='{"environment": "production"}'
         )
-        st.text_input(
-            "…or paste the key JSON", key="setup_credential", type="password", placeholder='{"type": "service_account"…'
+        st.checkbox(
+            "Skip validation (store as PENDING)",
+            key="setup_skip_validation",
+            help="The credential is stored without asking the provider. Use it only when the "
+            "provider is down and you will re-validate later.",
         )
-    else:
-        st.text_input("API key", key="setup_credential", type="password", placeholder="sk-...")
-    st.text_input("Credential name", key="setup_credential_name", placeholder="e.g. Production key")
-    st.text_area("Metadata (JSON object)", key="setup_metadata", height=80, placeholder='{"environment": "production"}')
-    st.checkbox(
-        "Skip validation (store as PENDING)",
-        key="setup_skip_validation",
-        help="The credential is stored without asking the provider. Use it only when the "
-        "provider is down and you will re-validate later.",
-    )
-    st.form_submit_button("Validate and save", type="primary", key="setup_submit", on_click=submit)
+        st.form_submit_button("Validate and save", type="primary", key="setup_submit", on_click=submit)
+
+
+if keyless:
+    _keyless.panel(svc, org, current, start_keyless)
+else:
+    credential_form()
 
 # --- the history of this integration -------------------------------------------------------------------------
 st.subheader("History")

@@ -28,7 +28,7 @@ from .api_models import IntegrationView as IntegrationResponse
 from .bootstrap import connect
 from .domain import OrgApiKey, check_slug, retry_after
 from .errors import Code, IntegrationError
-from .results import ErrorInfo
+from .results import ErrorInfo, Keyless, KeylessInfo
 from .service import IntegrationService
 
 MAX_BODY_BYTES = 64 * 1024
@@ -169,6 +169,9 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
         summary="Validate, encrypt and store a credential (rotates an existing one)",
     )
     def setup(org_slug: str, provider: str, body: SetupRequest, svc: Svc, key: Key) -> dict[str, Any]:
+        keyless = None
+        if body.keyless is not None:
+            keyless = Keyless(body.keyless.export_table, body.keyless.customer_service_account)
         result = svc.setup(
             org_slug,
             provider,
@@ -177,8 +180,19 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
             metadata=body.metadata,
             skip_validation=body.skip_validation,
             actor=actor(key),
+            keyless=keyless,
         )
-        return result.model_dump(mode="json")
+        return result.model_dump(mode="json", exclude_none=True)
+
+    @app.get(
+        f"{PREFIX}/{{org_slug}}/gcp/keyless",
+        response_model=KeylessInfo,
+        response_model_exclude_unset=True,
+        responses=errors(401, 403, 404, 422, 500, 503),
+        summary="Keyless GCP: the org's principal to grant, our customer ID, the gcloud/bq commands and Terraform",
+    )
+    def keyless_info(org_slug: str, svc: Svc, key: Key) -> dict[str, Any]:
+        return svc.keyless_info(org_slug).model_dump(mode="json")
 
     @app.get(
         f"{PREFIX}/{{org_slug}}",

@@ -7,18 +7,44 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from .domain import Capability, CredentialKind, Provider, Status
-from .results import ErrorInfo
+from .results import ErrorInfo, KeylessInfo
 
 Configured = Literal[Status.VALID, Status.INVALID, Status.PENDING]
 
 
+class KeylessSetup(BaseModel):
+    """GCP without a key file: the org's principal (GET .../gcp/keyless) is granted read access to the export."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    export_table: str = Field(
+        description="The billing export table, project.dataset.table.",
+        examples=["my-billing-project.billing_export.gcp_billing_export_v1_0123AB_456789_ABCDEF"],
+    )
+    customer_service_account: str | None = Field(
+        default=None,
+        description="Mode b: the customer's reader service account, which the org's principal impersonates "
+        "(Token Creator). Omit for mode a (the org's principal is granted BigQuery Data Viewer).",
+        examples=["cost-reader@my-billing-project.iam.gserviceaccount.com"],
+    )
+
+
 class SetupRequest(BaseModel):
-    credential: SecretStr = Field(
-        description="API key, or the service-account key JSON as a string (at most 16 KiB).", examples=["sk-proj-..."]
+    """Either `credential` (an API key or a GCP key file) or `keyless` (GCP only), not both."""
+
+    credential: SecretStr | None = Field(
+        default=None,
+        description="API key, or the service-account key JSON as a string (at most 16 KiB). Omit with `keyless`.",
+        examples=["sk-proj-..."],
+    )
+    keyless: KeylessSetup | None = Field(
+        default=None,
+        description="GCP without a key file (recommended): nothing secret is sent or stored. The answer is PENDING "
+        "with an `error` saying what to do until the grant works.",
     )
     credential_name: str | None = Field(default=None, examples=["OpenAI Production Key"])
     metadata: dict[str, str | int | float | bool | None] | None = Field(
@@ -32,6 +58,12 @@ class SetupRequest(BaseModel):
 
     def __repr__(self) -> str:  # never show the credential, even in a debugger
         return f"SetupRequest(credential=**********, credential_name={self.credential_name!r})"
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SetupRequest:
+        if (self.credential is None) == (self.keyless is None):
+            raise ValueError("give either credential or keyless (GCP), not both")
+        return self
 
 
 class ConfiguredIntegration(BaseModel):
@@ -80,6 +112,12 @@ class SetupResponse(BaseModel):
     credential_kind: CredentialKind
     capabilities: list[Capability]
     warnings: list[str] = Field(description="Empty unless the status cache could not be updated.")
+    error: ErrorInfo | SkipJsonSchema[None] = Field(
+        default=None, description="Keyless setups stored PENDING: what the customer still has to do."
+    )
+    keyless: KeylessInfo | SkipJsonSchema[None] = Field(
+        default=None, description="Keyless setups: the org's principal and the grant commands."
+    )
 
 
 class ValidateResponse(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from . import changes
-from .domain import Outcome, Provider, Status
+from .domain import CredentialKind, Outcome, Provider, Status
 from .service import IntegrationService
 
 _ROW_COLUMNS = [
@@ -70,6 +70,25 @@ def credentials(svc: IntegrationService, active_only: bool = True) -> pd.DataFra
         frame[col] = pd.to_datetime(frame[col], utc=True)
     frame["has_ciphertext"] = frame["has_ciphertext"].astype(bool)  # a boolean mask even when there are no rows
     return frame
+
+
+def keyless(svc: IntegrationService) -> pd.DataFrame:
+    """Keyless GCP integrations (nothing secret stored): who reads which billing export, and what is left to do."""
+    rows = [
+        {
+            "org_slug": r.org_slug,
+            "validation_status": r.validation_status.value,
+            "validation_error_code": r.validation_error_code,
+            "billing_export_table": r.metadata.get("billing_export_table"),
+            "reader": r.credential_hint.removeprefix("keyless: ").split(" reads ")[0],
+            "last_validated_at": r.last_validated_at,
+            "created_at": r.created_at,
+        }
+        for r in svc.credentials(active_only=True)
+        if r.credential_kind == CredentialKind.KEYLESS
+    ]
+    columns = ["org_slug", "validation_status", "validation_error_code", "billing_export_table", "reader"]
+    return pd.DataFrame(rows, columns=[*columns, "last_validated_at", "created_at"])
 
 
 # 1. Inventory

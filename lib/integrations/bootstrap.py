@@ -15,6 +15,7 @@ from .domain import Provider
 from .errors import IntegrationError
 from .providers.api_keys import AnthropicValidator, OpenAIValidator
 from .providers.base import Validator
+from .providers.gcp_keyless import KeylessSettings
 from .providers.gcp_service_account import GcpValidator
 from .providers.sandbox import SandboxRules, anthropic_handler, openai_handler, sdk_client_factory
 from .providers.sandbox_google import sandbox_pool_factory
@@ -117,6 +118,31 @@ def build_cache(settings: Settings) -> StatusCache:
     )
 
 
+SANDBOX_PROJECT, SANDBOX_CUSTOMER_ID = "integrations-platform", "C00sandbx"
+
+
+def keyless_settings(settings: Settings, sandbox: bool) -> KeylessSettings | None:
+    """Keyless GCP's settings; None (keyless checks answer GCP_PLATFORM_ACCESS_FAILED) without a project."""
+    project = settings.gcp_principals_project or settings.gcp_project or (SANDBOX_PROJECT if sandbox else None)
+    if project is None:
+        return None
+    return KeylessSettings(
+        project=project,
+        iamcredentials_url=settings.iamcredentials_api_url,
+        iam_url=settings.iam_api_url,
+        customer_id=settings.gcp_customer_id or (SANDBOX_CUSTOMER_ID if sandbox else ""),
+        organization_id=settings.gcp_organization_id,
+        locations=tuple(x.strip().upper() for x in settings.gcp_export_locations.split(",") if x.strip()),
+        create_principals=settings.gcp_create_principals and not sandbox,
+    )
+
+
+def _sandbox_adc() -> Any:
+    from google.oauth2.credentials import Credentials
+
+    return Credentials(token="ya29.sandbox.runtime")  # noqa: S106 - the sandbox's stand-in for ADC
+
+
 def build_validators(settings: Settings) -> dict[Provider, Validator]:
     """One validator per provider, wired to the sandbox transport or to the real endpoints."""
     timeout = settings.provider_timeout_s
@@ -129,6 +155,7 @@ def build_validators(settings: Settings) -> dict[Provider, Validator]:
                 settings.bigquery_api_url,
                 timeout,
                 resource_manager_url=settings.resource_manager_api_url,
+                keyless=keyless_settings(settings, sandbox=False),
             ),
         }
     rules = SandboxRules(settings.outage_providers, settings.sandbox_latency_ms)
@@ -143,6 +170,8 @@ def build_validators(settings: Settings) -> dict[Provider, Validator]:
             timeout,
             sandbox_pool_factory(rules),
             resource_manager_url=settings.resource_manager_api_url,
+            keyless=keyless_settings(settings, sandbox=True),
+            adc=_sandbox_adc,
         ),
     }
 

@@ -15,6 +15,7 @@ from .cli_keys import key_app, org_app
 from .cli_output import Actor, JsonOpt, _actor, _capabilities, _emit, _service, _warn, err, literal, out
 from .cli_runs import revalidate_app
 from .errors import IntegrationError
+from .results import Keyless
 
 __all__ = ["app", "err", "literal", "main", "out"]
 
@@ -78,11 +79,19 @@ def setup(
     name: Annotated[str | None, typer.Option(help="Credential name.")] = None,
     metadata: Annotated[str | None, typer.Option(help="Flat JSON object.")] = None,
     skip_validation: Annotated[bool, typer.Option(help="Store as PENDING without a live check.")] = False,
+    export_table: Annotated[
+        str | None, typer.Option(help="GCP without a key file: the billing export table, project.dataset.table.")
+    ] = None,
+    customer_sa: Annotated[
+        str | None, typer.Option(help="Keyless mode b: the customer's service account our principal impersonates.")
+    ] = None,
     actor: Actor = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check, validate, encrypt and store a credential (rotates an existing one)."""
-    secret = _read_credential(credential_file, credential_stdin)
+    """Check, validate, encrypt and store a credential (rotates an existing one). GCP without a key file:
+    --export-table (and --customer-sa), no credential; it is stored PENDING with what to do until the grant works."""
+    keyless = _keyless_input(provider, export_table, customer_sa, credential_file, credential_stdin, skip_validation)
+    secret = None if keyless else _read_credential(credential_file, credential_stdin)
     try:
         meta = json.loads(metadata) if metadata else None
     except json.JSONDecodeError as exc:
@@ -98,15 +107,55 @@ def setup(
             metadata=meta,
             skip_validation=skip_validation,
             actor=_actor(actor),
+            keyless=keyless,
         )
         _emit(
             as_json,
-            result.model_dump(mode="json"),
+            result.model_dump(mode="json", exclude_none=True),
             f"[green]{literal(result.message)}[/] credential_id={result.credential_id}"
             + (f" kind={result.credential_kind.value}" if result.credential_kind else "")
-            + _capabilities(result.capabilities),
+            + _capabilities(result.capabilities)
+            + (f"\n[yellow]{result.error.code}[/]: {literal(result.error.message)}" if result.error else "")
+            + (f"\nThe org's principal: {result.keyless.principal}" if result.keyless else ""),
         )
         _warn([] if as_json else result.warnings)
+
+
+def _keyless_input(
+    provider: str,
+    export_table: str | None,
+    customer_sa: str | None,
+    credential_file: Path | None,
+    credential_stdin: bool,
+    skip_validation: bool,
+) -> Keyless | None:
+    if export_table is None:
+        if customer_sa is not None:
+            raise typer.BadParameter("--customer-sa goes with --export-table (keyless GCP)")
+        return None
+    if credential_file is not None or credential_stdin:
+        raise typer.BadParameter("keyless setup (--export-table) takes no credential file")
+    if skip_validation:
+        raise typer.BadParameter("keyless setup always checks access (a PENDING result is stored with what to do)")
+    if provider.strip().lower() != "gcp":
+        raise typer.BadParameter("--export-table is for gcp (keyless GCP)")
+    return Keyless(export_table, customer_sa)
+
+
+@app.command("keyless")
+def keyless_info(
+    org: str,
+    terraform: Annotated[bool, typer.Option(help="Print the Terraform snippet.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Keyless GCP: the org's principal to grant, our customer ID, and the gcloud/bq commands (or Terraform)."""
+    with _service(as_json) as svc:
+        info = svc.keyless_info(org)
+        text = f"The org's principal: {info.principal}\nOur customer ID: {info.customer_id or '(not set)'}\n\n"
+        if not as_json:  # plain text: never rich markup
+            out.print(text + (info.terraform if terraform else info.commands), markup=False, highlight=False)
+        else:
+            _emit(as_json, info.model_dump(mode="json"), "")
 
 
 @app.command()

@@ -118,7 +118,33 @@ def seed(svc: IntegrationService) -> dict[str, str]:
         svc.simulate_drift("hooli", Provider.ANTHROPIC, Status.PENDING)
     if "stark-industries" in keys:
         svc.setup("stark-industries", Provider.OPENAI, openai_key(), credential_name="Labs", actor=DEMO_ACTOR)
+    seed_keyless(svc, keys)
     return keys
+
+
+# Keyless GCP (no key file) in the states the sandbox plays (sandbox_google.py), on demo orgs without a GCP key
+# file: granted (hooli), a domain-restricted org whose grant Google refused (stark-industries: the error the customer
+# pasted names it) and an export in another location (globex). Any org can try the others from the console:
+# an export table in a project named *-notgranted, *-vpcsc, *-notbilling or *-apidisabled.
+KEYLESS_DEMO = {
+    "hooli": ("hooli-billing", {}),
+    "stark-industries": (
+        "stark-restricted",
+        {
+            "grant_error": "ERROR: (gcloud.projects.add-iam-policy-binding) FAILED_PRECONDITION: One or more users "
+            "named in the policy do not belong to a permitted customer."
+        },
+    ),
+    "globex": ("globex-wrongloc", {}),
+}
+
+
+def seed_keyless(svc: IntegrationService, keys: dict[str, str]) -> None:
+    """The keyless demo setups of the orgs created now."""
+    for slug, (project, metadata) in KEYLESS_DEMO.items():
+        if slug in keys:
+            table = f"{project}.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9"
+            svc.setup_keyless(slug, table, None, "Billing export (keyless)", metadata or None, DEMO_ACTOR)
 
 
 def save_keys(data_dir: Path, keys: dict[str, str]) -> Path:

@@ -60,6 +60,7 @@ class CredentialKind(StrEnum):
     USER = "USER"  # OpenAI legacy user key sk-
     API = "API"  # Anthropic sk-ant-api03-
     ADMIN = "ADMIN"  # OpenAI sk-admin-, Anthropic sk-ant-admin01-: reads the organization's usage and costs
+    KEYLESS = "KEYLESS"  # GCP without a key: the org's principal is granted read access (nothing secret stored)
 
     @property
     def label(self) -> str:
@@ -70,6 +71,7 @@ class CredentialKind(StrEnum):
             "USER": "User key (legacy)",
             "API": "API key",
             "ADMIN": "Admin key",
+            "KEYLESS": "Keyless (no key file)",
         }[self.value]
 
 

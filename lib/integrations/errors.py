@@ -55,6 +55,15 @@ class Code(StrEnum):
     DATA_DIR_NOT_OWNED = "DATA_DIR_NOT_OWNED"
     CHECK_SUPERSEDED = "CHECK_SUPERSEDED"
     RUN_TASKS_RUNNING = "RUN_TASKS_RUNNING"
+    GCP_KEYLESS_NOT_GRANTED = "GCP_KEYLESS_NOT_GRANTED"
+    GCP_TOKEN_CREATOR_MISSING = "GCP_TOKEN_CREATOR_MISSING"  # noqa: S105 - a code, not a secret
+    GCP_DOMAIN_RESTRICTED_SHARING = "GCP_DOMAIN_RESTRICTED_SHARING"
+    GCP_KEY_CREATION_DISABLED = "GCP_KEY_CREATION_DISABLED"
+    GCP_VPC_SERVICE_CONTROLS = "GCP_VPC_SERVICE_CONTROLS"
+    GCP_EXPORT_WRONG_LOCATION = "GCP_EXPORT_WRONG_LOCATION"
+    GCP_API_DISABLED = "GCP_API_DISABLED"
+    GCP_EXPORT_NOT_BILLING = "GCP_EXPORT_NOT_BILLING"
+    GCP_PLATFORM_ACCESS_FAILED = "GCP_PLATFORM_ACCESS_FAILED"
 
 
 @dataclass(frozen=True)
@@ -574,6 +583,170 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
             ],
             retryable=True,
             http_status=409,
+        ),
+        _e(
+            "GCP_KEYLESS_NOT_GRANTED",
+            "The organization's principal cannot read the billing export yet",
+            "The platform's principal for this organization has no read access to the billing export table, or the "
+            "table does not exist yet.",
+            [
+                "The grant (BigQuery Data Viewer on the export dataset or table, to the organization's principal "
+                "shown on the Setup page) has not been made yet, or was made to another principal or dataset.",
+                "The grant was made less than ~10 minutes ago and is still propagating (IAM changes usually take "
+                "2 minutes, sometimes 7 or more).",
+                "The billing export table does not exist yet: a new Cloud Billing export can take up to 48 hours "
+                "to create its table; or the table name is mistyped. Without access to the dataset Google answers "
+                "the same for a missing table and a missing grant.",
+                "The customer's organization restricts sharing (iam.allowedPolicyMemberDomains) and refused the "
+                "grant: see GCP_DOMAIN_RESTRICTED_SHARING.",
+                "A grant that worked was revoked (the integration was VALID before): the status turns INVALID.",
+            ],
+            [
+                "Run the grant shown on the Setup page: bq add-iam-policy-binding "
+                "--member=serviceAccount:<the organization's principal> --role=roles/bigquery.dataViewer "
+                "<PROJECT>:<DATASET>, then 'Check access' (a grant needs a few minutes to propagate).",
+                "Check the table name in BigQuery (project.dataset.gcp_billing_export_v1_...); if Cloud Billing "
+                "export was just enabled, wait for its table (up to 48 hours) and check again.",
+            ],
+            http_status=422,
+        ),
+        _e(
+            "GCP_TOKEN_CREATOR_MISSING",
+            "The organization's principal cannot impersonate the customer's service account",
+            "The platform's principal for this organization may not mint tokens for the customer's service account "
+            "(iam.serviceAccounts.getAccessToken denied).",
+            [
+                "roles/iam.serviceAccountTokenCreator on the customer's service account has not been granted to the "
+                "organization's principal, or was granted less than ~10 minutes ago.",
+                "The customer's service account email is mistyped or the account was deleted (Google answers the "
+                "same 403 for a missing account and a missing grant).",
+                "The customer's organization restricts sharing and refused the grant: see "
+                "GCP_DOMAIN_RESTRICTED_SHARING.",
+            ],
+            [
+                "Run: gcloud iam service-accounts add-iam-policy-binding <CUSTOMER_SA_EMAIL> --project=<PROJECT> "
+                "--member=serviceAccount:<the organization's principal> --role=roles/iam.serviceAccountTokenCreator, "
+                "then 'Check access'.",
+                "Check the service account's email in IAM > Service accounts of the customer's project.",
+            ],
+            http_status=422,
+        ),
+        _e(
+            "GCP_DOMAIN_RESTRICTED_SHARING",
+            "The customer's organization refuses grants to the platform (domain-restricted sharing)",
+            "Google refused the grant: One or more users named in the policy do not belong to a permitted customer "
+            "(constraint iam.allowedPolicyMemberDomains, on by default in organizations created since 2024-05-03).",
+            [
+                "The organization policy iam.allowedPolicyMemberDomains (or iam.managed.allowedPolicyMembers) allows "
+                "only the customer's own directory customer ID, so a grant to the platform's principal is refused.",
+            ],
+            [
+                "An organization policy administrator (roles/orgpolicy.policyAdmin) adds the platform's directory "
+                "customer ID (INTEGRATIONS_GCP_CUSTOMER_ID, shown on the console's Setup page) to the allowed "
+                "values: gcloud resource-manager org-policies allow iam.allowedPolicyMemberDomains "
+                "<OUR_CUSTOMER_ID> --organization=<ORG_ID> (for iam.managed.allowedPolicyMembers, add the "
+                "platform's organization principal set), then makes the grant again.",
+                "Restricting the exception to the project holding the billing export is enough; keep inheritance "
+                "(inheritFromParent: true) so the organization's own domain stays allowed.",
+            ],
+            http_status=422,
+        ),
+        _e(
+            "GCP_KEY_CREATION_DISABLED",
+            "Service-account key creation is disabled: use keyless access",
+            "The customer's organization forbids service-account keys (iam.disableServiceAccountKeyCreation, on by "
+            "default in organizations created since 2024-05-03); no key file can be produced.",
+            [
+                "gcloud answered FAILED_PRECONDITION: Key creation is not allowed on this service account "
+                "(constraints/iam.disableServiceAccountKeyCreation or iam.managed.disableServiceAccountKeyCreation).",
+            ],
+            [
+                "Use keyless access instead (the console's recommended GCP setup): grant the organization's principal "
+                "BigQuery Data Viewer on the billing export and set up with the export table only "
+                "(integrations setup ORG gcp --export-table project.dataset.table); no key is needed or stored.",
+            ],
+            http_status=422,
+        ),
+        _e(
+            "GCP_VPC_SERVICE_CONTROLS",
+            "A VPC Service Controls perimeter blocks the platform",
+            "BigQuery refused the request: VPC Service Controls: Request is prohibited by organization's policy.",
+            [
+                "The customer's billing export project is inside a VPC Service Controls perimeter without an ingress "
+                "rule for the platform's project and principal.",
+            ],
+            [
+                "The customer's perimeter administrator adds an ingress rule allowing the organization's principal "
+                "(and the platform's project) to bigquery.googleapis.com for the export project; the denial's "
+                "vpcServiceControlsUniqueIdentifier (in the message) finds it in the audit logs.",
+            ],
+            http_status=422,
+        ),
+        _e(
+            "GCP_EXPORT_WRONG_LOCATION",
+            "The billing export is in a location the platform does not read",
+            "The billing export dataset is in a location the platform does not read from, or the query could not "
+            "run in the table's location.",
+            [
+                "The export dataset was created in a region (e.g. asia-northeast1) while the platform reads exports "
+                "in the locations of INTEGRATIONS_GCP_EXPORT_LOCATIONS (by default the US and EU multi-regions, "
+                "which also get Google's backfill of the previous month).",
+            ],
+            [
+                "In Cloud Billing > Billing export, export to a dataset in an allowed location (US or EU), then set "
+                "up with the new table.",
+            ],
+            http_status=422,
+        ),
+        _e(
+            "GCP_API_DISABLED",
+            "A Google API is disabled in the customer's project",
+            "Google answered SERVICE_DISABLED: an API the check needs is not enabled in the customer's project.",
+            [
+                "The BigQuery API (or the IAM Service Account Credentials API, for impersonation) is disabled in the "
+                "project named in the message (the consumer project of the call).",
+                "It was enabled a few minutes ago and is not active yet.",
+            ],
+            [
+                "Enable the API in that project (the message gives the console link), or: gcloud services enable "
+                "bigquery.googleapis.com --project=<PROJECT>; then 'Check access' after a few minutes.",
+            ],
+            http_status=422,
+        ),
+        _e(
+            "GCP_EXPORT_NOT_BILLING",
+            "The table is not a billing export",
+            "The named table exists but does not look like a Cloud Billing export (billing_account_id, cost, "
+            "usage_start_time, export_time missing).",
+            [
+                "Another table of the dataset was named (e.g. cloud_pricing_export), or a view that drops columns.",
+            ],
+            [
+                "Name the standard or detailed usage cost export table: gcp_billing_export_v1_<BILLING_ACCOUNT_ID> "
+                "or gcp_billing_export_resource_v1_<BILLING_ACCOUNT_ID>.",
+            ],
+            http_status=422,
+        ),
+        _e(
+            "GCP_PLATFORM_ACCESS_FAILED",
+            "The platform's own Google access failed (operator alarm)",
+            "The platform could not mint a token for the organization's principal: the failure is on the "
+            "platform's side, not the customer's; no status was changed.",
+            [
+                "The IAM Service Account Credentials API (iamcredentials.googleapis.com) is disabled in the "
+                "platform's project.",
+                "The organization's principal does not exist yet in the platform's project, or the runtime identity "
+                "lacks roles/iam.serviceAccountTokenCreator on it.",
+                "The platform's quota for token requests or BigQuery jobs is exhausted; or the runtime identity "
+                "(Application Default Credentials) has no usable credentials.",
+            ],
+            [
+                "Operators: enable iamcredentials.googleapis.com in INTEGRATIONS_GCP_PRINCIPALS_PROJECT, run "
+                "deploy/keyless_principals.sh (creates the per-org principals and the Token Creator grant), or "
+                "set INTEGRATIONS_GCP_CREATE_PRINCIPALS=true; then re-validate. The customer has nothing to do.",
+            ],
+            retryable=True,
+            http_status=503,
         ),
     ]
 }

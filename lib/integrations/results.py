@@ -4,7 +4,7 @@ the steps of a diagnosis."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, Field, model_serializer
 
@@ -56,6 +56,25 @@ class OrgIntegrations(BaseModel):
     warnings: list[str] = Field(default_factory=list)  # e.g. the status cache could not be read (not an error)
 
 
+class Keyless(NamedTuple):
+    """A keyless GCP setup: the billing export table, and for impersonation (mode b) the customer's account."""
+
+    export_table: str
+    customer_service_account: str | None = None
+
+
+class KeylessInfo(BaseModel):
+    """Keyless GCP for one org: who to grant, our IDs for a domain-restricted organization, the commands."""
+
+    principal: str = Field(description="The org's own service account; grant it read access to the billing export.")
+    customer_id: str | None = Field(default=None, description="Our directory customer ID, to allow-list.")
+    organization_id: str | None = Field(
+        default=None, description="Our organization ID (iam.managed.allowedPolicyMembers)."
+    )
+    commands: str = Field(description="gcloud / bq commands for the grant (plain text).")
+    terraform: str = Field(description="A Terraform snippet for the grant (plain text).")
+
+
 class SetupResult(BaseModel):
     success: bool
     provider: Provider
@@ -67,6 +86,17 @@ class SetupResult(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     checks: list[CheckItem] = Field(default_factory=list, exclude=True)
     rotated_credential_id: str | None = Field(default=None, exclude=True)
+    error: ErrorInfo | None = None  # a keyless setup stored PENDING: what the customer still has to do
+    keyless: KeylessInfo | None = None
+
+    @model_serializer(mode="wrap")
+    def _rest_shape(self, handler: Any) -> dict[str, Any]:
+        """`error` and `keyless` appear only for keyless setups: the seed's answer keeps its shape."""
+        data = handler(self)
+        for optional in ("error", "keyless"):
+            if data.get(optional) is None:
+                data.pop(optional, None)
+        return data
 
 
 class ValidateResult(BaseModel):

@@ -10,10 +10,19 @@ from pydantic import SecretStr
 
 from .crypto.base import Cipher
 from .deps import Deps, Parts
-from .domain import OrgApiKey, Provider, Status, StoredCredential
+from .domain import CredentialKind, OrgApiKey, Provider, Status, StoredCredential
 from .errors import IntegrationError
 from .providers.base import ParsedCredential, Validator
-from .results import DeleteResult, DiagnosticStep, Integration, OrgIntegrations, SetupResult, ValidateResult
+from .results import (
+    DeleteResult,
+    DiagnosticStep,
+    Integration,
+    Keyless,
+    KeylessInfo,
+    OrgIntegrations,
+    SetupResult,
+    ValidateResult,
+)
 from .settings import Settings
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
@@ -106,20 +115,64 @@ class IntegrationService(Parts):
         self,
         org_slug: str,
         provider: Provider | str,
-        credential: str | SecretStr,
+        credential: str | SecretStr | None,
         credential_name: str | None = None,
         metadata: dict[str, Any] | None = None,
         skip_validation: bool = False,
         actor: str = "system",
         on_step: StepCallback | None = None,
+        keyless: Keyless | None = None,
     ) -> SetupResult:
         """Format check -> live check (unless skipped) -> encrypt -> store (rotating) -> status sync.
 
         A rotation keeps the current credential's name and metadata unless new ones are given
-        (`metadata={}` clears them)."""
+        (`metadata={}` clears them). `keyless` (GCP): no key; the org's principal is granted read access."""
         return credentials.setup(
-            self.deps, org_slug, provider, credential, credential_name, metadata, skip_validation, actor, on_step
+            self.deps,
+            org_slug,
+            provider,
+            credential,
+            credential_name,
+            metadata,
+            skip_validation,
+            actor,
+            on_step,
+            keyless,
         )
+
+    def setup_keyless(
+        self,
+        org_slug: str,
+        export_table: str,
+        customer_service_account: str | None = None,
+        credential_name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        actor: str = "system",
+        on_step: StepCallback | None = None,
+    ) -> SetupResult:
+        """GCP without a key file: the billing export table (and the customer's service account for impersonation).
+        Stored PENDING with what to do while the customer's grant is missing; VALID once the dry run reads."""
+        keyless = Keyless(export_table, customer_service_account)
+        return self.setup(org_slug, Provider.GCP, None, credential_name, metadata, False, actor, on_step, keyless)
+
+    @staticmethod
+    def google_blocker(text: str) -> str | None:
+        """The catalog code a Google error text names (a customer's pasted gcloud/console error), or None."""
+        from .providers.gcp_keyless import diagnose
+
+        code = diagnose(text or "")
+        return code.value if code else None
+
+    def keyless_info(self, org_slug: str) -> KeylessInfo:
+        """The org's principal, our customer ID and the grant commands (before or after setup). Read from the
+        record's metadata and hint: nothing is decrypted to draw a page."""
+        record = self.deps.store.get_active(org_slug, Provider.GCP)
+        table = customer = None
+        if record is not None and record.credential_kind == CredentialKind.KEYLESS:
+            table = record.metadata.get("billing_export_table")
+            reader = record.credential_hint.removeprefix("keyless: ").split(" reads ")[0]
+            customer = reader  # the org's principal itself in mode a: keyless_info tells them apart
+        return credentials.keyless_info(self.deps, org_slug, table, customer)
 
     def check_format(self, provider: Provider | str, credential: str | SecretStr) -> str:
         """Format-check a credential without storing or sending it; returns its hint."""

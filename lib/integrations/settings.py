@@ -29,6 +29,8 @@ ENDPOINTS = (
     "google_token_uri",
     "bigquery_api_url",
     "resource_manager_api_url",
+    "iamcredentials_api_url",
+    "iam_api_url",
 )
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout, when the library is installed from it
@@ -106,6 +108,15 @@ class Settings(BaseSettings):
     run_timeout_s: float = Field(default=4 * 3_600, gt=0)
     bigquery_location: str | None = None  # where the dataset lives (created there); None: BigQuery's default, US
     resource_manager_api_url: str = "https://cloudresourcemanager.googleapis.com/v1"  # GCP testIamPermissions
+    # Keyless GCP (providers/gcp_keyless.py): one service account per org in this project, impersonated by the
+    # runtime identity (ADC); our directory customer ID and organization ID for customers' domain-restricted sharing
+    gcp_principals_project: str | None = None  # None: gcp_project (the sandbox plays "integrations-platform")
+    gcp_customer_id: str = ""  # e.g. C0xxxxxxx (gcloud organizations list: DIRECTORY_CUSTOMER_ID)
+    gcp_organization_id: str = ""
+    gcp_create_principals: bool = False  # create an org's principal through the IAM API at keyless setup
+    gcp_export_locations: str = "US,EU"  # billing export locations the platform reads; "" for any
+    iamcredentials_api_url: str = "https://iamcredentials.googleapis.com/v1"
+    iam_api_url: str = "https://iam.googleapis.com/v1"
     allow_http_endpoints: bool = False  # development only: live checks to http:// provider endpoints
     alert_webhook_url: SecretStr | None = None  # status-flip alerts (alerts.py); its path is a secret: never logged
     # Cloud KMS decrypts per minute for a whole re-validation run, split across its tasks. Cloud KMS's default

@@ -10,8 +10,18 @@ from pydantic import BaseModel
 from .domain import Provider
 from .errors import CATALOG
 from .results import DiagnosticStep
+from .service import IntegrationService
 
-__all__ = ["MANUAL_TESTS", "WALKTHROUGHS", "DiagnosticStep", "diagnosis_frame", "explain", "guide", "manual_tests"]
+__all__ = [
+    "MANUAL_TESTS",
+    "WALKTHROUGHS",
+    "DiagnosticStep",
+    "diagnosis_frame",
+    "explain",
+    "explain_google_error",
+    "guide",
+    "manual_tests",
+]
 
 
 class ManualTest(BaseModel):
@@ -151,7 +161,63 @@ WALKTHROUGHS = [
         ],
         codes=["STATUS_SYNC_FAILED", "ORG_NOT_FOUND", "NETWORK_ERROR", "TOO_MANY_ATTEMPTS"],
     ),
+    Walkthrough(
+        title="GCP without a key file (keyless) stays PENDING or fails",
+        symptom="A keyless GCP integration stays PENDING, turns INVALID, or a customer cannot produce the key file "
+        "the key-file setup asks for.",
+        causes=[
+            "The customer's organization forbids key files (iam.disableServiceAccountKeyCreation, default since "
+            "2024-05-03): GCP_KEY_CREATION_DISABLED. Keyless access needs no key.",
+            "The grant to the org's principal (or, in mode b, Token Creator on the customer's service account) is "
+            "not made, or made under 10 minutes ago and still propagating: GCP_KEYLESS_NOT_GRANTED, "
+            "GCP_TOKEN_CREATOR_MISSING (PENDING, re-checked).",
+            "The billing export table does not exist yet (up to 48 h after enabling the export), is mistyped, or is "
+            "not a billing export: GCP_KEYLESS_NOT_GRANTED, GCP_EXPORT_NOT_BILLING.",
+            "The customer's organization refuses grants to other companies (domain-restricted sharing): "
+            "GCP_DOMAIN_RESTRICTED_SHARING; a VPC Service Controls perimeter refuses us: GCP_VPC_SERVICE_CONTROLS.",
+            "The export is in a location the platform does not read (GCP_EXPORT_WRONG_LOCATION), or an API is "
+            "disabled in the customer's project (GCP_API_DISABLED).",
+            "The platform's side failed (IAM Credentials API disabled in our project, the org's principal missing, "
+            "our quota): GCP_PLATFORM_ACCESS_FAILED, an operator alarm; no status changes.",
+            "A grant that worked was revoked: the integration turns INVALID.",
+        ],
+        steps=[
+            "Open the console's Setup page for the org, GCP, 'Without a key file': it shows the org's principal, "
+            "our customer ID and the exact gcloud / bq commands and Terraform for the grant.",
+            "Make the grant (mode a: BigQuery Data Viewer on the export dataset; mode b: your reader service account "
+            "with Data Viewer and Job User, and Token Creator on it for the org's principal), then 'Check access'.",
+            "If Google refused the grant with 'do not belong to a permitted customer', an organization policy "
+            "administrator allow-lists our customer ID first; paste Google's error into the Setup page to have it "
+            "named.",
+            "PENDING within 10 minutes of a grant is propagation: check again after a few minutes. A new export's "
+            "table can take up to 48 hours.",
+            "GCP_PLATFORM_ACCESS_FAILED is ours: operators enable iamcredentials.googleapis.com and run "
+            "deploy/keyless_principals.sh; the customer has nothing to do.",
+            "Test by hand as the org's principal (operators hold Token Creator on it; there is no key): "
+            "bq --impersonate_service_account=PRINCIPAL show PROJECT:DATASET.TABLE, then a dry run: bq "
+            "--impersonate_service_account=PRINCIPAL --project_id=OUR_PROJECT query --dry_run --location=LOCATION "
+            "--use_legacy_sql=false 'SELECT MAX(export_time) FROM `PROJECT.DATASET.TABLE`'.",
+        ],
+        codes=[
+            "GCP_KEY_CREATION_DISABLED",
+            "GCP_KEYLESS_NOT_GRANTED",
+            "GCP_TOKEN_CREATOR_MISSING",
+            "GCP_DOMAIN_RESTRICTED_SHARING",
+            "GCP_VPC_SERVICE_CONTROLS",
+            "GCP_EXPORT_WRONG_LOCATION",
+            "GCP_API_DISABLED",
+            "GCP_EXPORT_NOT_BILLING",
+            "GCP_PLATFORM_ACCESS_FAILED",
+        ],
+    ),
 ]
+
+
+def explain_google_error(text: str) -> dict[str, object] | None:
+    """The catalog entry a Google error text names (a customer's pasted gcloud / console error), or None."""
+    code = IntegrationService.google_blocker(text)
+    rows = search_catalog(code) if code else []
+    return next((r for r in rows if r["code"] == code), None)
 
 
 def walkthrough_frame() -> pd.DataFrame:

@@ -8,14 +8,25 @@ from typing import Any, NamedTuple
 from .domain import CheckResult, Outcome, Status
 from .errors import Code
 
-ALARMS = (Code.DECRYPTION_FAILED, Code.KMS_KEY_VERSION_UNAVAILABLE)
+ALARMS = (Code.DECRYPTION_FAILED, Code.KMS_KEY_VERSION_UNAVAILABLE, Code.GCP_PLATFORM_ACCESS_FAILED)
+# A keyless integration waiting on the customer (a grant, the export table, a policy): PENDING until it has worked;
+# once it has (VALID, or INVALID after a revocation), the same answer means access was taken away: INVALID.
+AWAITING_CUSTOMER = (
+    Code.GCP_KEYLESS_NOT_GRANTED,
+    Code.GCP_TOKEN_CREATOR_MISSING,
+    Code.GCP_DOMAIN_RESTRICTED_SHARING,
+    Code.GCP_VPC_SERVICE_CONTROLS,
+    Code.GCP_EXPORT_WRONG_LOCATION,
+    Code.GCP_API_DISABLED,
+    Code.GCP_EXPORT_NOT_BILLING,
+)
 
 
 class Verdict(NamedTuple):
     after: Status  # the status the credential has after the check
     outcome: Outcome  # SUCCESS, REJECTED or INCONCLUSIVE
     validated: bool  # the check was conclusive: it counts as a validation (last_validated_at moves)
-    alarm: bool  # the stored ciphertext could not be decrypted: an operator alarm, never a tenant's status
+    alarm: bool  # the operator's side failed (key material, the platform's Google access): never a tenant's status
 
     @property
     def label(self) -> str:
@@ -31,6 +42,8 @@ def verdict(result: CheckResult, before: Status) -> Verdict:
         return Verdict(before, Outcome.INCONCLUSIVE, False, True)
     if result.retryable:
         return Verdict(before, Outcome.INCONCLUSIVE, False, False)
+    if result.error_code in AWAITING_CUSTOMER and before not in (Status.VALID, Status.INVALID):
+        return Verdict(Status.PENDING, Outcome.INCONCLUSIVE, False, False)
     return Verdict(Status.INVALID, Outcome.REJECTED, True, False)
 
 

@@ -190,3 +190,33 @@ def test_demo_writes_the_org_keys_to_a_private_file_not_the_terminal(env: dict[s
     lines = dict(line.split("\t") for line in keys_file.read_text().splitlines())
     assert set(lines) >= {"acmecorp", "globex", "hooli"} and lines["acmecorp"].startswith("acmecorp_api_")
     assert run("demo")[1].strip() == "Demo orgs already present." and len(keys_file.read_text().splitlines()) == 6
+
+
+def test_keyless_gcp_setup_from_the_cli(env: dict[str, str]) -> None:
+    """No key file: --export-table; PENDING with what to do until the grant works, then VALID (sandboxed Google)."""
+    assert as_json("org", "create", "cyberdyne")[0] == 0
+    code, info = as_json("keyless", "cyberdyne")
+    assert code == 0 and info["principal"].startswith("int-") and "bq add-iam-policy-binding" in info["commands"]
+    waiting = "cyberdyne-notgranted.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9"
+    code, pending = as_json("setup", "cyberdyne", "gcp", "--export-table", waiting)
+    assert code == 0 and pending["validation_status"] == "PENDING" and pending["credential_kind"] == "KEYLESS"
+    assert pending["error"]["code"] == "GCP_KEYLESS_NOT_GRANTED" and info["principal"] in pending["error"]["message"]
+    granted = "cyberdyne-billing.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9"
+    code, text = run("setup", "cyberdyne", "gcp", "--export-table", granted)
+    assert code == 0 and "status VALID" in text and "kind=KEYLESS" in text
+    code, impersonated = as_json(
+        "setup",
+        "cyberdyne",
+        "gcp",
+        "--export-table",
+        granted,
+        "--customer-sa",
+        "notokencreator@cyber-a1.iam.gserviceaccount.com",
+    )
+    assert (
+        impersonated["validation_status"] == "PENDING" and impersonated["error"]["code"] == "GCP_TOKEN_CREATOR_MISSING"
+    )
+    code, text = run("setup", "cyberdyne", "gcp", "--export-table", "not a table")
+    assert code != 0 and "INVALID_INPUT" in text and "Traceback" not in text
+    code, text = run("setup", "cyberdyne", "openai", "--export-table", granted)
+    assert code != 0 and "--export-table is for gcp" in text

@@ -14,6 +14,8 @@ from tests.keys import CANARY, openai_key, service_account_json
 def submit(at, credential: str, name: str = "", skip: bool = False, provider: str | None = None):
     if provider:
         at.radio(key="setup_provider").set_value(provider).run()
+    if provider == "GCP":  # keyless is the default for GCP: these tests use the key-file path
+        at.radio(key="setup_gcp_mode").set_value("Service-account key file").run()
     at.text_input(key="setup_credential").input(credential)
     at.text_input(key="setup_credential_name").input(name)
     at.checkbox(key="setup_skip_validation").set_value(skip)
@@ -186,6 +188,7 @@ def test_gcp_key_is_uploaded_or_pasted_masked_and_never_shown(demo: IntegrationS
     key = service_account_json("sa@p.iam.gserviceaccount.com")
     at = app(org="initech")
     at.radio(key="setup_provider").set_value("GCP").run()
+    at.radio(key="setup_gcp_mode").set_value("Service-account key file").run()
     assert at.get("file_uploader") and at.text_input(key="setup_credential").proto.type == 1  # PASSWORD
     submit(at, key, provider="GCP")
     assert "configured" in at.success[0].value
@@ -255,3 +258,47 @@ def test_the_history_is_a_bounded_read(demo: IntegrationService, monkeypatch) ->
     submit(app(org="initech"), CANARY, name="Prod")
     assert reads and None not in reads, "every history read of the page has a time window"
     assert len(demo.history("initech", "openai", limit=1)) == 1
+GRANTED = "cyberdyne-billing.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9"
+
+
+def test_gcp_recommends_keyless_and_shows_what_to_run(demo: IntegrationService) -> None:
+    demo.register_org("cyberdyne")
+    demo.setup_keyless("cyberdyne", GRANTED.replace("-billing.", "-notgranted."))  # waiting on the customer's grant
+    at = app(org="cyberdyne")
+    at.radio(key="setup_provider").set_value("GCP").run()
+    assert at.radio(key="setup_gcp_mode").value == "Without a key file (recommended)"
+    assert not at.get("file_uploader")  # no key file asked for
+    principal = demo.keyless_info("cyberdyne").principal
+    codes = [c.value for c in at.code]
+    assert principal in codes and "C00sandbx" in codes
+    assert any("bq add-iam-policy-binding" in c and principal in c for c in codes)
+    assert any('resource "google_bigquery_dataset_iam_member"' in c for c in codes)
+    assert demo.get_one("cyberdyne", "gcp").error.code == "GCP_KEYLESS_NOT_GRANTED"  # the seeded, waiting state
+    at.text_input(key="keyless_export_table").set_value(GRANTED)
+    at.button(key="keyless_submit").click().run()
+    assert not at.exception, at.exception
+    assert "status VALID" in at.success[0].value
+    one = demo.get_one("cyberdyne", "gcp")
+    assert one.status == Status.VALID and one.credential_kind.value == "KEYLESS" and one.error is None
+
+
+def test_a_pasted_google_error_is_named_and_stays_data(demo: IntegrationService) -> None:
+    at = app(org="stark-industries")
+    at.radio(key="setup_provider").set_value("GCP").run()
+    assert "GCP_DOMAIN_RESTRICTED_SHARING" in rendered(at)  # the seeded domain-restricted org
+    hostile = (
+        "**bold** [x](http://evil.example/) FAILED_PRECONDITION: Key creation is not allowed on this service account."
+    )
+    at.text_area(key="keyless_grant_error").set_value(hostile)
+    at.text_input(key="keyless_export_table").set_value("stark-restricted.billing_export.t")
+    at.button(key="keyless_submit").click().run()
+    assert "GCP_KEY_CREATION_DISABLED" in at.warning[-1].value or any(
+        "GCP_KEY_CREATION_DISABLED" in w.value for w in at.warning
+    )
+    assert all("](http" not in m.value for m in at.markdown)  # tenant text is never rendered as a link
+
+
+def test_a_key_file_integration_opens_on_the_key_file_form(demo: IntegrationService) -> None:
+    at = app(org="acmecorp")
+    at.radio(key="setup_provider").set_value("GCP").run()
+    assert at.radio(key="setup_gcp_mode").value == "Service-account key file" and at.get("file_uploader")

@@ -48,11 +48,11 @@ def test_kpis_match_the_library(demo: IntegrationService) -> None:
 def test_attention_queue_order_with_codes_and_fixes(demo: IntegrationService) -> None:
     at = app("pages/status.py")
     table = at.dataframe[0].value
-    assert len(table) == 9, "NOT_CONFIGURED rows are hidden by default"
-    assert list(table.attention.astype(str)) == ["INVALID", "INVALID", "Drift", "PENDING"] + ["OK"] * 5
+    assert len(table) == 12, "NOT_CONFIGURED rows are hidden by default"
+    assert list(table.attention.astype(str)) == ["INVALID", "INVALID", "Drift"] + ["PENDING"] * 3 + ["OK"] * 6
     assert list(table.columns[:6]) == ["attention", "org_slug", "provider", "status", "error_code", "fix"]
     assert set(table.error_code[:2]) == {"INVALID_CREDENTIAL", "INSUFFICIENT_PERMISSIONS"}
-    assert all(table.fix[:4].str.len() > 10)
+    assert all(table.fix[:6].str.len() > 10)  # the keyless PENDING ones say what the customer still has to do
     at.toggle(key="filter_unconfigured").set_value(True).run()
     assert len(at.dataframe[0].value) == 18
 
@@ -104,14 +104,14 @@ def test_revalidate_all_asks_for_confirmation_with_the_count(demo: IntegrationSe
     at = app("pages/status.py")
     before = len(checks(demo))
     at.button(key="revalidate_all").click().run()
-    assert "Re-validate all 9 configured credentials" in at.warning[0].value
+    assert "Re-validate all 12 configured credentials" in at.warning[0].value
     assert len(checks(demo)) == before, "nothing runs before the confirmation"
     at.button(key="revalidate_all_cancel").click().run()
     assert not at.warning and len(checks(demo)) == before
     at.button(key="revalidate_all").click().run()
     at.button(key="revalidate_all_confirm").click().run()
-    assert len(checks(demo)) == before + 9 and "9 checked" in at.success[0].value
-    assert metrics(at)["Pending"] == "0"  # the PENDING key was checked: the same run shows it
+    assert len(checks(demo)) == before + 12 and "12 checked" in at.success[0].value
+    assert metrics(at)["Pending"] == "2"  # the PENDING key was checked (the two keyless ones wait on the customer)
 
 
 def test_a_bulk_run_shows_in_every_pages_sidebar_and_runs_alone(demo: IntegrationService) -> None:
@@ -133,7 +133,7 @@ def test_a_bulk_run_shows_in_every_pages_sidebar_and_runs_alone(demo: Integratio
     while job.running:
         time.sleep(0.05)
     at = app()
-    assert any("Last bulk run: 9 checked" in c.value for c in at.sidebar.caption)
+    assert any("Last bulk run: 12 checked" in c.value for c in at.sidebar.caption)
     assert demo.get_one("globex", "anthropic").status == Status.VALID
 
 
@@ -152,7 +152,7 @@ def test_many_orgs(demo: IntegrationService) -> None:
         demo.setup(f"bulk-{i:05d}", Provider.OPENAI, openai_key(), skip_validation=True)
     at = app("pages/status.py")
     assert metrics(at)["Orgs"] == "1506"
-    assert "39 of 4,518 integrations" in at.caption[0].value
+    assert "42 of 4,518 integrations" in at.caption[0].value
 
 
 def last_run_changes(at) -> list[tuple[str, str, str, str]]:

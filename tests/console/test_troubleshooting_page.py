@@ -49,7 +49,7 @@ def test_resync_fixes_a_drifted_org(demo: IntegrationService) -> None:
 def test_walkthroughs_and_catalog_search(demo: IntegrationService) -> None:
     at = app("pages/troubleshooting.py")
     titles = [e.label for e in at.expander]
-    assert sum("—" in t and "`" not in t for t in titles) == 3
+    assert sum("—" in t and "`" not in t for t in titles) == 4  # the document's three issues and keyless GCP
     for title in (
         "Organization API key not found",
         "Validation failed for a valid credential",

@@ -61,6 +61,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         svc.setup(slug, "anthropic", anthropic_key(), skip_validation=True)
     # for the flip test: seeded before the console starts, since its overview is cached for 15 s (an out-of-band
     # write shows after that, or at once after any of the console's own actions)
+    svc.register_org("cyberdyne")  # keyless GCP, waiting on the customer's grant
+    svc.setup_keyless("cyberdyne", "cyberdyne-notgranted.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9")
     svc.register_org("flipco")
     svc.setup("flipco", "openai", openai_key("revoked"), credential_name=HOSTILE, skip_validation=True)
     return path
@@ -267,6 +269,7 @@ def test_gcp_key_file_upload_never_shows_the_private_key(page, console: str, tmp
     key_file.write_text(service_account_json("uploader@demo-project.iam.gserviceaccount.com"))
     page.goto(f"{console}/?org=initech&provider=GCP")
     page.locator("h3").filter(has_text="initech · Google Cloud").wait_for()
+    page.get_by_text("Service-account key file", exact=True).click()  # keyless is the recommended default
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(key_file))
     page.get_by_text("service-account.json").wait_for()
     page.get_by_role("button", name="Validate and save").click()
@@ -274,6 +277,29 @@ def test_gcp_key_file_upload_never_shows_the_private_key(page, console: str, tmp
     expect(card(page)).to_contain_text("uploader@demo-project.iam.gserviceaccount.com")
     assert "PRIVATE KEY" not in page.content()
     shot(page, "07b_gcp_key_uploaded")
+
+
+def test_keyless_gcp_setup_walks_to_valid(page, console: str, svc: IntegrationService) -> None:
+    """No key file: the customer sees the org's principal and the commands, the first check says what is missing
+    (the grant), and once the export table is one the principal can read, Check access turns VALID."""
+    principal = svc.keyless_info("cyberdyne").principal
+    page.goto(f"{console}/?org=cyberdyne&provider=GCP")
+    page.locator("h3").filter(has_text="cyberdyne · Google Cloud").wait_for()
+    expect(page.get_by_label("Without a key file (recommended)")).to_be_checked()
+    expect(page.locator('[data-testid="stCode"]').filter(has_text=principal).first).to_be_visible()
+    expect(page.locator('[data-testid="stCode"]').filter(has_text="bq add-iam-policy-binding").first).to_be_visible()
+    assert page.locator('[data-testid="stFileUploader"]').count() == 0
+    expect(card(page)).to_contain_text("PENDING")
+    shot(page, "08a_keyless_what_to_run")
+    table = page.get_by_label("Billing export table (project.dataset.table)")
+    table.fill("cyberdyne-billing.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9")
+    page.get_by_role("button", name="Check access").click()
+    page.locator('[data-testid="stAlertContentSuccess"]').filter(has_text="status VALID").wait_for()
+    expect(card(page)).to_contain_text("VALID")
+    expect(card(page)).to_contain_text("Keyless (no key file)")
+    assert svc.get_one("cyberdyne", "gcp").status == Status.VALID
+    assert "PRIVATE KEY" not in page.content()
+    shot(page, "08b_keyless_valid")
 
 
 def test_leaving_a_running_check_keeps_its_outcome(page, console: str, svc: IntegrationService) -> None:

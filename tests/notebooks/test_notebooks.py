@@ -49,6 +49,7 @@ def test_audit_notebook(data_dir: str) -> None:
     text = outputs(nb)
     assert '"output_type": "error"' not in text
     assert "hooli" in text and "INSUFFICIENT_PERMISSIONS" in text and "local/v1" in text
+    assert "GCP_DOMAIN_RESTRICTED_SHARING" in text and "GCP_EXPORT_WRONG_LOCATION" in text  # keyless integrations
     assert text.count("image/svg+xml") >= 2 and "vegaEmbed" not in text  # both charts, as inline SVG
     assert CANARY not in text and CANARY[8:] not in text and "CANARYrevoked" not in text
     flips = json.dumps(nb.cells[-1].outputs)  # 9. status flips over the window: the revoked key's PENDING -> INVALID
@@ -64,6 +65,8 @@ def test_troubleshooting_walkthrough(data_dir: str, org: str, provider: str, exp
     assert '"output_type": "error"' not in text and expected in text
     assert CANARY not in text and CANARY[8:] not in text
     assert "Validation failed for a valid credential" in text and "$KEY" in text
+    assert "bq add-iam-policy-binding" in text and "GCP_KEY_CREATION_DISABLED" in text  # keyless: commands, blockers
+    assert "GCP_DOMAIN_RESTRICTED_SHARING" in text and "stark-industries" in text
     assert ("api.openai.com/v1/models" if provider == "openai" else ":testIamPermissions") in text
     summary = nb.cells[-1].outputs[0]
     assert summary.output_type == "stream" and summary.text.startswith(f"{org} · ")  # text, not a Python repr

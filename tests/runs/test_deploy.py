@@ -304,7 +304,7 @@ def test_the_tasks_job_is_a_job_of_parallel_retried_tasks() -> None:
     assert spec["template"]["spec"]["maxRetries"] >= 1 and spec["template"]["spec"]["timeoutSeconds"] <= 168 * 3600
 
 
-@pytest.mark.parametrize("script", ["provision.sh", "iam.sh", "deploy.sh"])
+@pytest.mark.parametrize("script", ["provision.sh", "iam.sh", "deploy.sh", "keyless_principals.sh"])
 def test_the_gcloud_scripts_are_valid_bash_and_shellcheck_clean(script: str) -> None:
     subprocess.run(["bash", "-n", str(DEPLOY / script)], check=True)
     done = subprocess.run(["shellcheck", str(DEPLOY / script)], capture_output=True, text=True, check=False)

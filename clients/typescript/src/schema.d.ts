@@ -21,6 +21,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/integrations/{org_slug}/gcp/keyless": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Keyless GCP: the org's principal to grant, our customer ID, the gcloud/bq commands and Terraform */
+        get: operations["keyless_info_api_v1_integrations__org_slug__gcp_keyless_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/integrations/{org_slug}": {
         parameters: {
             query?: never;
@@ -163,7 +180,7 @@ export interface components {
          * @description What a credential is for, read from its format: inference keys, Admin keys, service accounts.
          * @enum {string}
          */
-        CredentialKind: "PROJECT" | "SERVICE_ACCOUNT" | "USER" | "API" | "ADMIN";
+        CredentialKind: "PROJECT" | "SERVICE_ACCOUNT" | "USER" | "API" | "ADMIN" | "KEYLESS";
         /** DeleteResponse */
         DeleteResponse: {
             /**
@@ -214,6 +231,55 @@ export interface components {
             ANTHROPIC: components["schemas"]["ConfiguredIntegration"] | components["schemas"]["NotConfiguredIntegration"];
             /** Gcp */
             GCP: components["schemas"]["ConfiguredIntegration"] | components["schemas"]["NotConfiguredIntegration"];
+        };
+        /**
+         * KeylessInfo
+         * @description Keyless GCP for one org: who to grant, our IDs for a domain-restricted organization, the commands.
+         */
+        KeylessInfo: {
+            /**
+             * Principal
+             * @description The org's own service account; grant it read access to the billing export.
+             */
+            principal: string;
+            /**
+             * Customer Id
+             * @description Our directory customer ID, to allow-list.
+             */
+            customer_id?: string | null;
+            /**
+             * Organization Id
+             * @description Our organization ID (iam.managed.allowedPolicyMembers).
+             */
+            organization_id?: string | null;
+            /**
+             * Commands
+             * @description gcloud / bq commands for the grant (plain text).
+             */
+            commands: string;
+            /**
+             * Terraform
+             * @description A Terraform snippet for the grant (plain text).
+             */
+            terraform: string;
+        };
+        /**
+         * KeylessSetup
+         * @description GCP without a key file: the org's principal (GET .../gcp/keyless) is granted read access to the export.
+         */
+        KeylessSetup: {
+            /**
+             * Export Table
+             * @description The billing export table, project.dataset.table.
+             * @example my-billing-project.billing_export.gcp_billing_export_v1_0123AB_456789_ABCDEF
+             */
+            export_table: string;
+            /**
+             * Customer Service Account
+             * @description Mode b: the customer's reader service account, which the org's principal impersonates (Token Creator). Omit for mode a (the org's principal is granted BigQuery Data Viewer).
+             * @example cost-reader@my-billing-project.iam.gserviceaccount.com
+             */
+            customer_service_account?: string | null;
         };
         /** NotConfiguredIntegration */
         NotConfiguredIntegration: {
@@ -276,15 +342,19 @@ export interface components {
              */
             checked_s_ago?: number;
         };
-        /** SetupRequest */
+        /**
+         * SetupRequest
+         * @description Either `credential` (an API key or a GCP key file) or `keyless` (GCP only), not both.
+         */
         SetupRequest: {
             /**
              * Credential
-             * Format: password
-             * @description API key, or the service-account key JSON as a string (at most 16 KiB).
+             * @description API key, or the service-account key JSON as a string (at most 16 KiB). Omit with `keyless`.
              * @example sk-proj-...
              */
-            credential: string;
+            credential?: string | null;
+            /** @description GCP without a key file (recommended): nothing secret is sent or stored. The answer is PENDING with an `error` saying what to do until the grant works. */
+            keyless?: components["schemas"]["KeylessSetup"] | null;
             /**
              * Credential Name
              * @example OpenAI Production Key
@@ -332,6 +402,16 @@ export interface components {
              * @description Empty unless the status cache could not be updated.
              */
             warnings: string[];
+            /**
+             * Error
+             * @description Keyless setups stored PENDING: what the customer still has to do.
+             */
+            error?: components["schemas"]["ErrorInfo"];
+            /**
+             * Keyless
+             * @description Keyless setups: the org's principal and the grant commands.
+             */
+            keyless?: components["schemas"]["KeylessInfo"];
         };
         /**
          * Status
@@ -446,6 +526,82 @@ export interface operations {
             };
             /** @description Too many attempts, or the provider's rate limit (Retry-After says when to retry). */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A stored credential cannot be decrypted, or the service is misconfigured. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The provider, the store or the status cache is unavailable; retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    keyless_info_api_v1_integrations__org_slug__gcp_keyless_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeylessInfo"];
+                };
+            };
+            /** @description The org API key is missing, unknown or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The org API key belongs to another org, or the credential lacks a permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such organization, integration or endpoint. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: slug, provider, credential format, metadata. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

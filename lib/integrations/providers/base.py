@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import nullcontext
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -56,6 +57,18 @@ class Validator(ABC):
         """Live check. Never raises for provider outcomes: every outcome is a CheckResult with a catalog code.
 
         `metadata`: the integration's metadata (GCP reads `billing_export_table` from it)."""
+
+    def parse_keyless(self, org_slug: str, export_table: str, customer_sa: str | None, at: Any) -> ParsedCredential:
+        """A keyless setup for `org_slug` (GCP only)."""
+        raise IntegrationError("INVALID_INPUT", f"Keyless setup exists for GCP only, not {self.provider.value}.")
+
+    def ensure_principal(self, org_slug: str) -> str | None:
+        """Create the org's keyless principal when the deployment creates them on demand (GCP only)."""
+        return None
+
+    def run_scope(self) -> Any:
+        """Entered around a bulk run: a validator may reuse what it obtained for the run (GCP keyless tokens)."""
+        return nullcontext()
 
     def check_metadata(self, metadata: dict[str, Any]) -> None:  # noqa: B027 - most providers read no metadata
         """Refuse metadata this provider reads but cannot use (INVALID_INPUT). No network."""

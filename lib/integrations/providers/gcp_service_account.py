@@ -21,8 +21,18 @@ from google.oauth2 import service_account
 from pydantic import SecretStr
 
 from ..domain import CheckItem, CheckResult, CredentialKind, Provider
+from ..errors import IntegrationError
 from .base import ParsedCredential, Validator, failure, malformed
 from .gcp_access import GoogleCalls, billing_table, check_access
+from .gcp_keyless import (
+    KEYLESS_TYPE,
+    KeylessChecker,
+    KeylessSettings,
+    check_input,
+    descriptor,
+    diagnose,
+    parsed_descriptor,
+)
 from .rsa_key import check_rsa_pem
 
 GOOGLE_TOKEN_URIS = ("https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token")
@@ -51,6 +61,13 @@ def google_pool(url: str, timeout: float) -> urllib3.PoolManager:
 
 
 def _load_json(text: str) -> dict[str, Any]:
+    blocker = diagnose(text) if not text.lstrip().startswith("{") else None
+    if blocker is not None:  # a customer pasted Google's refusal instead of a key: name it, point to keyless
+        raise IntegrationError(
+            blocker,
+            f"This is Google's error, not a key: {IntegrationError(blocker).message} Set up keyless access instead "
+            "(the billing export table only; no key file).",
+        )
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -120,14 +137,40 @@ class GcpValidator(Validator):
         timeout: float,
         pool: PoolFactory | None = None,
         resource_manager_url: str = RESOURCE_MANAGER_URL,
+        keyless: KeylessSettings | None = None,
+        adc: Callable[[], Any] | None = None,
     ) -> None:
         self.token_uri, self.bigquery_url, self.timeout = token_uri, bigquery_url, timeout
         self.resource_manager_url = resource_manager_url  # from settings, never from the key file
         # one pool for every check (urllib3 pools are thread-safe): connections to Google are kept alive
         self.http = pool() if pool else google_pool(bigquery_url, timeout)
+        self.keyless_settings = keyless
+        self.keyless = KeylessChecker(keyless, bigquery_url, self.http, adc or _default_adc) if keyless else None
+
+    def run_scope(self) -> Any:
+        """A run reuses each org's keyless token until it nearly expires (one mint per org per run)."""
+        return self.keyless.run_scope() if self.keyless else super().run_scope()
+
+    def parse_keyless(self, org_slug: str, export_table: str, customer_sa: str | None, at: Any) -> ParsedCredential:
+        """A new keyless setup for `org_slug` (the caller's org, never one named in the input)."""
+        text = descriptor(org_slug, *check_input(export_table, customer_sa), at)
+        return parsed_descriptor(json.loads(text.get_secret_value()), text, self.keyless_settings)
+
+    def ensure_principal(self, org_slug: str) -> str | None:
+        """Create the org's principal when the deployment says so (INTEGRATIONS_GCP_CREATE_PRINCIPALS)."""
+        if self.keyless is None or not self.keyless.settings.create_principals:
+            return None
+        return self.keyless.ensure_principal(org_slug)
 
     def parse(self, credential: SecretStr, stored: bool = False) -> ParsedCredential:
         data = _load_json(credential.get_secret_value())
+        if data.get("type") == KEYLESS_TYPE:
+            if not stored:  # only the platform writes descriptors: a caller could name another org's principal
+                raise malformed(
+                    "A keyless setup is not sent as a credential: send keyless.export_table (and "
+                    "keyless.customer_service_account) instead; the organization's principal comes from the org."
+                )
+            return parsed_descriptor(data, credential, self.keyless_settings)
         _check_fields(data, full_key_check=not stored)
         info = {
             "client_email": data["client_email"],
@@ -149,6 +192,14 @@ class GcpValidator(Validator):
 
     def check(self, credential: ParsedCredential, metadata: dict[str, Any] | None = None) -> CheckResult:
         """Token from the endpoint in settings (never the key file's), then the permissions and billing table."""
+        if credential.kind == CredentialKind.KEYLESS:
+            if self.keyless is None:
+                return failure(
+                    "GCP_PLATFORM_ACCESS_FAILED",
+                    "Keyless GCP is not configured: set INTEGRATIONS_GCP_PRINCIPALS_PROJECT (or _GCP_PROJECT).",
+                    retryable=True,
+                )
+            return self.keyless.check(credential, metadata)
         info, (pem,) = credential.info, credential.secret_parts  # what parse() read from the key file
         key = load_pem_private_key(pem.get_secret_value().encode(), password=None, unsafe_skip_rsa_key_validation=True)
         signer = crypt.RSASigner(key, key_id=info["private_key_id"])  # the key was validated by parse()
@@ -189,3 +240,11 @@ class GcpValidator(Validator):
                 checks=[item],
             )
         return str(token)
+
+
+def _default_adc() -> Any:
+    """The runtime's Application Default Credentials (read at the first keyless check, not at start)."""
+    import google.auth
+
+    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    return credentials

@@ -1,11 +1,13 @@
 """The sandbox's Google: a urllib3 pool playing Google's token endpoint, Cloud Resource Manager and BigQuery for
-service accounts, by the markers of sandbox.py (in client_email)."""
+service accounts, by the markers of sandbox.py (in client_email); and IAM Credentials and BigQuery for keyless orgs,
+by the markers of KEYLESS_MARKERS (in the export table's project or the customer's service account)."""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -58,6 +60,10 @@ class GoogleSandboxPool(urllib3.PoolManager):
         path = url.split("?")[0]
         project = path.split("/projects/")[1].split("/")[0].split(":")[0] if "/projects/" in path else "unknown"
         payload = json.loads(body) if body else {}
+        if path.endswith(":generateAccessToken"):
+            return keyless_token(marker, scope, path)
+        if marker == "kl":  # a keyless token: scope holds the identity it was minted for
+            return keyless_bigquery(scope, method, path, payload)
         if marker == "ratelimited":
             return _google_error(429, "Quota exceeded", "RESOURCE_EXHAUSTED")
         if path.endswith(":testIamPermissions"):
@@ -136,6 +142,126 @@ class GoogleSandboxPool(urllib3.PoolManager):
         return _response(
             200, {"kind": "bigquery#job", "status": {"state": "DONE"}, "statistics": {"totalBytesProcessed": "0"}}
         )
+
+
+# Keyless orgs, played by a marker in the export table's project (or the customer's service account):
+# notgranted / restricted (the customer's grant was refused) -> 403 on tables.get, wrongloc -> a table in
+# asia-northeast1, vpcsc -> a perimeter, notbilling -> not an export, apidisabled -> BigQuery off in the customer's
+# project, notokencreator (in the customer's service account) -> Token Creator missing. Anything else reads.
+KEYLESS_MARKERS = ("notgranted", "restricted", "wrongloc", "vpcsc", "notbilling", "apidisabled", "notokencreator")
+BILLING_SCHEMA = [
+    {"name": n, "type": t}
+    for n, t in (
+        ("billing_account_id", "STRING"),
+        ("service", "RECORD"),
+        ("usage_start_time", "TIMESTAMP"),
+        ("cost", "FLOAT"),
+        ("currency", "STRING"),
+        ("export_time", "TIMESTAMP"),
+    )
+]
+DENIED_MINT = "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist)."
+
+
+def _keyless_marker(text: str) -> str | None:
+    return next((m for m in KEYLESS_MARKERS if m in text), None)
+
+
+def keyless_token(caller: str, identity: str, path: str) -> urllib3.HTTPResponse:
+    """generateAccessToken: the runtime mints for any principal; a principal for a customer's service account unless
+    that one carries notokencreator."""
+    target = path.split("/serviceAccounts/")[1].removesuffix(":generateAccessToken")
+    if "/projects/-/" not in path or caller not in ("runtime", "kl"):
+        return _google_error(403, "The caller does not have permission", "PERMISSION_DENIED")
+    if _keyless_marker(target) == "notokencreator":
+        detail = {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "IAM_PERMISSION_DENIED",
+            "domain": "iam.googleapis.com",
+            "metadata": {"permission": "iam.serviceAccounts.getAccessToken"},
+        }
+        return _google_error(403, DENIED_MINT, "PERMISSION_DENIED", details=[detail])
+    expires = (datetime.now(UTC) + timedelta(seconds=300)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _response(200, {"accessToken": f"ya29.sandbox.kl.{target}", "expireTime": expires})
+
+
+def keyless_bigquery(identity: str, method: str, path: str, payload: Any) -> urllib3.HTTPResponse:
+    """tables.get and dry-run jobs for keyless identities."""
+    if "/tables/" in path and method == "GET":
+        project, dataset, table = path.split("/projects/")[1].split("/")[0], path.split("/")[-3], path.split("/")[-1]
+        return _keyless_table(_keyless_marker(f"{project} {identity}"), project, dataset, table)
+    query = str(((payload or {}).get("configuration") or {}).get("query", {}).get("query", ""))
+    if not path.endswith("/jobs") or "`" not in query:
+        return _google_error(404, f"Not found: {path}", "NOT_FOUND")
+    if ((payload or {}).get("configuration") or {}).get("dryRun") is not True:
+        return _google_error(400, "The sandbox runs dry-run jobs only.", "INVALID_ARGUMENT")
+    project, dataset, table = query.split("`")[1].split(".")
+    found = _keyless_table(_keyless_marker(f"{project} {identity}"), project, dataset, table)
+    if found.status != 200:
+        return found
+    location = (payload.get("jobReference") or {}).get("location")
+    if location != json.loads(found.data)["location"]:
+        return _google_error(
+            404, f"Not found: Dataset {project}:{dataset} was not found in location {location}", "NOT_FOUND"
+        )
+    return _response(
+        200, {"kind": "bigquery#job", "status": {"state": "DONE"}, "statistics": {"totalBytesProcessed": "52428800"}}
+    )
+
+
+def _keyless_table(marker: str | None, project: str, dataset: str, table: str) -> urllib3.HTTPResponse:
+    if marker in ("notgranted", "restricted"):
+        message = (
+            f"Access Denied: Table {project}:{dataset}.{table}: Permission bigquery.tables.get denied on table "
+            f"{project}:{dataset}.{table} (or it may not exist)."
+        )
+        return _google_error(
+            403,
+            message,
+            "PERMISSION_DENIED",
+            errors=[{"message": message, "domain": "global", "reason": "accessDenied"}],
+        )
+    if marker == "vpcsc":
+        message = (
+            "VPC Service Controls: Request is prohibited by organization's policy. "
+            "vpcServiceControlsUniqueIdentifier: sandbox-2c1e6bd4a3"
+        )
+        return _google_error(
+            403,
+            message,
+            "PERMISSION_DENIED",
+            errors=[{"message": message, "domain": "global", "reason": "accessDenied"}],
+        )
+    if marker == "apidisabled":
+        message = (
+            f"BigQuery API has not been used in project {project} before or it is disabled. Enable it by visiting "
+            f"https://console.developers.google.com/apis/api/bigquery.googleapis.com/overview?project={project} "
+            "then retry."
+        )
+        info = {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "SERVICE_DISABLED",
+            "domain": "googleapis.com",
+            "metadata": {"service": "bigquery.googleapis.com", "consumer": f"projects/{project}"},
+        }
+        return _google_error(403, message, "PERMISSION_DENIED", details=[info])
+    modified = int((datetime.now(UTC) - timedelta(hours=3)).timestamp() * 1000)
+    schema = BILLING_SCHEMA[:2] if marker == "notbilling" else BILLING_SCHEMA
+    return _response(
+        200,
+        {
+            "kind": "bigquery#table",
+            "id": f"{project}:{dataset}.{table}",
+            "tableReference": {"projectId": project, "datasetId": dataset, "tableId": table},
+            "type": "TABLE",
+            "location": "asia-northeast1" if marker == "wrongloc" else TABLE_LOCATION,
+            "schema": {"fields": schema},
+            "timePartitioning": {"type": "DAY"},
+            "lastModifiedTime": str(modified),
+            "creationTime": str(modified - 86_400_000 * 30),
+            "numRows": "120000",
+        },
+    )
 
 
 def _response(status: int, body: dict[str, Any]) -> urllib3.HTTPResponse:

@@ -127,11 +127,15 @@ def record_checks(deps: Deps, assessments: list[Assessment], actor: str = "syste
     alarms = [a for a in assessments if a.alarm]
     for a in alarms:
         log.error(
-            "ALARM decryption failed org=%s provider=%s credential_id=%s key_ref=%s: check the keyring",
+            "ALARM %s org=%s provider=%s credential_id=%s key_ref=%s: %s",
+            a.result.error_code,
             a.record.org_slug,
             a.record.provider.value,
             a.record.credential_id,
             a.record.key_ref,
+            "the platform's Google access (see the catalog)"
+            if a.result.error_code == Code.GCP_PLATFORM_ACCESS_FAILED
+            else "check the keyring",
         )
     if alarms:
         deps.store.append_events([a.event for a in alarms])

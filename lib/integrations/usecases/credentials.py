@@ -15,7 +15,7 @@ from ..deps import Deps
 from ..domain import Action, CheckResult, Outcome, Provider, Status, StoredCredential, check_slug, make_event, utcnow
 from ..errors import Code, IntegrationError
 from ..providers.base import ParsedCredential
-from ..results import DeleteResult, SetupResult
+from ..results import DeleteResult, ErrorInfo, Keyless, KeylessInfo, SetupResult
 from ..vault import admit
 from ..verdict import verdict
 from .checks import guarded
@@ -35,20 +35,27 @@ def setup(
     deps: Deps,
     org_slug: str,
     provider: Provider | str,
-    credential: str | SecretStr,
+    credential: str | SecretStr | None,
     credential_name: str | None = None,
     metadata: dict[str, Any] | None = None,
     skip_validation: bool = False,
     actor: str = "system",
     on_step: StepCallback | None = None,
+    keyless: Keyless | None = None,
 ) -> SetupResult:
     """Format check -> live check (unless skipped) -> encrypt -> store (rotating) -> status sync.
 
     A rotation keeps the current credential's name and metadata unless new ones are given (`metadata={}` clears
-    them)."""
+    them). `keyless` (GCP only) sets up access without a key: nothing secret is stored, and a check that finds the
+    customer's part not done yet stores the integration PENDING with what to do, instead of refusing it."""
     started, step = time.monotonic(), on_step or (lambda _name: None)
     org_slug, provider = check_slug(org_slug), Provider.parse(provider)
-    secret, meta = admit(credential), None if metadata is None else limits.metadata_dict(metadata)
+    if (keyless is None) == (credential is None):
+        raise IntegrationError(Code.INVALID_INPUT, "Give either a credential or a keyless setup (GCP), not both.")
+    if keyless is not None and provider != Provider.GCP:
+        raise IntegrationError(Code.INVALID_INPUT, "Keyless setup exists for GCP only.")
+    secret = admit(credential) if credential is not None else None
+    meta = None if metadata is None else limits.metadata_dict(metadata)
     name = limits.credential_name(credential_name)
     require(deps, org_slug)
     if name is None or meta is None:  # a rotation keeps what it does not replace: read it only then
@@ -59,16 +66,28 @@ def setup(
     validator = deps.validators[provider]
     deps.limiter.hit(org_slug)  # the format check costs CPU too (an RSA key is validated): it counts
     step("format")
-    parsed = validator.parse(secret)
+    if keyless is not None:
+        parsed = validator.parse_keyless(org_slug, keyless.export_table, keyless.customer_service_account, utcnow())
+        meta = {**(meta or {}), "billing_export_table": parsed.info["export_table"]}
+    else:
+        assert secret is not None
+        parsed = validator.parse(secret)
     validator.check_metadata(meta or {})
     result = CheckResult(status=Status.PENDING)
+    if keyless is not None and not skip_validation:
+        step("principal")
+        validator.ensure_principal(org_slug)
     if not skip_validation:
         step("validate")
         result = guarded(lambda: validator.check(parsed, meta), org_slug)
-        _refuse_failed(deps, org_slug, provider, result, actor, started)
-    status = Status.PENDING if skip_validation else verdict(result, Status.NOT_CONFIGURED).after
+        if keyless is None:
+            _refuse_failed(deps, org_slug, provider, result, actor, started)
+    opened = Status.PENDING if keyless is not None else Status.NOT_CONFIGURED  # keyless: stored whatever it found
+    status = Status.PENDING if skip_validation else verdict(result, opened).after
     step("encrypt")
     stored = _sealed_record(deps, org_slug, provider, parsed, name, meta or {}, status, actor)
+    if result.error_code is not None:  # a keyless setup waiting on the customer: the record says what to do
+        stored.validation_error_code, stored.validation_error_message = result.error_code, result.message
     step("store")
     event = make_event(  # status_before and a rotation's message come from the replaced row (one round trip)
         org_slug,
@@ -79,7 +98,8 @@ def setup(
         started,
         credential_id=stored.credential_id,
         status_after=status,
-        message="Configured.",
+        message="Configured." if result.error_code is None else f"Configured; {result.error_code}: {result.message}",
+        error_code=result.error_code,
     )
     with deps.locks.hold([(org_slug, provider)]):  # the cache is synced in the order the store committed
         previous = deps.store.activate(stored, event)
@@ -102,6 +122,12 @@ def setup(
         checks=result.checks,
         warnings=warnings,
         rotated_credential_id=previous.credential_id if previous else None,
+        error=ErrorInfo.of(IntegrationError(result.error_code, result.message, retryable=result.retryable))
+        if result.error_code
+        else None,
+        keyless=keyless_info(deps, org_slug, parsed.info["export_table"], parsed.info["customer_service_account"])
+        if keyless is not None
+        else None,
     )
 
 
@@ -183,4 +209,64 @@ def delete(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "sy
     warnings += deps.store.erase_warnings()
     return DeleteResult(
         success=True, message=f"{provider.value} integration deleted for {org_slug}.", warnings=warnings
+    )
+
+
+def keyless_info(deps: Deps, org_slug: str, table: str | None = None, customer_sa: str | None = None) -> KeylessInfo:
+    """What the customer needs for keyless access: the org's principal, our customer and organization IDs, and the
+    commands for the grant (plain text: shown in code blocks, never rendered as markdown)."""
+    settings = getattr(deps.validators[Provider.GCP], "keyless_settings", None)
+    if settings is None:
+        raise IntegrationError(
+            Code.CONFIGURATION_ERROR,
+            "Keyless GCP is not configured: set INTEGRATIONS_GCP_PRINCIPALS_PROJECT (or INTEGRATIONS_GCP_PROJECT).",
+        )
+    require(deps, check_slug(org_slug))
+    principal = settings.principal(org_slug)
+    customer_sa = None if customer_sa == principal else customer_sa
+    return grant_commands(principal, settings.customer_id, settings.organization_id, table, customer_sa)
+
+
+def grant_commands(
+    principal: str, customer_id: str, organization_id: str, table: str | None, customer_sa: str | None
+) -> KeylessInfo:
+    """The gcloud / bq commands and the Terraform for the grant, with the org's principal filled in."""
+    project, dataset, _ = (table or "PROJECT.DATASET.TABLE").split(".")
+    member = f"serviceAccount:{principal}"
+    lines = ["# Mode a: our principal for your organization reads the billing export dataset"]
+    lines.append(f"bq add-iam-policy-binding --member={member} --role=roles/bigquery.dataViewer {project}:{dataset}")
+    reader = customer_sa or "READER_SA@PROJECT.iam.gserviceaccount.com"
+    lines += [
+        "",
+        "# Mode b (instead of a): your reader service account reads it, and our principal may impersonate it",
+        f"bq add-iam-policy-binding --member=serviceAccount:{reader} --role=roles/bigquery.dataViewer "
+        f"{project}:{dataset}",
+        f"gcloud projects add-iam-policy-binding {reader.split('@')[-1].split('.')[0]} "
+        f"--member=serviceAccount:{reader} --role=roles/bigquery.jobUser",
+        f"gcloud iam service-accounts add-iam-policy-binding {reader} --member={member} "
+        "--role=roles/iam.serviceAccountTokenCreator",
+    ]
+    if customer_id:
+        lines += [
+            "",
+            "# Only if your organization restricts sharing (iam.allowedPolicyMemberDomains): allow our customer ID",
+            f"gcloud resource-manager org-policies allow iam.allowedPolicyMemberDomains {customer_id} "
+            "--organization=YOUR_ORG_ID",
+        ]
+    terraform = "\n".join(
+        [
+            'resource "google_bigquery_dataset_iam_member" "cost_platform_reader" {',
+            f'  project    = "{project}"',
+            f'  dataset_id = "{dataset}"',
+            '  role       = "roles/bigquery.dataViewer"',
+            f'  member     = "{member}"',
+            "}",
+        ]
+    )
+    return KeylessInfo(
+        principal=principal,
+        customer_id=customer_id or None,
+        organization_id=organization_id or None,
+        commands="\n".join(lines),
+        terraform=terraform,
     )

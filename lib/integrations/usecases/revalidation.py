@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import ExitStack, closing
 
 from pydantic import BaseModel, Field
 
@@ -171,7 +171,9 @@ def revalidate_records(
     """Check `records` on per-provider thread pools (checkpool.py); write in batches on this thread."""
     report, pending = RevalidateReport(run_id=plan.run_id, total=len(records)), list[Assessment]()
     run = CheckRun(records, lambda record: assess(deps, record, plan.actor, plan.run_id), plan.limits())
-    with closing(run.completed()) as completed:  # a failed write stops the pools at once
+    with ExitStack() as scopes, closing(run.completed()) as completed:  # a failed write stops the pools at once
+        for validator in deps.validators.values():  # what a validator obtains for the run lasts the run (tokens)
+            scopes.enter_context(validator.run_scope())
         for done, (_, assessment) in enumerate(completed, 1):
             report.count(assessment)
             pending.append(assessment)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 from pyrate_limiter import Duration, Limiter, Rate
@@ -210,7 +211,10 @@ def revalidate_task(
     kms = deps.settings.kms_requests_per_minute if deps.settings else TaskLimits().kms_per_minute
     limits = TaskLimits(concurrency=concurrency, rates=rates or {}, kms_per_minute=kms)
     check = lambda record, who: assess(deps, record, who)  # noqa: E731
-    return run_task(deps.store, check, spec, limits.share(spec.count, spec.index), actor, progress)
+    with ExitStack() as scopes:  # what a validator obtains for the run lasts the task (GCP keyless tokens)
+        for validator in deps.validators.values():
+            scopes.enter_context(validator.run_scope())
+        return run_task(deps.store, check, spec, limits.share(spec.count, spec.index), actor, progress)
 
 
 def finalize_run(deps: Deps, run_id: str, actor: str = "system", force: bool = False) -> RunReport:
