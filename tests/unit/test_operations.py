@@ -136,6 +136,9 @@ class FlakyValidator:
     def parse(self, credential, stored=False):
         return self.inner.parse(credential, stored)
 
+    def run_scope(self):
+        return self.inner.run_scope()
+
     def check(self, credential, metadata=None):
         import time
 
