@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,7 +55,19 @@ def jobs() -> JobRunner:
 
 @st.cache_data(ttl=15, show_spinner="Loading the overview…")
 def _overview(fingerprint: str) -> pd.DataFrame:
-    return _service(fingerprint).overview()
+    frame = _service(fingerprint).overview()
+    frame.attrs["as_of"] = pd.Timestamp.now(tz="UTC").strftime("%H:%M:%S")  # text: Arrow serializes attrs as JSON
+    return frame
+
+
+@st.cache_data(ttl=15, show_spinner="Loading the runs…")
+def _run_changes(fingerprint: str, run_id: str | None) -> pd.DataFrame:
+    return _service(fingerprint).run_changes(run_id)
+
+
+def run_changes(run_id: str | None = None) -> pd.DataFrame:
+    """One run's status changes (by default the last bulk or nightly run), with every run in `attrs["runs"]`."""
+    return _run_changes(_env_fingerprint(), run_id)
 
 
 def overview() -> pd.DataFrame:
@@ -64,6 +77,7 @@ def overview() -> pd.DataFrame:
 
 def changed() -> None:
     _overview.clear()
+    _run_changes.clear()
 
 
 def plain(text: object) -> str:
@@ -230,17 +244,18 @@ def wait_for(job: Job, labels: dict[str, str] | None = None) -> None:
 
 
 def start_bulk(label: str, **kwargs: Any) -> None:
-    """Start a bulk re-validation in the background (one at a time, in this process, on threads)."""
-    svc, who = service(), actor()
+    """Start a bulk re-validation in the background (one at a time, in this process, on threads). Its run id is
+    made here, so every tab can show that run as in progress."""
+    svc, who, run_id = service(), actor(), f"bulk-{uuid.uuid4().hex[:16]}"
 
     def work(job: Job) -> Any:
         try:
-            return svc.revalidate_many(actor=who, progress=job.progress, **kwargs)
+            return svc.revalidate_many(actor=who, progress=job.progress, run_id=run_id, **kwargs)
         finally:
             changed()
 
     try:
-        job = jobs().start(BULK, label, work, owner=who, exclusive=True)
+        job = jobs().start(BULK, label, work, owner=who, exclusive=True, meta={"run_id": run_id})
         st.session_state[BULK_WATCH_KEY] = job.id
         st.session_state["bulk_result"] = job.id
     except IntegrationError as exc:
