@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +26,8 @@ BULK = "bulk"  # the job kind of bulk re-validations: one at a time, shown in ev
 BULK_WATCH_KEY = "bulk_watch"  # the bulk job this session saw running (refresh the page when it ends)
 FLASH_KEY = "flash"
 LOOPBACK = ["127.0.0.1", "localhost", "::1"]
+ROOT = Path(__file__).resolve().parents[1]  # where app.py is: page paths are relative to it
+DEEP_LINK_KEY = "deep_link"  # the page and query of a request that arrived before app.py ran (see through_app)
 APP_KEY = "entered_through_app"  # set by app.py once its checks (sign-in or local Host) passed
 BADGES = {"VALID": "🟢 VALID", "INVALID": "🔴 INVALID", "PENDING": "🟡 PENDING", "NOT_CONFIGURED": "⚪ NOT_CONFIGURED"}
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'])")
@@ -116,9 +120,21 @@ def local_host_allowed() -> bool:
 def through_app() -> None:
     """Every page starts here. Streamlit serves the `pages/` folder on its own (each page without app.py, so
     without sign-in or the Host check) until the first st.navigation call of the process, e.g. to the first
-    request after a start: such a run is sent to app.py instead. A run with no HTTP request (AppTest) is let be."""
+    request after a start: such a run is sent to app.py instead, with the page and the URL's query (an alert's
+    deep link is exactly such a first request): app.py reads the org from that query and opens the page asked
+    for once its checks passed. A run with no HTTP request (AppTest) is let be."""
     if st.context.headers and not st.session_state.get(APP_KEY):
-        st.switch_page("app.py")
+        caller = sys._getframe(1).f_globals.get("__file__", "")
+        page = Path(caller).resolve().relative_to(ROOT).as_posix() if caller else None
+        query = {k: st.query_params[k] for k in st.query_params}
+        st.session_state[DEEP_LINK_KEY] = (page, query)
+        st.switch_page("app.py", query_params=query)
+
+
+def deep_link() -> tuple[str, dict[str, str]] | None:
+    """The page and query a first request asked for before app.py ran (see through_app), once."""
+    link = st.session_state.pop(DEEP_LINK_KEY, None)
+    return link if link and link[0] else None
 
 
 def signed_in() -> bool:

@@ -55,6 +55,7 @@ running = _ui.jobs().get(st.session_state.get("bulk_result"))
 if running is not None and running.running:  # started here: show its progress, then the state after it
     _ui.wait_for(running)
     _ui.changed()
+    st.rerun()  # the sidebar (drawn before) shows the ended run too: one progress, not a stale second one
 _ui.show_flash()
 frame = _ui.overview()
 for warning in frame.attrs.get("warnings", []):

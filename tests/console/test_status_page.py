@@ -219,3 +219,21 @@ def test_a_filter_never_turns_a_selection_into_another_row(demo: IntegrationServ
     at.text_input(key="filter_org").input("acme").run()
     assert not [b for b in at.button if b.key == "open_setup"], "no other org's row is chosen"
     assert at.button(key="revalidate_selected").label == "Re-validate selected (0)"
+
+
+def test_a_single_check_after_a_bulk_run_keeps_the_run_shown_and_earlier_runs_can_be_picked(
+    demo: IntegrationService,
+) -> None:
+    """Issue 27: a CLI or REST validate after the run used to replace "Changes since the last run"."""
+    demo.setup("initech", "openai", openai_key("revoked"), skip_validation=True)
+    report = demo.revalidate_many(targets=[("initech", "openai")])  # a bulk run: PENDING -> INVALID
+    demo.validate("acmecorp", "openai")  # then a single check, e.g. from the CLI
+    at = app("pages/status.py")
+    picker = next(s for s in at.selectbox if s.label == "Run")
+    assert picker.value == report.run_id, "the bulk run is shown by default"
+    assert picker.options[0].startswith("Single checks") and picker.options[1].startswith("Bulk run")
+    assert ("initech", "OPENAI", _ui.badge("PENDING"), _ui.badge("INVALID")) in last_run_changes(at)
+    single = demo.runs().run_id.iloc[0]
+    picker.set_value(single).run()
+    assert not at.exception
+    assert any("Single checks" in c.value and "0 status change(s)" in c.value for c in at.caption)
