@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 from integrations import Capability, IntegrationError, IntegrationService, Provider, connect
 from integrations.jobs import Job, JobRunner
+from integrations.troubleshooting import advice
 
 ORG_KEY = "org"
 ORG_REQUEST_KEY = "org_request"
@@ -212,13 +213,29 @@ def open_page(page: str, org: str, provider: str) -> None:
     st.switch_page(page, query_params={ORG_KEY: org, PROVIDER_KEY: provider})
 
 
-def show_error(exc: IntegrationError, org: str | None = None, provider: str | None = None) -> None:
-    """The catalog entry for an error: what happened, likely causes, fixes, and a way to troubleshoot."""
+def show_error(
+    exc: IntegrationError,
+    org: str | None = None,
+    provider: str | None = None,
+    *,
+    kind: str | None = None,
+    stored: bool = True,
+    rotation: bool = False,
+) -> None:
+    """The catalog entry for an error, narrowed to the key at hand (its provider and kind; whether it was ever
+    stored, whether it was a rotation): what happened, likely causes, fixes, and a way to troubleshoot."""
     entry = exc.entry
     st.error(f"**{entry.title}** (`{exc.code}`): {plain(exc.message)}", icon="🚫")
     with st.container(border=True):
-        st.markdown("**Likely causes**\n" + "\n".join(f"- {c}" for c in entry.causes))
-        st.markdown("**What to do**\n" + "\n".join(f"- {f}" for f in entry.fixes))
+        if provider:
+            told = advice(exc.code, provider, kind, stored=stored, rotation=rotation)
+            causes, fixes, notes = told.causes, told.fixes, told.notes
+        else:
+            causes, fixes, notes = list(entry.causes), list(entry.fixes), []
+        for note in notes:
+            st.markdown(f"**{note}**")
+        st.markdown("**Likely causes**\n" + "\n".join(f"- {c}" for c in causes))
+        st.markdown("**What to do**\n" + "\n".join(f"- {f}" for f in fixes))
         if exc.retryable:
             st.caption("This is temporary: nothing was changed; retry later.")
         checks = exc.details.get("checks") or []
@@ -227,6 +244,10 @@ def show_error(exc: IntegrationError, org: str | None = None, provider: str | No
                 "**Checks**\n"
                 + "\n".join(f"- {'✅' if c['passed'] else '❌'} {c['name']} {plain(c['detail'])}" for c in checks)
             )
+    troubleshoot_link(org, provider)
+
+
+def troubleshoot_link(org: str | None, provider: str | None) -> None:
     params = {k: v for k, v in ((ORG_KEY, org), (PROVIDER_KEY, provider)) if v}
     st.page_link("pages/troubleshooting.py", label="Open troubleshooting", icon="🩺", query_params=params)
 

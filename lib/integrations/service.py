@@ -10,8 +10,9 @@ from pydantic import SecretStr
 
 from .crypto.base import Cipher
 from .deps import Deps, Parts
-from .domain import OrgApiKey, Provider, Status, StoredCredential
+from .domain import CredentialKind, OrgApiKey, Provider, Status, StoredCredential
 from .errors import IntegrationError
+from .providers import kinds
 from .providers.base import ParsedCredential, Validator
 from .results import DeleteResult, DiagnosticStep, Integration, OrgIntegrations, SetupResult, ValidateResult
 from .settings import Settings
@@ -124,6 +125,12 @@ class IntegrationService(Parts):
     def check_format(self, provider: Provider | str, credential: str | SecretStr) -> str:
         """Format-check a credential without storing or sending it; returns its hint."""
         return credentials.check_format(self.deps, provider, credential)
+
+    @staticmethod
+    def kind_of(provider: Provider | str, credential: str) -> CredentialKind | None:
+        """The kind of key `credential` is, from its prefix (GCP: a service account); None when unknown. Reads
+        the format only: nothing is stored, sent or kept."""
+        return kinds.kind_of(Provider.parse(provider), credential.strip())
 
     def get_all(self, org_slug: str) -> OrgIntegrations:
         """Every provider's integration for an org; never a secret (`warnings` when the cache disagrees)."""

@@ -4,14 +4,26 @@ The diagnosis itself is a use case: `IntegrationService.diagnose` (usecases/diag
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from pydantic import BaseModel
 
-from .domain import Provider
+from .domain import CredentialKind, Provider
 from .errors import CATALOG
 from .results import DiagnosticStep
 
-__all__ = ["MANUAL_TESTS", "WALKTHROUGHS", "DiagnosticStep", "diagnosis_frame", "explain", "guide", "manual_tests"]
+__all__ = [
+    "MANUAL_TESTS",
+    "WALKTHROUGHS",
+    "Advice",
+    "DiagnosticStep",
+    "advice",
+    "diagnosis_frame",
+    "explain",
+    "guide",
+    "manual_tests",
+]
 
 
 class ManualTest(BaseModel):
@@ -239,3 +251,74 @@ def guide() -> str:
             f"{w.title}\n  When: {w.symptom}\n  Causes:\n{causes}\n  Solutions:\n{steps}\n  Codes: {', '.join(w.codes)}"
         )
     return "\n\n".join(parts)
+
+
+# --- advice for the key at hand: the catalog's causes and fixes that apply to this provider and kind of key -------
+_PROVIDER_WORDS = {
+    Provider.OPENAI: ("openai",),
+    Provider.ANTHROPIC: ("anthropic", "claude"),
+    Provider.GCP: ("gcp", "google", "bigquery", "service account", "service-account"),
+}
+_ADMIN_WORDS = ("admin key", "usage read", "api.usage.read", "cost")
+_INFERENCE_WORDS = ("restricted key", "models scope", "inference")
+_INCONCLUSIVE = {"RATE_LIMITED", "NETWORK_ERROR", "PROVIDER_UNAVAILABLE"}
+_REVALIDATE = re.compile(r",? ?(and |then )?re-?validate( it)?\b", re.IGNORECASE)
+
+
+class Advice(BaseModel):
+    """What to tell an operator about one error on one key: causes and fixes that apply to it, and notes."""
+
+    code: str
+    title: str
+    causes: list[str]
+    fixes: list[str]
+    notes: list[str] = []
+    retryable: bool = False
+
+
+def _applies(text: str, provider: Provider, kind: CredentialKind | None) -> bool:
+    low = text.lower()
+    for other, words in _PROVIDER_WORDS.items():
+        if other != provider and any(w in low for w in words) and not any(w in low for w in _PROVIDER_WORDS[provider]):
+            return False
+    if provider == Provider.GCP:  # no Admin or inference keys: a sentence about them is another provider's
+        mentions_gcp = any(w in low for w in _PROVIDER_WORDS[provider])
+        return mentions_gcp or not any(w in low for w in _ADMIN_WORDS + _INFERENCE_WORDS)
+    if kind is not None and kind != CredentialKind.ADMIN and any(w in low for w in _ADMIN_WORDS):
+        return False
+    return not (kind == CredentialKind.ADMIN and any(w in low for w in _INFERENCE_WORDS))
+
+
+def advice(
+    code: str,
+    provider: Provider | str,
+    kind: CredentialKind | str | None = None,
+    *,
+    stored: bool = True,
+    rotation: bool = False,
+) -> Advice:
+    """The catalog entry for `code`, narrowed to the key at hand: only causes and fixes that apply to `provider`
+    and the credential `kind` (another provider's or another kind's are left out; if none is left, all are kept).
+    `stored=False` is a key that was never stored (a setup or a rotation that failed): nothing says to re-validate
+    it, an inconclusive check offers storing it as PENDING (skip validation), and for a rotation a note says the
+    current key is unchanged."""
+    provider = Provider.parse(provider)
+    kind = CredentialKind(kind) if isinstance(kind, str) else kind
+    entry = CATALOG.get(code)
+    if entry is None:
+        return Advice(code=code, title=code, causes=[], fixes=[], notes=[])
+    causes = [c for c in entry.causes if _applies(c, provider, kind)] or list(entry.causes)
+    fixes = [f for f in entry.fixes if _applies(f, provider, kind)] or list(entry.fixes)
+    notes: list[str] = []
+    if not stored:
+        fixes = [_REVALIDATE.sub(", then save it again", f) for f in fixes]
+        if code in _INCONCLUSIVE:
+            fixes.append(
+                "The key could not be checked now: to keep it anyway, store it as PENDING (console: tick Skip "
+                "validation; CLI: --skip-validation; API: skip_validation=true) and re-validate it later."
+            )
+        if rotation:
+            notes.append("Nothing was rotated: the current key is unchanged, still stored and still in use.")
+    elif code in _INCONCLUSIVE:
+        notes.append("The check was inconclusive: the stored status was kept.")
+    return Advice(code=code, title=entry.title, causes=causes, fixes=fixes, notes=notes, retryable=entry.retryable)
