@@ -15,6 +15,7 @@ from ..deps import Deps
 from ..domain import Action, CheckResult, Outcome, Provider, Status, StoredCredential, check_slug, make_event, utcnow
 from ..errors import Code, IntegrationError
 from ..providers.base import ParsedCredential
+from ..providers.kinds import kind_of, known_prefix
 from ..results import DeleteResult, SetupResult
 from ..vault import admit
 from ..verdict import verdict
@@ -59,8 +60,16 @@ def setup(
     validator = deps.validators[provider]
     deps.limiter.hit(org_slug)  # the format check costs CPU too (an RSA key is validated): it counts
     step("format")
-    parsed = validator.parse(secret)
-    validator.check_metadata(meta or {})
+    try:
+        parsed = validator.parse(secret)
+        validator.check_metadata(meta or {})
+    except IntegrationError as exc:  # refused before any check: still a try the audit log must show
+        message = f"Not stored: {exc.message} (rejected input: {rejected_hint(provider, secret)})"
+        event = make_event(
+            org_slug, provider, Action.SETUP, Outcome.REJECTED, actor, started, error_code=exc.code, message=message
+        )
+        record(deps, event)
+        raise
     result = CheckResult(status=Status.PENDING)
     if not skip_validation:
         step("validate")
@@ -101,6 +110,18 @@ def setup(
         warnings=warnings,
         rotated_credential_id=previous.credential_id if previous else None,
     )
+
+
+def rejected_hint(provider: Provider, secret: SecretStr) -> str:
+    """What may be said of a key refused by its format, never any of its secret part: the kind its prefix names
+    (a public prefix such as sk-proj-) or none, and its length."""
+    text = secret.get_secret_value().strip()
+    if provider == Provider.GCP:
+        shape = "JSON object" if text.startswith("{") else "not a JSON object"
+        return f"{shape}, {len(text)} characters"
+    kind, prefix = kind_of(provider, text), known_prefix(provider, text)
+    named = f"starts with {prefix} ({kind.label})" if prefix and kind else "no known key prefix"
+    return f"{named}, {len(text)} characters"
 
 
 def _refuse_failed(
