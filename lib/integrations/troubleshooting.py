@@ -88,8 +88,8 @@ class Walkthrough(BaseModel):
 WALKTHROUGHS = [
     Walkthrough(
         title="Organization API key not found",
-        symptom="The frontend's calls answer 401 ORG_API_KEY_MISSING / ORG_API_KEY_INVALID, 403 "
-        "ORG_API_KEY_FORBIDDEN or 404 ORG_NOT_FOUND.",
+        symptom="The frontend's calls answer 401 ORG_API_KEY_MISSING / ORG_API_KEY_INVALID or 403 "
+        "ORG_API_KEY_FORBIDDEN (an unknown org answers 401 too: its slug has no live key).",
         causes=[
             "The request has no X-API-Key header (the frontend did not send the org's key).",
             "The key was revoked or rotated (`integrations org key rotate`), or copied incompletely.",
@@ -129,6 +129,8 @@ WALKTHROUGHS = [
             "ciphertext is erased in the same transaction.",
             "Inconclusive (NETWORK_ERROR, PROVIDER_UNAVAILABLE, RATE_LIMITED): retry after the time given "
             "(Retry-After); check the provider's status page.",
+            "To keep a key the provider cannot check now, retry the setup with skip_validation=true (console: "
+            "Skip validation; CLI: --skip-validation): it is stored as PENDING; re-validate it later.",
         ],
         codes=[
             "INSUFFICIENT_PERMISSIONS",

@@ -29,3 +29,11 @@ def test_a_network_error_offers_storing_as_pending_and_a_failed_rotation_keeps_t
     assert any("skip_validation" in f and "PENDING" in f for f in told.fixes)
     assert any("current key is unchanged" in n for n in told.notes)
     assert not advice("NETWORK_ERROR", "openai", stored=True).fixes[-1].startswith("The key could not")
+
+
+def test_the_guide_offers_skip_validation_and_no_404_the_api_cannot_answer() -> None:
+    from integrations.troubleshooting import guide
+
+    text = guide()
+    assert "skip_validation=true" in text and "PENDING" in text
+    assert "404 ORG_NOT_FOUND" not in text

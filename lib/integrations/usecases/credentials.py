@@ -25,6 +25,7 @@ from .registry import require
 
 log = logging.getLogger("integrations")
 StepCallback = Callable[[str], None]
+CONFIGURED, DELETED = "Integration configured successfully", "Integration deleted successfully"  # the seed's words
 
 
 def check_format(deps: Deps, provider: Provider | str, credential: str | SecretStr) -> str:
@@ -97,13 +98,13 @@ def setup(
     log.info(
         "setup org=%s provider=%s credential_id=%s status=%s", org_slug, provider.value, stored.credential_id, status
     )
-    verb = "rotated (the previous credential was deactivated and erased)" if previous else "configured"
+    done = "rotated: the previous credential was deactivated and erased" if previous else "configured"
     return SetupResult(
         success=True,
         provider=provider,
         credential_id=stored.credential_id,
         validation_status=status,
-        message=f"{provider.value} credential {verb}; status {status.value}.",
+        message=f"{CONFIGURED}. {provider.label} credential {done}; status {status.value}.",
         credential_kind=parsed.kind,
         capabilities=result.capabilities,
         checks=result.checks,
@@ -199,5 +200,7 @@ def delete(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "sy
             raise missing
         warnings = sync(deps, [(org_slug, provider, Status.NOT_CONFIGURED, None)], actor)
     return DeleteResult(
-        success=True, message=f"{provider.value} integration deleted for {org_slug}.", warnings=warnings
+        success=True,
+        message=f"{DELETED}. {provider.label} credential of {org_slug} deactivated; its ciphertext erased.",
+        warnings=warnings,
     )
