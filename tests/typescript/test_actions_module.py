@@ -35,7 +35,8 @@ def test_the_seed_snippets_run_against_the_api(
     (work / "node_modules").symlink_to(PACKAGE / "node_modules")
     source = (SEED / "snippets.ts").read_text()
     assert '"@/actions/integrations"' in source
-    (work / "snippets" / "seed.ts").write_text(source.replace('"@/actions/integrations"', '"../src/actions/integrations.js"'))
+    relative = source.replace('"@/actions/integrations"', '"../src/actions/integrations.js"')
+    (work / "snippets" / "seed.ts").write_text(relative)
     compiled = subprocess.run([str(node_modules / "tsc"), "-p", str(work)], capture_output=True, text=True)
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     env = {
