@@ -8,7 +8,7 @@ PORT ?= 8501
 TS := clients/typescript
 TS_DEPS := $(TS)/node_modules/.package-lock.json
 
-.PHONY: install data run reset notebook api test lint bench bench-tasks audit-security clean ts-types
+.PHONY: install data run reset notebook api cli test lint bench bench-tasks bench-console audit-security clean ts-types
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ notebook: data
 
 api: data
 	$(BIN)/integrations api
+
+# the CLI is installed in the venv, not on PATH: `make cli ARGS="status acmecorp"` (or `. .venv/bin/activate`)
+cli: install
+	$(BIN)/integrations $(ARGS)
 
 lint: install
 	$(BIN)/ruff check lib tests app.py pages

@@ -11,6 +11,7 @@ import typer
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from . import cli_reads
 from .cli_keys import key_app, org_app
 from .cli_output import Actor, JsonOpt, _actor, _capabilities, _emit, _service, _warn, err, literal, out
 from .cli_runs import revalidate_app
@@ -146,6 +147,7 @@ def validate(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = Fa
             as_json,
             result.model_dump(mode="json"),
             f"[{colour}]{result.validation_status.value}[/]: {literal(result.message)}"
+            + (f"\n[bold]{result.error.code}[/] · [dim]Fix:[/] {literal(result.error.hint)}" if result.error else "")
             + _capabilities(result.capabilities),
         )
         _warn([] if as_json else result.warnings)
@@ -163,6 +165,8 @@ def delete(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = Fals
 
 
 app.add_typer(revalidate_app, name="revalidate")
+app.command("get")(cli_reads.get_one)
+app.command("diagnose")(cli_reads.diagnose)
 
 
 @app.command()

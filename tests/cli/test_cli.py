@@ -190,3 +190,24 @@ def test_demo_writes_the_org_keys_to_a_private_file_not_the_terminal(env: dict[s
     lines = dict(line.split("\t") for line in keys_file.read_text().splitlines())
     assert set(lines) >= {"acmecorp", "globex", "hooli"} and lines["acmecorp"].startswith("acmecorp_api_")
     assert run("demo")[1].strip() == "Demo orgs already present." and len(keys_file.read_text().splitlines()) == 6
+
+
+def test_get_one_and_diagnose_with_codes_and_fixes(env: dict[str, str]) -> None:
+    """Issue 27: no get-one and no diagnose command; validate printed no code or fix."""
+    assert run("demo")[0] == 0
+    code, output = run("get", "globex", "openai")
+    assert code == 0 and "INVALID_CREDENTIAL" in output and "fix" in output and "sk-proj-..." in output
+    assert as_json("get", "globex", "openai")[1]["status"] == "INVALID"
+    code, output = run("diagnose", "umbrella", "gcp")
+    assert code == 1 and "FAIL" in output and "INSUFFICIENT_PERMISSIONS" in output and "Grant" in output
+    code, steps = as_json("diagnose", "acmecorp", "openai")
+    assert code == 0 and all(s["passed"] is not False for s in steps)
+    code, output = run("validate", "globex", "openai")
+    assert code == 1 and "INVALID_CREDENTIAL" in output and "Fix:" in output
+
+
+def test_revalidate_prints_its_report_as_tables_after_the_bar(env: dict[str, str]) -> None:
+    assert run("demo")[0] == 0
+    result = CliRunner().invoke(app, ["revalidate"])
+    assert result.exit_code == 0
+    assert "checked" in result.stdout and "status changes" in result.stdout and "{" not in result.stdout
