@@ -66,6 +66,10 @@ audit-security: install
 bench: install
 	$(BIN)/python -m tests.benchmarks
 
+# the console's first render in Chromium at 2,000 and 10,000 orgs (status page cold and warm, audit log's first page)
+bench-console: install
+	$(BIN)/python -m tests.benchmarks.console
+
 # a nightly re-validation as a job of tasks: 1 vs 2 task processes at 200 ms (BENCH_TASKS_N=10000), BigQuery jobs per
 # run on the double at two N (several minutes, so a target of its own)
 bench-tasks: install
