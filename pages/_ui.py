@@ -333,3 +333,34 @@ def plain_warning(text: str) -> None:
 
 
 MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$:")
+
+
+DANGER_CSS = "<style>{}</style>"
+
+
+def danger(*keys: str) -> None:
+    """Draw these buttons red: the destructive confirmations (delete), and only those."""
+    rules = " ".join(
+        f".st-key-{k} button {{background-color: #c62828; border-color: #c62828; color: white;}}" for k in keys
+    )
+    st.html(DANGER_CSS.format(rules))
+
+
+def blank(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns with no value shown empty, not as None or nan."""
+    text = frame.select_dtypes(include="object").columns
+    return frame.assign(**{c: frame[c].where(frame[c].notna(), "") for c in text})
+
+
+def headers(frame: pd.DataFrame) -> dict[str, str]:
+    """Readable column headers for a table of snake_case fields: org_slug -> Org slug."""
+    return {c: c.replace("_", " ").capitalize() for c in frame.columns}
+
+
+def cell(value: object) -> str:
+    """One value as people read it: nothing for None/nan, timestamps to the second in UTC."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d %H:%M:%S} UTC"
+    return str(value)

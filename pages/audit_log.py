@@ -107,6 +107,4 @@ if table.selection.rows:
         st.subheader("Event detail")
         st.caption("Select another row to see its detail.")
         # plain text: messages can echo names and provider text
-        st.code(
-            "\n".join(f"{name:<14} {'' if value is None else value}" for name, value in event.items()), language=None
-        )
+        st.code("\n".join(f"{name:<14} {_ui.cell(value)}" for name, value in event.items()), language=None)

@@ -166,6 +166,7 @@ with st.container(border=True):
             st.error(f"Delete the {label} credential of {org}? The ciphertext is erased; the history is kept.")
             c1, c2 = st.columns(2)
             c1.button("Yes, delete", key="delete_confirm", type="primary", on_click=delete)
+            _ui.danger("delete_confirm")
             c2.button("Cancel", key="delete_cancel", on_click=lambda: st.session_state.pop(CONFIRM_KEY, None))
 
 # --- the form: every field but the secret survives a failed submit ------------------------------------------

@@ -80,9 +80,25 @@ if job is not None and not job.running:
             f"{job.label}: {report.total} checked in {report.duration_s:.1f}s ({outcomes}); "
             f"{len(report.changed)} status change(s)."
         )
+        if report.drift_fixed:
+            st.info(f"The status cache was repaired after the run: {report.drift_fixed} drift(s) fixed.")
+        for warning in report.warnings:
+            _ui.plain_warning(warning)
         if report.changed:
             shown = ["org_slug", "provider", "before", "after", "error_code", "credential_name"]
-            st.dataframe(pd.DataFrame(report.changed).reindex(columns=shown), key="bulk_changed", hide_index=True)
+            st.dataframe(
+                _ui.blank(pd.DataFrame(report.changed).reindex(columns=shown)),
+                key="bulk_changed",
+                hide_index=True,
+                column_config={
+                    "org_slug": "Org",
+                    "provider": "Provider",
+                    "before": "Before",
+                    "after": "After",
+                    "error_code": "Error",
+                    "credential_name": "Name",
+                },
+            )
         if report.missing:
             st.warning(f"Not configured any more, not checked: {_ui.plain(', '.join(report.missing))}")
     st.button("Dismiss", key="bulk_dismiss", on_click=lambda: st.session_state.pop("bulk_result", None))
@@ -124,7 +140,7 @@ st.caption(
     + (f" ({hidden} more selected but hidden by the filters: not acted on)" if hidden else "")
 )
 table = st.dataframe(
-    queue.assign(status=queue.status.map(_ui.badge), cached_status=queue.cached_status.map(_ui.badge)),
+    _ui.blank(queue.assign(status=queue.status.map(_ui.badge), cached_status=queue.cached_status.map(_ui.badge))),
     key=TABLE_KEY,
     on_select="rerun",
     selection_mode="multi-row",
@@ -189,7 +205,8 @@ if plan is not None:
     if not plan["drifts"]:
         st.info("No drift: the status cache agrees with the system of record.")
     else:
-        st.dataframe(pd.DataFrame(plan["drifts"]), hide_index=True, key="reconcile_drifts")
+        drifts = _ui.blank(pd.DataFrame(plan["drifts"]))
+        st.dataframe(drifts, hide_index=True, key="reconcile_drifts", column_config=_ui.headers(drifts))
         st.button(f"Fix {len(plan['drifts'])} drift(s)", key="reconcile_apply", type="primary", on_click=reconcile)
 
 # --- the runs: the last bulk or nightly run's changes by default, any earlier run on request --------------------
@@ -255,6 +272,7 @@ else:
         shown = last.assign(
             status_before=last.status_before.map(_ui.badge), status_after=last.status_after.map(_ui.badge)
         )
+        shown = _ui.blank(shown)
         shown.attrs = {}  # the run's bounds are shown above; Arrow cannot carry timestamps in attrs
         st.dataframe(
             shown,
