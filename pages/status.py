@@ -61,6 +61,9 @@ frame = _ui.overview()
 for warning in frame.attrs.get("warnings", []):
     _ui.plain_warning(warning)
 configured = frame[frame.status != "NOT_CONFIGURED"]
+asof, refresh = st.columns([5, 1])
+asof.caption(f"As of {frame.attrs.get('as_of', '')} UTC (the overview is kept up to 15 s; actions here refresh it)")
+refresh.button("Refresh", key="refresh_overview", on_click=_ui.changed)
 kpis = st.columns(6)
 kpis[0].metric("Orgs", frame.org_slug.nunique())
 kpis[1].metric("Configured", len(configured))
