@@ -8,7 +8,7 @@ PORT ?= 8501
 TS := clients/typescript
 TS_DEPS := $(TS)/node_modules/.package-lock.json
 
-.PHONY: install data run reset notebook api test lint bench bench-tasks audit-security clean ts-types
+.PHONY: install data run reset notebook api cli test lint bench bench-tasks bench-console audit-security clean ts-types
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ notebook: data
 api: data
 	$(BIN)/integrations api
 
+# the CLI is installed in the venv, not on PATH: `make cli ARGS="status acmecorp"` (or `. .venv/bin/activate`)
+cli: install
+	$(BIN)/integrations $(ARGS)
+
 lint: install
 	$(BIN)/ruff check lib tests app.py pages
 	$(BIN)/mypy lib --ignore-missing-imports --warn-unused-ignores
@@ -62,6 +66,10 @@ audit-security: install
 
 bench: install
 	$(BIN)/python -m tests.benchmarks
+
+# the console's first render in Chromium at 2,000 and 10,000 orgs (status page cold and warm, audit log's first page)
+bench-console: install
+	$(BIN)/python -m tests.benchmarks.console
 
 # a nightly re-validation as a job of tasks: 1 vs 2 task processes at 200 ms (BENCH_TASKS_N=10000), BigQuery jobs per
 # run on the double at two N (several minutes, so a target of its own)

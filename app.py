@@ -63,4 +63,8 @@ pages = [
     st.Page("pages/troubleshooting.py", title="Troubleshooting", icon="🩺"),
     st.Page("pages/audit_log.py", title="Audit log", icon="📜"),
 ]
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+link = _ui.deep_link()
+if link is not None:  # the first request of the process asked for another page (and org): open it, as asked
+    st.switch_page(link[0], query_params=link[1])
+navigation.run()

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
+import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +18,7 @@ import pandas as pd
 import streamlit as st
 from integrations import Capability, IntegrationError, IntegrationService, Provider, connect
 from integrations.jobs import Job, JobRunner
+from integrations.troubleshooting import advice
 
 ORG_KEY = "org"
 ORG_REQUEST_KEY = "org_request"
@@ -23,6 +27,8 @@ BULK = "bulk"  # the job kind of bulk re-validations: one at a time, shown in ev
 BULK_WATCH_KEY = "bulk_watch"  # the bulk job this session saw running (refresh the page when it ends)
 FLASH_KEY = "flash"
 LOOPBACK = ["127.0.0.1", "localhost", "::1"]
+ROOT = Path(__file__).resolve().parents[1]  # where app.py is: page paths are relative to it
+DEEP_LINK_KEY = "deep_link"  # the page and query of a request that arrived before app.py ran (see through_app)
 APP_KEY = "entered_through_app"  # set by app.py once its checks (sign-in or local Host) passed
 BADGES = {"VALID": "🟢 VALID", "INVALID": "🔴 INVALID", "PENDING": "🟡 PENDING", "NOT_CONFIGURED": "⚪ NOT_CONFIGURED"}
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'])")
@@ -54,7 +60,19 @@ def jobs() -> JobRunner:
 
 @st.cache_data(ttl=15, show_spinner="Loading the overview…")
 def _overview(fingerprint: str) -> pd.DataFrame:
-    return _service(fingerprint).overview()
+    frame = _service(fingerprint).overview()
+    frame.attrs["as_of"] = pd.Timestamp.now(tz="UTC").strftime("%H:%M:%S")  # text: Arrow serializes attrs as JSON
+    return frame
+
+
+@st.cache_data(ttl=15, show_spinner="Loading the runs…")
+def _run_changes(fingerprint: str, run_id: str | None) -> pd.DataFrame:
+    return _service(fingerprint).run_changes(run_id)
+
+
+def run_changes(run_id: str | None = None) -> pd.DataFrame:
+    """One run's status changes (by default the last bulk or nightly run), with every run in `attrs["runs"]`."""
+    return _run_changes(_env_fingerprint(), run_id)
 
 
 def overview() -> pd.DataFrame:
@@ -64,6 +82,7 @@ def overview() -> pd.DataFrame:
 
 def changed() -> None:
     _overview.clear()
+    _run_changes.clear()
 
 
 def plain(text: object) -> str:
@@ -102,9 +121,21 @@ def local_host_allowed() -> bool:
 def through_app() -> None:
     """Every page starts here. Streamlit serves the `pages/` folder on its own (each page without app.py, so
     without sign-in or the Host check) until the first st.navigation call of the process, e.g. to the first
-    request after a start: such a run is sent to app.py instead. A run with no HTTP request (AppTest) is let be."""
+    request after a start: such a run is sent to app.py instead, with the page and the URL's query (an alert's
+    deep link is exactly such a first request): app.py reads the org from that query and opens the page asked
+    for once its checks passed. A run with no HTTP request (AppTest) is let be."""
     if st.context.headers and not st.session_state.get(APP_KEY):
-        st.switch_page("app.py")
+        caller = sys._getframe(1).f_globals.get("__file__", "")
+        page = Path(caller).resolve().relative_to(ROOT).as_posix() if caller else None
+        query = {k: st.query_params[k] for k in st.query_params}
+        st.session_state[DEEP_LINK_KEY] = (page, query)
+        st.switch_page("app.py", query_params=query)
+
+
+def deep_link() -> tuple[str, dict[str, str]] | None:
+    """The page and query a first request asked for before app.py ran (see through_app), once."""
+    link = st.session_state.pop(DEEP_LINK_KEY, None)
+    return link if link and link[0] else None
 
 
 def signed_in() -> bool:
@@ -182,13 +213,29 @@ def open_page(page: str, org: str, provider: str) -> None:
     st.switch_page(page, query_params={ORG_KEY: org, PROVIDER_KEY: provider})
 
 
-def show_error(exc: IntegrationError, org: str | None = None, provider: str | None = None) -> None:
-    """The catalog entry for an error: what happened, likely causes, fixes, and a way to troubleshoot."""
+def show_error(
+    exc: IntegrationError,
+    org: str | None = None,
+    provider: str | None = None,
+    *,
+    kind: str | None = None,
+    stored: bool = True,
+    rotation: bool = False,
+) -> None:
+    """The catalog entry for an error, narrowed to the key at hand (its provider and kind; whether it was ever
+    stored, whether it was a rotation): what happened, likely causes, fixes, and a way to troubleshoot."""
     entry = exc.entry
     st.error(f"**{entry.title}** (`{exc.code}`): {plain(exc.message)}", icon="🚫")
     with st.container(border=True):
-        st.markdown("**Likely causes**\n" + "\n".join(f"- {c}" for c in entry.causes))
-        st.markdown("**What to do**\n" + "\n".join(f"- {f}" for f in entry.fixes))
+        if provider:
+            told = advice(exc.code, provider, kind, stored=stored, rotation=rotation)
+            causes, fixes, notes = told.causes, told.fixes, told.notes
+        else:
+            causes, fixes, notes = list(entry.causes), list(entry.fixes), []
+        for note in notes:
+            st.markdown(f"**{note}**")
+        st.markdown("**Likely causes**\n" + "\n".join(f"- {c}" for c in causes))
+        st.markdown("**What to do**\n" + "\n".join(f"- {f}" for f in fixes))
         if exc.retryable:
             st.caption("This is temporary: nothing was changed; retry later.")
         checks = exc.details.get("checks") or []
@@ -197,6 +244,10 @@ def show_error(exc: IntegrationError, org: str | None = None, provider: str | No
                 "**Checks**\n"
                 + "\n".join(f"- {'✅' if c['passed'] else '❌'} {c['name']} {plain(c['detail'])}" for c in checks)
             )
+    troubleshoot_link(org, provider)
+
+
+def troubleshoot_link(org: str | None, provider: str | None) -> None:
     params = {k: v for k, v in ((ORG_KEY, org), (PROVIDER_KEY, provider)) if v}
     st.page_link("pages/troubleshooting.py", label="Open troubleshooting", icon="🩺", query_params=params)
 
@@ -230,17 +281,18 @@ def wait_for(job: Job, labels: dict[str, str] | None = None) -> None:
 
 
 def start_bulk(label: str, **kwargs: Any) -> None:
-    """Start a bulk re-validation in the background (one at a time, in this process, on threads)."""
-    svc, who = service(), actor()
+    """Start a bulk re-validation in the background (one at a time, in this process, on threads). Its run id is
+    made here, so every tab can show that run as in progress."""
+    svc, who, run_id = service(), actor(), f"bulk-{uuid.uuid4().hex[:16]}"
 
     def work(job: Job) -> Any:
         try:
-            return svc.revalidate_many(actor=who, progress=job.progress, **kwargs)
+            return svc.revalidate_many(actor=who, progress=job.progress, run_id=run_id, **kwargs)
         finally:
             changed()
 
     try:
-        job = jobs().start(BULK, label, work, owner=who, exclusive=True)
+        job = jobs().start(BULK, label, work, owner=who, exclusive=True, meta={"run_id": run_id})
         st.session_state[BULK_WATCH_KEY] = job.id
         st.session_state["bulk_result"] = job.id
     except IntegrationError as exc:
@@ -281,3 +333,34 @@ def plain_warning(text: str) -> None:
 
 
 MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$:")
+
+
+DANGER_CSS = "<style>{}</style>"
+
+
+def danger(*keys: str) -> None:
+    """Draw these buttons red: the destructive confirmations (delete), and only those."""
+    rules = " ".join(
+        f".st-key-{k} button {{background-color: #c62828; border-color: #c62828; color: white;}}" for k in keys
+    )
+    st.html(DANGER_CSS.format(rules))
+
+
+def blank(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns with no value shown empty, not as None or nan."""
+    text = frame.select_dtypes(include="object").columns
+    return frame.assign(**{c: frame[c].where(frame[c].notna(), "") for c in text})
+
+
+def headers(frame: pd.DataFrame) -> dict[str, str]:
+    """Readable column headers for a table of snake_case fields: org_slug -> Org slug."""
+    return {c: c.replace("_", " ").capitalize() for c in frame.columns}
+
+
+def cell(value: object) -> str:
+    """One value as people read it: nothing for None/nan, timestamps to the second in UTC."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d %H:%M:%S} UTC"
+    return str(value)

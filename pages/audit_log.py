@@ -1,31 +1,41 @@
-"""Audit log: the event history with filters, a timeline, one event's detail, and CSV export."""
+"""Audit log: the event history with filters, a timeline, one page of events at a time, one event's detail, and
+CSV export (built only when asked for). The sidebar's org is the default scope."""
 
 from datetime import UTC, datetime, timedelta
 
 import altair as alt
 import streamlit as st
+from integrations import Provider
+from integrations.domain import Action, Outcome
 from integrations.views import events_view
 
 from pages import _ui
 
 _ui.through_app()
 
+PAGE_SIZE = 100  # rows sent to the browser per page: the history can be hundreds of thousands of events
+
 svc = _ui.service()
 st.title("Audit log")
 today = datetime.now(UTC).date()
+sidebar_org = st.session_state.get(_ui.ORG_KEY) or st.query_params.get(_ui.ORG_KEY)
+everyone = not sidebar_org or st.toggle(
+    "All organizations", key="audit_all_orgs", help=f"Off: only {sidebar_org}, the org chosen in the sidebar."
+)
 f1, f2, f3 = st.columns(3)
 f4, f5, f6 = st.columns(3)
 span = f6.date_input("Time range", (today - timedelta(days=30), today), key="audit_range")
 start = span[0] if isinstance(span, tuple) and span else today - timedelta(days=30)  # a range being picked: 1 date
-# the store reads from the range's first day on (BigQuery scans only those days), not the whole history
-events = events_view(svc.events(since=datetime.combine(start, datetime.min.time(), UTC)))
+# the store reads from the range's first day on (BigQuery scans only those days), not the whole history; for the
+# sidebar's org, only that org's events
+since = datetime.combine(start, datetime.min.time(), UTC)
+events = events_view(svc.events(org_slug=None if everyone else sidebar_org, since=since))
 
-orgs = f1.multiselect("Org", sorted(events.org_slug.unique()), key="audit_org")
-providers = f2.multiselect("Provider", ["OPENAI", "ANTHROPIC", "GCP"], key="audit_provider")
-actions = f3.multiselect(
-    "Action", ["SETUP", "VALIDATE", "DELETE", "SYNC", "RECONCILE", "REWRAP", "ALERT"], key="audit_action"
-)
-outcomes = f4.multiselect("Outcome", ["SUCCESS", "REJECTED", "INCONCLUSIVE", "FAILED"], key="audit_outcome")
+orgs = f1.multiselect("Org", sorted(events.org_slug.unique()), key="audit_org", disabled=not everyone)
+orgs = orgs if everyone else []
+providers = f2.multiselect("Provider", [p.value for p in Provider], key="audit_provider")
+actions = f3.multiselect("Action", [a.value for a in Action], key="audit_action")
+outcomes = f4.multiselect("Outcome", [o.value for o in Outcome], key="audit_outcome")
 actors = f5.multiselect("Actor", sorted(events.actor.dropna().unique()), key="audit_actor")
 
 view = events
@@ -43,7 +53,8 @@ if isinstance(span, tuple) and len(span) == 2:
     view = view[view["at"] <= end]
 view = view.reset_index(drop=True)
 
-st.caption(f"{len(view):,} of {len(events):,} events since {start:%Y-%m-%d}")
+scope = "" if everyone else f" for {_ui.plain(sidebar_org)}"
+st.caption(f"{len(view):,} of {len(events):,} events{scope} since {start:%Y-%m-%d}")
 if not view.empty:
     timeline = view.assign(day=view["at"].dt.floor("D")).groupby(["day", "action"]).size().reset_index(name="events")
     st.altair_chart(
@@ -52,8 +63,14 @@ if not view.empty:
         .encode(x=alt.X("day:T", title=None), y="events:Q", color="action:N"),
         width="stretch",
     )
+pages = max(1, -(-len(view) // PAGE_SIZE))
+page = 1
+if pages > 1:
+    page = int(st.number_input(f"Page (of {pages:,}, {PAGE_SIZE} events each)", 1, pages, 1, key="audit_page"))
+first = (page - 1) * PAGE_SIZE
+shown = view.iloc[first : first + PAGE_SIZE]
 table = st.dataframe(
-    view,
+    shown,
     key="audit_table",
     hide_index=True,
     width="stretch",
@@ -76,15 +93,18 @@ table = st.dataframe(
         "event_id": "Event id",
     },
 )
-st.download_button(
-    "Export CSV", view.to_csv(index=False), file_name="org_integration_events.csv", mime="text/csv", key="audit_export"
+st.download_button(  # the CSV is built when clicked, not sent with every page load
+    f"Export CSV ({len(view):,} events)",
+    lambda: view.to_csv(index=False),
+    file_name="org_integration_events.csv",
+    mime="text/csv",
+    key="audit_export",
+    on_click="ignore",
 )
 if table.selection.rows:
-    event = view.iloc[table.selection.rows[0]]
+    event = shown.iloc[table.selection.rows[0]]
     with st.container(border=True):
         st.subheader("Event detail")
         st.caption("Select another row to see its detail.")
         # plain text: messages can echo names and provider text
-        st.code(
-            "\n".join(f"{name:<14} {'' if value is None else value}" for name, value in event.items()), language=None
-        )
+        st.code("\n".join(f"{name:<14} {_ui.cell(value)}" for name, value in event.items()), language=None)

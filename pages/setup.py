@@ -34,9 +34,10 @@ provider = _ui.provider_picker("setup_provider")
 label = Provider(provider).label
 
 
-def start(kind: str, title: str, work: Callable[[Job], Any]) -> None:
+def start(kind: str, title: str, work: Callable[[Job], Any], **context: Any) -> None:
+    """Run `work` in the background; `context` (the key's kind, whether it rotates one) shapes the advice."""
     job = _ui.jobs().start(kind, title, work, owner=_ui.actor())
-    st.session_state[JOB_KEY] = {"id": job.id, "org": org, "provider": provider, "kind": kind}
+    st.session_state[JOB_KEY] = {"id": job.id, "org": org, "provider": provider, "kind": kind, **context}
 
 
 def submit() -> None:
@@ -65,6 +66,8 @@ def submit() -> None:
             actor=who,
             on_step=job.step,
         ),
+        key_kind=svc.kind_of(provider, secret),  # the kind only (from the prefix), never the key
+        rotation=bool(svc.get_one(org, provider).credential_id),
     )
 
 
@@ -97,9 +100,14 @@ def delete() -> None:
     _ui.changed()
 
 
-def show_outcome(kind: str, job: Job) -> None:
+def show_outcome(kind: str, job: Job, context: dict[str, Any]) -> None:
     if job.error is not None:
-        _ui.show_error(job.error, org, provider)
+        if kind == "setup":  # the key entered was not stored: no re-validating it; a rotation kept the current key
+            key_kind, rotation = context.get("key_kind"), bool(context.get("rotation"))
+            _ui.show_error(job.error, org, provider, kind=key_kind, stored=False, rotation=rotation)
+        else:
+            stored_kind = svc.get_one(org, provider).credential_kind
+            _ui.show_error(job.error, org, provider, kind=stored_kind.value if stored_kind else None)
         return
     result = job.result
     if kind == "setup":
@@ -110,6 +118,8 @@ def show_outcome(kind: str, job: Job) -> None:
             st.warning("Validation skipped: the credential is stored as PENDING until re-validated.")
     else:
         (st.success if result.success else st.error)(_ui.plain(result.message))
+        if not result.success:  # rejected or inconclusive: the walkthroughs and Diagnose are one click away
+            _ui.troubleshoot_link(org, provider)
     _ui.show_capabilities(result.capabilities)
     for w in result.warnings:
         st.warning(_ui.plain(w))
@@ -130,7 +140,7 @@ if mine and (mine["org"], mine["provider"]) == (org, provider):
         _ui.wait_for(job, STEPS)
         _ui.changed()
         st.session_state.pop(JOB_KEY)
-        show_outcome(mine["kind"], job)
+        show_outcome(mine["kind"], job, mine)
 _ui.show_flash()
 
 # --- the integration as it is now ----------------------------------------------------------------------------
@@ -177,6 +187,7 @@ with st.container(border=True):
             st.error(f"Delete the {label} credential of {org}? The ciphertext is erased; the history is kept.")
             c1, c2 = st.columns(2)
             c1.button("Yes, delete", key="delete_confirm", type="primary", on_click=delete)
+            _ui.danger("delete_confirm")
             c2.button("Cancel", key="delete_cancel", on_click=lambda: st.session_state.pop(CONFIRM_KEY, None))
 
 # --- the form: every field but the secret survives a failed submit ------------------------------------------

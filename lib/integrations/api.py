@@ -39,11 +39,28 @@ _building = threading.Lock()
 
 def _error(exc: IntegrationError) -> JSONResponse:
     headers = {}
-    if exc.http_status == 429:
-        headers["Retry-After"] = str(exc.details.get("retry_after", 60))
+    wait = exc.details.get("retry_after")  # the provider's (or our attempt limit's) own value; never made up
+    if exc.http_status == 429 and wait is not None and str(wait).strip():
+        headers["Retry-After"] = str(wait)
     return JSONResponse(
         ErrorResponse(error=ErrorInfo.of(exc)).model_dump(mode="json"), status_code=exc.http_status, headers=headers
     )
+
+
+class NoTrailingSlash:
+    """`/api/v1/integrations/acme/` is served as `/api/v1/integrations/acme`: the same answer, not a 307 redirect
+    (which a frontend's fetch would follow to a URL it did not choose, dropping a POST's body on the way)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/") or "/"}
+            if scope.get("raw_path"):
+                scope["raw_path"] = scope["raw_path"].rstrip(b"/") or b"/"
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -143,6 +160,7 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
     )
     app.state.svc = svc
     app.add_middleware(BodyLimit)
+    app.add_middleware(NoTrailingSlash)
 
     @app.exception_handler(IntegrationError)
     async def integration_error(_: Request, exc: IntegrationError) -> JSONResponse:

@@ -99,3 +99,101 @@ def change_row(
         "credential_hint": record.credential_hint if record else None,
         "credential_name": record.credential_name if record else None,
     }
+
+
+# --- runs as first-class records: id, kind, start, end ------------------------------------------------------------
+BULK, NIGHTLY, SINGLE = "bulk", "nightly", "single"
+SEVERITY = {"INVALID": 0, "NOT_CONFIGURED": 1, "PENDING": 2, "VALID": 3}
+RUN_COLUMNS = ["run_id", "kind", "started", "ended", "checks", "changes", "undelivered"]
+
+
+def run_kind(run_id: object) -> str:
+    """A run's kind from its id: `bulk-...` (the console, the CLI, the API), any other id a task run (the
+    scheduled nightly job), none a single check."""
+    if not isinstance(run_id, str) or not run_id:
+        return SINGLE
+    return BULK if run_id.startswith("bulk-") else NIGHTLY
+
+
+def _run_ids(events: pd.DataFrame, gap: timedelta) -> pd.Series:
+    """Each event's run: its run id, or for single checks (and their alert events) the burst they belong to: a
+    burst ends at a gap longer than `gap` or at a run's event. Its id is `single-` and its first event's time, so
+    it stays the same while newer events come."""
+    ids = events["run_id"] if "run_id" in events else pd.Series(None, index=events.index, dtype=object)
+    ids = ids.map(lambda r: r if isinstance(r, str) and r else None).astype(object)
+    timed = events[ids.notna() | events["action"].isin([Action.VALIDATE.value, Action.ALERT.value])]
+    timed = timed.assign(_run=ids[timed.index]).sort_values("at", kind="stable")
+    loose = timed["_run"].isna()
+    if not loose.any():
+        return ids
+    new_burst = loose & (~loose.shift(1, fill_value=False) | (timed["at"].diff() > pd.Timedelta(gap)))
+    burst = new_burst.cumsum()
+    first = timed["at"].groupby(burst).transform("min")
+    names = pd.Series(["single-" + t.strftime("%Y%m%dT%H%M%S.%f") for t in first], index=timed.index, dtype=object)
+    ids.loc[names[loose].index] = names[loose]
+    return ids
+
+
+def run_list(events: pd.DataFrame, gap: timedelta = RUN_GAP) -> pd.DataFrame:
+    """Every run in `events`, newest first: its id, kind (bulk, nightly, single), first and last check, number of
+    checks, of status changes and of undelivered alerts. A single check never hides a run: it is a run of its own."""
+    if events.empty:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    ids = _run_ids(events, gap)
+    frame = events.assign(_run=ids)
+    frame = frame[frame["_run"].notna()]
+    checks = frame[frame["action"] == Action.VALIDATE.value]
+    if checks.empty:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    flipped = checks["status_before"].notna() & (checks["status_before"] != checks["status_after"])
+    grouped = checks.assign(_flip=flipped).groupby("_run")
+    runs = pd.DataFrame(
+        {
+            "started": grouped["at"].min(),
+            "ended": grouped["at"].max(),
+            "checks": grouped.size(),
+            "changes": grouped["_flip"].sum().astype(int),
+        }
+    )
+    alerts = frame[frame["action"] == Action.ALERT.value].groupby("_run").size()
+    runs["undelivered"] = alerts.reindex(runs.index, fill_value=0).astype(int)
+    runs = runs.rename_axis("run_id").reset_index()
+    runs["kind"] = runs.run_id.map(lambda r: SINGLE if r.startswith("single-") else run_kind(r))
+    return runs.sort_values("ended", ascending=False, ignore_index=True).reindex(columns=RUN_COLUMNS)
+
+
+def default_run(runs: pd.DataFrame) -> str | None:
+    """The run the console shows first: the last bulk or nightly run, else the last run of single checks."""
+    if runs.empty:
+        return None
+    scheduled = runs[runs.kind != SINGLE]
+    return str((scheduled if not scheduled.empty else runs).run_id.iloc[0])
+
+
+def run_changes(events: pd.DataFrame, run_id: str | None = None, gap: timedelta = RUN_GAP) -> pd.DataFrame:
+    """The status flips of one run (by default `default_run`), newest first; `attrs` holds its `run_id`, `kind`,
+    `started`, `ended`, `checks` and `undelivered` (None and 0 when there is no such run), and `runs`: every run
+    (run_list's rows as dicts, newest first) for a picker, from the same read of the history."""
+    runs = run_list(events, gap)
+    listed = runs.to_dict("records")
+    run_id = run_id or default_run(runs)
+    row = runs[runs.run_id == run_id]
+    if row.empty:
+        flips = status_flips(events.iloc[0:0])
+        flips.attrs.update(run_id=None, kind=None, started=None, ended=None, checks=0, undelivered=0, runs=listed)
+        return flips
+    run = row.iloc[0]
+    flips = status_flips(events[_run_ids(events, gap) == run_id])
+    severity = flips["status_after"].map(SEVERITY).fillna(len(SEVERITY))  # what broke first, then newest first
+    flips = flips.assign(_s=severity).sort_values(["_s", "at"], ascending=[True, False], ignore_index=True)
+    flips = flips.drop(columns="_s")
+    flips.attrs.update(
+        run_id=run_id,
+        kind=run.kind,
+        started=run.started,
+        ended=run.ended,
+        checks=int(run.checks),
+        undelivered=int(run.undelivered),
+        runs=listed,
+    )
+    return flips

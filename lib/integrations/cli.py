@@ -11,6 +11,7 @@ import typer
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from . import cli_reads
 from .cli_keys import key_app, org_app
 from .cli_output import Actor, JsonOpt, _actor, _capabilities, _emit, _service, _warn, err, literal, out
 from .cli_runs import revalidate_app
@@ -40,10 +41,22 @@ def init(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def demo(as_json: JsonOpt = False) -> None:
-    """Load the demo orgs (sandbox only; idempotent). Their org API keys go to a 0600 file in the data dir."""
-    from .demo import save_keys, seed
+def demo(
+    orgs: Annotated[
+        int | None, typer.Option(min=1, max=100_000, help="Also a large fleet: org-00000.. with 1-3 providers each.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load the demo orgs (sandbox only; idempotent). Their org API keys go to a 0600 file in the data dir.
+    `--orgs N` adds N more orgs for trying the console at scale (about a minute for 10,000)."""
+    from .demo import save_keys, seed, seed_fleet
 
+    if orgs is not None:
+        with _service(as_json) as svc, RichProgress(console=err, disable=as_json) as bar:
+            task = bar.add_task("creating orgs", total=orgs)
+            fleet = seed_fleet(svc, orgs, lambda done, total: bar.update(task, completed=done))
+        _emit(as_json, fleet, f"{fleet['orgs']:,} org(s) created; {fleet['checked']:,} credential(s) checked.")
+        return
     with _service(as_json) as svc:
         keys = seed(svc)
         data_dir = svc.settings.data_dir if svc.settings else Path(".data")
@@ -195,6 +208,7 @@ def validate(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = Fa
             as_json,
             result.model_dump(mode="json"),
             f"[{colour}]{result.validation_status.value}[/]: {literal(result.message)}"
+            + (f"\n[bold]{result.error.code}[/] · [dim]Fix:[/] {literal(result.error.hint)}" if result.error else "")
             + _capabilities(result.capabilities),
         )
         _warn([] if as_json else result.warnings)
@@ -212,6 +226,8 @@ def delete(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = Fals
 
 
 app.add_typer(revalidate_app, name="revalidate")
+app.command("get")(cli_reads.get_one)
+app.command("diagnose")(cli_reads.diagnose)
 
 
 @app.command()

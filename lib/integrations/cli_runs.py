@@ -9,10 +9,12 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress as RichProgress
+from rich.table import Table
 
 from .cli_output import Actor, JsonOpt, _actor, _emit, _error, _service, _warn, err, literal, out
 from .domain import Provider
 from .errors import IntegrationError
+from .service import RevalidateReport
 from .taskspec import ENV_COUNT, ENV_INDEX, ENV_RUN, RunReport, task_spec
 
 revalidate_app = typer.Typer(help="Re-check many stored credentials at once.")
@@ -72,18 +74,43 @@ def revalidate(
             actor=_actor(actor),
             progress=progress,
         )
-        _emit(
-            as_json,
-            report.model_dump(mode="json"),
-            f"run {report.run_id}: {report.total} checked in {report.duration_s:.1f}s: {report.outcomes}; "
-            f"errors {report.errors}; {len(report.changed)} status change(s); {report.drift_fixed} drift(s) fixed",
+    # after the bar has closed: the report is printed below it, not over it
+    _emit(as_json, report.model_dump(mode="json"), lambda: _print_report(report))
+    if report.alarms and not as_json:
+        err.print(
+            f"[bold red]ALARM[/]: {len(report.alarms)} credential(s) could not be decrypted (statuses left "
+            "unchanged); check the keyring: " + literal(", ".join(report.alarms[:10]))
         )
-        if report.alarms and not as_json:
-            err.print(
-                f"[bold red]ALARM[/]: {len(report.alarms)} credential(s) could not be decrypted (statuses left "
-                "unchanged); check the keyring: " + literal(", ".join(report.alarms[:10]))
+    _warn([] if as_json else report.warnings)
+
+
+def _print_report(report: RevalidateReport) -> None:
+    """A bulk run's report as tables: the totals, then its status changes, worst first."""
+    title = f"run {literal(report.run_id)}: {report.total:,} checked in {report.duration_s:.1f}s"
+    summary = Table(title=title, show_header=False)
+    summary.add_column("", style="dim")
+    summary.add_column("")
+    summary.add_row("outcomes", ", ".join(f"{k} {n:,}" for k, n in sorted(report.outcomes.items())) or "none")
+    summary.add_row("errors", ", ".join(f"{k} {n:,}" for k, n in sorted(report.errors.items())) or "none")
+    summary.add_row("status changes", f"{len(report.changed):,}")
+    summary.add_row("drift fixed", f"{report.drift_fixed:,} (the status cache repaired after the run)")
+    if report.missing:
+        summary.add_row("not configured any more", literal(", ".join(report.missing)))
+    out.print(summary)
+    if report.changed:
+        changes = Table(title="status changes")
+        for col in ("org", "provider", "before", "after", "error"):
+            changes.add_column(col)
+        order = {"INVALID": 0, "PENDING": 1, "VALID": 2}
+        for c in sorted(report.changed, key=lambda c: (order.get(str(c["after"]), 3), c["org_slug"])):
+            changes.add_row(
+                literal(c["org_slug"]),
+                str(c["provider"]),
+                str(c["before"]),
+                str(c["after"]),
+                str(c["error_code"] or ""),
             )
-        _warn([] if as_json else report.warnings)
+        out.print(changes)
 
 
 def _revalidate_task(

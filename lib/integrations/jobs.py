@@ -38,6 +38,7 @@ class Job:
     error: IntegrationError | None = None
     started_at: datetime = field(default_factory=utcnow)
     finished_at: datetime | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # what a page needs to find the job's work (e.g. its run id)
 
     @property
     def running(self) -> bool:
@@ -65,7 +66,14 @@ class JobRunner:
         self._lock = threading.Lock()
 
     def start(
-        self, kind: str, label: str, work: Callable[[Job], Any], *, owner: str = "", exclusive: bool = False
+        self,
+        kind: str,
+        label: str,
+        work: Callable[[Job], Any],
+        *,
+        owner: str = "",
+        exclusive: bool = False,
+        meta: dict[str, Any] | None = None,
     ) -> Job:
         """Run `work(job)` on a thread; JOB_ALREADY_RUNNING if `exclusive` and a job of this kind runs."""
         with self._lock:
@@ -73,7 +81,7 @@ class JobRunner:
                 raise IntegrationError(
                     "JOB_ALREADY_RUNNING", f"{busy.label} is running ({busy.done}/{busy.total}); one runs at a time."
                 )
-            job = Job(id=f"job_{secrets.token_hex(8)}", kind=kind, label=label, owner=owner)
+            job = Job(id=f"job_{secrets.token_hex(8)}", kind=kind, label=label, owner=owner, meta=dict(meta or {}))
             self._jobs[job.id] = job
             for old in list(self._jobs.values())[: max(0, len(self._jobs) - self.keep)]:
                 if not old.running:

@@ -12,6 +12,7 @@ from .crypto.base import Cipher
 from .deps import Deps, Parts
 from .domain import CredentialKind, OrgApiKey, Provider, Status, StoredCredential
 from .errors import IntegrationError
+from .providers import kinds
 from .providers.base import ParsedCredential, Validator
 from .results import (
     DeleteResult,
@@ -178,6 +179,12 @@ class IntegrationService(Parts):
         """Format-check a credential without storing or sending it; returns its hint."""
         return credentials.check_format(self.deps, provider, credential)
 
+    @staticmethod
+    def kind_of(provider: Provider | str, credential: str) -> CredentialKind | None:
+        """The kind of key `credential` is, from its prefix (GCP: a service account); None when unknown. Reads
+        the format only: nothing is stored, sent or kept."""
+        return kinds.kind_of(Provider.parse(provider), credential.strip())
+
     def get_all(self, org_slug: str) -> OrgIntegrations:
         """Every provider's integration for an org; never a secret (`warnings` when the cache disagrees)."""
         return reads.get_all(self.deps, org_slug)
@@ -249,6 +256,15 @@ class IntegrationService(Parts):
         """The status flips of the last re-validation run, from the history (see changes.py)."""
         return reads.changes_since_last_run(self.deps)
 
+    def runs(self) -> pd.DataFrame:
+        """The re-validation runs of the last days, newest first: run_id, kind (bulk, nightly, single), started,
+        ended, checks, changes, undelivered."""
+        return reads.runs(self.deps)
+
+    def run_changes(self, run_id: str | None = None) -> pd.DataFrame:
+        """One run's status flips, worst first; by default the last bulk or nightly run (see changes.run_changes)."""
+        return reads.run_changes(self.deps, run_id)
+
     def credentials(self, active_only: bool = True) -> list[StoredCredential]:
         """Every credential row, for audits (the ciphertext stays inside the rows)."""
         return inspection.credentials(self.deps, active_only)
@@ -277,6 +293,7 @@ class IntegrationService(Parts):
         max_rate_limit_retries: int = 2,
         workers: int | None = None,
         targets: list[Target] | None = None,
+        run_id: str | None = None,
     ) -> RevalidateReport:
         """Re-check many stored credentials: `concurrency` checks at a time per provider, an optional rate per
         provider (checks/s), and a 429 backs off that provider only, then the check is retried.
@@ -285,7 +302,17 @@ class IntegrationService(Parts):
         an active credential are listed in `missing`); otherwise every credential of `orgs` x `providers`.
         `workers` is deprecated and ignored: a run is threads in one process (see checkpool.py)."""
         return revalidation.revalidate_many(
-            self.deps, orgs, providers, concurrency, progress, actor, rates, max_rate_limit_retries, workers, targets
+            self.deps,
+            orgs,
+            providers,
+            concurrency,
+            progress,
+            actor,
+            rates,
+            max_rate_limit_retries,
+            workers,
+            targets,
+            run_id,
         )
 
     def revalidate_records(

@@ -4,10 +4,12 @@ The diagnosis itself is a use case: `IntegrationService.diagnose` (usecases/diag
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from pydantic import BaseModel
 
-from .domain import Provider
+from .domain import CredentialKind, Provider
 from .errors import CATALOG
 from .results import DiagnosticStep
 from .service import IntegrationService
@@ -15,7 +17,9 @@ from .service import IntegrationService
 __all__ = [
     "MANUAL_TESTS",
     "WALKTHROUGHS",
+    "Advice",
     "DiagnosticStep",
+    "advice",
     "diagnosis_frame",
     "explain",
     "explain_google_error",
@@ -86,8 +90,8 @@ class Walkthrough(BaseModel):
 WALKTHROUGHS = [
     Walkthrough(
         title="Organization API key not found",
-        symptom="The frontend's calls answer 401 ORG_API_KEY_MISSING / ORG_API_KEY_INVALID, 403 "
-        "ORG_API_KEY_FORBIDDEN or 404 ORG_NOT_FOUND.",
+        symptom="The frontend's calls answer 401 ORG_API_KEY_MISSING / ORG_API_KEY_INVALID or 403 "
+        "ORG_API_KEY_FORBIDDEN (an unknown org answers 401 too: its slug has no live key).",
         causes=[
             "The request has no X-API-Key header (the frontend did not send the org's key).",
             "The key was revoked or rotated (`integrations org key rotate`), or copied incompletely.",
@@ -127,6 +131,8 @@ WALKTHROUGHS = [
             "ciphertext is erased in the same transaction.",
             "Inconclusive (NETWORK_ERROR, PROVIDER_UNAVAILABLE, RATE_LIMITED): retry after the time given "
             "(Retry-After); check the provider's status page.",
+            "To keep a key the provider cannot check now, retry the setup with skip_validation=true (console: "
+            "Skip validation; CLI: --skip-validation): it is stored as PENDING; re-validate it later.",
         ],
         codes=[
             "INSUFFICIENT_PERMISSIONS",
@@ -305,3 +311,74 @@ def guide() -> str:
             f"{w.title}\n  When: {w.symptom}\n  Causes:\n{causes}\n  Solutions:\n{steps}\n  Codes: {', '.join(w.codes)}"
         )
     return "\n\n".join(parts)
+
+
+# --- advice for the key at hand: the catalog's causes and fixes that apply to this provider and kind of key -------
+_PROVIDER_WORDS = {
+    Provider.OPENAI: ("openai",),
+    Provider.ANTHROPIC: ("anthropic", "claude"),
+    Provider.GCP: ("gcp", "google", "bigquery", "service account", "service-account"),
+}
+_ADMIN_WORDS = ("admin key", "usage read", "api.usage.read", "cost")
+_INFERENCE_WORDS = ("restricted key", "models scope", "inference")
+_INCONCLUSIVE = {"RATE_LIMITED", "NETWORK_ERROR", "PROVIDER_UNAVAILABLE"}
+_REVALIDATE = re.compile(r",? ?(and |then )?re-?validate( it)?\b", re.IGNORECASE)
+
+
+class Advice(BaseModel):
+    """What to tell an operator about one error on one key: causes and fixes that apply to it, and notes."""
+
+    code: str
+    title: str
+    causes: list[str]
+    fixes: list[str]
+    notes: list[str] = []
+    retryable: bool = False
+
+
+def _applies(text: str, provider: Provider, kind: CredentialKind | None) -> bool:
+    low = text.lower()
+    for other, words in _PROVIDER_WORDS.items():
+        if other != provider and any(w in low for w in words) and not any(w in low for w in _PROVIDER_WORDS[provider]):
+            return False
+    if provider == Provider.GCP:  # no Admin or inference keys: a sentence about them is another provider's
+        mentions_gcp = any(w in low for w in _PROVIDER_WORDS[provider])
+        return mentions_gcp or not any(w in low for w in _ADMIN_WORDS + _INFERENCE_WORDS)
+    if kind is not None and kind != CredentialKind.ADMIN and any(w in low for w in _ADMIN_WORDS):
+        return False
+    return not (kind == CredentialKind.ADMIN and any(w in low for w in _INFERENCE_WORDS))
+
+
+def advice(
+    code: str,
+    provider: Provider | str,
+    kind: CredentialKind | str | None = None,
+    *,
+    stored: bool = True,
+    rotation: bool = False,
+) -> Advice:
+    """The catalog entry for `code`, narrowed to the key at hand: only causes and fixes that apply to `provider`
+    and the credential `kind` (another provider's or another kind's are left out; if none is left, all are kept).
+    `stored=False` is a key that was never stored (a setup or a rotation that failed): nothing says to re-validate
+    it, an inconclusive check offers storing it as PENDING (skip validation), and for a rotation a note says the
+    current key is unchanged."""
+    provider = Provider.parse(provider)
+    kind = CredentialKind(kind) if isinstance(kind, str) else kind
+    entry = CATALOG.get(code)
+    if entry is None:
+        return Advice(code=code, title=code, causes=[], fixes=[], notes=[])
+    causes = [c for c in entry.causes if _applies(c, provider, kind)] or list(entry.causes)
+    fixes = [f for f in entry.fixes if _applies(f, provider, kind)] or list(entry.fixes)
+    notes: list[str] = []
+    if not stored:
+        fixes = [_REVALIDATE.sub(", then save it again", f) for f in fixes]
+        if code in _INCONCLUSIVE:
+            fixes.append(
+                "The key could not be checked now: to keep it anyway, store it as PENDING (console: tick Skip "
+                "validation; CLI: --skip-validation; API: skip_validation=true) and re-validate it later."
+            )
+        if rotation:
+            notes.append("Nothing was rotated: the current key is unchanged, still stored and still in use.")
+    elif code in _INCONCLUSIVE:
+        notes.append("The check was inconclusive: the stored status was kept.")
+    return Advice(code=code, title=entry.title, causes=causes, fixes=fixes, notes=notes, retryable=entry.retryable)

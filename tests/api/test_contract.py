@@ -189,3 +189,30 @@ def test_a_malformed_billing_table_name_is_refused_before_anything_is_stored(env
         skip_validation=True,
     )
     assert r.status_code == 422 and svc.store.list_credentials(active_only=False) == []
+
+
+def test_a_gcp_429_without_retry_after_sends_none_on_setup_and_on_validate(env) -> None:
+    """Issue 27: Google's 429 (sandboxed: none given) used to get an invented `Retry-After: 60` on setup."""
+    client, _, h = env
+    key = sa_json("ratelimited@acme-prod.iam.gserviceaccount.com", "acme-prod")
+    r = setup(client, h, "gcp", key)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "RATE_LIMITED"
+    assert "retry-after" not in r.headers
+    setup(client, h, "gcp", key, skip_validation=True)
+    v = client.post(f"{BASE}/gcp/validate", headers=h)
+    assert v.json()["error"]["code"] == "RATE_LIMITED" and "retry-after" not in v.headers
+
+
+def test_the_seeds_success_messages(env) -> None:
+    client, _, h = env
+    assert setup(client, h, "openai", OPENAI_OK).json()["message"].startswith("Integration configured successfully")
+    v = client.post(f"{BASE}/openai/validate", headers=h).json()
+    assert v["message"].startswith("Integration validated successfully")
+    d = client.delete(f"{BASE}/openai", headers=h).json()
+    assert d["message"].startswith("Integration deleted successfully")
+
+
+def test_a_trailing_slash_is_served_not_redirected(env) -> None:
+    client, _, h = env
+    r = client.get(f"{BASE}/", headers=h, follow_redirects=False)
+    assert r.status_code == 200 and r.json()["org_slug"] == "acmecorp"

@@ -380,8 +380,7 @@ def bench_cli(root: Path) -> None:
         before = f"; {HELP_CPU_BEFORE_S / cpu:.1f}x less than before ({HELP_CPU_BEFORE_S:g}s)" if target < 1 else ""
         line(
             f"CPU of {label}",
-            f"{cpu:.2f}s = {cpu / bare:.0f}x `python -c pass` ({bare:.3f}s); target < {target:g}s"
-            + before,
+            f"{cpu:.2f}s = {cpu / bare:.0f}x `python -c pass` ({bare:.3f}s); target < {target:g}s" + before,
         )
 
 

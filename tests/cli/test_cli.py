@@ -220,3 +220,24 @@ def test_keyless_gcp_setup_from_the_cli(env: dict[str, str]) -> None:
     assert code != 0 and "INVALID_INPUT" in text and "Traceback" not in text
     code, text = run("setup", "cyberdyne", "openai", "--export-table", granted)
     assert code != 0 and "--export-table is for gcp" in text
+
+
+def test_get_one_and_diagnose_with_codes_and_fixes(env: dict[str, str]) -> None:
+    """Issue 27: no get-one and no diagnose command; validate printed no code or fix."""
+    assert run("demo")[0] == 0
+    code, output = run("get", "globex", "openai")
+    assert code == 0 and "INVALID_CREDENTIAL" in output and "fix" in output and "sk-proj-..." in output
+    assert as_json("get", "globex", "openai")[1]["status"] == "INVALID"
+    code, output = run("diagnose", "umbrella", "gcp")
+    assert code == 1 and "FAIL" in output and "INSUFFICIENT_PERMISSIONS" in output and "Grant" in output
+    code, steps = as_json("diagnose", "acmecorp", "openai")
+    assert code == 0 and all(s["passed"] is not False for s in steps)
+    code, output = run("validate", "globex", "openai")
+    assert code == 1 and "INVALID_CREDENTIAL" in output and "Fix:" in output
+
+
+def test_revalidate_prints_its_report_as_tables_after_the_bar(env: dict[str, str]) -> None:
+    assert run("demo")[0] == 0
+    result = CliRunner().invoke(app, ["revalidate"])
+    assert result.exit_code == 0
+    assert "checked" in result.stdout and "status changes" in result.stdout and "{" not in result.stdout

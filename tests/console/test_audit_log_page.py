@@ -51,3 +51,35 @@ def test_selecting_a_row_shows_the_event_in_full(demo: IntegrationService) -> No
     detail = at.code[0].value
     assert "Event detail" in [s.value for s in at.subheader]
     assert row.event_id in detail and row.error_code in detail and row.message in detail
+
+
+def test_org_key_events_can_be_filtered_and_every_action_is_offered(demo: IntegrationService) -> None:
+    from integrations.domain import Action
+
+    at = app("pages/audit_log.py")
+    assert at.multiselect(key="audit_action").options == [a.value for a in Action]
+    at.multiselect(key="audit_action").set_value(["ORG_KEY"]).run()
+    assert len(at.dataframe[0].value) > 0 and set(at.dataframe[0].value.action) == {"ORG_KEY"}
+
+
+def test_the_sidebar_org_is_the_default_scope(demo: IntegrationService) -> None:
+    at = app("pages/audit_log.py", org="globex")
+    assert set(at.dataframe[0].value.org_slug) == {"globex"}
+    assert "for globex" in at.caption[0].value
+    at.toggle(key="audit_all_orgs").set_value(True).run()
+    assert len(set(at.dataframe[0].value.org_slug)) > 1
+
+
+def test_one_page_of_events_is_sent_at_a_time(demo: IntegrationService) -> None:
+    for _ in range(12):
+        demo.revalidate_many()  # 9 credentials: 108 more events
+    total = len(demo.events())
+    at = app("pages/audit_log.py")
+    assert total > 100 and len(at.dataframe[0].value) == 100
+    at.number_input(key="audit_page").set_value(2).run()
+    second = at.dataframe[0].value
+    assert len(second) == min(100, total - 100)
+    assert second.event_id.iloc[0] == demo.events().event_id.iloc[100]
+    at.session_state["audit_table"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    assert second.event_id.iloc[0] in at.code[0].value, "the detail is the row picked on this page"

@@ -258,6 +258,8 @@ def test_the_history_is_a_bounded_read(demo: IntegrationService, monkeypatch) ->
     submit(app(org="initech"), CANARY, name="Prod")
     assert reads and None not in reads, "every history read of the page has a time window"
     assert len(demo.history("initech", "openai", limit=1)) == 1
+
+
 GRANTED = "cyberdyne-billing.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9"
 
 
@@ -302,3 +304,43 @@ def test_a_key_file_integration_opens_on_the_key_file_form(demo: IntegrationServ
     at = app(org="acmecorp")
     at.radio(key="setup_provider").set_value("GCP").run()
     assert at.radio(key="setup_gcp_mode").value == "Service-account key file" and at.get("file_uploader")
+
+
+def _advice_text(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_an_anthropic_admin_key_missing_a_scope_gets_only_its_own_causes(demo: IntegrationService) -> None:
+    """Issue 27: the advice was generic (OpenAI and GCP causes for an Anthropic Admin key; "then re-validate" for
+    a key that was never stored)."""
+    from tests.keys import admin_key
+
+    at = submit(app(org="initech"), admin_key("anthropic", "noperms"), provider="ANTHROPIC")
+    assert "INSUFFICIENT_PERMISSIONS" in at.error[0].value
+    text = _advice_text(at)
+    assert "Admin key" in text
+    assert "OpenAI" not in text and "GCP" not in text and "BigQuery" not in text
+    assert "re-validate" not in text, "the key was never stored: nothing to re-validate"
+
+
+def test_a_network_error_on_setup_offers_storing_it_as_pending(demo: IntegrationService) -> None:
+    at = submit(app(org="initech"), openai_key("unreachable"))
+    assert "NETWORK_ERROR" in at.error[0].value
+    assert "store it as PENDING" in _advice_text(at) and "skip_validation" in _advice_text(at)
+
+
+def test_a_failed_rotation_says_the_current_key_is_unchanged(demo: IntegrationService) -> None:
+    before = demo.get_one("acmecorp", "openai")
+    at = submit(app(org="acmecorp"), openai_key("revoked"))
+    assert "INVALID_CREDENTIAL" in at.error[0].value
+    assert "the current key is unchanged" in _advice_text(at)
+    assert demo.get_one("acmecorp", "openai").credential_id == before.credential_id
+
+
+def test_an_inconclusive_revalidation_links_to_troubleshooting(demo: IntegrationService) -> None:
+    demo.setup("initech", "openai", openai_key("unreachable"), skip_validation=True)
+    at = app(org="initech")
+    at.button(key="validate").click().run()
+    text = rendered(at)
+    assert "inconclusive" in text.lower() or "NETWORK_ERROR" in text
+    assert "Open troubleshooting" in text and "troubleshooting" in text

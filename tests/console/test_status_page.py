@@ -173,8 +173,67 @@ def test_changes_since_the_last_run_follow_a_revalidation_that_flips(
     assert not at.exception
     # newest first; the demo's own checks a few seconds earlier belong to the same burst of re-validations
     assert last_run_changes(at)[0] == ("initech", "OPENAI", _ui.badge("PENDING"), _ui.badge("INVALID"))
-    caption = next(c.value for c in at.caption if c.value.startswith("Last run"))
+    caption = next(c.value for c in at.caption if "status change(s), worst first" in c.value)
     assert f"{len(last_run_changes(at))} status change(s)" in caption
     assert any("ALERT\\_DELIVERY\\_FAILED" in w.value for w in at.warning), "the undelivered alert is shown"
     assert "SECRETPATH" not in rendered(at)
     assert "1 status change" in at.success[0].value, "the run itself succeeded"
+
+
+def _queue(at):
+    return next(d for d in at.dataframe if d.key == "overview_table").value
+
+
+def _ticked(at) -> list[tuple[str, str]]:
+    table = _queue(at)
+    rows = at.session_state["overview_table"]["selection"]["rows"]
+    return sorted((table.org_slug.iloc[i], table.provider.iloc[i]) for i in rows)
+
+
+def test_the_selection_follows_the_rows_through_a_resort_and_a_filter(demo: IntegrationService) -> None:
+    """Issue 27: select, re-validate (the queue re-sorts), filter, then act: the action targets the rows chosen."""
+    demo.setup("initech", "openai", openai_key("revoked"), skip_validation=True)  # PENDING: INVALID once checked
+    at = select(app("pages/status.py"), ("initech", "OPENAI"), ("acmecorp", "GCP"))
+    position = list(zip(_queue(at).org_slug, _queue(at).provider, strict=True))
+    before = checks(demo)
+    at.button(key="revalidate_selected").click().run()
+    after = list(zip(_queue(at).org_slug, _queue(at).provider, strict=True))
+    assert position.index(("initech", "OPENAI")) != after.index(("initech", "OPENAI")), "the queue re-sorted"
+    assert _ticked(at) == [("acmecorp", "GCP"), ("initech", "OPENAI")], "the ticks moved with the rows"
+    at.text_input(key="filter_org").input("acme").run()
+    assert _ticked(at) == [("acmecorp", "GCP")]
+    assert at.button(key="open_setup").label == "Open setup for acmecorp · GCP"
+    assert any("1 more selected but hidden" in c.value for c in at.caption)
+    at.text_input(key="filter_org").input("").run()
+    assert _ticked(at) == [("acmecorp", "GCP"), ("initech", "OPENAI")], "hidden rows stay chosen"
+    at.button(key="revalidate_selected").click().run()  # the second click: the same two rows again
+    new = checks(demo)
+    for pair in before:
+        new.remove(pair)
+    assert new == [("acmecorp", "GCP"), ("acmecorp", "GCP"), ("initech", "OPENAI"), ("initech", "OPENAI")]
+
+
+def test_a_filter_never_turns_a_selection_into_another_row(demo: IntegrationService) -> None:
+    at = select(app("pages/status.py"), ("umbrella", "GCP"))
+    assert at.button(key="open_setup").label == "Open setup for umbrella · GCP"
+    at.text_input(key="filter_org").input("acme").run()
+    assert not [b for b in at.button if b.key == "open_setup"], "no other org's row is chosen"
+    assert at.button(key="revalidate_selected").label == "Re-validate selected (0)"
+
+
+def test_a_single_check_after_a_bulk_run_keeps_the_run_shown_and_earlier_runs_can_be_picked(
+    demo: IntegrationService,
+) -> None:
+    """Issue 27: a CLI or REST validate after the run used to replace "Changes since the last run"."""
+    demo.setup("initech", "openai", openai_key("revoked"), skip_validation=True)
+    report = demo.revalidate_many(targets=[("initech", "openai")])  # a bulk run: PENDING -> INVALID
+    demo.validate("acmecorp", "openai")  # then a single check, e.g. from the CLI
+    at = app("pages/status.py")
+    picker = next(s for s in at.selectbox if s.label == "Run")
+    assert picker.value == report.run_id, "the bulk run is shown by default"
+    assert picker.options[0].startswith("Single checks") and picker.options[1].startswith("Bulk run")
+    assert ("initech", "OPENAI", _ui.badge("PENDING"), _ui.badge("INVALID")) in last_run_changes(at)
+    single = demo.runs().run_id.iloc[0]
+    picker.set_value(single).run()
+    assert not at.exception
+    assert any("Single checks" in c.value and "0 status change(s)" in c.value for c in at.caption)

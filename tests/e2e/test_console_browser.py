@@ -255,7 +255,7 @@ def test_a_revalidation_that_flips_shows_under_changes_since_the_last_run(
     click_row(page, 1)
     page.get_by_role("button", name="Re-validate selected (1)").click()
     page.locator('[data-testid="stAlertContentSuccess"]').filter(has_text="1 status change").wait_for()
-    expect(page.get_by_text(re.compile(r"Last run.*: .* status change"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Bulk run bulk-.*: .* status change"))).to_be_visible()
     expect(page.locator('[data-stale="true"]')).to_have_count(0)  # the rerun after the run has drawn everything
     expect(changes).to_contain_text("flipco")  # the grid's accessible table, newest change first
     page.get_by_role("heading", name="Changes since the last run").scroll_into_view_if_needed()

@@ -13,8 +13,10 @@ from tests.keys import OPENAI_OK, service_account_json
 
 
 def nothing_written(svc: IntegrationService) -> bool:
+    """Nothing stored; the history holds at most the refused try (a SETUP REJECTED event, which names no secret)."""
     events = [e for e in svc.store.events() if e.action != Action.ORG_KEY]  # the fixture's org registrations
-    return svc.store.list_credentials(active_only=False) == [] and events == []
+    refused = [e for e in events if e.action == Action.SETUP and e.outcome.value == "REJECTED"]
+    return svc.store.list_credentials(active_only=False) == [] and events == refused
 
 
 @pytest.mark.parametrize(

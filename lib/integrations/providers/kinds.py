@@ -56,3 +56,10 @@ def admin_capabilities(provider: Provider) -> list[Capability]:
         ),
         Capability(name="cost data", status="passed", detail="The key read the organization's cost report."),
     ]
+
+
+def known_prefix(provider: Provider, text: str) -> str | None:
+    """The public prefix a key starts with (sk-proj-, sk-ant-admin, ...), if any: safe to show, it names the kind."""
+    if provider == Provider.GCP:
+        return None
+    return next((prefix for prefix, _ in _PREFIXES[provider] if text.startswith(prefix)), None)

@@ -43,7 +43,9 @@ class Assessment(NamedTuple):
         if result.error_code:
             error = ErrorInfo.of(IntegrationError(result.error_code, result.message, retryable=result.retryable))
         message = result.message
-        if result.error_code and result.retryable:
+        if result.error_code is None:  # the seed's message first, then what the provider check found
+            message = f"{VALIDATED}. {result.message}".strip() if result.message else VALIDATED
+        elif result.retryable:
             message = f"Inconclusive: {result.message} Status left at {after.value}."
         return ValidateResult(
             success=result.error_code is None,
@@ -56,6 +58,9 @@ class Assessment(NamedTuple):
             rate_limit=result.rate_limit,
             warnings=warnings,
         )
+
+
+VALIDATED = "Integration validated successfully"  # the seed's success messages, word for word
 
 
 def guarded(check: Callable[[], CheckResult], org_slug: str) -> CheckResult:

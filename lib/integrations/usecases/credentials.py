@@ -15,6 +15,7 @@ from ..deps import Deps
 from ..domain import Action, CheckResult, Outcome, Provider, Status, StoredCredential, check_slug, make_event, utcnow
 from ..errors import Code, IntegrationError
 from ..providers.base import ParsedCredential
+from ..providers.kinds import kind_of, known_prefix
 from ..results import DeleteResult, ErrorInfo, Keyless, KeylessInfo, SetupResult
 from ..vault import admit
 from ..verdict import verdict
@@ -24,6 +25,7 @@ from .registry import require
 
 log = logging.getLogger("integrations")
 StepCallback = Callable[[str], None]
+CONFIGURED, DELETED = "Integration configured successfully", "Integration deleted successfully"  # the seed's words
 
 
 def check_format(deps: Deps, provider: Provider | str, credential: str | SecretStr) -> str:
@@ -66,13 +68,22 @@ def setup(
     validator = deps.validators[provider]
     deps.limiter.hit(org_slug)  # the format check costs CPU too (an RSA key is validated): it counts
     step("format")
-    if keyless is not None:
-        parsed = validator.parse_keyless(org_slug, keyless.export_table, keyless.customer_service_account, utcnow())
-        meta = {**(meta or {}), "billing_export_table": parsed.info["export_table"]}
-    else:
-        assert secret is not None
-        parsed = validator.parse(secret)
-    validator.check_metadata(meta or {})
+    try:
+        if keyless is not None:
+            parsed = validator.parse_keyless(org_slug, keyless.export_table, keyless.customer_service_account, utcnow())
+            meta = {**(meta or {}), "billing_export_table": parsed.info["export_table"]}
+        else:
+            assert secret is not None
+            parsed = validator.parse(secret)
+        validator.check_metadata(meta or {})
+    except IntegrationError as exc:  # refused before any check: still a try the audit log must show
+        hint = "a keyless setup" if secret is None else rejected_hint(provider, secret)
+        message = f"Not stored: {exc.message} (rejected input: {hint})"
+        event = make_event(
+            org_slug, provider, Action.SETUP, Outcome.REJECTED, actor, started, error_code=exc.code, message=message
+        )
+        record(deps, event)
+        raise
     result = CheckResult(status=Status.PENDING)
     if keyless is not None and not skip_validation:
         step("principal")
@@ -110,13 +121,13 @@ def setup(
     log.info(
         "setup org=%s provider=%s credential_id=%s status=%s", org_slug, provider.value, stored.credential_id, status
     )
-    verb = "rotated (the previous credential was deactivated and erased)" if previous else "configured"
+    done = "rotated: the previous credential was deactivated and erased" if previous else "configured"
     return SetupResult(
         success=True,
         provider=provider,
         credential_id=stored.credential_id,
         validation_status=status,
-        message=f"{provider.value} credential {verb}; status {status.value}.",
+        message=f"{CONFIGURED}. {provider.label} credential {done}; status {status.value}.",
         credential_kind=parsed.kind,
         capabilities=result.capabilities,
         checks=result.checks,
@@ -129,6 +140,18 @@ def setup(
         if keyless is not None
         else None,
     )
+
+
+def rejected_hint(provider: Provider, secret: SecretStr) -> str:
+    """What may be said of a key refused by its format, never any of its secret part: the kind its prefix names
+    (a public prefix such as sk-proj-) or none, and its length."""
+    text = secret.get_secret_value().strip()
+    if provider == Provider.GCP:
+        shape = "JSON object" if text.startswith("{") else "not a JSON object"
+        return f"{shape}, {len(text)} characters"
+    kind, prefix = kind_of(provider, text), known_prefix(provider, text)
+    named = f"starts with {prefix} ({kind.label})" if prefix and kind else "no known key prefix"
+    return f"{named}, {len(text)} characters"
 
 
 def _refuse_failed(
@@ -208,7 +231,9 @@ def delete(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "sy
         warnings = sync(deps, [(org_slug, provider, Status.NOT_CONFIGURED, None)], actor)
     warnings += deps.store.erase_warnings()
     return DeleteResult(
-        success=True, message=f"{provider.value} integration deleted for {org_slug}.", warnings=warnings
+        success=True,
+        message=f"{DELETED}. {provider.label} credential of {org_slug} deactivated; its ciphertext erased.",
+        warnings=warnings,
     )
 
 

@@ -141,14 +141,18 @@ def revalidate_many(
     max_rate_limit_retries: int = 2,
     workers: int | None = None,
     targets: list[Target] | None = None,
+    run_id: str | None = None,
 ) -> RevalidateReport:
     """Re-check many stored credentials: `concurrency` checks at a time per provider, an optional rate per provider
     (checks/s), and a 429 backs off that provider only, then the check is retried. `workers` is deprecated and
-    ignored: a run is threads in one process (see checkpool.py)."""
+    ignored: a run is threads in one process (see checkpool.py). `run_id` (a `bulk-` id) names the run up front,
+    so a caller can show it as in progress; one is made otherwise."""
     started = time.monotonic()
     plan = RunPlan(
         concurrency=concurrency, actor=actor, rates=rates or {}, max_rate_limit_retries=max_rate_limit_retries
     )
+    if run_id is not None:
+        plan.run_id = run_id
     with relaxed_collection():  # loading the records, the checks and the reconcile (gctune.py)
         records, missing = chosen(deps, orgs, providers, targets)
         report = revalidate_records(deps, records, plan, progress)
