@@ -152,7 +152,7 @@ def test_many_orgs(demo: IntegrationService) -> None:
         demo.setup(f"bulk-{i:05d}", Provider.OPENAI, openai_key(), skip_validation=True)
     at = app("pages/status.py")
     assert metrics(at)["Orgs"] == "1506"
-    assert "42 of 4,518 integrations" in at.caption[0].value
+    assert any("42 of 4,518 integrations" in c.value for c in at.caption)
 
 
 def last_run_changes(at) -> list[tuple[str, str, str, str]]:
