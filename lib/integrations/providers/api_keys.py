@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from ..domain import CheckItem, CheckResult, CredentialKind, Provider, Status
 from .base import ParsedCredential, Validator, malformed
 from .kinds import admin_capabilities, inference_capabilities, kind_of
-from .sdk_calls import auth_template, buckets, headroom, model_count, rate_limit, sdk_outcome, undocumented
+from .sdk_calls import auth_headers, buckets, headroom, model_count, rate_limit, sdk_outcome, undocumented
 
 HttpClientFactory = Callable[[], httpx2.Client]
 COST_PROBE = "cost report (1 day, limit 1)"
@@ -58,11 +58,11 @@ class _SdkKeyValidator(Validator):
 
     def __init__(self, base_url: str, timeout: float, http_client: HttpClientFactory | None = None) -> None:
         self.base_url, self.timeout, self.http_client = base_url, timeout, http_client
-        self._shared: tuple[Any, Callable[[str], dict[str, str]]] | None = None  # the client, its auth headers
+        self._shared: Any = None  # the one SDK client (no key of its own)
         self._lock = threading.Lock()
 
-    def _client(self) -> tuple[Any, Callable[[str], dict[str, str]]]:
-        """The shared SDK client and the auth headers its SDK sends for a key, built together once."""
+    def _client(self) -> Any:
+        """The shared SDK client, built once."""
         with self._lock:
             if self._shared is None:
                 shared = self.client_class(
@@ -75,14 +75,14 @@ class _SdkKeyValidator(Validator):
                     if self.http_client
                     else self.sdk.DefaultHttpxClient(follow_redirects=False),
                 )
-                self._shared = (shared, auth_template(shared))
+                self._shared = shared
             return self._shared
 
     def check(self, credential: ParsedCredential, metadata: dict[str, Any] | None = None) -> CheckResult:
         """Inference keys: models.list. Admin keys: one read of the organization's cost report (one day,
         limit=1) -- the call an Admin key exists for, and one it makes without side effects."""
-        shared, auth = self._client()
-        headers = auth(credential.secret.get_secret_value())  # as the SDK sends them
+        shared = self._client()
+        headers = auth_headers(shared, credential.secret.get_secret_value())  # as the SDK sends them
         name = credential.provider.label
         if credential.kind == CredentialKind.ADMIN:
             outcome = sdk_outcome(
