@@ -61,8 +61,9 @@ lint: install
 test: install lint $(TS_DEPS)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
+# the attack reproductions, with the deploy findings' (a job refuses overridden env, http Supabase, per-identity grants)
 audit-security: install
-	$(BIN)/python -m pytest tests/security -q
+	$(BIN)/python -m pytest tests/security tests/deploy/test_pinned_env.py tests/deploy/test_job_identities.py -q
 
 bench: install
 	$(BIN)/python -m tests.benchmarks
