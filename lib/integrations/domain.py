@@ -60,6 +60,7 @@ class CredentialKind(StrEnum):
     USER = "USER"  # OpenAI legacy user key sk-
     API = "API"  # Anthropic sk-ant-api03-
     ADMIN = "ADMIN"  # OpenAI sk-admin-, Anthropic sk-ant-admin01-: reads the organization's usage and costs
+    ENTERPRISE_ADMIN = "ENTERPRISE_ADMIN"  # Anthropic sk-ant-api01- that the Enterprise analytics probe accepted
 
     @property
     def label(self) -> str:
@@ -70,6 +71,7 @@ class CredentialKind(StrEnum):
             "USER": "User key (legacy)",
             "API": "API key",
             "ADMIN": "Admin key",
+            "ENTERPRISE_ADMIN": "Enterprise Admin key",
         }[self.value]
 
 
@@ -171,6 +173,7 @@ class CheckResult(BaseModel):
     checks: list[CheckItem] = Field(default_factory=list)
     rate_limit: dict[str, str] = Field(default_factory=dict)
     capabilities: list[Capability] = Field(default_factory=list)
+    kind: CredentialKind | None = None  # the kind the probe found, where the prefix could not tell (sk-ant-api01-)
 
     @property
     def retry_after(self) -> str | None:

@@ -53,6 +53,7 @@ class Code(StrEnum):
     KEY_VERSION_RETIRED = "KEY_VERSION_RETIRED"
     ERASE_INCOMPLETE = "ERASE_INCOMPLETE"
     DATA_DIR_NOT_OWNED = "DATA_DIR_NOT_OWNED"
+    WRONG_KEY_KIND = "WRONG_KEY_KIND"
 
 
 @dataclass(frozen=True)
@@ -542,6 +543,24 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
                 "yours, `chown -R $(id -u) DIR` them.",
             ],
             http_status=503,
+        ),
+        _e(
+            "WRONG_KEY_KIND",
+            "The key is of the wrong kind for what is asked",
+            "This key cannot do what is asked (e.g. an inference key cannot read the organization's costs); it was "
+            "not sent to the provider.",
+            [
+                "An inference key (OpenAI sk-proj-, sk-svcacct-, sk-; Anthropic sk-ant-api03-) was given for cost "
+                "tracking, which needs an Admin key.",
+                "A Claude subscription token (sk-ant-oat01-) or a Google API key (AIza...) was given: neither can "
+                "read an organization's costs.",
+            ],
+            [
+                "Use the key the message names: OpenAI Admin keys (sk-admin-) are created by an organization owner, "
+                "Anthropic Admin keys (sk-ant-admin01-) by an organization admin in the Claude Console, Google Cloud "
+                "service-account key files by a project owner.",
+            ],
+            http_status=422,
         ),
     ]
 }

@@ -13,6 +13,7 @@ from .deps import Deps, Parts
 from .domain import OrgApiKey, Provider, Status, StoredCredential
 from .errors import IntegrationError
 from .providers.base import ParsedCredential, Validator
+from .providers.kinds import Need
 from .results import DeleteResult, DiagnosticStep, Integration, OrgIntegrations, SetupResult, ValidateResult
 from .settings import Settings
 from .status_cache.base import StatusCache
@@ -112,13 +113,15 @@ class IntegrationService(Parts):
         skip_validation: bool = False,
         actor: str = "system",
         on_step: StepCallback | None = None,
+        need: Need | None = None,
     ) -> SetupResult:
         """Format check -> live check (unless skipped) -> encrypt -> store (rotating) -> status sync.
 
         A rotation keeps the current credential's name and metadata unless new ones are given
-        (`metadata={}` clears them)."""
+        (`metadata={}` clears them). `need` ("cost data" or "inference"): a key that cannot do it is refused
+        before any network call (WRONG_KEY_KIND)."""
         return credentials.setup(
-            self.deps, org_slug, provider, credential, credential_name, metadata, skip_validation, actor, on_step
+            self.deps, org_slug, provider, credential, credential_name, metadata, skip_validation, actor, on_step, need
         )
 
     def check_format(self, provider: Provider | str, credential: str | SecretStr) -> str:

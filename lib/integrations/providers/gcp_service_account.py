@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from ..domain import CheckItem, CheckResult, CredentialKind, Provider
 from .base import ParsedCredential, Validator, failure, malformed
 from .gcp_access import GoogleCalls, billing_table, check_access
+from .kinds import refuse_wrong_kind
 from .rsa_key import check_rsa_pem
 
 GOOGLE_TOKEN_URIS = ("https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token")
@@ -128,6 +129,7 @@ class GcpValidator(Validator):
         self.http = pool() if pool else google_pool(bigquery_url, timeout)
 
     def parse(self, credential: SecretStr, stored: bool = False) -> ParsedCredential:
+        refuse_wrong_kind(self.provider, credential.get_secret_value())  # a Google API key (AIza...): no JSON
         data = _load_json(credential.get_secret_value())
         _check_fields(data, full_key_check=not stored)
         info = {

@@ -3,9 +3,10 @@
 A well-formed credential is valid unless its text (for GCP: client_email) contains a marker:
 revoked -> 401, noperms -> 403, ratelimited -> 429, unreachable -> connection error, outage -> 5xx.
 Keys are played by kind: Admin keys (sk-admin-, sk-ant-admin01-) are refused by the model endpoints and read
-the cost reports; inference keys the reverse. GCP markers: crmdisabled (Cloud Resource Manager API disabled),
-datasetonly (BigQuery granted on a dataset only), notable (no billing export table); Google is played in
-sandbox_google.py.
+the cost reports; inference keys the reverse; sk-ant-api01- keys are Enterprise Admin keys (the analytics API
+answers them) unless they contain "devkey" (an old developer key). GCP markers: crmdisabled (Cloud Resource
+Manager API disabled), datasetonly (BigQuery granted on a dataset only), notable (no billing export table);
+Google is played in sandbox_google.py.
 """
 
 from __future__ import annotations
@@ -217,18 +218,25 @@ def anthropic_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.
             "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:00Z",
         }
         path, admin = request.url.path, key.startswith("sk-ant-admin")
+        enterprise = key.startswith("sk-ant-api01-") and "devkey" not in key  # devkey: an old developer key
         if marker in _ANTHROPIC_ERRORS:
             status, kind, message = _ANTHROPIC_ERRORS[marker]
             if marker == "ratelimited":
                 headers.update({"retry-after": "2", "anthropic-ratelimit-requests-remaining": "0"})
             return _anthropic_error(status, kind, message, headers)
+        if path == "/v1/organizations/analytics/cost":
+            if not enterprise:  # Admin and developer keys cannot call the Enterprise analytics API
+                return _anthropic_error(401, "authentication_error", "invalid x-api-key", headers)
+            if request.headers.get("anthropic-beta") != "analytics-usage-cost-2026-08-24":
+                return _anthropic_error(400, "invalid_request_error", "anthropic-beta: header is required", headers)
+            return httpx2.Response(200, headers=headers, json={"data": [], "has_more": False, "next_page": None})
         if path == "/v1/organizations/cost_report":
             if not admin:  # the Admin API does not know inference keys
                 return _anthropic_error(401, "authentication_error", "invalid x-api-key", headers)
             return _anthropic_cost_report(request, headers)
         if path != "/v1/models":
             return _anthropic_error(404, "not_found_error", f"Not found: {path}", headers)
-        if admin:  # Admin keys call only /v1/organizations/*
+        if admin or enterprise:  # Admin keys call only /v1/organizations/*
             return _anthropic_error(401, "authentication_error", "invalid x-api-key", headers)
         model = {
             "type": "model",

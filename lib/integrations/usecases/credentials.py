@@ -15,6 +15,7 @@ from ..deps import Deps
 from ..domain import Action, CheckResult, Outcome, Provider, Status, StoredCredential, check_slug, make_event, utcnow
 from ..errors import Code, IntegrationError
 from ..providers.base import ParsedCredential
+from ..providers.kinds import Need, refuse_wrong_kind
 from ..results import DeleteResult, SetupResult
 from ..vault import admit
 from ..verdict import verdict
@@ -41,11 +42,13 @@ def setup(
     skip_validation: bool = False,
     actor: str = "system",
     on_step: StepCallback | None = None,
+    need: Need | None = None,
 ) -> SetupResult:
     """Format check -> live check (unless skipped) -> encrypt -> store (rotating) -> status sync.
 
     A rotation keeps the current credential's name and metadata unless new ones are given (`metadata={}` clears
-    them)."""
+    them). `need` ("cost data", "inference"): a key of a kind that cannot do it is refused before any network
+    call (WRONG_KEY_KIND)."""
     started, step = time.monotonic(), on_step or (lambda _name: None)
     org_slug, provider = check_slug(org_slug), Provider.parse(provider)
     secret, meta = admit(credential), None if metadata is None else limits.metadata_dict(metadata)
@@ -60,12 +63,17 @@ def setup(
     deps.limiter.hit(org_slug)  # the format check costs CPU too (an RSA key is validated): it counts
     step("format")
     parsed = validator.parse(secret)
+    refuse_wrong_kind(provider, secret.get_secret_value(), need)
+    if need:
+        parsed = parsed.model_copy(update={"need": need})
     validator.check_metadata(meta or {})
     result = CheckResult(status=Status.PENDING)
     if not skip_validation:
         step("validate")
         result = guarded(lambda: validator.check(parsed, meta), org_slug)
         _refuse_failed(deps, org_slug, provider, result, actor, started)
+        if result.kind is not None and result.kind != parsed.kind:  # the probe placed a shared prefix
+            parsed = parsed.model_copy(update={"kind": result.kind})
     status = Status.PENDING if skip_validation else verdict(result, Status.NOT_CONFIGURED).after
     step("encrypt")
     stored = _sealed_record(deps, org_slug, provider, parsed, name, meta or {}, status, actor)
