@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from integrations.crypto.base import Cipher, Sealed, key_check
 from integrations.domain import CachedStatus, Event, OrgApiKey, OrgRow, Provider, Status, StoredCredential
 from integrations.errors import IntegrationError
+from integrations.freshness import Freshness
 from integrations.status_cache.base import StatusCache
 from integrations.store.base import IntegrationStore, KeyVersion, replacing
 
@@ -99,6 +100,18 @@ class InMemoryStore(IntegrationStore):
                 }
             )
             return True
+
+    def record_freshness(self, credential_id: str, freshness: Freshness) -> None:
+        with self.lock:
+            row = self.rows[credential_id]
+            self.rows[credential_id] = row.model_copy(
+                update={
+                    "data_status": freshness.data_status,
+                    "data_through": freshness.data_through,
+                    "data_newest_at": freshness.data_newest_at,
+                    "last_success_at": freshness.last_success_at,
+                }
+            )
 
     def deactivate(
         self, org_slug: str, provider: Provider, at: datetime, actor: str, event: Event

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -73,6 +73,25 @@ class CredentialKind(StrEnum):
             "ADMIN": "Admin key",
             "ENTERPRISE_ADMIN": "Enterprise Admin key",
         }[self.value]
+
+
+class DataStatus(StrEnum):
+    """Is the org's cost data arriving? Beside, never instead of, the credential's validation status."""
+
+    PENDING_FIRST_DATA = "PENDING_FIRST_DATA"  # the source answers but holds no data yet (not a failure)
+    FRESH = "FRESH"  # the newest data is within the provider's expected lag
+    STALE = "STALE"  # older than the expected lag: a warning, the numbers may be incomplete
+    STALLED = "STALLED"  # far older: the data has stopped arriving
+
+
+class DataObservation(BaseModel):
+    """What a freshness probe read from a cost source (a cost endpoint's buckets, an export table's
+    lastModifiedTime): the newest data it holds. Any provider's probe fills it; freshness.judge decides."""
+
+    source: str  # "cost report", "export table", ...
+    newest_at: datetime | None = None  # end of the newest non-empty bucket (never after now), or lastModifiedTime
+    data_through: date | None = None  # the newest day with data
+    since: datetime | None = None  # when the source began to exist (a table's creationTime), if known
 
 
 class Action(StrEnum):
@@ -174,6 +193,7 @@ class CheckResult(BaseModel):
     rate_limit: dict[str, str] = Field(default_factory=dict)
     capabilities: list[Capability] = Field(default_factory=list)
     kind: CredentialKind | None = None  # the kind the probe found, where the prefix could not tell (sk-ant-api01-)
+    data: DataObservation | None = None  # what the cost source holds, when the check read it
 
     @property
     def retry_after(self) -> str | None:
@@ -205,6 +225,10 @@ class StoredCredential(BaseModel):
     updated_by: str | None = None
     deleted_at: datetime | None = None
     credential_kind: CredentialKind | None = None  # None on rows stored before kinds were recorded
+    data_status: DataStatus | None = None  # None: the credential reads no cost data, or it was never probed
+    data_through: date | None = None  # the newest day with data
+    data_newest_at: datetime | None = None  # when the newest data ends (the age is measured from here)
+    last_success_at: datetime | None = None  # the last time the cost source was read successfully
 
 
 class Event(BaseModel):

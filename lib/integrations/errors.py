@@ -54,6 +54,8 @@ class Code(StrEnum):
     ERASE_INCOMPLETE = "ERASE_INCOMPLETE"
     DATA_DIR_NOT_OWNED = "DATA_DIR_NOT_OWNED"
     WRONG_KEY_KIND = "WRONG_KEY_KIND"
+    DATA_STALE = "DATA_STALE"
+    DATA_STALLED = "DATA_STALLED"
 
 
 @dataclass(frozen=True)
@@ -561,6 +563,36 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
                 "service-account key files by a project owner.",
             ],
             http_status=422,
+        ),
+        _e(
+            "DATA_STALE",
+            "Cost data is late",
+            "The newest cost data is older than the provider's expected lag; the credential is valid, the numbers "
+            "may be incomplete.",
+            [
+                "The provider has not yet published the latest day (exports and cost reports lag; a 2-3 day lag "
+                "can be normal for a billing export).",
+                "The organization had no spend recently (an empty bucket is not missing data).",
+            ],
+            [
+                "Wait for the next check; if it stays late, open the provider's cost page or the export table and "
+                "compare the newest day shown there with data_through.",
+            ],
+            http_status=424,  # a warning beside a valid credential: never an HTTP answer of its own
+        ),
+        _e(
+            "DATA_STALLED",
+            "Cost data has stopped arriving",
+            "No new cost data has arrived for far longer than the provider's expected lag; the credential is valid.",
+            [
+                "The billing export to BigQuery was disabled or points at another dataset.",
+                "The Admin key's organization no longer has usage, or the key reads another organization.",
+            ],
+            [
+                "Check the export settings (GCP: Billing > Billing export) or the provider's usage page; the "
+                "credential itself needs no change.",
+            ],
+            http_status=424,
         ),
     ]
 }

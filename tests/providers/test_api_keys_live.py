@@ -151,13 +151,16 @@ def test_an_admin_key_is_checked_with_one_read_of_the_cost_report(provider: str)
     params = {k: v[0] for k, v in parse_qs(query).items()}
     if provider == "openai":
         assert path == "/v1/organization/costs"
-        assert params["limit"] == "1" and params["bucket_width"] == "1d"
-        assert abs(int(params["start_time"]) - (before - 86_400)) < 60  # a one-day window
+        assert params["limit"] == "8" and params["bucket_width"] == "1d"
+        assert abs(int(params["start_time"]) - (before - 7 * 86_400)) < 60  # a week of daily buckets
+        assert before - 60 < int(params["end_time"]) <= time.time()  # never an end_time in the future
     else:
         assert path == "/v1/organizations/cost_report" and "anthropic-version" in request.headers
-        assert params["limit"] == "1" and params["bucket_width"] == "1d"
+        assert params["limit"] == "8" and params["bucket_width"] == "1d"
         since = datetime.fromisoformat(params["starting_at"].replace("Z", "+00:00")).timestamp()
-        assert abs(since - (before - 86_400)) < 60
+        assert abs(since - (before - 7 * 86_400)) < 60
+        until = datetime.fromisoformat(params["ending_at"].replace("Z", "+00:00")).timestamp()
+        assert before - 60 < until <= time.time()  # never in the future
     assert "1 day bucket(s) read" in result.checks[-1].detail
 
 

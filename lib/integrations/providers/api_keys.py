@@ -27,11 +27,21 @@ from .kinds import (
     kind_of,
     refuse_wrong_kind,
 )
-from .sdk_calls import auth_template, buckets, headroom, model_count, rate_limit, sdk_outcome, undocumented
+from .sdk_calls import (
+    auth_template,
+    buckets,
+    headroom,
+    model_count,
+    newest_data,
+    rate_limit,
+    sdk_outcome,
+    undocumented,
+)
 
 HttpClientFactory = Callable[[], httpx2.Client]
 ANALYTICS_BETA = "analytics-usage-cost-2026-08-24"
 DAY_S = 86_400
+WINDOW_DAYS = 7  # the cost probe reads a week of daily buckets: authentication and the newest data in one GET
 
 _OPENAI_PREFIXES = ("sk-proj-", "sk-svcacct-", "sk-admin-", "sk-")
 _OPENAI_RE = re.compile(r"^sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}$")
@@ -127,6 +137,7 @@ class _SdkKeyValidator(Validator):
             rate_limit=limits,
             capabilities=admin_capabilities(credential.provider),
             kind=credential.kind,
+            data=newest_data(outcome, datetime.now(UTC)),
         )
 
     def _models_check(self, shared: Any, headers: dict[str, str], credential: ParsedCredential) -> CheckResult:
@@ -159,7 +170,7 @@ class _SdkKeyValidator(Validator):
 
     @abstractmethod
     def _cost_report(self, client: Any, headers: dict[str, str]) -> Any:
-        """One side-effect-free read of the cost endpoint over the last day, limit=1, raw response."""
+        """One side-effect-free read of the cost endpoint over the last WINDOW_DAYS days up to now, raw response."""
 
 
 class OpenAIValidator(_SdkKeyValidator):
@@ -168,7 +179,14 @@ class OpenAIValidator(_SdkKeyValidator):
 
     def _cost_report(self, client: Any, headers: dict[str, str]) -> Any:
         costs = client.admin.organization.usage.with_raw_response.costs  # GET /organization/costs, in the SDK
-        return costs(start_time=int(time.time()) - DAY_S, bucket_width="1d", limit=1, extra_headers=headers)
+        now = int(time.time())  # never an end_time in the future: OpenAI answers that with a generic error
+        return costs(
+            start_time=now - WINDOW_DAYS * DAY_S,
+            end_time=now,
+            bucket_width="1d",
+            limit=WINDOW_DAYS + 1,
+            extra_headers=headers,
+        )
 
     def parse(self, credential: SecretStr, stored: bool = False) -> ParsedCredential:
         key = _clean_key(credential, "OpenAI")
@@ -195,11 +213,19 @@ class AnthropicValidator(_SdkKeyValidator):
     def _cost_report(self, client: Any, headers: dict[str, str]) -> Any:
         # The SDK has no method for the Admin API's cost report: its own HTTP layer sends it (same retries off,
         # timeout, version header and error mapping as every SDK call).
-        since = datetime.fromtimestamp(time.time() - DAY_S, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = time.time()
+
+        def stamp(at: float) -> str:
+            return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        params = {
+            "starting_at": stamp(now - WINDOW_DAYS * DAY_S),
+            "ending_at": stamp(now),
+            "bucket_width": "1d",
+            "limit": WINDOW_DAYS + 1,
+        }
         return client.get(
-            "/v1/organizations/cost_report",
-            cast_to=httpx2.Response,
-            options={"params": {"starting_at": since, "bucket_width": "1d", "limit": 1}, "headers": headers},
+            "/v1/organizations/cost_report", cast_to=httpx2.Response, options={"params": params, "headers": headers}
         )
 
     def _enterprise(self, shared: Any, headers: dict[str, str], credential: ParsedCredential) -> CheckResult | None:

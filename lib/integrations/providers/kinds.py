@@ -19,7 +19,7 @@ Can = Literal["yes", "no", "probe"]  # "probe": the prefix does not decide, the 
 
 # Probes (the checklist line each writes); all are unbilled GETs.
 MODELS = "models.list"
-COST_PROBE = "cost report (1 day, limit 1)"
+COST_PROBE = "cost report (7 days)"
 ENTERPRISE_PROBE = "enterprise analytics (1 day)"
 
 OPENAI_ADMIN_HOWTO = (

@@ -11,9 +11,10 @@ Google is played in sandbox_google.py.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx2
 
@@ -80,6 +81,28 @@ _ANTHROPIC_ERRORS = {
 }
 
 
+_AGE_RE = re.compile(r"age(\d+)h")
+DAY_S = 86_400
+
+
+def cost_buckets(key: str, start: float, end: float, limit: int) -> list[tuple[float, float, bool]]:
+    """Daily cost buckets (start, end, has data) over [start, end), oldest first, as the cost endpoints page them.
+    The newest data ends `ageNh` hours ago as the key says (1 h when it does not); "nodata" holds none yet (a new
+    organization); after the newest data come empty buckets (no spend is an empty bucket, not an error)."""
+    now = time.time()
+    found = _AGE_RE.search(key)
+    newest = now - (int(found.group(1)) if found else 1) * 3600
+    bounds: list[tuple[float, float, bool]] = []
+    at = newest
+    while at > start:  # days of data back to the window's start
+        bounds.append((max(at - DAY_S, start), at, "nodata" not in key))
+        at -= DAY_S
+    bounds.reverse()
+    if end > newest:
+        bounds.append((max(newest, start), end, False))
+    return bounds[-limit:]  # the window the validators ask for fits in `limit` buckets
+
+
 def _bearer(request: httpx2.Request) -> str:
     return request.headers.get("authorization", "").removeprefix("Bearer ").strip()
 
@@ -90,7 +113,8 @@ def _openai_error(status: int, message: str, headers: dict[str, str], param: str
 
 
 def _openai_costs(request: httpx2.Request, headers: dict[str, str]) -> httpx2.Response:
-    """GET /v1/organization/costs with an Admin key: OpenAI's documented parameter limits, one day bucket."""
+    """GET /v1/organization/costs with an Admin key: OpenAI's documented parameter limits, daily buckets whose
+    newest data is as old as the key says (cost_buckets)."""
     query = request.url.params
     start = query.get("start_time", "")
     if not start.isdigit():
@@ -100,21 +124,21 @@ def _openai_costs(request: httpx2.Request, headers: dict[str, str]) -> httpx2.Re
     limit = query.get("limit", "7")
     if not limit.isdigit() or not 1 <= int(limit) <= 180:
         return _openai_error(400, "Invalid 'limit': must be between 1 and 180.", headers, "limit")
-    bucket = {
-        "object": "bucket",
-        "start_time": int(start),
-        "end_time": int(start) + 86_400,
-        "results": [
-            {
-                "object": "organization.costs.result",
-                "amount": {"value": 0.06, "currency": "usd"},
-                "line_item": None,
-                "project_id": None,
-            }
-        ],
+    end = query.get("end_time", "")
+    if end and (not end.isdigit() or int(end) > time.time() + 60):  # a future end_time: only a generic error
+        return _openai_error(400, "Invalid request.", headers, "end_time")
+    result = {
+        "object": "organization.costs.result",
+        "amount": {"value": 0.06, "currency": "usd"},
+        "line_item": None,
+        "project_id": None,
     }
+    data = [
+        {"object": "bucket", "start_time": int(b0), "end_time": int(b1), "results": [result] if full else []}
+        for b0, b1, full in cost_buckets(_bearer(request), int(start), int(end or time.time()), int(limit))
+    ]
     return httpx2.Response(
-        200, headers=headers, json={"object": "page", "data": [bucket], "has_more": False, "next_page": None}
+        200, headers=headers, json={"object": "page", "data": data, "has_more": False, "next_page": None}
     )
 
 
@@ -200,8 +224,21 @@ def _anthropic_cost_report(request: httpx2.Request, headers: dict[str, str]) -> 
         "service_tier": None,
         "token_type": None,
     }
-    bucket = {"starting_at": start.isoformat(), "ending_at": start.isoformat(), "results": [result]}
-    return httpx2.Response(200, headers=headers, json={"data": [bucket], "has_more": False, "next_page": None})
+    ending = query.get("ending_at")
+    try:
+        end = datetime.fromisoformat(ending.replace("Z", "+00:00")).timestamp() if ending else time.time()
+    except ValueError:
+        return _anthropic_error(400, "invalid_request_error", "ending_at: must be an RFC 3339 timestamp", headers)
+    key = _bearer(request) or request.headers.get("x-api-key", "")
+
+    def rfc(at: float) -> str:
+        return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    data = [
+        {"starting_at": rfc(b0), "ending_at": rfc(b1), "results": [result] if full else []}
+        for b0, b1, full in cost_buckets(key, start.timestamp(), end, int(limit))
+    ]
+    return httpx2.Response(200, headers=headers, json={"data": data, "has_more": False, "next_page": None})
 
 
 def anthropic_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.Response]:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
+from ..freshness import Freshness
 from .staging import RunFinal, StagedResult
 
 # the store's read model for the overview: one row per active credential
@@ -64,6 +65,7 @@ class ValidationUpdate(NamedTuple):
     validated_at: datetime | None
     actor: str
     event: Event
+    freshness: Freshness | None = None  # None: the check read no cost data; the stored data status stays
 
 
 ROTATED = "Rotated: the previous credential was deactivated and erased."
@@ -152,13 +154,21 @@ class IntegrationStore(ABC):
     def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
         """Several validation outcomes (adapters may write them in one transaction). Returns the credential_ids
         whose row was still active and so was updated (a compare-and-set: only those may be synced)."""
-        return {
+        changed = {
             u.credential_id
             for u in updates
             if self.record_validation(
                 u.credential_id, u.status, u.error_code, u.error_message, u.validated_at, u.actor, u.event
             )
         }
+        for u in updates:
+            if u.freshness is not None and u.credential_id in changed:
+                self.record_freshness(u.credential_id, u.freshness)
+        return changed
+
+    def record_freshness(self, credential_id: str, freshness: Freshness) -> None:
+        """Store a credential's data status (stores that write validations in one statement write it there)."""
+        raise NotImplementedError(f"{type(self).__name__} does not record data status")
 
     @abstractmethod
     def deactivate(

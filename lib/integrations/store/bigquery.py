@@ -172,6 +172,10 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
                 "validated_at": u.validated_at,
                 "updated_at": u.event.at,
                 "actor": u.actor,
+                "data_status": u.freshness.data_status if u.freshness else None,
+                "data_through": u.freshness.data_through if u.freshness else None,
+                "data_newest_at": u.freshness.data_newest_at if u.freshness else None,
+                "last_success_at": u.freshness.last_success_at if u.freshness else None,
             }
             for u in latest.values()
         ]

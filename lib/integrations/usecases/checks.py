@@ -12,6 +12,7 @@ from .. import alerts
 from ..deps import Deps
 from ..domain import Action, CheckResult, Event, Provider, Status, StoredCredential, make_event, utcnow
 from ..errors import Code, IntegrationError
+from ..freshness import Freshness, judge
 from ..results import ErrorInfo, ValidateResult
 from ..store.base import ValidationUpdate
 from ..verdict import ALARMS, Verdict, failed, verdict
@@ -30,11 +31,18 @@ class Assessment(NamedTuple):
     validated_at: datetime | None
     event: Event
     verdict: Verdict
+    freshness: Freshness | None = None  # what the check read of the cost source; never changes `after`
 
     @property
     def alarm(self) -> bool:
         """The stored ciphertext could not be decrypted: the operator's problem (the keyring), never the tenant's."""
         return self.verdict.alarm
+
+    @property
+    def data_warnings(self) -> list[str]:
+        """A late or stalled cost source: a warning with its catalog code, never a failure."""
+        fresh = self.freshness
+        return [f"{fresh.error_code}: {fresh.message}"] if fresh and fresh.error_code else []
 
     def outcome(self, warnings: list[str]) -> ValidateResult:
         """The answer a caller gets for this check."""
@@ -54,7 +62,9 @@ class Assessment(NamedTuple):
             capabilities=result.capabilities,
             checks=result.checks,
             rate_limit=result.rate_limit,
-            warnings=warnings,
+            warnings=warnings + self.data_warnings,
+            data_status=self.freshness.data_status if self.freshness else None,
+            data_through=self.freshness.data_through if self.freshness else None,
         )
 
 
@@ -102,7 +112,8 @@ def assess(deps: Deps, record: StoredCredential, actor: str = "system", run_id: 
         message=result.message,
         run_id=run_id,
     )
-    return Assessment(record, result, decided.after, utcnow() if decided.validated else None, event, decided)
+    fresh = judge(record.provider, result.data, utcnow(), record) if result.data is not None else None
+    return Assessment(record, result, decided.after, utcnow() if decided.validated else None, event, decided, fresh)
 
 
 def apply(deps: Deps, assessments: list[Assessment], actor: str = "system") -> list[str]:
@@ -136,7 +147,7 @@ def apply(deps: Deps, assessments: list[Assessment], actor: str = "system") -> l
 def _update(a: Assessment, actor: str) -> ValidationUpdate:
     message = a.result.message if a.result.error_code else None
     return ValidationUpdate(
-        a.record.credential_id, a.after, a.result.error_code, message, a.validated_at, actor, a.event
+        a.record.credential_id, a.after, a.result.error_code, message, a.validated_at, actor, a.event, a.freshness
     )
 
 

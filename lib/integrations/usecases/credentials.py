@@ -14,6 +14,7 @@ from .. import keyversions, limits
 from ..deps import Deps
 from ..domain import Action, CheckResult, Outcome, Provider, Status, StoredCredential, check_slug, make_event, utcnow
 from ..errors import Code, IntegrationError
+from ..freshness import Freshness, judge
 from ..providers.base import ParsedCredential
 from ..providers.kinds import Need, refuse_wrong_kind
 from ..results import DeleteResult, SetupResult
@@ -75,8 +76,9 @@ def setup(
         if result.kind is not None and result.kind != parsed.kind:  # the probe placed a shared prefix
             parsed = parsed.model_copy(update={"kind": result.kind})
     status = Status.PENDING if skip_validation else verdict(result, Status.NOT_CONFIGURED).after
+    fresh = judge(provider, result.data, utcnow()) if result.data is not None else None
     step("encrypt")
-    stored = _sealed_record(deps, org_slug, provider, parsed, name, meta or {}, status, actor)
+    stored = _sealed_record(deps, org_slug, provider, parsed, name, meta or {}, status, actor, fresh)
     step("store")
     event = make_event(  # status_before and a rotation's message come from the replaced row (one round trip)
         org_slug,
@@ -106,6 +108,8 @@ def setup(
         validation_status=status,
         message=f"{provider.value} credential {verb}; status {status.value}.",
         credential_kind=parsed.kind,
+        data_status=fresh.data_status if fresh else None,
+        data_through=fresh.data_through if fresh else None,
         capabilities=result.capabilities,
         checks=result.checks,
         warnings=warnings,
@@ -140,6 +144,7 @@ def _sealed_record(
     meta: dict[str, Any],
     status: Status,
     actor: str,
+    fresh: Freshness | None = None,
 ) -> StoredCredential:
     credential_id, at = f"cred_{secrets.token_hex(12)}", utcnow()
     keyversions.check_current(deps.store, deps.cipher)  # never a ciphertext under a retired or unrecorded version
@@ -161,6 +166,10 @@ def _sealed_record(
         updated_at=at,
         created_by=actor,
         updated_by=actor,
+        data_status=fresh.data_status if fresh else None,
+        data_through=fresh.data_through if fresh else None,
+        data_newest_at=fresh.data_newest_at if fresh else None,
+        last_success_at=fresh.last_success_at if fresh else None,
     )
 
 
