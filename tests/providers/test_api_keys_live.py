@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 import pytest
-from integrations.domain import Status
+from integrations.domain import DataStatus, Provider, Status
+from integrations.freshness import judge
 from integrations.providers.api_keys import AnthropicValidator, OpenAIValidator
 from pydantic import SecretStr
 
@@ -17,7 +18,9 @@ from tests.doubles.providers import (
     MISSING_SCOPE,
     OPENAI_COSTS,
     OPENAI_MODELS,
+    anthropic_costs,
     anthropic_error,
+    openai_costs,
     openai_error,
 )
 from tests.keys import ANTHROPIC_ADMIN, ANTHROPIC_OK, OPENAI_ADMIN, OPENAI_OK
@@ -208,3 +211,24 @@ def test_a_valid_inference_key_lists_its_capabilities(provider: str) -> None:
     assert seen[0].path == "/v1/models"
     inference, cost = result.capabilities
     assert (inference.status, cost.status) == ("passed", "not available") and "Admin key" in cost.detail
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize(
+    ("age", "want"),
+    [(3, DataStatus.FRESH), (26, DataStatus.STALE), (80, DataStatus.STALLED), (None, DataStatus.PENDING_FIRST_DATA)],
+)
+def test_the_cost_probe_reads_the_newest_non_empty_bucket(provider: str, age: float | None, want) -> None:
+    """Issue 26 on the wire doubles: an Anthropic (and OpenAI) cost bucket 26 h old is STALE, 3 h old FRESH, through
+    the real SDK; the credential is VALID either way."""
+    body = openai_costs(age) if provider == "openai" else anthropic_costs(age)
+    with serve(lambda s: Reply(200, body)) as (base_url, seen):
+        check, key = admin_validator(provider, base_url)
+        result = check.check(check.parse(SecretStr(key)))
+    assert result.status == Status.VALID and result.data is not None and len(seen) == 1  # one read does both
+    fresh = judge(Provider.parse(provider), result.data, datetime.now(UTC))
+    assert fresh.data_status == want
+    if age is None:
+        assert result.data.newest_at is None and result.data.data_through is None
+    else:
+        assert abs((datetime.now(UTC) - result.data.newest_at).total_seconds() - age * 3600) < 120
