@@ -176,6 +176,7 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
             metadata=body.metadata,
             skip_validation=body.skip_validation,
             actor=actor(key),
+            need=body.need,
         )
         return result.model_dump(mode="json")
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import typer
 from rich.progress import Progress as RichProgress
@@ -14,6 +15,7 @@ from rich.table import Table
 from .cli_keys import key_app, org_app
 from .cli_output import Actor, JsonOpt, _actor, _capabilities, _emit, _service, _warn, err, literal, out
 from .cli_runs import revalidate_app
+from .domain import DataStatus
 from .errors import IntegrationError
 
 __all__ = ["app", "err", "literal", "main", "out"]
@@ -78,10 +80,16 @@ def setup(
     name: Annotated[str | None, typer.Option(help="Credential name.")] = None,
     metadata: Annotated[str | None, typer.Option(help="Flat JSON object.")] = None,
     skip_validation: Annotated[bool, typer.Option(help="Store as PENDING without a live check.")] = False,
+    need: Annotated[
+        str | None,
+        typer.Option(help='"cost data" or "inference": a key that cannot do it is refused before any network call.'),
+    ] = None,
     actor: Actor = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check, validate, encrypt and store a credential (rotates an existing one)."""
+    if need not in (None, "cost data", "inference"):
+        raise typer.BadParameter('--need is "cost data" or "inference"')
     secret = _read_credential(credential_file, credential_stdin)
     try:
         meta = json.loads(metadata) if metadata else None
@@ -98,6 +106,7 @@ def setup(
             metadata=meta,
             skip_validation=skip_validation,
             actor=_actor(actor),
+            need=cast(Literal["cost data", "inference"] | None, need),
         )
         _emit(
             as_json,
@@ -109,6 +118,13 @@ def setup(
         _warn([] if as_json else result.warnings)
 
 
+def _data(status: DataStatus | None, through: date | None) -> str:
+    """'STALE through 2026-12-05' (empty for credentials that read no cost data)."""
+    if status is None:
+        return ""
+    return f"{status.value} through {through}" if through else status.value
+
+
 @app.command()
 def status(org: str, as_json: JsonOpt = False) -> None:
     """Show an org's integrations (never a secret)."""
@@ -118,7 +134,7 @@ def status(org: str, as_json: JsonOpt = False) -> None:
         def table() -> None:
             configured = ", ".join(p.value for p in data.providers_configured) or "none"
             t = Table(title=f"{literal(org)}: configured {configured}; all valid: {data.all_valid}")
-            for col in ("provider", "status", "kind", "name", "hint", "last validated", "error"):
+            for col in ("provider", "status", "kind", "name", "hint", "last validated", "data", "error"):
                 t.add_column(col)
             for i in data.integrations.values():
                 t.add_row(
@@ -128,6 +144,7 @@ def status(org: str, as_json: JsonOpt = False) -> None:
                     literal(i.credential_name or ""),
                     literal(i.credential_hint or ""),
                     str(i.last_validated_at or ""),
+                    _data(i.data_status, i.data_through),
                     i.error.code if i.error else "",
                 )
             out.print(t)
