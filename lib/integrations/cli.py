@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Literal, cast
 
@@ -118,11 +118,12 @@ def setup(
         _warn([] if as_json else result.warnings)
 
 
-def _data(status: DataStatus | None, through: date | None) -> str:
-    """'STALE through 2026-12-05' (empty for credentials that read no cost data)."""
-    if status is None:
-        return ""
-    return f"{status.value} through {through}" if through else status.value
+def _data(status: DataStatus, through: date | None, read_at: datetime | None) -> str:
+    """'STALE, data through 2026-12-05, source last read 2026-12-07 02:00 UTC'."""
+    shown = [status.value, f"data through {through}" if through else "no data yet"]
+    if read_at is not None:
+        shown.append(f"source last read {read_at:%Y-%m-%d %H:%M} UTC")
+    return ", ".join(shown)
 
 
 @app.command()
@@ -134,7 +135,7 @@ def status(org: str, as_json: JsonOpt = False) -> None:
         def table() -> None:
             configured = ", ".join(p.value for p in data.providers_configured) or "none"
             t = Table(title=f"{literal(org)}: configured {configured}; all valid: {data.all_valid}")
-            for col in ("provider", "status", "kind", "name", "hint", "last validated", "data", "error"):
+            for col in ("provider", "status", "kind", "name", "hint", "last validated", "error"):
                 t.add_column(col)
             for i in data.integrations.values():
                 t.add_row(
@@ -144,10 +145,14 @@ def status(org: str, as_json: JsonOpt = False) -> None:
                     literal(i.credential_name or ""),
                     literal(i.credential_hint or ""),
                     str(i.last_validated_at or ""),
-                    _data(i.data_status, i.data_through),
                     i.error.code if i.error else "",
                 )
             out.print(t)
+            for i in data.integrations.values():  # beside the credential's status: is its cost data arriving
+                if i.data_status is not None:
+                    out.print(
+                        f"{i.provider.value} cost data: {_data(i.data_status, i.data_through, i.last_success_at)}"
+                    )
 
         _emit(as_json, data.model_dump(mode="json"), table)
         _warn([] if as_json else data.warnings)
