@@ -31,6 +31,8 @@ ACTIVE_COLUMNS = [
     "credential_id",
     "key_ref",
     "has_ciphertext",
+    "data_status",
+    "data_newest_at",
 ]
 
 
@@ -50,6 +52,8 @@ def records_frame(records: list[StoredCredential]) -> pd.DataFrame:
             r.credential_id,
             r.key_ref,
             bool(r.encrypted_credential),
+            r.data_status.value if r.data_status else None,
+            r.data_newest_at,
         )
         for r in records
         if r.is_active

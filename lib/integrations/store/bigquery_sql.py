@@ -113,7 +113,7 @@ LIST_ALL = (
 ACTIVE_FRAME = (  # overview.ACTIVE_COLUMNS, named as the overview names them
     "SELECT org_slug, provider, validation_status AS status, credential_name, credential_hint, last_validated_at, "
     "created_at AS configured_at, validation_error_code AS error_code, validation_error_message AS error_message, "
-    "credential_id, key_ref, encrypted_credential IS NOT NULL AS has_ciphertext "
+    "credential_id, key_ref, encrypted_credential IS NOT NULL AS has_ciphertext, data_status, data_newest_at "
     "FROM `{t}.org_integrations` WHERE is_active"
 )
 _PRIOR = f"SELECT validation_status FROM `{{t}}.org_integrations` WHERE {_ACTIVE_ROW} LIMIT 1"

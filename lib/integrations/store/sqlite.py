@@ -185,7 +185,8 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
             rows = cursor.execute(
                 "SELECT org_slug, provider, validation_status, credential_name, credential_hint, last_validated_at, "
                 "created_at, validation_error_code, validation_error_message, credential_id, key_ref, "
-                "length(encrypted_credential) > 0 FROM org_integrations WHERE is_active = 1"
+                "length(encrypted_credential) > 0, data_status, data_newest_at FROM org_integrations "
+                "WHERE is_active = 1"
             ).fetchall()
         return pd.DataFrame(rows, columns=ACTIVE_COLUMNS)
 
