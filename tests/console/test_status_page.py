@@ -50,7 +50,15 @@ def test_attention_queue_order_with_codes_and_fixes(demo: IntegrationService) ->
     table = at.dataframe[0].value
     assert len(table) == 9, "NOT_CONFIGURED rows are hidden by default"
     assert list(table.attention.astype(str)) == ["INVALID", "INVALID", "Drift", "PENDING"] + ["OK"] * 5
-    assert list(table.columns[:6]) == ["attention", "org_slug", "provider", "status", "error_code", "fix"]
+    assert list(table.columns[:7]) == [
+        "attention",
+        "org_slug",
+        "provider",
+        "status",
+        "data_status",
+        "error_code",
+        "fix",
+    ]
     assert set(table.error_code[:2]) == {"INVALID_CREDENTIAL", "INSUFFICIENT_PERMISSIONS"}
     assert all(table.fix[:4].str.len() > 10)
     at.toggle(key="filter_unconfigured").set_value(True).run()
