@@ -11,7 +11,7 @@ from datetime import datetime
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from integrations.crypto.base import Cipher, Sealed, key_check
-from integrations.domain import CachedStatus, Event, OrgApiKey, OrgRow, Provider, Status, StoredCredential
+from integrations.domain import CachedStatus, Event, Expiry, OrgApiKey, OrgRow, Provider, Status, StoredCredential
 from integrations.errors import IntegrationError
 from integrations.freshness import Freshness
 from integrations.status_cache.base import StatusCache
@@ -112,6 +112,12 @@ class InMemoryStore(IntegrationStore):
                     "last_success_at": freshness.last_success_at,
                 }
             )
+
+    def record_expiry(self, credential_id: str, expiry: Expiry) -> None:
+        with self.lock:
+            row = self.rows[credential_id]
+            update = {"expiry": expiry.label, "expires_at": expiry.expires_at, "last_used_at": expiry.last_used_at}
+            self.rows[credential_id] = row.model_copy(update=update)
 
     def deactivate(
         self, org_slug: str, provider: Provider, at: datetime, actor: str, event: Event

@@ -57,6 +57,13 @@ class ConfiguredIntegration(BaseModel):
     )
     data_through: date | None = Field(default=None, description="The newest day with cost data.")
     last_success_at: datetime | None = Field(default=None, description="The last successful read of the cost source.")
+    expiry: str | None = Field(
+        default=None,
+        description='"expires YYYY-MM-DD", "never expires" or "unknown" (the provider refused or the key was not '
+        "found in its list); null when the provider was not asked.",
+    )
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = Field(default=None, description="As the provider last reported it.")
 
 
 class NotConfiguredIntegration(BaseModel):

@@ -94,6 +94,23 @@ class DataObservation(BaseModel):
     since: datetime | None = None  # when the source began to exist (a table's creationTime), if known
 
 
+class Expiry(BaseModel):
+    """When a key expires and when it was last used, as its provider exposes them (OpenAI Admin keys, Anthropic
+    keys as an Admin key lists them). `never`: the provider says it does not expire; `known` False: it could not be
+    read (refused, several matches) -- "unknown", never INVALID."""
+
+    known: bool
+    never: bool = False
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        if not self.known:
+            return "unknown"
+        return "never expires" if self.never or self.expires_at is None else f"expires {self.expires_at:%Y-%m-%d}"
+
+
 class Action(StrEnum):
     SETUP = "SETUP"
     VALIDATE = "VALIDATE"
@@ -103,6 +120,7 @@ class Action(StrEnum):
     REWRAP = "REWRAP"
     ORG_KEY = "ORG_KEY"
     ALERT = "ALERT"  # a status-flip alert that could not be delivered (alerts.py)
+    EXPIRY = "EXPIRY"  # a key reached 30, 7 or 1 days before its expiry (once per mark)
 
 
 class Outcome(StrEnum):
@@ -194,6 +212,7 @@ class CheckResult(BaseModel):
     capabilities: list[Capability] = Field(default_factory=list)
     kind: CredentialKind | None = None  # the kind the probe found, where the prefix could not tell (sk-ant-api01-)
     data: DataObservation | None = None  # what the cost source holds, when the check read it
+    expiry: Expiry | None = None  # when the key expires, when the check could ask
 
     @property
     def retry_after(self) -> str | None:
@@ -229,6 +248,9 @@ class StoredCredential(BaseModel):
     data_through: date | None = None  # the newest day with data
     data_newest_at: datetime | None = None  # when the newest data ends (the age is measured from here)
     last_success_at: datetime | None = None  # the last time the cost source was read successfully
+    expiry: str | None = None  # Expiry.label: "expires YYYY-MM-DD", "never expires", "unknown"; None: never read
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class Event(BaseModel):

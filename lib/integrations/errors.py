@@ -56,6 +56,7 @@ class Code(StrEnum):
     WRONG_KEY_KIND = "WRONG_KEY_KIND"
     DATA_STALE = "DATA_STALE"
     DATA_STALLED = "DATA_STALLED"
+    KEY_EXPIRING = "KEY_EXPIRING"
 
 
 @dataclass(frozen=True)
@@ -591,6 +592,19 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
             [
                 "Check the export settings (GCP: Billing > Billing export) or the provider's usage page; the "
                 "credential itself needs no change.",
+            ],
+            http_status=424,
+        ),
+        _e(
+            "KEY_EXPIRING",
+            "The key expires soon",
+            "The provider says this key expires within 30 days; after that every check fails.",
+            [
+                "The key was created with an expiry (OpenAI Admin keys take expires_in_seconds, up to a year).",
+            ],
+            [
+                "Create a new key of the same kind before the date shown and set it up (setup rotates the old one "
+                "out); nothing needs doing until then.",
             ],
             http_status=424,
         ),

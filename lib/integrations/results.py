@@ -38,6 +38,9 @@ class Integration(BaseModel):
     data_status: DataStatus | None = None
     data_through: date | None = None  # the newest day with data
     last_success_at: datetime | None = None  # the last successful read of the cost source
+    expiry: str | None = None  # "expires YYYY-MM-DD", "never expires", "unknown"; None: the provider was not asked
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None  # as the provider last reported it
     credential_id: str | None = Field(default=None, exclude=True)
     metadata: dict[str, Any] = Field(default_factory=dict, exclude=True)
     key_ref: str | None = Field(default=None, exclude=True)

@@ -14,7 +14,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from integrations import IntegrationService, audit
 from integrations.bootstrap import build_validators
-from integrations.domain import Action, CredentialKind, DataStatus, Event, OrgApiKey, Outcome, Provider, Status
+from integrations.domain import Action, CredentialKind, DataStatus, Event, Expiry, OrgApiKey, Outcome, Provider, Status
 from integrations.errors import IntegrationError
 from integrations.freshness import Freshness
 from integrations.overview import ACTIVE_COLUMNS, records_frame, utc
@@ -83,6 +83,30 @@ class StoreContract:
             date(2026, 12, 5),
             T0,
         )
+
+    def test_expiry_is_stored_and_a_never_expiring_key_clears_the_date(self, store: IntegrationStore) -> None:
+        rec = record()
+        store.activate(rec, event(credential_id=rec.credential_id))
+        soon = Expiry(known=True, expires_at=T0 + timedelta(days=6), last_used_at=T0 - timedelta(minutes=1))
+        store.record_validations(
+            [ValidationUpdate(rec.credential_id, Status.VALID, None, None, T0, "t", event(offset_s=1), None, soon)]
+        )
+        got = store.get_active("acmecorp", Provider.OPENAI)
+        assert (got.expiry, got.expires_at, got.last_used_at) == (
+            f"expires {(T0 + timedelta(days=6)):%Y-%m-%d}",
+            T0 + timedelta(days=6),
+            T0 - timedelta(minutes=1),
+        )
+        store.record_validations(  # a check that could not ask keeps what was read
+            [ValidationUpdate(rec.credential_id, Status.VALID, None, None, T0, "t", event(offset_s=2))]
+        )
+        assert store.get_active("acmecorp", Provider.OPENAI).expires_at == T0 + timedelta(days=6)
+        never = Expiry(known=True, never=True)
+        store.record_validations(
+            [ValidationUpdate(rec.credential_id, Status.VALID, None, None, T0, "t", event(offset_s=3), None, never)]
+        )
+        got = store.get_active("acmecorp", Provider.OPENAI)
+        assert (got.expiry, got.expires_at, got.last_used_at) == ("never expires", None, None)
 
     def test_rotation_deactivates_and_erases_previous(self, store: IntegrationStore) -> None:
         first, second = record(), record(at=T0 + timedelta(hours=1))
@@ -454,7 +478,15 @@ class TestBigQueryStore(StoreContract, UnreachableStoreContract):
         client = DuckBigQuery()
         store = BigQueryStore(client, PROJECT)
         store.init()
-        for column in ("data_status", "data_through", "data_newest_at", "last_success_at"):
+        for column in (
+            "data_status",
+            "data_through",
+            "data_newest_at",
+            "last_success_at",
+            "expiry",
+            "expires_at",
+            "last_used_at",
+        ):
             client.query(f"ALTER TABLE `{PROJECT}.organizations.org_integrations` DROP COLUMN {column}")
         [finding] = [f for f in store.inspect() if f.name == "table org_integrations"]
         assert not finding.ok and "data_through" in finding.detail and "integrations init" in finding.fix

@@ -169,6 +169,18 @@ export interface components {
              * @description The last successful read of the cost source.
              */
             last_success_at?: string | null;
+            /**
+             * Expiry
+             * @description "expires YYYY-MM-DD", "never expires" or "unknown" (the provider refused or the key was not found in its list); null when the provider was not asked.
+             */
+            expiry?: string | null;
+            /** Expires At */
+            expires_at?: string | null;
+            /**
+             * Last Used At
+             * @description As the provider last reported it.
+             */
+            last_used_at?: string | null;
         };
         /**
          * CredentialKind

@@ -15,7 +15,7 @@ import httpx2
 import openai
 from pydantic import SecretStr
 
-from ..domain import Capability, CheckItem, CheckResult, CredentialKind, Provider, Status
+from ..domain import Capability, CheckItem, CheckResult, CredentialKind, Expiry, Provider, Status
 from .base import ParsedCredential, Validator, malformed
 from .kinds import (
     COST_PROBE,
@@ -138,6 +138,7 @@ class _SdkKeyValidator(Validator):
             capabilities=admin_capabilities(credential.provider),
             kind=credential.kind,
             data=newest_data(outcome, datetime.now(UTC)),
+            expiry=self._expiry(shared, headers, credential),
         )
 
     def _models_check(self, shared: Any, headers: dict[str, str], credential: ParsedCredential) -> CheckResult:
@@ -168,6 +169,10 @@ class _SdkKeyValidator(Validator):
         """Only Anthropic has a prefix only a probe can place."""
         return None
 
+    def _expiry(self, shared: Any, headers: dict[str, str], credential: ParsedCredential) -> Expiry | None:
+        """The Admin key's expiry, where the provider lists it (None: this provider has no such list)."""
+        return None
+
     @abstractmethod
     def _cost_report(self, client: Any, headers: dict[str, str]) -> Any:
         """One side-effect-free read of the cost endpoint over the last WINDOW_DAYS days up to now, raw response."""
@@ -188,6 +193,32 @@ class OpenAIValidator(_SdkKeyValidator):
             extra_headers=headers,
         )
 
+    def _expiry(self, shared: Any, headers: dict[str, str], credential: ParsedCredential) -> Expiry | None:
+        """GET /v1/organization/admin_api_keys (one page of 100): our key is the one entry whose redacted value
+        matches it; expires_at null = never. Refused, unreadable or several matches: unknown, never a failure."""
+        try:
+            raw = shared.get(
+                "/organization/admin_api_keys",
+                cast_to=httpx2.Response,
+                options={"params": {"limit": 100}, "headers": headers},
+            )
+            data = raw.json().get("data")
+        except (openai.OpenAIError, ValueError, AttributeError):
+            return Expiry(known=False)
+        key = credential.secret.get_secret_value()
+        mine = (
+            [k for k in data if isinstance(k, dict) and _match_redacted(key, k.get("redacted_value"))]
+            if isinstance(data, list)
+            else []
+        )
+        if len(mine) != 1:
+            return Expiry(known=False)
+        [entry] = mine
+        expires = _stamp(entry.get("expires_at"))
+        return Expiry(
+            known=True, never=expires is None, expires_at=expires, last_used_at=_stamp(entry.get("last_used_at"))
+        )
+
     def parse(self, credential: SecretStr, stored: bool = False) -> ParsedCredential:
         key = _clean_key(credential, "OpenAI")
         if key.startswith("sk-ant-"):
@@ -204,6 +235,20 @@ class OpenAIValidator(_SdkKeyValidator):
             hint=_hint(key, _OPENAI_PREFIXES),
             kind=kind_of(self.provider, key),
         )
+
+
+def _match_redacted(key: str, redacted: Any) -> bool:
+    """OpenAI shows a key as 'sk-admin...def': the part before '...' starts it and the part after ends it."""
+    if not isinstance(redacted, str) or "..." not in redacted:
+        return False
+    head, _, tail = redacted.partition("...")
+    return bool(tail) and key.startswith(head) and key.endswith(tail)
+
+
+def _stamp(value: Any) -> datetime | None:
+    return (
+        datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    )
 
 
 class AnthropicValidator(_SdkKeyValidator):

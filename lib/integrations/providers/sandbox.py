@@ -103,6 +103,33 @@ def cost_buckets(key: str, start: float, end: float, limit: int) -> list[tuple[f
     return bounds[-limit:]  # the window the validators ask for fits in `limit` buckets
 
 
+_EXPIRES_RE = re.compile(r"exp(\d+)d")
+
+
+def _admin_keys(key: str) -> dict:
+    """GET /v1/organization/admin_api_keys: the calling key (expiring in N days when it says `expNd`, else never)
+    and another owner's key, each with its redacted value."""
+    now = int(time.time())
+    found = _EXPIRES_RE.search(key)
+
+    def entry(key_id: str, redacted: str, expires: int | None) -> dict:
+        owner = {"type": "user", "object": "organization.user", "id": "user_1", "name": "Owner", "role": "owner"}
+        return {
+            "object": "organization.admin_api_key",
+            "id": key_id,
+            "name": "cost reader",
+            "redacted_value": redacted,
+            "created_at": now - 30 * DAY_S,
+            "last_used_at": now - 60,
+            "expires_at": expires,
+            "owner": owner,
+        }
+
+    ours = entry("key_ours", f"sk-admin...{key[-3:]}", now + int(found.group(1)) * DAY_S if found else None)
+    other = entry("key_other", "sk-admin..." + ("zzz" if not key.endswith("zzz") else "yyy"), None)
+    return {"object": "list", "data": [other, ours], "first_id": "key_other", "last_id": "key_ours", "has_more": False}
+
+
 def _bearer(request: httpx2.Request) -> str:
     return request.headers.get("authorization", "").removeprefix("Bearer ").strip()
 
@@ -166,6 +193,10 @@ def openai_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.Res
                     {"retry-after": "2", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m0s"}
                 )
             return httpx2.Response(status, json={"error": error}, headers=headers)
+        if path.endswith("/organization/admin_api_keys"):
+            if not admin:
+                return _openai_error(403, "Missing scopes: api.management.read.", headers)
+            return httpx2.Response(200, headers=headers, json=_admin_keys(key))
         if path.endswith("/organization/costs"):
             if not admin:  # a project or user key has no Usage read
                 return _openai_error(

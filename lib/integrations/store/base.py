@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
+from ..domain import Event, Expiry, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..freshness import Freshness
 from .staging import RunFinal, StagedResult
@@ -70,6 +70,7 @@ class ValidationUpdate(NamedTuple):
     actor: str
     event: Event
     freshness: Freshness | None = None  # None: the check read no cost data; the stored data status stays
+    expiry: Expiry | None = None  # None: the check could not ask; the stored expiry stays
 
 
 ROTATED = "Rotated: the previous credential was deactivated and erased."
@@ -168,7 +169,13 @@ class IntegrationStore(ABC):
         for u in updates:
             if u.freshness is not None and u.credential_id in changed:
                 self.record_freshness(u.credential_id, u.freshness)
+            if u.expiry is not None and u.credential_id in changed:
+                self.record_expiry(u.credential_id, u.expiry)
         return changed
+
+    def record_expiry(self, credential_id: str, expiry: Expiry) -> None:
+        """Store a credential's expiry and last use (stores that write validations in one statement write it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not record expiry")
 
     def record_freshness(self, credential_id: str, freshness: Freshness) -> None:
         """Store a credential's data status (stores that write validations in one statement write it there)."""

@@ -59,6 +59,9 @@ UPDATE_TYPES = {  # the STRUCT of one @updates element
     "data_through": "DATE",
     "data_newest_at": "TIMESTAMP",
     "last_success_at": "TIMESTAMP",
+    "expiry": "STRING",
+    "expires_at": "TIMESTAMP",
+    "last_used_at": "TIMESTAMP",
 }
 
 

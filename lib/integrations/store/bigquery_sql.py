@@ -10,7 +10,8 @@ CRED_COLUMNS = (
     "credential_id, org_slug, provider, credential_name, encrypted_credential, key_ref, credential_hint, "
     "credential_fingerprint, metadata, is_active, validation_status, validation_error_code, "
     "validation_error_message, last_validated_at, created_at, updated_at, created_by, updated_by, "
-    "deleted_at, credential_kind, data_status, data_through, data_newest_at, last_success_at"
+    "deleted_at, credential_kind, data_status, data_through, data_newest_at, last_success_at, expiry, expires_at, "
+    "last_used_at"
 )
 EVENT_COLUMNS = (
     "event_id, event_at, org_slug, provider, credential_id, action, status_before, status_after, outcome, "
@@ -31,7 +32,8 @@ CREATE_CREDENTIALS = """CREATE TABLE IF NOT EXISTS `{t}.org_integrations` (
   is_active BOOL NOT NULL, validation_status STRING NOT NULL, validation_error_code STRING,
   validation_error_message STRING, last_validated_at TIMESTAMP, created_at TIMESTAMP NOT NULL,
   updated_at TIMESTAMP NOT NULL, created_by STRING, updated_by STRING, deleted_at TIMESTAMP, credential_kind STRING,
-  data_status STRING, data_through DATE, data_newest_at TIMESTAMP, last_success_at TIMESTAMP)
+  data_status STRING, data_through DATE, data_newest_at TIMESTAMP, last_success_at TIMESTAMP, expiry STRING,
+  expires_at TIMESTAMP, last_used_at TIMESTAMP)
 CLUSTER BY org_slug, provider"""
 # tables created before credential kinds were recorded get the column (idempotent)
 ADD_CREDENTIAL_KIND = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS credential_kind STRING"
@@ -40,6 +42,9 @@ ADD_DATA_STATUS = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS d
 ADD_DATA_THROUGH = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS data_through DATE"
 ADD_DATA_NEWEST_AT = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS data_newest_at TIMESTAMP"
 ADD_LAST_SUCCESS_AT = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS last_success_at TIMESTAMP"
+ADD_EXPIRY = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS expiry STRING"
+ADD_EXPIRES_AT = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS expires_at TIMESTAMP"
+ADD_LAST_USED_AT = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS last_used_at TIMESTAMP"
 CREATE_EVENTS = """CREATE TABLE IF NOT EXISTS `{t}.org_integration_events` (
   event_id STRING NOT NULL, event_at TIMESTAMP NOT NULL, org_slug STRING NOT NULL, provider STRING,
   credential_id STRING, action STRING NOT NULL, status_before STRING, status_after STRING, outcome STRING NOT NULL,
@@ -77,6 +82,9 @@ ADD_COLUMNS = {  # init() adds these to old tables
         "data_through": ADD_DATA_THROUGH,
         "data_newest_at": ADD_DATA_NEWEST_AT,
         "last_success_at": ADD_LAST_SUCCESS_AT,
+        "expiry": ADD_EXPIRY,
+        "expires_at": ADD_EXPIRES_AT,
+        "last_used_at": ADD_LAST_USED_AT,
     },
     "org_integration_events": {"run_id": ADD_RUN_ID},
 }
@@ -102,7 +110,7 @@ _INSERT_CREDENTIAL = f"""INSERT INTO `{{t}}.org_integrations` ({CRED_COLUMNS}) V
   @provider, @credential_name, @encrypted_credential, @key_ref, @credential_hint, @credential_fingerprint,
   PARSE_JSON(@metadata), @is_active, @validation_status, @validation_error_code, @validation_error_message,
   @last_validated_at, @created_at, @updated_at, @created_by, @updated_by, @deleted_at, @credential_kind, @data_status,
-  @data_through, @data_newest_at, @last_success_at)"""
+  @data_through, @data_newest_at, @last_success_at, @expiry, @expires_at, @last_used_at)"""
 
 SELECT_CREDENTIALS = f"SELECT {CRED_COLUMNS} FROM `{{t}}.org_integrations`"
 ACTIVE = SELECT_CREDENTIALS + f" WHERE {_ACTIVE_ROW}"
@@ -137,7 +145,9 @@ UPDATE `{{t}}.org_integrations` AS c SET validation_status = u.validation_status
   updated_by = u.actor, data_status = COALESCE(u.data_status, c.data_status),
   data_through = COALESCE(u.data_through, c.data_through),
   data_newest_at = COALESCE(u.data_newest_at, c.data_newest_at),
-  last_success_at = COALESCE(u.last_success_at, c.last_success_at)
+  last_success_at = COALESCE(u.last_success_at, c.last_success_at), expiry = COALESCE(u.expiry, c.expiry),
+  expires_at = IF(u.expiry IS NULL, c.expires_at, u.expires_at),
+  last_used_at = IF(u.expiry IS NULL, c.last_used_at, u.last_used_at)
   FROM UNNEST(@updates) AS u
   WHERE c.credential_id = u.credential_id AND c.is_active;
 {_INSERT_EVENTS};

@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS org_integrations (
   is_active INTEGER NOT NULL, validation_status TEXT NOT NULL, validation_error_code TEXT,
   validation_error_message TEXT, last_validated_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
   created_by TEXT, updated_by TEXT, deleted_at TEXT, credential_kind TEXT, data_status TEXT, data_through TEXT,
-  data_newest_at TEXT, last_success_at TEXT);
+  data_newest_at TEXT, last_success_at TEXT, expiry TEXT, expires_at TEXT, last_used_at TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS one_active ON org_integrations(org_slug, provider) WHERE is_active = 1;
 CREATE TABLE IF NOT EXISTS org_integration_events (
   event_id TEXT PRIMARY KEY, at TEXT NOT NULL, org_slug TEXT NOT NULL, provider TEXT, credential_id TEXT,
@@ -49,6 +49,9 @@ ADDED_COLUMNS = (  # init() adds these to tables created before them
     ("org_integrations", "data_through"),
     ("org_integrations", "data_newest_at"),
     ("org_integrations", "last_success_at"),
+    ("org_integrations", "expiry"),
+    ("org_integrations", "expires_at"),
+    ("org_integrations", "last_used_at"),
 )
 CRED_COLUMNS = list(StoredCredential.model_fields)
 EVENT_COLUMNS = list(Event.model_fields)
@@ -75,6 +78,14 @@ def _fresh(u: ValidationUpdate) -> tuple[Any, ...]:
     if f is None:
         return (None, None, None, None)
     return tuple(_value(v) for v in (f.data_status, f.data_through, f.data_newest_at, f.last_success_at))
+
+
+def _expiry(u: ValidationUpdate) -> tuple[Any, ...]:
+    """expiry, then (read?, expires_at) and (read?, last_used_at): a read expiry replaces both, NULLs included."""
+    e = u.expiry
+    if e is None:
+        return (None, 0, None, 0, None)
+    return (e.label, 1, _value(e.expires_at), 1, _value(e.last_used_at))
 
 
 def _credential(row: sqlite3.Row) -> StoredCredential:
@@ -216,7 +227,10 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
                     "validation_error_message = ?, last_validated_at = COALESCE(?, last_validated_at), "
                     "updated_at = ?, updated_by = ?, data_status = COALESCE(?, data_status), "
                     "data_through = COALESCE(?, data_through), data_newest_at = COALESCE(?, data_newest_at), "
-                    "last_success_at = COALESCE(?, last_success_at) WHERE credential_id = ? AND is_active = 1",
+                    "last_success_at = COALESCE(?, last_success_at), expiry = COALESCE(?, expiry), "
+                    "expires_at = CASE WHEN ? THEN ? ELSE expires_at END, "
+                    "last_used_at = CASE WHEN ? THEN ? ELSE last_used_at END "
+                    "WHERE credential_id = ? AND is_active = 1",
                     (
                         u.status.value,
                         u.error_code,
@@ -225,6 +239,7 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
                         u.event.at.isoformat(),
                         u.actor,
                         *_fresh(u),
+                        *_expiry(u),
                         u.credential_id,
                     ),
                 ).rowcount

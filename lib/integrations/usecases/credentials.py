@@ -79,6 +79,9 @@ def setup(
     fresh = judge(provider, result.data, utcnow()) if result.data is not None else None
     step("encrypt")
     stored = _sealed_record(deps, org_slug, provider, parsed, name, meta or {}, status, actor, fresh)
+    if result.expiry is not None:
+        stored.expiry, stored.expires_at = result.expiry.label, result.expiry.expires_at
+        stored.last_used_at = result.expiry.last_used_at
     step("store")
     event = make_event(  # status_before and a rotation's message come from the replaced row (one round trip)
         org_slug,

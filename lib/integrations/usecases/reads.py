@@ -41,6 +41,9 @@ def view(provider: Provider, record: StoredCredential | None) -> Integration:
         data_status=freshness.current(record, utcnow()),  # aged to now: a source not re-checked does not stay FRESH
         data_through=record.data_through,
         last_success_at=record.last_success_at,
+        expiry=record.expiry,
+        expires_at=record.expires_at,
+        last_used_at=record.last_used_at,
         metadata=record.metadata,
         key_ref=record.key_ref,
     )
