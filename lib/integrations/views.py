@@ -84,6 +84,7 @@ def attention_queue(overview: pd.DataFrame, stale_days: float = 30, include_unco
         fix=fix,
         age=age_bucket(age).where(configured, None),
         error_code=frame.error_code.fillna(""),
+        data_status=frame.data_status.fillna(""),  # blank: the credential reads no cost data
     )
     queue = queue.sort_values(
         ["attention", "validation_age_days", "org_slug", "provider"], ascending=[True, False, True, True]
