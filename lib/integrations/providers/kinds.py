@@ -152,3 +152,12 @@ def admin_capabilities(provider: Provider) -> list[Capability]:
         ),
         Capability(name="cost data", status="passed", detail="The key read the organization's cost report."),
     ]
+
+
+def known_prefix(provider: Provider, text: str) -> str | None:
+    """The public prefix a key starts with (sk-proj-, sk-ant-admin01-, ...), if any: safe to show, it names the
+    kind. (main added this over the old prefix list; here it reads the one table.)"""
+    if provider == Provider.GCP:
+        return None
+    family = family_of(provider, text)
+    return family.prefix if family else None
