@@ -21,7 +21,6 @@ from pyrate_limiter import Limiter, Rate
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
 
 from .domain import Provider, StoredCredential
-from .gctune import relaxed_collection
 from .taskspec import share
 from .usecases.checks import Assessment
 
@@ -139,25 +138,19 @@ class CheckRun:
         self.records, self.check, self.limits = records, check, limits
         self.waited_s: dict[Provider, float] = {}
 
-    @property
-    def capacity(self) -> int:
-        """Checks in flight at once: the sum of the run's provider pools."""
-        return sum(ProviderPool.size(p, self.limits) for p in {r.provider for r in self.records})
-
     def completed(self) -> Generator[tuple[int, Assessment], None, None]:
-        with relaxed_collection():  # a full garbage collection would stall every check thread (gctune.py)
-            pools = {p: ProviderPool(p, self.limits) for p in {r.provider for r in self.records}}
-            try:
-                futures = {
-                    pools[r.provider].threads.submit(pools[r.provider].run, self.check, r): i
-                    for i, r in enumerate(self.records)
-                }
-                for future in as_completed(futures):
-                    yield futures[future], future.result()  # the first exception of a check stops the run here
-            finally:
-                for pool in pools.values():
-                    pool.close()  # checks not started are cancelled; running ones finish
-                self.waited_s = {p: pool.waited_s for p, pool in pools.items()}
+        pools = {p: ProviderPool(p, self.limits) for p in {r.provider for r in self.records}}
+        try:
+            futures = {
+                pools[r.provider].threads.submit(pools[r.provider].run, self.check, r): i
+                for i, r in enumerate(self.records)
+            }
+            for future in as_completed(futures):
+                yield futures[future], future.result()  # the first exception of a check stops the run here
+        finally:
+            for pool in pools.values():
+                pool.close()  # checks not started are cancelled; running ones finish
+            self.waited_s = {p: pool.waited_s for p, pool in pools.items()}
 
 
 def check_all(
@@ -182,19 +175,18 @@ def streamed(
     pools: dict[Provider, ProviderPool] = {}
     pending: set[Future[Assessment]] = set()
     source = iter(records)
-    with relaxed_collection():
-        try:
-            while True:
-                for record in islice(source, max(0, window - len(pending))):
-                    pool = pools.get(record.provider) or pools.setdefault(
-                        record.provider, ProviderPool(record.provider, limits)
-                    )
-                    pending.add(pool.threads.submit(pool.run, check, record))
-                if not pending:
-                    return
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=lambda f: f.exception() is not None):  # what finished, then a failure
-                    yield future.result()  # the first exception of a check stops the run here
-        finally:
-            for pool in pools.values():
-                pool.close()
+    try:
+        while True:
+            for record in islice(source, max(0, window - len(pending))):
+                pool = pools.get(record.provider) or pools.setdefault(
+                    record.provider, ProviderPool(record.provider, limits)
+                )
+                pending.add(pool.threads.submit(pool.run, check, record))
+            if not pending:
+                return
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: f.exception() is not None):  # what finished, then a failure
+                yield future.result()  # the first exception of a check stops the run here
+    finally:
+        for pool in pools.values():
+            pool.close()

@@ -157,27 +157,27 @@ class IntegrationService(Parts):
     ) -> SetupResult:
         """GCP without a key file: the billing export table (and the customer's service account for impersonation).
         Stored PENDING with what to do while the customer's grant is missing; VALID once the dry run reads."""
-        keyless = Keyless(export_table, customer_service_account)
-        return self.setup(org_slug, Provider.GCP, None, credential_name, metadata, False, actor, on_step, keyless)
+        return self.setup(
+            org_slug,
+            Provider.GCP,
+            None,
+            credential_name,
+            metadata,
+            False,
+            actor,
+            on_step,
+            Keyless(export_table, customer_service_account),
+        )
 
     @staticmethod
     def google_blocker(text: str) -> str | None:
         """The catalog code a Google error text names (a customer's pasted gcloud/console error), or None."""
-        from .providers.gcp_keyless import diagnose
-
-        code = diagnose(text or "")
-        return code.value if code else None
+        return credentials.google_blocker(text)
 
     def keyless_info(self, org_slug: str) -> KeylessInfo:
         """The org's principal, our customer ID and the grant commands (before or after setup). Read from the
         record's metadata and hint: nothing is decrypted to draw a page."""
-        record = self.deps.store.get_active(org_slug, Provider.GCP)
-        table = customer = None
-        if record is not None and record.credential_kind == CredentialKind.KEYLESS:
-            table = record.metadata.get("billing_export_table")
-            reader = record.credential_hint.removeprefix("keyless: ").split(" reads ")[0]
-            customer = reader  # the org's principal itself in mode a: keyless_info tells them apart
-        return credentials.keyless_info(self.deps, org_slug, table, customer)
+        return credentials.keyless_info_of(self.deps, org_slug)
 
     def check_format(self, provider: Provider | str, credential: str | SecretStr) -> str:
         """Format-check a credential without storing or sending it; returns its hint."""

@@ -3,13 +3,10 @@
 
 Each run at 32 and 16 per provider is measured start to end against the concurrency bound (providers x concurrency /
 round trip), with its steady rate (the middle 80% of its checks, from the progress callback) and what it pays
-before its first result and after its last; the CPU ceiling is the same run with a provider that answers at once;
-gctune's effect is a ratio against Python's own collector settings, in the same process."""
+before its first result and after its last; the CPU ceiling is the same run with a provider that answers at once."""
 
 from __future__ import annotations
 
-import contextlib
-import statistics
 import sys
 import time
 import tracemalloc
@@ -39,24 +36,6 @@ def timed_run(svc, concurrency: int) -> Timed:
     middle = marks[len(marks) // 10 : len(marks) * 9 // 10]
     steady = (len(middle) - 1) / (middle[-1] - middle[0])
     return Timed(wall, _cpu() - before, steady, marks[0] - started, started + wall - marks[-1], report.outcomes)
-
-
-def _without_gctune(svc, total: int) -> tuple[str, str]:
-    """The baseline for gctune.py: the same run with the collector as Python sets it."""
-    import integrations.checkpool as checkpool
-    import integrations.usecases.revalidation as revalidation
-
-    relaxed = checkpool.relaxed_collection
-    with_it = statistics.median(timed_run(svc, CONCURRENCY).wall for _ in range(REPEAT))
-    checkpool.relaxed_collection = revalidation.relaxed_collection = contextlib.nullcontext  # type: ignore[assignment]
-    try:
-        without = statistics.median(timed_run(svc, CONCURRENCY).wall for _ in range(REPEAT))
-    finally:
-        checkpool.relaxed_collection = revalidation.relaxed_collection = relaxed
-    return (
-        f"gctune (a run's collector settings) vs Python's, {CONCURRENCY}/provider",
-        f"{total / with_it:.0f} vs {total / without:.0f} checks/s: {without / with_it:.2f}x faster",
-    )
 
 
 def _cpu_ceiling(data_dir: Path, total: int) -> float:
@@ -104,7 +83,6 @@ def main(data_dir: Path, sequential: float) -> None:
             f"  vs the lower of the bound and the CPU ceiling ({min(bound, ceiling):.0f} checks/s)",
             f"{rate / min(bound, ceiling):.0%}",
         )
-    line(*_without_gctune(svc, len(records)))
     tracemalloc.start()
     svc.revalidate_many(concurrency=CONCURRENCY)
     line("peak traced memory of a bulk run", f"{tracemalloc.get_traced_memory()[1] / 2**20:.1f} MiB")

@@ -28,7 +28,7 @@ from .kinds import (
     refuse_wrong_kind,
 )
 from .sdk_calls import (
-    auth_template,
+    auth_headers,
     buckets,
     headroom,
     model_count,
@@ -77,11 +77,11 @@ class _SdkKeyValidator(Validator):
 
     def __init__(self, base_url: str, timeout: float, http_client: HttpClientFactory | None = None) -> None:
         self.base_url, self.timeout, self.http_client = base_url, timeout, http_client
-        self._shared: tuple[Any, Callable[[str], dict[str, str]]] | None = None  # the client, its auth headers
+        self._shared: Any = None  # the one SDK client (no key of its own)
         self._lock = threading.Lock()
 
-    def _client(self) -> tuple[Any, Callable[[str], dict[str, str]]]:
-        """The shared SDK client and the auth headers its SDK sends for a key, built together once."""
+    def _client(self) -> Any:
+        """The shared SDK client, built once."""
         with self._lock:
             if self._shared is None:
                 shared = self.client_class(
@@ -94,7 +94,7 @@ class _SdkKeyValidator(Validator):
                     if self.http_client
                     else self.sdk.DefaultHttpxClient(follow_redirects=False),
                 )
-                self._shared = (shared, auth_template(shared))
+                self._shared = shared
             return self._shared
 
     def check(self, credential: ParsedCredential, metadata: dict[str, Any] | None = None) -> CheckResult:
@@ -102,8 +102,8 @@ class _SdkKeyValidator(Validator):
         day, limit=1), inference keys list models, a key whose prefix is shared (sk-ant-api01-) is placed by the
         Enterprise analytics probe. An inference key asked for cost data (`need`) whose family may read it reads
         the cost report instead. Every probe is a side-effect-free GET."""
-        shared, auth = self._client()
-        headers = auth(credential.secret.get_secret_value())  # as the SDK sends them
+        shared = self._client()
+        headers = auth_headers(shared, credential.secret.get_secret_value())  # as the SDK sends them
         family = family_of(credential.provider, credential.secret.get_secret_value())
         probe = family.probe if family else MODELS
         if credential.need == "cost data" and family is not None and family.cost_data == "probe" and probe == MODELS:

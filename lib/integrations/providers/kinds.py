@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import SecretStr
+
 from ..domain import Capability, CredentialKind, Provider
 from ..errors import Code, IntegrationError
 
@@ -161,3 +163,15 @@ def known_prefix(provider: Provider, text: str) -> str | None:
         return None
     family = family_of(provider, text)
     return family.prefix if family else None
+
+
+def rejected_hint(provider: Provider, secret: SecretStr) -> str:
+    """What may be said of a key refused by its format, never any of its secret part: the kind its prefix names
+    (a public prefix such as sk-proj-) or none, and its length."""
+    text = secret.get_secret_value().strip()
+    if provider == Provider.GCP:
+        shape = "JSON object" if text.startswith("{") else "not a JSON object"
+        return f"{shape}, {len(text)} characters"
+    kind, prefix = kind_of(provider, text), known_prefix(provider, text)
+    named = f"starts with {prefix} ({kind.label})" if prefix and kind else "no known key prefix"
+    return f"{named}, {len(text)} characters"

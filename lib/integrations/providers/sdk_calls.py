@@ -14,7 +14,6 @@ import httpx2
 from ..domain import CheckItem, CheckResult, DataObservation
 from .base import ParsedCredential, failure
 
-_PROBE = "sk-auth-template-probe"
 _SCOPES_RE = re.compile(r"Missing scopes:\s*([a-z0-9_.]+(?:\s*,\s*[a-z0-9_.]+)*)")
 _RATE_HEADERS = (
     "retry-after",
@@ -33,12 +32,10 @@ def rate_limit(headers: Any) -> dict[str, str]:
     return {name: value for name, value in headers.items() if name in _RATE_HEADERS}  # one pass; names lower-case
 
 
-def auth_template(client: Any) -> Callable[[str], dict[str, str]]:
-    """The auth headers `client`'s SDK sends for a key, learned once from the SDK itself: a client copy per check
-    (`with_options(api_key=...)`) costs 50-200 us of CPU under the GIL."""
-    probe = client.with_options(api_key=_PROBE).auth_headers
-    parts = {name: value.split(_PROBE) for name, value in probe.items()}
-    return lambda key: {name: key.join(pieces) for name, pieces in parts.items()}
+def auth_headers(client: Any, key: str) -> dict[str, str]:
+    """The auth headers `client`'s SDK sends for `key`, as the SDK itself builds them (a copy of the shared client
+    with the key: 50-200 us of CPU, nothing next to a ~200 ms round trip)."""
+    return dict(client.with_options(api_key=key).auth_headers)
 
 
 def sdk_outcome(

@@ -12,11 +12,22 @@ from pydantic import SecretStr
 
 from .. import keyversions, limits
 from ..deps import Deps
-from ..domain import Action, CheckResult, Outcome, Provider, Status, StoredCredential, check_slug, make_event, utcnow
+from ..domain import (
+    Action,
+    CheckResult,
+    CredentialKind,
+    Outcome,
+    Provider,
+    Status,
+    StoredCredential,
+    check_slug,
+    make_event,
+    utcnow,
+)
 from ..errors import Code, IntegrationError
 from ..freshness import Freshness, judge
 from ..providers.base import ParsedCredential
-from ..providers.kinds import Need, kind_of, known_prefix, refuse_wrong_kind
+from ..providers.kinds import Need, refuse_wrong_kind, rejected_hint
 from ..results import DeleteResult, ErrorInfo, Keyless, KeylessInfo, SetupResult
 from ..vault import admit
 from ..verdict import verdict
@@ -155,18 +166,6 @@ def setup(
         if keyless is not None
         else None,
     )
-
-
-def rejected_hint(provider: Provider, secret: SecretStr) -> str:
-    """What may be said of a key refused by its format, never any of its secret part: the kind its prefix names
-    (a public prefix such as sk-proj-) or none, and its length."""
-    text = secret.get_secret_value().strip()
-    if provider == Provider.GCP:
-        shape = "JSON object" if text.startswith("{") else "not a JSON object"
-        return f"{shape}, {len(text)} characters"
-    kind, prefix = kind_of(provider, text), known_prefix(provider, text)
-    named = f"starts with {prefix} ({kind.label})" if prefix and kind else "no known key prefix"
-    return f"{named}, {len(text)} characters"
 
 
 def _refuse_failed(
@@ -315,3 +314,22 @@ def grant_commands(
         commands="\n".join(lines),
         terraform=terraform,
     )
+
+
+def keyless_info_of(deps: Deps, org_slug: str) -> KeylessInfo:
+    """keyless_info for the org's stored keyless integration, if any: read from the record's metadata and hint
+    (nothing is decrypted to draw a page)."""
+    record = deps.store.get_active(org_slug, Provider.GCP)
+    table = customer = None
+    if record is not None and record.credential_kind == CredentialKind.KEYLESS:
+        table = record.metadata.get("billing_export_table")
+        customer = record.credential_hint.removeprefix("keyless: ").split(" reads ")[0]  # our principal in mode a
+    return keyless_info(deps, org_slug, table, customer)
+
+
+def google_blocker(text: str) -> str | None:
+    """The catalog code a Google error text names (a customer's pasted gcloud/console error), or None."""
+    from ..providers.gcp_keyless import diagnose
+
+    code = diagnose(text or "")
+    return code.value if code else None

@@ -15,7 +15,6 @@ from ..checkpool import CheckRun, PoolLimits
 from ..deps import Deps
 from ..domain import Provider, StoredCredential, check_slug
 from ..errors import Code, IntegrationError
-from ..gctune import relaxed_collection
 from .checks import Assessment, assess, record_checks
 from .maintenance import reconcile
 
@@ -153,14 +152,13 @@ def revalidate_many(
     )
     if run_id is not None:
         plan.run_id = run_id
-    with relaxed_collection():  # loading the records, the checks and the reconcile (gctune.py)
-        records, missing = chosen(deps, orgs, providers, targets)
-        report = revalidate_records(deps, records, plan, progress)
-        report.missing = missing
-        try:  # writers in other processes (the API server, other tasks) may have synced out of order: repair it
-            report.drift_fixed = reconcile(deps, actor=actor).fixed
-        except IntegrationError as exc:
-            report.warnings.append(f"{exc.code}: reconcile after the run failed ({exc.message}); run it again.")
+    records, missing = chosen(deps, orgs, providers, targets)
+    report = revalidate_records(deps, records, plan, progress)
+    report.missing = missing
+    try:  # writers in other processes (the API server, other tasks) may have synced out of order: repair it
+        report.drift_fixed = reconcile(deps, actor=actor).fixed
+    except IntegrationError as exc:
+        report.warnings.append(f"{exc.code}: reconcile after the run failed ({exc.message}); run it again.")
     if workers is not None or (deps.settings is not None and deps.settings.bulk_workers):
         report.warnings.append(WORKERS_IGNORED)
     report.alert = alerts.alert(deps.store, deps.settings, report.changed, "revalidate", actor, run_id=plan.run_id)
@@ -183,9 +181,8 @@ def revalidate_records(
             pending.append(assessment)
             if progress:
                 progress(done, len(records))
-            # written while the other checks go on; once every check left is in flight, what is pending is written
-            # during their round trips, so that only the last wave's results remain to be written at the end
-            if len(pending) >= WRITE_BATCH or len(records) - done == run.capacity:
+            # written while the other checks go on (the last batch after the last check)
+            if len(pending) >= WRITE_BATCH:
                 report.applied(pending, record_checks(deps, pending, plan.actor).applied)
                 pending.clear()
     if pending:
