@@ -111,9 +111,10 @@ def kind_of(provider: Provider, text: str) -> CredentialKind | None:
     return family.kind if family else None
 
 
-def refuse_wrong_kind(provider: Provider, text: str, need: Need | None = None) -> KeyFamily | None:
+def refuse_wrong_kind(provider: Provider, key: str | SecretStr, need: Need | None = None) -> KeyFamily | None:
     """WRONG_KEY_KIND, before any network call, for a key that cannot do what is asked (`need`; None: anything
     at all): names the key, what it cannot do, the right key and who creates it. Returns the key's family."""
+    text = key.get_secret_value() if isinstance(key, SecretStr) else key
     family = family_of(provider, text)
     if family is None:
         return None

@@ -90,7 +90,7 @@ def setup(
         else:
             assert secret is not None
             parsed = validator.parse(secret)
-            refuse_wrong_kind(provider, secret.get_secret_value(), need)
+            refuse_wrong_kind(provider, secret, need)
             if need:
                 parsed = parsed.model_copy(update={"need": need})
         validator.check_metadata(meta or {})
