@@ -96,9 +96,12 @@ def test_a_new_setup_after_delete_starts_blank(svc: IntegrationService) -> None:
     assert (one.credential_name, one.metadata) == (None, {})
 
 
-def test_what_is_pending_is_written_once_only_the_last_wave_is_in_flight() -> None:
-    """The results are written in batches while checks go on; when every check left is in flight, what is pending
-    is written during their round trips, so only the last wave's results are left to write after the last check."""
+def test_results_are_written_in_batches_and_the_rest_after_the_last_check(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The results are written in batches of WRITE_BATCH while checks go on, and what is left after the last
+    check (no write overlapped with the last wave: it cost more than it gained, issue 24)."""
+    from integrations.usecases import revalidation
+
+    monkeypatch.setattr(revalidation, "WRITE_BATCH", 4)
     svc = fake_service()
     for i in range(10):
         svc.register_org(f"org-{i}")
@@ -108,4 +111,4 @@ def test_what_is_pending_is_written_once_only_the_last_wave_is_in_flight() -> No
     svc.store.record_validations = lambda updates: batches.append(len(updates)) or write(updates)  # type: ignore[method-assign]
     report = svc.revalidate_many(concurrency=3)
     assert report.outcomes == {"VALID": 10}
-    assert batches == [7, 3]  # 10 checks, 3 at a time: written when the last 3 were in flight, then those 3
+    assert batches == [4, 4, 2]
