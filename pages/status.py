@@ -155,6 +155,7 @@ table = st.dataframe(
         "org_slug": "Org",
         "provider": "Provider",
         "status": "Status (record)",
+        "data_status": "Cost data",
         "error_code": "Error",
         "fix": st.column_config.TextColumn("Fix", width="large"),
         "cached_status": "Status (cache)",

@@ -11,8 +11,9 @@ from datetime import datetime
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from integrations.crypto.base import Cipher, Sealed, key_check
-from integrations.domain import CachedStatus, Event, OrgApiKey, OrgRow, Provider, Status, StoredCredential
+from integrations.domain import CachedStatus, Event, Expiry, OrgApiKey, OrgRow, Provider, Status, StoredCredential
 from integrations.errors import IntegrationError
+from integrations.freshness import Freshness
 from integrations.status_cache.base import StatusCache
 from integrations.store.base import IntegrationStore, KeyVersion, ValidationUpdate, replacing, superseded
 
@@ -109,9 +110,31 @@ class InMemoryStore(IntegrationStore):
                     self.event_rows.append(superseded(u.event))
                 elif self.record_validation(*u[:7]):
                     matched.add(u.credential_id)
+                    if u.freshness is not None:
+                        self.record_freshness(u.credential_id, u.freshness)
+                    if u.expiry is not None:
+                        self.record_expiry(u.credential_id, u.expiry)
                 else:
                     self.event_rows[-1] = superseded(u.event)
             return matched
+
+    def record_freshness(self, credential_id: str, freshness: Freshness) -> None:
+        with self.lock:
+            row = self.rows[credential_id]
+            self.rows[credential_id] = row.model_copy(
+                update={
+                    "data_status": freshness.data_status,
+                    "data_through": freshness.data_through,
+                    "data_newest_at": freshness.data_newest_at,
+                    "last_success_at": freshness.last_success_at,
+                }
+            )
+
+    def record_expiry(self, credential_id: str, expiry: Expiry) -> None:
+        with self.lock:
+            row = self.rows[credential_id]
+            update = {"expiry": expiry.label, "expires_at": expiry.expires_at, "last_used_at": expiry.last_used_at}
+            self.rows[credential_id] = row.model_copy(update=update)
 
     def deactivate(
         self, org_slug: str, provider: Provider, at: datetime, actor: str, event: Event

@@ -199,6 +199,7 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
             skip_validation=body.skip_validation,
             actor=actor(key),
             keyless=keyless,
+            need=body.need,
         )
         return result.model_dump(mode="json", exclude_none=True)
 

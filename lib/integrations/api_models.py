@@ -4,13 +4,13 @@ each answer against these models, so the schema and the wire cannot drift apart.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from .domain import Capability, CredentialKind, Provider, Status
+from .domain import Capability, CredentialKind, DataStatus, Provider, Status
 from .results import ErrorInfo, KeylessInfo
 
 Configured = Literal[Status.VALID, Status.INVALID, Status.PENDING]
@@ -52,6 +52,11 @@ class SetupRequest(BaseModel):
         description="A flat JSON object (at most 4 KiB). GCP reads billing_export_table: project.dataset.table.",
         examples=[{"environment": "production"}],
     )
+    need: Literal["cost data", "inference"] | None = Field(
+        default=None,
+        description='What the key must do: "cost data" refuses an inference key (and "inference" an Admin key) with '
+        "WRONG_KEY_KIND before anything is sent to the provider.",
+    )
     skip_validation: StrictBool = Field(
         default=False, description='Store as PENDING without asking the provider (true or false only, not "yes" or 1).'
     )
@@ -77,6 +82,20 @@ class ConfiguredIntegration(BaseModel):
     last_validated_at: datetime | None
     created_at: datetime
     error: ErrorInfo | SkipJsonSchema[None] = None
+    data_status: DataStatus | None = Field(
+        default=None,
+        description="Is the org's cost data arriving (beside `status`, never changing it): PENDING_FIRST_DATA, "
+        "FRESH, STALE or STALLED against the provider's expected lag; null when the credential reads no cost data.",
+    )
+    data_through: date | None = Field(default=None, description="The newest day with cost data.")
+    last_success_at: datetime | None = Field(default=None, description="The last successful read of the cost source.")
+    expiry: str | None = Field(
+        default=None,
+        description='"expires YYYY-MM-DD", "never expires" or "unknown" (the provider refused or the key was not '
+        "found in its list); null when the provider was not asked.",
+    )
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = Field(default=None, description="As the provider last reported it.")
 
 
 class NotConfiguredIntegration(BaseModel):
@@ -118,6 +137,10 @@ class SetupResponse(BaseModel):
     keyless: KeylessInfo | SkipJsonSchema[None] = Field(
         default=None, description="Keyless setups: the org's principal and the grant commands."
     )
+    data_status: DataStatus | SkipJsonSchema[None] = Field(
+        default=None, description="Present when the check read the cost source (Admin keys)."
+    )
+    data_through: date | SkipJsonSchema[None] = None
 
 
 class ValidateResponse(BaseModel):
@@ -129,7 +152,11 @@ class ValidateResponse(BaseModel):
     message: str
     error: ErrorInfo | SkipJsonSchema[None] = None
     capabilities: list[Capability]
-    warnings: list[str]
+    warnings: list[str] = Field(description="Includes DATA_STALE / DATA_STALLED when the cost data is late.")
+    data_status: DataStatus | SkipJsonSchema[None] = Field(
+        default=None, description="Present when the check read the cost source (Admin keys)."
+    )
+    data_through: date | SkipJsonSchema[None] = None
 
 
 class DeleteResponse(BaseModel):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import typer
 from rich.progress import Progress as RichProgress
@@ -15,6 +16,7 @@ from . import cli_reads
 from .cli_keys import key_app, org_app
 from .cli_output import Actor, JsonOpt, _actor, _capabilities, _emit, _service, _warn, err, literal, out
 from .cli_runs import revalidate_app
+from .domain import DataStatus
 from .errors import IntegrationError
 from .results import Keyless
 
@@ -98,11 +100,17 @@ def setup(
     customer_sa: Annotated[
         str | None, typer.Option(help="Keyless mode b: the customer's service account our principal impersonates.")
     ] = None,
+    need: Annotated[
+        str | None,
+        typer.Option(help='"cost data" or "inference": a key that cannot do it is refused before any network call.'),
+    ] = None,
     actor: Actor = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check, validate, encrypt and store a credential (rotates an existing one). GCP without a key file:
     --export-table (and --customer-sa), no credential; it is stored PENDING with what to do until the grant works."""
+    if need not in (None, "cost data", "inference"):
+        raise typer.BadParameter('--need is "cost data" or "inference"')
     keyless = _keyless_input(provider, export_table, customer_sa, credential_file, credential_stdin, skip_validation)
     secret = None if keyless else _read_credential(credential_file, credential_stdin)
     try:
@@ -121,6 +129,7 @@ def setup(
             skip_validation=skip_validation,
             actor=_actor(actor),
             keyless=keyless,
+            need=cast(Literal["cost data", "inference"] | None, need),
         )
         _emit(
             as_json,
@@ -171,6 +180,14 @@ def keyless_info(
             _emit(as_json, info.model_dump(mode="json"), "")
 
 
+def _data(status: DataStatus, through: date | None, read_at: datetime | None) -> str:
+    """'STALE, data through 2026-12-05, source last read 2026-12-07 02:00 UTC'."""
+    shown = [status.value, f"data through {through}" if through else "no data yet"]
+    if read_at is not None:
+        shown.append(f"source last read {read_at:%Y-%m-%d %H:%M} UTC")
+    return ", ".join(shown)
+
+
 @app.command()
 def status(org: str, as_json: JsonOpt = False) -> None:
     """Show an org's integrations (never a secret)."""
@@ -193,6 +210,11 @@ def status(org: str, as_json: JsonOpt = False) -> None:
                     i.error.code if i.error else "",
                 )
             out.print(t)
+            for i in data.integrations.values():  # beside the credential's status: is its cost data arriving
+                if i.data_status is not None:
+                    out.print(
+                        f"{i.provider.value} cost data: {_data(i.data_status, i.data_through, i.last_success_at)}"
+                    )
 
         _emit(as_json, data.model_dump(mode="json"), table)
         _warn([] if as_json else data.warnings)

@@ -16,7 +16,7 @@ from .domain import Provider
 from .errors import IntegrationError
 from .taskspec import ENV_COUNT, ENV_INDEX, ENV_RUN, RunReport, task_spec
 
-if TYPE_CHECKING:  # the service pulls every SDK and pandas: only once a command runs
+if TYPE_CHECKING:  # the service (pandas, SDKs) loads only when a command runs
     from .service import RevalidateReport
 
 revalidate_app = typer.Typer(help="Re-check many stored credentials at once.")

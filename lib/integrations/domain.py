@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -61,6 +61,7 @@ class CredentialKind(StrEnum):
     API = "API"  # Anthropic sk-ant-api03-
     ADMIN = "ADMIN"  # OpenAI sk-admin-, Anthropic sk-ant-admin01-: reads the organization's usage and costs
     KEYLESS = "KEYLESS"  # GCP without a key: the org's principal is granted read access (nothing secret stored)
+    ENTERPRISE_ADMIN = "ENTERPRISE_ADMIN"  # Anthropic sk-ant-api01- that the Enterprise analytics probe accepted
 
     @property
     def label(self) -> str:
@@ -72,7 +73,44 @@ class CredentialKind(StrEnum):
             "API": "API key",
             "ADMIN": "Admin key",
             "KEYLESS": "Keyless (no key file)",
+            "ENTERPRISE_ADMIN": "Enterprise Admin key",
         }[self.value]
+
+
+class DataStatus(StrEnum):
+    """Is the org's cost data arriving? Beside, never instead of, the credential's validation status."""
+
+    PENDING_FIRST_DATA = "PENDING_FIRST_DATA"  # the source answers but holds no data yet (not a failure)
+    FRESH = "FRESH"  # the newest data is within the provider's expected lag
+    STALE = "STALE"  # older than the expected lag: a warning, the numbers may be incomplete
+    STALLED = "STALLED"  # far older: the data has stopped arriving
+
+
+class DataObservation(BaseModel):
+    """What a freshness probe read from a cost source (a cost endpoint's buckets, an export table's
+    lastModifiedTime): the newest data it holds. Any provider's probe fills it; freshness.judge decides."""
+
+    source: str  # "cost report", "export table", ...
+    newest_at: datetime | None = None  # end of the newest non-empty bucket (never after now), or lastModifiedTime
+    data_through: date | None = None  # the newest day with data
+    since: datetime | None = None  # when the source began to exist (a table's creationTime), if known
+
+
+class Expiry(BaseModel):
+    """When a key expires and when it was last used, as its provider exposes them (OpenAI Admin keys, Anthropic
+    keys as an Admin key lists them). `never`: the provider says it does not expire; `known` False: it could not be
+    read (refused, several matches) -- "unknown", never INVALID."""
+
+    known: bool
+    never: bool = False
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        if not self.known:
+            return "unknown"
+        return "never expires" if self.never or self.expires_at is None else f"expires {self.expires_at:%Y-%m-%d}"
 
 
 class Action(StrEnum):
@@ -84,6 +122,7 @@ class Action(StrEnum):
     REWRAP = "REWRAP"
     ORG_KEY = "ORG_KEY"
     ALERT = "ALERT"  # a status-flip alert that could not be delivered (alerts.py)
+    EXPIRY = "EXPIRY"  # a key reached 30, 7 or 1 days before its expiry (once per mark)
 
 
 class Outcome(StrEnum):
@@ -173,6 +212,9 @@ class CheckResult(BaseModel):
     checks: list[CheckItem] = Field(default_factory=list)
     rate_limit: dict[str, str] = Field(default_factory=dict)
     capabilities: list[Capability] = Field(default_factory=list)
+    kind: CredentialKind | None = None  # the kind the probe found, where the prefix could not tell (sk-ant-api01-)
+    data: DataObservation | None = None  # what the cost source holds, when the check read it
+    expiry: Expiry | None = None  # when the key expires, when the check could ask
 
     @property
     def retry_after(self) -> str | None:
@@ -204,6 +246,13 @@ class StoredCredential(BaseModel):
     updated_by: str | None = None
     deleted_at: datetime | None = None
     credential_kind: CredentialKind | None = None  # None on rows stored before kinds were recorded
+    data_status: DataStatus | None = None  # None: the credential reads no cost data, or it was never probed
+    data_through: date | None = None  # the newest day with data
+    data_newest_at: datetime | None = None  # when the newest data ends (the age is measured from here)
+    last_success_at: datetime | None = None  # the last time the cost source was read successfully
+    expiry: str | None = None  # Expiry.label: "expires YYYY-MM-DD", "never expires", "unknown"; None: never read
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class Event(BaseModel):

@@ -64,6 +64,10 @@ class Code(StrEnum):
     GCP_API_DISABLED = "GCP_API_DISABLED"
     GCP_EXPORT_NOT_BILLING = "GCP_EXPORT_NOT_BILLING"
     GCP_PLATFORM_ACCESS_FAILED = "GCP_PLATFORM_ACCESS_FAILED"
+    WRONG_KEY_KIND = "WRONG_KEY_KIND"
+    DATA_STALE = "DATA_STALE"
+    DATA_STALLED = "DATA_STALLED"
+    KEY_EXPIRING = "KEY_EXPIRING"
 
 
 @dataclass(frozen=True)
@@ -747,6 +751,67 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
             ],
             retryable=True,
             http_status=503,
+        ),
+        _e(
+            "WRONG_KEY_KIND",
+            "The key is of the wrong kind for what is asked",
+            "This key cannot do what is asked (e.g. an inference key cannot read the organization's costs); it was "
+            "not sent to the provider.",
+            [
+                "An inference key (OpenAI sk-proj-, sk-svcacct-, sk-; Anthropic sk-ant-api03-) was given for cost "
+                "tracking, which needs an Admin key.",
+                "A Claude subscription token (sk-ant-oat01-) or a Google API key (AIza...) was given: neither can "
+                "read an organization's costs.",
+            ],
+            [
+                "Use the key the message names: OpenAI Admin keys (sk-admin-) are created by an organization owner, "
+                "Anthropic Admin keys (sk-ant-admin01-) by an organization admin in the Claude Console, Google Cloud "
+                "service-account key files by a project owner.",
+            ],
+            http_status=422,
+        ),
+        _e(
+            "DATA_STALE",
+            "Cost data is late",
+            "The newest cost data is older than the provider's expected lag; the credential is valid, the numbers "
+            "may be incomplete.",
+            [
+                "The provider has not yet published the latest day (exports and cost reports lag; a 2-3 day lag "
+                "can be normal for a billing export).",
+                "The organization had no spend recently (an empty bucket is not missing data).",
+            ],
+            [
+                "Wait for the next check; if it stays late, open the provider's cost page or the export table and "
+                "compare the newest day shown there with data_through.",
+            ],
+            http_status=424,  # a warning beside a valid credential: never an HTTP answer of its own
+        ),
+        _e(
+            "DATA_STALLED",
+            "Cost data has stopped arriving",
+            "No new cost data has arrived for far longer than the provider's expected lag; the credential is valid.",
+            [
+                "The billing export to BigQuery was disabled or points at another dataset.",
+                "The Admin key's organization no longer has usage, or the key reads another organization.",
+            ],
+            [
+                "Check the export settings (GCP: Billing > Billing export) or the provider's usage page; the "
+                "credential itself needs no change.",
+            ],
+            http_status=424,
+        ),
+        _e(
+            "KEY_EXPIRING",
+            "The key expires soon",
+            "The provider says this key expires within 30 days; after that every check fails.",
+            [
+                "The key was created with an expiry (OpenAI Admin keys take expires_in_seconds, up to a year).",
+            ],
+            [
+                "Create a new key of the same kind before the date shown and set it up (setup rotates the old one "
+                "out); nothing needs doing until then.",
+            ],
+            http_status=424,
         ),
     ]
 }

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from .domain import Provider, Status
+from .domain import DataStatus, Provider, Status
+from .freshness import LAGS
 from .status_cache.base import CACHED_COLUMNS, orgs_frame
 from .store.base import ACTIVE_COLUMNS, records_frame
 
@@ -33,6 +34,7 @@ COLUMNS = [
     "credential_id",
     "key_ref",
     "has_ciphertext",
+    "data_status",
 ]
 KEY = ["org_slug", "provider"]
 
@@ -65,4 +67,17 @@ def overview_frame(active: pd.DataFrame, cached: pd.DataFrame) -> pd.DataFrame:
     )
     frame["validation_age_days"] = (datetime.now(UTC) - frame.last_validated_at).dt.total_seconds() / 86400
     frame["has_ciphertext"] = frame.has_ciphertext.astype("boolean").fillna(False).astype(bool)
+    frame["data_status"] = _data_now(frame)
     return frame[COLUMNS]
+
+
+def _data_now(frame: pd.DataFrame) -> pd.Series:
+    """The stored data status aged to now (freshness.current, vectorised): a source not re-checked since its
+    newest data reads STALE or STALLED once that data is older than the provider's lag."""
+    age = datetime.now(UTC) - utc(frame.data_newest_at)
+    stale = frame.provider.map({p.value: lag.stale for p, lag in LAGS.items()})
+    stalled = frame.provider.map({p.value: lag.stalled for p, lag in LAGS.items()})
+    aged = pd.Series(DataStatus.FRESH.value, index=frame.index)
+    aged = aged.mask(age > stale, DataStatus.STALE.value).mask(age > stalled, DataStatus.STALLED.value)
+    status = frame.data_status.astype(object).where(frame.data_status.notna(), None)
+    return status.where(age.isna() | status.isna(), aged)

@@ -3,12 +3,12 @@ the steps of a diagnosis."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, Field, model_serializer
 
-from .domain import Capability, CheckItem, CredentialKind, Provider, Status
+from .domain import Capability, CheckItem, CredentialKind, DataStatus, Provider, Status
 from .errors import IntegrationError
 
 
@@ -34,6 +34,13 @@ class Integration(BaseModel):
     created_at: datetime | None = None
     credential_kind: CredentialKind | None = None
     error: ErrorInfo | None = None
+    # is the org's cost data arriving (beside the credential's status; None: the credential reads no cost data)
+    data_status: DataStatus | None = None
+    data_through: date | None = None  # the newest day with data
+    last_success_at: datetime | None = None  # the last successful read of the cost source
+    expiry: str | None = None  # "expires YYYY-MM-DD", "never expires", "unknown"; None: the provider was not asked
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None  # as the provider last reported it
     credential_id: str | None = Field(default=None, exclude=True)
     metadata: dict[str, Any] = Field(default_factory=dict, exclude=True)
     key_ref: str | None = Field(default=None, exclude=True)
@@ -82,6 +89,8 @@ class SetupResult(BaseModel):
     validation_status: Status
     message: str
     credential_kind: CredentialKind | None = None
+    data_status: DataStatus | None = None  # Admin keys: is cost data arriving (absent for inference keys)
+    data_through: date | None = None
     capabilities: list[Capability] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     checks: list[CheckItem] = Field(default_factory=list, exclude=True)
@@ -91,12 +100,13 @@ class SetupResult(BaseModel):
 
     @model_serializer(mode="wrap")
     def _rest_shape(self, handler: Any) -> dict[str, Any]:
-        """`error` and `keyless` appear only for keyless setups: the seed's answer keeps its shape."""
+        """`error` and `keyless` appear only for keyless setups, the data status only when a cost source was read:
+        the seed's answer keeps its shape."""
         data = handler(self)
         for optional in ("error", "keyless"):
             if data.get(optional) is None:
                 data.pop(optional, None)
-        return data
+        return _without_unread_data(data)
 
 
 class ValidateResult(BaseModel):
@@ -107,6 +117,8 @@ class ValidateResult(BaseModel):
     error: ErrorInfo | None = None
     capabilities: list[Capability] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    data_status: DataStatus | None = None
+    data_through: date | None = None
     checks: list[CheckItem] = Field(default_factory=list, exclude=True)
     rate_limit: dict[str, str] = Field(default_factory=dict, exclude=True)
 
@@ -115,7 +127,15 @@ class ValidateResult(BaseModel):
         data = handler(self)
         if data.get("error") is None:  # the error object appears only when there is one
             data.pop("error", None)
-        return data
+        return _without_unread_data(data)
+
+
+def _without_unread_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Setup and validate answers carry the data status only when the check read a cost source (additive)."""
+    if data.get("data_status") is None:
+        data.pop("data_status", None)
+        data.pop("data_through", None)
+    return data
 
 
 class DeleteResult(BaseModel):

@@ -14,6 +14,7 @@ from .domain import CredentialKind, OrgApiKey, Provider, Status, StoredCredentia
 from .errors import IntegrationError
 from .providers import kinds
 from .providers.base import ParsedCredential, Validator
+from .providers.kinds import Need
 from .results import (
     DeleteResult,
     DiagnosticStep,
@@ -123,11 +124,13 @@ class IntegrationService(Parts):
         actor: str = "system",
         on_step: StepCallback | None = None,
         keyless: Keyless | None = None,
+        need: Need | None = None,
     ) -> SetupResult:
         """Format check -> live check (unless skipped) -> encrypt -> store (rotating) -> status sync.
 
         A rotation keeps the current credential's name and metadata unless new ones are given
-        (`metadata={}` clears them). `keyless` (GCP): no key; the org's principal is granted read access."""
+        (`metadata={}` clears them). `keyless` (GCP): no key; the org's principal is granted read access. `need`
+        ("cost data" or "inference"): a key that cannot do it is refused before any network call (WRONG_KEY_KIND)."""
         return credentials.setup(
             self.deps,
             org_slug,
@@ -139,6 +142,7 @@ class IntegrationService(Parts):
             actor,
             on_step,
             keyless,
+            need,
         )
 
     def setup_keyless(

@@ -36,7 +36,8 @@ class ManualTest(BaseModel):
     command: str
 
 
-_DAY_AGO = "$(date -u -d '1 day ago' +%Y-%m-%dT%H:%M:%SZ)"
+_WEEK_AGO = "$(date -u -d '7 days ago' +%Y-%m-%dT%H:%M:%SZ)"
+_NOW = "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 MANUAL_TESTS = [
     ManualTest(
         provider=Provider.OPENAI,
@@ -46,7 +47,8 @@ MANUAL_TESTS = [
     ManualTest(
         provider=Provider.OPENAI,
         kind="Admin key (sk-admin-)",
-        command='curl -s "https://api.openai.com/v1/organization/costs?start_time=$(( $(date +%s) - 86400 ))&limit=1" '
+        command='curl -s "https://api.openai.com/v1/organization/costs?start_time=$(( $(date +%s) - 604800 ))'
+        '&end_time=$(date +%s)&limit=8" '
         '-H "Authorization: Bearer $KEY"',
     ),
     ManualTest(
@@ -57,7 +59,8 @@ MANUAL_TESTS = [
     ManualTest(
         provider=Provider.ANTHROPIC,
         kind="Admin key (sk-ant-admin01-)",
-        command=f'curl -s "https://api.anthropic.com/v1/organizations/cost_report?starting_at={_DAY_AGO}&limit=1" '
+        command=f'curl -s "https://api.anthropic.com/v1/organizations/cost_report?starting_at={_WEEK_AGO}'
+        f'&ending_at={_NOW}&limit=8" '
         '-H "x-api-key: $KEY" -H "anthropic-version: 2023-06-01"',
     ),
     ManualTest(

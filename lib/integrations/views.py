@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .domain import Status
+from .domain import DataStatus, Status
 from .errors import CATALOG
 
 # what needs action first; a row takes the most urgent reason that applies
-ATTENTION = ["INVALID", "Drift", "PENDING", "Stale", "OK", "Not configured"]
+ATTENTION = ["INVALID", "Drift", "PENDING", "Data late", "Stale", "OK", "Not configured"]
 AGE_BUCKETS = ["< 1 day", "1-7 days", "7-30 days", "> 30 days", "never validated"]
 _FIXES = {
     "Drift": "The status cache disagrees with the record: reconcile (Resync status).",
     "PENDING": "Stored without a check: re-validate it.",
     "Stale": "Not validated recently: re-validate it.",
+    "Data late": "The credential is valid but its cost data is late (DATA_STALE / DATA_STALLED): check the billing "
+    "export or the provider's usage page.",
 }
 QUEUE_COLUMNS = [
     "attention",
     "org_slug",
     "provider",
     "status",
+    "data_status",
     "error_code",
     "fix",
     "cached_status",
@@ -63,14 +66,16 @@ def age_bucket(days: pd.Series) -> pd.Series:
 
 
 def attention_queue(overview: pd.DataFrame, stale_days: float = 30, include_unconfigured: bool = False) -> pd.DataFrame:
-    """The overview as a to-do list: INVALID, drift, PENDING, stale, then VALID (NOT_CONFIGURED only on request),
-    each row with its error code and the fix to apply."""
+    """The overview as a to-do list: INVALID, drift, PENDING, late cost data, stale, then VALID (NOT_CONFIGURED
+    only on request), each row with its error code and the fix to apply."""
     frame = overview if include_unconfigured else overview[overview.status != Status.NOT_CONFIGURED.value]
     configured = frame.status != Status.NOT_CONFIGURED.value
     age = frame.validation_age_days
     stale = configured & (age.isna() | (age > stale_days))
     reason = pd.Series("OK", index=frame.index)
     reason = reason.mask(~configured, "Not configured").mask(stale, "Stale")
+    late = frame.data_status.isin([DataStatus.STALE.value, DataStatus.STALLED.value])
+    reason = reason.mask(configured & late, "Data late")  # beside a valid credential: a warning to act on
     reason = reason.mask(frame.status == Status.PENDING.value, "PENDING").mask(frame.drift, "Drift")
     reason = reason.mask(frame.status == Status.INVALID.value, "INVALID")
     fix = frame.error_code.map(fix_for).where(frame.error_code.notna(), reason.map(_FIXES)).fillna("")
@@ -79,6 +84,7 @@ def attention_queue(overview: pd.DataFrame, stale_days: float = 30, include_unco
         fix=fix,
         age=age_bucket(age).where(configured, None),
         error_code=frame.error_code.fillna(""),
+        data_status=frame.data_status.fillna(""),  # blank: the credential reads no cost data
     )
     queue = queue.sort_values(
         ["attention", "validation_age_days", "org_slug", "provider"], ascending=[True, False, True, True]

@@ -175,6 +175,7 @@ def test_status_lists_configured_providers_and_kinds_and_setup_prints_capabiliti
     assert code == 0 and "kind=ADMIN" in output and "cost data: passed" in output
     code, output = run("status", "acmecorp")
     assert code == 0 and "configured OPENAI; all valid: False" in output and "Admin key" in output
+    assert "OPENAI cost data: FRESH, data through" in output  # the sandbox's newest cost bucket is an hour old
     code, data = as_json("status", "acmecorp")
     assert data["providers_configured"] == ["OPENAI"] and data["integrations"]["OPENAI"]["credential_kind"] == "ADMIN"
     code, validated = as_json("validate", "acmecorp", "openai")

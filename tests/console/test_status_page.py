@@ -50,7 +50,15 @@ def test_attention_queue_order_with_codes_and_fixes(demo: IntegrationService) ->
     table = at.dataframe[0].value
     assert len(table) == 12, "NOT_CONFIGURED rows are hidden by default"
     assert list(table.attention.astype(str)) == ["INVALID", "INVALID", "Drift"] + ["PENDING"] * 3 + ["OK"] * 6
-    assert list(table.columns[:6]) == ["attention", "org_slug", "provider", "status", "error_code", "fix"]
+    assert list(table.columns[:7]) == [
+        "attention",
+        "org_slug",
+        "provider",
+        "status",
+        "data_status",
+        "error_code",
+        "fix",
+    ]
     assert set(table.error_code[:2]) == {"INVALID_CREDENTIAL", "INSUFFICIENT_PERMISSIONS"}
     assert all(table.fix[:6].str.len() > 10)  # the keyless PENDING ones say what the customer still has to do
     at.toggle(key="filter_unconfigured").set_value(True).run()
@@ -152,7 +160,8 @@ def test_many_orgs(demo: IntegrationService) -> None:
         demo.setup(f"bulk-{i:05d}", Provider.OPENAI, openai_key(), skip_validation=True)
     at = app("pages/status.py")
     assert metrics(at)["Orgs"] == "1506"
-    assert any("42 of 4,518 integrations" in c.value for c in at.caption)
+    captions = [c.value for c in at.caption]  # the first is the overview's "As of" time
+    assert any("42 of 4,518 integrations" in c for c in captions), captions
 
 
 def last_run_changes(at) -> list[tuple[str, str, str, str]]:

@@ -3,7 +3,7 @@ writes, the overview frame, audit questions, key versions, ping) included."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,9 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from integrations import IntegrationService, audit
 from integrations.bootstrap import build_validators
-from integrations.domain import Action, CredentialKind, Event, OrgApiKey, Outcome, Provider, Status
+from integrations.domain import Action, CredentialKind, DataStatus, Event, Expiry, OrgApiKey, Outcome, Provider, Status
 from integrations.errors import IntegrationError
+from integrations.freshness import Freshness
 from integrations.overview import ACTIVE_COLUMNS, records_frame, utc
 from integrations.settings import Settings
 from integrations.store.base import ROTATED, IntegrationStore, ValidationUpdate
@@ -52,6 +53,60 @@ class StoreContract:
         store.activate(rec, event(credential_id=rec.credential_id))
         assert store.get_active("acmecorp", Provider.OPENAI).credential_kind == kind
         assert [r.credential_kind for r in store.list_credentials("acmecorp")] == [kind]
+
+    def test_the_data_status_is_stored_with_the_record_and_kept_when_a_check_reads_none(
+        self, store: IntegrationStore
+    ) -> None:
+        rec = record()
+        store.activate(rec, event(credential_id=rec.credential_id))
+        fresh = Freshness(
+            data_status=DataStatus.STALE,
+            data_through=date(2026, 12, 5),
+            data_newest_at=T0 - timedelta(hours=26),
+            last_success_at=T0,
+        )
+        ok = ValidationUpdate(rec.credential_id, Status.VALID, None, None, T0, "t", event(offset_s=1), freshness=fresh)
+        assert store.record_validations([ok]) == {rec.credential_id}
+        got = store.get_active("acmecorp", Provider.OPENAI)
+        assert (got.data_status, got.data_through, got.data_newest_at, got.last_success_at) == (
+            DataStatus.STALE,
+            date(2026, 12, 5),
+            T0 - timedelta(hours=26),
+            T0,
+        )
+        assert got.validation_status == Status.VALID  # freshness never changes the credential's status
+        limited = ValidationUpdate(rec.credential_id, Status.VALID, "RATE_LIMITED", "429", None, "t", event(offset_s=2))
+        store.record_validations([limited])  # a check that read no cost data leaves the data status as it was
+        again = store.get_active("acmecorp", Provider.OPENAI)
+        assert (again.data_status, again.data_through, again.last_success_at) == (
+            DataStatus.STALE,
+            date(2026, 12, 5),
+            T0,
+        )
+
+    def test_expiry_is_stored_and_a_never_expiring_key_clears_the_date(self, store: IntegrationStore) -> None:
+        rec = record()
+        store.activate(rec, event(credential_id=rec.credential_id))
+        soon = Expiry(known=True, expires_at=T0 + timedelta(days=6), last_used_at=T0 - timedelta(minutes=1))
+        store.record_validations(
+            [ValidationUpdate(rec.credential_id, Status.VALID, None, None, T0, "t", event(offset_s=1), expiry=soon)]
+        )
+        got = store.get_active("acmecorp", Provider.OPENAI)
+        assert (got.expiry, got.expires_at, got.last_used_at) == (
+            f"expires {(T0 + timedelta(days=6)):%Y-%m-%d}",
+            T0 + timedelta(days=6),
+            T0 - timedelta(minutes=1),
+        )
+        store.record_validations(  # a check that could not ask keeps what was read
+            [ValidationUpdate(rec.credential_id, Status.VALID, None, None, T0, "t", event(offset_s=2))]
+        )
+        assert store.get_active("acmecorp", Provider.OPENAI).expires_at == T0 + timedelta(days=6)
+        never = Expiry(known=True, never=True)
+        store.record_validations(
+            [ValidationUpdate(rec.credential_id, Status.VALID, None, None, T0, "t", event(offset_s=3), expiry=never)]
+        )
+        got = store.get_active("acmecorp", Provider.OPENAI)
+        assert (got.expiry, got.expires_at, got.last_used_at) == ("never expires", None, None)
 
     def test_rotation_deactivates_and_erases_previous(self, store: IntegrationStore) -> None:
         first, second = record(), record(at=T0 + timedelta(hours=1))
@@ -419,6 +474,28 @@ class TestBigQueryStore(StoreContract, UnreachableStoreContract):
         store.activate(rec, event())
         assert store.get_active("acmecorp", Provider.OPENAI).credential_kind == CredentialKind.ADMIN
 
+    def test_init_adds_the_data_status_columns_to_an_older_table(self) -> None:
+        client = DuckBigQuery()
+        store = BigQueryStore(client, PROJECT)
+        store.init()
+        for column in (
+            "data_status",
+            "data_through",
+            "data_newest_at",
+            "last_success_at",
+            "expiry",
+            "expires_at",
+            "last_used_at",
+        ):
+            client.query(f"ALTER TABLE `{PROJECT}.organizations.org_integrations` DROP COLUMN {column}")
+        [finding] = [f for f in store.inspect() if f.name == "table org_integrations"]
+        assert not finding.ok and "data_through" in finding.detail and "integrations init" in finding.fix
+        store.init()
+        rec = record().model_copy(update={"data_status": DataStatus.FRESH, "data_through": date(2026, 12, 6)})
+        store.activate(rec, event())
+        got = store.get_active("acmecorp", Provider.OPENAI)
+        assert (got.data_status, got.data_through) == (DataStatus.FRESH, date(2026, 12, 6))
+
     def test_init_adds_the_run_id_column_to_an_older_events_table(self) -> None:
         client = DuckBigQuery()
         store = BigQueryStore(client, PROJECT)
@@ -445,7 +522,11 @@ class TestSqliteStore(StoreContract, UnreachableStoreContract):
         from integrations.store.sqlite import SCHEMA
 
         with sqlite3.connect(tmp_path / "old.sqlite") as conn:  # the schema as it was before kinds
-            conn.executescript(SCHEMA.replace(", credential_kind TEXT", "").replace(", run_id TEXT", ""))
+            old = SCHEMA.replace(
+                ", data_status TEXT, data_through TEXT,\n  data_newest_at TEXT, last_success_at TEXT", ""
+            )
+            assert "data_status" not in old
+            conn.executescript(old.replace(", credential_kind TEXT", "").replace(", run_id TEXT", ""))
         (tmp_path / "old.sqlite").chmod(0o600)  # as the store's files are (it refuses shared ones)
         store = SqliteStore(tmp_path / "old.sqlite")
         store.init()
@@ -454,6 +535,11 @@ class TestSqliteStore(StoreContract, UnreachableStoreContract):
         store.activate(rec, event().model_copy(update={"run_id": "run-1"}))
         assert store.get_active("acmecorp", Provider.OPENAI).credential_kind == CredentialKind.SERVICE_ACCOUNT
         assert [e.run_id for e in store.events()] == ["run-1"]
+        stale = Freshness(data_status=DataStatus.STALE, data_through=date(2026, 12, 5), last_success_at=T0)
+        store.record_validations(
+            [ValidationUpdate(rec.credential_id, Status.VALID, None, None, T0, "t", event(offset_s=1), freshness=stale)]
+        )
+        assert store.get_active("acmecorp", Provider.OPENAI).data_through == date(2026, 12, 5)
 
 
 class TestInMemoryStore(StoreContract):

@@ -6,6 +6,8 @@ follow /work/shared/reference and the providers' documentation."""
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 from cryptography.hazmat.primitives import serialization
@@ -71,6 +73,40 @@ ANTHROPIC_COSTS = {
     "has_more": False,
     "next_page": None,
 }
+
+
+def _aged_buckets(age_hours: float | None, now: float) -> list[tuple[int, int, bool]]:
+    """Three daily buckets, the newest data ending `age_hours` ago (None: no data yet), then an empty bucket up to
+    now (no spend since)."""
+    newest = now - (age_hours or 0) * 3600
+    full = [(int(newest - (i + 1) * 86_400), int(newest - i * 86_400), age_hours is not None) for i in (2, 1, 0)]
+    return [*full, (int(newest), int(now), False)]
+
+
+def openai_costs(age_hours: float | None, now: float | None = None) -> dict:
+    """An OpenAI cost page whose newest non-empty bucket ends `age_hours` ago."""
+    result = OPENAI_COSTS["data"][0]["results"][0]
+    data = [
+        {"object": "bucket", "start_time": s, "end_time": e, "results": [result] if full else []}
+        for s, e, full in _aged_buckets(age_hours, time.time() if now is None else now)
+    ]
+    return {"object": "page", "data": data, "has_more": False, "next_page": None}
+
+
+def anthropic_costs(age_hours: float | None, now: float | None = None) -> dict:
+    """An Anthropic cost report whose newest non-empty bucket ends `age_hours` ago (RFC 3339 bounds)."""
+    result = ANTHROPIC_COSTS["data"][0]["results"][0]
+
+    def rfc(at: int) -> str:
+        return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    data = [
+        {"starting_at": rfc(s), "ending_at": rfc(e), "results": [result] if full else []}
+        for s, e, full in _aged_buckets(age_hours, time.time() if now is None else now)
+    ]
+    return {"data": data, "has_more": False, "next_page": None}
+
+
 MISSING_SCOPE = (
     "You have insufficient permissions for this operation. Missing scopes: api.usage.read. Check that you have the "
     "correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a "

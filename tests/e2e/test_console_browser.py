@@ -416,3 +416,28 @@ def test_local_mode_refuses_other_hosts_and_cross_site_writes(console: str, brow
     finally:
         rebound.close()
     assert "acmecorp" not in text.replace("org=acmecorp", "") and "Setup" not in text
+
+
+def test_status_overview_shows_cost_data_freshness(page, console: str, svc: IntegrationService) -> None:
+    """Issue 26: Admin keys whose newest cost bucket is 26 h and 3 h old; the overview's Cost data column and the
+    Data late reason (screenshot 20_status_overview_freshness.png, looked at by a person)."""
+    from tests.keys import admin_key
+
+    for slug, marker in (("stale-costs", "age26h"), ("fresh-costs", "age3h")):
+        if slug not in svc.orgs():
+            svc.register_org(slug)
+        svc.setup(slug, "anthropic", admin_key("anthropic", marker))
+    page.goto(console)
+    page.locator("h1").first.wait_for()
+    nav(page, "Status overview")
+    filter_org(page, "-costs")
+    page.get_by_text(re.compile(r"^2 of \d+ integrations")).wait_for()
+    page.locator('.st-key-overview_table [data-testid="stDataFrame"] canvas').first.wait_for()
+    page.get_by_text("Changes since the last run").wait_for()
+    page.wait_for_load_state("networkidle")
+    shot(page, "20_status_overview_freshness")
+    frame = svc.overview()
+    statuses = {
+        s: v for s, v, p in zip(frame.org_slug, frame.data_status, frame.provider, strict=True) if p == "ANTHROPIC"
+    }
+    assert statuses["stale-costs"] == "STALE" and statuses["fresh-costs"] == "FRESH"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 import pytest
-from integrations.domain import Status
+from integrations.domain import DataStatus, Provider, Status
+from integrations.freshness import judge
 from integrations.providers.api_keys import AnthropicValidator, OpenAIValidator
 from pydantic import SecretStr
 
@@ -17,7 +18,9 @@ from tests.doubles.providers import (
     MISSING_SCOPE,
     OPENAI_COSTS,
     OPENAI_MODELS,
+    anthropic_costs,
     anthropic_error,
+    openai_costs,
     openai_error,
 )
 from tests.keys import ANTHROPIC_ADMIN, ANTHROPIC_OK, OPENAI_ADMIN, OPENAI_OK
@@ -145,19 +148,26 @@ def test_an_admin_key_is_checked_with_one_read_of_the_cost_report(provider: str)
         result = check.check(check.parse(SecretStr(key)))
     assert result.status == Status.VALID and result.error_code is None
     assert {c.name: c.status for c in result.capabilities} == {"inference": "not available", "cost data": "passed"}
-    [request] = seen  # one cheap read, nothing else: no models call, no retry
+    # one cheap read of the costs, nothing else: no models call, no retry (OpenAI: then its Admin key list, for expiry)
+    [request] = [s for s in seen if "admin_api_keys" not in s.path]
+    assert [s.path.split("?")[0] for s in seen if "admin_api_keys" in s.path] == (
+        ["/v1/organization/admin_api_keys"] if provider == "openai" else []
+    )
     assert request.method == "GET" and request.headers["authorization"] == f"Bearer {key}"
     path, _, query = request.path.partition("?")
     params = {k: v[0] for k, v in parse_qs(query).items()}
     if provider == "openai":
         assert path == "/v1/organization/costs"
-        assert params["limit"] == "1" and params["bucket_width"] == "1d"
-        assert abs(int(params["start_time"]) - (before - 86_400)) < 60  # a one-day window
+        assert params["limit"] == "8" and params["bucket_width"] == "1d"
+        assert abs(int(params["start_time"]) - (before - 7 * 86_400)) < 60  # a week of daily buckets
+        assert before - 60 < int(params["end_time"]) <= time.time()  # never an end_time in the future
     else:
         assert path == "/v1/organizations/cost_report" and "anthropic-version" in request.headers
-        assert params["limit"] == "1" and params["bucket_width"] == "1d"
+        assert params["limit"] == "8" and params["bucket_width"] == "1d"
         since = datetime.fromisoformat(params["starting_at"].replace("Z", "+00:00")).timestamp()
-        assert abs(since - (before - 86_400)) < 60
+        assert abs(since - (before - 7 * 86_400)) < 60
+        until = datetime.fromisoformat(params["ending_at"].replace("Z", "+00:00")).timestamp()
+        assert before - 60 < until <= time.time()  # never in the future
     assert "1 day bucket(s) read" in result.checks[-1].detail
 
 
@@ -205,3 +215,25 @@ def test_a_valid_inference_key_lists_its_capabilities(provider: str) -> None:
     assert seen[0].path == "/v1/models"
     inference, cost = result.capabilities
     assert (inference.status, cost.status) == ("passed", "not available") and "Admin key" in cost.detail
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize(
+    ("age", "want"),
+    [(3, DataStatus.FRESH), (26, DataStatus.STALE), (80, DataStatus.STALLED), (None, DataStatus.PENDING_FIRST_DATA)],
+)
+def test_the_cost_probe_reads_the_newest_non_empty_bucket(provider: str, age: float | None, want) -> None:
+    """Issue 26 on the wire doubles: an Anthropic (and OpenAI) cost bucket 26 h old is STALE, 3 h old FRESH, through
+    the real SDK; the credential is VALID either way."""
+    body = openai_costs(age) if provider == "openai" else anthropic_costs(age)
+    with serve(lambda s: Reply(200, body)) as (base_url, seen):
+        check, key = admin_validator(provider, base_url)
+        result = check.check(check.parse(SecretStr(key)))
+    costs = [s for s in seen if "admin_api_keys" not in s.path]
+    assert result.status == Status.VALID and result.data is not None and len(costs) == 1  # one read does both
+    fresh = judge(Provider.parse(provider), result.data, datetime.now(UTC))
+    assert fresh.data_status == want
+    if age is None:
+        assert result.data.newest_at is None and result.data.data_through is None
+    else:
+        assert abs((datetime.now(UTC) - result.data.newest_at).total_seconds() - age * 3600) < 120

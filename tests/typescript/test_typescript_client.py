@@ -101,6 +101,7 @@ def test_the_frontend_snippets_compile_strictly_and_run_against_the_api(
         "configured": ["OPENAI", "GCP"],
     }
     assert out["openaiHint"] == "sk-proj-...Yz99"
+    assert out["openaiData"] == {"status": None, "through": None, "lastSuccess": None}  # a project key reads no costs
     assert out["getOne"] == {"provider": "SERVICE_ACCOUNT", "status": "PENDING"}
     assert out["validate"]["success"] is True and out["validate"]["status"] == "VALID"
     assert out["validate"]["errorCode"] is None and out["validate"]["capabilities"] == ["cost data: not available"]

@@ -54,7 +54,7 @@ def test_admin_keys_are_valid_cost_readers(svc: IntegrationService, provider: st
         ("inference", "not available"),
         ("cost data", "passed"),
     ]
-    assert [c.name for c in result.checks] == ["authenticate", "cost report (1 day, limit 1)"]
+    assert [c.name for c in result.checks] == ["authenticate", "cost report (7 days)"]
     assert svc.validate(ORG, provider).success
 
 

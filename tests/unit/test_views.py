@@ -7,7 +7,7 @@ from integrations import IntegrationService, Status
 from integrations.views import AGE_BUCKETS, EVENT_COLUMNS, attention_queue, status_mix, validation_ages
 
 from tests.conftest import ORG
-from tests.keys import anthropic_key, openai_key, service_account_json
+from tests.keys import admin_key, anthropic_key, openai_key, service_account_json
 
 
 def board(svc: IntegrationService) -> pd.DataFrame:
@@ -38,7 +38,30 @@ def test_queue_puts_what_needs_action_first(svc: IntegrationService) -> None:
     invalid = queue.iloc[0]
     assert invalid.error_code == "INVALID_CREDENTIAL" and "new key" in invalid.fix
     assert "reconcile" in queue.iloc[1].fix and "re-validate" in queue.iloc[2].fix
-    assert list(queue.columns[:6]) == ["attention", "org_slug", "provider", "status", "error_code", "fix"]
+    assert list(queue.columns[:7]) == [
+        "attention",
+        "org_slug",
+        "provider",
+        "status",
+        "data_status",
+        "error_code",
+        "fix",
+    ]
+
+
+def test_late_cost_data_is_queued_after_pending_and_before_stale_with_its_column(svc: IntegrationService) -> None:
+    svc.register_org("late-org")
+    svc.register_org("fresh-org")
+    svc.setup("late-org", "anthropic", admin_key("anthropic", "age26h"))
+    svc.setup("fresh-org", "anthropic", admin_key("anthropic", "age3h"))
+    frame = board(svc)
+    assert set(frame.data_status.dropna()) == {"STALE", "FRESH"}  # the overview's column
+    queue = attention_queue(frame, stale_days=30)
+    rows = list(zip(queue.attention.astype(str), queue.org_slug, queue.data_status, strict=True))
+    assert rows.index(("Data late", "late-org", "STALE")) == 3  # after INVALID, Drift, PENDING; before Stale
+    late = queue.iloc[3]
+    assert late.status == "VALID" and "cost data is late" in late.fix  # a warning, the credential stays VALID
+    assert ("OK", "fresh-org", "FRESH") in rows
 
 
 def test_not_configured_rows_only_on_request(svc: IntegrationService) -> None:

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 
 import { IntegrationsApiError, PipelineBackendClient, getIntegrations, setupIntegration } from "../src/client.js";
-import type { IntegrationStatus, Provider } from "../src/client.js";
+import type { DataStatus, IntegrationStatus, Provider } from "../src/client.js";
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -53,6 +53,8 @@ results.getAll = {
 const openai = integrations.OPENAI;
 if (openai.status !== "NOT_CONFIGURED") {
   results.openaiHint = openai.credential_hint; // narrowed to a configured integration
+  const data: DataStatus | null = openai.data_status ?? null; // null: this key reads no cost data
+  results.openaiData = { status: data, through: openai.data_through ?? null, lastSuccess: openai.last_success_at ?? null };
 }
 
 // Get one

@@ -9,6 +9,7 @@ type Schemas = components["schemas"];
 export type Provider = Schemas["Provider"];
 export type ProviderName = Provider | Lowercase<Provider>;
 export type IntegrationStatus = Schemas["Status"];
+export type DataStatus = Schemas["DataStatus"]; // is the org's cost data arriving (beside IntegrationStatus)
 export type SetupRequest = Schemas["SetupRequest"];
 export type SetupResponse = Schemas["SetupResponse"];
 export type OrgIntegrations = Schemas["OrgIntegrationsResponse"];

@@ -174,13 +174,43 @@ export interface components {
             created_at: string;
             /** Error */
             error?: components["schemas"]["ErrorInfo"];
+            /** @description Is the org's cost data arriving (beside `status`, never changing it): PENDING_FIRST_DATA, FRESH, STALE or STALLED against the provider's expected lag; null when the credential reads no cost data. */
+            data_status?: components["schemas"]["DataStatus"] | null;
+            /**
+             * Data Through
+             * @description The newest day with cost data.
+             */
+            data_through?: string | null;
+            /**
+             * Last Success At
+             * @description The last successful read of the cost source.
+             */
+            last_success_at?: string | null;
+            /**
+             * Expiry
+             * @description "expires YYYY-MM-DD", "never expires" or "unknown" (the provider refused or the key was not found in its list); null when the provider was not asked.
+             */
+            expiry?: string | null;
+            /** Expires At */
+            expires_at?: string | null;
+            /**
+             * Last Used At
+             * @description As the provider last reported it.
+             */
+            last_used_at?: string | null;
         };
         /**
          * CredentialKind
          * @description What a credential is for, read from its format: inference keys, Admin keys, service accounts.
          * @enum {string}
          */
-        CredentialKind: "PROJECT" | "SERVICE_ACCOUNT" | "USER" | "API" | "ADMIN" | "KEYLESS";
+        CredentialKind: "PROJECT" | "SERVICE_ACCOUNT" | "USER" | "API" | "ADMIN" | "KEYLESS" | "ENTERPRISE_ADMIN";
+        /**
+         * DataStatus
+         * @description Is the org's cost data arriving? Beside, never instead of, the credential's validation status.
+         * @enum {string}
+         */
+        DataStatus: "PENDING_FIRST_DATA" | "FRESH" | "STALE" | "STALLED";
         /** DeleteResponse */
         DeleteResponse: {
             /**
@@ -371,6 +401,11 @@ export interface components {
                 [key: string]: string | number | boolean | null;
             } | null;
             /**
+             * Need
+             * @description What the key must do: "cost data" refuses an inference key (and "inference" an Admin key) with WRONG_KEY_KIND before anything is sent to the provider.
+             */
+            need?: ("cost data" | "inference") | null;
+            /**
              * Skip Validation
              * @description Store as PENDING without asking the provider (true or false only, not "yes" or 1).
              * @default false
@@ -412,6 +447,16 @@ export interface components {
              * @description Keyless setups: the org's principal and the grant commands.
              */
             keyless?: components["schemas"]["KeylessInfo"];
+            /**
+             * Data Status
+             * @description Present when the check read the cost source (Admin keys).
+             */
+            data_status?: components["schemas"]["DataStatus"];
+            /**
+             * Data Through
+             * Format: date
+             */
+            data_through?: string;
         };
         /**
          * Status
@@ -433,8 +478,21 @@ export interface components {
             error?: components["schemas"]["ErrorInfo"];
             /** Capabilities */
             capabilities: components["schemas"]["Capability"][];
-            /** Warnings */
+            /**
+             * Warnings
+             * @description Includes DATA_STALE / DATA_STALLED when the cost data is late.
+             */
             warnings: string[];
+            /**
+             * Data Status
+             * @description Present when the check read the cost source (Admin keys).
+             */
+            data_status?: components["schemas"]["DataStatus"];
+            /**
+             * Data Through
+             * Format: date
+             */
+            data_through?: string;
         };
     };
     responses: never;

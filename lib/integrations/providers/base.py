@@ -25,6 +25,7 @@ class ParsedCredential(BaseModel):
     secret_parts: tuple[SecretStr, ...] = Field(default=(), repr=False)
     info: dict[str, Any] = Field(default_factory=dict)
     kind: CredentialKind | None = None
+    need: str | None = None  # what is asked of the key ("inference", "cost data"): picks the probe where it can
 
     def scrub(self, text: str) -> str:
         """`text` without any fragment of this credential."""

@@ -33,6 +33,7 @@ from .gcp_keyless import (
     diagnose,
     parsed_descriptor,
 )
+from .kinds import refuse_wrong_kind
 from .rsa_key import check_rsa_pem
 
 GOOGLE_TOKEN_URIS = ("https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token")
@@ -163,6 +164,7 @@ class GcpValidator(Validator):
         return self.keyless.ensure_principal(org_slug)
 
     def parse(self, credential: SecretStr, stored: bool = False) -> ParsedCredential:
+        refuse_wrong_kind(self.provider, credential.get_secret_value())  # a Google API key (AIza...): no JSON
         data = _load_json(credential.get_secret_value())
         if data.get("type") == KEYLESS_TYPE:
             if not stored:  # only the platform writes descriptors: a caller could name another org's principal

@@ -3,16 +3,18 @@
 A well-formed credential is valid unless its text (for GCP: client_email) contains a marker:
 revoked -> 401, noperms -> 403, ratelimited -> 429, unreachable -> connection error, outage -> 5xx.
 Keys are played by kind: Admin keys (sk-admin-, sk-ant-admin01-) are refused by the model endpoints and read
-the cost reports; inference keys the reverse. GCP markers: crmdisabled (Cloud Resource Manager API disabled),
-datasetonly (BigQuery granted on a dataset only), notable (no billing export table); Google is played in
-sandbox_google.py.
+the cost reports; inference keys the reverse; sk-ant-api01- keys are Enterprise Admin keys (the analytics API
+answers them) unless they contain "devkey" (an old developer key). GCP markers: crmdisabled (Cloud Resource
+Manager API disabled), datasetonly (BigQuery granted on a dataset only), notable (no billing export table);
+Google is played in sandbox_google.py.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx2
 
@@ -79,6 +81,55 @@ _ANTHROPIC_ERRORS = {
 }
 
 
+_AGE_RE = re.compile(r"age(\d+)h")
+DAY_S = 86_400
+
+
+def cost_buckets(key: str, start: float, end: float, limit: int) -> list[tuple[float, float, bool]]:
+    """Daily cost buckets (start, end, has data) over [start, end), oldest first, as the cost endpoints page them.
+    The newest data ends `ageNh` hours ago as the key says (1 h when it does not); "nodata" holds none yet (a new
+    organization); after the newest data come empty buckets (no spend is an empty bucket, not an error)."""
+    now = time.time()
+    found = _AGE_RE.search(key)
+    newest = now - (int(found.group(1)) if found else 1) * 3600
+    bounds: list[tuple[float, float, bool]] = []
+    at = newest
+    while at > start:  # days of data back to the window's start
+        bounds.append((max(at - DAY_S, start), at, "nodata" not in key))
+        at -= DAY_S
+    bounds.reverse()
+    if end > newest:
+        bounds.append((max(newest, start), end, False))
+    return bounds[-limit:]  # the window the validators ask for fits in `limit` buckets
+
+
+_EXPIRES_RE = re.compile(r"exp(\d+)d")
+
+
+def _admin_keys(key: str) -> dict:
+    """GET /v1/organization/admin_api_keys: the calling key (expiring in N days when it says `expNd`, else never)
+    and another owner's key, each with its redacted value."""
+    now = int(time.time())
+    found = _EXPIRES_RE.search(key)
+
+    def entry(key_id: str, redacted: str, expires: int | None) -> dict:
+        owner = {"type": "user", "object": "organization.user", "id": "user_1", "name": "Owner", "role": "owner"}
+        return {
+            "object": "organization.admin_api_key",
+            "id": key_id,
+            "name": "cost reader",
+            "redacted_value": redacted,
+            "created_at": now - 30 * DAY_S,
+            "last_used_at": now - 60,
+            "expires_at": expires,
+            "owner": owner,
+        }
+
+    ours = entry("key_ours", f"sk-admin...{key[-3:]}", now + int(found.group(1)) * DAY_S if found else None)
+    other = entry("key_other", "sk-admin..." + ("zzz" if not key.endswith("zzz") else "yyy"), None)
+    return {"object": "list", "data": [other, ours], "first_id": "key_other", "last_id": "key_ours", "has_more": False}
+
+
 def _bearer(request: httpx2.Request) -> str:
     return request.headers.get("authorization", "").removeprefix("Bearer ").strip()
 
@@ -89,7 +140,8 @@ def _openai_error(status: int, message: str, headers: dict[str, str], param: str
 
 
 def _openai_costs(request: httpx2.Request, headers: dict[str, str]) -> httpx2.Response:
-    """GET /v1/organization/costs with an Admin key: OpenAI's documented parameter limits, one day bucket."""
+    """GET /v1/organization/costs with an Admin key: OpenAI's documented parameter limits, daily buckets whose
+    newest data is as old as the key says (cost_buckets)."""
     query = request.url.params
     start = query.get("start_time", "")
     if not start.isdigit():
@@ -99,21 +151,21 @@ def _openai_costs(request: httpx2.Request, headers: dict[str, str]) -> httpx2.Re
     limit = query.get("limit", "7")
     if not limit.isdigit() or not 1 <= int(limit) <= 180:
         return _openai_error(400, "Invalid 'limit': must be between 1 and 180.", headers, "limit")
-    bucket = {
-        "object": "bucket",
-        "start_time": int(start),
-        "end_time": int(start) + 86_400,
-        "results": [
-            {
-                "object": "organization.costs.result",
-                "amount": {"value": 0.06, "currency": "usd"},
-                "line_item": None,
-                "project_id": None,
-            }
-        ],
+    end = query.get("end_time", "")
+    if end and (not end.isdigit() or int(end) > time.time() + 60):  # a future end_time: only a generic error
+        return _openai_error(400, "Invalid request.", headers, "end_time")
+    result = {
+        "object": "organization.costs.result",
+        "amount": {"value": 0.06, "currency": "usd"},
+        "line_item": None,
+        "project_id": None,
     }
+    data = [
+        {"object": "bucket", "start_time": int(b0), "end_time": int(b1), "results": [result] if full else []}
+        for b0, b1, full in cost_buckets(_bearer(request), int(start), int(end or time.time()), int(limit))
+    ]
     return httpx2.Response(
-        200, headers=headers, json={"object": "page", "data": [bucket], "has_more": False, "next_page": None}
+        200, headers=headers, json={"object": "page", "data": data, "has_more": False, "next_page": None}
     )
 
 
@@ -141,6 +193,10 @@ def openai_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.Res
                     {"retry-after": "2", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m0s"}
                 )
             return httpx2.Response(status, json={"error": error}, headers=headers)
+        if path.endswith("/organization/admin_api_keys"):
+            if not admin:
+                return _openai_error(403, "Missing scopes: api.management.read.", headers)
+            return httpx2.Response(200, headers=headers, json=_admin_keys(key))
         if path.endswith("/organization/costs"):
             if not admin:  # a project or user key has no Usage read
                 return _openai_error(
@@ -199,8 +255,21 @@ def _anthropic_cost_report(request: httpx2.Request, headers: dict[str, str]) -> 
         "service_tier": None,
         "token_type": None,
     }
-    bucket = {"starting_at": start.isoformat(), "ending_at": start.isoformat(), "results": [result]}
-    return httpx2.Response(200, headers=headers, json={"data": [bucket], "has_more": False, "next_page": None})
+    ending = query.get("ending_at")
+    try:
+        end = datetime.fromisoformat(ending.replace("Z", "+00:00")).timestamp() if ending else time.time()
+    except ValueError:
+        return _anthropic_error(400, "invalid_request_error", "ending_at: must be an RFC 3339 timestamp", headers)
+    key = _bearer(request) or request.headers.get("x-api-key", "")
+
+    def rfc(at: float) -> str:
+        return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    data = [
+        {"starting_at": rfc(b0), "ending_at": rfc(b1), "results": [result] if full else []}
+        for b0, b1, full in cost_buckets(key, start.timestamp(), end, int(limit))
+    ]
+    return httpx2.Response(200, headers=headers, json={"data": data, "has_more": False, "next_page": None})
 
 
 def anthropic_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.Response]:
@@ -217,18 +286,25 @@ def anthropic_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.
             "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:00Z",
         }
         path, admin = request.url.path, key.startswith("sk-ant-admin")
+        enterprise = key.startswith("sk-ant-api01-") and "devkey" not in key  # devkey: an old developer key
         if marker in _ANTHROPIC_ERRORS:
             status, kind, message = _ANTHROPIC_ERRORS[marker]
             if marker == "ratelimited":
                 headers.update({"retry-after": "2", "anthropic-ratelimit-requests-remaining": "0"})
             return _anthropic_error(status, kind, message, headers)
+        if path == "/v1/organizations/analytics/cost":
+            if not enterprise:  # Admin and developer keys cannot call the Enterprise analytics API
+                return _anthropic_error(401, "authentication_error", "invalid x-api-key", headers)
+            if request.headers.get("anthropic-beta") != "analytics-usage-cost-2026-08-24":
+                return _anthropic_error(400, "invalid_request_error", "anthropic-beta: header is required", headers)
+            return httpx2.Response(200, headers=headers, json={"data": [], "has_more": False, "next_page": None})
         if path == "/v1/organizations/cost_report":
             if not admin:  # the Admin API does not know inference keys
                 return _anthropic_error(401, "authentication_error", "invalid x-api-key", headers)
             return _anthropic_cost_report(request, headers)
         if path != "/v1/models":
             return _anthropic_error(404, "not_found_error", f"Not found: {path}", headers)
-        if admin:  # Admin keys call only /v1/organizations/*
+        if admin or enterprise:  # Admin keys call only /v1/organizations/*
             return _anthropic_error(401, "authentication_error", "invalid x-api-key", headers)
         model = {
             "type": "model",

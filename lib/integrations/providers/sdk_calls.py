@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx2
 
-from ..domain import CheckItem, CheckResult
+from ..domain import CheckItem, CheckResult, DataObservation
 from .base import ParsedCredential, failure
 
 _SCOPES_RE = re.compile(r"Missing scopes:\s*([a-z0-9_.]+(?:\s*,\s*[a-z0-9_.]+)*)")
@@ -99,6 +100,41 @@ def buckets(response: httpx2.Response) -> str:
     except (ValueError, AttributeError):
         data = None
     return f"{len(data) if isinstance(data, list) else 0} day bucket(s) read"
+
+
+def _instant(value: Any) -> datetime | None:
+    """A bucket bound: Unix seconds (OpenAI) or RFC 3339 (Anthropic)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        try:
+            at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return None
+
+
+def newest_data(response: httpx2.Response, now: datetime) -> DataObservation:
+    """The newest non-empty bucket of a cost page (its end, never after `now`; its first day). An empty bucket is no
+    spend, not missing data; no amount is read."""
+    try:
+        data = response.json().get("data")
+    except (ValueError, AttributeError):
+        data = None
+    newest: datetime | None = None
+    through = None
+    for bucket in data if isinstance(data, list) else []:
+        if not isinstance(bucket, dict) or not bucket.get("results"):
+            continue
+        start = _instant(bucket.get("start_time", bucket.get("starting_at")))
+        end = _instant(bucket.get("end_time", bucket.get("ending_at"))) or start
+        if end is None:
+            continue
+        end = min(end, now)
+        if newest is None or end > newest:
+            newest, through = end, (start or end).date()
+    return DataObservation(source="cost report", newest_at=newest, data_through=through)
 
 
 def undocumented(name: str) -> CheckResult:

@@ -13,8 +13,9 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
+from ..domain import Event, Expiry, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
+from ..freshness import Freshness
 from .staging import SUPERSEDED, RunRow, RunState, StagedResult
 
 # the store's read model for the overview: one row per active credential
@@ -31,6 +32,8 @@ ACTIVE_COLUMNS = [
     "credential_id",
     "key_ref",
     "has_ciphertext",
+    "data_status",
+    "data_newest_at",
 ]
 
 
@@ -50,6 +53,8 @@ def records_frame(records: list[StoredCredential]) -> pd.DataFrame:
             r.credential_id,
             r.key_ref,
             bool(r.encrypted_credential),
+            r.data_status.value if r.data_status else None,
+            r.data_newest_at,
         )
         for r in records
         if r.is_active
@@ -69,6 +74,8 @@ class ValidationUpdate(NamedTuple):
     actor: str
     event: Event
     expected_updated_at: datetime | None = None
+    freshness: Freshness | None = None  # None: the check read no cost data; the stored data status stays
+    expiry: Expiry | None = None  # None: the check could not ask; the stored expiry stays
 
 
 def superseded(event: Event) -> Event:
@@ -175,13 +182,27 @@ class IntegrationStore(ABC):
         row was still active, and unchanged where `expected_updated_at` is given, and so was updated (a
         compare-and-set: only those may be synced or alerted); the others' events are written as `superseded`.
         This default honours only the row being active: every adapter overrides it."""
-        return {
+        changed = {
             u.credential_id
             for u in updates
             if self.record_validation(
                 u.credential_id, u.status, u.error_code, u.error_message, u.validated_at, u.actor, u.event
             )
         }
+        for u in updates:
+            if u.freshness is not None and u.credential_id in changed:
+                self.record_freshness(u.credential_id, u.freshness)
+            if u.expiry is not None and u.credential_id in changed:
+                self.record_expiry(u.credential_id, u.expiry)
+        return changed
+
+    def record_expiry(self, credential_id: str, expiry: Expiry) -> None:
+        """Store a credential's expiry and last use (stores that write validations in one statement write it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not record expiry")
+
+    def record_freshness(self, credential_id: str, freshness: Freshness) -> None:
+        """Store a credential's data status (stores that write validations in one statement write it there)."""
+        raise NotImplementedError(f"{type(self).__name__} does not record data status")
 
     @abstractmethod
     def deactivate(

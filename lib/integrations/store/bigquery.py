@@ -190,6 +190,13 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
                 "updated_at": u.event.at,
                 "actor": u.actor,
                 "expected_updated_at": u.expected_updated_at,
+                "data_status": u.freshness.data_status if u.freshness else None,
+                "data_through": u.freshness.data_through if u.freshness else None,
+                "data_newest_at": u.freshness.data_newest_at if u.freshness else None,
+                "last_success_at": u.freshness.last_success_at if u.freshness else None,
+                "expiry": u.expiry.label if u.expiry else None,
+                "expires_at": u.expiry.expires_at if u.expiry else None,
+                "last_used_at": u.expiry.last_used_at if u.expiry else None,
             }
             for u in latest.values()
         ]

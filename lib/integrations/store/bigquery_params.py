@@ -4,14 +4,22 @@ records and events read back from result rows."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from google.cloud import bigquery
 
 from ..domain import Event, StoredCredential
 
-_TYPES = {bytes: "BYTES", bool: "BOOL", int: "INT64", float: "FLOAT64", datetime: "TIMESTAMP", str: "STRING"}
+_TYPES = {
+    bytes: "BYTES",
+    bool: "BOOL",
+    int: "INT64",
+    float: "FLOAT64",
+    datetime: "TIMESTAMP",
+    date: "DATE",
+    str: "STRING",
+}
 _TYPED_NULLS = {
     "encrypted_credential": "BYTES",
     "ciphertext": "BYTES",
@@ -21,6 +29,7 @@ _TYPED_NULLS = {
     "since": "TIMESTAMP",
     "until": "TIMESTAMP",
     "cutoff": "TIMESTAMP",
+    "data_through": "DATE",
 }
 EVENT_TYPES = {  # the STRUCT of one @events element: the events table's columns
     "event_id": "STRING",
@@ -47,6 +56,13 @@ UPDATE_TYPES = {  # the STRUCT of one @updates element
     "updated_at": "TIMESTAMP",
     "actor": "STRING",
     "expected_updated_at": "TIMESTAMP",  # the row's updated_at when the check read it: written only while unchanged
+    "data_status": "STRING",
+    "data_through": "DATE",
+    "data_newest_at": "TIMESTAMP",
+    "last_success_at": "TIMESTAMP",
+    "expiry": "STRING",
+    "expires_at": "TIMESTAMP",
+    "last_used_at": "TIMESTAMP",
 }
 
 

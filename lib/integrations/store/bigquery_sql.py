@@ -10,7 +10,8 @@ CRED_COLUMNS = (
     "credential_id, org_slug, provider, credential_name, encrypted_credential, key_ref, credential_hint, "
     "credential_fingerprint, metadata, is_active, validation_status, validation_error_code, "
     "validation_error_message, last_validated_at, created_at, updated_at, created_by, updated_by, "
-    "deleted_at, credential_kind"
+    "deleted_at, credential_kind, data_status, data_through, data_newest_at, last_success_at, expiry, expires_at, "
+    "last_used_at"
 )
 EVENT_COLUMNS = (
     "event_id, event_at, org_slug, provider, credential_id, action, status_before, status_after, outcome, "
@@ -38,10 +39,20 @@ CREATE_CREDENTIALS = """CREATE TABLE IF NOT EXISTS `{t}.org_integrations` (
   encrypted_credential BYTES, key_ref STRING, credential_hint STRING, credential_fingerprint STRING, metadata JSON,
   is_active BOOL NOT NULL, validation_status STRING NOT NULL, validation_error_code STRING,
   validation_error_message STRING, last_validated_at TIMESTAMP, created_at TIMESTAMP NOT NULL,
-  updated_at TIMESTAMP NOT NULL, created_by STRING, updated_by STRING, deleted_at TIMESTAMP, credential_kind STRING)
+  updated_at TIMESTAMP NOT NULL, created_by STRING, updated_by STRING, deleted_at TIMESTAMP, credential_kind STRING,
+  data_status STRING, data_through DATE, data_newest_at TIMESTAMP, last_success_at TIMESTAMP, expiry STRING,
+  expires_at TIMESTAMP, last_used_at TIMESTAMP)
 CLUSTER BY org_slug, provider"""
 # tables created before credential kinds were recorded get the column (idempotent)
 ADD_CREDENTIAL_KIND = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS credential_kind STRING"
+# tables created before data status was recorded (issue 26) get its columns (idempotent)
+ADD_DATA_STATUS = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS data_status STRING"
+ADD_DATA_THROUGH = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS data_through DATE"
+ADD_DATA_NEWEST_AT = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS data_newest_at TIMESTAMP"
+ADD_LAST_SUCCESS_AT = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS last_success_at TIMESTAMP"
+ADD_EXPIRY = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS expiry STRING"
+ADD_EXPIRES_AT = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS expires_at TIMESTAMP"
+ADD_LAST_USED_AT = "ALTER TABLE `{t}.org_integrations` ADD COLUMN IF NOT EXISTS last_used_at TIMESTAMP"
 CREATE_EVENTS = """CREATE TABLE IF NOT EXISTS `{t}.org_integration_events` (
   event_id STRING NOT NULL, event_at TIMESTAMP NOT NULL, org_slug STRING NOT NULL, provider STRING,
   credential_id STRING, action STRING NOT NULL, status_before STRING, status_after STRING, outcome STRING NOT NULL,
@@ -85,7 +96,16 @@ COLUMNS = {
     )
 }
 ADD_COLUMNS = {  # init() adds these to old tables
-    "org_integrations": {"credential_kind": ADD_CREDENTIAL_KIND},
+    "org_integrations": {
+        "credential_kind": ADD_CREDENTIAL_KIND,
+        "data_status": ADD_DATA_STATUS,
+        "data_through": ADD_DATA_THROUGH,
+        "data_newest_at": ADD_DATA_NEWEST_AT,
+        "last_success_at": ADD_LAST_SUCCESS_AT,
+        "expiry": ADD_EXPIRY,
+        "expires_at": ADD_EXPIRES_AT,
+        "last_used_at": ADD_LAST_USED_AT,
+    },
     "org_integration_events": {"run_id": ADD_RUN_ID},
     "revalidation_results": {"seen_updated_at": ADD_SEEN_UPDATED_AT},
 }
@@ -110,7 +130,8 @@ _ERASED_NOW = (  # the row this script erased: inactive, erased at this script's
 _INSERT_CREDENTIAL = f"""INSERT INTO `{{t}}.org_integrations` ({CRED_COLUMNS}) VALUES (@credential_id, @org_slug,
   @provider, @credential_name, @encrypted_credential, @key_ref, @credential_hint, @credential_fingerprint,
   PARSE_JSON(@metadata), @is_active, @validation_status, @validation_error_code, @validation_error_message,
-  @last_validated_at, @created_at, @updated_at, @created_by, @updated_by, @deleted_at, @credential_kind)"""
+  @last_validated_at, @created_at, @updated_at, @created_by, @updated_by, @deleted_at, @credential_kind, @data_status,
+  @data_through, @data_newest_at, @last_success_at, @expiry, @expires_at, @last_used_at)"""
 
 SELECT_CREDENTIALS = f"SELECT {CRED_COLUMNS} FROM `{{t}}.org_integrations`"
 ACTIVE = SELECT_CREDENTIALS + f" WHERE {_ACTIVE_ROW}"
@@ -121,7 +142,7 @@ LIST_ALL = (
 ACTIVE_FRAME = (  # overview.ACTIVE_COLUMNS, named as the overview names them
     "SELECT org_slug, provider, validation_status AS status, credential_name, credential_hint, last_validated_at, "
     "created_at AS configured_at, validation_error_code AS error_code, validation_error_message AS error_message, "
-    "credential_id, key_ref, encrypted_credential IS NOT NULL AS has_ciphertext "
+    "credential_id, key_ref, encrypted_credential IS NOT NULL AS has_ciphertext, data_status, data_newest_at "
     "FROM `{t}.org_integrations` WHERE is_active"
 )
 _PRIOR = f"SELECT validation_status FROM `{{t}}.org_integrations` WHERE {_ACTIVE_ROW} LIMIT 1"
@@ -148,7 +169,12 @@ RECORD_VALIDATIONS = f"""BEGIN TRANSACTION;
 UPDATE `{{t}}.org_integrations` AS c SET validation_status = u.validation_status,
   validation_error_code = u.validation_error_code, validation_error_message = u.validation_error_message,
   last_validated_at = COALESCE(u.validated_at, c.last_validated_at), updated_at = u.updated_at,
-  updated_by = u.actor
+  updated_by = u.actor, data_status = COALESCE(u.data_status, c.data_status),
+  data_through = COALESCE(u.data_through, c.data_through),
+  data_newest_at = COALESCE(u.data_newest_at, c.data_newest_at),
+  last_success_at = COALESCE(u.last_success_at, c.last_success_at), expiry = COALESCE(u.expiry, c.expiry),
+  expires_at = IF(u.expiry IS NULL, c.expires_at, u.expires_at),
+  last_used_at = IF(u.expiry IS NULL, c.last_used_at, u.last_used_at)
   FROM UNNEST(@updates) AS u
   WHERE c.credential_id = u.credential_id AND c.is_active
     AND (u.expected_updated_at IS NULL OR c.updated_at = u.expected_updated_at);

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS org_integrations (
   encrypted_credential BLOB, key_ref TEXT, credential_hint TEXT, credential_fingerprint TEXT, metadata TEXT,
   is_active INTEGER NOT NULL, validation_status TEXT NOT NULL, validation_error_code TEXT,
   validation_error_message TEXT, last_validated_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-  created_by TEXT, updated_by TEXT, deleted_at TEXT, credential_kind TEXT);
+  created_by TEXT, updated_by TEXT, deleted_at TEXT, credential_kind TEXT, data_status TEXT, data_through TEXT,
+  data_newest_at TEXT, last_success_at TEXT, expiry TEXT, expires_at TEXT, last_used_at TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS one_active ON org_integrations(org_slug, provider) WHERE is_active = 1;
 CREATE TABLE IF NOT EXISTS org_integration_events (
   event_id TEXT PRIMARY KEY, at TEXT NOT NULL, org_slug TEXT NOT NULL, provider TEXT, credential_id TEXT,
@@ -41,13 +42,25 @@ CREATE TABLE IF NOT EXISTS org_api_keys (
 CREATE TABLE IF NOT EXISTS key_versions (
   key_ref TEXT PRIMARY KEY, key_check TEXT NOT NULL, created_at TEXT NOT NULL, retired_at TEXT);
 """
+ADDED_COLUMNS = (  # init() adds these to tables created before them
+    ("org_integrations", "credential_kind"),
+    ("org_integration_events", "run_id"),
+    ("revalidation_results", "seen_updated_at"),
+    ("org_integrations", "data_status"),
+    ("org_integrations", "data_through"),
+    ("org_integrations", "data_newest_at"),
+    ("org_integrations", "last_success_at"),
+    ("org_integrations", "expiry"),
+    ("org_integrations", "expires_at"),
+    ("org_integrations", "last_used_at"),
+)
 CRED_COLUMNS = list(StoredCredential.model_fields)
 EVENT_COLUMNS = list(Event.model_fields)
 KEY_COLUMNS = list(OrgApiKey.model_fields)
 
 
 def _value(v: Any) -> Any:
-    if isinstance(v, datetime):
+    if isinstance(v, datetime | date):
         return v.isoformat()
     if isinstance(v, dict):
         return json.dumps(v, sort_keys=True)
@@ -58,6 +71,22 @@ def _value(v: Any) -> Any:
 
 def _row(columns: list[str], model: Any) -> tuple[Any, ...]:
     return tuple(_value(getattr(model, c)) for c in columns)
+
+
+def _fresh(u: ValidationUpdate) -> tuple[Any, ...]:
+    """The data-status columns of an update; NULLs (kept by COALESCE) when the check read no cost data."""
+    f = u.freshness
+    if f is None:
+        return (None, None, None, None)
+    return tuple(_value(v) for v in (f.data_status, f.data_through, f.data_newest_at, f.last_success_at))
+
+
+def _expiry(u: ValidationUpdate) -> tuple[Any, ...]:
+    """expiry, then (read?, expires_at) and (read?, last_used_at): a read expiry replaces both, NULLs included."""
+    e = u.expiry
+    if e is None:
+        return (None, 0, None, 0, None)
+    return (e.label, 1, _value(e.expires_at), 1, _value(e.last_used_at))
 
 
 def _credential(row: sqlite3.Row) -> StoredCredential:
@@ -114,12 +143,7 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
             self._runs_schema(conn)  # the staging table of re-validation runs (sqlite_runs.py)
-            added = (
-                ("org_integrations", "credential_kind"),
-                ("org_integration_events", "run_id"),
-                ("revalidation_results", "seen_updated_at"),
-            )
-            for table, column in added:
+            for table, column in ADDED_COLUMNS:
                 if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
         self._truncate_wal(0)  # an erase another process left pending (its WAL pinned by a reader) ends here
@@ -173,7 +197,8 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
             rows = cursor.execute(
                 "SELECT org_slug, provider, validation_status, credential_name, credential_hint, last_validated_at, "
                 "created_at, validation_error_code, validation_error_message, credential_id, key_ref, "
-                "length(encrypted_credential) > 0 FROM org_integrations WHERE is_active = 1"
+                "length(encrypted_credential) > 0, data_status, data_newest_at FROM org_integrations "
+                "WHERE is_active = 1"
             ).fetchall()
         return pd.DataFrame(rows, columns=ACTIVE_COLUMNS)
 
@@ -202,8 +227,12 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
                 if conn.execute(
                     "UPDATE org_integrations SET validation_status = ?, validation_error_code = ?, "
                     "validation_error_message = ?, last_validated_at = COALESCE(?, last_validated_at), "
-                    "updated_at = ?, updated_by = ? WHERE credential_id = ? AND is_active = 1 "
-                    "AND (? IS NULL OR updated_at = ?)",
+                    "updated_at = ?, updated_by = ?, data_status = COALESCE(?, data_status), "
+                    "data_through = COALESCE(?, data_through), data_newest_at = COALESCE(?, data_newest_at), "
+                    "last_success_at = COALESCE(?, last_success_at), expiry = COALESCE(?, expiry), "
+                    "expires_at = CASE WHEN ? THEN ? ELSE expires_at END, "
+                    "last_used_at = CASE WHEN ? THEN ? ELSE last_used_at END "
+                    "WHERE credential_id = ? AND is_active = 1 AND (? IS NULL OR updated_at = ?)",
                     (
                         u.status.value,
                         u.error_code,
@@ -211,6 +240,8 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
                         u.validated_at.isoformat() if u.validated_at else None,
                         u.event.at.isoformat(),
                         u.actor,
+                        *_fresh(u),
+                        *_expiry(u),
                         u.credential_id,
                         *[u.expected_updated_at.isoformat() if u.expected_updated_at else None] * 2,
                     ),

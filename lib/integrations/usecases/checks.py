@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from .. import alerts
 from ..deps import Deps
-from ..domain import Action, CheckResult, Event, Provider, Status, StoredCredential, make_event, utcnow
+from ..domain import (
+    Action,
+    CheckResult,
+    Event,
+    Expiry,
+    Outcome,
+    Provider,
+    Status,
+    StoredCredential,
+    make_event,
+    utcnow,
+)
 from ..errors import Code, IntegrationError
+from ..freshness import Freshness, judge
 from ..results import ErrorInfo, ValidateResult
 from ..store.base import ValidationUpdate
 from ..verdict import ALARMS, Verdict, failed, verdict
@@ -30,11 +43,19 @@ class Assessment(NamedTuple):
     validated_at: datetime | None
     event: Event
     verdict: Verdict
+    freshness: Freshness | None = None  # what the check read of the cost source; never changes `after`
+    reminders: tuple[Event, ...] = ()  # EXPIRY events: a 30/7/1-day mark reached for the first time
 
     @property
     def alarm(self) -> bool:
         """The stored ciphertext could not be decrypted: the operator's problem (the keyring), never the tenant's."""
         return self.verdict.alarm
+
+    @property
+    def data_warnings(self) -> list[str]:
+        """A late or stalled cost source: a warning with its catalog code, never a failure."""
+        fresh = self.freshness
+        return [f"{fresh.error_code}: {fresh.message}"] if fresh and fresh.error_code else []
 
     def outcome(self, warnings: list[str]) -> ValidateResult:
         """The answer a caller gets for this check."""
@@ -56,7 +77,9 @@ class Assessment(NamedTuple):
             capabilities=result.capabilities,
             checks=result.checks,
             rate_limit=result.rate_limit,
-            warnings=warnings,
+            warnings=warnings + self.data_warnings,
+            data_status=self.freshness.data_status if self.freshness else None,
+            data_through=self.freshness.data_through if self.freshness else None,
         )
 
 
@@ -107,7 +130,58 @@ def assess(deps: Deps, record: StoredCredential, actor: str = "system", run_id: 
         message=result.message,
         run_id=run_id,
     )
-    return Assessment(record, result, decided.after, utcnow() if decided.validated else None, event, decided)
+    fresh = judge(record.provider, result.data, utcnow(), record) if result.data is not None else None
+    reminders = tuple(expiry_reminders(deps, record, result.expiry, actor, run_id))
+    validated = utcnow() if decided.validated else None
+    return Assessment(record, result, decided.after, validated, event, decided, fresh, reminders)
+
+
+EXPIRY_MARKS = (30, 7, 1)  # days before expiry: one event (and one alert) at each, never twice
+_MARK_RE = re.compile(r"\((\d+)-day mark\)")
+
+
+def expiry_reminders(
+    deps: Deps, record: StoredCredential, expiry: Expiry | None, actor: str, run_id: str | None = None
+) -> list[Event]:
+    """The EXPIRY event for the most urgent mark the key has reached, unless that mark or a later one was already
+    recorded for this credential: two nightly runs six days before expiry give one event, for the 7-day mark."""
+    if expiry is None or not expiry.known or expiry.expires_at is None:
+        return []
+    left = expiry.expires_at - utcnow()
+    reached = [m for m in EXPIRY_MARKS if left <= timedelta(days=m)]
+    if not reached:
+        return []
+    mark = min(reached)
+    since = utcnow() - timedelta(days=max(EXPIRY_MARKS) + 1)
+    done = {
+        int(found.group(1))
+        for e in deps.store.events(record.org_slug, since)
+        if e.action == Action.EXPIRY and e.credential_id == record.credential_id
+        for found in [_MARK_RE.search(e.message)]
+        if found
+    }
+    if any(m <= mark for m in done):
+        return []
+    days = max(left.total_seconds() / 86_400, 0)
+    message = (
+        f"The {record.provider.label} key {record.credential_hint} expires {expiry.expires_at:%Y-%m-%d %H:%M} UTC, in "
+        f"{days:.1f} days ({mark}-day mark): create a new key and set it up before then."
+    )
+    return [
+        make_event(
+            record.org_slug,
+            record.provider,
+            Action.EXPIRY,
+            Outcome.SUCCESS,
+            actor,
+            credential_id=record.credential_id,
+            status_before=record.validation_status,
+            status_after=record.validation_status,
+            error_code=Code.KEY_EXPIRING,
+            message=message,
+            run_id=run_id,
+        )
+    ]
 
 
 class Recorded(NamedTuple):
@@ -145,6 +219,9 @@ def record_checks(deps: Deps, assessments: list[Assessment], actor: str = "syste
     if alarms:
         deps.store.append_events([a.event for a in alarms])
     checked = [a for a in assessments if not a.alarm]
+    reminders = [e for a in checked for e in a.reminders]
+    if reminders:
+        deps.store.append_events(reminders)
     with deps.locks.hold((a.record.org_slug, a.record.provider) for a in checked):
         matched = deps.store.record_validations([_update(a, actor) for a in checked])
         current = [a for a in checked if a.record.credential_id in matched]
@@ -167,6 +244,8 @@ def _update(a: Assessment, actor: str) -> ValidationUpdate:
         actor,
         a.event,
         expected_updated_at=a.record.updated_at,  # applied only while the credential is as the check read it
+        freshness=a.freshness,
+        expiry=a.result.expiry,
     )
 
 

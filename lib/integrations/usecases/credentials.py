@@ -25,8 +25,9 @@ from ..domain import (
     utcnow,
 )
 from ..errors import Code, IntegrationError
+from ..freshness import Freshness, judge
 from ..providers.base import ParsedCredential
-from ..providers.kinds import rejected_hint
+from ..providers.kinds import Need, refuse_wrong_kind, rejected_hint
 from ..results import DeleteResult, ErrorInfo, Keyless, KeylessInfo, SetupResult
 from ..vault import admit
 from ..verdict import verdict
@@ -55,12 +56,15 @@ def setup(
     actor: str = "system",
     on_step: StepCallback | None = None,
     keyless: Keyless | None = None,
+    need: Need | None = None,
 ) -> SetupResult:
     """Format check -> live check (unless skipped) -> encrypt -> store (rotating) -> status sync.
 
     A rotation keeps the current credential's name and metadata unless new ones are given (`metadata={}` clears
     them). `keyless` (GCP only) sets up access without a key: nothing secret is stored, and a check that finds the
-    customer's part not done yet stores the integration PENDING with what to do, instead of refusing it."""
+    customer's part not done yet stores the integration PENDING with what to do, instead of refusing it. `need`
+    ("cost data", "inference"): a key of a kind that cannot do it is refused before any network call
+    (WRONG_KEY_KIND)."""
     started, step = time.monotonic(), on_step or (lambda _name: None)
     org_slug, provider = check_slug(org_slug), Provider.parse(provider)
     if (keyless is None) == (credential is None):
@@ -86,6 +90,9 @@ def setup(
         else:
             assert secret is not None
             parsed = validator.parse(secret)
+            refuse_wrong_kind(provider, secret, need)
+            if need:
+                parsed = parsed.model_copy(update={"need": need})
         validator.check_metadata(meta or {})
     except IntegrationError as exc:  # refused before any check: still a try the audit log must show
         hint = "a keyless setup" if secret is None else rejected_hint(provider, secret)
@@ -104,12 +111,18 @@ def setup(
         result = guarded(lambda: validator.check(parsed, meta), org_slug)
         if keyless is None:
             _refuse_failed(deps, org_slug, provider, result, actor, started)
+        if result.kind is not None and result.kind != parsed.kind:  # the probe placed a shared prefix
+            parsed = parsed.model_copy(update={"kind": result.kind})
     opened = Status.PENDING if keyless is not None else Status.NOT_CONFIGURED  # keyless: stored whatever it found
     status = Status.PENDING if skip_validation else verdict(result, opened).after
+    fresh = judge(provider, result.data, utcnow()) if result.data is not None else None
     step("encrypt")
-    stored = _sealed_record(deps, org_slug, provider, parsed, name, meta or {}, status, actor)
+    stored = _sealed_record(deps, org_slug, provider, parsed, name, meta or {}, status, actor, fresh)
     if result.error_code is not None:  # a keyless setup waiting on the customer: the record says what to do
         stored.validation_error_code, stored.validation_error_message = result.error_code, result.message
+    if result.expiry is not None:
+        stored.expiry, stored.expires_at = result.expiry.label, result.expiry.expires_at
+        stored.last_used_at = result.expiry.last_used_at
     step("store")
     event = make_event(  # status_before and a rotation's message come from the replaced row (one round trip)
         org_slug,
@@ -140,6 +153,8 @@ def setup(
         validation_status=status,
         message=f"{CONFIGURED}. {provider.label} credential {done}; status {status.value}.",
         credential_kind=parsed.kind,
+        data_status=fresh.data_status if fresh else None,
+        data_through=fresh.data_through if fresh else None,
         capabilities=result.capabilities,
         checks=result.checks,
         warnings=warnings,
@@ -180,6 +195,7 @@ def _sealed_record(
     meta: dict[str, Any],
     status: Status,
     actor: str,
+    fresh: Freshness | None = None,
 ) -> StoredCredential:
     credential_id, at = f"cred_{secrets.token_hex(12)}", utcnow()
     keyversions.check_current(deps.store, deps.cipher)  # never a ciphertext under a retired or unrecorded version
@@ -201,6 +217,10 @@ def _sealed_record(
         updated_at=at,
         created_by=actor,
         updated_by=actor,
+        data_status=fresh.data_status if fresh else None,
+        data_through=fresh.data_through if fresh else None,
+        data_newest_at=fresh.data_newest_at if fresh else None,
+        last_success_at=fresh.last_success_at if fresh else None,
     )
 
 

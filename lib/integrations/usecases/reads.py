@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from .. import changes
+from .. import changes, freshness
 from ..deps import Deps
 from ..domain import Event, Provider, Status, StoredCredential, utcnow
 from ..errors import Code, IntegrationError
@@ -40,6 +40,12 @@ def view(provider: Provider, record: StoredCredential | None) -> Integration:
         last_validated_at=record.last_validated_at,
         created_at=record.created_at,
         error=error,
+        data_status=freshness.current(record, utcnow()),  # aged to now: a source not re-checked does not stay FRESH
+        data_through=record.data_through,
+        last_success_at=record.last_success_at,
+        expiry=record.expiry,
+        expires_at=record.expires_at,
+        last_used_at=record.last_used_at,
         metadata=record.metadata,
         key_ref=record.key_ref,
     )

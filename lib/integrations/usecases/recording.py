@@ -21,6 +21,21 @@ def record(deps: Deps, event: Event) -> None:
         log.error("could not append %s event for org=%s: %s", event.action.value, event.org_slug, exc.code)
 
 
+def _sync_failed(update: StatusUpdate, actor: str, exc: IntegrationError) -> Event:
+    """The SYNC failure event of one status the cache did not take."""
+    org_slug, provider, status, _ = update
+    return make_event(
+        org_slug,
+        provider,
+        Action.SYNC,
+        Outcome.FAILED,
+        actor,
+        status_after=status,
+        error_code=Code.STATUS_SYNC_FAILED,
+        message=exc.message,
+    )
+
+
 def sync(deps: Deps, updates: list[StatusUpdate], actor: str, checked: bool = False) -> list[str]:
     """Push statuses to the cache; a failure is a warning and an event, repaired by reconcile. `checked`: the
     statuses are checks' results, each written only where the cache still shows the checked credential (a delete
@@ -31,21 +46,9 @@ def sync(deps: Deps, updates: list[StatusUpdate], actor: str, checked: bool = Fa
     except IntegrationError as exc:
         if len(updates) > 1:  # isolate the failing rows
             return [w for u in updates for w in sync(deps, [u], actor, checked)]
-        org_slug, provider, status, _ = updates[0]
+        org_slug, provider, _, _ = updates[0]
         log.warning("status sync failed org=%s provider=%s code=%s", org_slug, provider.value, exc.code)
-        record(
-            deps,
-            make_event(
-                org_slug,
-                provider,
-                Action.SYNC,
-                Outcome.FAILED,
-                actor,
-                status_after=status,
-                error_code=Code.STATUS_SYNC_FAILED,
-                message=exc.message,
-            ),
-        )
+        record(deps, _sync_failed(updates[0], actor, exc))
         return [
             f"STATUS_SYNC_FAILED: the status cache was not updated for {org_slug} {provider.value} "
             f"({exc.message}); run `integrations reconcile` to repair it."
@@ -63,19 +66,7 @@ def sync_batch(
         return []
     except IntegrationError as exc:
         log.warning("status sync failed for %d statuses code=%s", len(updates), exc.code)
-        failures = [
-            make_event(
-                org_slug,
-                provider,
-                Action.SYNC,
-                Outcome.FAILED,
-                actor,
-                status_after=status,
-                error_code=Code.STATUS_SYNC_FAILED,
-                message=exc.message,
-            )
-            for org_slug, provider, status, _ in updates
-        ]
+        failures = [_sync_failed(update, actor, exc) for update in updates]
         try:
             deps.store.append_events(failures)
         except IntegrationError as err:
