@@ -63,7 +63,7 @@ def test_expiry_is_unknown_when_the_list_cannot_be_read_and_not_asked_for_infere
     original = validator._client
 
     def refusing():
-        shared, auth = original()
+        shared = original()
 
         class Refusing:
             def __getattr__(self, name):
@@ -74,7 +74,7 @@ def test_expiry_is_unknown_when_the_list_cannot_be_read_and_not_asked_for_infere
 
                 raise openai.PermissionDeniedError("denied", response=_response(), body=None)
 
-        return Refusing(), auth
+        return Refusing()
 
     monkeypatch.setattr(validator, "_client", refusing)
     result = svc.setup(ORG, "openai", admin_key("openai", "exp6d"))
