@@ -21,6 +21,7 @@ from .vault import probe
 
 MIGRATION = "migrations/supabase/001_integration_status_columns.sql"
 SYNC_MIGRATION = "migrations/supabase/002_integration_status_sync.sql"
+ATTEMPTS_MIGRATION = "migrations/supabase/004_integration_check_attempts.sql"
 
 
 class Check(BaseModel):
@@ -174,6 +175,7 @@ def _cache_checks(settings: Settings, role: Role = "api") -> list[Check]:
     try:
         missing = cache.missing_columns()
         function = cache.has_sync_function()
+        attempts = cache.has_attempt_function()
     except IntegrationError as exc:
         detail, fix = doctor_roles.supabase_failure(exc)
         return [*checks, Check(area="supabase", name="organizations table reachable", ok=False, detail=detail, fix=fix)]
@@ -191,6 +193,13 @@ def _cache_checks(settings: Settings, role: Role = "api") -> list[Check]:
             ok=function,
             detail="present" if function else "missing",
             fix="" if function else f"Apply {SYNC_MIGRATION} (idempotent) to the Supabase database.",
+        ),
+        Check(
+            area="supabase",
+            name="function integration_check_attempt",
+            ok=attempts,
+            detail="present" if attempts else "missing: the attempt limit is counted per API process",
+            fix="" if attempts else f"Apply {ATTEMPTS_MIGRATION} (idempotent) to the Supabase database.",
         ),
     ]
 

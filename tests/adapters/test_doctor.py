@@ -116,6 +116,7 @@ def test_an_unmigrated_supabase_names_each_missing_column_and_the_function(
     assert all(f"integration_{p}_status" in columns.detail for p in ("openai", "anthropic", "gcp"))
     assert "001_integration_status_columns.sql" in columns.fix
     assert "002_integration_status_sync.sql" in failing["supabase: function integration_status_sync"].fix
+    assert "004_integration_check_attempts.sql" in failing["supabase: function integration_check_attempt"].fix
 
 
 def test_missing_settings_are_named(cloud, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -189,6 +189,17 @@ class SupabaseStatusCache(StatusCache):
                 return False
             raise
 
+    def has_attempt_function(self) -> bool:
+        """Whether migrations/supabase/004's attempt function is there (a call allowing 0 attempts records none)."""
+        args = {"org_slug": "doctor-probe", "max_attempts": 0, "window_s": 60.0}
+        try:
+            self._execute("check the attempt function", self._client.rpc(ATTEMPT_FUNCTION, args), read=True)
+            return True
+        except IntegrationError as exc:
+            if "PGRST202" in exc.message or "42883" in exc.message:
+                return False
+            raise
+
     def missing_columns(self) -> list[str]:
         """Our six status columns that the organizations table lacks (read-only: one select each when one fails;
         PostgREST answers 42703 for an unknown column)."""
