@@ -19,10 +19,11 @@ LIB = Path(integrations.__file__).parent
 ADAPTER_ATTRIBUTES = {"store", "cache", "cipher", "validators", "vault", "deps", "limiter", "locks"}
 ENTRY_MODULES = [
     "api.py",
-    "cli.py",
-    "cli_keys.py",
-    "cli_runs.py",
-    "cli_output.py",
+    "cli/__init__.py",
+    "cli/keys.py",
+    "cli/runs.py",
+    "cli/output.py",
+    "cli/reads.py",
     "demo.py",
     "audit.py",
     "troubleshooting.py",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from .cli_output import JsonOpt, _emit, _service, _warn, literal, out
-from .results import Integration
+from ..results import Integration
+from .output import JsonOpt, _emit, _service, _warn, literal, out
 
 
 def _integration_table(org: str, one: Integration) -> None:

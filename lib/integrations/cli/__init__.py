@@ -12,13 +12,13 @@ import typer
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from . import cli_reads
-from .cli_keys import key_app, org_app
-from .cli_output import Actor, JsonOpt, _actor, _capabilities, _emit, _service, _warn, err, literal, out
-from .cli_runs import revalidate_app
-from .domain import DataStatus
-from .errors import IntegrationError
-from .results import Keyless
+from ..domain import DataStatus
+from ..errors import IntegrationError
+from ..results import Keyless
+from . import reads as cli_reads
+from .keys import key_app, org_app
+from .output import Actor, JsonOpt, _actor, _capabilities, _emit, _service, _warn, err, literal, out
+from .runs import revalidate_app
 
 __all__ = ["app", "err", "literal", "main", "out"]
 
@@ -51,7 +51,7 @@ def demo(
 ) -> None:
     """Load the demo orgs (sandbox only; idempotent). Their org API keys go to a 0600 file in the data dir.
     `--orgs N` adds N more orgs for trying the console at scale (about a minute for 10,000)."""
-    from .demo import save_keys, seed, seed_fleet
+    from ..demo import save_keys, seed, seed_fleet
 
     if orgs is not None:
         with _service(as_json) as svc, RichProgress(console=err, disable=as_json) as bar:
@@ -303,8 +303,8 @@ def doctor(
     ] = "api",
 ) -> None:
     """Check every setting, permission, table, column, key and status column the profile needs; change nothing."""
-    from .doctor import run
-    from .doctor_roles import ROLES
+    from ..doctor import run
+    from ..doctor_roles import ROLES
 
     try:
         if role not in ROLES:
