@@ -19,11 +19,7 @@ LIB = Path(integrations.__file__).parent
 ADAPTER_ATTRIBUTES = {"store", "cache", "cipher", "validators", "vault", "deps", "limiter", "locks"}
 ENTRY_MODULES = [
     "api.py",
-    "cli/__init__.py",
-    "cli/keys.py",
-    "cli/runs.py",
-    "cli/output.py",
-    "cli/reads.py",
+    *sorted(f"cli/{p.name}" for p in (LIB / "cli").glob("*.py")),
     "demo.py",
     "audit.py",
     "troubleshooting.py",
