@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LIB = Path(integrations.__file__).parent
 ADAPTER_ATTRIBUTES = {"store", "cache", "cipher", "validators", "vault", "deps", "limiter", "locks"}
 ENTRY_MODULES = [
-    "api.py",
+    *sorted(f"api/{p.name}" for p in (LIB / "api").glob("*.py")),
     *sorted(f"cli/{p.name}" for p in (LIB / "cli").glob("*.py")),
     "demo.py",
     "audit.py",

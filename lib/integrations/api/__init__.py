@@ -13,7 +13,12 @@ from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .api_models import (
+from ..bootstrap import connect
+from ..domain import OrgApiKey, check_slug, retry_after
+from ..errors import Code, IntegrationError
+from ..results import ErrorInfo, Keyless, KeylessInfo
+from ..service import IntegrationService
+from .models import (
     DeleteResponse,
     ErrorResponse,
     Health,
@@ -24,12 +29,7 @@ from .api_models import (
     ValidateResponse,
     errors,
 )
-from .api_models import IntegrationView as IntegrationResponse
-from .bootstrap import connect
-from .domain import OrgApiKey, check_slug, retry_after
-from .errors import Code, IntegrationError
-from .results import ErrorInfo, Keyless, KeylessInfo
-from .service import IntegrationService
+from .models import IntegrationView as IntegrationResponse
 
 MAX_BODY_BYTES = 64 * 1024
 PREFIX = "/api/v1/integrations"
