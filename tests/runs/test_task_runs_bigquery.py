@@ -9,8 +9,8 @@ from integrations.bootstrap import build_validators
 from integrations.domain import Action, Provider, Status
 from integrations.errors import IntegrationError
 from integrations.settings import Settings
-from integrations.store import bigquery_runs_sql
 from integrations.store.bigquery import BigQueryStore
+from integrations.store.bigquery import runs_sql as bigquery_runs_sql
 from integrations.store.staging import STAGE_ROWS
 from integrations.taskspec import TaskSpec, task_of
 

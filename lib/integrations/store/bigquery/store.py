@@ -23,16 +23,16 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
-from ..errors import IntegrationError
-from . import bigquery_sql as sql
-from .base import ACTIVE_COLUMNS, ROTATED, CiphertextSwap, IntegrationStore, KeyVersion, ValidationUpdate
-from .bigquery_audit_sql import AUDIT
-from .bigquery_jobs import Aborted, job_error, timed_out
-from .bigquery_params import UPDATE_TYPES, _credential, _event, _events, _param, _structs, _utc
-from .bigquery_runs import BigQueryRuns
-from .bigquery_schema import BigQuerySchema
-from .staging import PAGE_ROWS, superseded_params
+from ...domain import Event, OrgApiKey, Provider, Status, StoredCredential
+from ...errors import IntegrationError
+from ..base import ACTIVE_COLUMNS, ROTATED, CiphertextSwap, IntegrationStore, KeyVersion, ValidationUpdate
+from ..staging import PAGE_ROWS, superseded_params
+from . import sql
+from .audit_sql import AUDIT
+from .jobs import Aborted, job_error, timed_out
+from .params import UPDATE_TYPES, _credential, _event, _events, _param, _structs, _utc
+from .runs import BigQueryRuns
+from .schema import BigQuerySchema
 
 __all__ = ["BigQueryStore", "_events", "_param"]
 
@@ -44,7 +44,7 @@ SWAP_TYPES = {"credential_id": "STRING", "ciphertext": "BYTES", "key_ref": "STRI
 
 class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
     name = "bigquery"
-    _structs = staticmethod(_structs)  # for BigQueryRuns (bigquery_runs.py)
+    _structs = staticmethod(_structs)  # for BigQueryRuns (runs.py)
     _credential_of = staticmethod(_credential)
 
     def __init__(

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from ..domain import Action, Provider, Status, StoredCredential
-from . import bigquery_runs_sql as sql
-from .staging import RUN_WINDOW, STAGED_COLUMNS, RunRow, RunState, StagedResult, superseded_params
+from ...domain import Action, Provider, Status, StoredCredential
+from ..staging import RUN_WINDOW, STAGED_COLUMNS, RunRow, RunState, StagedResult, superseded_params
+from . import runs_sql as sql
 
 RESULT_TYPES = {  # the STRUCT of one @results element: the staging table's columns
     "run_id": "STRING",

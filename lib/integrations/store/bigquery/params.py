@@ -9,7 +9,7 @@ from typing import Any
 
 from google.cloud import bigquery
 
-from ..domain import Event, StoredCredential
+from ...domain import Event, StoredCredential
 
 _TYPES = {
     bytes: "BYTES",

@@ -8,9 +8,9 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
-from ..errors import IntegrationError
-from . import bigquery_sql as sql
-from .base import SchemaFinding
+from ...errors import IntegrationError
+from ..base import SchemaFinding
+from . import sql
 
 
 class BigQuerySchema:
@@ -123,7 +123,7 @@ class BigQuerySchema:
                 False,
                 f"{full} lacks column(s) {', '.join(missing)}.",
                 sql.MIGRATIONS.get(table, "").format(t=self._t)
-                or f"Add the column(s) {', '.join(missing)} as in store/bigquery_sql.py.",
+                or f"Add the column(s) {', '.join(missing)} as in store/bigquery/sql.py.",
             )
         return SchemaFinding(name, True, "present, every column")
 
