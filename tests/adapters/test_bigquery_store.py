@@ -178,7 +178,8 @@ def test_a_second_transaction_on_a_held_table_aborts_and_the_store_retries() -> 
 
 
 def _deactivate_config() -> bigquery.QueryJobConfig:
-    from integrations.store.bigquery.params import _events, _param
+    from integrations.store.bigquery.params import events_param as _events
+    from integrations.store.bigquery.params import scalar as _param
 
     params = {"org_slug": "acmecorp", "provider": "OPENAI", "erase_at": T0, "erase_actor": "t"}
     params |= {"event_id": "evt_1", "event_at": T0}

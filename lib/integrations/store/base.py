@@ -259,7 +259,7 @@ class IntegrationStore(ABC):
         """Mark a key version retired: it is no longer expected in the keyring."""
 
     def audit(self, question: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
-        """Answer an audit question inside the store (see store/bigquery/audit_sql.py), or None to let the
+        """Answer an audit question inside the store (see store/bigquery/sql.py), or None to let the
         caller aggregate in pandas. Only stores that bill by the byte moved need it."""
         return None
 

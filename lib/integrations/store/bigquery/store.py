@@ -28,13 +28,12 @@ from ...errors import IntegrationError
 from ..base import ACTIVE_COLUMNS, ROTATED, CiphertextSwap, IntegrationStore, KeyVersion, ValidationUpdate
 from ..staging import PAGE_ROWS, superseded_params
 from . import sql
-from .audit_sql import AUDIT
 from .jobs import Aborted, job_error, timed_out
-from .params import UPDATE_TYPES, _credential, _event, _events, _param, _structs, _utc
+from .params import UPDATE_TYPES, credential_of, event_of, events_param, scalar, structs, utc
 from .runs import BigQueryRuns
 from .schema import BigQuerySchema
 
-__all__ = ["BigQueryStore", "_events", "_param"]
+__all__ = ["BigQueryStore"]
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
@@ -44,8 +43,6 @@ SWAP_TYPES = {"credential_id": "STRING", "ciphertext": "BYTES", "key_ref": "STRI
 
 class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
     name = "bigquery"
-    _structs = staticmethod(_structs)  # for BigQueryRuns (runs.py)
-    _credential_of = staticmethod(_credential)
 
     def __init__(
         self,
@@ -73,7 +70,7 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         self, template: str, params: dict[str, Any] | None = None, arrays: list[Any] | None = None
     ) -> list[dict[str, Any]]:
         """Run one statement or script as one query job within the deadline; retry concurrent-update aborts."""
-        scalars = [_param(k, v) for k, v in (params or {}).items()]
+        scalars = [scalar(k, v) for k, v in (params or {}).items()]
         config = bigquery.QueryJobConfig(query_parameters=scalars + (arrays or []))
         writes = not template.lstrip().upper().startswith("SELECT")
         deadline = time.monotonic() + self.timeout
@@ -98,7 +95,7 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
 
     def _stream(self, template: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """A read of many rows as one query job, fetched a page (PAGE_ROWS) at a time: memory of a page."""
-        config = bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in (params or {}).items()])
+        config = bigquery.QueryJobConfig(query_parameters=[scalar(k, v) for k, v in (params or {}).items()])
         yield from self._rows(template, config, False, time.monotonic() + self.timeout, PAGE_ROWS)
 
     def _rows(
@@ -147,15 +144,15 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
             "not_configured": Status.NOT_CONFIGURED.value,
             "rotated": ROTATED,
         }
-        rows = self._query(sql.ACTIVATE, params, [_events([event])])
-        return _credential(rows[0]) if rows else None
+        rows = self._query(sql.ACTIVATE, params, [events_param([event])])
+        return credential_of(rows[0]) if rows else None
 
     def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None:
         rows = self._query(sql.ACTIVE, {"org_slug": org_slug, "provider": provider.value})
-        return _credential(rows[0]) if rows else None
+        return credential_of(rows[0]) if rows else None
 
     def list_credentials(self, org_slug: str | None = None, active_only: bool = True) -> list[StoredCredential]:
-        return [_credential(r) for r in self._query(sql.LIST_ALL, {"org_slug": org_slug, "active_only": active_only})]
+        return [credential_of(r) for r in self._query(sql.LIST_ALL, {"org_slug": org_slug, "active_only": active_only})]
 
     def active_frame(self) -> pd.DataFrame:
         return pd.DataFrame.from_records(self._query(sql.ACTIVE_FRAME), columns=ACTIVE_COLUMNS)
@@ -203,7 +200,7 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         result = self._query(
             sql.RECORD_VALIDATIONS,
             superseded_params(),
-            [_structs("updates", UPDATE_TYPES, rows), _events([u.event for u in updates])],
+            [structs("updates", UPDATE_TYPES, rows), events_param([u.event for u in updates])],
         )
         return {r["credential_id"] for r in result}
 
@@ -213,8 +210,8 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         """One job: the event (only when a row was active), the erase, and the erased row back."""
         params = {"org_slug": org_slug, "provider": provider.value, "erase_at": at, "erase_actor": actor}
         params |= {"event_id": event.event_id, "event_at": event.at}
-        rows = self._query(sql.DEACTIVATE, params, [_events([event])])
-        return _credential(rows[0]) if rows else None
+        rows = self._query(sql.DEACTIVATE, params, [events_param([event])])
+        return credential_of(rows[0]) if rows else None
 
     def replace_ciphertext(
         self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str, event: Event
@@ -228,7 +225,7 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
             "event_id": event.event_id,
             "event_at": event.at,
         }
-        rows = self._query(sql.REPLACE_CIPHERTEXT, params, [_events([event])])
+        rows = self._query(sql.REPLACE_CIPHERTEXT, params, [events_param([event])])
         return bool(rows and rows[0]["n"])
 
     def replace_ciphertexts(self, swaps: list[CiphertextSwap]) -> set[str]:
@@ -236,9 +233,9 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         if not swaps:
             return set()
         rows = [s._asdict() for s in swaps]
-        param = _structs("swaps", SWAP_TYPES, rows)
+        param = structs("swaps", SWAP_TYPES, rows)
         since = min(s.event.at for s in swaps)
-        result = self._query(sql.REPLACE_CIPHERTEXTS, {"since": since}, [param, _events([s.event for s in swaps])])
+        result = self._query(sql.REPLACE_CIPHERTEXTS, {"since": since}, [param, events_param([s.event for s in swaps])])
         return {r["credential_id"] for r in result}
 
     def append_event(self, event: Event) -> None:
@@ -247,19 +244,19 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
     def append_events(self, events: list[Event]) -> None:
         """Any number of events in one query job."""
         if events:
-            self._query(sql.APPEND_EVENTS, None, [_events(events)])
+            self._query(sql.APPEND_EVENTS, None, [events_param(events)])
 
     def events(self, org_slug: str | None = None, since: datetime | None = None) -> list[Event]:
         if since is None:
-            return [_event(r) for r in self._query(sql.EVENTS, {"org_slug": org_slug})]
-        return [_event(r) for r in self._query(sql.EVENTS_SINCE, {"org_slug": org_slug, "since_at": since})]
+            return [event_of(r) for r in self._query(sql.EVENTS, {"org_slug": org_slug})]
+        return [event_of(r) for r in self._query(sql.EVENTS_SINCE, {"org_slug": org_slug, "since_at": since})]
 
     def add_api_key(self, key: OrgApiKey) -> None:
         self._query(sql.ADD_KEY, key.model_dump())
 
     def find_api_key(self, key_id: str) -> OrgApiKey | None:
         rows = self._query(sql.FIND_KEY, {"key_id": key_id})
-        return OrgApiKey.model_validate({k: _utc(v) for k, v in rows[0].items()}) if rows else None
+        return OrgApiKey.model_validate({k: utc(v) for k, v in rows[0].items()}) if rows else None
 
     def revoke_api_keys(self, org_slug: str, at: datetime) -> int:
         rows = self._query(sql.REVOKE_KEYS, {"org_slug": org_slug, "revoked_at": at})
@@ -267,10 +264,10 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
 
     def api_keys(self, org_slug: str | None = None) -> list[OrgApiKey]:
         rows = self._query(sql.LIST_KEYS, {"org_slug": org_slug})
-        return [OrgApiKey.model_validate({k: _utc(v) for k, v in r.items()}) for r in rows]
+        return [OrgApiKey.model_validate({k: utc(v) for k, v in r.items()}) for r in rows]
 
     def key_versions(self) -> dict[str, KeyVersion]:
-        return {r["key_ref"]: KeyVersion.of({k: _utc(v) for k, v in r.items()}) for r in self._query(sql.KEY_VERSIONS)}
+        return {r["key_ref"]: KeyVersion.of({k: utc(v) for k, v in r.items()}) for r in self._query(sql.KEY_VERSIONS)}
 
     def record_key_version(self, key_ref: str, key_check: str, at: datetime) -> None:
         self._query(sql.RECORD_KEY_VERSION, {"key_ref": key_ref, "key_check": key_check, "created_at": at})
@@ -279,7 +276,7 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         self._query(sql.RETIRE_KEY_VERSION, {"key_ref": key_ref, "retired_at": at})
 
     def audit(self, question: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
-        return [{k: _utc(v) for k, v in row.items()} for row in self._query(AUDIT[question], params)]
+        return [{k: utc(v) for k, v in row.items()} for row in self._query(sql.AUDIT[question], params)]
 
     def ping(self) -> None:
         self._query(sql.PING)
