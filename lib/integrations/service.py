@@ -37,10 +37,8 @@ from .usecases import (
     inspection,
     keys,
     maintenance,
-    orgkeys,
     orgs,
     reads,
-    registry,
     revalidation,
     runs,
 )
@@ -94,23 +92,23 @@ class IntegrationService(Parts):
 
     def orgs(self) -> list[str]:
         """Every registered org's slug, from the system of record (works while the status cache is down)."""
-        return registry.registered(self.deps)
+        return orgs.registered(self.deps)
 
     def require_org(self, org_slug: str) -> str:
         """The slug, checked; ORG_NOT_FOUND unless the system of record has the org (the cache is not asked)."""
-        return registry.require(self.deps, org_slug)
+        return orgs.require(self.deps, org_slug)
 
     def rotate_org_key(self, org_slug: str, actor: str = "system") -> str:
         """Revoke the org's API keys and issue a new one, returned once."""
-        return orgkeys.rotate(self.deps, org_slug, actor)
+        return orgs.rotate(self.deps, org_slug, actor)
 
     def revoke_org_keys(self, org_slug: str, actor: str = "system") -> int:
         """Revoke every live API key of the org; returns how many."""
-        return orgkeys.revoke(self.deps, org_slug, actor)
+        return orgs.revoke(self.deps, org_slug, actor)
 
     def authenticate(self, org_slug: str, api_key: str | None) -> OrgApiKey:
         """The live key record if `api_key` is a key of `org_slug`; ORG_API_KEY_MISSING / _INVALID / _FORBIDDEN."""
-        return orgkeys.authenticate(self.deps, org_slug, api_key)
+        return orgs.authenticate(self.deps, org_slug, api_key)
 
     # --- credentials -----------------------------------------------------------------------------------------
     def setup(

@@ -14,7 +14,7 @@ from ..overview import overview_frame
 from ..providers.kinds import kind_of
 from ..results import ErrorInfo, Integration, OrgIntegrations
 from . import orgs
-from .registry import require
+from .orgs import require
 
 HISTORY_DAYS, HISTORY_LIMIT = 90, 20  # the Setup page's history of one integration: its last 90 days, 20 rows
 
