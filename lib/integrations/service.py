@@ -13,7 +13,7 @@ from .deps import Deps, Parts
 from .domain import CredentialKind, OrgApiKey, Provider, Status, StoredCredential
 from .errors import IntegrationError
 from .providers import kinds
-from .providers.base import ParsedCredential, Validator
+from .providers.base import Validator
 from .providers.kinds import Need
 from .results import (
     DeleteResult,
@@ -203,22 +203,6 @@ class IntegrationService(Parts):
         """Deactivate the credential, erase its ciphertext, keep the history; status -> NOT_CONFIGURED."""
         return credentials.delete(self.deps, org_slug, provider, actor)
 
-    def revalidate_record(self, record: StoredCredential, actor: str = "system") -> ValidateResult:
-        """Validate one stored credential (no attempt limit: used by operators' bulk runs too)."""
-        return checks.revalidate_record(self.deps, record, actor)
-
-    def assess(self, record: StoredCredential, actor: str = "system") -> Assessment:
-        """Decrypt and re-check one credential; decide the new status. Writes nothing."""
-        return checks.assess(self.deps, record, actor)
-
-    def apply(self, assessments: list[Assessment], actor: str = "system") -> list[str]:
-        """Record assessments in one store write and one cache write; returns sync warnings."""
-        return checks.apply(self.deps, assessments, actor)
-
-    def open_stored(self, record: StoredCredential) -> ParsedCredential:
-        """Decrypt a stored credential under its row's AAD and parse it; DECRYPTION_FAILED when it cannot be."""
-        return self.deps.vault.open(record)
-
     def diagnose(self, org_slug: str, provider: Provider | str) -> list[DiagnosticStep]:
         """The troubleshooting checks, in order, each passed / failed / not run with its fix. Changes nothing."""
         return diagnostics.diagnose(self.deps, org_slug, provider)
@@ -257,11 +241,6 @@ class IntegrationService(Parts):
     def changes_since_last_run(self) -> pd.DataFrame:
         """The status flips of the last re-validation run, from the history (see changes.py)."""
         return reads.changes_since_last_run(self.deps)
-
-    def runs(self) -> pd.DataFrame:
-        """The re-validation runs of the last days, newest first: run_id, kind (bulk, nightly, single), started,
-        ended, checks, changes, undelivered."""
-        return reads.runs(self.deps)
 
     def run_changes(self, run_id: str | None = None) -> pd.DataFrame:
         """One run's status flips, worst first; by default the last bulk or nightly run (see changes.run_changes)."""

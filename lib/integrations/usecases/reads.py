@@ -108,11 +108,6 @@ def changes_since_last_run(deps: Deps) -> pd.DataFrame:
     return changes.since_last_run(events(deps, since=utcnow() - changes.LOOKBACK))
 
 
-def runs(deps: Deps) -> pd.DataFrame:
-    """The re-validation runs within changes.LOOKBACK, newest first (id, kind, start, end, counts): see changes.py."""
-    return changes.run_list(events(deps, since=utcnow() - changes.LOOKBACK))
-
-
 def run_changes(deps: Deps, run_id: str | None = None) -> pd.DataFrame:
     """One run's status flips, worst first (by default the last bulk or nightly run, which a later single check
     does not replace)."""
