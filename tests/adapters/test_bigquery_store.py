@@ -32,7 +32,9 @@ def test_emitted_statements_are_the_catalogued_ones() -> None:
     store.init()
     rec = record()
     store.activate(rec, event())
-    store.record_validation(rec.credential_id, rec.validation_status, None, None, None, "t", event())
+    store.record_validations(
+        [ValidationUpdate(rec.credential_id, rec.validation_status, None, None, None, "t", event())]
+    )
     store.replace_ciphertext(rec.credential_id, b"x", "v2", rec.key_ref, event())
     store.deactivate("acmecorp", Provider.OPENAI, rec.created_at, "t", event())
     store.events()

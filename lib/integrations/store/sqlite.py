@@ -278,19 +278,6 @@ class SqliteStore(IntegrationStore):
             ).fetchall()
         return pd.DataFrame(rows, columns=ACTIVE_COLUMNS)
 
-    def record_validation(
-        self,
-        credential_id: str,
-        status: Status,
-        error_code: str | None,
-        error_message: str | None,
-        validated_at: datetime | None,
-        actor: str,
-        event: Event,
-    ) -> bool:
-        update = ValidationUpdate(credential_id, status, error_code, error_message, validated_at, actor, event)
-        return bool(self._record([update]))
-
     def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
         return self._record(updates)
 

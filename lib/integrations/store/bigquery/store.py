@@ -157,19 +157,6 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
     def active_frame(self) -> pd.DataFrame:
         return pd.DataFrame.from_records(self._query(sql.ACTIVE_FRAME), columns=ACTIVE_COLUMNS)
 
-    def record_validation(
-        self,
-        credential_id: str,
-        status: Status,
-        error_code: str | None,
-        error_message: str | None,
-        validated_at: datetime | None,
-        actor: str,
-        event: Event,
-    ) -> bool:
-        update = ValidationUpdate(credential_id, status, error_code, error_message, validated_at, actor, event)
-        return credential_id in self._record([update])
-
     def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
         """A whole batch in one query job: one UPDATE ... FROM UNNEST(@updates) and one INSERT of the events;
         returns the credential ids whose row was still active."""
