@@ -1,5 +1,5 @@
-"""The BigQuery store: `store.py` (the adapter), `sql.py` (its statements), `runs.py` (re-validation runs),
-`schema.py` (tables, inspect, init), `params.py` (query parameters and rows), `jobs.py` (job errors)."""
+"""The BigQuery store: `store.py` (the adapter and its tables: inspect, init), `sql.py` (its statements), `runs.py`
++ `runs_sql.py` (re-validation runs), `params.py` (query parameters and rows), `jobs.py` (job failures)."""
 
 from .store import BigQueryStore
 
