@@ -74,7 +74,7 @@ class InMemoryStore(IntegrationStore):
             ]
         return sorted(rows, key=lambda r: (r.org_slug, r.provider.value, r.created_at))
 
-    def record_validation(
+    def _record_one(
         self,
         credential_id: str,
         status: Status,
@@ -108,7 +108,7 @@ class InMemoryStore(IntegrationStore):
                 row = self.rows.get(u.credential_id)
                 if row is None or u.expected_updated_at not in (None, row.updated_at):
                     self.event_rows.append(superseded(u.event))
-                elif self.record_validation(*u[:7]):
+                elif self._record_one(*u[:7]):
                     matched.add(u.credential_id)
                     if u.freshness is not None:
                         self.record_freshness(u.credential_id, u.freshness)

@@ -13,7 +13,7 @@ from .deps import Deps, Parts
 from .domain import CredentialKind, OrgApiKey, Provider, Status, StoredCredential
 from .errors import IntegrationError
 from .providers import kinds
-from .providers.base import ParsedCredential, Validator
+from .providers.base import Validator
 from .providers.kinds import Need
 from .results import (
     DeleteResult,
@@ -37,10 +37,8 @@ from .usecases import (
     inspection,
     keys,
     maintenance,
-    orgkeys,
     orgs,
     reads,
-    registry,
     revalidation,
     runs,
 )
@@ -94,23 +92,23 @@ class IntegrationService(Parts):
 
     def orgs(self) -> list[str]:
         """Every registered org's slug, from the system of record (works while the status cache is down)."""
-        return registry.registered(self.deps)
+        return orgs.registered(self.deps)
 
     def require_org(self, org_slug: str) -> str:
         """The slug, checked; ORG_NOT_FOUND unless the system of record has the org (the cache is not asked)."""
-        return registry.require(self.deps, org_slug)
+        return orgs.require(self.deps, org_slug)
 
     def rotate_org_key(self, org_slug: str, actor: str = "system") -> str:
         """Revoke the org's API keys and issue a new one, returned once."""
-        return orgkeys.rotate(self.deps, org_slug, actor)
+        return orgs.rotate(self.deps, org_slug, actor)
 
     def revoke_org_keys(self, org_slug: str, actor: str = "system") -> int:
         """Revoke every live API key of the org; returns how many."""
-        return orgkeys.revoke(self.deps, org_slug, actor)
+        return orgs.revoke(self.deps, org_slug, actor)
 
     def authenticate(self, org_slug: str, api_key: str | None) -> OrgApiKey:
         """The live key record if `api_key` is a key of `org_slug`; ORG_API_KEY_MISSING / _INVALID / _FORBIDDEN."""
-        return orgkeys.authenticate(self.deps, org_slug, api_key)
+        return orgs.authenticate(self.deps, org_slug, api_key)
 
     # --- credentials -----------------------------------------------------------------------------------------
     def setup(
@@ -205,22 +203,6 @@ class IntegrationService(Parts):
         """Deactivate the credential, erase its ciphertext, keep the history; status -> NOT_CONFIGURED."""
         return credentials.delete(self.deps, org_slug, provider, actor)
 
-    def revalidate_record(self, record: StoredCredential, actor: str = "system") -> ValidateResult:
-        """Validate one stored credential (no attempt limit: used by operators' bulk runs too)."""
-        return checks.revalidate_record(self.deps, record, actor)
-
-    def assess(self, record: StoredCredential, actor: str = "system") -> Assessment:
-        """Decrypt and re-check one credential; decide the new status. Writes nothing."""
-        return checks.assess(self.deps, record, actor)
-
-    def apply(self, assessments: list[Assessment], actor: str = "system") -> list[str]:
-        """Record assessments in one store write and one cache write; returns sync warnings."""
-        return checks.apply(self.deps, assessments, actor)
-
-    def open_stored(self, record: StoredCredential) -> ParsedCredential:
-        """Decrypt a stored credential under its row's AAD and parse it; DECRYPTION_FAILED when it cannot be."""
-        return self.deps.vault.open(record)
-
     def diagnose(self, org_slug: str, provider: Provider | str) -> list[DiagnosticStep]:
         """The troubleshooting checks, in order, each passed / failed / not run with its fix. Changes nothing."""
         return diagnostics.diagnose(self.deps, org_slug, provider)
@@ -259,11 +241,6 @@ class IntegrationService(Parts):
     def changes_since_last_run(self) -> pd.DataFrame:
         """The status flips of the last re-validation run, from the history (see changes.py)."""
         return reads.changes_since_last_run(self.deps)
-
-    def runs(self) -> pd.DataFrame:
-        """The re-validation runs of the last days, newest first: run_id, kind (bulk, nightly, single), started,
-        ended, checks, changes, undelivered."""
-        return reads.runs(self.deps)
 
     def run_changes(self, run_id: str | None = None) -> pd.DataFrame:
         """One run's status flips, worst first; by default the last bulk or nightly run (see changes.run_changes)."""

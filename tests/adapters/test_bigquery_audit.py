@@ -12,7 +12,7 @@ from integrations import IntegrationError, IntegrationService, audit
 from integrations.bootstrap import build_validators
 from integrations.settings import Settings
 from integrations.store.bigquery import BigQueryStore
-from integrations.store.bigquery_audit_sql import AUDIT
+from integrations.store.bigquery.sql import AUDIT
 
 from tests.doubles.bigquery import PROJECT, DuckBigQuery
 from tests.fakes import InMemoryCipher, InMemoryStatusCache, InMemoryStore

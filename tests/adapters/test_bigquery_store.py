@@ -10,9 +10,9 @@ from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 from integrations.domain import Action, Provider, Status
 from integrations.errors import IntegrationError
-from integrations.store import bigquery_sql
 from integrations.store.base import ValidationUpdate
 from integrations.store.bigquery import BigQueryStore
+from integrations.store.bigquery import sql as bigquery_sql
 
 from tests.builders import T0, event, record
 from tests.doubles.bigquery import DATA_EDITOR_ON_DATASET, PROJECT, DuckBigQuery
@@ -32,7 +32,9 @@ def test_emitted_statements_are_the_catalogued_ones() -> None:
     store.init()
     rec = record()
     store.activate(rec, event())
-    store.record_validation(rec.credential_id, rec.validation_status, None, None, None, "t", event())
+    store.record_validations(
+        [ValidationUpdate(rec.credential_id, rec.validation_status, None, None, None, "t", event())]
+    )
     store.replace_ciphertext(rec.credential_id, b"x", "v2", rec.key_ref, event())
     store.deactivate("acmecorp", Provider.OPENAI, rec.created_at, "t", event())
     store.events()
@@ -178,7 +180,8 @@ def test_a_second_transaction_on_a_held_table_aborts_and_the_store_retries() -> 
 
 
 def _deactivate_config() -> bigquery.QueryJobConfig:
-    from integrations.store.bigquery import _events, _param
+    from integrations.store.bigquery.params import events_param as _events
+    from integrations.store.bigquery.params import scalar as _param
 
     params = {"org_slug": "acmecorp", "provider": "OPENAI", "erase_at": T0, "erase_actor": "t"}
     params |= {"event_id": "evt_1", "event_at": T0}

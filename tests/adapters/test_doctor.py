@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from integrations import doctor
 from integrations.cli import app
-from integrations.store import bigquery_sql
 from integrations.store.bigquery import BigQueryStore
+from integrations.store.bigquery import sql as bigquery_sql
 from typer.testing import CliRunner
 
 from tests.adapters.gcp_profile import gcp_doubles

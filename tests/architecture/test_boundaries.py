@@ -18,11 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LIB = Path(integrations.__file__).parent
 ADAPTER_ATTRIBUTES = {"store", "cache", "cipher", "validators", "vault", "deps", "limiter", "locks"}
 ENTRY_MODULES = [
-    "api.py",
-    "cli.py",
-    "cli_keys.py",
-    "cli_runs.py",
-    "cli_output.py",
+    *sorted(f"api/{p.name}" for p in (LIB / "api").glob("*.py")),
+    *sorted(f"cli/{p.name}" for p in (LIB / "cli").glob("*.py")),
     "demo.py",
     "audit.py",
     "troubleshooting.py",
@@ -152,7 +149,7 @@ def test_every_public_name_of_the_service_is_kept() -> None:
     assert names >= {
         "register_org", "orgs", "require_org", "rotate_org_key", "revoke_org_keys", "rotate_key", "retire_key",
         "key_versions", "readiness", "setup", "check_format", "diagnose", "get_all", "get_one", "validate",
-        "revalidate_record", "assess", "apply", "open_stored", "delete", "overview", "events", "reconcile", "rewrap",
+        "delete", "overview", "events", "reconcile", "rewrap",
         "revalidate_many", "sandboxed", "store", "cache", "cipher", "validators", "limiter", "locks", "settings",
         "backends",
     }  # fmt: skip
@@ -168,3 +165,22 @@ def test_the_import_contracts_hold() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+# Facade methods no entry point calls yet, each with why it stays for now (issue 24: no test-only surface).
+NOT_CALLED_YET = {
+    "changes_since_last_run": "the console reads run_changes; the tests of the last-run rule still read it",
+    "revalidate_records": "the in-process bulk runtime's, which issue 24's one bulk runtime removes or keeps",
+}
+
+
+def test_every_facade_method_is_called_by_an_entry_point() -> None:
+    """A facade method only tests call is surface to maintain for nothing: tests call the use cases instead."""
+    sources = "\n".join(text for path, text in _entry_points() if not path.endswith("service.py")) + "\n".join(
+        p.read_text(encoding="utf-8")
+        for p in sorted(LIB.rglob("*.py"))
+        if p.name != "service.py" and "usecases" not in p.parts and "tests" not in p.parts
+    )
+    own = {n for n, v in vars(IntegrationService).items() if not n.startswith("_") and callable(v)}
+    unused = {n for n in own if f".{n}(" not in sources and f".{n}\n" not in sources} - set(NOT_CALLED_YET)
+    assert unused == set(), f"only tests call {sorted(unused)}: move the tests onto the use cases"

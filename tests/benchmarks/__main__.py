@@ -25,6 +25,7 @@ from pathlib import Path
 from integrations import Provider, Status, connect
 from integrations.demo import anthropic_key, openai_key, service_account_json
 from integrations.settings import Settings
+from integrations.usecases import checks
 
 N = int(os.environ.get("BENCH_N", "3000"))
 N_CLOUD = int(os.environ.get("BENCH_N_CLOUD", str(min(N, 1000))))  # a cloud-double setup costs ~0.1 s
@@ -68,7 +69,7 @@ def bench_bulk(root: Path) -> None:
     records = svc.store.list_credentials()
     started = time.perf_counter()
     for record in records[:SAMPLE]:
-        svc.revalidate_record(record)
+        checks.revalidate_record(svc.deps, record)
     sequential = (time.perf_counter() - started) / SAMPLE * len(records)
     line(f"sequential re-validation loop (sample of {SAMPLE}, scaled)", f"{sequential:.1f}s")
     # the bulk runs: a fresh process over the stored data, as `integrations revalidate` and a nightly task run

@@ -242,7 +242,7 @@ def test_a_single_check_after_a_bulk_run_keeps_the_run_shown_and_earlier_runs_ca
     assert picker.value == report.run_id, "the bulk run is shown by default"
     assert picker.options[0].startswith("Single checks") and picker.options[1].startswith("Bulk run")
     assert ("initech", "OPENAI", _ui.badge("PENDING"), _ui.badge("INVALID")) in last_run_changes(at)
-    single = demo.runs().run_id.iloc[0]
+    single = demo.run_changes().attrs["runs"][0]["run_id"]
     picker.set_value(single).run()
     assert not at.exception
     assert any("Single checks" in c.value and "0 status change(s)" in c.value for c in at.caption)

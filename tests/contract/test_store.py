@@ -146,29 +146,37 @@ class StoreContract:
         rec = record()
         store.activate(rec, event())
         later = T0 + timedelta(days=1)
-        assert store.record_validation(
-            rec.credential_id,
-            Status.INVALID,
-            "INVALID_CREDENTIAL",
-            "rejected",
-            later,
-            "ops",
-            event(action=Action.VALIDATE, offset_s=5),
-        )
+        assert store.record_validations(
+            [
+                ValidationUpdate(
+                    rec.credential_id,
+                    Status.INVALID,
+                    "INVALID_CREDENTIAL",
+                    "rejected",
+                    later,
+                    "ops",
+                    event(action=Action.VALIDATE, offset_s=5),
+                )
+            ]
+        ) == {rec.credential_id}
         got = store.get_active("acmecorp", Provider.OPENAI)
         assert (got.validation_status, got.validation_error_code, got.last_validated_at) == (
             Status.INVALID,
             "INVALID_CREDENTIAL",
             later,
         )
-        store.record_validation(
-            rec.credential_id,
-            Status.INVALID,
-            "NETWORK_ERROR",
-            "down",
-            None,
-            "ops",
-            event(action=Action.VALIDATE, offset_s=6),
+        store.record_validations(
+            [
+                ValidationUpdate(
+                    rec.credential_id,
+                    Status.INVALID,
+                    "NETWORK_ERROR",
+                    "down",
+                    None,
+                    "ops",
+                    event(action=Action.VALIDATE, offset_s=6),
+                )
+            ]
         )
         assert store.get_active("acmecorp", Provider.OPENAI).last_validated_at == later
 
@@ -176,7 +184,8 @@ class StoreContract:
         rec = record()
         store.activate(rec, event())
         store.activate(record(), event())
-        assert not store.record_validation(rec.credential_id, Status.VALID, None, None, T0, "ops", event())
+        update = ValidationUpdate(rec.credential_id, Status.VALID, None, None, T0, "ops", event())
+        assert store.record_validations([update]) == set()
 
     def test_deactivate_erases_and_keeps_history(self, store: IntegrationStore) -> None:
         rec = record()
@@ -361,7 +370,9 @@ def _history(store: IntegrationStore) -> IntegrationStore:
     never = {"last_validated_at": None, "validation_status": Status.PENDING}
     put("acmecorp", Provider.ANTHROPIC, T0 - 10 * day, credential_fingerprint="b" * 64, key_ref="mem/v1", **never)
     pending = store.get_active("acmecorp", Provider.ANTHROPIC)
-    store.record_validation(pending.credential_id, Status.PENDING, None, None, None, "bob", _validate(1))
+    store.record_validations(
+        [ValidationUpdate(pending.credential_id, Status.PENDING, None, None, None, "bob", _validate(1))]
+    )
     put("globex", Provider.ANTHROPIC, T0 - 2 * day, credential_fingerprint="b" * 64, key_ref="mem/v1")
     put("globex", Provider.OPENAI, T0 - 40 * day, credential_fingerprint="c" * 64, key_ref="mem/v1")
     rejected = put("globex", Provider.OPENAI, T0 - 35 * day, credential_fingerprint="d" * 64, key_ref="mem/v1")

@@ -454,9 +454,9 @@ def bq(cloud: Cloud, argv: list[str]) -> str:
 
 
 def integrations(cloud: Cloud, argv: list[str]) -> str:
-    """`integrations init` with the gcp settings: the tables the library creates (store/bigquery_sql.TABLES), in
+    """`integrations init` with the gcp settings: the tables the library creates (store/bigquery/sql.TABLES), in
     the dataset at INTEGRATIONS_BIGQUERY_LOCATION, as the real init does (tested against the BigQuery double)."""
-    from integrations.store.bigquery_sql import TABLES
+    from integrations.store.bigquery.sql import TABLES
 
     if argv != ["init"]:
         raise Failed(f"fake integrations: not modelled: {argv}")

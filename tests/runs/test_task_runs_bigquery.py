@@ -9,8 +9,9 @@ from integrations.bootstrap import build_validators
 from integrations.domain import Action, Provider, Status
 from integrations.errors import IntegrationError
 from integrations.settings import Settings
-from integrations.store import bigquery_runs_sql
+from integrations.store.base import ValidationUpdate
 from integrations.store.bigquery import BigQueryStore
+from integrations.store.bigquery import runs_sql as bigquery_runs_sql
 from integrations.store.staging import STAGE_ROWS
 from integrations.taskspec import TaskSpec, task_of
 
@@ -47,7 +48,7 @@ def test_two_tasks_and_finalize_check_every_credential_exactly_once() -> None:
     svc = _service(client, orgs=6)
     ids = {r.credential_id for r in svc.store.list_credentials()}
     first = ids.pop()  # one row was PENDING before the run: the run's report shows its change
-    svc.store.record_validation(first, Status.PENDING, None, None, None, "t", event())
+    svc.store.record_validations([ValidationUpdate(first, Status.PENDING, None, None, None, "t", event())])
     ids.add(first)
     reports = [svc.revalidate_task(TaskSpec(run_id="exec-1", index=i, count=2), actor="job") for i in (0, 1)]
     assert sum(r.checked for r in reports) == len(ids) == 12

@@ -10,6 +10,7 @@ import pytest
 from integrations import IntegrationService, Provider
 from integrations.checkpool import PoolLimits, check_all, retry_after_s
 from integrations.errors import IntegrationError
+from integrations.usecases import checks
 
 from tests.conftest import fake_service
 from tests.keys import anthropic_key, openai_key
@@ -38,7 +39,7 @@ def test_each_provider_runs_at_most_its_concurrency_and_results_keep_record_orde
         time.sleep(0.02)  # held long enough for the pool to fill
         with lock:
             in_flight[record.provider] -= 1
-        return svc.assess(record)
+        return checks.assess(svc.deps, record)
 
     limits = PoolLimits(concurrency={Provider.OPENAI: 3, Provider.ANTHROPIC: 1})
     ticks: list[tuple[int, int]] = []

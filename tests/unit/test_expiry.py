@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from integrations import IntegrationService, Provider, Status
 from integrations.domain import Action
+from integrations.usecases import checks
 
 from tests.conftest import ORG
 from tests.keys import OPENAI_OK, admin_key
@@ -21,7 +22,7 @@ def expiry_events(svc: IntegrationService) -> list:
 def nightly(svc: IntegrationService) -> None:
     """What the nightly re-validation does for each stored credential."""
     for record in svc.store.list_credentials(ORG):
-        svc.revalidate_record(record, actor="nightly")
+        checks.revalidate_record(svc.deps, record, actor="nightly")
 
 
 def test_an_admin_key_expiring_in_6_days_gives_one_event_for_the_7_day_mark_over_two_nights(

@@ -163,46 +163,11 @@ class IntegrationStore(ABC):
         return records_frame(self.list_credentials())
 
     @abstractmethod
-    def record_validation(
-        self,
-        credential_id: str,
-        status: Status,
-        error_code: str | None,
-        error_message: str | None,
-        validated_at: datetime | None,
-        actor: str,
-        event: Event,
-    ) -> bool:
-        """Store a validation outcome on an active row (validated_at None keeps the old one).
-
-        Returns False when the row is no longer active (rotated meanwhile); the event is appended anyway."""
-
     def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
-        """Several validation outcomes (adapters write them in one transaction). Returns the credential_ids whose
-        row was still active, and unchanged where `expected_updated_at` is given, and so was updated (a
-        compare-and-set: only those may be synced or alerted); the others' events are written as `superseded`.
-        This default honours only the row being active: every adapter overrides it."""
-        changed = {
-            u.credential_id
-            for u in updates
-            if self.record_validation(
-                u.credential_id, u.status, u.error_code, u.error_message, u.validated_at, u.actor, u.event
-            )
-        }
-        for u in updates:
-            if u.freshness is not None and u.credential_id in changed:
-                self.record_freshness(u.credential_id, u.freshness)
-            if u.expiry is not None and u.credential_id in changed:
-                self.record_expiry(u.credential_id, u.expiry)
-        return changed
-
-    def record_expiry(self, credential_id: str, expiry: Expiry) -> None:
-        """Store a credential's expiry and last use (stores that write validations in one statement write it)."""
-        raise NotImplementedError(f"{type(self).__name__} does not record expiry")
-
-    def record_freshness(self, credential_id: str, freshness: Freshness) -> None:
-        """Store a credential's data status (stores that write validations in one statement write it there)."""
-        raise NotImplementedError(f"{type(self).__name__} does not record data status")
+        """Validation outcomes, in one transaction. Returns the credential_ids whose row was still active, and
+        unchanged where `expected_updated_at` is given, and so was updated (a compare-and-set: only those may be
+        synced or alerted); the others' events are written as `superseded`. A `validated_at` of None keeps the
+        row's last one."""
 
     @abstractmethod
     def deactivate(
@@ -259,7 +224,7 @@ class IntegrationStore(ABC):
         """Mark a key version retired: it is no longer expected in the keyring."""
 
     def audit(self, question: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
-        """Answer an audit question inside the store (see store/bigquery_audit_sql.py), or None to let the
+        """Answer an audit question inside the store (see store/bigquery/sql.py), or None to let the
         caller aggregate in pandas. Only stores that bill by the byte moved need it."""
         return None
 

@@ -1,8 +1,18 @@
-"""SQLite system of record (`.data/warehouse.sqlite`), mirroring the BigQuery tables. WAL, BEGIN IMMEDIATE."""
+"""SQLite system of record (`.data/warehouse.sqlite`), mirroring the BigQuery tables. WAL, BEGIN IMMEDIATE.
+
+Erasing for good in WAL mode: after an erase the WAL is checkpointed into the database (where secure_delete
+overwrote the old bytes) and truncated. A reader's open transaction pins the WAL; the erase is then reported
+(ERASE_INCOMPLETE) and finished at the next write, never left silently or waited on for 30 s.
+
+Re-validation runs: the staging table, task marks and the one-transaction finalize. A task's share is selected in
+SQL with `farm_fingerprint` (fingerprint.py, registered on the connection: BigQuery's FARM_FINGERPRINT), and every
+read of a run is paged by credential id (keyset pages of PAGE_ROWS), so neither a task nor finalize holds more than
+a page of rows."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -17,9 +27,20 @@ import pandas as pd
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..files import private_file
+from ..fingerprint import farm_fingerprint
 from .base import ACTIVE_COLUMNS, IntegrationStore, KeyVersion, ValidationUpdate, replacing, superseded
-from .sqlite_erase import BUSY_MS, SqliteErase
-from .sqlite_runs import SqliteRuns
+from .staging import PAGE_ROWS, STAGED_COLUMNS, SUPERSEDED, RunRow, RunState, StagedResult
+
+log = logging.getLogger("integrations")
+
+BUSY_MS = 30_000  # a writer waits this long for another's write transaction
+ERASE_WAIT_MS = 2_000  # an erase's checkpoint waits this long for other connections' read transactions to end
+ERASE_PENDING = (
+    "the credential was erased from the table, but another connection's read transaction keeps its old ciphertext "
+    "in warehouse.sqlite-wal; close that connection (a backup, notebook or sqlite3 shell): the erase finishes at "
+    "the store's next write"
+)
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS org_integrations (
@@ -95,9 +116,64 @@ def _credential(row: sqlite3.Row) -> StoredCredential:
     return StoredCredential.model_validate(data)
 
 
-class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
+RUNS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS revalidation_results (
+  run_id TEXT NOT NULL, task_index INTEGER NOT NULL, credential_id TEXT NOT NULL, org_slug TEXT NOT NULL,
+  provider TEXT NOT NULL, status_before TEXT NOT NULL, status_after TEXT NOT NULL, outcome TEXT NOT NULL,
+  error_code TEXT, message TEXT, validated_at TEXT, checked_at TEXT NOT NULL, event_id TEXT NOT NULL,
+  actor TEXT NOT NULL, duration_ms INTEGER, alarm INTEGER NOT NULL, seen_updated_at TEXT,
+  PRIMARY KEY (run_id, credential_id));
+CREATE TABLE IF NOT EXISTS revalidation_tasks (
+  run_id TEXT NOT NULL, task_index INTEGER NOT NULL, task_count INTEGER NOT NULL, done_at TEXT NOT NULL,
+  PRIMARY KEY (run_id, task_index));
+"""
+_SHARE = "abs(farm_fingerprint(c.credential_id)) % ? = ?"
+_STAGED = "r.run_id = ? AND r.checked_at >= ?"
+_WRITTEN = "EXISTS (SELECT 1 FROM org_integration_events AS e WHERE e.event_id = r.event_id)"
+_NEW = f"FROM revalidation_results AS r WHERE {_STAGED} AND NOT {_WRITTEN}"  # what a finalize still has to apply
+# a result applies only to its credential as the task read it: still active, not written since (updated_at)
+_UNCHANGED = "c.is_active = 1 AND (s.seen_updated_at IS NULL OR c.updated_at = s.seen_updated_at)"
+# the results this finalize leaves unapplied (read in its transaction, before the apply)
+_SUPERSEDED = f"""SELECT s.credential_id FROM (SELECT r.* {_NEW} AND NOT r.alarm) AS s
+  WHERE NOT EXISTS (SELECT 1 FROM org_integrations AS c WHERE c.credential_id = s.credential_id AND {_UNCHANGED})"""
+_APPLY = f"""UPDATE org_integrations AS c SET validation_status = s.status_after, validation_error_code = s.error_code,
+  validation_error_message = CASE WHEN s.error_code IS NULL THEN NULL ELSE s.message END,
+  last_validated_at = COALESCE(s.validated_at, c.last_validated_at), updated_at = s.checked_at, updated_by = s.actor
+  FROM (SELECT r.* {_NEW} AND NOT r.alarm) AS s
+  WHERE c.credential_id = s.credential_id AND {_UNCHANGED}"""
+_EVENTS = f"""INSERT INTO org_integration_events (event_id, at, org_slug, provider, credential_id, action,
+  status_before, status_after, outcome, error_code, message, actor, duration_ms, run_id)
+  SELECT r.event_id, r.checked_at, r.org_slug, r.provider, r.credential_id, 'VALIDATE', r.status_before,
+  CASE WHEN r.credential_id IN (SELECT value FROM json_each(?)) THEN r.status_before ELSE r.status_after
+  END, r.outcome, r.error_code,
+  CASE WHEN r.credential_id IN (SELECT value FROM json_each(?)) THEN ? || COALESCE(' ' || r.message, '')
+  ELSE r.message END, r.actor, r.duration_ms, r.run_id {_NEW}"""
+_RESULTS = f"""SELECT r.*, {_WRITTEN} AS written, c.credential_id IS NOT NULL AS active, c.credential_hint,
+  c.credential_name FROM revalidation_results AS r
+  LEFT JOIN org_integrations AS c ON c.credential_id = r.credential_id AND c.is_active = 1
+  WHERE {_STAGED} AND r.credential_id > ? ORDER BY r.credential_id LIMIT ?"""
+_STATUSES = f"""SELECT c.org_slug, c.provider, c.validation_status, c.created_at, c.credential_id
+  FROM revalidation_results AS r JOIN org_integrations AS c ON c.credential_id = r.credential_id AND c.is_active = 1
+  WHERE {_STAGED} AND NOT r.alarm AND {_WRITTEN} AND r.credential_id > ? ORDER BY r.credential_id LIMIT ?"""
+_STATE = """SELECT
+  (SELECT COUNT(*) FROM revalidation_results WHERE run_id = :run AND checked_at >= :since) AS staged,
+  (SELECT COUNT(*) FROM revalidation_tasks WHERE run_id = :run AND done_at >= :since) AS tasks_done,
+  (SELECT MAX(task_count) FROM revalidation_tasks WHERE run_id = :run AND done_at >= :since) AS task_count,
+  (SELECT MIN(at) FROM (SELECT MIN(checked_at) AS at FROM revalidation_results WHERE run_id = :run
+    AND checked_at >= :since UNION ALL SELECT MIN(done_at) FROM revalidation_tasks WHERE run_id = :run
+    AND done_at >= :since)) AS first_at"""
+
+
+def _staged(row: sqlite3.Row) -> StagedResult:
+    data = {c: row[c] for c in STAGED_COLUMNS}
+    for key in ("validated_at", "checked_at", "seen_updated_at"):
+        data[key] = datetime.fromisoformat(data[key]) if data[key] else None
+    data["alarm"] = bool(data["alarm"])
+    return StagedResult(**data)
+
+
+class SqliteStore(IntegrationStore):
     name = "sqlite"
-    _credential_of = staticmethod(_credential)
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -142,7 +218,7 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
         with self._tx(write=False) as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
-            self._runs_schema(conn)  # the staging table of re-validation runs (sqlite_runs.py)
+            self._runs_schema(conn)  # the staging table of re-validation runs
             for table, column in ADDED_COLUMNS:
                 if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
@@ -201,19 +277,6 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
                 "WHERE is_active = 1"
             ).fetchall()
         return pd.DataFrame(rows, columns=ACTIVE_COLUMNS)
-
-    def record_validation(
-        self,
-        credential_id: str,
-        status: Status,
-        error_code: str | None,
-        error_message: str | None,
-        validated_at: datetime | None,
-        actor: str,
-        event: Event,
-    ) -> bool:
-        update = ValidationUpdate(credential_id, status, error_code, error_message, validated_at, actor, event)
-        return bool(self._record([update]))
 
     def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
         return self._record(updates)
@@ -336,3 +399,123 @@ class SqliteStore(SqliteErase, SqliteRuns, IntegrationStore):
                 "UPDATE key_versions SET retired_at = ? WHERE key_ref = ? AND retired_at IS NULL",
                 (at.isoformat(), key_ref),
             )
+
+    # --- erasing for good (WAL checkpoints) ------------------------------------------------------------------
+    def _truncate_wal(self, wait_ms: int) -> bool:
+        """Checkpoint the WAL into the database and truncate it, waiting at most `wait_ms` for other connections."""
+        try:
+            conn = self._conn()
+            conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+            try:
+                busy, wal_frames, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
+        except sqlite3.Error:
+            return False
+        return bool(busy == 0 and wal_frames <= 0)  # (0, 0, 0) truncated; (0, -1, -1) not in WAL mode
+
+    def _checkpoint(self, wait_ms: int | None = None) -> bool:
+        """After an erase: copy the WAL into the database (secure_delete overwrites the old bytes there) and
+        truncate it, so the erased ciphertext's old page images do not linger in warehouse.sqlite-wal. Another
+        connection's read transaction (a backup, a notebook, an `sqlite3` shell) pins the WAL: after `wait_ms` the
+        erase is left pending (logged as ERASE_INCOMPLETE, retried after every later write of this process and
+        at init) instead of stalling the caller for the 30 s busy timeout and failing silently."""
+        if wait_ms is None:  # once an erase is pending, later ones do not wait again (a rewrap erases many)
+            wait_ms = 0 if self._erase_pending else ERASE_WAIT_MS
+        done = self._truncate_wal(wait_ms)
+        if self._erase_pending and done:
+            log.info("erase completed: the WAL of %s is truncated", self.path.name)
+        elif not done and not self._erase_pending:
+            log.warning("ERASE_INCOMPLETE: %s", ERASE_PENDING)
+        self._erase_pending = not done
+        return done
+
+    def erase_warnings(self) -> list[str]:
+        if self._erase_pending and not self._checkpoint(0):
+            return [f"ERASE_INCOMPLETE: {ERASE_PENDING}"]
+        return []
+
+    # --- re-validation runs ----------------------------------------------------------------------------------
+    def _runs_schema(self, conn: sqlite3.Connection) -> None:
+        conn.executescript(RUNS_SCHEMA)
+
+    def _pages(self, sql: str, params: tuple[Any, ...], key: str) -> Iterator[sqlite3.Row]:
+        """Keyset pages of PAGE_ROWS rows ordered by `key` (the statement ends `> ? ORDER BY key LIMIT ?`)."""
+        after = ""
+        while True:
+            with self._tx(write=False) as conn:
+                conn.create_function("farm_fingerprint", 1, farm_fingerprint, deterministic=True)
+                rows = conn.execute(sql, (*params, after, PAGE_ROWS)).fetchall()
+            yield from rows
+            if len(rows) < PAGE_ROWS:
+                return
+            after = rows[-1][key]
+
+    def share_counts(self, run_id: str, since: datetime, index: int, count: int) -> tuple[int, int]:
+        with self._tx(write=False) as conn:
+            conn.create_function("farm_fingerprint", 1, farm_fingerprint, deterministic=True)
+            row = conn.execute(
+                f"SELECT COUNT(*), COUNT(r.credential_id) FROM org_integrations AS c LEFT JOIN revalidation_results "
+                f"AS r ON r.credential_id = c.credential_id AND {_STAGED} WHERE c.is_active = 1 AND {_SHARE}",
+                (run_id, since.isoformat(), count, index),
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def pending_for_run(
+        self, run_id: str, since: datetime, index: int = 0, count: int = 1
+    ) -> Iterator[StoredCredential]:
+        sql = (
+            f"SELECT * FROM org_integrations AS c WHERE c.is_active = 1 AND {_SHARE} AND NOT EXISTS (SELECT 1 FROM "
+            f"revalidation_results AS r WHERE r.credential_id = c.credential_id AND {_STAGED}) "
+            "AND c.credential_id > ? ORDER BY c.credential_id LIMIT ?"
+        )
+        for row in self._pages(sql, (count, index, run_id, since.isoformat()), "credential_id"):
+            yield _credential(row)
+
+    def stage_results(self, results: list[StagedResult]) -> None:
+        if not results:
+            return
+        with self._tx() as conn:
+            conn.executemany(
+                f"INSERT OR IGNORE INTO revalidation_results ({','.join(STAGED_COLUMNS)}) "
+                f"VALUES ({','.join('?' * len(STAGED_COLUMNS))})",
+                list(_values(results)),
+            )
+
+    def task_done(self, run_id: str, index: int, count: int, at: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO revalidation_tasks (run_id, task_index, task_count, done_at) VALUES (?,?,?,?)",
+                (run_id, index, count, at.isoformat()),
+            )
+
+    def run_state(self, run_id: str, since: datetime) -> RunState:
+        with self._tx(write=False) as conn:
+            row = conn.execute(_STATE, {"run": run_id, "since": since.isoformat()}).fetchone()
+        first = datetime.fromisoformat(row["first_at"]) if row["first_at"] else None
+        return RunState(int(row["staged"]), int(row["tasks_done"]), row["task_count"], first)
+
+    def run_results(self, run_id: str, since: datetime) -> Iterator[RunRow]:
+        for row in self._pages(_RESULTS, (run_id, since.isoformat()), "credential_id"):
+            yield RunRow(
+                _staged(row), bool(row["written"]), bool(row["active"]), row["credential_hint"], row["credential_name"]
+            )
+
+    def apply_run(self, run_id: str, since: datetime) -> set[str]:
+        with self._tx() as conn:
+            window = (run_id, since.isoformat())
+            superseded = {r[0] for r in conn.execute(_SUPERSEDED, window)}
+            ids = json.dumps(sorted(superseded))
+            conn.execute(_APPLY, window)
+            conn.execute(_EVENTS, (ids, ids, SUPERSEDED, *window))  # a superseded result's event is no flip
+        return superseded
+
+    def run_statuses(self, run_id: str, since: datetime) -> Iterator[tuple[str, Provider, Status, datetime | None]]:
+        for row in self._pages(_STATUSES, (run_id, since.isoformat()), "credential_id"):
+            created = datetime.fromisoformat(row["created_at"]) if row["created_at"] else None
+            yield row["org_slug"], Provider.parse(row["provider"]), Status(row["validation_status"]), created
+
+
+def _values(results: list[StagedResult]) -> Iterator[tuple[Any, ...]]:
+    for r in results:
+        yield tuple(v.isoformat() if isinstance(v, datetime) else int(v) if isinstance(v, bool) else v for v in r)

@@ -28,8 +28,8 @@ from ..freshness import Freshness, judge
 from ..results import ErrorInfo, ValidateResult
 from ..store.base import ValidationUpdate
 from ..verdict import ALARMS, Verdict, failed, verdict
+from .orgs import require
 from .recording import StatusUpdate, sync
-from .registry import require
 
 log = logging.getLogger("integrations")
 

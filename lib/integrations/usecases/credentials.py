@@ -32,8 +32,8 @@ from ..results import DeleteResult, ErrorInfo, Keyless, KeylessInfo, SetupResult
 from ..vault import admit
 from ..verdict import verdict
 from .checks import guarded
+from .orgs import require
 from .recording import record, sync
-from .registry import require
 
 log = logging.getLogger("integrations")
 StepCallback = Callable[[str], None]

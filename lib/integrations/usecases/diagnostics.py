@@ -8,9 +8,9 @@ from ..errors import Code, IntegrationError
 from ..providers.kinds import kind_of
 from ..results import DiagnosticStep
 from ..verdict import verdict
-from . import orgkeys
+from . import orgs
 from .checks import guarded
-from .registry import require
+from .orgs import require
 
 
 def _step(name: str, error: IntegrationError | None = None, detail: str = "") -> DiagnosticStep:
@@ -34,7 +34,7 @@ def diagnose(deps: Deps, org_slug: str, provider: Provider | str) -> list[Diagno
     try:
         org_slug = require(deps, org_slug)
         steps.append(_step(names[0], detail=org_slug))
-        live = orgkeys.live_keys(deps, org_slug)
+        live = orgs.live_keys(deps, org_slug)
         if not live:
             raise IntegrationError(
                 "ORG_API_KEY_INVALID",

@@ -14,7 +14,7 @@ from ..overview import overview_frame
 from ..providers.kinds import kind_of
 from ..results import ErrorInfo, Integration, OrgIntegrations
 from . import orgs
-from .registry import require
+from .orgs import require
 
 HISTORY_DAYS, HISTORY_LIMIT = 90, 20  # the Setup page's history of one integration: its last 90 days, 20 rows
 
@@ -106,11 +106,6 @@ def changes_since_last_run(deps: Deps) -> pd.DataFrame:
     """The status flips of the last re-validation run within changes.LOOKBACK, read back from the history (see
     changes.py): the store reads only those days, not the whole history, on every render of the status page."""
     return changes.since_last_run(events(deps, since=utcnow() - changes.LOOKBACK))
-
-
-def runs(deps: Deps) -> pd.DataFrame:
-    """The re-validation runs within changes.LOOKBACK, newest first (id, kind, start, end, counts): see changes.py."""
-    return changes.run_list(events(deps, since=utcnow() - changes.LOOKBACK))
 
 
 def run_changes(deps: Deps, run_id: str | None = None) -> pd.DataFrame:

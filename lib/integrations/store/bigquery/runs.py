@@ -6,12 +6,13 @@ number of jobs whatever the number of credentials, and memory of a page."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from ..domain import Action, Provider, Status, StoredCredential
-from . import bigquery_runs_sql as sql
-from .staging import RUN_WINDOW, STAGED_COLUMNS, RunRow, RunState, StagedResult, superseded_params
+from ...domain import Action, Provider, Status, StoredCredential
+from ..staging import RUN_WINDOW, STAGED_COLUMNS, RunRow, RunState, StagedResult, superseded_params
+from . import runs_sql as sql
+from .params import credential_of, structs, utc
 
 RESULT_TYPES = {  # the STRUCT of one @results element: the staging table's columns
     "run_id": "STRING",
@@ -36,12 +37,10 @@ assert tuple(RESULT_TYPES) == STAGED_COLUMNS  # noqa: S101 - the struct and the 
 
 
 class BigQueryRuns:
-    """Mixed into BigQueryStore (needs its _query, _stream, struct-parameter builder and credential reader)."""
+    """Mixed into BigQueryStore (needs its _query and _stream)."""
 
     _query: Callable[..., list[dict[str, Any]]]
     _stream: Callable[..., Iterator[dict[str, Any]]]
-    _structs: Callable[[str, dict[str, str], list[dict[str, Any]]], Any]
-    _credential_of: Callable[[dict[str, Any]], StoredCredential]
 
     def share_counts(self, run_id: str, since: datetime, index: int, count: int) -> tuple[int, int]:
         params = {"run_id": run_id, "since": since, "task_index": index, "task_count": count}
@@ -53,13 +52,13 @@ class BigQueryRuns:
     ) -> Iterator[StoredCredential]:
         params = {"run_id": run_id, "since": since, "task_index": index, "task_count": count}
         for row in self._stream(sql.PENDING, params):
-            yield self._credential_of(row)
+            yield credential_of(row)
 
     def stage_results(self, results: list[StagedResult]) -> None:
         if not results:
             return
         since = min(r.checked_at for r in results) - RUN_WINDOW  # an earlier attempt staged before this one
-        param = self._structs("results", RESULT_TYPES, [r._asdict() for r in results])
+        param = structs("results", RESULT_TYPES, [r._asdict() for r in results])
         self._query(sql.STAGE, {"since": since}, [param])
 
     def task_done(self, run_id: str, index: int, count: int, at: datetime) -> None:
@@ -72,12 +71,12 @@ class BigQueryRuns:
             int(row["staged"] or 0),
             int(row["tasks_done"] or 0),
             None if count is None else int(count),
-            _utc(row["first_at"]),
+            utc(row["first_at"]),
         )
 
     def run_results(self, run_id: str, since: datetime) -> Iterator[RunRow]:
         for r in self._stream(sql.RESULTS, {"run_id": run_id, "since": since}):
-            staged = StagedResult(**{c: _utc(r[c]) for c in STAGED_COLUMNS})
+            staged = StagedResult(**{c: utc(r[c]) for c in STAGED_COLUMNS})
             yield RunRow(staged, bool(r["written"]), bool(r["active"]), r["credential_hint"], r["credential_name"])
 
     def apply_run(self, run_id: str, since: datetime) -> set[str]:
@@ -86,8 +85,4 @@ class BigQueryRuns:
 
     def run_statuses(self, run_id: str, since: datetime) -> Iterator[tuple[str, Provider, Status, datetime | None]]:
         for r in self._stream(sql.STATUSES, {"run_id": run_id, "since": since}):
-            yield r["org_slug"], Provider.parse(r["provider"]), Status(r["validation_status"]), _utc(r["created_at"])
-
-
-def _utc(value: Any) -> Any:
-    return value.astimezone(UTC) if isinstance(value, datetime) else value
+            yield r["org_slug"], Provider.parse(r["provider"]), Status(r["validation_status"]), utc(r["created_at"])

@@ -23,18 +23,24 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
-from ..errors import IntegrationError
-from . import bigquery_sql as sql
-from .base import ACTIVE_COLUMNS, ROTATED, CiphertextSwap, IntegrationStore, KeyVersion, ValidationUpdate
-from .bigquery_audit_sql import AUDIT
-from .bigquery_jobs import Aborted, job_error, timed_out
-from .bigquery_params import UPDATE_TYPES, _credential, _event, _events, _param, _structs, _utc
-from .bigquery_runs import BigQueryRuns
-from .bigquery_schema import BigQuerySchema
-from .staging import PAGE_ROWS, superseded_params
+from ...domain import Event, OrgApiKey, Provider, Status, StoredCredential
+from ...errors import IntegrationError
+from ..base import (
+    ACTIVE_COLUMNS,
+    ROTATED,
+    CiphertextSwap,
+    IntegrationStore,
+    KeyVersion,
+    SchemaFinding,
+    ValidationUpdate,
+)
+from ..staging import PAGE_ROWS, superseded_params
+from . import sql
+from .jobs import Aborted, job_error, timed_out
+from .params import UPDATE_TYPES, credential_of, event_of, events_param, scalar, structs, utc
+from .runs import BigQueryRuns
 
-__all__ = ["BigQueryStore", "_events", "_param"]
+__all__ = ["BigQueryStore"]
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
@@ -42,10 +48,8 @@ MAX_ATTEMPTS = 5
 SWAP_TYPES = {"credential_id": "STRING", "ciphertext": "BYTES", "key_ref": "STRING", "expected_key_ref": "STRING"}
 
 
-class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
+class BigQueryStore(BigQueryRuns, IntegrationStore):
     name = "bigquery"
-    _structs = staticmethod(_structs)  # for BigQueryRuns (bigquery_runs.py)
-    _credential_of = staticmethod(_credential)
 
     def __init__(
         self,
@@ -73,7 +77,7 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         self, template: str, params: dict[str, Any] | None = None, arrays: list[Any] | None = None
     ) -> list[dict[str, Any]]:
         """Run one statement or script as one query job within the deadline; retry concurrent-update aborts."""
-        scalars = [_param(k, v) for k, v in (params or {}).items()]
+        scalars = [scalar(k, v) for k, v in (params or {}).items()]
         config = bigquery.QueryJobConfig(query_parameters=scalars + (arrays or []))
         writes = not template.lstrip().upper().startswith("SELECT")
         deadline = time.monotonic() + self.timeout
@@ -98,7 +102,7 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
 
     def _stream(self, template: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """A read of many rows as one query job, fetched a page (PAGE_ROWS) at a time: memory of a page."""
-        config = bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in (params or {}).items()])
+        config = bigquery.QueryJobConfig(query_parameters=[scalar(k, v) for k, v in (params or {}).items()])
         yield from self._rows(template, config, False, time.monotonic() + self.timeout, PAGE_ROWS)
 
     def _rows(
@@ -133,6 +137,147 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
                 "STORAGE_FAILED", f"BigQuery unreachable ({type(exc).__name__}).{known}", retryable=True
             ) from None
 
+    # --- schema -----------------------------------------------------------------------------------------------------
+    def init(self) -> None:
+        """Get the dataset and tables; create only what is missing, naming a missing permission only then."""
+        for finding in self.inspect(create=True):
+            if not finding.ok:
+                raise IntegrationError("STORAGE_FAILED", f"{finding.detail} Fix: {finding.fix}", retryable=False)
+
+    def inspect(self, create: bool = False) -> list[SchemaFinding]:
+        """The dataset and each table: present with every column, or what is wrong and its fix. With `create`,
+        what is missing is created (init); without, nothing is changed (doctor)."""
+        findings = [self._dataset(create)]
+        if not findings[0].ok:
+            return findings
+        return findings + [self._table(name, create) for name in sql.TABLES]
+
+    def _dataset(self, create: bool) -> SchemaFinding:
+        ref = bigquery.DatasetReference(self.project, self.dataset)
+        name = f"dataset {self._t}"
+        try:
+            self.client.get_dataset(ref, retry=self._retry, timeout=self.timeout)
+            return SchemaFinding(name, True, "present")
+        except gexc.Forbidden:
+            return SchemaFinding(
+                name,
+                False,
+                f"No bigquery.datasets.get on {self._t}.",
+                f"Grant the service account BigQuery Data Editor (roles/bigquery.dataEditor) on the dataset {self._t}.",
+            )
+        except gexc.NotFound:
+            pass
+        missing = SchemaFinding(
+            name,
+            False,
+            f"The dataset {self._t} does not exist.",
+            f"Create it (`bq mk --location={self.location or 'US'} --dataset {self.project}:{self.dataset}`) and grant "
+            "BigQuery Data Editor on it, or grant bigquery.datasets.create on the project and run `integrations init`.",
+        )
+        if not create:
+            return missing
+        dataset = bigquery.Dataset(ref)
+        dataset.location = self.location
+        try:
+            self.client.create_dataset(dataset, exists_ok=True, retry=self._retry, timeout=self.timeout)
+        except gexc.Forbidden:
+            return missing._replace(
+                detail=f"{missing.detail} Creating it needs bigquery.datasets.create on the "
+                f"project {self.project}, which this service account does not have."
+            )
+        return SchemaFinding(name, True, "created")
+
+    def _table(self, table: str, create: bool) -> SchemaFinding:
+        name, full = f"table {table}", f"{self._t}.{table}"
+        try:
+            found = self.client.get_table(full, retry=self._retry, timeout=self.timeout)
+        except gexc.Forbidden:
+            return SchemaFinding(
+                name,
+                False,
+                f"No bigquery.tables.get on {full}.",
+                f"Grant BigQuery Data Editor (roles/bigquery.dataEditor) on the dataset {self._t}.",
+            )
+        except gexc.NotFound:
+            if not create:
+                return SchemaFinding(name, False, f"{full} does not exist.", "Run `integrations init`.")
+            try:
+                self._query(sql.CREATE[table])
+            except IntegrationError as exc:
+                if exc.retryable:
+                    raise
+                return SchemaFinding(
+                    name,
+                    False,
+                    f"{full} does not exist and could not be created ({exc.message[:160]}).",
+                    f"Grant bigquery.tables.create (BigQuery Data Editor) on the dataset {self._t} and BigQuery Job "
+                    "User on the project, then run `integrations init`.",
+                )
+            return SchemaFinding(name, True, "created")
+        have = {f.name for f in found.schema}
+        missing = [c for c in sql.COLUMNS[table] if c not in have]
+        addable = sql.ADD_COLUMNS.get(table, {})
+        if missing and all(c in addable for c in missing):  # additive columns: init adds them in place
+            if not create:
+                return SchemaFinding(
+                    name, False, f"{full} lacks column(s) {', '.join(missing)}.", "Run `integrations init` (adds them)."
+                )
+            for column in missing:
+                self._query(addable[column])
+            return SchemaFinding(name, True, f"present; added {', '.join(missing)}")
+        if missing:
+            return SchemaFinding(
+                name,
+                False,
+                f"{full} lacks column(s) {', '.join(missing)}.",
+                sql.MIGRATIONS.get(table, "").format(t=self._t)
+                or f"Add the column(s) {', '.join(missing)} as in store/bigquery/sql.py.",
+            )
+        return SchemaFinding(name, True, "present, every column")
+
+    def probe_permissions(self) -> list[SchemaFinding]:
+        """Dry runs (free, change nothing) of a read and a write on each table: jobs.create, getData, updateData."""
+        findings = []
+        for table, column in (
+            ("org_integrations", "credential_id"),
+            ("org_integration_events", "event_id"),
+            ("org_api_keys", "key_id"),
+        ):
+            for kind, text in (
+                ("read", f"SELECT {column} FROM `{{t}}.{table}` WHERE {column} = @probe"),
+                ("write", f"UPDATE `{{t}}.{table}` SET {column} = @probe WHERE FALSE"),
+            ):
+                name = f"{kind} {table} (dry run)"
+                config = bigquery.QueryJobConfig(
+                    dry_run=True, query_parameters=[bigquery.ScalarQueryParameter("probe", "STRING", "probe")]
+                )
+                try:
+                    self.client.query(
+                        text.format(t=self._t),
+                        job_config=config,
+                        location=self.location,
+                        timeout=self.timeout,
+                        retry=self._retry,
+                    ).result(timeout=self.timeout)
+                    findings.append(SchemaFinding(name, True, "allowed"))
+                except gexc.Forbidden as exc:
+                    findings.append(
+                        SchemaFinding(
+                            name,
+                            False,
+                            f"Denied: {exc.message[:200]}",
+                            f"Grant BigQuery Data Editor (roles/bigquery.dataEditor) on the dataset {self._t} and "
+                            f"BigQuery Job User (roles/bigquery.jobUser) on the project {self.project}.",
+                        )
+                    )
+                except gexc.GoogleAPICallError as exc:
+                    findings.append(
+                        SchemaFinding(
+                            name, False, f"BigQuery refused it: {exc.message[:200]}", "See the table's finding above."
+                        )
+                    )
+        return findings
+
     # --- writes -----------------------------------------------------------------------------------------------------
     def _credential_params(self, record: StoredCredential) -> dict[str, Any]:
         data = record.model_dump()
@@ -147,31 +292,18 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
             "not_configured": Status.NOT_CONFIGURED.value,
             "rotated": ROTATED,
         }
-        rows = self._query(sql.ACTIVATE, params, [_events([event])])
-        return _credential(rows[0]) if rows else None
+        rows = self._query(sql.ACTIVATE, params, [events_param([event])])
+        return credential_of(rows[0]) if rows else None
 
     def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None:
         rows = self._query(sql.ACTIVE, {"org_slug": org_slug, "provider": provider.value})
-        return _credential(rows[0]) if rows else None
+        return credential_of(rows[0]) if rows else None
 
     def list_credentials(self, org_slug: str | None = None, active_only: bool = True) -> list[StoredCredential]:
-        return [_credential(r) for r in self._query(sql.LIST_ALL, {"org_slug": org_slug, "active_only": active_only})]
+        return [credential_of(r) for r in self._query(sql.LIST_ALL, {"org_slug": org_slug, "active_only": active_only})]
 
     def active_frame(self) -> pd.DataFrame:
         return pd.DataFrame.from_records(self._query(sql.ACTIVE_FRAME), columns=ACTIVE_COLUMNS)
-
-    def record_validation(
-        self,
-        credential_id: str,
-        status: Status,
-        error_code: str | None,
-        error_message: str | None,
-        validated_at: datetime | None,
-        actor: str,
-        event: Event,
-    ) -> bool:
-        update = ValidationUpdate(credential_id, status, error_code, error_message, validated_at, actor, event)
-        return credential_id in self._record([update])
 
     def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
         """A whole batch in one query job: one UPDATE ... FROM UNNEST(@updates) and one INSERT of the events;
@@ -203,7 +335,7 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         result = self._query(
             sql.RECORD_VALIDATIONS,
             superseded_params(),
-            [_structs("updates", UPDATE_TYPES, rows), _events([u.event for u in updates])],
+            [structs("updates", UPDATE_TYPES, rows), events_param([u.event for u in updates])],
         )
         return {r["credential_id"] for r in result}
 
@@ -213,8 +345,8 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         """One job: the event (only when a row was active), the erase, and the erased row back."""
         params = {"org_slug": org_slug, "provider": provider.value, "erase_at": at, "erase_actor": actor}
         params |= {"event_id": event.event_id, "event_at": event.at}
-        rows = self._query(sql.DEACTIVATE, params, [_events([event])])
-        return _credential(rows[0]) if rows else None
+        rows = self._query(sql.DEACTIVATE, params, [events_param([event])])
+        return credential_of(rows[0]) if rows else None
 
     def replace_ciphertext(
         self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str, event: Event
@@ -228,7 +360,7 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
             "event_id": event.event_id,
             "event_at": event.at,
         }
-        rows = self._query(sql.REPLACE_CIPHERTEXT, params, [_events([event])])
+        rows = self._query(sql.REPLACE_CIPHERTEXT, params, [events_param([event])])
         return bool(rows and rows[0]["n"])
 
     def replace_ciphertexts(self, swaps: list[CiphertextSwap]) -> set[str]:
@@ -236,9 +368,9 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         if not swaps:
             return set()
         rows = [s._asdict() for s in swaps]
-        param = _structs("swaps", SWAP_TYPES, rows)
+        param = structs("swaps", SWAP_TYPES, rows)
         since = min(s.event.at for s in swaps)
-        result = self._query(sql.REPLACE_CIPHERTEXTS, {"since": since}, [param, _events([s.event for s in swaps])])
+        result = self._query(sql.REPLACE_CIPHERTEXTS, {"since": since}, [param, events_param([s.event for s in swaps])])
         return {r["credential_id"] for r in result}
 
     def append_event(self, event: Event) -> None:
@@ -247,19 +379,19 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
     def append_events(self, events: list[Event]) -> None:
         """Any number of events in one query job."""
         if events:
-            self._query(sql.APPEND_EVENTS, None, [_events(events)])
+            self._query(sql.APPEND_EVENTS, None, [events_param(events)])
 
     def events(self, org_slug: str | None = None, since: datetime | None = None) -> list[Event]:
         if since is None:
-            return [_event(r) for r in self._query(sql.EVENTS, {"org_slug": org_slug})]
-        return [_event(r) for r in self._query(sql.EVENTS_SINCE, {"org_slug": org_slug, "since_at": since})]
+            return [event_of(r) for r in self._query(sql.EVENTS, {"org_slug": org_slug})]
+        return [event_of(r) for r in self._query(sql.EVENTS_SINCE, {"org_slug": org_slug, "since_at": since})]
 
     def add_api_key(self, key: OrgApiKey) -> None:
         self._query(sql.ADD_KEY, key.model_dump())
 
     def find_api_key(self, key_id: str) -> OrgApiKey | None:
         rows = self._query(sql.FIND_KEY, {"key_id": key_id})
-        return OrgApiKey.model_validate({k: _utc(v) for k, v in rows[0].items()}) if rows else None
+        return OrgApiKey.model_validate({k: utc(v) for k, v in rows[0].items()}) if rows else None
 
     def revoke_api_keys(self, org_slug: str, at: datetime) -> int:
         rows = self._query(sql.REVOKE_KEYS, {"org_slug": org_slug, "revoked_at": at})
@@ -267,10 +399,10 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
 
     def api_keys(self, org_slug: str | None = None) -> list[OrgApiKey]:
         rows = self._query(sql.LIST_KEYS, {"org_slug": org_slug})
-        return [OrgApiKey.model_validate({k: _utc(v) for k, v in r.items()}) for r in rows]
+        return [OrgApiKey.model_validate({k: utc(v) for k, v in r.items()}) for r in rows]
 
     def key_versions(self) -> dict[str, KeyVersion]:
-        return {r["key_ref"]: KeyVersion.of({k: _utc(v) for k, v in r.items()}) for r in self._query(sql.KEY_VERSIONS)}
+        return {r["key_ref"]: KeyVersion.of({k: utc(v) for k, v in r.items()}) for r in self._query(sql.KEY_VERSIONS)}
 
     def record_key_version(self, key_ref: str, key_check: str, at: datetime) -> None:
         self._query(sql.RECORD_KEY_VERSION, {"key_ref": key_ref, "key_check": key_check, "created_at": at})
@@ -279,7 +411,7 @@ class BigQueryStore(BigQueryRuns, BigQuerySchema, IntegrationStore):
         self._query(sql.RETIRE_KEY_VERSION, {"key_ref": key_ref, "retired_at": at})
 
     def audit(self, question: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
-        return [{k: _utc(v) for k, v in row.items()} for row in self._query(AUDIT[question], params)]
+        return [{k: utc(v) for k, v in row.items()} for row in self._query(sql.AUDIT[question], params)]
 
     def ping(self) -> None:
         self._query(sql.PING)

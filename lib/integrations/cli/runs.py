@@ -11,13 +11,13 @@ import typer
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from .cli_output import Actor, JsonOpt, _actor, _emit, _error, _service, _warn, err, literal, out
-from .domain import Provider
-from .errors import IntegrationError
-from .taskspec import ENV_COUNT, ENV_INDEX, ENV_RUN, RunReport, task_spec
+from ..domain import Provider
+from ..errors import IntegrationError
+from ..taskspec import ENV_COUNT, ENV_INDEX, ENV_RUN, RunReport, task_spec
+from .output import Actor, JsonOpt, _actor, _emit, _error, _service, _warn, err, literal, out
 
 if TYPE_CHECKING:  # the service (pandas, SDKs) loads only when a command runs
-    from .service import RevalidateReport
+    from ..service import RevalidateReport
 
 revalidate_app = typer.Typer(help="Re-check many stored credentials at once.")
 TASK_VARS = (ENV_INDEX, ENV_COUNT, ENV_RUN)

@@ -9,7 +9,7 @@ from typing import Any
 
 from google.cloud import bigquery
 
-from ..domain import Event, StoredCredential
+from ...domain import Event, StoredCredential
 
 _TYPES = {
     bytes: "BYTES",
@@ -70,7 +70,7 @@ def _plain(value: Any) -> Any:
     return value.value if hasattr(value, "value") else value  # enums
 
 
-def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter:
+def scalar(name: str, value: Any) -> bigquery.ScalarQueryParameter:
     if name == "metadata":
         return bigquery.ScalarQueryParameter(name, "STRING", value)  # PARSE_JSON(@metadata) in the SQL
     if value is None:
@@ -80,7 +80,7 @@ def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter:
     return bigquery.ScalarQueryParameter(name, _TYPES[type(value)], value)
 
 
-def _structs(name: str, types: dict[str, str], rows: list[dict[str, Any]]) -> bigquery.ArrayQueryParameter:
+def structs(name: str, types: dict[str, str], rows: list[dict[str, Any]]) -> bigquery.ArrayQueryParameter:
     """An ARRAY<STRUCT<...>> parameter: one element per row, every field typed (NULLs too)."""
     return bigquery.ArrayQueryParameter(
         name,
@@ -94,23 +94,23 @@ def _structs(name: str, types: dict[str, str], rows: list[dict[str, Any]]) -> bi
     )
 
 
-def _events(events: list[Event]) -> bigquery.ArrayQueryParameter:
+def events_param(events: list[Event]) -> bigquery.ArrayQueryParameter:
     rows = [e.model_dump() for e in events]
-    return _structs("events", EVENT_TYPES, [r | {"event_at": r["at"]} for r in rows])
+    return structs("events", EVENT_TYPES, [r | {"event_at": r["at"]} for r in rows])
 
 
-def _utc(value: Any) -> Any:
+def utc(value: Any) -> Any:
     return value.astimezone(UTC) if isinstance(value, datetime) else value
 
 
-def _credential(row: dict[str, Any]) -> StoredCredential:
-    data = {k: _utc(v) for k, v in row.items()}
+def credential_of(row: dict[str, Any]) -> StoredCredential:
+    data = {k: utc(v) for k, v in row.items()}
     meta = data.get("metadata")
     data["metadata"] = json.loads(meta) if isinstance(meta, str) else (meta or {})
     return StoredCredential.model_validate(data)
 
 
-def _event(row: dict[str, Any]) -> Event:
-    data = {k: _utc(v) for k, v in row.items()}
+def event_of(row: dict[str, Any]) -> Event:
+    data = {k: utc(v) for k, v in row.items()}
     data["at"] = data.pop("event_at")  # the column is event_at (AT is reserved in BigQuery); the model says at
     return Event.model_validate(data)

@@ -1,13 +1,55 @@
-"""CLI reads an operator runs on one integration: `get` (one provider's integration) and `diagnose` (the
-troubleshooting checks in order, each with its code and fix). Neither changes anything."""
+"""CLI reads (none changes anything): `status` (an org's integrations), `get` (one provider's integration) and
+`diagnose` (the troubleshooting checks in order, each with its code and fix)."""
 
 from __future__ import annotations
+
+from datetime import date, datetime
 
 import typer
 from rich.table import Table
 
-from .cli_output import JsonOpt, _emit, _service, _warn, literal, out
-from .results import Integration
+from ..domain import DataStatus
+from ..results import Integration
+from .output import JsonOpt, _emit, _service, _warn, literal, out
+
+
+def _data(status: DataStatus, through: date | None, read_at: datetime | None) -> str:
+    """'STALE, data through 2026-12-05, source last read 2026-12-07 02:00 UTC'."""
+    shown = [status.value, f"data through {through}" if through else "no data yet"]
+    if read_at is not None:
+        shown.append(f"source last read {read_at:%Y-%m-%d %H:%M} UTC")
+    return ", ".join(shown)
+
+
+def status(org: str, as_json: JsonOpt = False) -> None:
+    """Show an org's integrations (never a secret)."""
+    with _service(as_json) as svc:
+        data = svc.get_all(org)
+
+        def table() -> None:
+            configured = ", ".join(p.value for p in data.providers_configured) or "none"
+            t = Table(title=f"{literal(org)}: configured {configured}; all valid: {data.all_valid}")
+            for col in ("provider", "status", "kind", "name", "hint", "last validated", "error"):
+                t.add_column(col)
+            for i in data.integrations.values():
+                t.add_row(
+                    i.provider.value,
+                    i.status.value,
+                    i.credential_kind.label if i.credential_kind else "",
+                    literal(i.credential_name or ""),
+                    literal(i.credential_hint or ""),
+                    str(i.last_validated_at or ""),
+                    i.error.code if i.error else "",
+                )
+            out.print(t)
+            for i in data.integrations.values():  # beside the credential's status: is its cost data arriving
+                if i.data_status is not None:
+                    out.print(
+                        f"{i.provider.value} cost data: {_data(i.data_status, i.data_through, i.last_success_at)}"
+                    )
+
+        _emit(as_json, data.model_dump(mode="json"), table)
+        _warn([] if as_json else data.warnings)
 
 
 def _integration_table(org: str, one: Integration) -> None:

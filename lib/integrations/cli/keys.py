@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .cli_output import JsonOpt, _actor, _emit, _service, literal
+from .output import JsonOpt, _actor, _emit, _service, literal
 
 org_app = typer.Typer(help="Organizations and their API keys.", no_args_is_help=True)
 org_key_app = typer.Typer(help="Org API keys.", no_args_is_help=True)

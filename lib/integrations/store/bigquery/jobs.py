@@ -8,7 +8,7 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from ..errors import IntegrationError
+from ...errors import IntegrationError
 
 RETRYABLE = (
     "concurrent update",

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from .domain import Capability, CredentialKind, DataStatus, Provider, Status
-from .results import ErrorInfo, KeylessInfo
+from ..domain import Capability, CredentialKind, DataStatus, Provider, Status
+from ..results import ErrorInfo, KeylessInfo
 
 Configured = Literal[Status.VALID, Status.INVALID, Status.PENDING]
 

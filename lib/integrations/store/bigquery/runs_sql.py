@@ -9,7 +9,7 @@ see commit) counts once. A result is applied only while its credential is as the
 updated_at); otherwise its event is written as superseded (no status change) and nothing is applied.
 """
 
-from .bigquery_sql import CRED_COLUMNS, EVENT_COLUMNS, RESULT_COLUMNS
+from .sql import CRED_COLUMNS, EVENT_COLUMNS, RESULT_COLUMNS
 
 _RUN = "r.run_id = @run_id AND r.checked_at >= @since"
 _UNWRITTEN = (

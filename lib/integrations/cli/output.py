@@ -13,11 +13,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .domain import Capability
-from .errors import IntegrationError
+from ..domain import Capability
+from ..errors import IntegrationError
 
 if TYPE_CHECKING:
-    from .service import IntegrationService
+    from ..service import IntegrationService
 
 out = Console(soft_wrap=True, emoji=False)  # keys and ids must stay on one line to be copied
 err = Console(stderr=True, soft_wrap=True, emoji=False)
@@ -50,7 +50,7 @@ def _emit(as_json: bool, data: Any, text: str | Callable[[], None]) -> None:
 def _service(as_json: bool, require_cache: bool = False) -> Iterator[IntegrationService]:
     """Build the service; turn catalog errors into a message with the fix and exit code 1."""
     try:
-        from .bootstrap import connect  # the SDKs, pandas and the cloud clients: only for a command that runs
+        from ..bootstrap import connect  # the SDKs, pandas and the cloud clients: only for a command that runs
 
         yield connect(require_cache=require_cache)
     except IntegrationError as exc:

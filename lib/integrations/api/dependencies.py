@@ -1,0 +1,52 @@
+"""What a route depends on: the app's one service, the caller's org API key (`X-API-Key`) and the audit actor."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.security import APIKeyHeader
+
+from ..bootstrap import connect
+from ..domain import OrgApiKey, check_slug
+from ..errors import Code, IntegrationError
+from ..service import IntegrationService
+
+_building = threading.Lock()
+
+
+def _built(app: FastAPI) -> IntegrationService:
+    """The app's one service (and so one per-org attempt limiter), built at most once even under concurrency."""
+    if app.state.svc is None:
+        with _building:
+            if app.state.svc is None:
+                app.state.svc = connect()
+    return app.state.svc
+
+
+def service(request: Request) -> IntegrationService:
+    return _built(request.app)
+
+
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The organization's API key.")
+
+
+def org_key(
+    org_slug: str,
+    svc: Annotated[IntegrationService, Depends(service)],
+    x_api_key: Annotated[str | None, Security(API_KEY)] = None,
+) -> OrgApiKey:
+    if not x_api_key:
+        raise IntegrationError(Code.ORG_API_KEY_MISSING)
+    check_slug(org_slug)
+    return svc.authenticate(org_slug, x_api_key)
+
+
+Svc = Annotated[IntegrationService, Depends(service)]
+Key = Annotated[OrgApiKey, Depends(org_key)]
+
+
+def actor(key: OrgApiKey) -> str:
+    """The audit actor of a REST call: the key's id (a fingerprint of its hash), never a character of the key."""
+    return f"api:{key.key_id}"

@@ -1,0 +1,5 @@
+"""`python -m integrations.cli`: the `integrations` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,130 @@
+"""CLI operations on the installation: `init`, `demo`, `reconcile`, `rewrap`, `api` (serve the REST endpoints)
+and `doctor` (check the deployment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress as RichProgress
+
+from ..errors import IntegrationError
+from .output import Actor, JsonOpt, _actor, _emit, _service, _warn, err, literal, out
+
+
+def init(as_json: JsonOpt = False) -> None:
+    """Create the data dir, tables and keyring (idempotent); fails if the status cache is not ready."""
+    with _service(as_json, require_cache=True) as svc:
+        _emit(
+            as_json,
+            {"success": True, "backends": svc.backends},
+            "Ready: " + ", ".join(f"{k}={v}" for k, v in svc.backends.items()),
+        )
+
+
+def demo(
+    orgs: Annotated[
+        int | None, typer.Option(min=1, max=100_000, help="Also a large fleet: org-00000.. with 1-3 providers each.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load the demo orgs (sandbox only; idempotent). Their org API keys go to a 0600 file in the data dir.
+    `--orgs N` adds N more orgs for trying the console at scale (about a minute for 10,000)."""
+    from ..demo import save_keys, seed, seed_fleet
+
+    if orgs is not None:
+        with _service(as_json) as svc, RichProgress(console=err, disable=as_json) as bar:
+            task = bar.add_task("creating orgs", total=orgs)
+            fleet = seed_fleet(svc, orgs, lambda done, total: bar.update(task, completed=done))
+        _emit(as_json, fleet, f"{fleet['orgs']:,} org(s) created; {fleet['checked']:,} credential(s) checked.")
+        return
+    with _service(as_json) as svc:
+        keys = seed(svc)
+        data_dir = svc.settings.data_dir if svc.settings else Path(".data")
+        path = save_keys(data_dir, keys) if keys else data_dir / "demo-org-keys.txt"
+        text = (
+            f"Created {len(keys)} demo orgs ({', '.join(keys)}). Their org API keys are in {path} "
+            "(readable only by you)."
+            if keys
+            else "Demo orgs already present."
+        )
+        _emit(as_json, {"created": keys, "keys_file": str(path)}, text)
+
+
+def reconcile(
+    dry_run: Annotated[bool, typer.Option(help="Only report the drift.")] = False,
+    actor: Actor = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rebuild the status cache from the system of record."""
+    with _service(as_json) as svc:
+        report = svc.reconcile(dry_run=dry_run, actor=_actor(actor))
+        lines = [
+            f"{literal(d.org_slug)} {d.provider.value}: cache {d.cached_status.value if d.cached_status else 'missing'}"
+            f" -> {d.recorded_status.value}"
+            for d in report.drifts
+        ]
+        verb = "would fix" if dry_run else "fixed"
+        count = len(report.drifts) if dry_run else report.fixed
+        _emit(as_json, report.model_dump(mode="json"), "\n".join(lines + [f"{count} drift(s) {verb}."]))
+        _warn([] if as_json else report.warnings)
+
+
+def rewrap(actor: Actor = None, as_json: JsonOpt = False) -> None:
+    """Re-encrypt active ciphertexts under the current key version."""
+    with _service(as_json) as svc, RichProgress(console=err, disable=as_json) as bar:
+        task = bar.add_task("rewrapping", total=None)
+        report = svc.rewrap(actor=_actor(actor), progress=lambda d, t: bar.update(task, completed=d, total=t))
+        _emit(
+            as_json,
+            report.model_dump(mode="json"),
+            f"{report.rewrapped} rewrapped to {report.current_key_ref}, {report.already_current} already current, "
+            f"{len(report.failed)} failed",
+        )
+        _warn([] if as_json else report.warnings)
+
+
+def api(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the REST endpoints (OpenAPI at /docs)."""
+    import uvicorn
+
+    uvicorn.run("integrations.api:create_app", factory=True, host=host, port=port)
+
+
+def doctor(
+    as_json: JsonOpt = False,
+    role: Annotated[
+        str, typer.Option(help="Whose needs to check: api (default), job (the nightly tasks) or finalize.")
+    ] = "api",
+) -> None:
+    """Check every setting, permission, table, column, key and status column the profile needs; change nothing."""
+    from ..doctor import run
+    from ..doctor_roles import ROLES
+
+    try:
+        if role not in ROLES:
+            raise IntegrationError("INVALID_INPUT", f"Unknown role {role!r}: choose one of {', '.join(ROLES)}.")
+        report = run(role=ROLES[ROLES.index(role)])
+    except IntegrationError as exc:  # settings that cannot even be read
+        _emit(as_json, {"ok": False, "error": exc.to_json()}, f"[bold red]{exc.code}[/]: {literal(exc.message)}")
+        raise typer.Exit(1) from None
+    data = {
+        "ok": report.ok,
+        "profile": report.profile,
+        "role": report.role,
+        "backends": report.backends,
+        "checks": [c.model_dump() for c in report.checks],
+    }
+
+    def text() -> None:
+        out.print(f"profile {literal(report.profile)}: " + ", ".join(f"{k}={v}" for k, v in report.backends.items()))
+        for c in report.checks:
+            mark = "[green]ok[/]     " if c.ok else "[bold red]missing[/]"
+            out.print(f"{mark} {literal(c.area)}: {literal(c.name)}: {literal(c.detail)}", markup=True)
+            if not c.ok and c.fix:
+                out.print(f"        [dim]fix:[/] {literal(c.fix)}")
+
+    _emit(as_json, data, text)
+    if not report.ok:
+        raise typer.Exit(1)

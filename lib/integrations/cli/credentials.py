@@ -1,0 +1,145 @@
+"""CLI writes on one credential: `setup` (check, encrypt, store; keyless GCP too), `keyless` (what to grant),
+`validate` (a live re-check) and `delete`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Literal, cast
+
+import typer
+
+from ..results import Keyless
+from .output import Actor, JsonOpt, _actor, _capabilities, _emit, _service, _warn, literal, out
+
+
+def _read_credential(credential_file: Path | None, credential_stdin: bool) -> str:
+    if (credential_file is None) == (not credential_stdin):
+        raise typer.BadParameter("give exactly one of --credential-file F or --credential-stdin")
+    try:
+        if credential_stdin:
+            return sys.stdin.read()
+        return credential_file.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {credential_file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise typer.BadParameter("the credential is not UTF-8 text (a key file is plain text or JSON)") from None
+
+
+def setup(
+    org: str,
+    provider: str,
+    credential_file: Annotated[Path | None, typer.Option(help="File holding the credential.")] = None,
+    credential_stdin: Annotated[bool, typer.Option(help="Read the credential from stdin.")] = False,
+    name: Annotated[str | None, typer.Option(help="Credential name.")] = None,
+    metadata: Annotated[str | None, typer.Option(help="Flat JSON object.")] = None,
+    skip_validation: Annotated[bool, typer.Option(help="Store as PENDING without a live check.")] = False,
+    export_table: Annotated[
+        str | None, typer.Option(help="GCP without a key file: the billing export table, project.dataset.table.")
+    ] = None,
+    customer_sa: Annotated[
+        str | None, typer.Option(help="Keyless mode b: the customer's service account our principal impersonates.")
+    ] = None,
+    need: Annotated[
+        str | None,
+        typer.Option(help='"cost data" or "inference": a key that cannot do it is refused before any network call.'),
+    ] = None,
+    actor: Actor = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check, validate, encrypt and store a credential (rotates an existing one). GCP without a key file:
+    --export-table (and --customer-sa), no credential; it is stored PENDING with what to do until the grant works."""
+    if need not in (None, "cost data", "inference"):
+        raise typer.BadParameter('--need is "cost data" or "inference"')
+    keyless = _keyless_input(provider, export_table, customer_sa, credential_file, credential_stdin, skip_validation)
+    secret = None if keyless else _read_credential(credential_file, credential_stdin)
+    try:
+        meta = json.loads(metadata) if metadata else None
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--metadata is not JSON: {exc.msg}") from None
+    except (ValueError, RecursionError):  # an integer over 4,300 digits, or nesting too deep
+        raise typer.BadParameter("--metadata holds a number too large or nesting too deep") from None
+    with _service(as_json) as svc:
+        result = svc.setup(
+            org,
+            provider,
+            secret,
+            credential_name=name,
+            metadata=meta,
+            skip_validation=skip_validation,
+            actor=_actor(actor),
+            keyless=keyless,
+            need=cast(Literal["cost data", "inference"] | None, need),
+        )
+        _emit(
+            as_json,
+            result.model_dump(mode="json", exclude_none=True),
+            f"[green]{literal(result.message)}[/] credential_id={result.credential_id}"
+            + (f" kind={result.credential_kind.value}" if result.credential_kind else "")
+            + _capabilities(result.capabilities)
+            + (f"\n[yellow]{result.error.code}[/]: {literal(result.error.message)}" if result.error else "")
+            + (f"\nThe org's principal: {result.keyless.principal}" if result.keyless else ""),
+        )
+        _warn([] if as_json else result.warnings)
+
+
+def _keyless_input(
+    provider: str,
+    export_table: str | None,
+    customer_sa: str | None,
+    credential_file: Path | None,
+    credential_stdin: bool,
+    skip_validation: bool,
+) -> Keyless | None:
+    if export_table is None:
+        if customer_sa is not None:
+            raise typer.BadParameter("--customer-sa goes with --export-table (keyless GCP)")
+        return None
+    if credential_file is not None or credential_stdin:
+        raise typer.BadParameter("keyless setup (--export-table) takes no credential file")
+    if skip_validation:
+        raise typer.BadParameter("keyless setup always checks access (a PENDING result is stored with what to do)")
+    if provider.strip().lower() != "gcp":
+        raise typer.BadParameter("--export-table is for gcp (keyless GCP)")
+    return Keyless(export_table, customer_sa)
+
+
+def keyless_info(
+    org: str,
+    terraform: Annotated[bool, typer.Option(help="Print the Terraform snippet.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Keyless GCP: the org's principal to grant, our customer ID, and the gcloud/bq commands (or Terraform)."""
+    with _service(as_json) as svc:
+        info = svc.keyless_info(org)
+        text = f"The org's principal: {info.principal}\nOur customer ID: {info.customer_id or '(not set)'}\n\n"
+        if not as_json:  # plain text: never rich markup
+            out.print(text + (info.terraform if terraform else info.commands), markup=False, highlight=False)
+        else:
+            _emit(as_json, info.model_dump(mode="json"), "")
+
+
+def validate(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = False) -> None:
+    """Re-check the stored credential live. Exit 1 unless it is valid."""
+    with _service(as_json) as svc:
+        result = svc.validate(org, provider, actor=_actor(actor))
+        colour = "green" if result.success else "red"
+        _emit(
+            as_json,
+            result.model_dump(mode="json"),
+            f"[{colour}]{result.validation_status.value}[/]: {literal(result.message)}"
+            + (f"\n[bold]{result.error.code}[/] · [dim]Fix:[/] {literal(result.error.hint)}" if result.error else "")
+            + _capabilities(result.capabilities),
+        )
+        _warn([] if as_json else result.warnings)
+        if not result.success:
+            raise typer.Exit(1)
+
+
+def delete(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = False) -> None:
+    """Deactivate the credential and erase its ciphertext (history is kept)."""
+    with _service(as_json) as svc:
+        result = svc.delete(org, provider, actor=_actor(actor))
+        _emit(as_json, result.model_dump(mode="json"), literal(result.message))
+        _warn([] if as_json else result.warnings)
