@@ -42,7 +42,8 @@ def keyless() -> Iterator[tuple[GoogleDouble, GcpValidator]]:
         settings = KeylessSettings(PLATFORM, f"{url}/iamcredentials/v1", f"{url}/iam/v1", customer_id="C0test123")
 
         def adc() -> Credentials:
-            return Credentials(None, refresh_token="rt-runtime", token_uri=f"{url}/token", client_id="c", client_secret="s")
+            token_uri = f"{url}/token"
+            return Credentials(None, refresh_token="rt-runtime", token_uri=token_uri, client_id="c", client_secret="s")
 
         yield double, GcpValidator(f"{url}/token", f"{url}/bigquery/v2", timeout=5, keyless=settings, adc=adc)
 
