@@ -58,8 +58,10 @@ def test_keyless_a_table_created_10h_ago_with_no_rows_is_pending_first_data_and_
     double.tables[KEYLESS_TABLE] = Table(modified=created, created=created, rows=0)
     result = keyless_check(v)
     assert result.status == Status.VALID and result.error_code is None
-    assert result.data is not None and result.data.newest_at is None and result.data.since == created.replace(
-        microsecond=created.microsecond // 1000 * 1000
+    assert (
+        result.data is not None
+        and result.data.newest_at is None
+        and result.data.since == created.replace(microsecond=created.microsecond // 1000 * 1000)
     )
     fresh = judge(Provider.GCP, result.data, datetime.now(UTC))
     assert fresh.data_status == DataStatus.PENDING_FIRST_DATA and fresh.error_code is None
