@@ -53,6 +53,13 @@ ADDED_COLUMNS = (  # init() adds these to tables created before them
     ("org_integrations", "expiry"),
     ("org_integrations", "expires_at"),
     ("org_integrations", "last_used_at"),
+    ("revalidation_results", "data_status"),  # issue 26: task runs stage freshness and expiry too
+    ("revalidation_results", "data_through"),
+    ("revalidation_results", "data_newest_at"),
+    ("revalidation_results", "last_success_at"),
+    ("revalidation_results", "expiry"),
+    ("revalidation_results", "expires_at"),
+    ("revalidation_results", "last_used_at"),
 )
 CRED_COLUMNS = list(StoredCredential.model_fields)
 EVENT_COLUMNS = list(Event.model_fields)
