@@ -350,7 +350,7 @@ def freshness_facts(current: Any) -> None:
     if data in ("STALE", "STALLED"):
         code = f"DATA_{data}"
         entry = IntegrationError(code)
-        st.warning(f"`{code}`: {plain(entry.message)} The credential itself is valid.")
+        st.warning(f"`{code}`: {plain(entry.message)}")  # the catalog says the credential is valid
     if current.expiry == "unknown":
         st.caption("Expiry unknown: the provider refused to show this key's expiry, or it is not in its key list.")
 

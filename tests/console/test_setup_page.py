@@ -359,7 +359,7 @@ def test_the_card_shows_data_status_data_through_last_success_and_expiry(demo: I
     assert values[values.index("🟠 STALE") + 1].count("-") == 2  # the newest day with data, YYYY-MM-DD
     assert values[values.index("🟠 STALE") + 2].endswith(" UTC")  # the source's last successful read
     assert "unknown" in values and any("Expiry unknown" in c.value for c in at.caption)
-    assert any("DATA_STALE" in w.value and "credential itself is valid" in w.value for w in at.warning)
+    assert any("DATA_STALE" in w.value and "credential is valid" in w.value for w in at.warning)
     demo.setup("initech", "openai", admin_key("openai", "exp6d"))
     at.radio(key="setup_provider").set_value("OPENAI").run()
     values = card(at)
