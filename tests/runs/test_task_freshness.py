@@ -60,7 +60,8 @@ def test_a_nightly_run_records_freshness_and_expiry_like_a_validate(kind: str, t
     assert stale.data_through is not None and stale.last_success_at is not None and stale.last_success_at >= started
     fresh = svc.get_one("globex", "openai")
     assert (fresh.status, fresh.data_status) == (Status.VALID, DataStatus.FRESH)
-    assert fresh.expires_at is not None and timedelta(days=5) < fresh.expires_at - started < timedelta(days=6, minutes=5)
+    assert fresh.expires_at is not None
+    assert timedelta(days=5) < fresh.expires_at - started < timedelta(days=6, minutes=5)
     assert fresh.expiry == f"expires {fresh.expires_at:%Y-%m-%d}" and fresh.last_used_at is not None
     pending = svc.get_one("initech", "gcp")
     assert (pending.status, pending.data_status, pending.data_through) == (
@@ -100,4 +101,5 @@ def test_a_run_that_reads_nothing_keeps_the_stored_freshness_and_expiry(kind: st
         before.data_through,
         before.last_success_at,
     )
-    assert (after.expiry, after.expires_at, after.last_used_at) == (before.expiry, before.expires_at, before.last_used_at)
+    kept = (before.expiry, before.expires_at, before.last_used_at)
+    assert (after.expiry, after.expires_at, after.last_used_at) == kept
