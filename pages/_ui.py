@@ -323,6 +323,38 @@ def bulk_sidebar() -> None:
     progress()
 
 
+DATA_BADGES = {
+    "FRESH": "🟢 FRESH",
+    "STALE": "🟠 STALE",
+    "STALLED": "🔴 STALLED",
+    "PENDING_FIRST_DATA": "🔵 PENDING FIRST DATA",
+}
+
+
+def freshness_facts(current: Any) -> None:
+    """A Setup card's second row: the cost data's status, the newest day with data, the source's last successful
+    read, and the key's expiry ("never expires" and "unknown" said explicitly; "not asked" where the provider has
+    no expiry to read). A late source is a warning beside a valid credential, with its catalog code."""
+    data = current.data_status.value if current.data_status is not None else None
+    through = str(current.data_through) if current.data_through else ("no data yet" if data else "—")
+    facts = {
+        "Cost data": DATA_BADGES.get(data or "", "not read"),
+        "Data through": through,
+        "Last success": f"{current.last_success_at:%Y-%m-%d %H:%M} UTC" if current.last_success_at else "never",
+        "Key expiry": current.expiry or "not asked",
+        "Last used": f"{current.last_used_at:%Y-%m-%d %H:%M} UTC" if current.last_used_at else "—",
+    }
+    for col, (name, value) in zip(st.columns([1, 2, 1, 1, 1]), facts.items(), strict=True):
+        col.caption(name)
+        col.text(value)
+    if data in ("STALE", "STALLED"):
+        code = f"DATA_{data}"
+        entry = IntegrationError(code)
+        st.warning(f"`{code}`: {plain(entry.message)}")  # the catalog says the credential is valid
+    if current.expiry == "unknown":
+        st.caption("Expiry unknown: the provider refused to show this key's expiry, or it is not in its key list.")
+
+
 def badge(status: str | None) -> str:
     return BADGES.get(status or "", status or "—")
 

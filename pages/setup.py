@@ -164,6 +164,8 @@ with st.container(border=True):
     for col, (name, value) in zip(st.columns([1, 2, 1, 1, 1]), facts.items(), strict=True):
         col.caption(name)
         col.text(value)  # tenant text (name, service-account e-mail) is never Markdown
+    if current.credential_id and (current.data_status is not None or current.expiry is not None):
+        _ui.freshness_facts(current)  # is its cost data arriving, and when does the key expire
     if current.metadata:
         st.caption("Metadata")
         st.code(json.dumps(current.metadata, indent=1), language=None)

@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from . import changes
-from .domain import CredentialKind, Outcome, Provider, Status
+from . import changes, freshness
+from .domain import CredentialKind, DataStatus, Outcome, Provider, Status
 from .service import IntegrationService
 
 _ROW_COLUMNS = [
@@ -156,6 +156,100 @@ def not_validated_since(svc: IntegrationService, days: int = 30, now: datetime |
         return answer.astype({"age_days": float})
     frame = validation_age(svc, now)
     return frame[frame.age_days.isna() | (frame.age_days > days)].reset_index(drop=True)
+
+
+# 3b. Is the cost data arriving? (issue 26: beside the credential's status, never instead of it)
+_LATE = [
+    "org_slug",
+    "provider",
+    "validation_status",
+    "data_status",
+    "data_through",
+    "last_success_at",
+    "data_age_hours",
+    "expiry",
+    "fix",
+]
+_EXPIRING = ["org_slug", "provider", "credential_hint", "expiry", "expires_at", "days_left", "last_used_at"]
+
+
+def _data_rows(svc: IntegrationService, now: datetime | None) -> list[dict[str, Any]]:
+    """Active credentials that read cost data, their stored data status aged to `now` (not re-checked for days
+    reads STALE, not FRESH)."""
+    at = _now(now)
+    rows = []
+    for r in svc.credentials(active_only=True):
+        status = freshness.current(r, at)
+        if status is None:
+            continue
+        age = (at - r.data_newest_at).total_seconds() / 3600 if r.data_newest_at else float("nan")
+        rows.append(
+            {
+                "org_slug": r.org_slug,
+                "provider": r.provider.value,
+                "validation_status": r.validation_status.value,
+                "data_status": status.value,
+                "data_through": r.data_through,
+                "last_success_at": r.last_success_at,
+                "data_age_hours": round(age, 1),
+                "expiry": r.expiry or "not asked",
+                "fix": _DATA_FIX.get(status, ""),
+            }
+        )
+    return rows
+
+
+_DATA_FIX = {
+    DataStatus.STALE: "DATA_STALE: the provider's newest data is late; recheck tomorrow, then the export settings",
+    DataStatus.STALLED: "DATA_STALLED: the data stopped arriving; check the export (GCP) or the org's usage page",
+    DataStatus.PENDING_FIRST_DATA: "first data can take up to 48 h after an export is enabled",
+}
+
+
+def data_freshness(svc: IntegrationService, now: datetime | None = None) -> pd.DataFrame:
+    """Credentials that read cost data, per provider and data status (PENDING_FIRST_DATA, FRESH, STALE, STALLED):
+    how many orgs' numbers can be trusted."""
+    statuses = [s.value for s in DataStatus]
+    frame = pd.DataFrame(_data_rows(svc, now), columns=_LATE)
+    if frame.empty:
+        return pd.DataFrame(columns=["provider", *statuses])
+    table = frame.pivot_table(index="provider", columns="data_status", values="org_slug", aggfunc="count")
+    table = table.reindex(columns=statuses).fillna(0).astype(int).reset_index()
+    table.columns.name = None
+    return table
+
+
+def late_data(svc: IntegrationService, now: datetime | None = None) -> pd.DataFrame:
+    """STALE and STALLED cost sources (stalled first, oldest data first), each beside its credential's status and
+    the fix; a late source is a warning, its credential may well be VALID."""
+    frame = pd.DataFrame(_data_rows(svc, now), columns=_LATE)
+    frame = frame[frame.data_status.isin([DataStatus.STALLED.value, DataStatus.STALE.value])]
+    frame = frame.assign(stalled=frame.data_status == DataStatus.STALLED.value)
+    frame = frame.sort_values(["stalled", "data_age_hours"], ascending=[False, False])
+    frame["last_success_at"] = pd.to_datetime(frame["last_success_at"], utc=True)
+    return frame[_LATE].reset_index(drop=True)
+
+
+def expiring_keys(svc: IntegrationService, days: int = 30, now: datetime | None = None) -> pd.DataFrame:
+    """Keys expiring within `days` days (soonest first), then those whose expiry could not be read ("unknown")."""
+    at = _now(now)
+    rows = [
+        {
+            "org_slug": r.org_slug,
+            "provider": r.provider.value,
+            "credential_hint": r.credential_hint,
+            "expiry": r.expiry,
+            "expires_at": r.expires_at,
+            "days_left": round((r.expires_at - at).total_seconds() / 86400, 1) if r.expires_at else float("nan"),
+            "last_used_at": r.last_used_at,
+        }
+        for r in svc.credentials(active_only=True)
+        if r.expiry == "unknown" or (r.expires_at is not None and r.expires_at - at <= timedelta(days=days))
+    ]
+    frame = pd.DataFrame(rows, columns=_EXPIRING)
+    for col in ("expires_at", "last_used_at"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame.sort_values("days_left", na_position="last").reset_index(drop=True)
 
 
 # 4. Integrity

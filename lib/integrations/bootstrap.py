@@ -156,6 +156,7 @@ def build_validators(settings: Settings) -> dict[Provider, Validator]:
                 timeout,
                 resource_manager_url=settings.resource_manager_api_url,
                 keyless=keyless_settings(settings, sandbox=False),
+                iam_url=settings.iam_api_url,
             ),
         }
     rules = SandboxRules(settings.outage_providers, settings.sandbox_latency_ms)
@@ -172,6 +173,7 @@ def build_validators(settings: Settings) -> dict[Provider, Validator]:
             resource_manager_url=settings.resource_manager_api_url,
             keyless=keyless_settings(settings, sandbox=True),
             adc=_sandbox_adc,
+            iam_url=settings.iam_api_url,
         ),
     }
 

@@ -176,6 +176,7 @@ def test_status_lists_configured_providers_and_kinds_and_setup_prints_capabiliti
     code, output = run("status", "acmecorp")
     assert code == 0 and "configured OPENAI; all valid: False" in output and "Admin key" in output
     assert "OPENAI cost data: FRESH, data through" in output  # the sandbox's newest cost bucket is an hour old
+    assert "OPENAI key: never expires" in output  # said explicitly, as "unknown" is when it cannot be read
     code, data = as_json("status", "acmecorp")
     assert data["providers_configured"] == ["OPENAI"] and data["integrations"]["OPENAI"]["credential_kind"] == "ADMIN"
     code, validated = as_json("validate", "acmecorp", "openai")

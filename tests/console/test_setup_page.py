@@ -344,3 +344,27 @@ def test_an_inconclusive_revalidation_links_to_troubleshooting(demo: Integration
     text = rendered(at)
     assert "inconclusive" in text.lower() or "NETWORK_ERROR" in text
     assert "Open troubleshooting" in text and "troubleshooting" in text
+
+
+def test_the_card_shows_data_status_data_through_last_success_and_expiry(demo: IntegrationService) -> None:
+    """Issue 26: beside a VALID credential, the card says whether cost data arrives, since when, and when the key
+    expires ("never expires" and "unknown" explicitly); late data is a warning with its catalog code."""
+    from tests.keys import admin_key
+
+    demo.setup("initech", "anthropic", admin_key("anthropic", "age30h"))  # listed nowhere: expiry unknown
+    at = app(org="initech")
+    at.radio(key="setup_provider").set_value("ANTHROPIC").run()
+    values = card(at)
+    assert values[0] == "🟢 VALID" and "🟠 STALE" in values
+    assert values[values.index("🟠 STALE") + 1].count("-") == 2  # the newest day with data, YYYY-MM-DD
+    assert values[values.index("🟠 STALE") + 2].endswith(" UTC")  # the source's last successful read
+    assert "unknown" in values and any("Expiry unknown" in c.value for c in at.caption)
+    assert any("DATA_STALE" in w.value and "credential is valid" in w.value for w in at.warning)
+    demo.setup("initech", "openai", admin_key("openai", "exp6d"))
+    at.radio(key="setup_provider").set_value("OPENAI").run()
+    values = card(at)
+    assert "🟢 FRESH" in values and any(v.startswith("expires 20") for v in values)
+    assert not any("DATA_STALE" in w.value for w in at.warning)
+    demo.setup("initech", "openai", openai_key())  # an inference key: no cost data, no expiry asked
+    at.run()
+    assert "🟢 FRESH" not in card(at) and "not asked" not in card(at)

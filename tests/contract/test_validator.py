@@ -269,8 +269,8 @@ class TestValidatorsOnLocalServers(ValidatorContract):
     @staticmethod
     def assert_sent_only_to_itself(provider: Provider, text: str, seen: list[Seen]) -> None:
         """One check is a bounded number of requests (no hidden retries), the key only in its own header."""
-        # GCP: token + query; an OpenAI Admin key: costs + its own expiry (admin_api_keys)
-        most = 2 if provider == Provider.GCP or text.startswith("sk-admin-") else 1
+        # GCP: token + query; an Admin key: costs + its own expiry (OpenAI's admin_api_keys, Anthropic's api_keys)
+        most = 2 if provider == Provider.GCP or text.startswith(("sk-admin-", "sk-ant-admin01-")) else 1
         assert 1 <= len(seen) <= most, [s.path for s in seen]
         for request in seen:
             assert not leaks(provider, text, request.path, request.body.decode(errors="replace"))

@@ -51,6 +51,8 @@ class Table:
     fields: list[str] = field(default_factory=lambda: list(BILLING_FIELDS))
     modified: datetime = field(default_factory=lambda: datetime(2026, 12, 6, 6, 0, tzinfo=UTC))
     kind: str = "TABLE"
+    rows: int = 48211  # numRows; 0 with `created` = `modified`: a new export that holds no data yet
+    created: datetime | None = None  # creationTime; None: 60 days before `modified`
 
 
 @dataclass
@@ -278,6 +280,7 @@ class GoogleDouble:
         if table is None:
             return bigquery_error(404, f"Not found: Table {ref}", "notFound", "NOT_FOUND")
         millis = str(int(table.modified.timestamp() * 1000))
+        created = table.created or table.modified - timedelta(days=60)
         return Reply(
             200,
             {
@@ -289,8 +292,9 @@ class GoogleDouble:
                 "schema": {"fields": [{"name": f, "type": "STRING"} for f in table.fields]},
                 "timePartitioning": {"type": "DAY"},
                 "lastModifiedTime": millis,
-                "creationTime": str(int(millis) - 86_400_000 * 60),
-                "numRows": "48211",
+                "creationTime": str(int(created.timestamp() * 1000)),
+                "numRows": str(table.rows),  # int64 as a JSON string, like the times
+                "numBytes": str(table.rows * 512),
             },
         )
 

@@ -137,9 +137,12 @@ def google(
     jobs: Reply | None = None,
     crm: Reply | None = None,
     table: Reply | None = None,
+    key: Reply | None = None,
 ):
-    """Route: token endpoint verifying the JWT signature, Resource Manager, then BigQuery datasets, tables, jobs."""
+    """Route: token endpoint verifying the JWT signature, Resource Manager, then BigQuery datasets, tables, jobs,
+    and IAM keys.get for the key file's own key (a key that never expires unless `key` says otherwise)."""
     certs = {json.loads(key_json)["private_key_id"]: public_pem(key_json)}
+    key_id = json.loads(key_json)["private_key_id"]
 
     def route(seen: Seen) -> Reply:
         if seen.path == "/token":
@@ -157,12 +160,53 @@ def google(
             return table or Reply(200, {"kind": "bigquery#table", "location": "EU"})
         if seen.path.startswith("/bigquery/v2/projects/proj-123/datasets"):
             return datasets or Reply(200, {"kind": "bigquery#datasetList", "datasets": []})
+        if seen.path == f"/iam/v1/projects/proj-123/serviceAccounts/{EMAIL}/keys/{key_id}" and seen.method == "GET":
+            return key or iam_key(key_id, NEVER_EXPIRES)
         if seen.path == "/bigquery/v2/projects/proj-123/jobs":
             assert json.loads(seen.body)["configuration"]["dryRun"] is True
             return jobs or Reply(200, {"kind": "bigquery#job", "status": {"state": "DONE"}})
         return Reply(404, {"error": {"code": 404, "message": "not found"}})
 
     return route
+
+
+NEVER_EXPIRES = "9999-12-31T23:59:59Z"  # Google's validBeforeTime for a key without expiry
+
+
+def iam_key(key_id: str, valid_before: str) -> Reply:
+    """IAM projects.serviceAccounts.keys.get (https://cloud.google.com/iam/docs/keys-list-get): no key material."""
+    return Reply(
+        200,
+        {
+            "name": f"projects/proj-123/serviceAccounts/{EMAIL}/keys/{key_id}",
+            "validAfterTime": "2026-11-01T09:00:00Z",
+            "validBeforeTime": valid_before,
+            "keyAlgorithm": "KEY_ALG_RSA_2048",
+            "keyOrigin": "GOOGLE_PROVIDED",
+            "keyType": "USER_MANAGED",
+        },
+    )
+
+
+def billing_table(modified: datetime, rows: int, created: datetime | None = None) -> Reply:
+    """BigQuery tables.get of a billing export: times are int64 milliseconds sent as JSON strings, numRows too."""
+
+    def ms(at: datetime) -> str:
+        return str(int(at.timestamp() * 1000))
+
+    return Reply(
+        200,
+        {
+            "kind": "bigquery#table",
+            "location": "EU",
+            "type": "TABLE",
+            "timePartitioning": {"type": "DAY"},
+            "creationTime": ms(created or modified),
+            "lastModifiedTime": ms(modified),
+            "numRows": str(rows),
+            "numBytes": str(rows * 512),
+        },
+    )
 
 
 def denied(permission: str) -> Reply:

@@ -441,3 +441,26 @@ def test_status_overview_shows_cost_data_freshness(page, console: str, svc: Inte
         s: v for s, v, p in zip(frame.org_slug, frame.data_status, frame.provider, strict=True) if p == "ANTHROPIC"
     }
     assert statuses["stale-costs"] == "STALE" and statuses["fresh-costs"] == "FRESH"
+
+
+def test_setup_card_shows_freshness_and_expiry(page, console: str, svc: IntegrationService) -> None:
+    """Issue 26 on the Setup card: a keyless GCP export last written 30 h ago is STALE beside a VALID credential,
+    with the newest day, the source's last read, "never expires" and the DATA_STALE warning; an Admin key expiring
+    in 6 days shows its date (screenshots 21_*, looked at by a person)."""
+    from tests.keys import admin_key
+
+    if "late-export" not in svc.orgs():
+        svc.register_org("late-export")
+    svc.setup_keyless("late-export", "late-age30h.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9")
+    svc.setup("late-export", "openai", admin_key("openai", "age3h-exp6d"))
+    page.goto(f"{console}/?org=late-export&provider=GCP")
+    page.locator("h3").filter(has_text="late-export · Google Cloud").wait_for()
+    for text in ("VALID", "STALE", "Data through", "Last success", "never expires"):
+        expect(card(page)).to_contain_text(text)
+    expect(page.locator('[data-testid="stAlert"]').filter(has_text="DATA_STALE").first).to_be_visible()
+    shot(page, "21_setup_card_freshness_gcp")
+    page.goto(f"{console}/?org=late-export&provider=OPENAI")
+    page.locator("h3").filter(has_text="late-export · OpenAI").wait_for()
+    expect(card(page)).to_contain_text("FRESH")
+    expect(card(page)).to_contain_text(re.compile(r"expires 20\d\d-\d\d-\d\d"))
+    shot(page, "21b_setup_card_expiry_openai")

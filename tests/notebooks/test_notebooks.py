@@ -14,7 +14,7 @@ from integrations import connect
 from integrations.demo import seed
 from nbclient import NotebookClient
 
-from tests.keys import CANARY
+from tests.keys import CANARY, admin_key
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -41,6 +41,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     svc.setup("initech", "openai", CANARY, credential_name="canary")
     svc.setup("initech", "anthropic", "sk-ant-api03-CANARYrevoked" + "x" * 30, skip_validation=True)
     svc.validate("initech", "anthropic")
+    svc.setup("umbrella", "anthropic", admin_key("anthropic", "age30h-exp6d"), credential_name="late costs")
     return str(path)
 
 
@@ -52,6 +53,8 @@ def test_audit_notebook(data_dir: str) -> None:
     assert "GCP_DOMAIN_RESTRICTED_SHARING" in text and "GCP_EXPORT_WRONG_LOCATION" in text  # keyless integrations
     assert text.count("image/svg+xml") >= 2 and "vegaEmbed" not in text  # both charts, as inline SVG
     assert CANARY not in text and CANARY[8:] not in text and "CANARYrevoked" not in text
+    assert "PENDING_FIRST_DATA" in text and "DATA_STALE:" in text  # issue 26: the freshness table, late sources
+    assert "umbrella" in text and "expires 20" in text  # and the keys expiring soon
     flips = json.dumps(nb.cells[-1].outputs)  # 9. status flips over the window: the revoked key's PENDING -> INVALID
     assert "initech" in flips and "INVALID_CREDENTIAL" in flips and "Create a new key" in flips
 

@@ -148,10 +148,11 @@ def test_an_admin_key_is_checked_with_one_read_of_the_cost_report(provider: str)
         result = check.check(check.parse(SecretStr(key)))
     assert result.status == Status.VALID and result.error_code is None
     assert {c.name: c.status for c in result.capabilities} == {"inference": "not available", "cost data": "passed"}
-    # one cheap read of the costs, nothing else: no models call, no retry (OpenAI: then its Admin key list, for expiry)
-    [request] = [s for s in seen if "admin_api_keys" not in s.path]
-    assert [s.path.split("?")[0] for s in seen if "admin_api_keys" in s.path] == (
-        ["/v1/organization/admin_api_keys"] if provider == "openai" else []
+    # one cheap read of the costs, nothing else: no models call, no retry (then the organization's key list, for
+    # expiry: OpenAI's Admin keys, Anthropic's API keys as the Admin key sees them)
+    [request] = [s for s in seen if "api_keys" not in s.path]
+    assert [s.path.split("?")[0] for s in seen if "api_keys" in s.path] == (
+        ["/v1/organization/admin_api_keys"] if provider == "openai" else ["/v1/organizations/api_keys"]
     )
     assert request.method == "GET" and request.headers["authorization"] == f"Bearer {key}"
     path, _, query = request.path.partition("?")
@@ -229,7 +230,7 @@ def test_the_cost_probe_reads_the_newest_non_empty_bucket(provider: str, age: fl
     with serve(lambda s: Reply(200, body)) as (base_url, seen):
         check, key = admin_validator(provider, base_url)
         result = check.check(check.parse(SecretStr(key)))
-    costs = [s for s in seen if "admin_api_keys" not in s.path]
+    costs = [s for s in seen if "api_keys" not in s.path]
     assert result.status == Status.VALID and result.data is not None and len(costs) == 1  # one read does both
     fresh = judge(Provider.parse(provider), result.data, datetime.now(UTC))
     assert fresh.data_status == want

@@ -125,3 +125,37 @@ def test_every_question_answers_an_empty_store_with_an_empty_frame() -> None:
     for question in questions:
         answer = question(empty)
         assert isinstance(answer, pd.DataFrame) and answer.empty and len(answer.columns) > 0, question.__name__
+
+
+def test_data_freshness_late_data_and_expiring_keys(svc: IntegrationService) -> None:
+    """Issue 26: the notebook's freshness table by provider and status, the stale/stalled sources listed beside
+    their (valid) credential, and keys expiring soon or whose expiry is unknown."""
+    from integrations.domain import DataStatus
+
+    from tests.keys import admin_key
+
+    svc.register_org("globex")
+    svc.register_org("initech")
+    svc.setup(ORG, "openai", admin_key("openai", "age3h-exp6d"))
+    svc.setup(ORG, "anthropic", admin_key("anthropic", "age30h"))
+    svc.setup("globex", "anthropic", admin_key("anthropic", "age80h-noexp"))
+    svc.setup_keyless("initech", "initech-nodata.billing.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9")
+    svc.setup("globex", "openai", OPENAI_OK)  # an inference key: no cost data, not counted
+    table = audit.data_freshness(svc).set_index("provider")
+    assert list(table.columns) == [s.value for s in DataStatus]
+    assert table.loc["OPENAI", "FRESH"] == 1 and table.loc["ANTHROPIC", "STALE"] == 1
+    assert table.loc["ANTHROPIC", "STALLED"] == 1 and table.loc["GCP", "PENDING_FIRST_DATA"] == 1
+    late = audit.late_data(svc)
+    assert list(zip(late.org_slug, late.data_status, late.validation_status, strict=True)) == [
+        ("globex", "STALLED", "VALID"),
+        (ORG, "STALE", "VALID"),
+    ]
+    assert late.fix[1].startswith("DATA_STALE") and late.data_age_hours[1] > 24
+    soon = audit.expiring_keys(svc)
+    assert list(zip(soon.org_slug, soon.provider, soon.expiry.str[:7], strict=True)) == [
+        (ORG, "OPENAI", "expires"),
+        (ORG, "ANTHROPIC", "unknown"),
+    ]
+    assert 5 < soon.days_left[0] <= 6  # the keyless GCP integration "never expires": not listed
+    later = audit.late_data(svc, now=datetime.now(UTC) + timedelta(days=5))  # not re-checked: it ages
+    assert set(late.org_slug) <= set(later.org_slug) and "STALLED" in set(later.data_status)

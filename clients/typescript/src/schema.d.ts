@@ -188,14 +188,17 @@ export interface components {
             last_success_at?: string | null;
             /**
              * Expiry
-             * @description "expires YYYY-MM-DD", "never expires" or "unknown" (the provider refused or the key was not found in its list); null when the provider was not asked.
+             * @description "expires YYYY-MM-DD", "never expires" or "unknown" (the provider refused or the key was not found in its list); null when the provider was not asked. Read from OpenAI's Admin key list, Anthropic's key list as the Admin key sees it, and IAM keys.get (validBeforeTime) for a GCP key file; a keyless GCP integration has no key: "never expires".
              */
             expiry?: string | null;
-            /** Expires At */
+            /**
+             * Expires At
+             * @description When the key expires; null when it never expires, is "unknown" or was not asked.
+             */
             expires_at?: string | null;
             /**
              * Last Used At
-             * @description As the provider last reported it.
+             * @description As the provider last reported it (OpenAI Admin keys); null where the provider shows no last use (Anthropic, Google).
              */
             last_used_at?: string | null;
         };

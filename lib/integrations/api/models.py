@@ -92,10 +92,18 @@ class ConfiguredIntegration(BaseModel):
     expiry: str | None = Field(
         default=None,
         description='"expires YYYY-MM-DD", "never expires" or "unknown" (the provider refused or the key was not '
-        "found in its list); null when the provider was not asked.",
+        "found in its list); null when the provider was not asked. Read from OpenAI's Admin key list, Anthropic's "
+        "key list as the Admin key sees it, and IAM keys.get (validBeforeTime) for a GCP key file; a keyless GCP "
+        'integration has no key: "never expires".',
     )
-    expires_at: datetime | None = None
-    last_used_at: datetime | None = Field(default=None, description="As the provider last reported it.")
+    expires_at: datetime | None = Field(
+        default=None, description='When the key expires; null when it never expires, is "unknown" or was not asked.'
+    )
+    last_used_at: datetime | None = Field(
+        default=None,
+        description="As the provider last reported it (OpenAI Admin keys); null where the provider shows no last use "
+        "(Anthropic, Google).",
+    )
 
 
 class NotConfiguredIntegration(BaseModel):

@@ -47,6 +47,8 @@ def status(org: str, as_json: JsonOpt = False) -> None:
                     out.print(
                         f"{i.provider.value} cost data: {_data(i.data_status, i.data_through, i.last_success_at)}"
                     )
+                if i.expiry is not None:  # "never expires" and "unknown" said, not left blank
+                    out.print(f"{i.provider.value} key: {literal(i.expiry)}")
 
         _emit(as_json, data.model_dump(mode="json"), table)
         _warn([] if as_json else data.warnings)

@@ -238,7 +238,8 @@ class OpenAIValidator(_SdkKeyValidator):
 
 
 def _match_redacted(key: str, redacted: Any) -> bool:
-    """OpenAI shows a key as 'sk-admin...def': the part before '...' starts it and the part after ends it."""
+    """OpenAI shows a key as 'sk-admin...def', Anthropic as 'sk-ant-api03-R2D...igAA': the part before '...' starts
+    it and the part after ends it."""
     if not isinstance(redacted, str) or "..." not in redacted:
         return False
     head, _, tail = redacted.partition("...")
@@ -249,6 +250,16 @@ def _stamp(value: Any) -> datetime | None:
     return (
         datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) and not isinstance(value, bool) else None
     )
+
+
+def _rfc3339(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        found = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else None
 
 
 class AnthropicValidator(_SdkKeyValidator):
@@ -272,6 +283,34 @@ class AnthropicValidator(_SdkKeyValidator):
         return client.get(
             "/v1/organizations/cost_report", cast_to=httpx2.Response, options={"params": params, "headers": headers}
         )
+
+    def _expiry(self, shared: Any, headers: dict[str, str], credential: ParsedCredential) -> Expiry | None:
+        """GET /v1/organizations/api_keys (one page of 1000), as the Admin key sees the organization's keys: ours is
+        the one entry whose partial_key_hint matches it; expires_at (RFC 3339) null = never. Anthropic shows no
+        last use on a key, and documents no expiry for the Admin key itself: not listed, several matches, refused
+        or unreadable is unknown, never a failure."""
+        try:
+            raw = shared.get(
+                "/v1/organizations/api_keys",
+                cast_to=httpx2.Response,
+                options={"params": {"limit": 1000}, "headers": headers},
+            )
+            data = raw.json().get("data")
+        except (anthropic.AnthropicError, ValueError, AttributeError):
+            return Expiry(known=False)
+        key = credential.secret.get_secret_value()
+        mine = (
+            [k for k in data if isinstance(k, dict) and _match_redacted(key, k.get("partial_key_hint"))]
+            if isinstance(data, list)
+            else []
+        )
+        if len(mine) != 1:
+            return Expiry(known=False)
+        stated = mine[0].get("expires_at")
+        expires = _rfc3339(stated)
+        if stated is not None and expires is None:
+            return Expiry(known=False)
+        return Expiry(known=True, never=expires is None, expires_at=expires)
 
     def _enterprise(self, shared: Any, headers: dict[str, str], credential: ParsedCredential) -> CheckResult | None:
         """sk-ant-api01-: Enterprise Admin keys read cost through the analytics API (beta); a key that API does not

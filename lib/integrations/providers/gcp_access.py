@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import urllib3
 
-from ..domain import Capability, CheckItem, CheckResult, Status
+from ..domain import Capability, CheckItem, CheckResult, DataObservation, Expiry, Status
 from ..errors import IntegrationError
 from .base import ParsedCredential, failure
 
@@ -70,6 +71,7 @@ class AccessCheck:
     missing: list[str] = field(default_factory=list)
     table_error: str | None = None  # INSUFFICIENT_PERMISSIONS or BILLING_EXPORT_NOT_FOUND
     table_read: bool = False
+    data: DataObservation | None = None  # what tables.get said of the export's data (freshness)
 
 
 def check_access(
@@ -193,6 +195,7 @@ def _billing_table(google: GoogleCalls, bigquery_url: str, run: AccessCheck, tab
         run.checks.append(CheckItem(name=f"billing export table {full}", passed=False, detail=google.message(resp)))
         return
     location = _json(resp).get("location")
+    run.data = table_data(_json(resp))
     run.checks.append(CheckItem(name=f"billing export table {full}", passed=True, detail=f"found in {location}"))
     job: dict[str, Any] = {
         "configuration": {
@@ -231,12 +234,13 @@ def _verdict(run: AccessCheck, table: Any) -> CheckResult:
             message,
             retryable=False,
             checks=run.checks,
-        ).model_copy(update={"capabilities": [cost]})
+        ).model_copy(update={"capabilities": [cost], "data": run.data})
     return CheckResult(
         status=Status.VALID,
         message=f"The service account can use BigQuery in {run.project}. {cost.detail}",
         checks=run.checks,
         capabilities=[cost],
+        data=run.data,
     )
 
 
@@ -257,6 +261,61 @@ def _cost_capability(run: AccessCheck, table: Any) -> Capability:
         status="not available",
         detail="The platform cannot read the organization's GCP costs: see the billing export lines of the checklist.",
     )
+
+
+EXPORT_SOURCE = "billing export table"
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)  # validBeforeTime 9999-12-31T23:59:59Z: a key that never expires
+
+
+def millis(value: object) -> datetime | None:
+    """BigQuery's int64 milliseconds since the epoch, sent as a JSON string."""
+    try:
+        return datetime.fromtimestamp(int(str(value)) / 1000, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def table_data(body: dict[str, Any]) -> DataObservation:
+    """What BigQuery tables.get says of a billing export's data, for freshness.judge (free: metadata only).
+    `lastModifiedTime` is when the export last wrote (Harness's signal); a table whose `numRows` is "0" and whose
+    streaming buffer is empty holds no data yet (its `creationTime` starts the wait for first data)."""
+    modified, created = millis(body.get("lastModifiedTime")), millis(body.get("creationTime"))
+    buffer = body.get("streamingBuffer") if isinstance(body.get("streamingBuffer"), dict) else {}
+    buffered = str((buffer or {}).get("estimatedRows") or "0")
+    empty = str(body.get("numRows", "")) == "0" and buffered in ("0", "")
+    if empty or modified is None:
+        return DataObservation(source=EXPORT_SOURCE, since=created)
+    return DataObservation(source=EXPORT_SOURCE, newest_at=modified, data_through=modified.date(), since=created)
+
+
+def key_expiry(google: GoogleCalls, iam_url: str) -> Expiry:
+    """The key file's own key, as IAM projects.serviceAccounts.keys.get shows it (needs iam.serviceAccountKeys.get,
+    in roles/iam.serviceAccountViewer): validBeforeTime is the expiry, 9999-12-31 none. Refused or unreadable:
+    unknown, never a failure. Google shows no last use on a key."""
+    info = google.credential.info
+    path = "/".join(
+        quote(part, safe="@")
+        for part in ("projects", info["project_id"], "serviceAccounts", info["client_email"], "keys")
+    )
+    try:
+        resp = google.call("GET", f"{iam_url}/{path}/{quote(info['private_key_id'], safe='')}")
+    except Unreachable:
+        return Expiry(known=False)
+    body = _json(resp)
+    before = _rfc3339(body.get("validBeforeTime")) if resp.status == 200 else None
+    if before is None:
+        return Expiry(known=False)
+    return Expiry(known=True, never=before >= NEVER, expires_at=None if before >= NEVER else before)
+
+
+def _rfc3339(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        found = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else None
 
 
 def _json(resp: urllib3.BaseHTTPResponse) -> dict[str, Any]:

@@ -28,11 +28,11 @@ from google.auth import exceptions as gauth_errors
 from google.auth.transport.urllib3 import Request
 from pydantic import SecretStr
 
-from ..domain import Capability, CheckItem, CheckResult, CredentialKind, Provider, Status
+from ..domain import Capability, CheckItem, CheckResult, CredentialKind, DataObservation, Expiry, Provider, Status
 from ..errors import Code, IntegrationError
 from ..verdict import AWAITING_CUSTOMER
 from .base import ParsedCredential, failure
-from .gcp_access import QUOTA_REASONS, TABLE_RE, _error, _json, _reason
+from .gcp_access import QUOTA_REASONS, TABLE_RE, _error, _json, _reason, millis, table_data
 
 KEYLESS_TYPE = "keyless_gcp"
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
@@ -270,7 +270,7 @@ class KeylessChecker:
                 if customer:
                     reader = Hop(customer, ours=False)
                     reader.token = self._mint(principal, reader, checks)
-                location, item, partitioned = self._table(reader, table, checks)
+                location, item, partitioned, data = self._table(reader, table, checks)
                 checks.append(item)
                 self._dry_run(reader, table, location, partitioned, checks)
             except Stop as stop:
@@ -286,6 +286,8 @@ class KeylessChecker:
             message=f"Keyless access works: {who} can read {table}.",
             checks=checks,
             capabilities=[cost],
+            data=data,
+            expiry=Expiry(known=True, never=True),  # no key to expire: each token lives 300 s
         )
 
     def _mint(self, caller: Hop, target: Hop, checks: list[CheckItem]) -> str:
@@ -324,7 +326,7 @@ class KeylessChecker:
             )
         )
 
-    def _table(self, reader: Hop, table: str, checks: list[CheckItem]) -> tuple[str, CheckItem, bool]:
+    def _table(self, reader: Hop, table: str, checks: list[CheckItem]) -> tuple[str, CheckItem, bool, DataObservation]:
         project, dataset, name = table.split(".")
         path = "/".join(quote(p, safe="") for p in (project, "datasets", dataset, "tables", name))
         resp = self._call("GET", f"{self.bigquery_url}/projects/{path}", reader.token)
@@ -341,7 +343,7 @@ class KeylessChecker:
             raise Stop(_unavailable("tables.get answered without its documented JSON", checks))
         location = str(body.get("location") or "")
         fields = {f.get("name") for f in (body.get("schema") or {}).get("fields") or [] if isinstance(f, dict)}
-        modified = _millis(body.get("lastModifiedTime"))
+        modified = millis(body.get("lastModifiedTime"))
         detail = f"{body.get('type', 'TABLE')} in {location}" + (
             f", last modified {modified.isoformat()}" if modified else ""
         )
@@ -360,7 +362,7 @@ class KeylessChecker:
             raise Stop(failure(Code.GCP_EXPORT_NOT_BILLING, message, retryable=False, checks=checks))
         partitioned = bool(body.get("timePartitioning"))
         item = CheckItem(name=label, passed=True, detail=detail + ("; partitioned" if partitioned else ""))
-        return location, item, partitioned
+        return location, item, partitioned, table_data(body)
 
     def _dry_run(self, reader: Hop, table: str, location: str, partitioned: bool, checks: list[CheckItem]) -> None:
         """A dry-run query in the table's location, billed to our project (mode a) or to the customer's service
@@ -494,12 +496,4 @@ def _time(value: object) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
     except ValueError:
-        return None
-
-
-def _millis(value: object) -> datetime | None:
-    """BigQuery's int64 milliseconds, sent as a JSON string."""
-    try:
-        return datetime.fromtimestamp(int(str(value)) / 1000, UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
         return None

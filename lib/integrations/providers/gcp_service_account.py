@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from ..domain import CheckItem, CheckResult, CredentialKind, Provider
 from ..errors import IntegrationError
 from .base import ParsedCredential, Validator, failure, malformed
-from .gcp_access import GoogleCalls, billing_table, check_access
+from .gcp_access import GoogleCalls, billing_table, check_access, key_expiry
 from .gcp_keyless import (
     KEYLESS_TYPE,
     KeylessChecker,
@@ -140,8 +140,10 @@ class GcpValidator(Validator):
         resource_manager_url: str = RESOURCE_MANAGER_URL,
         keyless: KeylessSettings | None = None,
         adc: Callable[[], Any] | None = None,
+        iam_url: str | None = None,
     ) -> None:
         self.token_uri, self.bigquery_url, self.timeout = token_uri, bigquery_url, timeout
+        self.iam_url = iam_url  # where a key file's expiry is read (keys.get); None: not read
         self.resource_manager_url = resource_manager_url  # from settings, never from the key file
         # one pool for every check (urllib3 pools are thread-safe): connections to Google are kept alive
         self.http = pool() if pool else google_pool(bigquery_url, timeout)
@@ -213,7 +215,10 @@ class GcpValidator(Validator):
             return token
         google = GoogleCalls(self.http, token, credential)
         checks = [CheckItem(name="token", passed=True)]
-        return check_access(google, self.bigquery_url, self.resource_manager_url, checks, billing_table(metadata))
+        result = check_access(google, self.bigquery_url, self.resource_manager_url, checks, billing_table(metadata))
+        if self.iam_url is None or result.retryable:  # an inconclusive check reads nothing more
+            return result
+        return result.model_copy(update={"expiry": key_expiry(google, self.iam_url)})
 
     def _token(self, creds: Any, credential: ParsedCredential) -> str | CheckResult:
         item = CheckItem(name="token", passed=False)

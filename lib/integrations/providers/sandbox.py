@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx2
 
@@ -128,6 +128,34 @@ def _admin_keys(key: str) -> dict:
     ours = entry("key_ours", f"sk-admin...{key[-3:]}", now + int(found.group(1)) * DAY_S if found else None)
     other = entry("key_other", "sk-admin..." + ("zzz" if not key.endswith("zzz") else "yyy"), None)
     return {"object": "list", "data": [other, ours], "first_id": "key_other", "last_id": "key_ours", "has_more": False}
+
+
+def _anthropic_keys(key: str) -> dict:
+    """GET /v1/organizations/api_keys as an Admin key sees them: a developer key, and the calling key only when it
+    says `expNd` (expiring in N days) or `noexp` (null: never); otherwise it is not listed (Anthropic documents no
+    expiry for Admin keys), so its expiry is unknown."""
+    now = datetime.now(UTC)
+
+    def entry(key_id: str, hint: str, expires: str | None) -> dict:
+        return {
+            "type": "api_key",
+            "id": key_id,
+            "name": "cost reader",
+            "created_at": (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "created_by": {"id": "user_01", "type": "user"},
+            "expires_at": expires,
+            "partial_key_hint": hint,
+            "principal": None,
+            "status": "active",
+            "workspace_id": None,
+        }
+
+    keys = [entry("apikey_other", "sk-ant-api03-R2D...igAA", None)]
+    found = _EXPIRES_RE.search(key)
+    if found or "noexp" in key:
+        at = (now + timedelta(days=int(found.group(1)))).strftime("%Y-%m-%dT%H:%M:%SZ") if found else None
+        keys.append(entry("apikey_ours", f"{key[:18]}...{key[-4:]}", at))
+    return {"data": keys, "has_more": False, "first_id": keys[0]["id"], "last_id": keys[-1]["id"]}
 
 
 def _bearer(request: httpx2.Request) -> str:
@@ -298,6 +326,10 @@ def anthropic_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.
             if request.headers.get("anthropic-beta") != "analytics-usage-cost-2026-08-24":
                 return _anthropic_error(400, "invalid_request_error", "anthropic-beta: header is required", headers)
             return httpx2.Response(200, headers=headers, json={"data": [], "has_more": False, "next_page": None})
+        if path == "/v1/organizations/api_keys":
+            if not admin:  # listing keys needs an Admin credential
+                return _anthropic_error(401, "authentication_error", "invalid x-api-key", headers)
+            return httpx2.Response(200, headers=headers, json=_anthropic_keys(key))
         if path == "/v1/organizations/cost_report":
             if not admin:  # the Admin API does not know inference keys
                 return _anthropic_error(401, "authentication_error", "invalid x-api-key", headers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -70,6 +71,8 @@ class GoogleSandboxPool(urllib3.PoolManager):
             return self._test_permissions(marker, scope, project, payload)
         if "/tables/" in path and method == "GET":
             return self._table(marker, path)
+        if "/serviceAccounts/" in path and "/keys/" in path and method == "GET":
+            return service_account_key(path)
         if path.endswith("/jobs"):
             return self._job(marker, project, payload)
         if path.endswith("/datasets"):
@@ -126,7 +129,8 @@ class GoogleSandboxPool(urllib3.PoolManager):
         if marker == "notable":
             return _google_error(404, f"Not found: Table {project}:{dataset}.{table}", "NOT_FOUND")
         reference = {"projectId": project, "datasetId": dataset, "tableId": table}
-        return _response(200, {"kind": "bigquery#table", "tableReference": reference, "location": TABLE_LOCATION})
+        body = {"kind": "bigquery#table", "tableReference": reference, "location": TABLE_LOCATION}
+        return _response(200, {**body, "type": "TABLE", "timePartitioning": {"type": "DAY"}, **table_times(project)})
 
     def _job(self, marker: str, project: str, payload: Any) -> urllib3.BaseHTTPResponse:
         config = payload.get("configuration", {}) if isinstance(payload, dict) else {}
@@ -161,6 +165,46 @@ BILLING_SCHEMA = [
     )
 ]
 DENIED_MINT = "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist)."
+
+
+_AGE_RE, _EXPIRES_RE = re.compile(r"age(\d+)h"), re.compile(r"exp(\d+)d")
+NEVER = "9999-12-31T23:59:59Z"  # Google's validBeforeTime for a key that never expires
+
+
+def table_times(project: str) -> dict[str, str]:
+    """tables.get's freshness fields (int64 milliseconds as strings) for an export in `project`: `nodata` is a table
+    created 10 h ago holding no rows yet, `ageNh` one last written N hours ago; else 3 hours ago."""
+    now = datetime.now(UTC)
+    if "nodata" in project:
+        created = str(int((now - timedelta(hours=10)).timestamp() * 1000))
+        return {"creationTime": created, "lastModifiedTime": created, "numRows": "0", "numBytes": "0"}
+    found = _AGE_RE.search(project)
+    modified = int((now - timedelta(hours=int(found.group(1)) if found else 3)).timestamp() * 1000)
+    return {"creationTime": str(modified - 86_400_000 * 30), "lastModifiedTime": str(modified), "numRows": "120000"}
+
+
+def service_account_key(path: str) -> urllib3.HTTPResponse:
+    """IAM projects.serviceAccounts.keys.get for a key file's key: `expNd` in the account's email expires in N days,
+    `nokeyview` is refused (the account holds BigQuery roles only), else it never expires."""
+    name = path.split("/v1/", 1)[-1] if "/v1/" in path else path.lstrip("/")
+    email = path.split("/serviceAccounts/")[1].split("/")[0]
+    if "nokeyview" in email:
+        message = "Permission 'iam.serviceAccountKeys.get' denied on resource (or it may not exist)."
+        return _google_error(403, message, "PERMISSION_DENIED")
+    found = _EXPIRES_RE.search(email)
+    now = datetime.now(UTC)
+    before = (now + timedelta(days=int(found.group(1)))).strftime("%Y-%m-%dT%H:%M:%SZ") if found else NEVER
+    return _response(
+        200,
+        {
+            "name": name,
+            "validAfterTime": (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "validBeforeTime": before,
+            "keyAlgorithm": "KEY_ALG_RSA_2048",
+            "keyOrigin": "GOOGLE_PROVIDED",
+            "keyType": "USER_MANAGED",
+        },
+    )
 
 
 def _keyless_marker(text: str) -> str | None:
@@ -245,7 +289,6 @@ def _keyless_table(marker: str | None, project: str, dataset: str, table: str) -
             "metadata": {"service": "bigquery.googleapis.com", "consumer": f"projects/{project}"},
         }
         return _google_error(403, message, "PERMISSION_DENIED", details=[info])
-    modified = int((datetime.now(UTC) - timedelta(hours=3)).timestamp() * 1000)
     schema = BILLING_SCHEMA[:2] if marker == "notbilling" else BILLING_SCHEMA
     return _response(
         200,
@@ -257,9 +300,7 @@ def _keyless_table(marker: str | None, project: str, dataset: str, table: str) -
             "location": "asia-northeast1" if marker == "wrongloc" else TABLE_LOCATION,
             "schema": {"fields": schema},
             "timePartitioning": {"type": "DAY"},
-            "lastModifiedTime": str(modified),
-            "creationTime": str(modified - 86_400_000 * 30),
-            "numRows": "120000",
+            **table_times(project),
         },
     )
 

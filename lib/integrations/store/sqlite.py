@@ -74,6 +74,13 @@ ADDED_COLUMNS = (  # init() adds these to tables created before them
     ("org_integrations", "expiry"),
     ("org_integrations", "expires_at"),
     ("org_integrations", "last_used_at"),
+    ("revalidation_results", "data_status"),  # issue 26: task runs stage freshness and expiry too
+    ("revalidation_results", "data_through"),
+    ("revalidation_results", "data_newest_at"),
+    ("revalidation_results", "last_success_at"),
+    ("revalidation_results", "expiry"),
+    ("revalidation_results", "expires_at"),
+    ("revalidation_results", "last_used_at"),
 )
 CRED_COLUMNS = list(StoredCredential.model_fields)
 EVENT_COLUMNS = list(Event.model_fields)
@@ -121,7 +128,8 @@ CREATE TABLE IF NOT EXISTS revalidation_results (
   run_id TEXT NOT NULL, task_index INTEGER NOT NULL, credential_id TEXT NOT NULL, org_slug TEXT NOT NULL,
   provider TEXT NOT NULL, status_before TEXT NOT NULL, status_after TEXT NOT NULL, outcome TEXT NOT NULL,
   error_code TEXT, message TEXT, validated_at TEXT, checked_at TEXT NOT NULL, event_id TEXT NOT NULL,
-  actor TEXT NOT NULL, duration_ms INTEGER, alarm INTEGER NOT NULL, seen_updated_at TEXT,
+  actor TEXT NOT NULL, duration_ms INTEGER, alarm INTEGER NOT NULL, seen_updated_at TEXT, data_status TEXT,
+  data_through TEXT, data_newest_at TEXT, last_success_at TEXT, expiry TEXT, expires_at TEXT, last_used_at TEXT,
   PRIMARY KEY (run_id, credential_id));
 CREATE TABLE IF NOT EXISTS revalidation_tasks (
   run_id TEXT NOT NULL, task_index INTEGER NOT NULL, task_count INTEGER NOT NULL, done_at TEXT NOT NULL,
@@ -138,7 +146,12 @@ _SUPERSEDED = f"""SELECT s.credential_id FROM (SELECT r.* {_NEW} AND NOT r.alarm
   WHERE NOT EXISTS (SELECT 1 FROM org_integrations AS c WHERE c.credential_id = s.credential_id AND {_UNCHANGED})"""
 _APPLY = f"""UPDATE org_integrations AS c SET validation_status = s.status_after, validation_error_code = s.error_code,
   validation_error_message = CASE WHEN s.error_code IS NULL THEN NULL ELSE s.message END,
-  last_validated_at = COALESCE(s.validated_at, c.last_validated_at), updated_at = s.checked_at, updated_by = s.actor
+  last_validated_at = COALESCE(s.validated_at, c.last_validated_at), updated_at = s.checked_at, updated_by = s.actor,
+  data_status = COALESCE(s.data_status, c.data_status), data_through = COALESCE(s.data_through, c.data_through),
+  data_newest_at = COALESCE(s.data_newest_at, c.data_newest_at),
+  last_success_at = COALESCE(s.last_success_at, c.last_success_at), expiry = COALESCE(s.expiry, c.expiry),
+  expires_at = CASE WHEN s.expiry IS NULL THEN c.expires_at ELSE s.expires_at END,
+  last_used_at = CASE WHEN s.expiry IS NULL THEN c.last_used_at ELSE s.last_used_at END
   FROM (SELECT r.* {_NEW} AND NOT r.alarm) AS s
   WHERE c.credential_id = s.credential_id AND {_UNCHANGED}"""
 _EVENTS = f"""INSERT INTO org_integration_events (event_id, at, org_slug, provider, credential_id, action,
@@ -166,8 +179,10 @@ _STATE = """SELECT
 
 def _staged(row: sqlite3.Row) -> StagedResult:
     data = {c: row[c] for c in STAGED_COLUMNS}
-    for key in ("validated_at", "checked_at", "seen_updated_at"):
+    for key in ("validated_at", "checked_at", "seen_updated_at", "data_newest_at", "last_success_at", "expires_at"):
         data[key] = datetime.fromisoformat(data[key]) if data[key] else None
+    data["last_used_at"] = datetime.fromisoformat(data["last_used_at"]) if data["last_used_at"] else None
+    data["data_through"] = date.fromisoformat(data["data_through"]) if data["data_through"] else None
     data["alarm"] = bool(data["alarm"])
     return StagedResult(**data)
 
@@ -518,4 +533,4 @@ class SqliteStore(IntegrationStore):
 
 def _values(results: list[StagedResult]) -> Iterator[tuple[Any, ...]]:
     for r in results:
-        yield tuple(v.isoformat() if isinstance(v, datetime) else int(v) if isinstance(v, bool) else v for v in r)
+        yield tuple(v.isoformat() if isinstance(v, date) else int(v) if isinstance(v, bool) else v for v in r)

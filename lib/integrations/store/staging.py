@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 # how far back a run's staged rows and events are looked for: a Cloud Run task runs at most 168 h (7 days), so a
@@ -31,6 +31,15 @@ STAGED_COLUMNS = (
     "duration_ms",
     "alarm",
     "seen_updated_at",
+    # issue 26: what the check read of the cost source and of the key's expiry, applied by finalize as a single
+    # validate applies them (NULL data fields keep the stored ones; a NULL expiry means not asked: kept too)
+    "data_status",
+    "data_through",
+    "data_newest_at",
+    "last_success_at",
+    "expiry",
+    "expires_at",
+    "last_used_at",
 )
 # the event of a result finalize did not apply because its credential changed after the task read it
 SUPERSEDED = (
@@ -66,6 +75,13 @@ class StagedResult(NamedTuple):
     duration_ms: int | None
     alarm: bool
     seen_updated_at: datetime | None = None
+    data_status: str | None = None  # freshness.Freshness of the check (None: it read no cost data)
+    data_through: date | None = None
+    data_newest_at: datetime | None = None
+    last_success_at: datetime | None = None
+    expiry: str | None = None  # Expiry.label (None: the provider was not asked; expires_at/last_used_at then kept)
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class RunRow(NamedTuple):

@@ -20,7 +20,7 @@ from pyrate_limiter import Duration, Limiter, Rate
 from .. import alerts, changes
 from ..checkpool import PoolLimits, Progress, streamed
 from ..deps import Deps
-from ..domain import Provider, Status, StoredCredential
+from ..domain import Event, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..store.base import IntegrationStore
 from ..store.staging import PAGE_ROWS, RUN_WINDOW, STAGE_BYTES, STAGE_ROWS, RunRow, StagedResult
@@ -71,24 +71,34 @@ def run_task(
     pending = store.pending_for_run(spec.run_id, since, spec.index, spec.count)
     pool = PoolLimits.uniform(limits.concurrency, dict(limits.rates), limits.rate_limit_retries)
     batch: list[StagedResult] = []
+    reminders: list[Event] = []  # EXPIRY events (a 30/7/1-day mark reached): written with the batch they came in
     size = 0
     for done, assessment in enumerate(streamed(pending, check, pool, window=PAGE_ROWS), 1):
         result = _staged(spec, assessment)
         batch.append(result)
+        reminders.extend(assessment.reminders)
         size += staged_bytes(result)
         key = assessment.event.outcome.value
         report.outcomes[key] = report.outcomes.get(key, 0) + 1
         if len(batch) >= STAGE_ROWS or size >= STAGE_BYTES:
-            store.stage_results(batch)
+            _stage(store, batch, reminders)
             report.checked += len(batch)
-            batch, size = [], 0
+            batch, reminders, size = [], [], 0
         if progress:
             progress(done, share - staged)
-    store.stage_results(batch)
+    _stage(store, batch, reminders)
     report.checked += len(batch)
     store.task_done(spec.run_id, spec.index, spec.count, datetime.now(UTC))
     report.duration_s = round(time.monotonic() - started, 3)
     return report
+
+
+def _stage(store: IntegrationStore, batch: list[StagedResult], reminders: list[Event]) -> None:
+    """Stage a batch, then its expiry reminders (each mark is recorded once per credential: a retried task's
+    check of a staged credential is skipped, and a mark already written is not written again)."""
+    store.stage_results(batch)
+    if reminders:
+        store.append_events(reminders)
 
 
 def staged_bytes(result: StagedResult) -> int:
@@ -99,7 +109,7 @@ def staged_bytes(result: StagedResult) -> int:
 
 def _staged(spec: TaskSpec, a: Assessment) -> StagedResult:
     e = a.event
-    return StagedResult(
+    staged = StagedResult(
         run_id=spec.run_id,
         task_index=spec.index,
         credential_id=a.record.credential_id,
@@ -118,6 +128,23 @@ def _staged(spec: TaskSpec, a: Assessment) -> StagedResult:
         alarm=a.alarm,
         seen_updated_at=a.record.updated_at,  # finalize applies the result only while the credential is unchanged
     )
+    return _with_reads(staged, a)
+
+
+def _with_reads(staged: StagedResult, a: Assessment) -> StagedResult:
+    """What the check read beside the verdict (issue 26): the cost source's freshness and the key's expiry, staged
+    so that finalize stores them as a single validate does. An alarm reads nothing."""
+    fresh, expiry = (None, None) if a.alarm else (a.freshness, a.result.expiry)
+    if fresh is not None:
+        staged = staged._replace(
+            data_status=fresh.data_status.value,
+            data_through=fresh.data_through,
+            data_newest_at=fresh.data_newest_at,
+            last_success_at=fresh.last_success_at,
+        )
+    if expiry is not None:
+        staged = staged._replace(expiry=expiry.label, expires_at=expiry.expires_at, last_used_at=expiry.last_used_at)
+    return staged
 
 
 def finalize(

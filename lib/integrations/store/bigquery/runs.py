@@ -32,6 +32,13 @@ RESULT_TYPES = {  # the STRUCT of one @results element: the staging table's colu
     "duration_ms": "INT64",
     "alarm": "BOOL",
     "seen_updated_at": "TIMESTAMP",
+    "data_status": "STRING",  # issue 26: what the check read of the cost source and the key's expiry
+    "data_through": "DATE",
+    "data_newest_at": "TIMESTAMP",
+    "last_success_at": "TIMESTAMP",
+    "expiry": "STRING",
+    "expires_at": "TIMESTAMP",
+    "last_used_at": "TIMESTAMP",
 }
 assert tuple(RESULT_TYPES) == STAGED_COLUMNS  # noqa: S101 - the struct and the table agree, checked at import
 

@@ -66,7 +66,11 @@ MERGE `{{t}}.org_integrations` AS c
   WHEN MATCHED THEN UPDATE SET validation_status = s.status_after, validation_error_code = s.error_code,
     validation_error_message = IF(s.error_code IS NULL, NULL, s.message),
     last_validated_at = COALESCE(s.validated_at, c.last_validated_at), updated_at = s.checked_at,
-    updated_by = s.actor;
+    updated_by = s.actor, data_status = COALESCE(s.data_status, c.data_status),
+    data_through = COALESCE(s.data_through, c.data_through), data_newest_at = COALESCE(s.data_newest_at,
+    c.data_newest_at), last_success_at = COALESCE(s.last_success_at, c.last_success_at),
+    expiry = COALESCE(s.expiry, c.expiry), expires_at = IF(s.expiry IS NULL, c.expires_at, s.expires_at),
+    last_used_at = IF(s.expiry IS NULL, c.last_used_at, s.last_used_at);
 INSERT INTO `{{t}}.org_integration_events` ({EVENT_COLUMNS})
   SELECT r.event_id, r.checked_at, r.org_slug, r.provider, r.credential_id, @action, r.status_before,
   IF(r.alarm OR {_APPLIED}, r.status_after, r.status_before), r.outcome, r.error_code,

@@ -22,7 +22,8 @@ KEY_VERSION_COLUMNS = "key_ref, key_check, created_at, retired_at"
 
 RESULT_COLUMNS = (  # store/staging.py STAGED_COLUMNS: what re-validation tasks stage for finalize
     "run_id, task_index, credential_id, org_slug, provider, status_before, status_after, outcome, error_code, "
-    "message, validated_at, checked_at, event_id, actor, duration_ms, alarm, seen_updated_at"
+    "message, validated_at, checked_at, event_id, actor, duration_ms, alarm, seen_updated_at, data_status, "
+    "data_through, data_newest_at, last_success_at, expiry, expires_at, last_used_at"
 )
 
 TASK_COLUMNS = "run_id, task_index, task_count, done_at"  # a re-validation task's done mark (finalize waits for all)
@@ -73,7 +74,9 @@ CREATE_RESULTS = """CREATE TABLE IF NOT EXISTS `{t}.revalidation_results` (
   run_id STRING NOT NULL, task_index INT64 NOT NULL, credential_id STRING NOT NULL, org_slug STRING NOT NULL,
   provider STRING NOT NULL, status_before STRING NOT NULL, status_after STRING NOT NULL, outcome STRING NOT NULL,
   error_code STRING, message STRING, validated_at TIMESTAMP, checked_at TIMESTAMP NOT NULL, event_id STRING NOT NULL,
-  actor STRING NOT NULL, duration_ms INT64, alarm BOOL NOT NULL, seen_updated_at TIMESTAMP)
+  actor STRING NOT NULL, duration_ms INT64, alarm BOOL NOT NULL, seen_updated_at TIMESTAMP, data_status STRING,
+  data_through DATE, data_newest_at TIMESTAMP, last_success_at TIMESTAMP, expiry STRING, expires_at TIMESTAMP,
+  last_used_at TIMESTAMP)
 PARTITION BY DATE(checked_at) CLUSTER BY run_id, task_index
 OPTIONS (partition_expiration_days = 30)"""
 CREATE_TASKS = """CREATE TABLE IF NOT EXISTS `{t}.revalidation_tasks` (
@@ -107,7 +110,21 @@ ADD_COLUMNS = {  # init() adds these to old tables
         "last_used_at": ADD_LAST_USED_AT,
     },
     "org_integration_events": {"run_id": ADD_RUN_ID},
-    "revalidation_results": {"seen_updated_at": ADD_SEEN_UPDATED_AT},
+    "revalidation_results": {
+        "seen_updated_at": ADD_SEEN_UPDATED_AT,
+        **{  # staging tables from before task runs carried freshness and expiry (issue 26)
+            column: f"ALTER TABLE `{{t}}.revalidation_results` ADD COLUMN IF NOT EXISTS {column} {kind}"
+            for column, kind in (
+                ("data_status", "STRING"),
+                ("data_through", "DATE"),
+                ("data_newest_at", "TIMESTAMP"),
+                ("last_success_at", "TIMESTAMP"),
+                ("expiry", "STRING"),
+                ("expires_at", "TIMESTAMP"),
+                ("last_used_at", "TIMESTAMP"),
+            )
+        },
+    },
 }
 MIGRATIONS = {  # what an existing dataset needs (README: "Running on Google Cloud")
     "org_integration_events": "The events' time column is now event_at (AT is reserved in BigQuery). Copy the "
