@@ -18,6 +18,7 @@ from integrations.freshness import judge
 from integrations.providers.api_keys import AnthropicValidator
 from integrations.providers.gcp_keyless import KeylessSettings, principal_id
 from integrations.providers.gcp_service_account import GcpValidator
+from integrations.usecases import checks
 from pydantic import SecretStr
 
 from tests.conftest import ORG
@@ -237,7 +238,7 @@ def test_sandbox_key_file_expiry_and_freshness(svc: IntegrationService, email: s
     shown = svc.get_one(ORG, "gcp")
     assert shown.expiry is not None and shown.expiry.startswith(label)
     for _night in range(2):
-        svc.revalidate_record(svc.store.get_active(ORG, Provider.GCP), actor="nightly")
+        checks.revalidate_record(svc.deps, svc.store.get_active(ORG, Provider.GCP), actor="nightly")
     marks = [e for e in svc.store.events(ORG) if e.action == Action.EXPIRY]
     assert [("(7-day mark)" in e.message) for e in marks] == ([True] if label == "expires" else [])
 
@@ -246,7 +247,7 @@ def test_sandbox_key_file_expiry_and_freshness(svc: IntegrationService, email: s
 def test_sandbox_anthropic_admin_key_expiry(svc: IntegrationService, marker: str, label: str) -> None:
     svc.setup(ORG, "anthropic", admin_key("anthropic", marker))
     for _night in range(2):
-        svc.revalidate_record(svc.store.get_active(ORG, Provider.ANTHROPIC), actor="nightly")
+        checks.revalidate_record(svc.deps, svc.store.get_active(ORG, Provider.ANTHROPIC), actor="nightly")
     shown = svc.get_one(ORG, "anthropic")
     assert shown.expiry is not None and shown.expiry.startswith(label)
     marks = [e for e in svc.store.events(ORG) if e.action == Action.EXPIRY]
