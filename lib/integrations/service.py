@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -60,7 +61,7 @@ class IntegrationService(Parts):
         store: IntegrationStore | None = None,
         cipher: Cipher | None = None,
         cache: StatusCache | None = None,
-        validators: dict[Provider, Validator] | None = None,
+        validators: Mapping[Provider, Validator] | None = None,
         *,
         attempts_per_minute: int = 20,
         backends: dict[str, str] | None = None,
