@@ -509,6 +509,7 @@ export interface operations {
             header?: never;
             path: {
                 org_slug: string;
+                /** @description The provider, in any case: openai, anthropic, gcp. */
                 provider: string;
             };
             cookie?: never;
@@ -769,6 +770,7 @@ export interface operations {
             header?: never;
             path: {
                 org_slug: string;
+                /** @description The provider, in any case: openai, anthropic, gcp. */
                 provider: string;
             };
             cookie?: never;
@@ -846,6 +848,7 @@ export interface operations {
             header?: never;
             path: {
                 org_slug: string;
+                /** @description The provider, in any case: openai, anthropic, gcp. */
                 provider: string;
             };
             cookie?: never;
@@ -923,6 +926,7 @@ export interface operations {
             header?: never;
             path: {
                 org_slug: string;
+                /** @description The provider, in any case: openai, anthropic, gcp. */
                 provider: string;
             };
             cookie?: never;
