@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import SecretStr
 
 from .crypto.base import Cipher
@@ -49,6 +48,11 @@ from .usecases.checks import Assessment
 from .usecases.credentials import StepCallback
 from .usecases.maintenance import Progress, ReconcileReport, RewrapReport
 from .usecases.revalidation import RevalidateReport, RunPlan, Target
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from .lazy_modules import pandas as pd  # imported when a frame is first built
 
 __all__ = ["Assessment", "IntegrationService"]
 

@@ -5,8 +5,8 @@ The diagnosis itself is a use case: `IntegrationService.diagnose` (usecases/diag
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from pydantic import BaseModel
 
 from . import provider_registry
@@ -14,6 +14,11 @@ from .domain import CredentialKind, Provider
 from .errors import CATALOG
 from .results import DiagnosticStep
 from .service import IntegrationService
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from .lazy_modules import pandas as pd  # imported when a frame is first built
 
 __all__ = [
     "MANUAL_TESTS",

@@ -8,9 +8,8 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
@@ -33,6 +32,11 @@ from .bigquery_params import UPDATE_TYPES, _credential, _event, _events, _param,
 from .bigquery_runs import BigQueryRuns
 from .bigquery_schema import BigQuerySchema
 from .staging import PAGE_ROWS, superseded_params
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from ..lazy_modules import pandas as pd  # imported when a frame is first built
 
 __all__ = ["BigQueryStore", "_events", "_param"]
 

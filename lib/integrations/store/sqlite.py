@@ -10,9 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
@@ -20,6 +18,11 @@ from ..files import private_file
 from .base import ACTIVE_COLUMNS, IntegrationStore, KeyVersion, ValidationUpdate, replacing, superseded
 from .sqlite_erase import BUSY_MS, SqliteErase
 from .sqlite_runs import SqliteRuns
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from ..lazy_modules import pandas as pd  # imported when a frame is first built
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS org_integrations (

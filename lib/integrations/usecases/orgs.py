@@ -5,7 +5,7 @@ record, the result carries a warning instead of failing."""
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .. import limits
 from ..deps import Deps
@@ -13,6 +13,11 @@ from ..domain import Provider, Status, check_slug
 from ..errors import Code, IntegrationError
 from ..status_cache.base import CACHED_COLUMNS
 from . import orgkeys
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from ..lazy_modules import pandas as pd  # imported when a frame is first built
 
 
 def register(deps: Deps, org_slug: str, name: str | None = None, actor: str = "system") -> str:
