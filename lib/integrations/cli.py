@@ -6,19 +6,32 @@ import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
-from rich.progress import Progress as RichProgress
-from rich.table import Table
 
-from . import cli_reads
+from . import cli_reads, provider_registry
 from .cli_keys import key_app, org_app
-from .cli_output import Actor, JsonOpt, _actor, _capabilities, _emit, _service, _warn, err, literal, out
+from .cli_output import (
+    PLAIN_HELP,
+    Actor,
+    JsonOpt,
+    ProviderArg,
+    _actor,
+    _capabilities,
+    _emit,
+    _service,
+    _warn,
+    err,
+    literal,
+    out,
+)
 from .cli_runs import revalidate_app
-from .domain import DataStatus
 from .errors import IntegrationError
-from .results import Keyless
+
+if TYPE_CHECKING:  # the models (pydantic) load only when a command runs
+    from .domain import DataStatus
+    from .results import Keyless
 
 __all__ = ["app", "err", "literal", "main", "out"]
 
@@ -26,6 +39,7 @@ app = typer.Typer(
     help="Validate, encrypt, store and watch organizations' provider credentials.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    **PLAIN_HELP,
 )
 app.add_typer(org_app, name="org")
 app.add_typer(key_app, name="key")
@@ -51,6 +65,8 @@ def demo(
 ) -> None:
     """Load the demo orgs (sandbox only; idempotent). Their org API keys go to a 0600 file in the data dir.
     `--orgs N` adds N more orgs for trying the console at scale (about a minute for 10,000)."""
+    from rich.progress import Progress as RichProgress
+
     from .demo import save_keys, seed, seed_fleet
 
     if orgs is not None:
@@ -88,7 +104,7 @@ def _read_credential(credential_file: Path | None, credential_stdin: bool) -> st
 @app.command()
 def setup(
     org: str,
-    provider: str,
+    provider: ProviderArg,
     credential_file: Annotated[Path | None, typer.Option(help="File holding the credential.")] = None,
     credential_stdin: Annotated[bool, typer.Option(help="Read the credential from stdin.")] = False,
     name: Annotated[str | None, typer.Option(help="Credential name.")] = None,
@@ -161,6 +177,8 @@ def _keyless_input(
         raise typer.BadParameter("keyless setup always checks access (a PENDING result is stored with what to do)")
     if provider.strip().lower() != "gcp":
         raise typer.BadParameter("--export-table is for gcp (keyless GCP)")
+    from .results import Keyless
+
     return Keyless(export_table, customer_sa)
 
 
@@ -195,6 +213,8 @@ def status(org: str, as_json: JsonOpt = False) -> None:
         data = svc.get_all(org)
 
         def table() -> None:
+            from rich.table import Table
+
             configured = ", ".join(p.value for p in data.providers_configured) or "none"
             t = Table(title=f"{literal(org)}: configured {configured}; all valid: {data.all_valid}")
             for col in ("provider", "status", "kind", "name", "hint", "last validated", "error"):
@@ -221,7 +241,7 @@ def status(org: str, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def validate(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = False) -> None:
+def validate(org: str, provider: ProviderArg, actor: Actor = None, as_json: JsonOpt = False) -> None:
     """Re-check the stored credential live. Exit 1 unless it is valid."""
     with _service(as_json) as svc:
         result = svc.validate(org, provider, actor=_actor(actor))
@@ -239,12 +259,19 @@ def validate(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = Fa
 
 
 @app.command()
-def delete(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = False) -> None:
+def delete(org: str, provider: ProviderArg, actor: Actor = None, as_json: JsonOpt = False) -> None:
     """Deactivate the credential and erase its ciphertext (history is kept)."""
     with _service(as_json) as svc:
         result = svc.delete(org, provider, actor=_actor(actor))
         _emit(as_json, result.model_dump(mode="json"), literal(result.message))
         _warn([] if as_json else result.warnings)
+
+
+@app.command("providers")
+def providers(as_json: JsonOpt = False) -> None:
+    """The providers this deployment offers (the provider registry): the names the other commands take."""
+    rows = [{"provider": s.name, "label": s.label} for s in provider_registry.specs()]
+    _emit(as_json, rows, "\n".join(f"{r['provider'].lower():<12} {r['label']}" for r in rows))
 
 
 app.add_typer(revalidate_app, name="revalidate")
@@ -275,6 +302,8 @@ def reconcile(
 @app.command()
 def rewrap(actor: Actor = None, as_json: JsonOpt = False) -> None:
     """Re-encrypt active ciphertexts under the current key version."""
+    from rich.progress import Progress as RichProgress
+
     with _service(as_json) as svc, RichProgress(console=err, disable=as_json) as bar:
         task = bar.add_task("rewrapping", total=None)
         report = svc.rewrap(actor=_actor(actor), progress=lambda d, t: bar.update(task, completed=d, total=t))

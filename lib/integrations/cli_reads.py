@@ -3,14 +3,19 @@ troubleshooting checks in order, each with its code and fix). Neither changes an
 
 from __future__ import annotations
 
-import typer
-from rich.table import Table
+from typing import TYPE_CHECKING
 
-from .cli_output import JsonOpt, _emit, _service, _warn, literal, out
-from .results import Integration
+import typer
+
+from .cli_output import JsonOpt, ProviderArg, _emit, _service, _warn, literal, out
+
+if TYPE_CHECKING:
+    from .results import Integration
 
 
 def _integration_table(org: str, one: Integration) -> None:
+    from rich.table import Table
+
     t = Table(title=f"{literal(org)} · {one.provider.label}", show_header=False)
     t.add_column("field", style="dim")
     t.add_column("value")
@@ -31,20 +36,22 @@ def _integration_table(org: str, one: Integration) -> None:
     out.print(t)
 
 
-def get_one(org: str, provider: str, as_json: JsonOpt = False) -> None:
+def get_one(org: str, provider: ProviderArg, as_json: JsonOpt = False) -> None:
     """Show one provider's integration of an org: status, kind, name, hint, last check, error and fix."""
     with _service(as_json) as svc:
         one = svc.get_one(org, provider)
         _emit(as_json, one.model_dump(mode="json"), lambda: _integration_table(org, one))
 
 
-def diagnose(org: str, provider: str, as_json: JsonOpt = False) -> None:
+def diagnose(org: str, provider: ProviderArg, as_json: JsonOpt = False) -> None:
     """Run the troubleshooting checks in order (they stop at the first failure); each with its code and fix.
     Changes nothing. Exit 1 when a check failed."""
     with _service(as_json) as svc:
         steps = svc.diagnose(org, provider)
 
         def table() -> None:
+            from rich.table import Table
+
             t = Table(title=f"Diagnose {literal(org)} · {literal(provider.upper())}")
             for col in ("", "check", "detail"):
                 t.add_column(col)
