@@ -17,7 +17,7 @@ HEAVY = ("pandas", "numpy", "openai", "anthropic", "google.cloud.bigquery", "goo
 # what `--help` does not need either: the models, Rich's console and help panels, the HTTP and retry libraries
 PARSING = (*HEAVY, "pydantic", "rich.console", "typer.rich_utils", "httpx", "tenacity", "pyrate_limiter", "google.auth")
 # a read on the local backends: no SDK, no frame, no HTTP client, no Google library, no retry library
-STATUS = (*HEAVY, "google.auth", "google.api_core", "httpx", "urllib3")
+STATUS = (*HEAVY, "google.auth", "google.api_core", "httpx", "urllib3", "tenacity", "pyrate_limiter")
 
 
 def _loaded_after(code: str, names: tuple[str, ...] = HEAVY, env: dict[str, str] | None = None) -> list[str]:
