@@ -7,9 +7,9 @@ a bulk run goes on in the background (its progress is in every page's sidebar) a
 import altair as alt
 import pandas as pd
 import streamlit as st
-from integrations import IntegrationError
+from integrations import IntegrationError, Provider
 from integrations.changes import LOOKBACK
-from integrations.views import AGE_BUCKETS, attention_queue, status_mix, validation_ages
+from integrations.views import AGE_BUCKETS, ATTENTION, attention_queue, status_mix, validation_ages
 
 from pages import _ui
 
@@ -110,10 +110,8 @@ if job is not None and not job.running:
 with st.container(border=True):
     f0, f1, f2, f3, f4 = st.columns([2, 2, 2, 1, 1])
     org_text = f0.text_input("Org", key="filter_org", placeholder="part of a slug")
-    providers = f1.multiselect("Provider", ["OPENAI", "ANTHROPIC", "GCP"], key="filter_provider")
-    reasons = f2.multiselect(
-        "Needs", ["INVALID", "Drift", "PENDING", "Stale", "OK"], key="filter_attention", help="Why a row is listed"
-    )
+    providers = f1.multiselect("Provider", [p.value for p in Provider], key="filter_provider")
+    reasons = f2.multiselect("Needs", ATTENTION, key="filter_attention", help="Why a row is listed")
     stale_days = f3.number_input("Stale after (days)", min_value=1, value=30, key="filter_stale")
     show_unconfigured = f4.toggle("Show not configured", key="filter_unconfigured")
 

@@ -22,18 +22,22 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, Field
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
-from tenacity.wait import wait_exponential
 
-from . import deadline_http
 from .domain import Action, Event, Outcome, Provider, Status, StoredCredential, make_event, utcnow
 from .errors import CATALOG, IntegrationError
 from .settings import Settings
 
 if TYPE_CHECKING:  # the store port pulls pandas: not for a process that only posts an alert or parses a command
+    import httpx
+    from tenacity import RetryCallState
+
+    from . import deadline_http
     from .store.base import IntegrationStore
+else:  # a delivery's HTTP client and retries load when an alert is sent, not with the models (the CLI starts at once)
+    from .lazy_modules import LazyModule
+
+    httpx, deadline_http = LazyModule("httpx"), LazyModule("integrations.deadline_http")
 
 log = logging.getLogger("integrations")
 ATTEMPTS = 4  # one post and up to three retries
@@ -173,6 +177,8 @@ class _Refused(Exception):
 
 
 def _wait(backoff_s: float, deadline: float) -> Any:
+    from tenacity.wait import wait_exponential
+
     exponential = wait_exponential(multiplier=backoff_s, max=MAX_WAIT_S)
 
     def wait(state: RetryCallState) -> float:
@@ -250,6 +256,8 @@ def notify(
         if response.status_code == 429 or response.status_code >= 500:
             raise _Refused(response.status_code, response.headers.get("retry-after"))
         return response
+
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
 
     deadline = time.monotonic() + budget_s + timeout_s
     retrying = Retrying(

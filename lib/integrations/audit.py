@@ -8,13 +8,16 @@ returns or displays a plaintext credential.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from . import changes, freshness
 from .domain import CredentialKind, DataStatus, Outcome, Provider, Status
 from .service import IntegrationService
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from .lazy_modules import pandas as pd  # imported when a frame is first built
 
 _ROW_COLUMNS = [
     "org_slug",

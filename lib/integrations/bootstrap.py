@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import keyversions
+from . import keyversions, provider_registry
 from .crypto.base import Cipher
 from .deps import Deps
 from .domain import Provider
 from .errors import IntegrationError
-from .providers.api_keys import AnthropicValidator, OpenAIValidator
-from .providers.base import Validator
-from .providers.gcp_keyless import KeylessSettings
-from .providers.gcp_service_account import GcpValidator
-from .providers.sandbox import SandboxRules, anthropic_handler, openai_handler, sdk_client_factory
-from .providers.sandbox_google import sandbox_pool_factory
 from .service import IntegrationService
 from .settings import Settings
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
+
+if TYPE_CHECKING:
+    from .providers.base import Validator
+    from .providers.sandbox import SandboxRules
 
 log = logging.getLogger("integrations")
 
@@ -118,64 +117,52 @@ def build_cache(settings: Settings) -> StatusCache:
     )
 
 
-SANDBOX_PROJECT, SANDBOX_CUSTOMER_ID = "integrations-platform", "C00sandbx"
+class Validators(MutableMapping[Provider, "Validator"]):
+    """One validator per registered provider, each built (its SDK imported) when it is first asked for: a command
+    that checks nothing imports no provider SDK. `sandbox`: wired to the sandbox transport, else the real endpoints."""
+
+    def __init__(self, settings: Settings, sandbox: bool) -> None:
+        self._settings, self._sandbox = settings, sandbox
+        self._rules: SandboxRules | None = None
+        self._built: dict[Provider, Validator] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, provider: Provider) -> Validator:
+        if provider not in Provider.__members__:
+            raise KeyError(provider)
+        provider = Provider(provider)
+        if provider not in self._built:
+            with self._lock:
+                if provider not in self._built:
+                    self._built[provider] = provider_registry.spec(provider).validator(
+                        self._settings, self._sandbox_rules()
+                    )
+        return self._built[provider]
+
+    def __setitem__(self, provider: Provider, validator: Validator) -> None:
+        """Swap one in (a test wrapping a validator)."""
+        self._built[Provider.parse(provider)] = validator
+
+    def __delitem__(self, provider: Provider) -> None:
+        raise TypeError("every registered provider has a validator")
+
+    def _sandbox_rules(self) -> SandboxRules | None:
+        if self._sandbox and self._rules is None:
+            from .providers.sandbox import SandboxRules
+
+            self._rules = SandboxRules(self._settings.outage_providers, self._settings.sandbox_latency_ms)
+        return self._rules
+
+    def __iter__(self) -> Iterator[Provider]:
+        return iter(Provider)
+
+    def __len__(self) -> int:
+        return len(Provider)
 
 
-def keyless_settings(settings: Settings, sandbox: bool) -> KeylessSettings | None:
-    """Keyless GCP's settings; None (keyless checks answer GCP_PLATFORM_ACCESS_FAILED) without a project."""
-    project = settings.gcp_principals_project or settings.gcp_project or (SANDBOX_PROJECT if sandbox else None)
-    if project is None:
-        return None
-    return KeylessSettings(
-        project=project,
-        iamcredentials_url=settings.iamcredentials_api_url,
-        iam_url=settings.iam_api_url,
-        customer_id=settings.gcp_customer_id or (SANDBOX_CUSTOMER_ID if sandbox else ""),
-        organization_id=settings.gcp_organization_id,
-        locations=tuple(x.strip().upper() for x in settings.gcp_export_locations.split(",") if x.strip()),
-        create_principals=settings.gcp_create_principals and not sandbox,
-    )
-
-
-def _sandbox_adc() -> Any:
-    from google.oauth2.credentials import Credentials
-
-    return Credentials(token="ya29.sandbox.runtime")  # noqa: S106 - the sandbox's stand-in for ADC
-
-
-def build_validators(settings: Settings) -> dict[Provider, Validator]:
-    """One validator per provider, wired to the sandbox transport or to the real endpoints."""
-    timeout = settings.provider_timeout_s
-    if settings.backend("validation") == "live":
-        return {
-            Provider.OPENAI: OpenAIValidator(settings.openai_base_url, timeout),
-            Provider.ANTHROPIC: AnthropicValidator(settings.anthropic_base_url, timeout),
-            Provider.GCP: GcpValidator(
-                settings.google_token_uri,
-                settings.bigquery_api_url,
-                timeout,
-                resource_manager_url=settings.resource_manager_api_url,
-                keyless=keyless_settings(settings, sandbox=False),
-                iam_url=settings.iam_api_url,
-            ),
-        }
-    rules = SandboxRules(settings.outage_providers, settings.sandbox_latency_ms)
-    return {
-        Provider.OPENAI: OpenAIValidator(settings.openai_base_url, timeout, sdk_client_factory(openai_handler(rules))),
-        Provider.ANTHROPIC: AnthropicValidator(
-            settings.anthropic_base_url, timeout, sdk_client_factory(anthropic_handler(rules))
-        ),
-        Provider.GCP: GcpValidator(
-            settings.google_token_uri,
-            settings.bigquery_api_url,
-            timeout,
-            sandbox_pool_factory(rules),
-            resource_manager_url=settings.resource_manager_api_url,
-            keyless=keyless_settings(settings, sandbox=True),
-            adc=_sandbox_adc,
-            iam_url=settings.iam_api_url,
-        ),
-    }
+def build_validators(settings: Settings) -> Validators:
+    """One validator per registered provider (each built when first used), sandboxed or live."""
+    return Validators(settings, sandbox=settings.backend("validation") != "live")
 
 
 def connect(

@@ -9,11 +9,15 @@ as one run (as does a history written before events had run ids).
 from __future__ import annotations
 
 from datetime import timedelta
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .domain import Action, StoredCredential
 from .errors import CATALOG
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from .lazy_modules import pandas as pd  # imported when a frame is first built
 
 RUN_GAP = timedelta(minutes=5)  # longer than a provider timeout or a 429 back-off (60 s at most)
 LOOKBACK = timedelta(days=8)  # the console looks for the last run this far back: a nightly job silent longer is news

@@ -14,15 +14,17 @@ import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from itertools import islice
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel, ConfigDict, Field
-from pyrate_limiter import Limiter, Rate
-from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
 
 from .domain import Provider, StoredCredential
 from .taskspec import share
 from .usecases.checks import Assessment
+
+if TYPE_CHECKING:  # pyrate-limiter and tenacity load with a pool (a bulk run), not with the service
+    from pyrate_limiter import Rate
+    from tenacity import RetryCallState
 
 Progress = Callable[[int, int], None]
 Check = Callable[[StoredCredential], Assessment]
@@ -62,6 +64,8 @@ class PoolLimits(BaseModel):
 
 def _rate(per_s: float) -> Rate:
     """`per_s` checks per second as a sliding window: bursts of up to int(per_s) (at least one) per window."""
+    from pyrate_limiter import Rate
+
     burst = max(1, int(per_s))
     return Rate(burst, max(1, round(burst * 1000 / per_s)))
 
@@ -78,6 +82,9 @@ class ProviderPool:
     """One provider's limits during a run: its threads, its rate limiter and its pause."""
 
     def __init__(self, provider: Provider, limits: PoolLimits) -> None:
+        from pyrate_limiter import Limiter
+        from tenacity import Retrying, retry_if_result, stop_after_attempt
+
         rate = limits.rates.get(provider)
         self.limiter = Limiter(_rate(rate)) if rate else None
         self.threads = ThreadPoolExecutor(self.size(provider, limits), f"check-{provider.value}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from .crypto.base import Cipher
@@ -22,7 +23,7 @@ class Deps:
     store: IntegrationStore
     cache: StatusCache
     vault: Vault
-    validators: dict[Provider, Validator]
+    validators: Mapping[Provider, Validator]
     limiter: AttemptLimiter
     locks: PairLocks = field(default_factory=PairLocks)
     settings: Settings | None = None  # what connect() built this from (None when adapters were handed in)
@@ -35,7 +36,7 @@ class Deps:
         store: IntegrationStore,
         cipher: Cipher,
         cache: StatusCache,
-        validators: dict[Provider, Validator],
+        validators: Mapping[Provider, Validator],
         *,
         attempts_per_minute: int = 20,
         backends: dict[str, str] | None = None,
@@ -89,11 +90,11 @@ class Parts:
         self.deps = replace(self.deps, vault=Vault(cipher, self.deps.validators))
 
     @property
-    def validators(self) -> dict[Provider, Validator]:
+    def validators(self) -> Mapping[Provider, Validator]:
         return self.deps.validators
 
     @validators.setter
-    def validators(self, validators: dict[Provider, Validator]) -> None:
+    def validators(self, validators: Mapping[Provider, Validator]) -> None:
         self.deps = replace(self.deps, validators=validators, vault=Vault(self.deps.cipher, validators))
 
     @property

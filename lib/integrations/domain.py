@@ -8,10 +8,11 @@ import uuid
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import provider_registry
 from .errors import IntegrationError
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -19,15 +20,13 @@ MAX_CREDENTIAL_BYTES = 16 * 1024
 MAX_METADATA_BYTES = 4 * 1024
 
 
-class Provider(StrEnum):
-    OPENAI = "OPENAI"
-    ANTHROPIC = "ANTHROPIC"
-    GCP = "GCP"
+class _Provider(StrEnum):
+    """A registered provider (provider_registry.py): its members are the registered specs' names."""
 
     @property
     def label(self) -> str:
         """Human name: OpenAI, Anthropic, Google Cloud."""
-        return {"OPENAI": "OpenAI", "ANTHROPIC": "Anthropic", "GCP": "Google Cloud"}[self.value]
+        return provider_registry.spec(self.value).label
 
     @property
     def column(self) -> str:
@@ -35,14 +34,30 @@ class Provider(StrEnum):
         return self.value.lower()
 
     @classmethod
-    def parse(cls, value: Provider | str) -> Provider:
+    def parse(cls, value: Any) -> Any:
         """Accept the enum or any-case string; anything else is UNSUPPORTED_PROVIDER."""
-        if isinstance(value, Provider):
+        if isinstance(value, cls):
             return value
         if isinstance(value, str) and value.strip().upper() in cls.__members__:
             return cls[value.strip().upper()]
         shown = value[:40] if isinstance(value, str) else type(value).__name__
-        raise IntegrationError("UNSUPPORTED_PROVIDER", f"Unsupported provider {shown!r}: use openai, anthropic or gcp.")
+        known = [m.lower() for m in cls.__members__]
+        choices = ", ".join(known[:-1]) + f" or {known[-1]}" if len(known) > 1 else "".join(known)
+        raise IntegrationError("UNSUPPORTED_PROVIDER", f"Unsupported provider {shown!r}: use {choices}.")
+
+
+if TYPE_CHECKING:  # the built-in members, for the type checker; at run time the members are the registry's
+
+    class Provider(_Provider):
+        OPENAI = "OPENAI"
+        ANTHROPIC = "ANTHROPIC"
+        GCP = "GCP"
+
+        @classmethod
+        def parse(cls, value: Provider | str) -> Provider: ...
+
+else:
+    Provider = _Provider("Provider", [(n, n) for n in provider_registry.names()], module=__name__, qualname="Provider")
 
 
 class Status(StrEnum):

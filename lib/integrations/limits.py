@@ -8,12 +8,13 @@ import math
 import threading
 import time
 import unicodedata
-from typing import Any, Protocol, cast
-
-from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .domain import MAX_METADATA_BYTES
 from .errors import IntegrationError
+
+if TYPE_CHECKING:
+    from pyrate_limiter import InMemoryBucket
 
 MAX_NAME_CHARS = 200
 WINDOW_S = 60.0  # the attempt limiter's window
@@ -134,6 +135,8 @@ class AttemptLimiter:
         self._hit_here(org_slug)
 
     def _hit_here(self, org_slug: str) -> None:
+        from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem  # only when counting in this process
+
         now = time.monotonic_ns() // 1_000_000
         with self._lock:
             key = (org_slug, self.per_minute)

@@ -6,13 +6,17 @@ they are merged column-wise, so 10,000 orgs cost a few pandas operations rather 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .domain import DataStatus, Provider, Status
 from .freshness import LAGS
 from .status_cache.base import CACHED_COLUMNS, orgs_frame
 from .store.base import ACTIVE_COLUMNS, records_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from .lazy_modules import pandas as pd  # imported when a frame is first built
 
 __all__ = ["ACTIVE_COLUMNS", "CACHED_COLUMNS", "COLUMNS", "orgs_frame", "overview_frame", "records_frame"]
 

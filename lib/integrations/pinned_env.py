@@ -15,6 +15,8 @@ from typing import Any
 
 from .errors import IntegrationError
 
+# Cloud Run Jobs' own variables: which task of how many, in which execution (read by taskspec.py and the CLI)
+ENV_INDEX, ENV_COUNT, ENV_RUN = "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_COUNT", "CLOUD_RUN_EXECUTION"
 PIN_FILE = Path("/etc/integrations/pinned-env.json")  # not a setting: an env var could move it
 GUARDED_PREFIXES = ("INTEGRATIONS_", "SUPABASE_")
 # Not settings of ours, but each redirects where the job's requests (and their bearer tokens) go, or whom it trusts

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import SecretStr
 
 from .crypto.base import Cipher
@@ -47,6 +47,11 @@ from .usecases.credentials import StepCallback
 from .usecases.maintenance import Progress, ReconcileReport, RewrapReport
 from .usecases.revalidation import RevalidateReport, RunPlan, Target
 
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from .lazy_modules import pandas as pd  # imported when a frame is first built
+
 __all__ = ["Assessment", "IntegrationService"]
 
 
@@ -58,7 +63,7 @@ class IntegrationService(Parts):
         store: IntegrationStore | None = None,
         cipher: Cipher | None = None,
         cache: StatusCache | None = None,
-        validators: dict[Provider, Validator] | None = None,
+        validators: Mapping[Provider, Validator] | None = None,
         *,
         attempts_per_minute: int = 20,
         backends: dict[str, str] | None = None,

@@ -13,8 +13,8 @@ from . import fingerprint
 from .alerts import AlertDelivery
 from .domain import Provider
 from .errors import IntegrationError
+from .pinned_env import ENV_COUNT, ENV_INDEX, ENV_RUN
 
-ENV_INDEX, ENV_COUNT, ENV_RUN = "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_COUNT", "CLOUD_RUN_EXECUTION"
 MAX_TASKS = 10_000  # Cloud Run Jobs' own limit on tasks per execution
 # how long a run's tasks may run (INTEGRATIONS_RUN_TIMEOUT_S): a task's timeout (3,600 s) x its attempts (1 + 3
 # retries); finalize refuses a run younger than this whose tasks have not all said they are done

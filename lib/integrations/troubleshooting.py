@@ -5,14 +5,20 @@ The diagnosis itself is a use case: `IntegrationService.diagnose` (usecases/diag
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from pydantic import BaseModel
 
+from . import provider_registry
 from .domain import CredentialKind, Provider
 from .errors import CATALOG
 from .results import DiagnosticStep
 from .service import IntegrationService
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from .lazy_modules import pandas as pd  # imported when a frame is first built
 
 __all__ = [
     "MANUAL_TESTS",
@@ -317,11 +323,7 @@ def guide() -> str:
 
 
 # --- advice for the key at hand: the catalog's causes and fixes that apply to this provider and kind of key -------
-_PROVIDER_WORDS = {
-    Provider.OPENAI: ("openai",),
-    Provider.ANTHROPIC: ("anthropic", "claude"),
-    Provider.GCP: ("gcp", "google", "bigquery", "service account", "service-account"),
-}
+_PROVIDER_WORDS = {Provider(s.name): s.aliases or (s.column,) for s in provider_registry.specs()}
 _ADMIN_WORDS = ("admin key", "usage read", "api.usage.read", "cost")
 _INFERENCE_WORDS = ("restricted key", "models scope", "inference")
 _INCONCLUSIVE = {"RATE_LIMITED", "NETWORK_ERROR", "PROVIDER_UNAVAILABLE"}

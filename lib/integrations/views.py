@@ -5,10 +5,15 @@ and the notebooks show them as they are."""
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .domain import DataStatus, Status
 from .errors import CATALOG
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from .lazy_modules import pandas as pd  # imported when a frame is first built
 
 # what needs action first; a row takes the most urgent reason that applies
 ATTENTION = ["INVALID", "Drift", "PENDING", "Data late", "Stale", "OK", "Not configured"]

@@ -512,6 +512,7 @@ export interface operations {
             header?: never;
             path: {
                 org_slug: string;
+                /** @description The provider, in any case: openai, anthropic, gcp. */
                 provider: string;
             };
             cookie?: never;
@@ -772,6 +773,7 @@ export interface operations {
             header?: never;
             path: {
                 org_slug: string;
+                /** @description The provider, in any case: openai, anthropic, gcp. */
                 provider: string;
             };
             cookie?: never;
@@ -849,6 +851,7 @@ export interface operations {
             header?: never;
             path: {
                 org_slug: string;
+                /** @description The provider, in any case: openai, anthropic, gcp. */
                 provider: string;
             };
             cookie?: never;
@@ -926,6 +929,7 @@ export interface operations {
             header?: never;
             path: {
                 org_slug: string;
+                /** @description The provider, in any case: openai, anthropic, gcp. */
                 provider: string;
             };
             cookie?: never;

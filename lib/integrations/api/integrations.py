@@ -12,6 +12,7 @@ from .dependencies import Key, Svc, actor
 from .models import (
     DeleteResponse,
     OrgIntegrationsResponse,
+    ProviderPath,
     SetupRequest,
     SetupResponse,
     ValidateResponse,
@@ -30,7 +31,7 @@ router = APIRouter()
     responses=errors(400, 401, 403, 404, 413, 422, 429, 500, 503),
     summary="Validate, encrypt and store a credential (rotates an existing one)",
 )
-def setup(org_slug: str, provider: str, body: SetupRequest, svc: Svc, key: Key) -> dict[str, Any]:
+def setup(org_slug: str, provider: ProviderPath, body: SetupRequest, svc: Svc, key: Key) -> dict[str, Any]:
     keyless = None
     if body.keyless is not None:
         keyless = Keyless(body.keyless.export_table, body.keyless.customer_service_account)
@@ -77,7 +78,7 @@ def get_all(org_slug: str, svc: Svc, key: Key) -> dict[str, Any]:
     responses=errors(401, 403, 404, 422, 500, 503),
     summary="One provider's integration",
 )
-def get_one(org_slug: str, provider: str, svc: Svc, key: Key) -> dict[str, Any]:
+def get_one(org_slug: str, provider: ProviderPath, svc: Svc, key: Key) -> dict[str, Any]:
     return svc.get_one(org_slug, provider).model_dump(mode="json")
 
 
@@ -88,7 +89,7 @@ def get_one(org_slug: str, provider: str, svc: Svc, key: Key) -> dict[str, Any]:
     responses=errors(401, 403, 404, 409, 413, 422, 429, 500, 503),
     summary="Re-check the stored credential with the provider",
 )
-def validate(org_slug: str, provider: str, svc: Svc, key: Key, response: Response) -> dict[str, Any]:
+def validate(org_slug: str, provider: ProviderPath, svc: Svc, key: Key, response: Response) -> dict[str, Any]:
     result = svc.validate(org_slug, provider, actor=actor(key))
     wait = retry_after(result.rate_limit)  # a provider's 429: the check was inconclusive, retry when it said
     if wait:
@@ -103,5 +104,5 @@ def validate(org_slug: str, provider: str, svc: Svc, key: Key, response: Respons
     responses=errors(401, 403, 404, 422, 500, 503),
     summary="Deactivate the credential and erase its ciphertext",
 )
-def delete(org_slug: str, provider: str, svc: Svc, key: Key) -> dict[str, Any]:
+def delete(org_slug: str, provider: ProviderPath, svc: Svc, key: Key) -> dict[str, Any]:
     return svc.delete(org_slug, provider, actor=actor(key)).model_dump(mode="json")

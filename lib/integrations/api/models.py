@@ -5,15 +5,24 @@ each answer against these models, so the schema and the wire cannot drift apart.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, model_validator
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, create_model, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from ..domain import Capability, CredentialKind, DataStatus, Provider, Status
 from ..results import ErrorInfo, KeylessInfo
 
 Configured = Literal[Status.VALID, Status.INVALID, Status.PENDING]
+# The {provider} path segment: any registered provider, in any case (an unknown one answers UNSUPPORTED_PROVIDER)
+ProviderPath = Annotated[
+    str,
+    Path(
+        description="The provider, in any case: " + ", ".join(p.lower() for p in Provider) + ".",
+        examples=[p.lower() for p in Provider],
+    ),
+]
 
 
 class KeylessSetup(BaseModel):
@@ -114,17 +123,24 @@ class NotConfiguredIntegration(BaseModel):
 IntegrationView = Annotated[ConfiguredIntegration | NotConfiguredIntegration, Field(discriminator="status")]
 
 
-class IntegrationsByProvider(BaseModel):
-    OPENAI: IntegrationView
-    ANTHROPIC: IntegrationView
-    GCP: IntegrationView
+if TYPE_CHECKING:
+
+    class IntegrationsByProvider(BaseModel):
+        OPENAI: IntegrationView
+        ANTHROPIC: IntegrationView
+        GCP: IntegrationView
+
+else:  # one field per registered provider, in the registry's order
+    IntegrationsByProvider = create_model(
+        "IntegrationsByProvider", __module__=__name__, **{p.value: (IntegrationView, ...) for p in Provider}
+    )
 
 
 class OrgIntegrationsResponse(BaseModel):
     org_slug: str
     integrations: IntegrationsByProvider
     all_valid: bool = Field(description="True only when every provider is VALID.")
-    providers_configured: list[Provider] = Field(description="In the order OPENAI, ANTHROPIC, GCP.")
+    providers_configured: list[Provider] = Field(description=f"In the order {', '.join(Provider)}.")
     warnings: list[str] = Field(
         description="Empty unless the status cache could not be read or disagrees with the recorded statuses."
     )

@@ -10,7 +10,7 @@ import typer
 
 from . import admin, credentials, reads
 from .keys import key_app, org_app
-from .output import err, literal, out
+from .output import PLAIN_HELP, err, literal, out
 from .runs import revalidate_app
 
 __all__ = ["app", "err", "literal", "main", "out"]
@@ -19,6 +19,7 @@ app = typer.Typer(
     help="Validate, encrypt, store and watch organizations' provider credentials.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    **PLAIN_HELP,
 )
 app.add_typer(org_app, name="org")
 app.add_typer(key_app, name="key")
@@ -29,6 +30,7 @@ app.command("keyless")(credentials.keyless_info)
 app.command()(reads.status)
 app.command()(credentials.validate)
 app.command()(credentials.delete)
+app.command("providers")(reads.providers)
 app.add_typer(revalidate_app, name="revalidate")
 app.command("get")(reads.get_one)
 app.command("diagnose")(reads.diagnose)

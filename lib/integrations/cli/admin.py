@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress as RichProgress
 
 from ..errors import IntegrationError
 from .output import Actor, JsonOpt, _actor, _emit, _service, _warn, err, literal, out
@@ -31,6 +30,8 @@ def demo(
 ) -> None:
     """Load the demo orgs (sandbox only; idempotent). Their org API keys go to a 0600 file in the data dir.
     `--orgs N` adds N more orgs for trying the console at scale (about a minute for 10,000)."""
+    from rich.progress import Progress as RichProgress
+
     from ..demo import save_keys, seed, seed_fleet
 
     if orgs is not None:
@@ -73,6 +74,8 @@ def reconcile(
 
 def rewrap(actor: Actor = None, as_json: JsonOpt = False) -> None:
     """Re-encrypt active ciphertexts under the current key version."""
+    from rich.progress import Progress as RichProgress
+
     with _service(as_json) as svc, RichProgress(console=err, disable=as_json) as bar:
         task = bar.add_task("rewrapping", total=None)
         report = svc.rewrap(actor=_actor(actor), progress=lambda d, t: bar.update(task, completed=d, total=t))

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 
-from ..results import Keyless
-from .output import Actor, JsonOpt, _actor, _capabilities, _emit, _service, _warn, literal, out
+from .output import Actor, JsonOpt, ProviderArg, _actor, _capabilities, _emit, _service, _warn, literal, out
+
+if TYPE_CHECKING:  # the models (pydantic) load only when a command runs
+    from ..results import Keyless
 
 
 def _read_credential(credential_file: Path | None, credential_stdin: bool) -> str:
@@ -29,7 +31,7 @@ def _read_credential(credential_file: Path | None, credential_stdin: bool) -> st
 
 def setup(
     org: str,
-    provider: str,
+    provider: ProviderArg,
     credential_file: Annotated[Path | None, typer.Option(help="File holding the credential.")] = None,
     credential_stdin: Annotated[bool, typer.Option(help="Read the credential from stdin.")] = False,
     name: Annotated[str | None, typer.Option(help="Credential name.")] = None,
@@ -102,6 +104,8 @@ def _keyless_input(
         raise typer.BadParameter("keyless setup always checks access (a PENDING result is stored with what to do)")
     if provider.strip().lower() != "gcp":
         raise typer.BadParameter("--export-table is for gcp (keyless GCP)")
+    from ..results import Keyless
+
     return Keyless(export_table, customer_sa)
 
 
@@ -120,7 +124,7 @@ def keyless_info(
             _emit(as_json, info.model_dump(mode="json"), "")
 
 
-def validate(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = False) -> None:
+def validate(org: str, provider: ProviderArg, actor: Actor = None, as_json: JsonOpt = False) -> None:
     """Re-check the stored credential live. Exit 1 unless it is valid."""
     with _service(as_json) as svc:
         result = svc.validate(org, provider, actor=_actor(actor))
@@ -137,7 +141,7 @@ def validate(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = Fa
             raise typer.Exit(1)
 
 
-def delete(org: str, provider: str, actor: Actor = None, as_json: JsonOpt = False) -> None:
+def delete(org: str, provider: ProviderArg, actor: Actor = None, as_json: JsonOpt = False) -> None:
     """Deactivate the credential and erase its ciphertext (history is kept)."""
     with _service(as_json) as svc:
         result = svc.delete(org, provider, actor=_actor(actor))

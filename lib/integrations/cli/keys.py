@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from .output import JsonOpt, _actor, _emit, _service, literal
+from .output import PLAIN_HELP, JsonOpt, _actor, _emit, _service, literal
 
-org_app = typer.Typer(help="Organizations and their API keys.", no_args_is_help=True)
-org_key_app = typer.Typer(help="Org API keys.", no_args_is_help=True)
-key_app = typer.Typer(help="The local encryption keyring.", no_args_is_help=True)
+org_app = typer.Typer(help="Organizations and their API keys.", no_args_is_help=True, **PLAIN_HELP)
+org_key_app = typer.Typer(help="Org API keys.", no_args_is_help=True, **PLAIN_HELP)
+key_app = typer.Typer(help="The local encryption keyring.", no_args_is_help=True, **PLAIN_HELP)
 org_app.add_typer(org_key_app, name="key")
 
 

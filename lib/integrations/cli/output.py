@@ -10,26 +10,58 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from ..domain import Capability
+from .. import provider_registry
 from ..errors import IntegrationError
 
 if TYPE_CHECKING:
+    from ..domain import Capability
     from ..service import IntegrationService
 
-out = Console(soft_wrap=True, emoji=False)  # keys and ids must stay on one line to be copied
-err = Console(stderr=True, soft_wrap=True, emoji=False)
+# Plain help text: typer's Rich help panels cost ~0.2 s of CPU at every `--help` (a CLI answers at once)
+PLAIN_HELP: dict[str, Any] = {"rich_markup_mode": None}
+
+
+class _LazyConsole:
+    """A Rich console made when first used: `--help` and a command's parsing never import rich.console."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options: dict[str, Any] = options
+        self._console: Any = None
+
+    def _made(self) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made(), name)
+
+    def __enter__(self) -> Any:  # a progress bar holds the console while it redraws
+        return self._made().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._made().__exit__(*exc)
+
+
+out: Any = _LazyConsole(soft_wrap=True, emoji=False)  # keys and ids must stay on one line to be copied
+err: Any = _LazyConsole(stderr=True, soft_wrap=True, emoji=False)
 # C0 and C1 control characters, shown as \x1b etc.: tenant text never moves the operator's cursor or makes links
 _CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 Actor = Annotated[str | None, typer.Option(help="Who is acting (default: the OS user).")]
+ProviderArg = Annotated[
+    str, typer.Argument(help="The provider, in any case: " + ", ".join(n.lower() for n in provider_registry.names()))
+]
 
 
 def literal(text: object) -> str:
     """Tenant-chosen text for the terminal: Rich markup escaped, control characters shown, never interpreted."""
+    from rich.markup import escape
+
     return escape(str(text).translate(_CONTROLS))
 
 

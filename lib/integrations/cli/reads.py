@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from ..domain import DataStatus
-from ..results import Integration
-from .output import JsonOpt, _emit, _service, _warn, literal, out
+from .. import provider_registry
+from .output import JsonOpt, ProviderArg, _emit, _service, _warn, literal, out
+
+if TYPE_CHECKING:
+    from ..domain import DataStatus
+    from ..results import Integration
 
 
 def _data(status: DataStatus, through: date | None, read_at: datetime | None) -> str:
@@ -27,6 +30,8 @@ def status(org: str, as_json: JsonOpt = False) -> None:
         data = svc.get_all(org)
 
         def table() -> None:
+            from rich.table import Table
+
             configured = ", ".join(p.value for p in data.providers_configured) or "none"
             t = Table(title=f"{literal(org)}: configured {configured}; all valid: {data.all_valid}")
             for col in ("provider", "status", "kind", "name", "hint", "last validated", "error"):
@@ -54,7 +59,15 @@ def status(org: str, as_json: JsonOpt = False) -> None:
         _warn([] if as_json else data.warnings)
 
 
+def providers(as_json: JsonOpt = False) -> None:
+    """The providers this deployment offers (the provider registry): the names the other commands take."""
+    rows = [{"provider": s.name, "label": s.label} for s in provider_registry.specs()]
+    _emit(as_json, rows, "\n".join(f"{r['provider'].lower():<12} {r['label']}" for r in rows))
+
+
 def _integration_table(org: str, one: Integration) -> None:
+    from rich.table import Table
+
     t = Table(title=f"{literal(org)} · {one.provider.label}", show_header=False)
     t.add_column("field", style="dim")
     t.add_column("value")
@@ -75,20 +88,22 @@ def _integration_table(org: str, one: Integration) -> None:
     out.print(t)
 
 
-def get_one(org: str, provider: str, as_json: JsonOpt = False) -> None:
+def get_one(org: str, provider: ProviderArg, as_json: JsonOpt = False) -> None:
     """Show one provider's integration of an org: status, kind, name, hint, last check, error and fix."""
     with _service(as_json) as svc:
         one = svc.get_one(org, provider)
         _emit(as_json, one.model_dump(mode="json"), lambda: _integration_table(org, one))
 
 
-def diagnose(org: str, provider: str, as_json: JsonOpt = False) -> None:
+def diagnose(org: str, provider: ProviderArg, as_json: JsonOpt = False) -> None:
     """Run the troubleshooting checks in order (they stop at the first failure); each with its code and fix.
     Changes nothing. Exit 1 when a check failed."""
     with _service(as_json) as svc:
         steps = svc.diagnose(org, provider)
 
         def table() -> None:
+            from rich.table import Table
+
             t = Table(title=f"Diagnose {literal(org)} · {literal(provider.upper())}")
             for col in ("", "check", "detail"):
                 t.add_column(col)

@@ -8,18 +8,16 @@ import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress as RichProgress
-from rich.table import Table
 
-from ..domain import Provider
 from ..errors import IntegrationError
-from ..taskspec import ENV_COUNT, ENV_INDEX, ENV_RUN, RunReport, task_spec
-from .output import Actor, JsonOpt, _actor, _emit, _error, _service, _warn, err, literal, out
+from ..pinned_env import ENV_COUNT, ENV_INDEX, ENV_RUN
+from .output import PLAIN_HELP, Actor, JsonOpt, _actor, _emit, _error, _service, _warn, err, literal, out
 
-if TYPE_CHECKING:  # the service (pandas, SDKs) loads only when a command runs
+if TYPE_CHECKING:  # the service (pandas, SDKs) and the models load only when a command runs
     from ..service import RevalidateReport
+    from ..taskspec import RunReport
 
-revalidate_app = typer.Typer(help="Re-check many stored credentials at once.")
+revalidate_app = typer.Typer(help="Re-check many stored credentials at once.", **PLAIN_HELP)
 TASK_VARS = (ENV_INDEX, ENV_COUNT, ENV_RUN)
 
 
@@ -60,6 +58,10 @@ def revalidate(
             _error(as_json, refused)
         _revalidate_task(task_index, task_count, run_id, concurrency, finalize, _actor(actor), as_json)
         return
+    from rich.progress import Progress as RichProgress
+
+    from .domain import Provider
+
     with _service(as_json) as svc, RichProgress(console=err, disable=as_json, auto_refresh=False) as bar:
         task, shown = bar.add_task("re-validating", total=None), [0.0]
 
@@ -88,6 +90,8 @@ def revalidate(
 
 def _print_report(report: RevalidateReport) -> None:
     """A bulk run's report as tables: the totals, then its status changes, worst first."""
+    from rich.table import Table
+
     title = f"run {literal(report.run_id)}: {report.total:,} checked in {report.duration_s:.1f}s"
     summary = Table(title=title, show_header=False)
     summary.add_column("", style="dim")
@@ -124,6 +128,8 @@ def _revalidate_task(
     actor: str,
     as_json: bool,
 ) -> None:
+    from .taskspec import task_spec
+
     with _service(as_json) as svc:
         spec = task_spec(index, count, run_id, os.environ)
         report = svc.revalidate_task(spec, concurrency, actor=actor)

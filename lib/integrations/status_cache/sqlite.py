@@ -10,13 +10,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..domain import CachedStatus, OrgRow, Provider, Status
 from ..errors import IntegrationError
 from ..files import private_file
 from .base import WIDE_COLUMNS, StatusCache, configured_column, long_status_frame, status_column
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from ..lazy_modules import pandas as pd  # imported when a frame is first built
 
 _STATUS_VALUES = ",".join(f"'{s.value}'" for s in Status)
 _DEFINITIONS = {

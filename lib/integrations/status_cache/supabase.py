@@ -7,10 +7,9 @@ read it and PATCH our columns on rows that exist; we never insert or upsert. Nee
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import pandas as pd
 from postgrest.exceptions import APIError
 from postgrest.types import CountMethod
 from pydantic import SecretStr
@@ -18,6 +17,11 @@ from pydantic import SecretStr
 from ..domain import CachedStatus, OrgRow, Provider, Status
 from ..errors import IntegrationError
 from .base import WIDE_COLUMNS, StatusCache, configured_column, long_status_frame, status_column
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from ..lazy_modules import pandas as pd  # imported when a frame is first built
 
 TABLE = "organizations"
 SYNC_FUNCTION = "integration_status_sync"  # created by migrations/supabase/002_integration_status_sync.sql

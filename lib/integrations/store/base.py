@@ -9,14 +9,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, NamedTuple
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..domain import Event, Expiry, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..freshness import Freshness
 from .staging import SUPERSEDED, RunRow, RunState, StagedResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from ..lazy_modules import pandas as pd  # imported when a frame is first built
 
 # the store's read model for the overview: one row per active credential
 ACTIVE_COLUMNS = [

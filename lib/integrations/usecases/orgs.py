@@ -17,8 +17,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .. import limits
 from ..deps import Deps
@@ -27,6 +26,11 @@ from ..errors import Code, IntegrationError
 from ..status_cache.base import CACHED_COLUMNS
 from ..store.base import IntegrationStore
 from .recording import record
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from ..lazy_modules import pandas as pd  # imported when a frame is first built
 
 
 def is_registered(deps: Deps, org_slug: str) -> bool:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .. import changes, freshness
 from ..deps import Deps
@@ -15,6 +14,11 @@ from ..providers.kinds import kind_of
 from ..results import ErrorInfo, Integration, OrgIntegrations
 from . import orgs
 from .orgs import require
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from ..lazy_modules import pandas as pd  # imported when a frame is first built
 
 HISTORY_DAYS, HISTORY_LIMIT = 90, 20  # the Setup page's history of one integration: its last 90 days, 20 rows
 

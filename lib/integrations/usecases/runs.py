@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
-
-from pyrate_limiter import Duration, Limiter, Rate
+from typing import TYPE_CHECKING
 
 from .. import alerts, changes
 from ..checkpool import PoolLimits, Progress, streamed
@@ -28,12 +27,17 @@ from ..taskspec import RUN_TIMEOUT_S, RunReport, TaskLimits, TaskReport, TaskSpe
 from .checks import Assessment, assess
 from .recording import sync_batch
 
+if TYPE_CHECKING:  # pyrate-limiter loads with a run, not with the service
+    from pyrate_limiter import Limiter
+
 Sync = Callable[[list[tuple[str, Provider, Status, datetime | None]], str], list[str]]
 SYNC_BATCH = 500  # statuses per status-cache write, as bulk runs write them
 
 
 def kms_limiter(per_minute: int) -> Limiter:
     """At most `per_minute` decrypts in any minute, spread out (a sixtieth per second) rather than in one burst."""
+    from pyrate_limiter import Duration, Limiter, Rate
+
     per_s = -(-per_minute // 60)  # rounded up: pyrate-limiter wants the shorter window no stricter than the longer
     if per_s >= per_minute:
         return Limiter(Rate(per_minute, Duration.MINUTE))

@@ -8,9 +8,8 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
@@ -39,6 +38,11 @@ from . import sql
 from .jobs import Aborted, job_error, timed_out
 from .params import UPDATE_TYPES, credential_of, event_of, events_param, scalar, structs, utc
 from .runs import BigQueryRuns
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from ...lazy_modules import pandas as pd  # imported when a frame is first built
 
 __all__ = ["BigQueryStore"]
 
