@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import streamlit as st
-from integrations import Capability, IntegrationError, IntegrationService, Provider, connect
+from integrations import Capability, DataStatus, IntegrationError, IntegrationService, Provider, connect
 from integrations.jobs import Job, JobRunner
 from integrations.troubleshooting import advice
 
@@ -324,10 +324,10 @@ def bulk_sidebar() -> None:
 
 
 DATA_BADGES = {
-    "FRESH": "🟢 FRESH",
-    "STALE": "🟠 STALE",
-    "STALLED": "🔴 STALLED",
-    "PENDING_FIRST_DATA": "🔵 PENDING FIRST DATA",
+    DataStatus.FRESH: "🟢 FRESH",
+    DataStatus.STALE: "🟠 STALE",
+    DataStatus.STALLED: "🔴 STALLED",
+    DataStatus.PENDING_FIRST_DATA: "🔵 PENDING FIRST DATA",
 }
 
 
@@ -347,7 +347,7 @@ def freshness_facts(current: Any) -> None:
     for col, (name, value) in zip(st.columns([1, 2, 1, 1, 1]), facts.items(), strict=True):
         col.caption(name)
         col.text(value)
-    if data in ("STALE", "STALLED"):
+    if current.data_status in (DataStatus.STALE, DataStatus.STALLED):
         code = f"DATA_{data}"
         entry = IntegrationError(code)
         st.warning(f"`{code}`: {plain(entry.message)}")  # the catalog says the credential is valid

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .bootstrap import connect
-    from .domain import Capability, CheckItem, CredentialKind, Provider, Status
+    from .domain import Capability, CheckItem, CredentialKind, DataStatus, Provider, Status
     from .errors import CATALOG, Code, IntegrationError
     from .results import DeleteResult, Integration, OrgIntegrations, SetupResult, ValidateResult
     from .service import IntegrationService
@@ -26,6 +26,7 @@ _WHERE = {
     "Capability": "domain",
     "CheckItem": "domain",
     "CredentialKind": "domain",
+    "DataStatus": "domain",
     "Provider": "domain",
     "Status": "domain",
     "CATALOG": "errors",
@@ -46,6 +47,7 @@ __all__ = [
     "CheckItem",
     "Code",
     "CredentialKind",
+    "DataStatus",
     "DeleteResult",
     "Integration",
     "IntegrationError",

@@ -60,7 +60,7 @@ def revalidate(
         return
     from rich.progress import Progress as RichProgress
 
-    from .domain import Provider
+    from ..domain import Provider
 
     with _service(as_json) as svc, RichProgress(console=err, disable=as_json, auto_refresh=False) as bar:
         task, shown = bar.add_task("re-validating", total=None), [0.0]
@@ -128,7 +128,7 @@ def _revalidate_task(
     actor: str,
     as_json: bool,
 ) -> None:
-    from .taskspec import task_spec
+    from ..taskspec import task_spec
 
     with _service(as_json) as svc:
         spec = task_spec(index, count, run_id, os.environ)
