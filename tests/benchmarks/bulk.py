@@ -51,7 +51,94 @@ def _cpu_ceiling(data_dir: Path, total: int) -> float:
     return total / min(walls)
 
 
+COMPARE_CONCURRENCY = 16  # per provider: issue 24's comparison of the two bulk runtimes
+COMPARE_JOB_S = 1.0  # the BigQuery double's time per job in that comparison
+
+
+def one_task_run(svc, concurrency: int, progress=None) -> tuple[int, dict[str, int]]:
+    """A bulk re-validation as a run of one task that finalizes itself: stage as it goes, apply in one write,
+    sync, alert, then reconcile (what the console and the CLI would run on the task-run runtime)."""
+    import uuid
+
+    from integrations.taskspec import TaskSpec
+
+    run_id = f"bulk-{uuid.uuid4().hex[:16]}"
+    svc.revalidate_task(TaskSpec(run_id=run_id), concurrency, progress=progress)
+    report = svc.finalize_run(run_id)
+    svc.reconcile()
+    return report.checked, report.outcomes
+
+
+def in_process_run(svc, concurrency: int, progress=None) -> tuple[int, dict[str, int]]:
+    """The in-process runtime: revalidate_many (checkpool's CheckRun, verdicts written in batches of 500)."""
+    report = svc.revalidate_many(concurrency=concurrency, progress=progress)
+    return report.total, report.outcomes
+
+
+def bigquery_double(data_dir: Path):
+    """The bulk data set copied into the BigQuery double (the same rows, so the same keyring opens them), with a
+    SQLite status cache beside it; (service, client)."""
+    import sqlite3
+
+    import pandas as pd
+    from integrations.bootstrap import build_validators
+    from integrations.crypto.local import LocalKeyring
+    from integrations.service import IntegrationService
+    from integrations.settings import Settings
+    from integrations.status_cache.sqlite import SqliteStatusCache
+    from integrations.store.bigquery import BigQueryStore
+
+    from tests.doubles.bigquery import PROJECT, DuckBigQuery
+
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    with sqlite3.connect(data_dir / "warehouse.sqlite") as conn:
+        rows = pd.read_sql("SELECT * FROM org_integrations", conn)
+    rows["is_active"] = rows["is_active"].astype(bool)
+    client.db.register("seed_rows", rows)
+    table = f'"{PROJECT}"."organizations"."org_integrations"'
+    client.db.execute(f"INSERT INTO {table} BY NAME SELECT * FROM seed_rows")
+    client.db.unregister("seed_rows")
+    cache = SqliteStatusCache(data_dir.parent / f"{data_dir.name}-bq-status.sqlite")
+    cache.init()
+    settings = Settings(_env_file=None, data_dir=data_dir, sandbox_latency_ms=LATENCY_MS, attempts_per_minute=0)
+    svc = IntegrationService(
+        store, LocalKeyring(data_dir / "local.keyring"), cache, build_validators(settings), attempts_per_minute=0
+    )
+    return svc, client
+
+
+def compare_runtimes(data_dir: Path, runners: dict) -> None:
+    """Issue 24: the bulk runtimes side by side at a 200 ms provider and 16 per provider, over the same data, on
+    SQLite and on the BigQuery double at ~1 s per job, in one run: wall time and store queries / BigQuery jobs."""
+    svc = service(data_dir)
+    total = len(svc.store.list_credentials())
+    for name, run in runners.items():
+        before, started = svc.store.queries, time.perf_counter()
+        checked, outcomes = run(svc, COMPARE_CONCURRENCY)
+        wall = time.perf_counter() - started
+        line(
+            f"{name}, SQLite, {total} at {LATENCY_MS} ms, {COMPARE_CONCURRENCY}/provider",
+            f"{wall:.2f}s, {svc.store.queries - before} store queries, {checked} checked {outcomes}",
+        )
+    bq, client = bigquery_double(data_dir)
+    client.job_delay_s = COMPARE_JOB_S
+    for name, run in runners.items():
+        before, started = client.jobs, time.perf_counter()
+        checked, outcomes = run(bq, COMPARE_CONCURRENCY)
+        wall = time.perf_counter() - started
+        line(
+            f"{name}, BigQuery double ({COMPARE_JOB_S:g} s/job)",
+            f"{wall:.2f}s, {client.jobs - before} jobs, {checked} checked {outcomes}",
+        )
+
+
+RUNTIMES = {"bulk as a one-task run (stage, finalize)": one_task_run, "bulk in process (revalidate_many)": in_process_run}
+
+
 def main(data_dir: Path, sequential: float) -> None:
+    compare_runtimes(data_dir, RUNTIMES)
     svc = service(data_dir)
     records = svc.store.list_credentials()
     providers = len({r.provider for r in records})
@@ -90,4 +177,7 @@ def main(data_dir: Path, sequential: float) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), float(sys.argv[2]))
+    if sys.argv[1] == "compare":  # only the runtime comparison: python -m tests.benchmarks.bulk compare DATA_DIR
+        compare_runtimes(Path(sys.argv[2]), RUNTIMES)
+    else:
+        main(Path(sys.argv[1]), float(sys.argv[2]))
