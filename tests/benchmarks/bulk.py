@@ -111,30 +111,36 @@ def bigquery_double(data_dir: Path):
 
 def compare_runtimes(data_dir: Path, runners: dict) -> None:
     """Issue 24: the bulk runtimes side by side at a 200 ms provider and 16 per provider, over the same data, on
-    SQLite and on the BigQuery double at ~1 s per job, in one run: wall time and store queries / BigQuery jobs."""
+    SQLite and on the BigQuery double at ~1 s per job, in one run: wall time, CPU and store queries / BigQuery
+    jobs. On SQLite each runtime runs twice, in the order A B B A (a loaded machine drifts)."""
     svc = service(data_dir)
     total = len(svc.store.list_credentials())
-    for name, run in runners.items():
-        before, started = svc.store.queries, time.perf_counter()
-        checked, outcomes = run(svc, COMPARE_CONCURRENCY)
+    names = list(runners)
+    for name in names + names[::-1]:
+        before, cpu, started = svc.store.queries, _cpu(), time.perf_counter()
+        checked, outcomes = runners[name](svc, COMPARE_CONCURRENCY)
         wall = time.perf_counter() - started
         line(
             f"{name}, SQLite, {total} at {LATENCY_MS} ms, {COMPARE_CONCURRENCY}/provider",
-            f"{wall:.2f}s, {svc.store.queries - before} store queries, {checked} checked {outcomes}",
+            f"{wall:.2f}s ({_cpu() - cpu:.1f}s CPU), {svc.store.queries - before} store queries, {checked} checked "
+            f"{outcomes}",
         )
     bq, client = bigquery_double(data_dir)
     client.job_delay_s = COMPARE_JOB_S
-    for name, run in runners.items():
-        before, started = client.jobs, time.perf_counter()
-        checked, outcomes = run(bq, COMPARE_CONCURRENCY)
+    for name in names:
+        before, cpu, started = client.jobs, _cpu(), time.perf_counter()
+        checked, outcomes = runners[name](bq, COMPARE_CONCURRENCY)
         wall = time.perf_counter() - started
         line(
             f"{name}, BigQuery double ({COMPARE_JOB_S:g} s/job)",
-            f"{wall:.2f}s, {client.jobs - before} jobs, {checked} checked {outcomes}",
+            f"{wall:.2f}s ({_cpu() - cpu:.1f}s CPU), {client.jobs - before} jobs, {checked} checked {outcomes}",
         )
 
 
-RUNTIMES = {"bulk as a one-task run (stage, finalize)": one_task_run, "bulk in process (revalidate_many)": in_process_run}
+RUNTIMES = {
+    "bulk as a one-task run (stage, finalize)": one_task_run,
+    "bulk in process (revalidate_many)": in_process_run,
+}
 
 
 def main(data_dir: Path, sequential: float) -> None:
