@@ -192,11 +192,6 @@ class Recorded(NamedTuple):
     applied: set[str]
 
 
-def apply(deps: Deps, assessments: list[Assessment], actor: str = "system") -> list[str]:
-    """Record assessments in one store write and one cache write; returns sync warnings (see `record_checks`)."""
-    return record_checks(deps, assessments, actor).warnings
-
-
 def record_checks(deps: Deps, assessments: list[Assessment], actor: str = "system") -> Recorded:
     """Record assessments in one store write and one cache write.
 

@@ -1,35 +1,37 @@
-"""Re-validation as a job of tasks (Cloud Run Jobs, or N processes on one machine).
+"""Re-validation as a run of tasks: the one bulk runtime (Cloud Run Jobs' tasks, N processes on one machine, or
+the one task of a console or CLI bulk run, which finalizes itself: revalidation.py).
 
-A task checks only its share of the active credentials (a stable hash of the credential id decides the share),
-under its share of the run's limits, and stages its results; it writes no status. Finalize applies the run's
-staged results in one write, writes their events, syncs the status cache and reports the run. A run id makes a
-retried task idempotent: a credential staged in the run is not checked again, and finalize writes an event only
-once, so a second finalize changes nothing.
+A task checks only its share of the active credentials (a stable hash of the credential id decides the share), or
+the credentials a bulk run chose, under its share of the run's limits, and stages its results; it writes no
+status. Finalize applies the run's staged results in one write, writes their events, syncs the status cache,
+alerts once and reports the run. A run id makes a retried task idempotent: a credential staged in the run is not
+checked again, and finalize writes an event only once, so a second finalize changes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
 from pyrate_limiter import Duration, Limiter, Rate
 
 from .. import alerts, changes
-from ..checkpool import PoolLimits, Progress, streamed
 from ..deps import Deps
-from ..domain import Provider, Status, StoredCredential
+from ..domain import Event, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..store.base import IntegrationStore
-from ..store.staging import PAGE_ROWS, RUN_WINDOW, STAGE_BYTES, STAGE_ROWS, RunRow, StagedResult
-from ..taskspec import RUN_TIMEOUT_S, RunReport, TaskLimits, TaskReport, TaskSpec
+from ..store.staging import RUN_WINDOW, STAGE_BYTES, STAGE_ROWS, RunRow, StagedResult
+from ..taskspec import RUN_TIMEOUT_S, RunReport, TaskLimits, TaskReport, TaskSpec, label
+from .checkpool import PoolLimits, Progress, streamed
 from .checks import Assessment, assess
 from .recording import sync_batch
 
 Sync = Callable[[list[tuple[str, Provider, Status, datetime | None]], str], list[str]]
 SYNC_BATCH = 500  # statuses per status-cache write, as bulk runs write them
+IN_FLIGHT = 4 * STAGE_ROWS  # records submitted and not yet staged: the pools stay busy while a batch is staged
 
 
 def kms_limiter(per_minute: int) -> Limiter:
@@ -47,13 +49,19 @@ def run_task(
     limits: TaskLimits,
     actor: str,
     progress: Progress | None = None,
+    records: list[StoredCredential] | None = None,
 ) -> TaskReport:
-    """Check this task's share of the credentials not yet staged in the run, streamed from the store, and stage the
-    results as they come (every STAGE_ROWS results or STAGE_BYTES of request): a task killed late loses at most
-    one batch, and its retry checks only what is not staged. Its done mark lets finalize know it finished."""
+    """Check this task's share of the credentials not yet staged in the run, streamed from the store (or exactly
+    `records`, the credentials a bulk run chose), and stage the results as they come (every STAGE_ROWS results or
+    STAGE_BYTES of request): a task killed late loses at most one batch, and its retry checks only what is not
+    staged. Its done mark lets finalize know it finished."""
     started = time.monotonic()
     since = datetime.now(UTC) - RUN_WINDOW
-    share, staged = store.share_counts(spec.run_id, since, spec.index, spec.count)
+    if records is None:
+        share, staged = store.share_counts(spec.run_id, since, spec.index, spec.count)
+        pending: Iterable[StoredCredential] = store.pending_for_run(spec.run_id, since, spec.index, spec.count)
+    else:
+        share, staged, pending = len(records), 0, records
     report = TaskReport(
         run_id=spec.run_id,
         task_index=spec.index,
@@ -68,27 +76,37 @@ def run_task(
         kms.try_acquire("kms")  # one decrypt per check: blocks while the task's KMS budget is spent
         return assess(record, actor)
 
-    pending = store.pending_for_run(spec.run_id, since, spec.index, spec.count)
     pool = PoolLimits.uniform(limits.concurrency, dict(limits.rates), limits.rate_limit_retries)
     batch: list[StagedResult] = []
+    reminders: list[Event] = []
     size = 0
-    for done, assessment in enumerate(streamed(pending, check, pool, window=PAGE_ROWS), 1):
+    waited: dict[Provider, float] = {}
+    for done, assessment in enumerate(streamed(pending, check, pool, IN_FLIGHT, waited), 1):
         result = _staged(spec, assessment)
         batch.append(result)
+        reminders.extend(assessment.reminders)
         size += staged_bytes(result)
-        key = assessment.event.outcome.value
+        key = label(assessment.event.outcome.value)
         report.outcomes[key] = report.outcomes.get(key, 0) + 1
         if len(batch) >= STAGE_ROWS or size >= STAGE_BYTES:
-            store.stage_results(batch)
+            _stage(store, batch, reminders)
             report.checked += len(batch)
-            batch, size = [], 0
+            batch, reminders, size = [], [], 0
         if progress:
             progress(done, share - staged)
-    store.stage_results(batch)
+    _stage(store, batch, reminders)
     report.checked += len(batch)
     store.task_done(spec.run_id, spec.index, spec.count, datetime.now(UTC))
+    report.backoff_s = {p.value: round(s, 3) for p, s in waited.items() if round(s, 3)}
     report.duration_s = round(time.monotonic() - started, 3)
     return report
+
+
+def _stage(store: IntegrationStore, batch: list[StagedResult], reminders: list[Event]) -> None:
+    """Stage a batch; an expiry reminder (a 30/7/1-day mark reached) is an event of its own, written beside it."""
+    if reminders:
+        store.append_events(reminders)
+    store.stage_results(batch)
 
 
 def staged_bytes(result: StagedResult) -> int:
@@ -171,7 +189,8 @@ def finalize(
 def _count(report: RunReport, row: RunRow) -> None:
     r = row.result
     report.checked += 1
-    report.outcomes[r.outcome] = report.outcomes.get(r.outcome, 0) + 1
+    key = label(r.outcome)
+    report.outcomes[key] = report.outcomes.get(key, 0) + 1
     report.by_task[r.task_index] = report.by_task.get(r.task_index, 0) + 1
     if r.error_code:
         report.errors[r.error_code] = report.errors.get(r.error_code, 0) + 1
@@ -205,16 +224,21 @@ def revalidate_task(
     rates: dict[Provider, float] | None = None,
     actor: str = "system",
     progress: Progress | None = None,
+    records: list[StoredCredential] | None = None,
+    rate_limit_retries: int = 2,
 ) -> TaskReport:
-    """Check this task's share of the run and stage it. `concurrency`, `rates` (per provider) and the KMS budget
-    (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE) are the whole run's: the task takes its share."""
+    """Check this task's share of the run (or exactly `records`) and stage it. `concurrency`, `rates` (per
+    provider) and the KMS budget (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE) are the whole run's: the task takes its
+    share."""
     kms = deps.settings.kms_requests_per_minute if deps.settings else TaskLimits().kms_per_minute
-    limits = TaskLimits(concurrency=concurrency, rates=rates or {}, kms_per_minute=kms)
-    check = lambda record, who: assess(deps, record, who)  # noqa: E731
+    limits = TaskLimits(
+        concurrency=concurrency, rates=rates or {}, kms_per_minute=kms, rate_limit_retries=rate_limit_retries
+    )
+    check = lambda record, who: assess(deps, record, who, spec.run_id)  # noqa: E731
     with ExitStack() as scopes:  # what a validator obtains for the run lasts the task (GCP keyless tokens)
         for validator in deps.validators.values():
             scopes.enter_context(validator.run_scope())
-        return run_task(deps.store, check, spec, limits.share(spec.count, spec.index), actor, progress)
+        return run_task(deps.store, check, spec, limits.share(spec.count, spec.index), actor, progress, records)
 
 
 def finalize_run(deps: Deps, run_id: str, actor: str = "system", force: bool = False) -> RunReport:
