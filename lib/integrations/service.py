@@ -213,6 +213,10 @@ class IntegrationService(Parts):
         """Decrypt and re-check one credential; decide the new status. Writes nothing."""
         return checks.assess(self.deps, record, actor)
 
+    def apply(self, assessments: list[Assessment], actor: str = "system") -> list[str]:
+        """Record assessments in one store write and one cache write; returns sync warnings."""
+        return checks.apply(self.deps, assessments, actor)
+
     def open_stored(self, record: StoredCredential) -> ParsedCredential:
         """Decrypt a stored credential under its row's AAD and parse it; DECRYPTION_FAILED when it cannot be."""
         return self.deps.vault.open(record)

@@ -26,7 +26,7 @@ from ..store.base import IntegrationStore
 from ..store.staging import RUN_WINDOW, STAGE_BYTES, STAGE_ROWS, RunRow, StagedResult
 from ..taskspec import RUN_TIMEOUT_S, RunReport, TaskLimits, TaskReport, TaskSpec, label
 from .checkpool import PoolLimits, Progress, streamed
-from .checks import Assessment, assess
+from .checks import Assessment, assess, log_alarm
 from .recording import sync_batch
 
 Sync = Callable[[list[tuple[str, Provider, Status, datetime | None]], str], list[str]]
@@ -85,6 +85,8 @@ def run_task(
         result = _staged(spec, assessment)
         batch.append(result)
         reminders.extend(assessment.reminders)
+        if assessment.alarm:
+            log_alarm(assessment)
         size += staged_bytes(result)
         key = label(assessment.event.outcome.value)
         report.outcomes[key] = report.outcomes.get(key, 0) + 1
