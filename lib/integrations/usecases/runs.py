@@ -30,6 +30,7 @@ from .checks import Assessment, assess, log_alarm
 from .recording import sync_batch
 
 Sync = Callable[[list[tuple[str, Provider, Status, datetime | None]], str], list[str]]
+Remind = Callable[[list[Event]], None]
 SYNC_BATCH = 500  # statuses per status-cache write, as bulk runs write them
 IN_FLIGHT = 4 * STAGE_ROWS  # records submitted and not yet staged: the pools stay busy while a batch is staged
 
@@ -50,11 +51,13 @@ def run_task(
     actor: str,
     progress: Progress | None = None,
     records: list[StoredCredential] | None = None,
+    remind: Remind | None = None,
 ) -> TaskReport:
     """Check this task's share of the credentials not yet staged in the run, streamed from the store (or exactly
     `records`, the credentials a bulk run chose), and stage the results as they come (every STAGE_ROWS results or
     STAGE_BYTES of request): a task killed late loses at most one batch, and its retry checks only what is not
-    staged. Its done mark lets finalize know it finished."""
+    staged. Its done mark lets finalize know it finished. `remind` writes a batch's expiry reminders (a bulk run
+    in one process; a nightly task's identity writes no event, so it has none)."""
     started = time.monotonic()
     since = datetime.now(UTC) - RUN_WINDOW
     if records is None:
@@ -91,12 +94,12 @@ def run_task(
         key = label(assessment.event.outcome.value)
         report.outcomes[key] = report.outcomes.get(key, 0) + 1
         if len(batch) >= STAGE_ROWS or size >= STAGE_BYTES:
-            _stage(store, batch, reminders)
+            _stage(store, batch, reminders, remind)
             report.checked += len(batch)
             batch, reminders, size = [], [], 0
         if progress:
             progress(done, share - staged)
-    _stage(store, batch, reminders)
+    _stage(store, batch, reminders, remind)
     report.checked += len(batch)
     store.task_done(spec.run_id, spec.index, spec.count, datetime.now(UTC))
     report.backoff_s = {p.value: round(s, 3) for p, s in waited.items() if round(s, 3)}
@@ -104,10 +107,10 @@ def run_task(
     return report
 
 
-def _stage(store: IntegrationStore, batch: list[StagedResult], reminders: list[Event]) -> None:
+def _stage(store: IntegrationStore, batch: list[StagedResult], reminders: list[Event], remind: Remind | None) -> None:
     """Stage a batch; an expiry reminder (a 30/7/1-day mark reached) is an event of its own, written beside it."""
-    if reminders:
-        store.append_events(reminders)
+    if reminders and remind is not None:
+        remind(reminders)
     store.stage_results(batch)
 
 
@@ -228,6 +231,7 @@ def revalidate_task(
     progress: Progress | None = None,
     records: list[StoredCredential] | None = None,
     rate_limit_retries: int = 2,
+    remind: Remind | None = None,
 ) -> TaskReport:
     """Check this task's share of the run (or exactly `records`) and stage it. `concurrency`, `rates` (per
     provider) and the KMS budget (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE) are the whole run's: the task takes its
@@ -240,7 +244,8 @@ def revalidate_task(
     with ExitStack() as scopes:  # what a validator obtains for the run lasts the task (GCP keyless tokens)
         for validator in deps.validators.values():
             scopes.enter_context(validator.run_scope())
-        return run_task(deps.store, check, spec, limits.share(spec.count, spec.index), actor, progress, records)
+        share = limits.share(spec.count, spec.index)
+        return run_task(deps.store, check, spec, share, actor, progress, records, remind)
 
 
 def finalize_run(deps: Deps, run_id: str, actor: str = "system", force: bool = False) -> RunReport:
