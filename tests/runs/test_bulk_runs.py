@@ -103,3 +103,16 @@ def test_the_cli_bulk_run_is_a_run_that_finalized_itself(tmp_path: Path, monkeyp
     again = json.loads(cli.invoke(app, ["revalidate", "finalize", "--run-id", report["run_id"], "--json"]).stdout)
     assert again["applied"] == 0 and again["alert"] is None
     _finalized_itself(connect(Settings(data_dir=tmp_path / "data")), report["run_id"], 2)
+
+
+def test_a_bulk_run_writes_an_expiry_reminder_once_with_its_run_id() -> None:
+    from tests.conftest import ORG
+    from tests.keys import admin_key
+
+    svc = fake_service()
+    svc.register_org(ORG)
+    svc.setup(ORG, "openai", admin_key("openai", "exp6d"))
+    first = svc.revalidate_many()
+    svc.revalidate_many()
+    [reminder] = [e for e in svc.store.events(ORG) if e.action == Action.EXPIRY]
+    assert "(7-day mark)" in reminder.message and reminder.run_id == first.run_id
