@@ -281,8 +281,8 @@ def wait_for(job: Job, labels: dict[str, str] | None = None) -> None:
 
 
 def start_bulk(label: str, **kwargs: Any) -> None:
-    """Start a bulk re-validation in the background (one at a time, in this process, on threads). Its run id is
-    made here, so every tab can show that run as in progress."""
+    """Start a bulk re-validation in the background (one at a time: a run of one task that finalizes itself). Its
+    run id is made here, so every tab can show that run as in progress."""
     svc, who, run_id = service(), actor(), f"bulk-{uuid.uuid4().hex[:16]}"
 
     def work(job: Job) -> Any:
@@ -316,7 +316,7 @@ def bulk_sidebar() -> None:
         else:  # (no full rerun from here: it would race with the operator's navigation)
             report = job.result
             if report is not None:
-                st.caption(f"Last bulk run: {report.total} checked, {len(report.changed)} status change(s).")
+                st.caption(f"Last bulk run: {report.checked} checked, {report.changed} status change(s).")
             elif job.error is not None:
                 st.caption(f"Last bulk run failed: {job.error.code}")
 

@@ -80,17 +80,17 @@ if job is not None and not job.running:
         report = job.result
         outcomes = ", ".join(f"{n} {k}" for k, n in sorted(report.outcomes.items())) or "nothing"
         st.success(
-            f"{job.label}: {report.total} checked in {report.duration_s:.1f}s ({outcomes}); "
-            f"{len(report.changed)} status change(s)."
+            f"{job.label}: {report.checked} checked in {report.duration_s:.1f}s ({outcomes}); "
+            f"{report.changed} status change(s)."
         )
         if report.drift_fixed:
             st.info(f"The status cache was repaired after the run: {report.drift_fixed} drift(s) fixed.")
         for warning in report.warnings:
             _ui.plain_warning(warning)
-        if report.changed:
+        if report.changes:
             shown = ["org_slug", "provider", "before", "after", "error_code", "credential_name"]
             st.dataframe(
-                _ui.blank(pd.DataFrame(report.changed).reindex(columns=shown)),
+                _ui.blank(pd.DataFrame(report.changes).reindex(columns=shown)),
                 key="bulk_changed",
                 hide_index=True,
                 column_config={

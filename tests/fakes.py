@@ -6,16 +6,30 @@ import hashlib
 import hmac
 import os
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from integrations.crypto.base import Cipher, Sealed, key_check
-from integrations.domain import CachedStatus, Event, Expiry, OrgApiKey, OrgRow, Provider, Status, StoredCredential
+from integrations.domain import (
+    Action,
+    CachedStatus,
+    Event,
+    Expiry,
+    OrgApiKey,
+    OrgRow,
+    Outcome,
+    Provider,
+    Status,
+    StoredCredential,
+)
 from integrations.errors import IntegrationError
+from integrations.fingerprint import task_of
 from integrations.freshness import Freshness
 from integrations.status_cache.base import StatusCache
 from integrations.store.base import IntegrationStore, KeyVersion, ValidationUpdate, replacing, superseded
+from integrations.store.staging import RunRow, RunState, StagedResult
 
 
 class InMemoryStore(IntegrationStore):
@@ -26,6 +40,8 @@ class InMemoryStore(IntegrationStore):
         self.event_rows: list[Event] = []
         self.keys: dict[str, OrgApiKey] = {}
         self.versions: dict[str, KeyVersion] = {}
+        self.staged: dict[tuple[str, str], StagedResult] = {}  # (run_id, credential_id) -> the first staged result
+        self.tasks: dict[tuple[str, int], tuple[int, datetime]] = {}  # (run_id, index) -> (count, done_at)
         self.lock = threading.RLock()
 
     def key_versions(self) -> dict[str, KeyVersion]:
@@ -190,6 +206,106 @@ class InMemoryStore(IntegrationStore):
         return sorted(
             (k for k in self.keys.values() if org_slug is None or k.org_slug == org_slug), key=lambda k: k.created_at
         )
+
+    # --- re-validation runs: the same rules as the SQLite store's SQL, over dicts ---------------------------------
+    def _run(self, run_id: str, since: datetime) -> list[StagedResult]:
+        with self.lock:
+            found = [r for (run, _), r in self.staged.items() if run == run_id and r.checked_at >= since]
+        return sorted(found, key=lambda r: r.credential_id)
+
+    def _share(self, index: int, count: int) -> list[StoredCredential]:
+        with self.lock:
+            rows = [r for r in self.rows.values() if r.is_active and task_of(r.credential_id, count) == index]
+        return sorted(rows, key=lambda r: r.credential_id)
+
+    def share_counts(self, run_id: str, since: datetime, index: int, count: int) -> tuple[int, int]:
+        staged = {r.credential_id for r in self._run(run_id, since)}
+        share = self._share(index, count)
+        return len(share), sum(r.credential_id in staged for r in share)
+
+    def pending_for_run(
+        self, run_id: str, since: datetime, index: int = 0, count: int = 1
+    ) -> Iterator[StoredCredential]:
+        staged = {r.credential_id for r in self._run(run_id, since)}
+        for row in self._share(index, count):
+            if row.credential_id not in staged:
+                yield row.model_copy()
+
+    def stage_results(self, results: list[StagedResult]) -> None:
+        with self.lock:
+            for r in results:
+                self.staged.setdefault((r.run_id, r.credential_id), r)
+
+    def task_done(self, run_id: str, index: int, count: int, at: datetime) -> None:
+        with self.lock:
+            self.tasks[(run_id, index)] = (count, at)
+
+    def run_state(self, run_id: str, since: datetime) -> RunState:
+        results = self._run(run_id, since)
+        with self.lock:
+            done = [(n, at) for (run, _), (n, at) in self.tasks.items() if run == run_id and at >= since]
+        times = [r.checked_at for r in results] + [at for _, at in done]
+        return RunState(len(results), len(done), max((n for n, _ in done), default=None), min(times, default=None))
+
+    def _written(self) -> set[str]:
+        with self.lock:
+            return {e.event_id for e in self.event_rows}
+
+    def run_results(self, run_id: str, since: datetime) -> Iterator[RunRow]:
+        written = self._written()
+        for r in self._run(run_id, since):
+            row = self.rows.get(r.credential_id)
+            active = row if row is not None and row.is_active else None
+            hint, name = (active.credential_hint, active.credential_name) if active else (None, None)
+            yield RunRow(r, r.event_id in written, active is not None, hint, name)
+
+    def apply_run(self, run_id: str, since: datetime) -> set[str]:
+        with self.lock:
+            written, left = self._written(), set()
+            for r in self._run(run_id, since):
+                if r.event_id in written:
+                    continue
+                row = self.rows.get(r.credential_id)
+                current = row is not None and row.is_active and r.seen_updated_at in (None, row.updated_at)
+                event = Event(
+                    event_id=r.event_id,
+                    at=r.checked_at,
+                    org_slug=r.org_slug,
+                    provider=Provider.parse(r.provider),
+                    credential_id=r.credential_id,
+                    action=Action.VALIDATE,
+                    status_before=Status(r.status_before),
+                    status_after=Status(r.status_after),
+                    outcome=Outcome(r.outcome),
+                    error_code=r.error_code,
+                    message=r.message or "",
+                    actor=r.actor,
+                    duration_ms=r.duration_ms or 0,
+                    run_id=r.run_id,
+                )
+                if r.alarm:
+                    self.event_rows.append(event)
+                elif current and row is not None:
+                    self.record_validation(
+                        r.credential_id,
+                        Status(r.status_after),
+                        r.error_code,
+                        r.message if r.error_code else None,
+                        r.validated_at,
+                        r.actor,
+                        event,
+                    )
+                else:
+                    left.add(r.credential_id)
+                    self.event_rows.append(superseded(event))
+            return left
+
+    def run_statuses(self, run_id: str, since: datetime) -> Iterator[tuple[str, Provider, Status, datetime | None]]:
+        written = self._written()
+        for r in self._run(run_id, since):
+            row = self.rows.get(r.credential_id)
+            if not r.alarm and r.event_id in written and row is not None and row.is_active:
+                yield row.org_slug, row.provider, row.validation_status, row.created_at
 
 
 class InMemoryStatusCache(StatusCache):

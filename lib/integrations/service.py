@@ -45,7 +45,7 @@ from .usecases import (
 from .usecases.checks import Assessment
 from .usecases.credentials import StepCallback
 from .usecases.maintenance import Progress, ReconcileReport, RewrapReport
-from .usecases.revalidation import RevalidateReport, RunPlan, Target
+from .usecases.revalidation import Target
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -277,35 +277,18 @@ class IntegrationService(Parts):
         actor: str = "system",
         rates: dict[Provider, float] | None = None,
         max_rate_limit_retries: int = 2,
-        workers: int | None = None,
         targets: list[Target] | None = None,
         run_id: str | None = None,
-    ) -> RevalidateReport:
-        """Re-check many stored credentials: `concurrency` checks at a time per provider, an optional rate per
-        provider (checks/s), and a 429 backs off that provider only, then the check is retried.
+    ) -> RunReport:
+        """Re-check many stored credentials as a run of one task that finalizes itself (a `bulk-` run id):
+        `concurrency` checks at a time per provider, an optional rate per provider (checks/s), and a 429 backs off
+        that provider only, then the check is retried.
 
         `targets` checks exactly those credentials (ids and/or (org, provider) pairs, each once; targets without
-        an active credential are listed in `missing`); otherwise every credential of `orgs` x `providers`.
-        `workers` is deprecated and ignored: a run is threads in one process (see checkpool.py)."""
+        an active credential are listed in `missing`); otherwise every credential of `orgs` x `providers`."""
         return revalidation.revalidate_many(
-            self.deps,
-            orgs,
-            providers,
-            concurrency,
-            progress,
-            actor,
-            rates,
-            max_rate_limit_retries,
-            workers,
-            targets,
-            run_id,
+            self.deps, orgs, providers, concurrency, progress, actor, rates, max_rate_limit_retries, targets, run_id
         )
-
-    def revalidate_records(
-        self, records: list[StoredCredential], plan: RunPlan, progress: Progress | None = None
-    ) -> RevalidateReport:
-        """Check `records` on per-provider thread pools; write the verdicts in batches."""
-        return revalidation.revalidate_records(self.deps, records, plan, progress)
 
     # --- maintenance ------------------------------------------------------------------------------------------
     def reconcile(self, dry_run: bool = False, actor: str = "system", org_slug: str | None = None) -> ReconcileReport:

@@ -102,7 +102,6 @@ class Settings(BaseSettings):
     sandbox_outage: str = ""
     sandbox_latency_ms: int = 0
     attempts_per_minute: int = 20
-    bulk_workers: int = 0  # deprecated and ignored (bulk runs are threads in one process); removed next release
     store_timeout_s: float = 30.0  # deadline of every BigQuery call (the client's retries and the job's wait)
     # how long a re-validation run's tasks may run: task timeout x attempts (finalize waits for them until then)
     run_timeout_s: float = Field(default=4 * 3_600, gt=0)

@@ -1,5 +1,6 @@
 """Which task of which re-validation run a process is, and what the run reports: pure values an entry point may
-read (the CLI parses a task from flags or Cloud Run's variables). The work of a run is usecases/runs.py."""
+read (the CLI parses a task from flags or Cloud Run's variables). The work of a run is usecases/runs.py; every bulk
+re-validation (the console, the CLI, a notebook, the nightly job) is such a run."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class TaskSpec(BaseModel):
 
 class TaskLimits(BaseModel):
     """A whole run's limits: concurrency and rate (checks/s) per provider, KMS decrypts per minute (a task's
-    checks run on checkpool's pools with its share of them)."""
+    checks run on usecases/checkpool's pools with its share of them)."""
 
     concurrency: int = 16
     rates: dict[Provider, float] = Field(default_factory=dict)
@@ -58,11 +59,15 @@ class TaskReport(BaseModel):
     checked: int = 0
     outcomes: dict[str, int] = Field(default_factory=dict)
     kms_per_minute: int = 0
+    backoff_s: dict[str, float] = Field(default_factory=dict)  # what each provider was held back (429s, its rate)
     duration_s: float = 0.0
     warnings: list[str] = Field(default_factory=list)
 
 
 class RunReport(BaseModel):
+    """What a run did, as finalize reads it back from the store; a bulk run that finalizes itself (the console,
+    the CLI) adds its targets that named no credential, its back-off, the reconcile after it and its duration."""
+
     run_id: str
     checked: int = 0
     changed: int = 0
@@ -76,6 +81,15 @@ class RunReport(BaseModel):
     unsynced: int = 0  # applied statuses the status cache did not take (a retried finalize or reconcile syncs them)
     warnings: list[str] = Field(default_factory=list)
     alert: AlertDelivery | None = None  # the run's status-flip alert, when one was due (alerts.py)
+    missing: list[str] = Field(default_factory=list)  # targets with no active credential (not checked)
+    backoff_s: dict[str, float] = Field(default_factory=dict)  # what each provider was held back (429s, its rate)
+    drift_fixed: int = 0  # status-cache rows reconciled after a bulk run
+    duration_s: float = 0.0
+
+
+def label(outcome: str) -> str:
+    """How a report counts a check's outcome: VALID, INVALID or INCONCLUSIVE (verdict.Verdict.label)."""
+    return {"SUCCESS": "VALID", "REJECTED": "INVALID"}.get(outcome, "INCONCLUSIVE")
 
 
 def share(total: int, parts: int, index: int) -> int:

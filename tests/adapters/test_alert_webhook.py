@@ -15,8 +15,7 @@ from integrations import IntegrationError, IntegrationService, Status, alerts, c
 from integrations.alerts import ATTEMPTS, Flip, payload, slack_escape
 from integrations.domain import Action, Outcome, Provider
 from integrations.settings import Settings
-from integrations.taskspec import TaskSpec
-from integrations.usecases.revalidation import RevalidateReport
+from integrations.taskspec import RunReport, TaskSpec
 
 from tests.keys import openai_key
 from tests.servers import Reply, Seen, refused_url, serve
@@ -115,7 +114,7 @@ def test_no_alert_when_nothing_flips(tmp_path: Path, monkeypatch: pytest.MonkeyP
         svc.revalidate_many()
         assert len(seen) == 1
         report = svc.revalidate_many()  # same answers: no status changes
-        assert report.total == 2 and not report.changed and report.alert is None and len(seen) == 1
+        assert report.checked == 2 and report.changed == 0 and report.alert is None and len(seen) == 1
     monkeypatch.setenv("INTEGRATIONS_SANDBOX_OUTAGE", "openai")  # inconclusive checks keep the status
     with serve(lambda _: Reply(200, "ok")) as (url, seen):
         svc = connect(data_dir=tmp_path / "data", alert_webhook_url=url + SECRET_PATH, allow_http_endpoints=True)
@@ -123,9 +122,9 @@ def test_no_alert_when_nothing_flips(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert report.outcomes == {"INCONCLUSIVE": 2} and report.alert is None and seen == []
 
 
-def _failed_run(svc: IntegrationService, caplog: pytest.LogCaptureFixture, expected_attempts: int) -> RevalidateReport:
+def _failed_run(svc: IntegrationService, caplog: pytest.LogCaptureFixture, expected_attempts: int) -> RunReport:
     report = svc.revalidate_many(actor="nightly")
-    assert report.total == 2 and len(report.changed) == 2, "the run itself completed"
+    assert report.checked == 2 and report.changed == 2, "the run itself completed"
     assert svc.get_one("acmecorp", "openai").status == Status.INVALID
     assert report.alert is not None and not report.alert.delivered and report.alert.failed
     assert report.alert.attempts == expected_attempts

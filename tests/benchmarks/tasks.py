@@ -135,7 +135,7 @@ def bench_tasks_jobs(root: Path) -> None:
             run = svc.finalize_run("bench")
             assert run.checked == n
             line(
-                f"BigQuery jobs per run of {n} credentials in {tasks} tasks (target {tasks}x(3 + batches of 300) + 4)",
+                f"BigQuery jobs per run of {n} credentials in {tasks} tasks (target {tasks}x(3 + batches of 500) + 4)",
                 f"{client.jobs - before} (tasks {staged}, finalize {client.jobs - before - staged})",
             )
 

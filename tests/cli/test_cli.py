@@ -103,15 +103,9 @@ def test_key_rotate_then_rewrap(env: dict[str, str]) -> None:
     assert as_json("revalidate")[1]["outcomes"] == {"VALID": 1}
 
 
-def test_workers_is_accepted_and_ignored_for_one_release(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    run("org", "create", "acmecorp")
-    run("setup", "acmecorp", "openai", "--credential-stdin", input=openai_key())
+def test_workers_is_gone(env: dict[str, str]) -> None:
     code, output = run("revalidate", "--workers", "4")
-    assert code == 0 and "--workers is deprecated and ignored" in output and "1 checked" in output
-    monkeypatch.setenv("INTEGRATIONS_BULK_WORKERS", "8")  # an existing .env keeps working
-    code, report = as_json("revalidate")
-    assert code == 0 and report["outcomes"] == {"VALID": 1}
-    assert any("INTEGRATIONS_BULK_WORKERS are deprecated and ignored" in w for w in report["warnings"])
+    assert code != 0 and "No such option: --workers" in output
 
 
 def test_stdin_through_a_real_process_leaks_nothing(env: dict[str, str]) -> None:

@@ -49,7 +49,7 @@ def test_a_task_needs_decrypt_only_and_no_supabase_and_finalize_needs_no_kms(
         kms_state.deny = {"Encrypt", "MacSign", "GetCryptoKey"}
         requests = supabase.faults.requests
         task = connect(tasks_settings).revalidate_task(TaskSpec(run_id="nightly-1", index=0, count=1))
-        assert task.checked == 4 and task.outcomes == {"SUCCESS": 4}
+        assert task.checked == 4 and task.outcomes == {"VALID": 4}
         assert supabase.faults.requests == requests  # a task sends Supabase nothing
 
         # integrations-finalize: no KMS role at all; the Supabase key

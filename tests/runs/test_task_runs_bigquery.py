@@ -56,7 +56,7 @@ def test_two_tasks_and_finalize_check_every_credential_exactly_once() -> None:
     assert _validations(svc) == [], "tasks stage; only finalize writes"
 
     run = svc.finalize_run("exec-1", actor="job")
-    assert run.checked == 12 and run.applied == 12 and run.outcomes == {"SUCCESS": 12}
+    assert run.checked == 12 and run.applied == 12 and run.outcomes == {"VALID": 12}
     assert [(c["credential_id"], c["before"], c["after"], c["error_code"]) for c in run.changes] == [
         (first, "PENDING", "VALID", None)
     ]

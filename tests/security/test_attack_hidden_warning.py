@@ -31,7 +31,7 @@ def test_a_single_validate_does_not_hide_the_last_runs_undelivered_alert(
         svc.register_org(org)
         svc.setup(org, "openai", key, skip_validation=True)
     report = svc.revalidate_many(actor="nightly")
-    assert report.alert is not None and report.alert.failed and len(report.changed) == 2
+    assert report.alert is not None and report.alert.failed and report.changed == 2
     assert svc.changes_since_last_run().attrs["undelivered"] == 2
 
     svc.validate("globex", "openai")  # another tenant's check afterwards: VALID again, no flip, no alert

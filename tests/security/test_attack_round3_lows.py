@@ -55,7 +55,7 @@ def test_a_lone_surrogate_from_a_provider_is_a_json_answer_and_never_stops_a_run
         r = client.post(f"/api/v1/integrations/{ORG}/openai/validate", headers={"X-API-Key": keys[ORG]})
         count_5xx(r.status_code)
         assert r.status_code == 200 and r.json()["error"]["code"] == "INVALID_CREDENTIAL"
-    assert report.total == 3 and report.outcomes.get("VALID") == 2, report
+    assert report.checked == 3 and report.outcomes.get("VALID") == 2, report
     assert [svc.get_one(o, "openai").status for o in ("globex", "initech")] == [Status.VALID] * 2
     failed = svc.get_one(ORG, "openai")
     assert failed.status == Status.INVALID and "\ufffd" in failed.error.message

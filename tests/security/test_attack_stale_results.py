@@ -129,7 +129,7 @@ def test_a_bulk_runs_batch_write_does_not_overwrite_a_newer_check(tmp_path: Path
         report = run.result()
     record("N4 stale bulk results applied over a newer check", int(svc.get_one(ORG, "openai").status != Status.INVALID))
     assert svc.get_one(ORG, "openai").status == Status.INVALID
-    assert report.changed == [] and report.superseded == [svc.get_one(ORG, "openai").credential_id]
+    assert report.changed == 0 and report.superseded == [svc.get_one(ORG, "openai").credential_id]
 
 
 @pytest.mark.parametrize("change", ["delete", "rotate"])

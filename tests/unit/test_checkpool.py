@@ -1,5 +1,5 @@
 """The re-validation engine: per-provider thread pools, their concurrency bound and rate, a 429 pausing only its
-provider, and one assessment per record in record order (checkpool.py)."""
+provider, and one assessment per record of the stream (usecases/checkpool.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import time
 
 import pytest
 from integrations import IntegrationService, Provider
-from integrations.checkpool import PoolLimits, check_all, retry_after_s
 from integrations.errors import IntegrationError
 from integrations.usecases import checks
+from integrations.usecases.checkpool import PoolLimits, retry_after_s, streamed
 
 from tests.conftest import fake_service
 from tests.keys import anthropic_key, openai_key
@@ -25,7 +25,7 @@ def populated(per_provider: int) -> IntegrationService:
     return svc
 
 
-def test_each_provider_runs_at_most_its_concurrency_and_results_keep_record_order() -> None:
+def test_each_provider_runs_at_most_its_concurrency_and_every_record_is_assessed_once() -> None:
     svc = populated(12)
     records = svc.store.list_credentials()
     in_flight = {p: 0 for p in Provider}
@@ -42,13 +42,11 @@ def test_each_provider_runs_at_most_its_concurrency_and_results_keep_record_orde
         return checks.assess(svc.deps, record)
 
     limits = PoolLimits(concurrency={Provider.OPENAI: 3, Provider.ANTHROPIC: 1})
-    ticks: list[tuple[int, int]] = []
-    assessments = check_all(records, check, limits, lambda d, t: ticks.append((d, t)))
-    assert [a.record.credential_id for a in assessments] == [r.credential_id for r in records]
+    assessments = list(streamed(iter(records), check, limits, window=10))
+    assert sorted(a.record.credential_id for a in assessments) == sorted(r.credential_id for r in records)
     assert peak[Provider.OPENAI] == 3 and peak[Provider.ANTHROPIC] == 1
-    assert ticks == [(i, 24) for i in range(1, 25)]
     assert {a.result.error_code for a in assessments} == {None}
-    assert svc.store.list_credentials() == records, "check_all applies nothing"
+    assert svc.store.list_credentials() == records, "streamed applies nothing"
 
 
 def test_an_exception_in_a_check_stops_the_run_and_reaches_the_caller() -> None:
@@ -58,15 +56,7 @@ def test_an_exception_in_a_check_stops_the_run_and_reaches_the_caller() -> None:
         raise IntegrationError("STORAGE_FAILED", "boom")
 
     with pytest.raises(IntegrationError, match="STORAGE_FAILED"):
-        check_all(svc.store.list_credentials(), check, PoolLimits.uniform(2))
-
-
-def test_a_share_splits_concurrency_and_rates_between_tasks() -> None:
-    limits = PoolLimits.uniform(32, {Provider.OPENAI: 50.0}, rate_limit_retries=3)
-    half = limits.share(2)
-    assert half.concurrency == {p: 16 for p in Provider} and half.rates == {Provider.OPENAI: 25.0}
-    assert half.rate_limit_retries == 3
-    assert limits.share(64).concurrency[Provider.GCP] == 1, "never below one check in flight"
+        list(streamed(svc.store.list_credentials(), check, PoolLimits.uniform(2)))
 
 
 @pytest.mark.parametrize(("header", "seconds"), [("2", 2.0), ("0.3", 0.3), ("3600", 60.0), ("soon", 1.0), (None, 1.0)])
@@ -88,5 +78,5 @@ def test_an_unexpected_exception_is_that_credentials_check_failed_and_the_run_go
 
     validator.check = sometimes_broken  # type: ignore[method-assign]
     report = svc.revalidate_many(concurrency=2)
-    assert report.total == 8 and report.errors == {"CHECK_FAILED": 1}
+    assert report.checked == 8 and report.errors == {"CHECK_FAILED": 1}
     assert report.outcomes == {"VALID": 7, "INCONCLUSIVE": 1}

@@ -62,7 +62,7 @@ def test_bulk_progress_and_one_exclusive_run_at_a_time(svc: IntegrationService) 
     runner.start("setup", "Other kinds still run", lambda j: None)
     gate.set()
     finish(first)
-    assert (first.done, first.total, first.fraction) == (3, 3, 1.0) and first.result.total == 3
+    assert (first.done, first.total, first.fraction) == (3, 3, 1.0) and first.result.checked == 3
     assert runner.running("bulk") is None
     second = finish(runner.start("bulk", "Again", bulk, exclusive=True))
     assert second.state == "done" and runner.get(second.id) is second

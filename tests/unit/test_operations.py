@@ -117,12 +117,12 @@ def test_revalidate_many_reports_outcomes_and_changes() -> None:
     svc.setup("c-org", "openai", openai_key("unreachable"), skip_validation=True)
     ticks: list[tuple[int, int]] = []
     report = svc.revalidate_many(concurrency=2, progress=lambda d, t: ticks.append((d, t)))
-    assert report.total == 4 and report.outcomes == {"VALID": 2, "INVALID": 1, "INCONCLUSIVE": 1}
+    assert report.checked == 4 and report.outcomes == {"VALID": 2, "INVALID": 1, "INCONCLUSIVE": 1}
     assert report.errors == {"INVALID_CREDENTIAL": 1, "NETWORK_ERROR": 1}
-    assert sorted((c["org_slug"], c["after"]) for c in report.changed) == [("b-org", "INVALID"), ("c-org", "VALID")]
+    assert sorted((c["org_slug"], c["after"]) for c in report.changes) == [("b-org", "INVALID"), ("c-org", "VALID")]
     assert sorted(ticks)[-1] == (4, 4) and len(ticks) == 4
     only = svc.revalidate_many(orgs=["a-org"], providers=["OPENAI"])
-    assert only.total == 1
+    assert only.checked == 1
 
 
 class FlakyValidator:

@@ -29,7 +29,7 @@ def grid() -> IntegrationService:
 
 def test_pairs_check_exactly_those(grid: IntegrationService) -> None:
     report = grid.revalidate_many(targets=[("a-org", "openai"), ("b-org", Provider.ANTHROPIC)])
-    assert report.total == 2 and report.outcomes == {"VALID": 2} and report.missing == []
+    assert report.checked == 2 and report.outcomes == {"VALID": 2} and report.missing == []
     assert validations(grid) == [("a-org", "OPENAI"), ("b-org", "ANTHROPIC")]
     assert grid.get_one("a-org", "anthropic").status == Status.PENDING  # not in the targets: untouched
 
@@ -38,7 +38,7 @@ def test_credential_ids_and_pairs_mix_and_each_is_checked_once(grid: Integration
     a_openai = grid.get_one("a-org", "openai").credential_id
     assert a_openai
     report = grid.revalidate_many(targets=[a_openai, ("a-org", "OPENAI"), ("b-org", "openai")])
-    assert report.total == 2
+    assert report.checked == 2
     assert validations(grid) == [("a-org", "OPENAI"), ("b-org", "OPENAI")]
 
 
@@ -46,12 +46,12 @@ def test_targets_without_an_active_credential_are_reported_not_checked(grid: Int
     old = grid.get_one("a-org", "openai").credential_id
     grid.delete("a-org", "openai")
     report = grid.revalidate_many(targets=[old, ("a-org", "gcp"), ("b-org", "openai")])
-    assert report.total == 1 and report.missing == [old, "a-org/GCP"]
+    assert report.checked == 1 and report.missing == [old, "a-org/GCP"]
     assert validations(grid) == [("b-org", "OPENAI")]
 
 
 def test_an_empty_target_list_checks_nothing(grid: IntegrationService) -> None:
-    assert grid.revalidate_many(targets=[]).total == 0 and validations(grid) == []
+    assert grid.revalidate_many(targets=[]).checked == 0 and validations(grid) == []
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_targets_and_org_filters_do_not_mix(grid: IntegrationService) -> None:
 
 
 def test_existing_keywords_still_select_by_org_and_provider(grid: IntegrationService) -> None:
-    assert grid.revalidate_many(orgs=["a-org", "b-org"], providers=["openai"]).total == 2
+    assert grid.revalidate_many(orgs=["a-org", "b-org"], providers=["openai"]).checked == 2
 
 
 def test_rotation_keeps_name_and_metadata_unless_given(svc: IntegrationService) -> None:
@@ -94,21 +94,3 @@ def test_a_new_setup_after_delete_starts_blank(svc: IntegrationService) -> None:
     svc.setup(ORG, "gcp", service_account_json("sa@p.iam.gserviceaccount.com"))
     one = svc.get_one(ORG, "gcp")
     assert (one.credential_name, one.metadata) == (None, {})
-
-
-def test_results_are_written_in_batches_and_the_rest_after_the_last_check(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The results are written in batches of WRITE_BATCH while checks go on, and what is left after the last
-    check (no write overlapped with the last wave: it cost more than it gained, issue 24)."""
-    from integrations.usecases import revalidation
-
-    monkeypatch.setattr(revalidation, "WRITE_BATCH", 4)
-    svc = fake_service()
-    for i in range(10):
-        svc.register_org(f"org-{i}")
-        svc.setup(f"org-{i}", "openai", openai_key(), skip_validation=True)
-    batches: list[int] = []
-    write = svc.store.record_validations
-    svc.store.record_validations = lambda updates: batches.append(len(updates)) or write(updates)  # type: ignore[method-assign]
-    report = svc.revalidate_many(concurrency=3)
-    assert report.outcomes == {"VALID": 10}
-    assert batches == [4, 4, 2]

@@ -1,5 +1,5 @@
-"""`integrations revalidate`: a bulk re-validation, or one task of a run (Cloud Run Jobs' variables or flags), and
-`revalidate finalize` for a run's last step."""
+"""`integrations revalidate`: a bulk re-validation (a run of one task that finalizes itself), or one task of a run
+(Cloud Run Jobs' variables or flags), and `revalidate finalize` for a run's last step."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from ..pinned_env import ENV_COUNT, ENV_INDEX, ENV_RUN
 from .output import PLAIN_HELP, Actor, JsonOpt, _actor, _emit, _error, _service, _warn, err, literal, out
 
 if TYPE_CHECKING:  # the service (pandas, SDKs) and the models load only when a command runs
-    from ..service import RevalidateReport
     from ..taskspec import RunReport
 
 revalidate_app = typer.Typer(help="Re-check many stored credentials at once.", **PLAIN_HELP)
@@ -29,10 +28,6 @@ def revalidate(
     concurrency: Annotated[
         int, typer.Option(min=1, max=256, help="Checks in flight per provider (for a task run: of all tasks).")
     ] = 16,
-    workers: Annotated[
-        int | None,
-        typer.Option(help="Deprecated and ignored (a run is threads in one process); removed in the next release."),
-    ] = None,
     task_index: Annotated[
         int | None, typer.Option(help=f"This task's index, 0..count-1 (default: ${ENV_INDEX}).")
     ] = None,
@@ -50,8 +45,6 @@ def revalidate(
     --run-id or Cloud Run's variables), check only that task's share and stage it for `revalidate finalize`."""
     if ctx.invoked_subcommand:
         return
-    if workers is not None:
-        err.print("warning: --workers is deprecated and ignored (a run is threads in one process).")
     if task_index is not None or task_count is not None or run_id or any(os.environ.get(v) for v in TASK_VARS):
         if org or provider:
             refused = IntegrationError("INVALID_INPUT", "A task run checks every credential: drop --org/--provider.")
@@ -88,27 +81,27 @@ def revalidate(
     _warn([] if as_json else report.warnings)
 
 
-def _print_report(report: RevalidateReport) -> None:
+def _print_report(report: RunReport) -> None:
     """A bulk run's report as tables: the totals, then its status changes, worst first."""
     from rich.table import Table
 
-    title = f"run {literal(report.run_id)}: {report.total:,} checked in {report.duration_s:.1f}s"
+    title = f"run {literal(report.run_id)}: {report.checked:,} checked in {report.duration_s:.1f}s"
     summary = Table(title=title, show_header=False)
     summary.add_column("", style="dim")
     summary.add_column("")
     summary.add_row("outcomes", ", ".join(f"{k} {n:,}" for k, n in sorted(report.outcomes.items())) or "none")
     summary.add_row("errors", ", ".join(f"{k} {n:,}" for k, n in sorted(report.errors.items())) or "none")
-    summary.add_row("status changes", f"{len(report.changed):,}")
+    summary.add_row("status changes", f"{report.changed:,}")
     summary.add_row("drift fixed", f"{report.drift_fixed:,} (the status cache repaired after the run)")
     if report.missing:
         summary.add_row("not configured any more", literal(", ".join(report.missing)))
     out.print(summary)
-    if report.changed:
+    if report.changes:
         changes = Table(title="status changes")
         for col in ("org", "provider", "before", "after", "error"):
             changes.add_column(col)
         order = {"INVALID": 0, "PENDING": 1, "VALID": 2}
-        for c in sorted(report.changed, key=lambda c: (order.get(str(c["after"]), 3), c["org_slug"])):
+        for c in sorted(report.changes, key=lambda c: (order.get(str(c["after"]), 3), c["org_slug"])):
             changes.add_row(
                 literal(c["org_slug"]),
                 str(c["provider"]),

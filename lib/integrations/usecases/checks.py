@@ -197,6 +197,21 @@ def apply(deps: Deps, assessments: list[Assessment], actor: str = "system") -> l
     return record_checks(deps, assessments, actor).warnings
 
 
+def log_alarm(a: Assessment) -> None:
+    """An operator alarm in the log (a ciphertext that did not decrypt, the platform's Google access): no key."""
+    log.error(
+        "ALARM %s org=%s provider=%s credential_id=%s key_ref=%s: %s",
+        a.result.error_code,
+        a.record.org_slug,
+        a.record.provider.value,
+        a.record.credential_id,
+        a.record.key_ref,
+        "the platform's Google access (see the catalog)"
+        if a.result.error_code == Code.GCP_PLATFORM_ACCESS_FAILED
+        else "check the keyring",
+    )
+
+
 def record_checks(deps: Deps, assessments: list[Assessment], actor: str = "system") -> Recorded:
     """Record assessments in one store write and one cache write.
 
@@ -205,17 +220,7 @@ def record_checks(deps: Deps, assessments: list[Assessment], actor: str = "syste
     and its event says so. An alarm changes no status: it is an event and an operator alarm."""
     alarms = [a for a in assessments if a.alarm]
     for a in alarms:
-        log.error(
-            "ALARM %s org=%s provider=%s credential_id=%s key_ref=%s: %s",
-            a.result.error_code,
-            a.record.org_slug,
-            a.record.provider.value,
-            a.record.credential_id,
-            a.record.key_ref,
-            "the platform's Google access (see the catalog)"
-            if a.result.error_code == Code.GCP_PLATFORM_ACCESS_FAILED
-            else "check the keyring",
-        )
+        log_alarm(a)
     if alarms:
         deps.store.append_events([a.event for a in alarms])
     checked = [a for a in assessments if not a.alarm]

@@ -1,37 +1,40 @@
-"""Re-validation as a job of tasks (Cloud Run Jobs, or N processes on one machine).
+"""Re-validation as a run of tasks: the one bulk runtime (Cloud Run Jobs' tasks, N processes on one machine, or
+the one task of a console or CLI bulk run, which finalizes itself: revalidation.py).
 
-A task checks only its share of the active credentials (a stable hash of the credential id decides the share),
-under its share of the run's limits, and stages its results; it writes no status. Finalize applies the run's
-staged results in one write, writes their events, syncs the status cache and reports the run. A run id makes a
-retried task idempotent: a credential staged in the run is not checked again, and finalize writes an event only
-once, so a second finalize changes nothing.
+A task checks only its share of the active credentials (a stable hash of the credential id decides the share), or
+the credentials a bulk run chose, under its share of the run's limits, and stages its results; it writes no
+status. Finalize applies the run's staged results in one write, writes their events, syncs the status cache,
+alerts once and reports the run. A run id makes a retried task idempotent: a credential staged in the run is not
+checked again, and finalize writes an event only once, so a second finalize changes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .. import alerts, changes
-from ..checkpool import PoolLimits, Progress, streamed
 from ..deps import Deps
 from ..domain import Event, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..store.base import IntegrationStore
-from ..store.staging import PAGE_ROWS, RUN_WINDOW, STAGE_BYTES, STAGE_ROWS, RunRow, StagedResult
-from ..taskspec import RUN_TIMEOUT_S, RunReport, TaskLimits, TaskReport, TaskSpec
-from .checks import Assessment, assess
+from ..store.staging import RUN_WINDOW, STAGE_BYTES, STAGE_ROWS, RunRow, StagedResult
+from ..taskspec import RUN_TIMEOUT_S, RunReport, TaskLimits, TaskReport, TaskSpec, label
+from .checkpool import PoolLimits, Progress, streamed
+from .checks import Assessment, assess, log_alarm
 from .recording import sync_batch
 
 if TYPE_CHECKING:  # pyrate-limiter loads with a run, not with the service
     from pyrate_limiter import Limiter
 
 Sync = Callable[[list[tuple[str, Provider, Status, datetime | None]], str], list[str]]
+Remind = Callable[[list[Event]], None]
 SYNC_BATCH = 500  # statuses per status-cache write, as bulk runs write them
+IN_FLIGHT = 4 * STAGE_ROWS  # records submitted and not yet staged: the pools stay busy while a batch is staged
 
 
 def kms_limiter(per_minute: int) -> Limiter:
@@ -51,13 +54,21 @@ def run_task(
     limits: TaskLimits,
     actor: str,
     progress: Progress | None = None,
+    records: list[StoredCredential] | None = None,
+    remind: Remind | None = None,
 ) -> TaskReport:
-    """Check this task's share of the credentials not yet staged in the run, streamed from the store, and stage the
-    results as they come (every STAGE_ROWS results or STAGE_BYTES of request): a task killed late loses at most
-    one batch, and its retry checks only what is not staged. Its done mark lets finalize know it finished."""
+    """Check this task's share of the credentials not yet staged in the run, streamed from the store (or exactly
+    `records`, the credentials a bulk run chose), and stage the results as they come (every STAGE_ROWS results or
+    STAGE_BYTES of request): a task killed late loses at most one batch, and its retry checks only what is not
+    staged. Its done mark lets finalize know it finished. `remind` writes a batch's expiry reminders (a bulk run
+    in one process; a nightly task's identity writes no event, so it has none)."""
     started = time.monotonic()
     since = datetime.now(UTC) - RUN_WINDOW
-    share, staged = store.share_counts(spec.run_id, since, spec.index, spec.count)
+    if records is None:
+        share, staged = store.share_counts(spec.run_id, since, spec.index, spec.count)
+        pending: Iterable[StoredCredential] = store.pending_for_run(spec.run_id, since, spec.index, spec.count)
+    else:
+        share, staged, pending = len(records), 0, records
     report = TaskReport(
         run_id=spec.run_id,
         task_index=spec.index,
@@ -72,37 +83,39 @@ def run_task(
         kms.try_acquire("kms")  # one decrypt per check: blocks while the task's KMS budget is spent
         return assess(record, actor)
 
-    pending = store.pending_for_run(spec.run_id, since, spec.index, spec.count)
     pool = PoolLimits.uniform(limits.concurrency, dict(limits.rates), limits.rate_limit_retries)
     batch: list[StagedResult] = []
-    reminders: list[Event] = []  # EXPIRY events (a 30/7/1-day mark reached): written with the batch they came in
+    reminders: list[Event] = []
     size = 0
-    for done, assessment in enumerate(streamed(pending, check, pool, window=PAGE_ROWS), 1):
+    waited: dict[Provider, float] = {}
+    for done, assessment in enumerate(streamed(pending, check, pool, IN_FLIGHT, waited), 1):
         result = _staged(spec, assessment)
         batch.append(result)
         reminders.extend(assessment.reminders)
+        if assessment.alarm:
+            log_alarm(assessment)
         size += staged_bytes(result)
-        key = assessment.event.outcome.value
+        key = label(assessment.event.outcome.value)
         report.outcomes[key] = report.outcomes.get(key, 0) + 1
         if len(batch) >= STAGE_ROWS or size >= STAGE_BYTES:
-            _stage(store, batch, reminders)
+            _stage(store, batch, reminders, remind)
             report.checked += len(batch)
             batch, reminders, size = [], [], 0
         if progress:
             progress(done, share - staged)
-    _stage(store, batch, reminders)
+    _stage(store, batch, reminders, remind)
     report.checked += len(batch)
     store.task_done(spec.run_id, spec.index, spec.count, datetime.now(UTC))
+    report.backoff_s = {p.value: round(s, 3) for p, s in waited.items() if round(s, 3)}
     report.duration_s = round(time.monotonic() - started, 3)
     return report
 
 
-def _stage(store: IntegrationStore, batch: list[StagedResult], reminders: list[Event]) -> None:
-    """Stage a batch, then its expiry reminders (each mark is recorded once per credential: a retried task's
-    check of a staged credential is skipped, and a mark already written is not written again)."""
+def _stage(store: IntegrationStore, batch: list[StagedResult], reminders: list[Event], remind: Remind | None) -> None:
+    """Stage a batch; an expiry reminder (a 30/7/1-day mark reached) is an event of its own, written beside it."""
+    if reminders and remind is not None:
+        remind(reminders)
     store.stage_results(batch)
-    if reminders:
-        store.append_events(reminders)
 
 
 def staged_bytes(result: StagedResult) -> int:
@@ -202,7 +215,8 @@ def finalize(
 def _count(report: RunReport, row: RunRow) -> None:
     r = row.result
     report.checked += 1
-    report.outcomes[r.outcome] = report.outcomes.get(r.outcome, 0) + 1
+    key = label(r.outcome)
+    report.outcomes[key] = report.outcomes.get(key, 0) + 1
     report.by_task[r.task_index] = report.by_task.get(r.task_index, 0) + 1
     if r.error_code:
         report.errors[r.error_code] = report.errors.get(r.error_code, 0) + 1
@@ -236,16 +250,23 @@ def revalidate_task(
     rates: dict[Provider, float] | None = None,
     actor: str = "system",
     progress: Progress | None = None,
+    records: list[StoredCredential] | None = None,
+    rate_limit_retries: int = 2,
+    remind: Remind | None = None,
 ) -> TaskReport:
-    """Check this task's share of the run and stage it. `concurrency`, `rates` (per provider) and the KMS budget
-    (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE) are the whole run's: the task takes its share."""
+    """Check this task's share of the run (or exactly `records`) and stage it. `concurrency`, `rates` (per
+    provider) and the KMS budget (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE) are the whole run's: the task takes its
+    share."""
     kms = deps.settings.kms_requests_per_minute if deps.settings else TaskLimits().kms_per_minute
-    limits = TaskLimits(concurrency=concurrency, rates=rates or {}, kms_per_minute=kms)
-    check = lambda record, who: assess(deps, record, who)  # noqa: E731
+    limits = TaskLimits(
+        concurrency=concurrency, rates=rates or {}, kms_per_minute=kms, rate_limit_retries=rate_limit_retries
+    )
+    check = lambda record, who: assess(deps, record, who, spec.run_id)  # noqa: E731
     with ExitStack() as scopes:  # what a validator obtains for the run lasts the task (GCP keyless tokens)
         for validator in deps.validators.values():
             scopes.enter_context(validator.run_scope())
-        return run_task(deps.store, check, spec, limits.share(spec.count, spec.index), actor, progress)
+        share = limits.share(spec.count, spec.index)
+        return run_task(deps.store, check, spec, share, actor, progress, records, remind)
 
 
 def finalize_run(deps: Deps, run_id: str, actor: str = "system", force: bool = False) -> RunReport:

@@ -4,23 +4,24 @@ provider's Retry-After before the check is retried a bounded number of times (te
 the caller decides what to do with the assessments.
 
 A check is I/O bound (a provider round trip of ~200 ms), so threads in one process reach the concurrency bound;
-scaling past one process belongs to the tasks of a job."""
+scaling past one process belongs to the tasks of a job. Every bulk run streams its records through `streamed`
+(runs.py)."""
 
 from __future__ import annotations
 
 import random
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from collections.abc import Callable, Generator, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
-from typing import TYPE_CHECKING, cast
+from queue import SimpleQueue
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .domain import Provider, StoredCredential
-from .taskspec import share
-from .usecases.checks import Assessment
+from ..domain import Provider, StoredCredential
+from .checks import Assessment
 
 if TYPE_CHECKING:  # pyrate-limiter and tenacity load with a pool (a bulk run), not with the service
     from pyrate_limiter import Rate
@@ -48,17 +49,6 @@ class PoolLimits(BaseModel):
         """The same concurrency for every provider."""
         return cls(
             concurrency={p: concurrency for p in Provider}, rates=rates or {}, rate_limit_retries=rate_limit_retries
-        )
-
-    def share(self, task_count: int, index: int = 0) -> PoolLimits:
-        """Task `index`'s share of `task_count` (tasks running at once split the provider's limits; the shares of
-        all tasks add up to the whole, the same split as TaskLimits.share)."""
-        n = max(1, task_count)
-        return self.model_copy(
-            update={
-                "concurrency": {p: max(1, share(c, n, index)) for p, c in self.concurrency.items()},
-                "rates": {p: r / n for p, r in self.rates.items()},
-            }
         )
 
 
@@ -137,63 +127,36 @@ class ProviderPool:
             self.limiter.close()
 
 
-class CheckRun:
-    """One run over `records`: iterate `completed()` for (record index, assessment) in completion order (so the
-    caller can write batches while checks go on); `waited_s` then holds what each provider was held back."""
-
-    def __init__(self, records: Sequence[StoredCredential], check: Check, limits: PoolLimits) -> None:
-        self.records, self.check, self.limits = records, check, limits
-        self.waited_s: dict[Provider, float] = {}
-
-    def completed(self) -> Generator[tuple[int, Assessment], None, None]:
-        pools = {p: ProviderPool(p, self.limits) for p in {r.provider for r in self.records}}
-        try:
-            futures = {
-                pools[r.provider].threads.submit(pools[r.provider].run, self.check, r): i
-                for i, r in enumerate(self.records)
-            }
-            for future in as_completed(futures):
-                yield futures[future], future.result()  # the first exception of a check stops the run here
-        finally:
-            for pool in pools.values():
-                pool.close()  # checks not started are cancelled; running ones finish
-            self.waited_s = {p: pool.waited_s for p, pool in pools.items()}
-
-
-def check_all(
-    records: Sequence[StoredCredential], check: Check, limits: PoolLimits, progress: Progress | None = None
-) -> list[Assessment]:
-    """Run `check` on every record on per-provider thread pools; one Assessment per record, in record order.
-    `check` must turn a credential's failure into its assessment: an exception stops the run and is raised."""
-    results: list[Assessment | None] = [None] * len(records)
-    for done, (index, assessment) in enumerate(CheckRun(records, check, limits).completed(), 1):
-        results[index] = assessment
-        if progress:
-            progress(done, len(records))
-    return cast(list[Assessment], results)
-
-
 def streamed(
-    records: Iterable[StoredCredential], check: Check, limits: PoolLimits, window: int = 1000
+    records: Iterable[StoredCredential],
+    check: Check,
+    limits: PoolLimits,
+    window: int = 1000,
+    waited_s: dict[Provider, float] | None = None,
 ) -> Generator[Assessment, None, None]:
-    """Assessments in completion order over a stream of records (a task's share read page by page): at most
-    `window` records are submitted and not yet yielded at any time, so memory does not grow with the stream. The
-    same per-provider pools, rates and 429 pauses as CheckRun."""
+    """Assessments in completion order over a stream of records (a task's share read page by page, or the records
+    a bulk run chose): at most `window` records are submitted and not yet yielded at any time, so memory does not
+    grow with the stream. A finished check reports itself on a queue (O(1) a check, whatever the window). When it
+    ends, `waited_s` (if given) holds what each provider was held back (pauses and its rate)."""
     pools: dict[Provider, ProviderPool] = {}
-    pending: set[Future[Assessment]] = set()
+    finished: SimpleQueue[Future[Assessment]] = SimpleQueue()
+    in_flight = 0
     source = iter(records)
     try:
         while True:
-            for record in islice(source, max(0, window - len(pending))):
+            for record in islice(source, max(0, window - in_flight)):
                 pool = pools.get(record.provider) or pools.setdefault(
                     record.provider, ProviderPool(record.provider, limits)
                 )
-                pending.add(pool.threads.submit(pool.run, check, record))
-            if not pending:
+                pool.threads.submit(pool.run, check, record).add_done_callback(finished.put)
+                in_flight += 1
+            if not in_flight:
                 return
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: f.exception() is not None):  # what finished, then a failure
-                yield future.result()  # the first exception of a check stops the run here
+            future = finished.get()
+            in_flight -= 1
+            yield future.result()  # the first exception of a check stops the run here
     finally:
         for pool in pools.values():
-            pool.close()
+            pool.close()  # checks not started are cancelled; running ones finish
+        if waited_s is not None:
+            waited_s.update({p: pool.waited_s for p, pool in pools.items()})
