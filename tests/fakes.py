@@ -286,7 +286,7 @@ class InMemoryStore(IntegrationStore):
                 if r.alarm:
                     self.event_rows.append(event)
                 elif current and row is not None:
-                    self.record_validation(
+                    self._record_one(
                         r.credential_id,
                         Status(r.status_after),
                         r.error_code,

@@ -34,6 +34,16 @@ from .recording import StatusUpdate, sync
 log = logging.getLogger("integrations")
 
 
+class KeyHolder(NamedTuple):
+    """What an expiry reminder names of a credential (finalize has a staged result, not the stored record)."""
+
+    org_slug: str
+    provider: Provider
+    credential_id: str
+    credential_hint: str | None
+    validation_status: Status
+
+
 class Assessment(NamedTuple):
     """The outcome of one re-check, before it is written."""
 
@@ -109,9 +119,12 @@ def check_stored(deps: Deps, record: StoredCredential) -> CheckResult:
     return guarded(lambda: deps.validators[record.provider].check(parsed, record.metadata), record.org_slug)
 
 
-def assess(deps: Deps, record: StoredCredential, actor: str = "system", run_id: str | None = None) -> Assessment:
+def assess(
+    deps: Deps, record: StoredCredential, actor: str = "system", run_id: str | None = None, remind: bool = True
+) -> Assessment:
     """Decrypt and re-check one credential; decide the new status (its event names the run, if any). Writes
-    nothing."""
+    nothing. `remind=False` (a nightly task, whose identity reads no events): no expiry reminder is decided here;
+    finalize decides them from the staged expiry."""
     started = time.monotonic()
     result = check_stored(deps, record)
     before = record.validation_status
@@ -131,7 +144,7 @@ def assess(deps: Deps, record: StoredCredential, actor: str = "system", run_id: 
         run_id=run_id,
     )
     fresh = judge(record.provider, result.data, utcnow(), record) if result.data is not None else None
-    reminders = tuple(expiry_reminders(deps, record, result.expiry, actor, run_id))
+    reminders = tuple(expiry_reminders(deps, record, result.expiry, actor, run_id)) if remind else ()
     validated = utcnow() if decided.validated else None
     return Assessment(record, result, decided.after, validated, event, decided, fresh, reminders)
 
@@ -147,7 +160,14 @@ def expiry_reminders(
     recorded for this credential: two nightly runs six days before expiry give one event, for the 7-day mark."""
     if expiry is None or not expiry.known or expiry.expires_at is None:
         return []
-    left = expiry.expires_at - utcnow()
+    return mark_reminders(deps, record, expiry.expires_at, actor, run_id)
+
+
+def mark_reminders(
+    deps: Deps, record: StoredCredential | KeyHolder, expires_at: datetime, actor: str, run_id: str | None = None
+) -> list[Event]:
+    """expiry_reminders for a key known to expire at `expires_at` (finalize calls it for a run's staged results)."""
+    left = expires_at - utcnow()
     reached = [m for m in EXPIRY_MARKS if left <= timedelta(days=m)]
     if not reached:
         return []
@@ -164,7 +184,7 @@ def expiry_reminders(
         return []
     days = max(left.total_seconds() / 86_400, 0)
     message = (
-        f"The {record.provider.label} key {record.credential_hint} expires {expiry.expires_at:%Y-%m-%d %H:%M} UTC, in "
+        f"The {record.provider.label} key {record.credential_hint} expires {expires_at:%Y-%m-%d %H:%M} UTC, in "
         f"{days:.1f} days ({mark}-day mark): create a new key and set it up before then."
     )
     return [

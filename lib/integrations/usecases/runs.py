@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .. import alerts, changes
@@ -25,7 +25,7 @@ from ..store.base import IntegrationStore
 from ..store.staging import RUN_WINDOW, STAGE_BYTES, STAGE_ROWS, RunRow, StagedResult
 from ..taskspec import RUN_TIMEOUT_S, RunReport, TaskLimits, TaskReport, TaskSpec, label
 from .checkpool import PoolLimits, Progress, streamed
-from .checks import Assessment, assess, log_alarm
+from .checks import EXPIRY_MARKS, Assessment, KeyHolder, assess, log_alarm, mark_reminders
 from .recording import sync_batch
 
 if TYPE_CHECKING:  # pyrate-limiter loads with a run, not with the service
@@ -171,10 +171,12 @@ def finalize(
     actor: str,
     run_timeout_s: float = RUN_TIMEOUT_S,
     force: bool = False,
+    expiring: list[tuple[KeyHolder, datetime]] | None = None,
 ) -> RunReport:
     """Apply a run's staged results (one store write) and sync the statuses of every credential the run applied,
     reading the run page by page. Refused while the run's tasks may still run (fewer done marks than tasks, and
-    the run younger than `run_timeout_s`) unless `force`."""
+    the run younger than `run_timeout_s`) unless `force`. `expiring` receives the applied results whose key expires
+    within the first reminder mark (the caller decides and writes their reminders: tasks cannot write events)."""
     since = datetime.now(UTC) - RUN_WINDOW
     state = store.run_state(run_id, since)
     if not state.staged and not state.tasks_done:
@@ -190,11 +192,21 @@ def finalize(
         )
     report = RunReport(run_id=run_id)
     fresh: set[str] = set()  # results no finalize has written yet: this one applies or supersedes each
+    soon: dict[str, tuple[KeyHolder, datetime]] = {}  # of those, keys reaching an expiry mark (few)
+    horizon = datetime.now(UTC) + timedelta(days=max(EXPIRY_MARKS))
     for row in store.run_results(run_id, since):
         _count(report, row)
-        if not row.written and not row.result.alarm:
-            fresh.add(row.result.credential_id)
+        r = row.result
+        if not row.written and not r.alarm:
+            fresh.add(r.credential_id)
+            if expiring is not None and r.expires_at is not None and r.expires_at <= horizon:
+                holder = KeyHolder(
+                    r.org_slug, Provider.parse(r.provider), r.credential_id, row.credential_hint, Status(r.status_after)
+                )
+                soon[r.credential_id] = (holder, r.expires_at)
     superseded = store.apply_run(run_id, since) & fresh  # decided inside the write: changed since the task read it
+    if expiring is not None:
+        expiring.extend(v for cid, v in soon.items() if cid not in superseded)
     report.applied = len(fresh) - len(superseded)
     if superseded:  # not applied, so no flip: neither a change in the report nor in the alert
         report.superseded = sorted(superseded)
@@ -261,7 +273,8 @@ def revalidate_task(
     limits = TaskLimits(
         concurrency=concurrency, rates=rates or {}, kms_per_minute=kms, rate_limit_retries=rate_limit_retries
     )
-    check = lambda record, who: assess(deps, record, who, spec.run_id)  # noqa: E731
+    # a nightly task (no `remind`) decides no expiry reminder: its identity reads no events; finalize does it
+    check = lambda record, who: assess(deps, record, who, spec.run_id, remind is not None)  # noqa: E731
     with ExitStack() as scopes:  # what a validator obtains for the run lasts the task (GCP keyless tokens)
         for validator in deps.validators.values():
             scopes.enter_context(validator.run_scope())
@@ -274,7 +287,11 @@ def finalize_run(deps: Deps, run_id: str, actor: str = "system", force: bool = F
     (only for results this finalize applied: a second finalize neither applies nor alerts again)."""
     timeout = deps.settings.run_timeout_s if deps.settings else RUN_TIMEOUT_S
     push = lambda updates, who: sync_batch(deps, updates, who, run_id, checked=True)  # noqa: E731
-    report = finalize(deps.store, push, run_id, actor, timeout, force)
+    expiring: list[tuple[KeyHolder, datetime]] = []
+    report = finalize(deps.store, push, run_id, actor, timeout, force, expiring)
+    reminders = [e for holder, at in expiring for e in mark_reminders(deps, holder, at, actor, run_id)]
+    if reminders:  # a nightly task decides none (its identity reads no events): finalize writes them, once per mark
+        deps.store.append_events(reminders)
     if report.applied:
         report.alert = alerts.alert(deps.store, deps.settings, report.changes, "revalidate", actor, run_id=run_id)
         report.warnings += alerts.warnings(report.alert)
