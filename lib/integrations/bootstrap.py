@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import keyversions
+from .alerts import sink_from
 from .crypto.base import Cipher
 from .deps import Deps
 from .domain import Provider
@@ -213,5 +214,6 @@ def connect(
         attempts_per_minute=settings.attempts_per_minute,
         backends=backends,
         settings=settings,
+        alerts=sink_from(settings),
     )
     return IntegrationService(deps=deps)

@@ -15,6 +15,7 @@ from ..checkpool import CheckRun, PoolLimits
 from ..deps import Deps
 from ..domain import Provider, StoredCredential, check_slug
 from ..errors import Code, IntegrationError
+from . import alerting
 from .checks import Assessment, assess, record_checks
 from .maintenance import reconcile
 
@@ -41,7 +42,7 @@ class RevalidateReport(BaseModel):
     missing: list[str] = Field(default_factory=list)  # targets with no active credential (not checked)
     superseded: list[str] = Field(default_factory=list)  # credential ids changed while checked: result not applied
     duration_s: float = 0.0
-    alert: alerts.AlertDelivery | None = None  # the status-flip alert, when one was due (alerts.py)
+    alert: alerts.AlertDelivery | None = None  # the run's alerts, when one was due (usecases/alerting.py)
 
     def add(self, other: RevalidateReport) -> None:
         """Fold in another report (of another task of the same run)."""
@@ -161,8 +162,8 @@ def revalidate_many(
         report.warnings.append(f"{exc.code}: reconcile after the run failed ({exc.message}); run it again.")
     if workers is not None or (deps.settings is not None and deps.settings.bulk_workers):
         report.warnings.append(WORKERS_IGNORED)
-    report.alert = alerts.alert(deps.store, deps.settings, report.changed, "revalidate", actor, run_id=plan.run_id)
-    report.warnings += alerts.warnings(report.alert)
+    report.alert = alerting.alert(deps, report.changed, "revalidate", actor, run_id=plan.run_id)
+    report.warnings += alerting.warnings(report.alert)
     report.duration_s = time.monotonic() - started
     return report
 

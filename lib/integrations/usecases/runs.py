@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from pyrate_limiter import Duration, Limiter, Rate
 
-from .. import alerts, changes
+from .. import changes
 from ..checkpool import PoolLimits, Progress, streamed
 from ..deps import Deps
 from ..domain import Provider, Status, StoredCredential
@@ -25,6 +25,7 @@ from ..errors import IntegrationError
 from ..store.base import IntegrationStore
 from ..store.staging import PAGE_ROWS, RUN_WINDOW, STAGE_BYTES, STAGE_ROWS, RunRow, StagedResult
 from ..taskspec import RUN_TIMEOUT_S, RunReport, TaskLimits, TaskReport, TaskSpec
+from . import alerting
 from .checks import Assessment, assess
 from .recording import sync_batch
 
@@ -224,6 +225,6 @@ def finalize_run(deps: Deps, run_id: str, actor: str = "system", force: bool = F
     push = lambda updates, who: sync_batch(deps, updates, who, run_id, checked=True)  # noqa: E731
     report = finalize(deps.store, push, run_id, actor, timeout, force)
     if report.applied:
-        report.alert = alerts.alert(deps.store, deps.settings, report.changes, "revalidate", actor, run_id=run_id)
-        report.warnings += alerts.warnings(report.alert)
+        report.alert = alerting.alert(deps, report.changes, "revalidate", actor, run_id=run_id)
+        report.warnings += alerting.warnings(report.alert)
     return report
