@@ -152,6 +152,10 @@ class AlertSink(Protocol):
 
     def deliver(self, digest: Digest, budget: Budget) -> AlertDelivery: ...
 
+    def signing_secret(self, destination: Destination) -> str | None:
+        """The secret the destination verifies posts with (shown once to its owner), None when posts are unsigned."""
+        ...
+
 
 class NullSink:
     """No destination configured: nothing is due, nothing is sent."""
@@ -161,6 +165,9 @@ class NullSink:
 
     def deliver(self, digest: Digest, budget: Budget) -> AlertDelivery:
         return AlertDelivery(delivered=False, flips=len(digest.items), destination=digest.destination.label)
+
+    def signing_secret(self, destination: Destination) -> str | None:
+        return None
 
 
 # --- the message ----------------------------------------------------------------------------------------------

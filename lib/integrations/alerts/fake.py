@@ -29,6 +29,9 @@ class RecordingSink:
     def reaches(self, destination: Destination) -> bool:
         return self.operator if destination.kind == "operator" else destination.org_slug in self.orgs
 
+    def signing_secret(self, destination: Destination) -> str | None:
+        return signing_secret(self.master, destination) if self.master is not None else None
+
     def deliver(self, digest: Digest, budget: Budget) -> AlertDelivery:
         result = AlertDelivery(delivered=False, flips=len(digest.items), destination=digest.destination.label)
         if not self.reaches(digest.destination) or not digest.items or budget.attempts < 1:
@@ -38,7 +41,7 @@ class RecordingSink:
             result.error = "HTTP 500"
             return result
         raw = body_of(digest)
-        secret = signing_secret(self.master, digest.destination) if self.master is not None else None
+        secret = self.signing_secret(digest.destination)
         self.sent.append(Sent(digest, json.loads(raw), raw, headers_for(digest, raw, secret)))
         result.delivered = True
         return result

@@ -157,13 +157,16 @@ class WebhookSink:
         url = self._url(destination)
         return webhook_target(url.get_secret_value()) if url is not None else ""
 
+    def signing_secret(self, destination: Destination) -> str | None:
+        if self._master is None:
+            return None
+        return signing_secret(self._master.get_secret_value().encode(), destination)
+
     def deliver(self, digest: Digest, budget: Budget) -> AlertDelivery:
         result = AlertDelivery(delivered=False, flips=len(digest.items), destination=digest.destination.label)
         url = self._url(digest.destination)
         if url is None or not digest.items:
             return result
-        secret = None
-        if self._master is not None:
-            secret = signing_secret(self._master.get_secret_value().encode(), digest.destination)
+        secret = self.signing_secret(digest.destination)
         body = body_of(digest)
         return post(url.get_secret_value(), body, headers_for(digest, body, secret), budget, result)

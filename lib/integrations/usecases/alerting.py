@@ -23,6 +23,7 @@ from ..deps import Deps
 from ..domain import Action, Event, Outcome, make_event, utcnow
 from ..errors import Code, IntegrationError
 from ..verdict import ProblemClass
+from .registry import require
 
 log = logging.getLogger("integrations")
 RUN_EVENTS_WINDOW = timedelta(days=1)  # a run's alarm and reminder events are read back from this far
@@ -179,6 +180,20 @@ def settle(timeout_s: float = 30.0) -> bool:
     """Wait for single re-validations' alerts still being delivered (at most `timeout_s`; a process that exits
     waits for them too); whether none is left."""
     return _background.settle(timeout_s)
+
+
+def signing_secret(deps: Deps, org_slug: str | None = None) -> str:
+    """The secret an org's webhook (or, without an org, the operator's) verifies our posts with, to be shown once
+    to its owner; CONFIGURATION_ERROR without INTEGRATIONS_ALERT_SIGNING_SECRET. Never logged."""
+    destination = OPERATOR if org_slug is None else tenant(require(deps, org_slug))
+    secret = deps.alerts.signing_secret(destination)
+    if secret is None:
+        raise IntegrationError(
+            Code.CONFIGURATION_ERROR,
+            "Alerts are not signed: set INTEGRATIONS_ALERT_SIGNING_SECRET (e.g. `openssl rand -hex 32`) and a "
+            "webhook (INTEGRATIONS_ALERT_WEBHOOK_URL, INTEGRATIONS_ORG_ALERT_WEBHOOKS).",
+        )
+    return secret
 
 
 def warnings(delivery: AlertDelivery | None) -> list[str]:
