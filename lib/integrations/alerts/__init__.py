@@ -86,9 +86,9 @@ def budget(interactive: bool = False) -> Budget:
 
 
 def sink_from(settings: Settings) -> AlertSink:
-    """The webhook sink the settings describe (bootstrap wires it into Deps); NullSink when no webhook is set."""
+    """The webhook sink the settings describe (bootstrap wires it into Deps); NullSink when nothing is set."""
     orgs = settings.org_alert_webhook_urls()
-    if settings.alert_webhook_url is None and not orgs:
+    if settings.alert_webhook_url is None and not orgs and settings.alert_signing_secret is None:
         return NullSink()
     return WebhookSink(settings.alert_webhook_url, orgs, settings.alert_signing_secret)
 
