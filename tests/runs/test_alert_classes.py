@@ -6,6 +6,7 @@ our key material failing is one operator alert and no tenant change; an expiry m
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from integrations import IntegrationService, Provider, Status, connect
 from integrations.alerts.base import CLASS_HEADER, SIGNATURE_HEADER, signing_secret, tenant, verify
 from integrations.domain import Action, Outcome, make_event, utcnow
 from integrations.settings import Settings
+from integrations.usecases import alerting
 
 from tests.faults import Faulty
 from tests.keys import admin_key, openai_key
@@ -167,3 +169,27 @@ def test_a_tenant_without_a_webhook_falls_back_to_the_operator_and_transient_res
     [post] = to_ops
     body = json.loads(post.body)
     assert body["fallback"] is True and [(f["org_slug"], f["after"]) for f in body["flips"]] == [("initech", "INVALID")]
+
+
+def test_single_revalidations_route_the_same_way_and_nothing_secret_reaches_a_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with serve(lambda _: Reply(200, "ok")) as (ops, to_ops), serve(lambda _: Reply(200, "ok")) as (acme, to_acme):
+        svc = _service(tmp_path, monkeypatch, ops, acme)
+        key = openai_key("revoked")
+        _as_valid(svc, "acmecorp", key)
+        svc.setup("acmecorp", "anthropic", admin_key("anthropic"))
+        assert svc.validate("acmecorp", "openai").validation_status == Status.INVALID
+        assert alerting.settle(30)
+        svc.cipher = Faulty(svc.cipher, "DECRYPTION_FAILED", {"decrypt"})  # our keyring cannot open the row
+        assert svc.validate("acmecorp", "anthropic").validation_status == Status.VALID  # an alarm: status kept
+        assert alerting.settle(30)
+    [tenant_post] = to_acme
+    [ops_post] = to_ops
+    assert json.loads(tenant_post.body)["flips"][0]["error_code"] == "INVALID_CREDENTIAL"
+    assert [i["kind"] for i in json.loads(ops_post.body)["items"]] == ["alarm"]
+    assert verify(svc.alert_signing_secret(), ops_post.headers["x-integrations-signature"], ops_post.body)
+    logged = caplog.text
+    assert "WEBHOOKSECRET" not in logged and MASTER not in logged and key not in logged
+    assert svc.alert_signing_secret("acmecorp") not in logged and svc.alert_signing_secret() not in logged
