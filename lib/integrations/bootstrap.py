@@ -214,6 +214,6 @@ def connect(
         attempts_per_minute=settings.attempts_per_minute,
         backends=backends,
         settings=settings,
-        alerts=sink_from(settings),
+        alerts=sink_from(settings),  # the operator's and the orgs' webhooks, signed
     )
     return IntegrationService(deps=deps)

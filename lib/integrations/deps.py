@@ -56,7 +56,7 @@ class Deps:
             limiter=AttemptLimiter(attempts_per_minute, cache if cache.counts_attempts else None),
             settings=settings,
             backends=backends or {},
-            alerts=alerts or NullSink(),
+            alerts=alerts or (sink_from(settings) if settings is not None else NullSink()),
         )
 
     @property

@@ -83,7 +83,7 @@ def test_a_run_with_flips_posts_one_alert_with_the_structured_list(
         "VALID",
         None,
     )
-    assert "acmecorp · OpenAI: PENDING → INVALID (INVALID_CREDENTIAL)" in body["text"]
+    assert "acmecorp · OpenAI: PENDING → INVALID [tenant_action] (INVALID_CREDENTIAL)" in body["text"]
     assert report.alert is not None and report.alert.delivered and report.alert.attempts == 1
     assert report.alert.target == url and not report.warnings
     _assert_no_secret(seen[0].body.decode() + _everything(svc, caplog, report.model_dump(mode="json")))
