@@ -156,6 +156,7 @@ table = st.dataframe(
         "data_status": "Cost data",
         "error_code": "Error",
         "fix": st.column_config.TextColumn("Fix", width="large"),
+        "problem_class": st.column_config.TextColumn("Who acts", help="Who must act on the last problem"),
         "cached_status": "Status (cache)",
         "credential_name": "Name",
         "credential_hint": "Credential",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import changes, freshness
+from . import changes, freshness, views
 from .domain import CredentialKind, DataStatus, Outcome, Provider, Status
 from .service import IntegrationService
 
@@ -128,6 +128,15 @@ def unhealthy(svc: IntegrationService) -> pd.DataFrame:
     frame = credentials(svc)
     bad = frame[frame.validation_status != Status.VALID.value]
     return bad[_HEALTH].sort_values(["org_slug", "provider"]).reset_index(drop=True)
+
+
+def who_must_act(svc: IntegrationService) -> pd.DataFrame:
+    """Integrations whose last check left a problem, by who must act (verdict.ProblemClass): the tenant or us
+    first, then transient problems (the last error of a 429 or an outage, status kept), dark last; as the console's
+    attention queue orders them."""
+    queue = views.attention_queue(svc.overview())
+    columns = ["problem_class", "attention", "org_slug", "provider", "status", "error_code", "fix"]
+    return queue[queue.problem_class != ""][columns].reset_index(drop=True)
 
 
 def stale_pending(svc: IntegrationService, days: int = 7, now: datetime | None = None) -> pd.DataFrame:

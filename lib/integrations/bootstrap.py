@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import keyversions, provider_registry
+from .alerts import sink_from
 from .crypto.base import Cipher
 from .deps import Deps
 from .domain import Provider
@@ -202,5 +203,6 @@ def connect(
         attempts_per_minute=settings.attempts_per_minute,
         backends=backends,
         settings=settings,
+        alerts=sink_from(settings),  # the operator's and the orgs' webhooks, signed
     )
     return IntegrationService(deps=deps)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from .alerts import sink_from
+from .alerts.base import AlertSink, NullSink
 from .crypto.base import Cipher
 from .domain import Provider
 from .limits import AttemptLimiter
@@ -18,7 +20,8 @@ from .vault import Vault
 
 @dataclass(frozen=True)
 class Deps:
-    """The system of record, the status cache, the vault, the validators, the per-org limiter and the pair locks."""
+    """The system of record, the status cache, the vault, the validators, the per-org limiter, the pair locks and
+    the alert sink."""
 
     store: IntegrationStore
     cache: StatusCache
@@ -29,6 +32,7 @@ class Deps:
     settings: Settings | None = None  # what connect() built this from (None when adapters were handed in)
     backends: dict[str, str] = field(default_factory=dict)
     known_orgs: set[str] = field(default_factory=set)  # registered orgs seen by this process (never unregistered)
+    alerts: AlertSink = field(default_factory=NullSink)  # where a run's digests go (alerts/): webhooks, or none
 
     @classmethod
     def wire(
@@ -41,6 +45,7 @@ class Deps:
         attempts_per_minute: int = 20,
         backends: dict[str, str] | None = None,
         settings: Settings | None = None,
+        alerts: AlertSink | None = None,
     ) -> Deps:
         """Bundle adapters that were already built (by bootstrap.py, or by a test handing in fakes)."""
         return cls(
@@ -52,6 +57,7 @@ class Deps:
             limiter=AttemptLimiter(attempts_per_minute, cache if cache.counts_attempts else None),
             settings=settings,
             backends=backends or {},
+            alerts=alerts or (sink_from(settings) if settings is not None else NullSink()),
         )
 
     @property
@@ -115,7 +121,16 @@ class Parts:
 
     @settings.setter
     def settings(self, settings: Settings | None) -> None:
-        self.deps = replace(self.deps, settings=settings)
+        sink = sink_from(settings) if settings is not None else NullSink()
+        self.deps = replace(self.deps, settings=settings, alerts=sink)
+
+    @property
+    def alerts(self) -> AlertSink:
+        return self.deps.alerts
+
+    @alerts.setter
+    def alerts(self, sink: AlertSink) -> None:
+        self.deps = replace(self.deps, alerts=sink)
 
     @property
     def backends(self) -> dict[str, str]:

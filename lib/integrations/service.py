@@ -30,6 +30,7 @@ from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
 from .taskspec import RunReport, TaskReport, TaskSpec
 from .usecases import (
+    alerting,
     checks,
     credentials,
     diagnostics,
@@ -102,6 +103,10 @@ class IntegrationService(Parts):
     def require_org(self, org_slug: str) -> str:
         """The slug, checked; ORG_NOT_FOUND unless the system of record has the org (the cache is not asked)."""
         return orgs.require(self.deps, org_slug)
+
+    def alert_signing_secret(self, org_slug: str | None = None) -> str:
+        """The secret the org's alert webhook (None: the operator's) verifies our signed posts with; show it once."""
+        return alerting.signing_secret(self.deps, org_slug)
 
     def rotate_org_key(self, org_slug: str, actor: str = "system") -> str:
         """Revoke the org's API keys and issue a new one, returned once."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -12,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import pinned_env
 from .errors import IntegrationError
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 
 STORES = ("sqlite", "bigquery")
 CIPHERS = ("local", "kms")
@@ -117,7 +121,11 @@ class Settings(BaseSettings):
     iamcredentials_api_url: str = "https://iamcredentials.googleapis.com/v1"
     iam_api_url: str = "https://iam.googleapis.com/v1"
     allow_http_endpoints: bool = False  # development only: live checks to http:// provider endpoints
-    alert_webhook_url: SecretStr | None = None  # status-flip alerts (alerts.py); its path is a secret: never logged
+    alert_webhook_url: SecretStr | None = None  # the operator's alerts (alerts/); its path is a secret: never logged
+    # tenants' alerts: a JSON object {"org-slug": "https://..."} (each path a secret), and the master secret every
+    # destination's signing secret is derived from (alerts/base.py signing_secret); tenants need it to be reached
+    org_alert_webhooks: SecretStr | None = None
+    alert_signing_secret: SecretStr | None = None
     # Cloud KMS decrypts per minute for a whole re-validation run, split across its tasks. Cloud KMS's default
     # "Cryptographic requests" quota is 60,000 per minute per calling project and region
     # (https://cloud.google.com/kms/quotas); half of it leaves room for setups and the API server meanwhile.
@@ -174,14 +182,42 @@ class Settings(BaseSettings):
         )
 
     def check_alert_webhook(self) -> None:
-        """The alert webhook is an https URL with a host (http only with the development flag); never echoed."""
-        if self.alert_webhook_url is None:
-            return
-        parts = urlsplit(self.alert_webhook_url.get_secret_value())
+        """The alert webhooks are https URLs with a host (http only with the development flag), the org map a JSON
+        object of org slugs, the signing secret long enough; none of them is ever echoed."""
         schemes = ("https", "http") if self.allow_http_endpoints else ("https",)
-        if parts.scheme not in schemes or not parts.hostname:
+        urls: dict[str, SecretStr | None] = {"INTEGRATIONS_ALERT_WEBHOOK_URL": self.alert_webhook_url}
+        for slug, org_url in self.org_alert_webhook_urls().items():
+            urls[f"INTEGRATIONS_ORG_ALERT_WEBHOOKS[{slug!r}]"] = org_url
+        for name, url in urls.items():
+            if url is None:
+                continue
+            parts = urlsplit(url.get_secret_value())
+            if parts.scheme not in schemes or not parts.hostname:
+                raise IntegrationError(
+                    "CONFIGURATION_ERROR",
+                    f"{name} must be an https URL with a host, e.g. a Slack incoming webhook "
+                    "(INTEGRATIONS_ALLOW_HTTP_ENDPOINTS=true allows http for local development only).",
+                )
+        secret = self.alert_signing_secret
+        if secret is not None and len(secret.get_secret_value()) < 32:
             raise IntegrationError(
                 "CONFIGURATION_ERROR",
-                "INTEGRATIONS_ALERT_WEBHOOK_URL must be an https URL with a host, e.g. a Slack incoming webhook "
-                "(INTEGRATIONS_ALLOW_HTTP_ENDPOINTS=true allows http for local development only).",
+                "INTEGRATIONS_ALERT_SIGNING_SECRET must be at least 32 characters (e.g. `openssl rand -hex 32`).",
             )
+
+    def org_alert_webhook_urls(self) -> dict[str, SecretStr]:
+        """INTEGRATIONS_ORG_ALERT_WEBHOOKS as {org slug: URL}; CONFIGURATION_ERROR (never quoting it) when it is not
+        a JSON object of org slugs to URLs."""
+        if self.org_alert_webhooks is None:
+            return {}
+        try:
+            found = json.loads(self.org_alert_webhooks.get_secret_value())
+        except ValueError:
+            found = None
+        if not isinstance(found, dict) or not all(isinstance(v, str) and _SLUG.fullmatch(k) for k, v in found.items()):
+            raise IntegrationError(
+                "CONFIGURATION_ERROR",
+                "INTEGRATIONS_ORG_ALERT_WEBHOOKS must be a JSON object of org slugs to https URLs, e.g. "
+                '{"acmecorp": "https://hooks.example.com/..."}.',
+            )
+        return {slug: SecretStr(url) for slug, url in found.items()}

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .domain import DataStatus, Status
-from .errors import CATALOG
+from .errors import CATALOG, Code
+from .verdict import ProblemClass, problem_class
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,6 +34,7 @@ QUEUE_COLUMNS = [
     "data_status",
     "error_code",
     "fix",
+    "problem_class",
     "cached_status",
     "credential_name",
     "credential_hint",
@@ -70,9 +72,45 @@ def age_bucket(days: pd.Series) -> pd.Series:
     return buckets.cat.add_categories(AGE_BUCKETS[4]).fillna(AGE_BUCKETS[4]).cat.set_categories(AGE_BUCKETS)
 
 
+# who must act, in queue order: someone (the tenant or us) first, then transient problems, then rows with no problem,
+# dark ones (not configured) last; within a group, the attention reason's order
+_WHO_GROUP = {
+    ProblemClass.TENANT_ACTION.value: 0,
+    ProblemClass.OPERATOR_ACTION.value: 0,
+    ProblemClass.TRANSIENT.value: 1,
+    "": 2,
+    ProblemClass.DARK.value: 3,
+}
+
+
+def _class_of(code: object) -> str:
+    found = problem_class(code) if isinstance(code, str) and code else None
+    return found.value if found is not None else ""
+
+
+def row_problem_class(frame: pd.DataFrame, reason: pd.Series) -> pd.Series:
+    """The class of each row's last problem (verdict.PROBLEM_CLASSES): its error code's, else what its reason
+    means (INVALID: the tenant's; drift: ours; late data: DATA_STALE's or DATA_STALLED's; not configured: dark);
+    '' when nothing is wrong."""
+    by_code = frame.error_code.map(_class_of)
+    late = frame.data_status.map({DataStatus.STALE.value: Code.DATA_STALE, DataStatus.STALLED.value: Code.DATA_STALLED})
+    by_data = late.map(_class_of)
+    by_reason = reason.map(
+        {
+            "INVALID": ProblemClass.TENANT_ACTION.value,
+            "Drift": ProblemClass.OPERATOR_ACTION.value,
+            "Not configured": ProblemClass.DARK.value,
+        }
+    ).fillna("")
+    found = by_code.where(by_code != "", by_reason)
+    return found.where(found != "", by_data.where(reason == "Data late", "")).fillna("")
+
+
 def attention_queue(overview: pd.DataFrame, stale_days: float = 30, include_unconfigured: bool = False) -> pd.DataFrame:
-    """The overview as a to-do list: INVALID, drift, PENDING, late cost data, stale, then VALID (NOT_CONFIGURED
-    only on request), each row with its error code and the fix to apply."""
+    """The overview as a to-do list ordered by who must act: rows the tenant or we must act on (INVALID, drift,
+    PENDING on a customer's grant...), then transient problems (a 429, a late export), then the rest (PENDING,
+    stale, VALID), not configured (dark, only on request) last; each row with its error code, the fix to apply
+    and the class of its last problem (`problem_class`)."""
     frame = overview if include_unconfigured else overview[overview.status != Status.NOT_CONFIGURED.value]
     configured = frame.status != Status.NOT_CONFIGURED.value
     age = frame.validation_age_days
@@ -84,15 +122,18 @@ def attention_queue(overview: pd.DataFrame, stale_days: float = 30, include_unco
     reason = reason.mask(frame.status == Status.PENDING.value, "PENDING").mask(frame.drift, "Drift")
     reason = reason.mask(frame.status == Status.INVALID.value, "INVALID")
     fix = frame.error_code.map(fix_for).where(frame.error_code.notna(), reason.map(_FIXES)).fillna("")
+    who = row_problem_class(frame, reason)
     queue = frame.assign(
         attention=pd.Categorical(reason, categories=ATTENTION, ordered=True),
         fix=fix,
+        problem_class=who,
+        _who=who.map(_WHO_GROUP).fillna(2),
         age=age_bucket(age).where(configured, None),
         error_code=frame.error_code.fillna(""),
         data_status=frame.data_status.fillna(""),  # blank: the credential reads no cost data
     )
     queue = queue.sort_values(
-        ["attention", "validation_age_days", "org_slug", "provider"], ascending=[True, False, True, True]
+        ["_who", "attention", "validation_age_days", "org_slug", "provider"], ascending=[True, True, False, True, True]
     )
     return queue[QUEUE_COLUMNS].reset_index(drop=True)
 

@@ -16,6 +16,7 @@ from integrations.alerts import ATTEMPTS, Flip, payload, slack_escape
 from integrations.domain import Action, Outcome, Provider
 from integrations.settings import Settings
 from integrations.taskspec import RunReport, TaskSpec
+from integrations.usecases import alerting
 
 from tests.keys import openai_key
 from tests.servers import Reply, Seen, refused_url, serve
@@ -69,14 +70,19 @@ def test_a_run_with_flips_posts_one_alert_with_the_structured_list(
         "credential_name": HOSTILE_NAME,  # structured data: as the tenant wrote it
         "credential_id": svc.get_one("acmecorp", "openai").credential_id,
         "at": None,
+        "kind": "flip",
+        "problem_class": "tenant_action",  # a revoked key: the tenant must act
+        "message": None,
     }
+    assert body["destination"] == "operator" and body["fallback"] is True, "no tenant webhook: the operator's"
+    assert body["classes"] == ["tenant_action"] and seen[0].headers["x-integrations-alert-class"] == "tenant_action"
     assert flips["acmecorp"]["fix"] and hint and hint in body["text"]
     assert (flips["globex"]["before"], flips["globex"]["after"], flips["globex"]["error_code"]) == (
         "PENDING",
         "VALID",
         None,
     )
-    assert "acmecorp · OpenAI: PENDING → INVALID (INVALID_CREDENTIAL)" in body["text"]
+    assert "acmecorp · OpenAI: PENDING → INVALID [tenant_action] (INVALID_CREDENTIAL)" in body["text"]
     assert report.alert is not None and report.alert.delivered and report.alert.attempts == 1
     assert report.alert.target == url and not report.warnings
     _assert_no_secret(seen[0].body.decode() + _everything(svc, caplog, report.model_dump(mode="json")))
@@ -86,7 +92,7 @@ def test_tenant_text_is_not_slack_markup(tmp_path: Path, monkeypatch: pytest.Mon
     with serve(lambda _: Reply(200, "ok")) as (url, seen):
         svc = _connect(tmp_path, monkeypatch, url)
         svc.validate("acmecorp", "openai")
-        assert alerts.settle(30)  # a single re-validation's alert is delivered in the background
+        assert alerting.settle(30)  # a single re-validation's alert is delivered in the background
     text = json.loads(seen[0].body)["text"]
     assert "&lt;!channel&gt; &lt;http://evil.example|click&gt; *bold* &amp; co" in text
     assert "<!channel>" not in text and "<http" not in text and "& co" not in text
@@ -97,10 +103,10 @@ def test_a_single_revalidation_that_flips_posts_one_alert(tmp_path: Path, monkey
     with serve(lambda _: Reply(200, "ok")) as (url, seen):
         svc = _connect(tmp_path, monkeypatch, url)
         result = svc.validate("acmecorp", "openai")
-        assert alerts.settle(30) and len(seen) == 1 and not result.warnings
+        assert alerting.settle(30) and len(seen) == 1 and not result.warnings
         svc.validate("acmecorp", "openai")  # INVALID again: not a flip
         svc.validate("globex", "openai")  # PENDING -> VALID
-        assert alerts.settle(30)
+        assert alerting.settle(30)
     body = [json.loads(s.body) for s in seen]
     assert [(b["source"], b["count"], b["flips"][0]["org_slug"]) for b in body] == [
         ("validate", 1, "acmecorp"),
@@ -177,7 +183,7 @@ def test_a_transient_refusal_is_retried_then_delivered(
     with serve(_flaky([first, Reply(200, "ok")])) as (url, seen):
         svc = _connect(tmp_path, monkeypatch, url)
         result = svc.validate("acmecorp", "openai")
-        assert alerts.settle(30)
+        assert alerting.settle(30)
     assert len(seen) == 2 and not result.warnings
     assert not [e for e in svc.store.events() if e.action == Action.ALERT]
 
@@ -188,7 +194,7 @@ def test_a_4xx_is_not_retried_and_a_single_revalidations_failed_alert_is_recorde
     with serve(lambda _: Reply(404, b"no_service")) as (url, seen):
         svc = _connect(tmp_path, monkeypatch, url)
         result = svc.validate("acmecorp", "openai")
-        assert alerts.settle(30)
+        assert alerting.settle(30)
     assert len(seen) == 1 and result.validation_status == Status.INVALID
     [event] = [e for e in svc.store.events() if e.action == Action.ALERT]
     assert (
@@ -209,7 +215,7 @@ def test_a_hanging_webhook_gets_two_short_attempts_at_most_from_a_single_revalid
     with serve(lambda _: Reply(200, "ok", hang_s=1.5)) as (url, seen):
         svc = _connect(tmp_path, monkeypatch, url)
         result = svc.validate("acmecorp", "openai")
-        assert alerts.settle(30)
+        assert alerting.settle(30)
         assert len(seen) == 1  # no retry starts once the budget (one attempt's timeout) is spent
     assert result.validation_status == Status.INVALID
     [event] = [e for e in svc.store.events() if e.action == Action.ALERT]

@@ -95,6 +95,22 @@ def test_org_keys_rotate_and_revoke(env: dict[str, str]) -> None:
     assert as_json("org", "key", "revoke", "acmecorp")[1]["revoked"] == 1
 
 
+def test_org_alert_secret_is_the_one_that_signs_and_needs_a_master_secret(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from integrations.alerts.base import signing_secret, tenant
+
+    run("org", "create", "acmecorp")
+    code, output = run("org", "alert-secret", "acmecorp")
+    assert code == 1 and "CONFIGURATION_ERROR" in output and "INTEGRATIONS_ALERT_SIGNING_SECRET" in output
+    master = "cli-master-secret-0123456789abcdef0123"
+    monkeypatch.setenv("INTEGRATIONS_ALERT_SIGNING_SECRET", master)
+    shown = as_json("org", "alert-secret", "acmecorp")[1]
+    assert shown["signing_secret"] == signing_secret(master.encode(), tenant("acmecorp")) and master not in str(shown)
+    assert run("org", "alert-secret", "nosuch-org")[0] == 1  # ORG_NOT_FOUND
+    assert as_json("org", "alert-secret")[1]["signing_secret"] != shown["signing_secret"]  # the operator's
+
+
 def test_key_rotate_then_rewrap(env: dict[str, str]) -> None:
     run("org", "create", "acmecorp")
     run("setup", "acmecorp", "gcp", "--credential-stdin", input=service_account_json("sa@p.iam.gserviceaccount.com"))

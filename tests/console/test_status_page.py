@@ -60,6 +60,7 @@ def test_attention_queue_order_with_codes_and_fixes(demo: IntegrationService) ->
         "fix",
     ]
     assert set(table.error_code[:2]) == {"INVALID_CREDENTIAL", "INSUFFICIENT_PERMISSIONS"}
+    assert list(table.problem_class[:3]) == ["tenant_action", "tenant_action", "operator_action"]  # who must act
     assert all(table.fix[:6].str.len() > 10)  # the keyless PENDING ones say what the customer still has to do
     at.toggle(key="filter_unconfigured").set_value(True).run()
     assert len(at.dataframe[0].value) == 18

@@ -51,6 +51,7 @@ def test_audit_notebook(data_dir: str) -> None:
     assert '"output_type": "error"' not in text
     assert "hooli" in text and "INSUFFICIENT_PERMISSIONS" in text and "local/v1" in text
     assert "GCP_DOMAIN_RESTRICTED_SHARING" in text and "GCP_EXPORT_WRONG_LOCATION" in text  # keyless integrations
+    assert "tenant_action" in text  # who must act on each problem (audit.who_must_act)
     assert text.count("image/svg+xml") >= 2 and "vegaEmbed" not in text  # both charts, as inline SVG
     assert CANARY not in text and CANARY[8:] not in text and "CANARYrevoked" not in text
     assert "PENDING_FIRST_DATA" in text and "DATA_STALE:" in text  # issue 26: the freshness table, late sources

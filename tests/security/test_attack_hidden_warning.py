@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from integrations import alerts, connect
 from integrations.settings import Settings
+from integrations.usecases import alerting
 
 from tests.keys import openai_key
 from tests.security.conftest import record
@@ -35,7 +36,7 @@ def test_a_single_validate_does_not_hide_the_last_runs_undelivered_alert(
     assert svc.changes_since_last_run().attrs["undelivered"] == 2
 
     svc.validate("globex", "openai")  # another tenant's check afterwards: VALID again, no flip, no alert
-    assert alerts.settle(30)
+    assert alerting.settle(30)
     shown = svc.changes_since_last_run().attrs["undelivered"]
     record("N11 undelivered run alerts hidden by a later single validate", 2 - shown)
     assert shown == 2, "the run's ALERT_DELIVERY_FAILED warning survives a later single check"

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integrations import IntegrationError, IntegrationService, Provider, Status, alerts, connect
+from integrations import IntegrationError, IntegrationService, Provider, Status, connect
 from integrations.bootstrap import build_validators
 from integrations.domain import Action, CheckResult
 from integrations.providers.base import ParsedCredential
 from integrations.settings import Settings
 from integrations.store.bigquery import BigQueryStore
 from integrations.taskspec import TaskSpec
+from integrations.usecases import alerting
 from integrations.verdict import failed
 
 from tests.doubles.bigquery import PROJECT, DuckBigQuery
@@ -89,7 +90,7 @@ def first_check_held(svc: IntegrationService) -> Iterator[tuple[threading.Event,
 
 
 def posted(seen: list[Seen]) -> list[dict[str, Any]]:
-    alerts.settle(30)  # single re-validations deliver off the request path
+    alerting.settle(30)  # single re-validations deliver off the request path
     return [json.loads(s.body) for s in seen]
 
 

@@ -19,6 +19,7 @@ from integrations import Status, alerts, connect
 from integrations.alerts import Flip
 from integrations.domain import Action, Provider
 from integrations.settings import Settings
+from integrations.usecases import alerting
 
 from tests.keys import openai_key
 from tests.security.conftest import record, record_max
@@ -89,7 +90,7 @@ def test_a_single_revalidation_does_not_wait_on_the_webhook(tmp_path: Path, monk
         began = time.monotonic()
         result = svc.validate("acmecorp", "openai")
         answered = time.monotonic() - began
-        assert alerts.settle(2.0 + SLACK_S), "the background delivery ends by its deadline"
+        assert alerting.settle(2.0 + SLACK_S), "the background delivery ends by its deadline"
         delivered = time.monotonic() - began
     record_max("N6 seconds a single re-validation waited on a trickling webhook", round(answered, 1))
     assert answered < SLACK_S, "the answer does not wait for the alert"

@@ -41,6 +41,14 @@ def test_health_and_stale_pending(svc: IntegrationService) -> None:
     assert list(audit.stale_pending(svc, days=7, now=later).org_slug) == ["acmecorp"]
 
 
+def test_who_must_act_lists_problems_by_class(svc: IntegrationService) -> None:
+    populated(svc)
+    table = audit.who_must_act(svc)
+    rows = list(zip(table.problem_class, table.org_slug, table.error_code, strict=True))
+    assert rows[0] == ("tenant_action", "globex", "INVALID_CREDENTIAL")  # the revoked key: the tenant must act
+    assert set(table.problem_class) <= {"tenant_action", "operator_action", "transient", "dark"}
+
+
 def test_freshness(svc: IntegrationService) -> None:
     populated(svc)
     assert list(audit.not_validated_since(svc, days=30).provider) == ["ANTHROPIC"]  # never validated

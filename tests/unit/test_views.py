@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 from integrations import IntegrationService, Status
+from integrations.domain import utcnow
 from integrations.views import AGE_BUCKETS, EVENT_COLUMNS, attention_queue, status_mix, validation_ages
 
 from tests.conftest import ORG
@@ -58,10 +59,34 @@ def test_late_cost_data_is_queued_after_pending_and_before_stale_with_its_column
     assert set(frame.data_status.dropna()) == {"STALE", "FRESH"}  # the overview's column
     queue = attention_queue(frame, stale_days=30)
     rows = list(zip(queue.attention.astype(str), queue.org_slug, queue.data_status, strict=True))
-    assert rows.index(("Data late", "late-org", "STALE")) == 3  # after INVALID, Drift, PENDING; before Stale
-    late = queue.iloc[3]
+    # after INVALID and Drift (someone must act), before PENDING and Stale: a late export is transient (DATA_STALE)
+    assert rows.index(("Data late", "late-org", "STALE")) == 2
+    late = queue.iloc[2]
+    assert late.problem_class == "transient"
     assert late.status == "VALID" and "cost data is late" in late.fix  # a warning, the credential stays VALID
     assert ("OK", "fresh-org", "FRESH") in rows
+
+
+def test_the_queue_orders_by_who_must_act_and_shows_the_class_of_the_last_problem(svc: IntegrationService) -> None:
+    svc.register_org("throttled-org")
+    svc.setup("throttled-org", "openai", openai_key("ratelimited"), skip_validation=True)
+    record = svc.store.get_active("throttled-org", "OPENAI")
+    svc.store.rows[record.credential_id] = record.model_copy(
+        update={
+            "validation_status": Status.VALID,
+            "validation_error_code": "RATE_LIMITED",
+            "last_validated_at": utcnow(),
+        }
+    )  # VALID, its last check answered 429: the status is kept, the last error shown
+    svc.cache.set_status("throttled-org", "OPENAI", Status.VALID, record.created_at)  # type: ignore[arg-type]
+    queue = attention_queue(board(svc), stale_days=30, include_unconfigured=True)
+    rows = list(zip(queue.problem_class, queue.attention.astype(str), queue.org_slug, strict=True))
+    assert rows[:2] == [("tenant_action", "INVALID", "bad-org"), ("operator_action", "Drift", "drift-org")]
+    assert rows[2] == ("transient", "OK", "throttled-org"), "a transient problem after those someone must act on"
+    assert {r[0] for r in rows[3:]} <= {"", "dark"} and rows[-1][0] == "dark", "not configured last"
+    group = {"tenant_action": 0, "operator_action": 0, "transient": 1, "": 2, "dark": 3}
+    groups = [group[c] for c in queue.problem_class]
+    assert groups == sorted(groups)
 
 
 def test_not_configured_rows_only_on_request(svc: IntegrationService) -> None:

@@ -46,6 +46,24 @@ def org_key_revoke(slug: str, as_json: JsonOpt = False) -> None:
         _emit(as_json, {"org_slug": slug, "revoked": count}, f"Revoked {count} key(s) of {literal(slug)}.")
 
 
+@org_app.command("alert-secret")
+def org_alert_secret(
+    slug: Annotated[str | None, typer.Argument(help="The org; omit for the operator's webhook.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the secret an org's alert webhook (or the operator's) verifies our signed posts with. Derived from
+    INTEGRATIONS_ALERT_SIGNING_SECRET, never stored or logged: hand it to its owner over a private channel."""
+    with _service(as_json) as svc:
+        secret = svc.alert_signing_secret(slug)  # ORG_NOT_FOUND for an unknown org, CONFIGURATION_ERROR unsigned
+        who = literal(slug) if slug else "the operator"
+        _emit(
+            as_json,
+            {"org_slug": slug, "signing_secret": secret, "header": "X-Integrations-Signature"},
+            f"Alert signing secret for {who} (keep it secret): {secret}\n"
+            "Verify X-Integrations-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + raw body)>.",
+        )
+
+
 @key_app.command("rotate")
 def key_rotate(as_json: JsonOpt = False) -> None:
     """Add a new local keyring version; run `integrations rewrap` afterwards."""

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from .. import alerts
 from ..deps import Deps
 from ..domain import (
     Action,
@@ -28,6 +27,7 @@ from ..freshness import Freshness, judge
 from ..results import ErrorInfo, ValidateResult
 from ..store.base import ValidationUpdate
 from ..verdict import ALARMS, Verdict, failed, verdict
+from . import alerting
 from .orgs import require
 from .recording import StatusUpdate, sync
 
@@ -277,6 +277,10 @@ def _update(a: Assessment, actor: str) -> ValidationUpdate:
 def revalidate_record(deps: Deps, record: StoredCredential, actor: str = "system") -> ValidateResult:
     """Validate one stored credential (no attempt limit: used by operators' bulk runs too). CHECK_SUPERSEDED when
     the credential changed while it was checked (deleted, rotated, or checked again): nothing was applied."""
+    return _revalidated(deps, record, actor)[1]
+
+
+def _revalidated(deps: Deps, record: StoredCredential, actor: str) -> tuple[Assessment, ValidateResult]:
     assessment = assess(deps, record, actor)
     recorded = record_checks(deps, [assessment], actor)
     if not assessment.alarm and record.credential_id not in recorded.applied:
@@ -285,7 +289,7 @@ def revalidate_record(deps: Deps, record: StoredCredential, actor: str = "system
             f"The {record.provider.value} credential of {record.org_slug} was deleted, replaced or checked again "
             "while this check ran; its result was not recorded.",
         )
-    return assessment.outcome(recorded.warnings)
+    return assessment, assessment.outcome(recorded.warnings)
 
 
 def validate(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "system") -> ValidateResult:
@@ -296,7 +300,6 @@ def validate(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "
     if record is None:
         raise IntegrationError(Code.NOT_CONFIGURED, f"{org_slug} has no active {provider.value} credential.")
     deps.limiter.hit(org_slug)
-    result = revalidate_record(deps, record, actor)
-    change = (record, result.validation_status, result.error.code if result.error else None)
-    alerts.alert_later(deps.store, deps.settings, [change], "validate", actor)  # off the request path
+    assessment, result = _revalidated(deps, record, actor)
+    alerting.alert_later(deps, [assessment, *assessment.reminders], "validate", actor)  # off the request path
     return result

@@ -17,13 +17,14 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .. import alerts, changes
+from .. import changes
 from ..deps import Deps
 from ..domain import Event, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..store.base import IntegrationStore
 from ..store.staging import RUN_WINDOW, STAGE_BYTES, STAGE_ROWS, RunRow, StagedResult
 from ..taskspec import RUN_TIMEOUT_S, RunReport, TaskLimits, TaskReport, TaskSpec, label
+from . import alerting
 from .checkpool import PoolLimits, Progress, streamed
 from .checks import EXPIRY_MARKS, Assessment, KeyHolder, assess, log_alarm, mark_reminders
 from .recording import sync_batch
@@ -293,6 +294,6 @@ def finalize_run(deps: Deps, run_id: str, actor: str = "system", force: bool = F
     if reminders:  # a nightly task decides none (its identity reads no events): finalize writes them, once per mark
         deps.store.append_events(reminders)
     if report.applied:
-        report.alert = alerts.alert(deps.store, deps.settings, report.changes, "revalidate", actor, run_id=run_id)
-        report.warnings += alerts.warnings(report.alert)
+        report.alert = alerting.alert(deps, report.changes, "revalidate", actor, run_id=run_id)
+        report.warnings += alerting.warnings(report.alert)
     return report
