@@ -72,6 +72,7 @@ class RunReport(BaseModel):
     checked: int = 0
     changed: int = 0
     applied: int = 0  # results this finalize applied (0 when the run was finalized before)
+    alarms_recorded: int = 0  # alarms (our keyring or KMS failing) this finalize recorded first: the operator's alert
     superseded: list[str] = Field(default_factory=list)  # credential ids changed since their task read them
     outcomes: dict[str, int] = Field(default_factory=dict)
     errors: dict[str, int] = Field(default_factory=dict)

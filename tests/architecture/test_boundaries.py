@@ -170,7 +170,6 @@ def test_the_import_contracts_hold() -> None:
 # Facade methods no entry point calls yet, each with why it stays for now (issue 24: no test-only surface).
 NOT_CALLED_YET = {
     "changes_since_last_run": "the console reads run_changes; the tests of the last-run rule still read it",
-    "revalidate_records": "the in-process bulk runtime's, which issue 24's one bulk runtime removes or keeps",
 }
 
 

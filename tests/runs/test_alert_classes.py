@@ -14,6 +14,7 @@ from integrations import IntegrationService, Provider, Status, connect
 from integrations.alerts.base import CLASS_HEADER, SIGNATURE_HEADER, signing_secret, tenant, verify
 from integrations.domain import Action, Outcome, make_event, utcnow
 from integrations.settings import Settings
+from integrations.store.base import ValidationUpdate
 from integrations.usecases import alerting
 
 from tests.faults import Faulty
@@ -47,7 +48,9 @@ def _as_valid(svc: IntegrationService, org: str, key: str) -> str:
     """Store `key` as a credential that was VALID until tonight (what a key revoked or throttled since looks like)."""
     setup = svc.setup(org, "openai", key, skip_validation=True)
     event = make_event(org, Provider.OPENAI, Action.VALIDATE, Outcome.SUCCESS, "test", status_after=Status.VALID)
-    svc.store.record_validation(setup.credential_id, Status.VALID, None, None, utcnow(), "test", event)
+    svc.store.record_validations(
+        [ValidationUpdate(setup.credential_id, Status.VALID, None, None, utcnow(), "test", event)]
+    )
     return setup.credential_id
 
 
@@ -67,7 +70,7 @@ def test_three_nightly_429s_flip_nothing_alert_nobody_and_leave_the_last_error_v
         svc = _service(tmp_path, monkeypatch, ops, acme)
         credential_id = _as_valid(svc, "acmecorp", openai_key("ratelimited"))
         reports = [_nightly(svc) for _ in range(3)]
-    assert [r.alert for r in reports] == [None, None, None] and [r.changed for r in reports] == [[], [], []]
+    assert [r.alert for r in reports] == [None, None, None] and [r.changes for r in reports] == [[], [], []]
     assert to_ops == [] and to_acme == [], "a transient failure alerts nobody"
     record = svc.store.get_active("acmecorp", Provider.OPENAI)
     assert record is not None and record.validation_status == Status.VALID, "never a flip"
@@ -137,7 +140,7 @@ def test_our_key_material_failing_is_one_operator_alert_and_no_tenant_change(
         ("globex", "alarm", "KMS_KEY_VERSION_UNAVAILABLE"),
     } and len(body["items"]) == 3
     assert verify(svc.alert_signing_secret(), post.headers["x-integrations-signature"], post.body)
-    assert report.alert is not None and report.alert.delivered and report.changed == []
+    assert report.alert is not None and report.alert.delivered and report.changes == []
 
 
 def test_an_expiry_mark_reaches_the_tenant_digest_once_over_two_nights(

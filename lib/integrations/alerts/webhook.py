@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import SecretStr
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
-from tenacity.wait import wait_exponential
 
-from .. import deadline_http
+if TYPE_CHECKING:  # httpx and tenacity load when an alert is sent, not with the service (a CLI answers at once)
+    import httpx
+    from tenacity import RetryCallState
+
 from .base import AlertDelivery, Budget, Destination, Digest, body_of, headers_for, signing_secret, webhook_target
 
 log = logging.getLogger("integrations")
@@ -33,6 +33,8 @@ class _Refused(Exception):
 
 
 def _wait(backoff_s: float, deadline: float) -> Any:
+    from tenacity.wait import wait_exponential
+
     exponential = wait_exponential(multiplier=backoff_s, max=MAX_WAIT_S)
 
     def wait(state: RetryCallState) -> float:
@@ -52,6 +54,8 @@ class _Redact(logging.Filter):
     form, and so is any text argument that holds the configured URL or the normalised one."""
 
     def __init__(self, url: str, target: str) -> None:
+        import httpx
+
         super().__init__()
         self.target = target
         self.host: str | None = None
@@ -63,6 +67,8 @@ class _Redact(logging.Filter):
             self.forms = {url}
 
     def _redacted(self, arg: object) -> object:
+        import httpx
+
         if isinstance(arg, httpx.URL):
             return self.target if self.host is None or arg.host == self.host else arg
         if isinstance(arg, str) and any(form in arg for form in self.forms):
@@ -86,6 +92,11 @@ def post(url: str, body: bytes, headers: dict[str, str], budget: Budget, result:
     """Post `body` to `url` within `budget`, counting attempts on `result` (returned, never raised): no attempt
     starts after `budget.budget_s`, and the whole delivery ends within `budget_s + timeout_s` whatever the
     receiver does (a hard deadline on every socket operation)."""
+    import httpx
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
+
+    from .. import deadline_http
+
     result.target = webhook_target(url)
 
     def attempt(client: httpx.Client) -> httpx.Response:

@@ -23,7 +23,7 @@ from ..deps import Deps
 from ..domain import Action, Event, Outcome, make_event, utcnow
 from ..errors import Code, IntegrationError
 from ..verdict import ProblemClass
-from .registry import require
+from .orgs import require
 
 log = logging.getLogger("integrations")
 RUN_EVENTS_WINDOW = timedelta(days=1)  # a run's alarm and reminder events are read back from this far

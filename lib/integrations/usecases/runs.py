@@ -198,6 +198,8 @@ def finalize(
     for row in store.run_results(run_id, since):
         _count(report, row)
         r = row.result
+        if not row.written and r.alarm:
+            report.alarms_recorded += 1
         if not row.written and not r.alarm:
             fresh.add(r.credential_id)
             if expiring is not None and r.expires_at is not None and r.expires_at <= horizon:
@@ -293,7 +295,7 @@ def finalize_run(deps: Deps, run_id: str, actor: str = "system", force: bool = F
     reminders = [e for holder, at in expiring for e in mark_reminders(deps, holder, at, actor, run_id)]
     if reminders:  # a nightly task decides none (its identity reads no events): finalize writes them, once per mark
         deps.store.append_events(reminders)
-    if report.applied:
+    if report.applied or report.alarms_recorded:  # a second finalize neither applies, records nor alerts again
         report.alert = alerting.alert(deps, report.changes, "revalidate", actor, run_id=run_id)
         report.warnings += alerting.warnings(report.alert)
     return report
