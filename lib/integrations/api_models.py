@@ -11,9 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, model_
 from pydantic.json_schema import SkipJsonSchema
 
 from .domain import Capability, CredentialKind, DataStatus, Provider, Status
-from .results import ErrorInfo, KeylessInfo
+from .results import ErrorInfo, KeylessInfo, WarningInfo
 
 Configured = Literal[Status.VALID, Status.INVALID, Status.PENDING]
+DETAILS = (
+    "`warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. "
+    "Read these rather than parsing the strings."
+)
 
 
 class KeylessSetup(BaseModel):
@@ -120,6 +124,7 @@ class OrgIntegrationsResponse(BaseModel):
     warnings: list[str] = Field(
         description="Empty unless the status cache could not be read or disagrees with the recorded statuses."
     )
+    warning_details: list[WarningInfo] = Field(description=DETAILS)
 
 
 class SetupResponse(BaseModel):
@@ -131,6 +136,7 @@ class SetupResponse(BaseModel):
     credential_kind: CredentialKind
     capabilities: list[Capability]
     warnings: list[str] = Field(description="Empty unless the status cache could not be updated.")
+    warning_details: list[WarningInfo] = Field(description=DETAILS)
     error: ErrorInfo | SkipJsonSchema[None] = Field(
         default=None, description="Keyless setups stored PENDING: what the customer still has to do."
     )
@@ -153,6 +159,7 @@ class ValidateResponse(BaseModel):
     error: ErrorInfo | SkipJsonSchema[None] = None
     capabilities: list[Capability]
     warnings: list[str] = Field(description="Includes DATA_STALE / DATA_STALLED when the cost data is late.")
+    warning_details: list[WarningInfo] = Field(description=DETAILS)
     data_status: DataStatus | SkipJsonSchema[None] = Field(
         default=None, description="Present when the check read the cost source (Admin keys)."
     )
@@ -163,6 +170,7 @@ class DeleteResponse(BaseModel):
     success: Literal[True]
     message: str
     warnings: list[str]
+    warning_details: list[WarningInfo] = Field(description=DETAILS)
 
 
 class ErrorResponse(BaseModel):

@@ -17,6 +17,7 @@ export type Integration = Schemas["ConfiguredIntegration"] | Schemas["NotConfigu
 export type ValidateResponse = Schemas["ValidateResponse"];
 export type DeleteResponse = Schemas["DeleteResponse"];
 export type ErrorInfo = Schemas["ErrorInfo"];
+export type WarningInfo = Schemas["WarningInfo"]; // a warning as an object: catalog code, message, fix
 
 /** A failed call: the API's error object, its HTTP status and (on 429) the Retry-After it gave. */
 export class IntegrationsApiError extends Error {

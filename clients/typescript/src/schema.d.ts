@@ -150,6 +150,12 @@ export interface components {
             detail?: string;
         };
         /**
+         * Code
+         * @description Every catalog code. A StrEnum: `Code.ORG_NOT_FOUND == "ORG_NOT_FOUND"`, so literals and JSON stay the same.
+         * @enum {string}
+         */
+        Code: "ORG_NOT_FOUND" | "INVALID_ORG_SLUG" | "ORG_API_KEY_MISSING" | "ORG_API_KEY_INVALID" | "ORG_API_KEY_FORBIDDEN" | "UNSUPPORTED_PROVIDER" | "MALFORMED_CREDENTIAL" | "INVALID_CREDENTIAL" | "INSUFFICIENT_PERMISSIONS" | "RATE_LIMITED" | "NETWORK_ERROR" | "PROVIDER_UNAVAILABLE" | "NOT_CONFIGURED" | "ENCRYPTION_FAILED" | "DECRYPTION_FAILED" | "STORAGE_FAILED" | "STATUS_SYNC_FAILED" | "TOO_MANY_ATTEMPTS" | "INVALID_INPUT" | "PAYLOAD_TOO_LARGE" | "ENDPOINT_NOT_FOUND" | "CONFIGURATION_ERROR" | "KMS_KEY_VERSION_UNAVAILABLE" | "STATUS_CACHE_READ_FAILED" | "BILLING_EXPORT_NOT_FOUND" | "CHECK_FAILED" | "KEYRING_MISSING" | "KEYRING_MISMATCH" | "KEY_VERSION_IN_USE" | "ORG_EXISTS" | "JOB_ALREADY_RUNNING" | "JOB_FAILED" | "ALERT_DELIVERY_FAILED" | "TASK_SETTINGS_INVALID" | "RUN_NOT_FOUND" | "SETTINGS_OVERRIDDEN" | "STORE_QUOTA_EXCEEDED" | "KEY_VERSION_RETIRED" | "ERASE_INCOMPLETE" | "DATA_DIR_NOT_OWNED" | "CHECK_SUPERSEDED" | "RUN_TASKS_RUNNING" | "GCP_KEYLESS_NOT_GRANTED" | "GCP_TOKEN_CREATOR_MISSING" | "GCP_DOMAIN_RESTRICTED_SHARING" | "GCP_KEY_CREATION_DISABLED" | "GCP_VPC_SERVICE_CONTROLS" | "GCP_EXPORT_WRONG_LOCATION" | "GCP_API_DISABLED" | "GCP_EXPORT_NOT_BILLING" | "GCP_PLATFORM_ACCESS_FAILED" | "WRONG_KEY_KIND" | "DATA_STALE" | "DATA_STALLED" | "KEY_EXPIRING" | "STATUS_CACHE_DRIFT";
+        /**
          * ConfiguredIntegration
          * @description A provider with an active credential. `error` appears only when the last check failed.
          */
@@ -222,6 +228,11 @@ export interface components {
             message: string;
             /** Warnings */
             warnings: string[];
+            /**
+             * Warning Details
+             * @description `warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. Read these rather than parsing the strings.
+             */
+            warning_details: components["schemas"]["WarningInfo"][];
         };
         /** ErrorInfo */
         ErrorInfo: {
@@ -340,6 +351,11 @@ export interface components {
              * @description Empty unless the status cache could not be read or disagrees with the recorded statuses.
              */
             warnings: string[];
+            /**
+             * Warning Details
+             * @description `warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. Read these rather than parsing the strings.
+             */
+            warning_details: components["schemas"]["WarningInfo"][];
         };
         /**
          * Provider
@@ -438,6 +454,11 @@ export interface components {
              */
             warnings: string[];
             /**
+             * Warning Details
+             * @description `warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. Read these rather than parsing the strings.
+             */
+            warning_details: components["schemas"]["WarningInfo"][];
+            /**
              * Error
              * @description Keyless setups stored PENDING: what the customer still has to do.
              */
@@ -484,6 +505,11 @@ export interface components {
              */
             warnings: string[];
             /**
+             * Warning Details
+             * @description `warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. Read these rather than parsing the strings.
+             */
+            warning_details: components["schemas"]["WarningInfo"][];
+            /**
              * Data Status
              * @description Present when the check read the cost source (Admin keys).
              */
@@ -493,6 +519,25 @@ export interface components {
              * Format: date
              */
             data_through?: string;
+        };
+        /**
+         * WarningInfo
+         * @description A warning as an object, made where it happens: a catalog code, what happened, what to do. A result's
+         *     `warnings` strings are derived from these (`str()`), never the other way round.
+         */
+        WarningInfo: {
+            /** @description A code of the error catalog (see the troubleshooting guide). */
+            code: components["schemas"]["Code"];
+            /**
+             * Message
+             * @description What happened, in words.
+             */
+            message: string;
+            /**
+             * Fix
+             * @description What to do about it (the catalog's first fix unless the warning names its own).
+             */
+            fix: string;
         };
     };
     responses: never;

@@ -9,6 +9,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from ..errors import Code
+from ..results import WarningInfo
+
 log = logging.getLogger("integrations")
 
 BUSY_MS = 30_000  # a writer waits this long for another's write transaction
@@ -58,7 +61,7 @@ class SqliteErase:
         self._erase_pending = not done
         return done
 
-    def erase_warnings(self) -> list[str]:
+    def erase_warnings(self) -> list[WarningInfo]:
         if self._erase_pending and not self._checkpoint(0):
-            return [f"ERASE_INCOMPLETE: {ERASE_PENDING}"]
+            return [WarningInfo.of(Code.ERASE_INCOMPLETE, ERASE_PENDING)]
         return []

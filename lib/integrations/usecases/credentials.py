@@ -157,7 +157,7 @@ def setup(
         data_through=fresh.data_through if fresh else None,
         capabilities=result.capabilities,
         checks=result.checks,
-        warnings=warnings,
+        warning_details=warnings,
         rotated_credential_id=previous.credential_id if previous else None,
         error=ErrorInfo.of(IntegrationError(result.error_code, result.message, retryable=result.retryable))
         if result.error_code
@@ -252,7 +252,7 @@ def delete(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "sy
     return DeleteResult(
         success=True,
         message=f"{DELETED}. {provider.label} credential of {org_slug} deactivated; its ciphertext erased.",
-        warnings=warnings,
+        warning_details=warnings,
     )
 
 
