@@ -4,7 +4,7 @@ the steps of a diagnosis."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field, computed_field, model_serializer
 
@@ -164,6 +164,32 @@ def _without_unread_data(data: dict[str, Any]) -> dict[str, Any]:
         data.pop("data_status", None)
         data.pop("data_through", None)
     return data
+
+
+class KeyTestResult(_Warned):
+    """A credential checked without saving ("Save & test" without the save): what a setup would find. Nothing was
+    stored, no status changed; `outcome` is VALID, INVALID or INCONCLUSIVE (the provider could not answer)."""
+
+    success: bool
+    provider: Provider
+    outcome: Literal["VALID", "INVALID", "INCONCLUSIVE"]
+    message: str
+    credential_kind: CredentialKind | None = None
+    credential_hint: str = Field(description="The key's public prefix and last characters, never the key.")
+    error: ErrorInfo | None = None
+    capabilities: list[Capability] = Field(default_factory=list)
+    warning_details: list[WarningInfo] = Field(default_factory=list)
+    data_status: DataStatus | None = None
+    data_through: date | None = None
+    checks: list[CheckItem] = Field(default_factory=list, exclude=True)
+    rate_limit: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    @model_serializer(mode="wrap")
+    def _rest_shape(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("error") is None:
+            data.pop("error", None)
+        return _without_unread_data(data)
 
 
 class DeleteResult(_Warned):
