@@ -17,6 +17,8 @@ from .api_models import (
     DeleteResponse,
     ErrorResponse,
     Health,
+    KeyTestRequest,
+    KeyTestResponse,
     OrgIntegrationsResponse,
     Ready,
     SetupRequest,
@@ -202,6 +204,22 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
             need=body.need,
         )
         return result.model_dump(mode="json", exclude_none=True)
+
+    @app.post(
+        f"{PREFIX}/{{org_slug}}/{{provider}}/test",
+        response_model=KeyTestResponse,
+        response_model_exclude_unset=True,
+        responses=errors(401, 403, 404, 413, 422, 429, 500, 503),
+        summary="Check a credential with the provider without saving it (counts against the attempt limit)",
+    )
+    def test_credential(
+        org_slug: str, provider: str, body: KeyTestRequest, svc: Svc, key: Key, response: Response
+    ) -> dict[str, Any]:
+        result = svc.test_credential(org_slug, provider, body.credential, body.metadata, actor(key), body.need)
+        wait = retry_after(result.rate_limit)
+        if wait:
+            response.headers["Retry-After"] = wait
+        return result.model_dump(mode="json")
 
     @app.get(
         f"{PREFIX}/{{org_slug}}/gcp/keyless",

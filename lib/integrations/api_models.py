@@ -75,6 +75,39 @@ class SetupRequest(BaseModel):
         return self
 
 
+class KeyTestRequest(BaseModel):
+    """A credential to check with its provider without saving it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credential: SecretStr = Field(description="API key, or the service-account key JSON as a string (at most 16 KiB).")
+    metadata: dict[str, str | int | float | bool | None] | None = Field(
+        default=None, description="As for setup; GCP reads billing_export_table (default: the stored integration's)."
+    )
+    need: Literal["cost data", "inference"] | None = Field(default=None, description="As for setup.")
+
+    def __repr__(self) -> str:  # never show the credential, even in a debugger
+        return "KeyTestRequest(credential=**********)"
+
+
+class KeyTestResponse(BaseModel):
+    """200 whatever the provider said; nothing was stored and no status changed. `success` false with an `error`
+    when the provider refused the key (`outcome` INVALID) or could not answer (INCONCLUSIVE)."""
+
+    success: bool
+    provider: Provider
+    outcome: Literal["VALID", "INVALID", "INCONCLUSIVE"]
+    message: str
+    credential_kind: CredentialKind | None
+    credential_hint: str = Field(description="The key's public prefix and last characters, never the key.")
+    error: ErrorInfo | SkipJsonSchema[None] = None
+    capabilities: list[Capability]
+    warnings: list[str]
+    warning_details: list[WarningInfo] = Field(description=DETAILS)
+    data_status: DataStatus | SkipJsonSchema[None] = None
+    data_through: date | SkipJsonSchema[None] = None
+
+
 class ConfiguredIntegration(BaseModel):
     """A provider with an active credential. `error` appears only when the last check failed."""
 

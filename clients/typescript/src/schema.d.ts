@@ -21,6 +21,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/integrations/{org_slug}/{provider}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Check a credential with the provider without saving it (counts against the attempt limit) */
+        post: operations["test_credential_api_v1_integrations__org_slug___provider__test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/integrations/{org_slug}/gcp/keyless": {
         parameters: {
             query?: never;
@@ -272,6 +289,71 @@ export interface components {
             ANTHROPIC: components["schemas"]["ConfiguredIntegration"] | components["schemas"]["NotConfiguredIntegration"];
             /** Gcp */
             GCP: components["schemas"]["ConfiguredIntegration"] | components["schemas"]["NotConfiguredIntegration"];
+        };
+        /**
+         * KeyTestRequest
+         * @description A credential to check with its provider without saving it.
+         */
+        KeyTestRequest: {
+            /**
+             * Credential
+             * Format: password
+             * @description API key, or the service-account key JSON as a string (at most 16 KiB).
+             */
+            credential: string;
+            /**
+             * Metadata
+             * @description As for setup; GCP reads billing_export_table (default: the stored integration's).
+             */
+            metadata?: {
+                [key: string]: string | number | boolean | null;
+            } | null;
+            /**
+             * Need
+             * @description As for setup.
+             */
+            need?: ("cost data" | "inference") | null;
+        };
+        /**
+         * KeyTestResponse
+         * @description 200 whatever the provider said; nothing was stored and no status changed. `success` false with an `error`
+         *     when the provider refused the key (`outcome` INVALID) or could not answer (INCONCLUSIVE).
+         */
+        KeyTestResponse: {
+            /** Success */
+            success: boolean;
+            provider: components["schemas"]["Provider"];
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "VALID" | "INVALID" | "INCONCLUSIVE";
+            /** Message */
+            message: string;
+            credential_kind: components["schemas"]["CredentialKind"] | null;
+            /**
+             * Credential Hint
+             * @description The key's public prefix and last characters, never the key.
+             */
+            credential_hint: string;
+            /** Error */
+            error?: components["schemas"]["ErrorInfo"];
+            /** Capabilities */
+            capabilities: components["schemas"]["Capability"][];
+            /** Warnings */
+            warnings: string[];
+            /**
+             * Warning Details
+             * @description `warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. Read these rather than parsing the strings.
+             */
+            warning_details: components["schemas"]["WarningInfo"][];
+            /** Data Status */
+            data_status?: components["schemas"]["DataStatus"];
+            /**
+             * Data Through
+             * Format: date
+             */
+            data_through?: string;
         };
         /**
          * KeylessInfo
@@ -580,6 +662,105 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The org API key is missing, unknown or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The org API key belongs to another org, or the credential lacks a permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such organization, integration or endpoint. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is over 64 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: slug, provider, credential format, metadata. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts, or the provider's rate limit (Retry-After says when to retry). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A stored credential cannot be decrypted, or the service is misconfigured. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The provider, the store or the status cache is unavailable; retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    test_credential_api_v1_integrations__org_slug___provider__test_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_slug: string;
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KeyTestRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyTestResponse"];
                 };
             };
             /** @description The org API key is missing, unknown or revoked. */
