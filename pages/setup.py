@@ -114,8 +114,8 @@ def delete() -> None:
     try:
         result = svc.delete(org, provider, actor=_ui.actor())
         _ui.flash("success", result.message)
-        for w in result.warnings:
-            _ui.flash("warning", _ui.plain(w))
+        for w in result.warning_details:
+            _ui.flash("warning", f"`{w.code}`: {_ui.plain(w.message)} **Fix:** {_ui.plain(w.fix)}")
     except IntegrationError as exc:
         _ui.flash("error", f"`{exc.code}`: {_ui.plain(exc.message)}")
     _ui.changed()
@@ -165,8 +165,8 @@ def show_outcome(kind: str, job: Job, context: dict[str, Any]) -> None:
         if not result.success:  # rejected or inconclusive: the walkthroughs and Diagnose are one click away
             _ui.troubleshoot_link(org, provider)
     _ui.show_capabilities(result.capabilities)
-    for w in result.warnings:
-        st.warning(_ui.plain(w))
+    for w in result.warning_details:  # objects: the code and its fix, not a string to read apart
+        st.warning(f"`{w.code}`: {_ui.plain(w.message)}\n\n**Fix:** {_ui.plain(w.fix)}")
     if getattr(result, "keyless", None) is not None or any(c.name.startswith("token for") for c in result.checks):
         _keyless.show_checks(result.checks)  # keyless: identities and tables, shown as data
         return
