@@ -209,7 +209,7 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
         f"{PREFIX}/{{org_slug}}/{{provider}}/test",
         response_model=KeyTestResponse,
         response_model_exclude_unset=True,
-        responses=errors(401, 403, 404, 413, 422, 429, 500, 503),
+        responses=errors(400, 401, 403, 404, 413, 422, 429, 500, 503),
         summary="Check a credential with the provider without saving it (counts against the attempt limit)",
     )
     def test_credential(

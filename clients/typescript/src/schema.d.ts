@@ -763,6 +763,15 @@ export interface operations {
                     "application/json": components["schemas"]["KeyTestResponse"];
                 };
             };
+            /** @description The provider rejected the credential (INVALID_CREDENTIAL). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The org API key is missing, unknown or revoked. */
             401: {
                 headers: {
