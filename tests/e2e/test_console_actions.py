@@ -170,6 +170,7 @@ def test_create_an_org_then_rotate_its_key_shown_once(page, console: str, svc: I
 
     page.get_by_role("button", name="Rotate org API key…").click()
     page.get_by_text("The current key stops working at once").wait_for()
+    page.get_by_role("button", name="Yes, rotate").wait_for()  # the rerun has drawn the confirmation
     shot(page, "c27b_07_rotate_confirm")
     page.get_by_role("button", name="Yes, rotate").click()
     shown.wait_for()
