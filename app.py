@@ -62,6 +62,7 @@ pages = [
     st.Page("pages/status.py", title="Status overview", icon="📊"),
     st.Page("pages/troubleshooting.py", title="Troubleshooting", icon="🩺"),
     st.Page("pages/audit_log.py", title="Audit log", icon="📜"),
+    st.Page("pages/orgs.py", title="Organizations", icon="🏢"),
 ]
 navigation = st.navigation(pages)
 link = _ui.deep_link()

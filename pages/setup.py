@@ -71,6 +71,27 @@ def submit() -> None:
     )
 
 
+def test_key() -> None:
+    """The form's "Test" callback: check the key with the provider without saving it. The key leaves the session
+    at once (as for a setup): to store it after a good test, paste it again and save."""
+    state, who = st.session_state, _ui.actor()
+    upload = state.get(f"setup_key_file_{state.get(UPLOADS_KEY, 0)}")
+    secret = upload.getvalue().decode("utf-8", "replace") if upload is not None else state.get("setup_credential", "")
+    state["setup_credential"], state[UPLOADS_KEY] = "", state.get(UPLOADS_KEY, 0) + 1
+    try:
+        text = (state.get("setup_metadata") or "").strip()
+        meta = json.loads(text) if text else None
+    except json.JSONDecodeError as exc:
+        _ui.flash("error", f"`INVALID_INPUT`: metadata is not JSON ({_ui.plain(exc.msg)}); nothing was tested.")
+        return
+    start(
+        "test",
+        f"Testing a {label} key for {org} (not saved)",
+        lambda job: svc.test_credential(org, provider, secret, meta, actor=who),
+        key_kind=svc.kind_of(provider, secret),
+    )
+
+
 def start_keyless(table: str, customer_sa: str | None, meta: dict[str, Any]) -> None:
     """Keyless GCP: store the setup and check access (PENDING with what to do until the grant works)."""
     who = _ui.actor()
@@ -93,14 +114,37 @@ def delete() -> None:
     try:
         result = svc.delete(org, provider, actor=_ui.actor())
         _ui.flash("success", result.message)
-        for w in result.warnings:
-            _ui.flash("warning", _ui.plain(w))
+        for w in result.warning_details:
+            _ui.flash("warning", f"`{w.code}`: {_ui.plain(w.message)} **Fix:** {_ui.plain(w.fix)}")
     except IntegrationError as exc:
         _ui.flash("error", f"`{exc.code}`: {_ui.plain(exc.message)}")
     _ui.changed()
 
 
+def show_test_outcome(job: Job, context: dict[str, Any]) -> None:
+    """A key tested without saving: what the provider said; nothing was stored either way."""
+    if job.error is not None:  # refused by its format (or the attempt limit): never stored, nothing to re-validate
+        _ui.show_error(job.error, org, provider, kind=context.get("key_kind"), stored=False)
+        return
+    result = job.result
+    if result.success:
+        st.success(f"Test passed: {_ui.plain(result.message)} Paste it again and save to store it.", icon="🧪")
+    else:
+        st.error(f"Test {result.outcome.lower()}: {_ui.plain(result.message)}", icon="🧪")
+        if result.error is not None:
+            st.markdown(f"`{result.error.code}` · **Fix:** {_ui.plain(result.error.hint)}")
+        _ui.troubleshoot_link(org, provider)
+    _ui.show_capabilities(result.capabilities)
+    for w in result.warning_details:
+        st.warning(f"`{w.code}`: {_ui.plain(w.message)}\n\n**Fix:** {_ui.plain(w.fix)}")
+    for c in result.checks:
+        st.caption(f"{'✅' if c.passed else '❌'} {c.name} {_ui.plain(c.detail)}")
+
+
 def show_outcome(kind: str, job: Job, context: dict[str, Any]) -> None:
+    if kind == "test":
+        show_test_outcome(job, context)
+        return
     if job.error is not None:
         if kind == "setup":  # the key entered was not stored: no re-validating it; a rotation kept the current key
             key_kind, rotation = context.get("key_kind"), bool(context.get("rotation"))
@@ -121,8 +165,8 @@ def show_outcome(kind: str, job: Job, context: dict[str, Any]) -> None:
         if not result.success:  # rejected or inconclusive: the walkthroughs and Diagnose are one click away
             _ui.troubleshoot_link(org, provider)
     _ui.show_capabilities(result.capabilities)
-    for w in result.warnings:
-        st.warning(_ui.plain(w))
+    for w in result.warning_details:  # objects: the code and its fix, not a string to read apart
+        st.warning(f"`{w.code}`: {_ui.plain(w.message)}\n\n**Fix:** {_ui.plain(w.fix)}")
     if getattr(result, "keyless", None) is not None or any(c.name.startswith("token for") for c in result.checks):
         _keyless.show_checks(result.checks)  # keyless: identities and tables, shown as data
         return
@@ -223,7 +267,14 @@ def credential_form() -> None:
             help="The credential is stored without asking the provider. Use it only when the "
             "provider is down and you will re-validate later.",
         )
-        st.form_submit_button("Validate and save", type="primary", key="setup_submit", on_click=submit)
+        s1, s2, _ = st.columns([2, 2, 3])
+        s1.form_submit_button("Validate and save", type="primary", key="setup_submit", on_click=submit)
+        s2.form_submit_button(
+            "Test (don't save)",
+            key="setup_test",
+            on_click=test_key,
+            help="Check the key with the provider without storing it: no status change; counts as an attempt.",
+        )
 
 
 if keyless:

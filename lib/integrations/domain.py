@@ -138,6 +138,7 @@ class Action(StrEnum):
     ORG_KEY = "ORG_KEY"
     ALERT = "ALERT"  # a status-flip alert that could not be delivered (alerts.py)
     EXPIRY = "EXPIRY"  # a key reached 30, 7 or 1 days before its expiry (once per mark)
+    TEST = "TEST"  # a credential checked without saving (nothing stored; the key's hint only)
 
 
 class Outcome(StrEnum):

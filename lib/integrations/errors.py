@@ -68,6 +68,7 @@ class Code(StrEnum):
     DATA_STALE = "DATA_STALE"
     DATA_STALLED = "DATA_STALLED"
     KEY_EXPIRING = "KEY_EXPIRING"
+    STATUS_CACHE_DRIFT = "STATUS_CACHE_DRIFT"
 
 
 @dataclass(frozen=True)
@@ -812,6 +813,20 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
                 "out); nothing needs doing until then.",
             ],
             http_status=424,
+        ),
+        _e(
+            "STATUS_CACHE_DRIFT",
+            "The status cache disagrees",
+            "The status cache has no row for the org, or shows another status than the system of record.",
+            [
+                "A status sync failed earlier (a STATUS_SYNC_FAILED event), or the cache was written by hand.",
+                "The org was registered while the cache was down.",
+            ],
+            [
+                "Run `integrations reconcile` (the console: Troubleshooting > Resync status); the system of record "
+                "is right meanwhile.",
+            ],
+            http_status=409,
         ),
     ]
 }

@@ -4,12 +4,12 @@ the steps of a diagnosis."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, Field, model_serializer
+from pydantic import BaseModel, Field, computed_field, model_serializer
 
 from .domain import Capability, CheckItem, CredentialKind, DataStatus, Provider, Status
-from .errors import IntegrationError
+from .errors import Code, IntegrationError, entry
 
 
 class ErrorInfo(BaseModel):
@@ -21,6 +21,34 @@ class ErrorInfo(BaseModel):
     @classmethod
     def of(cls, error: IntegrationError) -> ErrorInfo:
         return cls(**error.to_json())
+
+
+class WarningInfo(BaseModel):
+    """A warning as an object, made where it happens: a catalog code, what happened, what to do. A result's
+    `warnings` strings are derived from these (`str()`), never the other way round."""
+
+    code: Code = Field(description="A code of the error catalog (see the troubleshooting guide).")
+    message: str = Field(description="What happened, in words.")
+    fix: str = Field(description="What to do about it (the catalog's first fix unless the warning names its own).")
+
+    @classmethod
+    def of(cls, code: Code | str, message: str, fix: str | None = None) -> WarningInfo:
+        return cls(code=Code(code), message=message, fix=entry(code).fixes[0] if fix is None else fix)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class _Warned(BaseModel):
+    """A result with warnings: `warning_details` are the objects, `warnings` their lines (the seed's field)."""
+
+    if TYPE_CHECKING:  # each result declares it where its answer shows it
+        warning_details: list[WarningInfo]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def warnings(self) -> list[str]:
+        return [str(w) for w in self.warning_details]
 
 
 class Integration(BaseModel):
@@ -55,12 +83,12 @@ class Integration(BaseModel):
         return data
 
 
-class OrgIntegrations(BaseModel):
+class OrgIntegrations(_Warned):  # warnings: e.g. the status cache could not be read (not an error)
     org_slug: str
     integrations: dict[Provider, Integration]
     all_valid: bool
     providers_configured: list[Provider]
-    warnings: list[str] = Field(default_factory=list)  # e.g. the status cache could not be read (not an error)
+    warning_details: list[WarningInfo] = Field(default_factory=list)
 
 
 class Keyless(NamedTuple):
@@ -82,7 +110,7 @@ class KeylessInfo(BaseModel):
     terraform: str = Field(description="A Terraform snippet for the grant (plain text).")
 
 
-class SetupResult(BaseModel):
+class SetupResult(_Warned):
     success: bool
     provider: Provider
     credential_id: str | None
@@ -92,7 +120,7 @@ class SetupResult(BaseModel):
     data_status: DataStatus | None = None  # Admin keys: is cost data arriving (absent for inference keys)
     data_through: date | None = None
     capabilities: list[Capability] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    warning_details: list[WarningInfo] = Field(default_factory=list)
     checks: list[CheckItem] = Field(default_factory=list, exclude=True)
     rotated_credential_id: str | None = Field(default=None, exclude=True)
     error: ErrorInfo | None = None  # a keyless setup stored PENDING: what the customer still has to do
@@ -109,14 +137,14 @@ class SetupResult(BaseModel):
         return _without_unread_data(data)
 
 
-class ValidateResult(BaseModel):
+class ValidateResult(_Warned):
     success: bool
     provider: Provider
     validation_status: Status
     message: str
     error: ErrorInfo | None = None
     capabilities: list[Capability] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    warning_details: list[WarningInfo] = Field(default_factory=list)
     data_status: DataStatus | None = None
     data_through: date | None = None
     checks: list[CheckItem] = Field(default_factory=list, exclude=True)
@@ -138,10 +166,36 @@ def _without_unread_data(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-class DeleteResult(BaseModel):
+class KeyTestResult(_Warned):
+    """A credential checked without saving ("Save & test" without the save): what a setup would find. Nothing was
+    stored, no status changed; `outcome` is VALID, INVALID or INCONCLUSIVE (the provider could not answer)."""
+
+    success: bool
+    provider: Provider
+    outcome: Literal["VALID", "INVALID", "INCONCLUSIVE"]
+    message: str
+    credential_kind: CredentialKind | None = None
+    credential_hint: str = Field(description="The key's public prefix and last characters, never the key.")
+    error: ErrorInfo | None = None
+    capabilities: list[Capability] = Field(default_factory=list)
+    warning_details: list[WarningInfo] = Field(default_factory=list)
+    data_status: DataStatus | None = None
+    data_through: date | None = None
+    checks: list[CheckItem] = Field(default_factory=list, exclude=True)
+    rate_limit: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    @model_serializer(mode="wrap")
+    def _rest_shape(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("error") is None:
+            data.pop("error", None)
+        return _without_unread_data(data)
+
+
+class DeleteResult(_Warned):
     success: bool
     message: str
-    warnings: list[str] = Field(default_factory=list)
+    warning_details: list[WarningInfo] = Field(default_factory=list)
 
 
 class DiagnosticStep(BaseModel):

@@ -21,6 +21,7 @@ from .results import (
     Integration,
     Keyless,
     KeylessInfo,
+    KeyTestResult,
     OrgIntegrations,
     SetupResult,
     ValidateResult,
@@ -186,6 +187,19 @@ class IntegrationService(Parts):
         """The org's principal, our customer ID and the grant commands (before or after setup). Read from the
         record's metadata and hint: nothing is decrypted to draw a page."""
         return credentials.keyless_info_of(self.deps, org_slug)
+
+    def test_credential(
+        self,
+        org_slug: str,
+        provider: Provider | str,
+        credential: str | SecretStr,
+        metadata: dict[str, Any] | None = None,
+        actor: str = "system",
+        need: Need | None = None,
+    ) -> KeyTestResult:
+        """Format check and live check without saving: no ciphertext, no status change, no cache write. Counts
+        against the org's attempt limit and leaves a TEST event (never the key)."""
+        return credentials.check_without_saving(self.deps, org_slug, provider, credential, metadata, actor, need)
 
     def check_format(self, provider: Provider | str, credential: str | SecretStr) -> str:
         """Format-check a credential without storing or sending it; returns its hint."""

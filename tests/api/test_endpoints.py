@@ -54,6 +54,7 @@ def test_setup_openai(env) -> None:
         "credential_kind",
         "capabilities",
         "warnings",
+        "warning_details",
     }
     assert (body["success"], body["provider"], body["validation_status"]) == (True, "OPENAI", "VALID")
     assert (body["credential_kind"], body["warnings"]) == ("PROJECT", [])
@@ -79,7 +80,7 @@ def test_get_all_and_get_one_shapes(env) -> None:
         json={"credential": OPENAI_OK, "credential_name": "Prod"},
     )
     body = client.get(f"{BASE}/acmecorp", headers=auth(keys["acmecorp"])).json()
-    assert set(body) == {"org_slug", "integrations", "all_valid", "providers_configured", "warnings"}
+    assert set(body) == {"org_slug", "integrations", "all_valid", "providers_configured", "warnings", "warning_details"}
     assert body["warnings"] == []
     assert (body["org_slug"], body["all_valid"], body["providers_configured"]) == ("acmecorp", False, ["OPENAI"])
     openai = body["integrations"]["OPENAI"]
@@ -117,7 +118,15 @@ def test_validate_valid_rejected_and_inconclusive(env) -> None:
     client.post(f"{BASE}/acmecorp/openai/setup", headers=h, json={"credential": OPENAI_OK})
     ok = client.post(f"{BASE}/acmecorp/openai/validate", headers=h)
     assert ok.status_code == 200
-    assert set(ok.json()) == {"success", "provider", "validation_status", "message", "capabilities", "warnings"}
+    assert set(ok.json()) == {
+        "success",
+        "provider",
+        "validation_status",
+        "message",
+        "capabilities",
+        "warnings",
+        "warning_details",
+    }
     client.post(
         f"{BASE}/acmecorp/anthropic/setup",
         headers=h,
@@ -151,7 +160,12 @@ def test_delete(env) -> None:
     h = auth(keys["acmecorp"])
     client.post(f"{BASE}/acmecorp/openai/setup", headers=h, json={"credential": OPENAI_OK})
     r = client.delete(f"{BASE}/acmecorp/OPENAI", headers=h)
-    assert r.status_code == 200 and r.json() == {"success": True, "message": r.json()["message"], "warnings": []}
+    assert r.status_code == 200 and r.json() == {
+        "success": True,
+        "message": r.json()["message"],
+        "warnings": [],
+        "warning_details": [],
+    }
     assert_error(client.delete(f"{BASE}/acmecorp/openai", headers=h), 404, "NOT_CONFIGURED")
 
 

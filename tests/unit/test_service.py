@@ -58,6 +58,7 @@ def test_result_dumps_to_the_rest_shape(svc: IntegrationService) -> None:
         "credential_kind",
         "capabilities",
         "warnings",
+        "warning_details",
     }
 
 
@@ -154,6 +155,7 @@ def test_validate_marks_a_revoked_key_invalid(svc: IntegrationService) -> None:
         "error",
         "capabilities",
         "warnings",
+        "warning_details",
     }
     one = svc.get_one(ORG, "openai")
     assert one.status == Status.INVALID and one.error.code == "INVALID_CREDENTIAL" and one.last_validated_at
@@ -189,7 +191,12 @@ def test_delete_erases_and_keeps_history(svc: IntegrationService) -> None:
     setup = svc.setup(ORG, "openai", OPENAI_OK)
     result = svc.delete(ORG, "openai", actor="ops")
     assert result.success
-    assert result.model_dump(mode="json") == {"success": True, "message": result.message, "warnings": []}
+    assert result.model_dump(mode="json") == {
+        "success": True,
+        "message": result.message,
+        "warnings": [],
+        "warning_details": [],
+    }
     [row] = svc.store.list_credentials(ORG, active_only=False)
     assert row.credential_id == setup.credential_id and row.encrypted_credential is None and row.deleted_at
     assert svc.get_one(ORG, "openai").model_dump(mode="json") == {"provider": "OPENAI", "status": "NOT_CONFIGURED"}

@@ -16,7 +16,10 @@ export type OrgIntegrations = Schemas["OrgIntegrationsResponse"];
 export type Integration = Schemas["ConfiguredIntegration"] | Schemas["NotConfiguredIntegration"];
 export type ValidateResponse = Schemas["ValidateResponse"];
 export type DeleteResponse = Schemas["DeleteResponse"];
+export type KeyTestRequest = Schemas["KeyTestRequest"];
+export type KeyTestResponse = Schemas["KeyTestResponse"];
 export type ErrorInfo = Schemas["ErrorInfo"];
+export type WarningInfo = Schemas["WarningInfo"]; // a warning as an object: catalog code, message, fix
 
 /** A failed call: the API's error object, its HTTP status and (on 429) the Retry-After it gave. */
 export class IntegrationsApiError extends Error {
@@ -66,6 +69,16 @@ export class PipelineBackendClient {
   /** Re-check the stored credential: a rejection is `success: false` with an `error`, not an exception. */
   validateIntegration(orgSlug: string, provider: ProviderName, orgApiKey: string): Promise<ValidateResponse> {
     return this.call("POST", `/${orgSlug}/${provider}/validate`, orgApiKey);
+  }
+
+  /** Check a credential with the provider without saving it (nothing stored; counts against the attempt limit). */
+  testIntegration(
+    orgSlug: string,
+    provider: ProviderName,
+    request: KeyTestRequest,
+    orgApiKey: string,
+  ): Promise<KeyTestResponse> {
+    return this.call("POST", `/${orgSlug}/${provider}/test`, orgApiKey, request);
   }
 
   /** Deactivate the credential and erase its ciphertext. */

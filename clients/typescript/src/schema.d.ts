@@ -21,6 +21,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/integrations/{org_slug}/{provider}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Check a credential with the provider without saving it (counts against the attempt limit) */
+        post: operations["test_credential_api_v1_integrations__org_slug___provider__test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/integrations/{org_slug}/gcp/keyless": {
         parameters: {
             query?: never;
@@ -150,6 +167,12 @@ export interface components {
             detail?: string;
         };
         /**
+         * Code
+         * @description Every catalog code. A StrEnum: `Code.ORG_NOT_FOUND == "ORG_NOT_FOUND"`, so literals and JSON stay the same.
+         * @enum {string}
+         */
+        Code: "ORG_NOT_FOUND" | "INVALID_ORG_SLUG" | "ORG_API_KEY_MISSING" | "ORG_API_KEY_INVALID" | "ORG_API_KEY_FORBIDDEN" | "UNSUPPORTED_PROVIDER" | "MALFORMED_CREDENTIAL" | "INVALID_CREDENTIAL" | "INSUFFICIENT_PERMISSIONS" | "RATE_LIMITED" | "NETWORK_ERROR" | "PROVIDER_UNAVAILABLE" | "NOT_CONFIGURED" | "ENCRYPTION_FAILED" | "DECRYPTION_FAILED" | "STORAGE_FAILED" | "STATUS_SYNC_FAILED" | "TOO_MANY_ATTEMPTS" | "INVALID_INPUT" | "PAYLOAD_TOO_LARGE" | "ENDPOINT_NOT_FOUND" | "CONFIGURATION_ERROR" | "KMS_KEY_VERSION_UNAVAILABLE" | "STATUS_CACHE_READ_FAILED" | "BILLING_EXPORT_NOT_FOUND" | "CHECK_FAILED" | "KEYRING_MISSING" | "KEYRING_MISMATCH" | "KEY_VERSION_IN_USE" | "ORG_EXISTS" | "JOB_ALREADY_RUNNING" | "JOB_FAILED" | "ALERT_DELIVERY_FAILED" | "TASK_SETTINGS_INVALID" | "RUN_NOT_FOUND" | "SETTINGS_OVERRIDDEN" | "STORE_QUOTA_EXCEEDED" | "KEY_VERSION_RETIRED" | "ERASE_INCOMPLETE" | "DATA_DIR_NOT_OWNED" | "CHECK_SUPERSEDED" | "RUN_TASKS_RUNNING" | "GCP_KEYLESS_NOT_GRANTED" | "GCP_TOKEN_CREATOR_MISSING" | "GCP_DOMAIN_RESTRICTED_SHARING" | "GCP_KEY_CREATION_DISABLED" | "GCP_VPC_SERVICE_CONTROLS" | "GCP_EXPORT_WRONG_LOCATION" | "GCP_API_DISABLED" | "GCP_EXPORT_NOT_BILLING" | "GCP_PLATFORM_ACCESS_FAILED" | "WRONG_KEY_KIND" | "DATA_STALE" | "DATA_STALLED" | "KEY_EXPIRING" | "STATUS_CACHE_DRIFT";
+        /**
          * ConfiguredIntegration
          * @description A provider with an active credential. `error` appears only when the last check failed.
          */
@@ -225,6 +248,11 @@ export interface components {
             message: string;
             /** Warnings */
             warnings: string[];
+            /**
+             * Warning Details
+             * @description `warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. Read these rather than parsing the strings.
+             */
+            warning_details: components["schemas"]["WarningInfo"][];
         };
         /** ErrorInfo */
         ErrorInfo: {
@@ -264,6 +292,71 @@ export interface components {
             ANTHROPIC: components["schemas"]["ConfiguredIntegration"] | components["schemas"]["NotConfiguredIntegration"];
             /** Gcp */
             GCP: components["schemas"]["ConfiguredIntegration"] | components["schemas"]["NotConfiguredIntegration"];
+        };
+        /**
+         * KeyTestRequest
+         * @description A credential to check with its provider without saving it.
+         */
+        KeyTestRequest: {
+            /**
+             * Credential
+             * Format: password
+             * @description API key, or the service-account key JSON as a string (at most 16 KiB).
+             */
+            credential: string;
+            /**
+             * Metadata
+             * @description As for setup; GCP reads billing_export_table (default: the stored integration's).
+             */
+            metadata?: {
+                [key: string]: string | number | boolean | null;
+            } | null;
+            /**
+             * Need
+             * @description As for setup.
+             */
+            need?: ("cost data" | "inference") | null;
+        };
+        /**
+         * KeyTestResponse
+         * @description 200 whatever the provider said; nothing was stored and no status changed. `success` false with an `error`
+         *     when the provider refused the key (`outcome` INVALID) or could not answer (INCONCLUSIVE).
+         */
+        KeyTestResponse: {
+            /** Success */
+            success: boolean;
+            provider: components["schemas"]["Provider"];
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "VALID" | "INVALID" | "INCONCLUSIVE";
+            /** Message */
+            message: string;
+            credential_kind: components["schemas"]["CredentialKind"] | null;
+            /**
+             * Credential Hint
+             * @description The key's public prefix and last characters, never the key.
+             */
+            credential_hint: string;
+            /** Error */
+            error?: components["schemas"]["ErrorInfo"];
+            /** Capabilities */
+            capabilities: components["schemas"]["Capability"][];
+            /** Warnings */
+            warnings: string[];
+            /**
+             * Warning Details
+             * @description `warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. Read these rather than parsing the strings.
+             */
+            warning_details: components["schemas"]["WarningInfo"][];
+            /** Data Status */
+            data_status?: components["schemas"]["DataStatus"];
+            /**
+             * Data Through
+             * Format: date
+             */
+            data_through?: string;
         };
         /**
          * KeylessInfo
@@ -343,6 +436,11 @@ export interface components {
              * @description Empty unless the status cache could not be read or disagrees with the recorded statuses.
              */
             warnings: string[];
+            /**
+             * Warning Details
+             * @description `warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. Read these rather than parsing the strings.
+             */
+            warning_details: components["schemas"]["WarningInfo"][];
         };
         /**
          * Provider
@@ -441,6 +539,11 @@ export interface components {
              */
             warnings: string[];
             /**
+             * Warning Details
+             * @description `warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. Read these rather than parsing the strings.
+             */
+            warning_details: components["schemas"]["WarningInfo"][];
+            /**
              * Error
              * @description Keyless setups stored PENDING: what the customer still has to do.
              */
@@ -487,6 +590,11 @@ export interface components {
              */
             warnings: string[];
             /**
+             * Warning Details
+             * @description `warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. Read these rather than parsing the strings.
+             */
+            warning_details: components["schemas"]["WarningInfo"][];
+            /**
              * Data Status
              * @description Present when the check read the cost source (Admin keys).
              */
@@ -496,6 +604,25 @@ export interface components {
              * Format: date
              */
             data_through?: string;
+        };
+        /**
+         * WarningInfo
+         * @description A warning as an object, made where it happens: a catalog code, what happened, what to do. A result's
+         *     `warnings` strings are derived from these (`str()`), never the other way round.
+         */
+        WarningInfo: {
+            /** @description A code of the error catalog (see the troubleshooting guide). */
+            code: components["schemas"]["Code"];
+            /**
+             * Message
+             * @description What happened, in words.
+             */
+            message: string;
+            /**
+             * Fix
+             * @description What to do about it (the catalog's first fix unless the warning names its own).
+             */
+            fix: string;
         };
     };
     responses: never;
@@ -530,6 +657,115 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SetupResponse"];
+                };
+            };
+            /** @description The provider rejected the credential (INVALID_CREDENTIAL). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The org API key is missing, unknown or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The org API key belongs to another org, or the credential lacks a permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such organization, integration or endpoint. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is over 64 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: slug, provider, credential format, metadata. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts, or the provider's rate limit (Retry-After says when to retry). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A stored credential cannot be decrypted, or the service is misconfigured. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The provider, the store or the status cache is unavailable; retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    test_credential_api_v1_integrations__org_slug___provider__test_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_slug: string;
+                /** @description The provider, in any case: openai, anthropic, gcp. */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KeyTestRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyTestResponse"];
                 };
             };
             /** @description The provider rejected the credential (INVALID_CREDENTIAL). */

@@ -11,6 +11,8 @@ from ..results import Keyless, KeylessInfo
 from .dependencies import Key, Svc, actor
 from .models import (
     DeleteResponse,
+    KeyTestRequest,
+    KeyTestResponse,
     OrgIntegrationsResponse,
     ProviderPath,
     SetupRequest,
@@ -47,6 +49,23 @@ def setup(org_slug: str, provider: ProviderPath, body: SetupRequest, svc: Svc, k
         need=body.need,
     )
     return result.model_dump(mode="json", exclude_none=True)
+
+
+@router.post(
+    f"{PREFIX}/{{org_slug}}/{{provider}}/test",
+    response_model=KeyTestResponse,
+    response_model_exclude_unset=True,
+    responses=errors(400, 401, 403, 404, 413, 422, 429, 500, 503),
+    summary="Check a credential with the provider without saving it (counts against the attempt limit)",
+)
+def test_credential(
+    org_slug: str, provider: ProviderPath, body: KeyTestRequest, svc: Svc, key: Key, response: Response
+) -> dict[str, Any]:
+    result = svc.test_credential(org_slug, provider, body.credential, body.metadata, actor(key), body.need)
+    wait = retry_after(result.rate_limit)
+    if wait:
+        response.headers["Retry-After"] = wait
+    return result.model_dump(mode="json")
 
 
 @router.get(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, create
 from pydantic.json_schema import SkipJsonSchema
 
 from ..domain import Capability, CredentialKind, DataStatus, Provider, Status
-from ..results import ErrorInfo, KeylessInfo
+from ..results import ErrorInfo, KeylessInfo, WarningInfo
 
 Configured = Literal[Status.VALID, Status.INVALID, Status.PENDING]
 # The {provider} path segment: any registered provider, in any case (an unknown one answers UNSUPPORTED_PROVIDER)
@@ -23,6 +23,10 @@ ProviderPath = Annotated[
         examples=[p.lower() for p in Provider],
     ),
 ]
+DETAILS = (
+    "`warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. "
+    "Read these rather than parsing the strings."
+)
 
 
 class KeylessSetup(BaseModel):
@@ -78,6 +82,39 @@ class SetupRequest(BaseModel):
         if (self.credential is None) == (self.keyless is None):
             raise ValueError("give either credential or keyless (GCP), not both")
         return self
+
+
+class KeyTestRequest(BaseModel):
+    """A credential to check with its provider without saving it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credential: SecretStr = Field(description="API key, or the service-account key JSON as a string (at most 16 KiB).")
+    metadata: dict[str, str | int | float | bool | None] | None = Field(
+        default=None, description="As for setup; GCP reads billing_export_table (default: the stored integration's)."
+    )
+    need: Literal["cost data", "inference"] | None = Field(default=None, description="As for setup.")
+
+    def __repr__(self) -> str:  # never show the credential, even in a debugger
+        return "KeyTestRequest(credential=**********)"
+
+
+class KeyTestResponse(BaseModel):
+    """200 whatever the provider said; nothing was stored and no status changed. `success` false with an `error`
+    when the provider refused the key (`outcome` INVALID) or could not answer (INCONCLUSIVE)."""
+
+    success: bool
+    provider: Provider
+    outcome: Literal["VALID", "INVALID", "INCONCLUSIVE"]
+    message: str
+    credential_kind: CredentialKind | None
+    credential_hint: str = Field(description="The key's public prefix and last characters, never the key.")
+    error: ErrorInfo | SkipJsonSchema[None] = None
+    capabilities: list[Capability]
+    warnings: list[str]
+    warning_details: list[WarningInfo] = Field(description=DETAILS)
+    data_status: DataStatus | SkipJsonSchema[None] = None
+    data_through: date | SkipJsonSchema[None] = None
 
 
 class ConfiguredIntegration(BaseModel):
@@ -144,6 +181,7 @@ class OrgIntegrationsResponse(BaseModel):
     warnings: list[str] = Field(
         description="Empty unless the status cache could not be read or disagrees with the recorded statuses."
     )
+    warning_details: list[WarningInfo] = Field(description=DETAILS)
 
 
 class SetupResponse(BaseModel):
@@ -155,6 +193,7 @@ class SetupResponse(BaseModel):
     credential_kind: CredentialKind
     capabilities: list[Capability]
     warnings: list[str] = Field(description="Empty unless the status cache could not be updated.")
+    warning_details: list[WarningInfo] = Field(description=DETAILS)
     error: ErrorInfo | SkipJsonSchema[None] = Field(
         default=None, description="Keyless setups stored PENDING: what the customer still has to do."
     )
@@ -177,6 +216,7 @@ class ValidateResponse(BaseModel):
     error: ErrorInfo | SkipJsonSchema[None] = None
     capabilities: list[Capability]
     warnings: list[str] = Field(description="Includes DATA_STALE / DATA_STALLED when the cost data is late.")
+    warning_details: list[WarningInfo] = Field(description=DETAILS)
     data_status: DataStatus | SkipJsonSchema[None] = Field(
         default=None, description="Present when the check read the cost source (Admin keys)."
     )
@@ -187,6 +227,7 @@ class DeleteResponse(BaseModel):
     success: Literal[True]
     message: str
     warnings: list[str]
+    warning_details: list[WarningInfo] = Field(description=DETAILS)
 
 
 class ErrorResponse(BaseModel):

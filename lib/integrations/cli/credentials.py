@@ -141,6 +141,38 @@ def validate(org: str, provider: ProviderArg, actor: Actor = None, as_json: Json
             raise typer.Exit(1)
 
 
+def test_credential(
+    org: str,
+    provider: ProviderArg,
+    credential_file: Annotated[Path | None, typer.Option(help="File holding the credential.")] = None,
+    credential_stdin: Annotated[bool, typer.Option(help="Read the credential from stdin.")] = False,
+    metadata: Annotated[str | None, typer.Option(help="Flat JSON object (GCP: billing_export_table).")] = None,
+    actor: Actor = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a credential with its provider WITHOUT saving it (nothing stored, no status change). Counts against the
+    org's attempt limit. Exit 1 unless the provider accepted it."""
+    secret = _read_credential(credential_file, credential_stdin)
+    try:
+        meta = json.loads(metadata) if metadata else None
+    except (ValueError, RecursionError):
+        raise typer.BadParameter("--metadata is not a JSON object") from None
+    with _service(as_json) as svc:
+        result = svc.test_credential(org, provider, secret, meta, actor=_actor(actor))
+        del secret
+        colour = "green" if result.success else "red"
+        _emit(
+            as_json,
+            result.model_dump(mode="json"),
+            f"[{colour}]{result.outcome}[/]: {literal(result.message)}"
+            + (f"\n[bold]{result.error.code}[/] · [dim]Fix:[/] {literal(result.error.hint)}" if result.error else "")
+            + _capabilities(result.capabilities),
+        )
+        _warn([] if as_json else result.warnings)
+        if not result.success:
+            raise typer.Exit(1)
+
+
 def delete(org: str, provider: ProviderArg, actor: Actor = None, as_json: JsonOpt = False) -> None:
     """Deactivate the credential and erase its ciphertext (history is kept)."""
     with _service(as_json) as svc:

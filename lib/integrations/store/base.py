@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ..domain import Event, Expiry, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..freshness import Freshness
+from ..results import WarningInfo
 from .staging import SUPERSEDED, RunRow, RunState, StagedResult
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ class IntegrationStore(ABC):
     @abstractmethod
     def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None: ...
 
-    def erase_warnings(self) -> list[str]:
+    def erase_warnings(self) -> list[WarningInfo]:
         """ERASE_INCOMPLETE warnings for erases whose old bytes another connection still pins (after one more
         try); [] when every erase is complete. Only a store that keeps old page images (SQLite's WAL) has any."""
         return []

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 from ..files import private_file
 from ..fingerprint import farm_fingerprint
+from ..results import WarningInfo
 from .base import ACTIVE_COLUMNS, IntegrationStore, KeyVersion, ValidationUpdate, replacing, superseded
 from .staging import PAGE_ROWS, STAGED_COLUMNS, SUPERSEDED, RunRow, RunState, StagedResult
 
@@ -448,9 +449,9 @@ class SqliteStore(IntegrationStore):
         self._erase_pending = not done
         return done
 
-    def erase_warnings(self) -> list[str]:
+    def erase_warnings(self) -> list[WarningInfo]:
         if self._erase_pending and not self._checkpoint(0):
-            return [f"ERASE_INCOMPLETE: {ERASE_PENDING}"]
+            return [WarningInfo.of(Code.ERASE_INCOMPLETE, ERASE_PENDING)]
         return []
 
     # --- re-validation runs ----------------------------------------------------------------------------------

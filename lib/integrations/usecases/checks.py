@@ -24,7 +24,7 @@ from ..domain import (
 )
 from ..errors import Code, IntegrationError
 from ..freshness import Freshness, judge
-from ..results import ErrorInfo, ValidateResult
+from ..results import ErrorInfo, ValidateResult, WarningInfo
 from ..store.base import ValidationUpdate
 from ..verdict import ALARMS, Verdict, failed, verdict
 from . import alerting
@@ -62,12 +62,12 @@ class Assessment(NamedTuple):
         return self.verdict.alarm
 
     @property
-    def data_warnings(self) -> list[str]:
+    def data_warnings(self) -> list[WarningInfo]:
         """A late or stalled cost source: a warning with its catalog code, never a failure."""
         fresh = self.freshness
-        return [f"{fresh.error_code}: {fresh.message}"] if fresh and fresh.error_code else []
+        return [WarningInfo.of(fresh.error_code, fresh.message)] if fresh and fresh.error_code else []
 
-    def outcome(self, warnings: list[str]) -> ValidateResult:
+    def outcome(self, warnings: list[WarningInfo]) -> ValidateResult:
         """The answer a caller gets for this check."""
         result, after = self.result, self.after
         error = None
@@ -87,7 +87,7 @@ class Assessment(NamedTuple):
             capabilities=result.capabilities,
             checks=result.checks,
             rate_limit=result.rate_limit,
-            warnings=warnings + self.data_warnings,
+            warning_details=warnings + self.data_warnings,
             data_status=self.freshness.data_status if self.freshness else None,
             data_through=self.freshness.data_through if self.freshness else None,
         )
@@ -208,13 +208,13 @@ class Recorded(NamedTuple):
     """What writing assessments did: the cache sync's warnings and the credential ids whose result was applied
     (the others were superseded: their credential changed while it was checked)."""
 
-    warnings: list[str]
+    warnings: list[WarningInfo]
     applied: set[str]
 
 
 def apply(deps: Deps, assessments: list[Assessment], actor: str = "system") -> list[str]:
     """Record assessments in one store write and one cache write; returns sync warnings (see `record_checks`)."""
-    return record_checks(deps, assessments, actor).warnings
+    return [str(w) for w in record_checks(deps, assessments, actor).warnings]
 
 
 def log_alarm(a: Assessment) -> None:

@@ -28,7 +28,7 @@ from ..errors import Code, IntegrationError
 from ..freshness import Freshness, judge
 from ..providers.base import ParsedCredential
 from ..providers.kinds import Need, refuse_wrong_kind, rejected_hint
-from ..results import DeleteResult, ErrorInfo, Keyless, KeylessInfo, SetupResult
+from ..results import DeleteResult, ErrorInfo, Keyless, KeylessInfo, KeyTestResult, SetupResult, WarningInfo
 from ..vault import admit
 from ..verdict import verdict
 from .checks import guarded
@@ -157,7 +157,7 @@ def setup(
         data_through=fresh.data_through if fresh else None,
         capabilities=result.capabilities,
         checks=result.checks,
-        warnings=warnings,
+        warning_details=warnings,
         rotated_credential_id=previous.credential_id if previous else None,
         error=ErrorInfo.of(IntegrationError(result.error_code, result.message, retryable=result.retryable))
         if result.error_code
@@ -165,6 +165,79 @@ def setup(
         keyless=keyless_info(deps, org_slug, parsed.info["export_table"], parsed.info["customer_service_account"])
         if keyless is not None
         else None,
+    )
+
+
+def check_without_saving(
+    deps: Deps,
+    org_slug: str,
+    provider: Provider | str,
+    credential: str | SecretStr,
+    metadata: dict[str, Any] | None = None,
+    actor: str = "system",
+    need: Need | None = None,
+) -> KeyTestResult:
+    """Format check -> live check, as setup does, and nothing else: no ciphertext, no status change, no cache
+    write. It reaches the provider, so it counts against the org's attempt limit; it leaves one TEST event in the
+    history (outcome, code, the key's hint: never the key). A refused format raises its catalog error, as setup's;
+    a provider's answer (valid, rejected or inconclusive) is the result."""
+    started = time.monotonic()
+    org_slug, provider = check_slug(org_slug), Provider.parse(provider)
+    secret = admit(credential)
+    meta = limits.metadata_dict(metadata or {})
+    require(deps, org_slug)
+    if not meta and provider == Provider.GCP:  # the stored integration's export table, as a rotation keeps it
+        before = deps.store.get_active(org_slug, provider)
+        meta = dict(before.metadata) if before is not None else {}
+    validator = deps.validators[provider]
+    deps.limiter.hit(org_slug)
+
+    def event(outcome: Outcome, message: str, code: str | None = None) -> None:
+        record(
+            deps, make_event(org_slug, provider, Action.TEST, outcome, actor, started, error_code=code, message=message)
+        )
+
+    try:
+        parsed = validator.parse(secret)
+        refuse_wrong_kind(provider, secret, need)
+        validator.check_metadata(meta)
+    except IntegrationError as exc:
+        event(
+            Outcome.REJECTED,
+            f"Tested, not stored: {exc.message} (rejected input: {rejected_hint(provider, secret)})",
+            exc.code,
+        )
+        raise
+    if need:
+        parsed = parsed.model_copy(update={"need": need})
+    result = guarded(lambda: validator.check(parsed, meta), org_slug)
+    judged = verdict(result, Status.NOT_CONFIGURED)
+    kind = result.kind or parsed.kind
+    fresh = judge(provider, result.data, utcnow()) if result.data is not None else None
+    if result.error_code is None:
+        message = f"The {provider.label} credential works ({parsed.hint}); nothing was stored."
+    elif result.retryable:
+        message = f"Inconclusive: {result.message} Nothing was stored; test again later."
+    else:
+        message = f"The provider refused it: {result.message} Nothing was stored."
+    event(judged.outcome, f"Tested, not stored ({parsed.hint}): {result.message or judged.label}", result.error_code)
+    log.info("test org=%s provider=%s outcome=%s", org_slug, provider.value, judged.label)
+    return KeyTestResult(
+        success=result.error_code is None,
+        provider=provider,
+        outcome=judged.label,  # type: ignore[arg-type]
+        message=message,
+        credential_kind=kind,
+        credential_hint=parsed.hint,
+        error=ErrorInfo.of(IntegrationError(result.error_code, result.message, retryable=result.retryable))
+        if result.error_code
+        else None,
+        capabilities=result.capabilities,
+        warning_details=[WarningInfo.of(fresh.error_code, fresh.message)] if fresh and fresh.error_code else [],
+        data_status=fresh.data_status if fresh else None,
+        data_through=fresh.data_through if fresh else None,
+        checks=result.checks,
+        rate_limit=result.rate_limit,
     )
 
 
@@ -252,7 +325,7 @@ def delete(deps: Deps, org_slug: str, provider: Provider | str, actor: str = "sy
     return DeleteResult(
         success=True,
         message=f"{DELETED}. {provider.label} credential of {org_slug} deactivated; its ciphertext erased.",
-        warnings=warnings,
+        warning_details=warnings,
     )
 
 

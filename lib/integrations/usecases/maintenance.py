@@ -145,7 +145,7 @@ def rewrap(deps: Deps, progress: Progress | None = None, actor: str = "system") 
             progress(i, len(records))
     if batch:
         write()
-    report.warnings = deps.store.erase_warnings() if report.rewrapped else []
+    report.warnings = [str(w) for w in deps.store.erase_warnings()] if report.rewrapped else []
     return report
 
 

@@ -23,6 +23,7 @@ from .. import limits
 from ..deps import Deps
 from ..domain import Action, OrgApiKey, Outcome, Provider, Status, check_slug, make_event
 from ..errors import Code, IntegrationError
+from ..results import WarningInfo
 from ..status_cache.base import CACHED_COLUMNS
 from ..store.base import IntegrationStore
 from .recording import record
@@ -152,26 +153,28 @@ def register(deps: Deps, org_slug: str, name: str | None = None, actor: str = "s
     return key
 
 
-def unreadable(exc: IntegrationError) -> str:
-    return (
-        f"{exc.code}: the status cache could not be read ({exc.message}); statuses shown come from the system of "
-        "record."
-    )
+def unreadable(exc: IntegrationError, more: str = "") -> WarningInfo:
+    message = f"the status cache could not be read ({exc.message}); statuses shown come from the system of record."
+    return WarningInfo.of(exc.code, message + more)
 
 
-def cache_warnings(deps: Deps, org_slug: str, recorded: dict[Provider, Status]) -> list[str]:
+def cache_warnings(deps: Deps, org_slug: str, recorded: dict[Provider, Status]) -> list[WarningInfo]:
     """Warnings about the org's cached statuses: unreadable, missing, or different from `recorded`."""
     try:
         row = deps.cache.get_org(org_slug)
     except IntegrationError as exc:
         return [unreadable(exc)]
     if row is None:
-        return [f"The status cache has no row for {org_slug}; run `integrations reconcile` once the org has one."]
+        message = f"The status cache has no row for {org_slug}; run `integrations reconcile` once the org has one."
+        return [WarningInfo.of(Code.STATUS_CACHE_DRIFT, message)]
     differing = [p.value for p, status in recorded.items() if row.status_of(p).status != status]
     if differing:
         return [
-            f"The status cache disagrees with the system of record for {', '.join(differing)}; "
-            "run `integrations reconcile` to repair it."
+            WarningInfo.of(
+                Code.STATUS_CACHE_DRIFT,
+                f"The status cache disagrees with the system of record for {', '.join(differing)}; "
+                "run `integrations reconcile` to repair it.",
+            )
         ]
     return []
 
@@ -183,4 +186,4 @@ def cached_frame(deps: Deps) -> tuple[pd.DataFrame, list[str]]:
     except IntegrationError as exc:
         if exc.code != Code.STATUS_CACHE_READ_FAILED:
             raise
-        return pd.DataFrame(columns=CACHED_COLUMNS), [unreadable(exc) + " Drift cannot be computed meanwhile."]
+        return pd.DataFrame(columns=CACHED_COLUMNS), [str(unreadable(exc, " Drift cannot be computed meanwhile."))]

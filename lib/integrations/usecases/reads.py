@@ -67,7 +67,7 @@ def get_all(deps: Deps, org_slug: str) -> OrgIntegrations:
         providers_configured=[p for p, v in views.items() if v.status != Status.NOT_CONFIGURED],
         all_valid=all(v.status == Status.VALID for v in views.values()),  # every provider, as the contract says
     )
-    result.warnings = orgs.cache_warnings(deps, org_slug, {p: i.status for p, i in views.items()})
+    result.warning_details = orgs.cache_warnings(deps, org_slug, {p: i.status for p, i in views.items()})
     return result
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from ..deps import Deps
 from ..domain import Action, Event, Outcome, Provider, Status, make_event
 from ..errors import Code, IntegrationError
+from ..results import WarningInfo
 
 log = logging.getLogger("integrations")
 StatusUpdate = tuple[str, Provider, Status, datetime | None]
@@ -36,7 +37,7 @@ def _sync_failed(update: StatusUpdate, actor: str, exc: IntegrationError) -> Eve
     )
 
 
-def sync(deps: Deps, updates: list[StatusUpdate], actor: str, checked: bool = False) -> list[str]:
+def sync(deps: Deps, updates: list[StatusUpdate], actor: str, checked: bool = False) -> list[WarningInfo]:
     """Push statuses to the cache; a failure is a warning and an event, repaired by reconcile. `checked`: the
     statuses are checks' results, each written only where the cache still shows the checked credential (a delete
     or a rotation that synced meanwhile is never overwritten)."""
@@ -49,10 +50,8 @@ def sync(deps: Deps, updates: list[StatusUpdate], actor: str, checked: bool = Fa
         org_slug, provider, _, _ = updates[0]
         log.warning("status sync failed org=%s provider=%s code=%s", org_slug, provider.value, exc.code)
         record(deps, _sync_failed(updates[0], actor, exc))
-        return [
-            f"STATUS_SYNC_FAILED: the status cache was not updated for {org_slug} {provider.value} "
-            f"({exc.message}); run `integrations reconcile` to repair it."
-        ]
+        message = f"the status cache was not updated for {org_slug} {provider.value} ({exc.message})"
+        return [WarningInfo.of(Code.STATUS_SYNC_FAILED, f"{message}; run `integrations reconcile` to repair it.")]
 
 
 def sync_batch(

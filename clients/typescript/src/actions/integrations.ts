@@ -9,7 +9,7 @@
  * `configureIntegrationActions` once at server start with your own lookup (e.g. a secret manager).
  */
 import { IntegrationsApiError, PipelineBackendClient } from "../client.js";
-import type { IntegrationStatus, OrgIntegrations, Provider, ProviderName, SetupRequest } from "../client.js";
+import type { IntegrationStatus, OrgIntegrations, Provider, ProviderName, SetupRequest, WarningInfo } from "../client.js";
 
 export interface IntegrationActionsConfig {
   baseUrl?: string;
@@ -85,6 +85,8 @@ export interface SetupIntegrationSuccess {
   credentialId: string;
   validationStatus: IntegrationStatus;
   message: string;
+  /** Not failures: each with its catalog code and fix (e.g. STATUS_SYNC_FAILED). */
+  warnings: WarningInfo[];
   error?: undefined;
 }
 
@@ -109,6 +111,7 @@ export async function setupIntegration(input: SetupIntegrationInput): Promise<Se
       credentialId: answer.credential_id,
       validationStatus: answer.validation_status,
       message: answer.message,
+      warnings: answer.warning_details,
     };
   } catch (exc) {
     return failure(exc);
@@ -120,6 +123,8 @@ export interface GetIntegrationsSuccess {
   integrations: OrgIntegrations["integrations"];
   allValid: boolean;
   providersConfigured: Provider[];
+  /** e.g. STATUS_CACHE_DRIFT: the status cache disagrees with the system of record (each with its fix). */
+  warnings: WarningInfo[];
   error?: undefined;
 }
 
@@ -134,6 +139,7 @@ export async function getIntegrations(orgSlug: string): Promise<GetIntegrationsR
       integrations: answer.integrations,
       allValid: answer.all_valid,
       providersConfigured: answer.providers_configured,
+      warnings: answer.warning_details,
     };
   } catch (exc) {
     return failure(exc);
