@@ -108,12 +108,21 @@ def changes_since_last_run(deps: Deps) -> pd.DataFrame:
     return changes.since_last_run(events(deps, since=utcnow() - changes.LOOKBACK))
 
 
+def run_events(deps: Deps) -> pd.DataFrame:
+    """The checks, alerts and run events within changes.LOOKBACK (all that the runs are read from), newest first:
+    the store selects them (the status page reads them on every render), with `at` as UTC timestamps."""
+    frame = deps.store.run_events(utcnow() - changes.LOOKBACK)
+    frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
+    frame["duration_ms"] = frame["duration_ms"].fillna(0).astype(int)
+    return frame
+
+
 def runs(deps: Deps) -> pd.DataFrame:
     """The re-validation runs within changes.LOOKBACK, newest first (id, kind, start, end, counts): see changes.py."""
-    return changes.run_list(events(deps, since=utcnow() - changes.LOOKBACK))
+    return changes.run_list(run_events(deps))
 
 
 def run_changes(deps: Deps, run_id: str | None = None) -> pd.DataFrame:
     """One run's status flips, worst first (by default the last bulk or nightly run, which a later single check
     does not replace)."""
-    return changes.run_changes(events(deps, since=utcnow() - changes.LOOKBACK), run_id)
+    return changes.run_changes(run_events(deps), run_id)
