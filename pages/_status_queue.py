@@ -236,6 +236,4 @@ def actions(frame: pd.DataFrame, chosen: Queue) -> None:
         else:
             drifts = _ui.blank(pd.DataFrame(plan["drifts"]))
             st.dataframe(drifts, hide_index=True, key="reconcile_drifts", column_config=_ui.headers(drifts))
-            st.button(
-                f"Fix {len(plan['drifts'])} drift(s)", key="reconcile_apply", type="primary", on_click=reconcile
-            )
+            st.button(f"Fix {len(plan['drifts'])} drift(s)", key="reconcile_apply", type="primary", on_click=reconcile)

@@ -21,7 +21,10 @@ def test_the_same_key_is_validated_fully_once_and_another_key_again(monkeypatch:
     monkeypatch.setattr(gcp, "load_der_private_key", spy)
     monkeypatch.setattr(gcp, "_VALIDATED", {})
     validator = gcp.GcpValidator("https://oauth2.googleapis.com/token", "https://bigquery.googleapis.com", 5)
-    one, other = service_account_json("a@p-123456.iam.gserviceaccount.com"), service_account_json("b@p-123456.iam.gserviceaccount.com")
+    one, other = (
+        service_account_json("a@p-123456.iam.gserviceaccount.com"),
+        service_account_json("b@p-123456.iam.gserviceaccount.com"),
+    )
     validator.parse(SecretStr(one))
     validator.parse(SecretStr(one))
     validator.parse(SecretStr(other))
