@@ -19,7 +19,7 @@ from pages import _ui
 PAGE_SIZE = 50  # rows sent to the browser per page of the queue
 CONFIRM_ALL, PLAN_KEY = "confirm_revalidate_all", "reconcile_plan"
 TABLE_KEY, SELECTED_KEY, SHOWN_KEY, SET_ROWS_KEY = "overview_table", "selected_keys", "shown_keys", "set_rows"
-KPI_KEY, PAGE_KEY, FILTERS_KEY = "kpi_filter", "queue_page", "queue_filters_seen"
+KPI_KEY, PAGE_KEY, FILTERS_KEY, EARLIER_KEY = "kpi_filter", "queue_page", "queue_filters_seen", "earlier_ticks"
 FILTER_KEYS = ("filter_org", "filter_provider", "filter_attention", "filter_stale", "filter_unconfigured", KPI_KEY)
 
 
@@ -69,8 +69,11 @@ def chosen_keys() -> list[str]:
     chosen = list(st.session_state.get(SELECTED_KEY, []))
     state = st.session_state.get(TABLE_KEY)
     rows = list(state["selection"]["rows"]) if state else []
-    if rows != st.session_state.get(SET_ROWS_KEY, []):
-        shown = st.session_state.get(SHOWN_KEY, [])
+    shown = st.session_state.get(SHOWN_KEY, [])
+    # The browser may send back the ticks of an earlier draw of other rows (a request made before it got the last
+    # draw: an operator filtering right after an action re-sorted the queue): those positions are not a choice
+    stale = any(rows == ticks and rows_then != shown for ticks, rows_then in st.session_state.get(EARLIER_KEY, []))
+    if rows != st.session_state.get(SET_ROWS_KEY, []) and not stale:
         on_screen = set(shown)
         chosen = [k for k in chosen if k not in on_screen] + [shown[i] for i in rows if 0 <= i < len(shown)]
         st.session_state[SELECTED_KEY] = chosen
@@ -119,6 +122,9 @@ def queue(frame: pd.DataFrame) -> Queue:
     shown = page_of(rows, page, PAGE_SIZE)
     shown_keys = keys.iloc[shown.index].tolist()
     ticks = [i for i, k in enumerate(shown_keys) if k in chosen_set]
+    drawn = (st.session_state.get(SET_ROWS_KEY, []), st.session_state.get(SHOWN_KEY, []))
+    if drawn != (ticks, shown_keys):  # the last three draws of other ticks or rows (see chosen_keys)
+        st.session_state[EARLIER_KEY] = [drawn, *st.session_state.get(EARLIER_KEY, [])][:3]
     st.session_state[SHOWN_KEY], st.session_state[SET_ROWS_KEY] = shown_keys, ticks
     st.session_state[TABLE_KEY] = {"selection": {"rows": ticks, "columns": [], "cells": []}}
     hidden = len(chosen) - int(picked.sum())
