@@ -172,7 +172,7 @@ def pager(pages: int) -> None:
     """Previous / page number / next: the page is kept in the session (a filter goes back to page 1)."""
     page = min(max(1, int(st.session_state.get(PAGE_KEY, 1))), pages)
     st.session_state[PAGE_KEY] = page
-    prev, number, nxt, _ = st.columns([1, 2, 1, 6], vertical_alignment="bottom")
+    prev, number, nxt, _ = st.columns([1.4, 2, 1, 5.6], vertical_alignment="bottom")
     prev.button("‹ Previous", key="queue_prev", disabled=page <= 1, on_click=_turn, args=(-1, pages))
     number.number_input(f"Page (of {pages:,}, {PAGE_SIZE} rows each)", 1, pages, key=PAGE_KEY)
     nxt.button("Next ›", key="queue_next", disabled=page >= pages, on_click=_turn, args=(1, pages))
