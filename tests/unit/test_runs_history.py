@@ -82,6 +82,11 @@ def test_the_runs_read_from_the_stores_selection_equal_those_read_from_the_whole
     )
     assert mine.astype(str).values.tolist() == default.astype(str).values.tolist()
     assert len(mine) < len(history), "setups and org keys are not read"
+    default_history = IntegrationStore.events_frame(svc.store, None, since)
+    default_history["at"] = pd.to_datetime(default_history["at"], utc=True, format="ISO8601")
+    assert history.astype(str).values.tolist() == default_history.astype(str).values.tolist()
+    assert list(history.dtypes.astype(str)) == list(default_history.dtypes.astype(str))
+    assert svc.events(ORG).astype(str).values.tolist() == svc.events(ORG, since).astype(str).values.tolist()
     for run_id in [None, *svc.runs().run_id]:
         read = svc.run_changes(run_id)
         whole = changes.run_changes(history, run_id)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import changes, freshness
 from ..deps import Deps
-from ..domain import Event, Provider, Status, StoredCredential, utcnow
+from ..domain import Provider, Status, StoredCredential, utcnow
 from ..errors import Code, IntegrationError
 from ..overview import overview_frame
 from ..providers.kinds import kind_of
@@ -87,9 +87,9 @@ def overview(deps: Deps) -> pd.DataFrame:
 
 def events(deps: Deps, org_slug: str | None = None, since: datetime | None = None) -> pd.DataFrame:
     """The append-only history, newest first (only from `since` on, when given: the store reads no more)."""
-    rows = [e.model_dump(mode="json") for e in deps.store.events(org_slug, since)]
-    frame = pd.DataFrame(rows, columns=list(Event.model_fields))
+    frame = deps.store.events_frame(org_slug, since)
     frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
+    frame["duration_ms"] = frame["duration_ms"].fillna(0).astype(int)
     return frame
 
 
