@@ -7,6 +7,7 @@ Arrow and seconds of drawing); the filters, the counts and the selection work on
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import pandas as pd
@@ -19,7 +20,7 @@ from pages import _ui
 PAGE_SIZE = 50  # rows sent to the browser per page of the queue
 CONFIRM_ALL, PLAN_KEY = "confirm_revalidate_all", "reconcile_plan"
 TABLE_KEY, SELECTED_KEY, SHOWN_KEY, SET_ROWS_KEY = "overview_table", "selected_keys", "shown_keys", "set_rows"
-KPI_KEY, PAGE_KEY, FILTERS_KEY, EARLIER_KEY = "kpi_filter", "queue_page", "queue_filters_seen", "earlier_ticks"
+KPI_KEY, PAGE_KEY, FILTERS_KEY, GRID_KEY = "kpi_filter", "queue_page", "queue_filters_seen", "queue_grid_key"
 FILTER_KEYS = ("filter_org", "filter_provider", "filter_attention", "filter_stale", "filter_unconfigured", KPI_KEY)
 
 
@@ -67,17 +68,22 @@ def chosen_keys() -> list[str]:
     last, the operator ticked or unticked rows: their positions are read in the order the grid showed then (that
     page of the queue). Chosen rows on other pages or hidden by the filters stay chosen."""
     chosen = list(st.session_state.get(SELECTED_KEY, []))
-    state = st.session_state.get(TABLE_KEY)
+    state = st.session_state.get(grid_key())
     rows = list(state["selection"]["rows"]) if state else []
-    shown = st.session_state.get(SHOWN_KEY, [])
-    # The browser may send back the ticks of an earlier draw of other rows (a request made before it got the last
-    # draw: an operator filtering right after an action re-sorted the queue): those positions are not a choice
-    stale = any(rows == ticks and rows_then != shown for ticks, rows_then in st.session_state.get(EARLIER_KEY, []))
-    if rows != st.session_state.get(SET_ROWS_KEY, []) and not stale:
+    if rows != st.session_state.get(SET_ROWS_KEY, []):
+        shown = st.session_state.get(SHOWN_KEY, [])
         on_screen = set(shown)
         chosen = [k for k in chosen if k not in on_screen] + [shown[i] for i in rows if 0 <= i < len(shown)]
         st.session_state[SELECTED_KEY] = chosen
     return chosen
+
+
+def grid_key() -> str:
+    """The grid's widget key: a new one whenever it shows other rows (a re-sort, a filter, a page). The browser
+    can send back the ticks of an earlier draw (a request made before the last draw reached it: an operator
+    filtering right after an action re-sorted the queue); under the earlier key they are not read as positions
+    in the rows shown now."""
+    return str(st.session_state.get(GRID_KEY, TABLE_KEY))
 
 
 def _filters_changed() -> bool:
@@ -122,11 +128,11 @@ def queue(frame: pd.DataFrame) -> Queue:
     shown = page_of(rows, page, PAGE_SIZE)
     shown_keys = keys.iloc[shown.index].tolist()
     ticks = [i for i, k in enumerate(shown_keys) if k in chosen_set]
-    drawn = (st.session_state.get(SET_ROWS_KEY, []), st.session_state.get(SHOWN_KEY, []))
-    if drawn != (ticks, shown_keys):  # the last three draws of other ticks or rows (see chosen_keys)
-        st.session_state[EARLIER_KEY] = [drawn, *st.session_state.get(EARLIER_KEY, [])][:3]
+    if shown_keys != st.session_state.get(SHOWN_KEY):
+        st.session_state.pop(grid_key(), None)
+        st.session_state[GRID_KEY] = f"{TABLE_KEY}_{uuid.uuid4().hex[:8]}"
     st.session_state[SHOWN_KEY], st.session_state[SET_ROWS_KEY] = shown_keys, ticks
-    st.session_state[TABLE_KEY] = {"selection": {"rows": ticks, "columns": [], "cells": []}}
+    st.session_state[grid_key()] = {"selection": {"rows": ticks, "columns": [], "cells": []}}
     hidden = len(chosen) - int(picked.sum())
     label = dict((k, lbl) for lbl, k in KPIS).get(kpi or "")
     st.caption(
@@ -136,9 +142,9 @@ def queue(frame: pd.DataFrame) -> Queue:
         + (f" ({hidden} more selected but hidden by the filters: not acted on)" if hidden else "")
         + (f" · rows {shown.index[0] + 1:,}-{shown.index[-1] + 1:,}" if len(shown) and pages > 1 else "")
     )
-    st.dataframe(
+    st.container(key=TABLE_KEY).dataframe(  # the container's key names the grid in the page (CSS, tests)
         _ui.blank(shown.assign(status=shown.status.map(_ui.badge), cached_status=shown.cached_status.map(_ui.badge))),
-        key=TABLE_KEY,
+        key=grid_key(),
         on_select="rerun",
         selection_mode="multi-row",
         hide_index=True,

@@ -28,7 +28,7 @@ def select(at, *pairs: tuple[str, str]):
     table = at.dataframe[0].value
     rows = [int(i) for i, r in table.iterrows() if (r.org_slug, r.provider) in pairs]
     assert len(rows) == len(pairs)
-    at.session_state["overview_table"] = {"selection": {"rows": rows, "columns": []}}
+    at.session_state[at.session_state["queue_grid_key"]] = {"selection": {"rows": rows, "columns": []}}
     return at.run()
 
 
@@ -223,12 +223,12 @@ def test_changes_since_the_last_run_follow_a_revalidation_that_flips(
 
 
 def _queue(at):
-    return next(d for d in at.dataframe if d.key == "overview_table").value
+    return next(d for d in at.dataframe if d.key == at.session_state["queue_grid_key"]).value
 
 
 def _ticked(at) -> list[tuple[str, str]]:
     table = _queue(at)
-    rows = at.session_state["overview_table"]["selection"]["rows"]
+    rows = at.session_state[at.session_state["queue_grid_key"]]["selection"]["rows"]
     return sorted((table.org_slug.iloc[i], table.provider.iloc[i]) for i in rows)
 
 
@@ -290,9 +290,9 @@ def _many_pending(svc: IntegrationService, count: int) -> None:
 def _tick(at, *pairs: tuple[str, str]):
     """Tick these rows of the page shown, keeping the ticks there (what a click in the grid does)."""
     table = _queue(at)
-    rows = list(at.session_state["overview_table"]["selection"]["rows"])
+    rows = list(at.session_state[at.session_state["queue_grid_key"]]["selection"]["rows"])
     rows += [i for i, pair in enumerate(zip(table.org_slug, table.provider, strict=True)) if pair in pairs]
-    at.session_state["overview_table"] = {"selection": {"rows": sorted(rows), "columns": []}}
+    at.session_state[at.session_state["queue_grid_key"]] = {"selection": {"rows": sorted(rows), "columns": []}}
     return at.run()
 
 
@@ -341,11 +341,12 @@ def test_a_stale_echo_of_the_ticks_before_a_resort_is_not_taken_for_a_choice(dem
     filter right after the action): those positions name other rows now, and are not taken for a choice."""
     demo.setup("initech", "openai", openai_key("revoked"), skip_validation=True)  # PENDING: INVALID once checked
     at = select(app("pages/status.py"), ("initech", "OPENAI"), ("acmecorp", "GCP"))
-    old_ticks = list(at.session_state["overview_table"]["selection"]["rows"])
+    old_key = at.session_state["queue_grid_key"]  # the grid drawn before the re-sort
+    old_ticks = list(at.session_state[old_key]["selection"]["rows"])
     at.button(key="revalidate_selected").click().run()
     assert _ticked(at) == [("acmecorp", "GCP"), ("initech", "OPENAI")]
-    assert at.session_state["overview_table"]["selection"]["rows"] != old_ticks, "the rows moved"
-    at.session_state["overview_table"] = {"selection": {"rows": old_ticks, "columns": []}}  # the stale echo
+    assert at.session_state[at.session_state["queue_grid_key"]]["selection"]["rows"] != old_ticks, "the rows moved"
+    at.session_state[old_key] = {"selection": {"rows": old_ticks, "columns": []}}  # the stale echo
     at.text_input(key="filter_org").input("acme").run()
     assert _ticked(at) == [("acmecorp", "GCP")]
     assert any("1 more selected but hidden" in c.value for c in at.caption)
