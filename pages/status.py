@@ -16,19 +16,28 @@ from pages import _status_queue, _status_runs, _ui
 _ui.through_app()
 
 st.title("Status overview")
-_status_runs.follow_bulk()
-_ui.show_flash()
-frame = _ui.overview()
-for warning in frame.attrs.get("warnings", []):
-    _ui.plain_warning(warning)
-asof, refresh = st.columns([5, 1], vertical_alignment="center")
-asof.caption(f"As of {frame.attrs.get('as_of', '')} UTC (the overview is kept up to 15 s; actions here refresh it)")
-refresh.button("Refresh", key="refresh_overview", on_click=_ui.changed)
-_status_queue.kpis(frame)
-_status_runs.bulk_outcome()
-chosen = _status_queue.queue(frame)
-_status_queue.actions(frame, chosen)
-_status_runs.runs()
+# Each part of the page is one container: a part that appears or grows (a run's outcome, a flash, a confirmation)
+# moves no other part, so no element of the previous draw is left showing in another's place while the page redraws
+# (a second "Reconcile the status cache…" button, seen at scale while the page was drawn again).
+with st.container(key="status_top"):
+    _status_runs.follow_bulk()
+    _ui.show_flash()
+    frame = _ui.overview()
+    for warning in frame.attrs.get("warnings", []):
+        _ui.plain_warning(warning)
+    asof, refresh = st.columns([5, 1], vertical_alignment="center")
+    asof.caption(f"As of {frame.attrs.get('as_of', '')} UTC (the overview is kept up to 15 s; actions here refresh it)")
+    refresh.button("Refresh", key="refresh_overview", on_click=_ui.changed)
+with st.container(key="status_kpis"):
+    _status_queue.kpis(frame)
+with st.container(key="status_bulk_outcome"):
+    _status_runs.bulk_outcome()
+with st.container(key="status_queue"):
+    chosen = _status_queue.queue(frame)
+with st.container(key="status_actions"):
+    _status_queue.actions(frame, chosen)
+with st.container(key="status_runs"):
+    _status_runs.runs()
 
 # --- charts: what needs attention ----------------------------------------------------------------------------
 left, right = st.columns(2)
