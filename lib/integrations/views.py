@@ -157,3 +157,62 @@ def validation_ages(overview: pd.DataFrame) -> pd.DataFrame:
 def events_view(events: pd.DataFrame) -> pd.DataFrame:
     """The history in reading order: when, who and what first, ids last."""
     return events[[c for c in EVENT_COLUMNS if c in events.columns]]
+
+
+# --- the status page's KPIs, each also a filter of the queue, and one page of rows at a time -------------------
+# (label, key): the key names the rows the KPI counts (kpi_rows); the counts and the rows agree by construction
+KPIS = [
+    ("Valid", "VALID"),
+    ("Invalid", "INVALID"),
+    ("Pending", "PENDING"),
+    ("Drifted", "Drift"),
+    ("Data late", "Data late"),
+    ("Stale", "Stale"),
+]
+
+
+def kpi_rows(overview: pd.DataFrame, key: str, stale_days: float = 30) -> pd.Series:
+    """The overview's rows a KPI counts (a boolean mask): a status (VALID, INVALID, PENDING), drift, cost data late
+    (DATA_STALE / DATA_STALLED beside a configured credential) or stale (configured, not validated for
+    `stale_days` or never)."""
+    configured = overview.status != Status.NOT_CONFIGURED.value
+    if key == "Drift":
+        return overview.drift.astype(bool)
+    if key == "Data late":
+        return configured & overview.data_status.isin([DataStatus.STALE.value, DataStatus.STALLED.value])
+    if key == "Stale":
+        age = overview.validation_age_days
+        return configured & (age.isna() | (age > stale_days))
+    return overview.status == key
+
+
+def kpi_counts(overview: pd.DataFrame, stale_days: float = 30) -> dict[str, int]:
+    """Each KPI's count by its key (see KPIS), with the orgs and the configured integrations."""
+    counts = {"Orgs": int(overview.org_slug.nunique()), "Configured": int((overview.status != "NOT_CONFIGURED").sum())}
+    return counts | {key: int(kpi_rows(overview, key, stale_days).sum()) for _, key in KPIS}
+
+
+def filter_queue(
+    queue: pd.DataFrame, org_text: str = "", providers: list[str] | None = None, reasons: list[str] | None = None
+) -> pd.DataFrame:
+    """The queue's rows whose org slug contains `org_text`, of these providers and for these reasons (each filter
+    only when given), in the queue's order."""
+    text = org_text.strip().lower()
+    keep = pd.Series(True, index=queue.index)
+    if text:
+        keep &= queue.org_slug.str.contains(text, regex=False)
+    if providers:
+        keep &= queue.provider.isin(providers)
+    if reasons:
+        keep &= queue.attention.isin(reasons)
+    return queue[keep].reset_index(drop=True)
+
+
+def page_count(rows: int, size: int) -> int:
+    return max(1, -(-rows // size))
+
+
+def page_of(frame: pd.DataFrame, page: int, size: int) -> pd.DataFrame:
+    """Rows of the 1-based `page` (clamped to the last page) of `size` rows each: what the browser is sent."""
+    page = min(max(1, page), page_count(len(frame), size))
+    return frame.iloc[(page - 1) * size : page * size]

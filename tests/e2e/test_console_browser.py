@@ -168,6 +168,10 @@ def filter_org(page, text: str) -> None:
 
 def click_row(page, row: int) -> None:
     """Tick a row's selection box in the data grid (rows are drawn on a canvas, 35 px each below the header)."""
+    # a grid showing other rows is a new widget: the one it replaces may show (stale) until the redraw ends
+    page.wait_for_function(
+        "() => document.querySelectorAll('.st-key-overview_table [data-testid=\"stDataFrame\"]').length === 1"
+    )
     box = page.locator('.st-key-overview_table [data-testid="stDataFrame"]').bounding_box()
     page.mouse.click(box["x"] + 16, box["y"] + 35 * row + 17)
 

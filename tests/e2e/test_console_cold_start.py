@@ -4,6 +4,7 @@ between select and act. The server is this module's own, started fresh."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -70,3 +71,36 @@ def test_select_then_resort_then_filter_then_act(page, console: str, svc: Integr
     for pair in before:
         new.remove(pair)
     assert new == [("fleet-000", "ANTHROPIC")] * 2 + [("fleet-001", "ANTHROPIC")] * 2, new
+
+
+def test_select_on_page_one_then_on_page_two_then_act(page, console: str, svc: IntegrationService) -> None:  # noqa: F811
+    """The queue is sent a page at a time: a row ticked on page 1 stays chosen on page 2, and the action checks
+    exactly the rows chosen on both pages."""
+    from integrations.views import attention_queue, filter_queue
+
+    from pages._status_queue import PAGE_SIZE
+
+    page.goto(f"{console}/status")
+    page.locator('[data-testid="stMetric"]').first.wait_for()
+    filter_org(page, "fleet")
+    rows = filter_queue(attention_queue(svc.overview()), "fleet")
+    assert len(rows) > PAGE_SIZE
+    first, second = rows.iloc[0], rows.iloc[PAGE_SIZE]
+    page.get_by_text(re.compile(rf"^{len(rows)} of \d+ integrations · rows 1-{PAGE_SIZE}$")).wait_for()
+    click_row(page, 1)
+    page.get_by_role("button", name=f"Open setup for {first.org_slug} · {first.provider}").wait_for()
+    page.get_by_role("button", name="Next ›").click()
+    page.get_by_text(re.compile(rf"rows {PAGE_SIZE + 1}-{len(rows)}$")).wait_for()
+    click_row(page, 1)
+    button = page.get_by_role("button", name="Re-validate selected (2)")
+    button.wait_for()
+    page.screenshot(path=str(SHOTS / "23_selection_across_pages.png"), full_page=True)
+    before = validations(svc)
+    button.click()
+    deadline = time.monotonic() + 30
+    while len(validations(svc)) < len(before) + 2 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    new = validations(svc)
+    for pair in before:
+        new.remove(pair)
+    assert new == sorted([(first.org_slug, first.provider), (second.org_slug, second.provider)]), new

@@ -58,3 +58,37 @@ def test_single_checks_alone_are_a_run_and_no_history_is_none(svc: IntegrationSe
     svc.validate(ORG, "openai")
     shown = svc.run_changes()
     assert shown.attrs["kind"] == changes.SINGLE and list(shown.status_after) == ["INVALID"]
+
+
+def test_the_runs_read_from_the_stores_selection_equal_those_read_from_the_whole_history(
+    svc: IntegrationService,
+) -> None:
+    """The status page reads the runs from `store.run_events` (SQLite: one query, no models); the answer is the
+    one the whole history gives, for every run, and the store's query equals the port's default filter."""
+    from integrations.domain import utcnow
+    from integrations.store.base import IntegrationStore
+
+    svc.setup(ORG, "openai", openai_key("revoked"), skip_validation=True)
+    svc.setup(ORG, "anthropic", anthropic_key(), skip_validation=True)
+    _nightly(svc, "nightly-1")
+    svc.setup(ORG, "openai", openai_key(), skip_validation=True)
+    svc.revalidate_many()
+    svc.validate(ORG, "anthropic")
+    since = utcnow() - changes.LOOKBACK
+    history = svc.events(since=since)
+    mine, default = (
+        f.assign(at=pd.to_datetime(f["at"], utc=True, format="ISO8601"))
+        for f in (svc.store.run_events(since), IntegrationStore.run_events(svc.store, since))
+    )
+    assert mine.astype(str).values.tolist() == default.astype(str).values.tolist()
+    assert len(mine) < len(history), "setups and org keys are not read"
+    default_history = IntegrationStore.events_frame(svc.store, None, since)
+    default_history["at"] = pd.to_datetime(default_history["at"], utc=True, format="ISO8601")
+    assert history.astype(str).values.tolist() == default_history.astype(str).values.tolist()
+    assert list(history.dtypes.astype(str)) == list(default_history.dtypes.astype(str))
+    assert svc.events(ORG).astype(str).values.tolist() == svc.events(ORG, since).astype(str).values.tolist()
+    for run_id in [None, *svc.runs().run_id]:
+        read = svc.run_changes(run_id)
+        whole = changes.run_changes(history, run_id)
+        assert read.astype(str).values.tolist() == whole.astype(str).values.tolist()
+        assert {k: v for k, v in read.attrs.items()} == whole.attrs

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..domain import Event, Expiry, OrgApiKey, Provider, Status, StoredCredential
+from ..domain import Action, Event, Expiry, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import IntegrationError
 from ..freshness import Freshness
 from ..results import WarningInfo
@@ -201,6 +201,21 @@ class IntegrationStore(ABC):
     def events(self, org_slug: str | None = None, since: datetime | None = None) -> list[Event]:
         """The history, newest first; with `since`, only what happened at or after it (BigQuery then scans only
         the days from `since` on: the table is partitioned by day)."""
+
+    def events_frame(self, org_slug: str | None = None, since: datetime | None = None) -> pd.DataFrame:
+        """`events` as a frame of the Event fields (enum values as text), newest first: what the console's audit
+        log and the notebooks read. This default builds it from the models; a store that can read its rows
+        straight into a frame overrides it."""
+        rows = [e.model_dump(mode="json") for e in self.events(org_slug, since)]
+        return pd.DataFrame(rows, columns=list(Event.model_fields))
+
+    def run_events(self, since: datetime) -> pd.DataFrame:
+        """What the runs are read from (changes.py): the checks (VALIDATE), the alerts (ALERT) and any event of a
+        run from `since` on, newest first, as a frame of the Event fields (enum values as text). This default
+        filters `events`; a store that can select them in its query (and skip the models) overrides it."""
+        wanted = {Action.VALIDATE, Action.ALERT}
+        rows = [e.model_dump(mode="json") for e in self.events(None, since) if e.action in wanted or e.run_id]
+        return pd.DataFrame(rows, columns=list(Event.model_fields))
 
     @abstractmethod
     def add_api_key(self, key: OrgApiKey) -> None: ...

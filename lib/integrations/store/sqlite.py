@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..domain import Event, OrgApiKey, Provider, Status, StoredCredential
+from ..domain import Action, Event, OrgApiKey, Provider, Status, StoredCredential
 from ..errors import Code, IntegrationError
 from ..files import private_file
 from ..fingerprint import farm_fingerprint
@@ -376,6 +376,32 @@ class SqliteStore(IntegrationStore):
         with self._tx(write=False) as conn:
             rows = conn.execute(sql + " ORDER BY at DESC, rowid DESC", [arg for _, arg in chosen]).fetchall()
         return [Event.model_validate(dict(r)) for r in rows]
+
+    def events_frame(self, org_slug: str | None = None, since: datetime | None = None) -> pd.DataFrame:
+        """`events` in one query straight into a frame (no models: a month at 10,000 orgs is ~50,000 events)."""
+        at = since.astimezone(UTC).isoformat() if since else None
+        chosen = [(clause, arg) for clause, arg in (("org_slug = ?", org_slug), ("at >= ?", at)) if arg is not None]
+        where = " AND ".join(clause for clause, _ in chosen)
+        sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM org_integration_events" + (f" WHERE {where}" if where else "")
+        with self._tx(write=False) as conn:
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples, straight into the frame
+            rows = cursor.execute(sql + " ORDER BY at DESC, rowid DESC", [arg for _, arg in chosen]).fetchall()
+        return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+
+    def run_events(self, since: datetime) -> pd.DataFrame:
+        """The checks, alerts and run events from `since` on, in one query straight into a frame (no models: at
+        10,000 orgs a month's history is hundreds of thousands of events, and the status page reads them)."""
+        at = since.astimezone(UTC).isoformat()
+        with self._tx(write=False) as conn:
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples, straight into the frame
+            rows = cursor.execute(
+                f"SELECT {', '.join(EVENT_COLUMNS)} FROM org_integration_events WHERE at >= ? "
+                "AND (action IN (?, ?) OR run_id IS NOT NULL) ORDER BY at DESC, rowid DESC",
+                (at, Action.VALIDATE.value, Action.ALERT.value),
+            ).fetchall()
+        return pd.DataFrame(rows, columns=EVENT_COLUMNS)
 
     def add_api_key(self, key: OrgApiKey) -> None:
         with self._tx() as conn:

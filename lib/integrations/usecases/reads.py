@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import changes, freshness
 from ..deps import Deps
-from ..domain import Event, Provider, Status, StoredCredential, utcnow
+from ..domain import Provider, Status, StoredCredential, utcnow
 from ..errors import Code, IntegrationError
 from ..overview import overview_frame
 from ..providers.kinds import kind_of
@@ -91,9 +91,9 @@ def overview(deps: Deps) -> pd.DataFrame:
 
 def events(deps: Deps, org_slug: str | None = None, since: datetime | None = None) -> pd.DataFrame:
     """The append-only history, newest first (only from `since` on, when given: the store reads no more)."""
-    rows = [e.model_dump(mode="json") for e in deps.store.events(org_slug, since)]
-    frame = pd.DataFrame(rows, columns=list(Event.model_fields))
+    frame = deps.store.events_frame(org_slug, since)
     frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
+    frame["duration_ms"] = frame["duration_ms"].fillna(0).astype(int)
     return frame
 
 
@@ -112,7 +112,21 @@ def changes_since_last_run(deps: Deps) -> pd.DataFrame:
     return changes.since_last_run(events(deps, since=utcnow() - changes.LOOKBACK))
 
 
+def run_events(deps: Deps) -> pd.DataFrame:
+    """The checks, alerts and run events within changes.LOOKBACK (all that the runs are read from), newest first:
+    the store selects them (the status page reads them on every render), with `at` as UTC timestamps."""
+    frame = deps.store.run_events(utcnow() - changes.LOOKBACK)
+    frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
+    frame["duration_ms"] = frame["duration_ms"].fillna(0).astype(int)
+    return frame
+
+
+def runs(deps: Deps) -> pd.DataFrame:
+    """The re-validation runs within changes.LOOKBACK, newest first (id, kind, start, end, counts): see changes.py."""
+    return changes.run_list(run_events(deps))
+
+
 def run_changes(deps: Deps, run_id: str | None = None) -> pd.DataFrame:
     """One run's status flips, worst first (by default the last bulk or nightly run, which a later single check
     does not replace)."""
-    return changes.run_changes(events(deps, since=utcnow() - changes.LOOKBACK), run_id)
+    return changes.run_changes(run_events(deps), run_id)
