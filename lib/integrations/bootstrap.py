@@ -14,7 +14,7 @@ from .alerts import sink_from
 from .crypto.base import Cipher
 from .deps import Deps
 from .domain import Provider
-from .errors import IntegrationError
+from .errors import Code, IntegrationError
 from .service import IntegrationService
 from .settings import Settings
 from .status_cache.base import StatusCache
@@ -36,7 +36,7 @@ def _require(settings: Settings, *names: str) -> None:
             else f"INTEGRATIONS_{n.upper()}"
             for n in missing
         )
-        raise IntegrationError("CONFIGURATION_ERROR", f"Missing setting(s): {env}.")
+        raise IntegrationError(Code.CONFIGURATION_ERROR, f"Missing setting(s): {env}.")
 
 
 @contextmanager
@@ -47,7 +47,7 @@ def _google_credentials() -> Iterator[None]:
         yield
     except DefaultCredentialsError:
         raise IntegrationError(
-            "CONFIGURATION_ERROR",
+            Code.CONFIGURATION_ERROR,
             "No Google credentials: set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`.",
         ) from None
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import provider_registry
-from .errors import IntegrationError
+from .errors import Code, IntegrationError
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 MAX_CREDENTIAL_BYTES = 16 * 1024
@@ -43,7 +43,7 @@ class _Provider(StrEnum):
         shown = value[:40] if isinstance(value, str) else type(value).__name__
         known = [m.lower() for m in cls.__members__]
         choices = ", ".join(known[:-1]) + f" or {known[-1]}" if len(known) > 1 else "".join(known)
-        raise IntegrationError("UNSUPPORTED_PROVIDER", f"Unsupported provider {shown!r}: use {choices}.")
+        raise IntegrationError(Code.UNSUPPORTED_PROVIDER, f"Unsupported provider {shown!r}: use {choices}.")
 
 
 if TYPE_CHECKING:  # the built-in members, for the type checker; at run time the members are the registry's
@@ -152,7 +152,7 @@ def check_slug(slug: object) -> str:
     """Return the slug if valid, else raise INVALID_ORG_SLUG."""
     if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
         raise IntegrationError(
-            "INVALID_ORG_SLUG",
+            Code.INVALID_ORG_SLUG,
             "Invalid organization slug: use 2-63 lower-case letters, digits "
             "and dashes, starting with a letter or digit.",
         )

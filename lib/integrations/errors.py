@@ -837,7 +837,7 @@ class IntegrationError(Exception):
 
     def __init__(
         self,
-        code: Code | str,
+        code: Code,
         message: str | None = None,
         *,
         details: dict[str, Any] | None = None,

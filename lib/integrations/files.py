@@ -9,7 +9,7 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import IntegrationError
+from .errors import Code, IntegrationError
 
 
 def check_private(path: Path, st: os.stat_result | None = None) -> None:
@@ -18,14 +18,14 @@ def check_private(path: Path, st: os.stat_result | None = None) -> None:
     st = st or path.stat()
     if st.st_uid != os.geteuid():
         raise IntegrationError(
-            "DATA_DIR_NOT_OWNED",
+            Code.DATA_DIR_NOT_OWNED,
             f"{path} belongs to uid {st.st_uid}, not to the user running this (uid {os.geteuid()}); it was not "
             "used. Set INTEGRATIONS_DATA_DIR to a directory you own.",
         )
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         chmod = "700" if stat.S_ISDIR(st.st_mode) else "600"
         raise IntegrationError(
-            "CONFIGURATION_ERROR",
+            Code.CONFIGURATION_ERROR,
             f"{path} is open to other users (mode {oct(st.st_mode & 0o777)}); run `chmod {chmod} {path}`.",
         )
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from .domain import utcnow
-from .errors import IntegrationError
+from .errors import Code, IntegrationError
 
 log = logging.getLogger("integrations")
 RUNNING, DONE, FAILED = "running", "done", "failed"
@@ -79,7 +79,7 @@ class JobRunner:
         with self._lock:
             if exclusive and (busy := self._running(kind)) is not None:
                 raise IntegrationError(
-                    "JOB_ALREADY_RUNNING", f"{busy.label} is running ({busy.done}/{busy.total}); one runs at a time."
+                    Code.JOB_ALREADY_RUNNING, f"{busy.label} is running ({busy.done}/{busy.total}); one runs at a time."
                 )
             job = Job(id=f"job_{secrets.token_hex(8)}", kind=kind, label=label, owner=owner, meta=dict(meta or {}))
             self._jobs[job.id] = job
@@ -97,7 +97,7 @@ class JobRunner:
             error = exc
         except Exception as exc:  # a job must always end in a state a page can show
             log.error("job %s (%s) failed: %s", job.id, job.kind, type(exc).__name__)
-            error = IntegrationError("JOB_FAILED", f"{job.label} failed: {type(exc).__name__}.")
+            error = IntegrationError(Code.JOB_FAILED, f"{job.label} failed: {type(exc).__name__}.")
         del work
         job.result, job.error, job.finished_at = result, error, utcnow()
         job.state = DONE if error is None else FAILED  # last: a reader that sees the state sees the outcome

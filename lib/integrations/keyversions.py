@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .crypto.base import Cipher
 from .domain import utcnow
-from .errors import IntegrationError
+from .errors import Code, IntegrationError
 from .store.base import IntegrationStore, KeyVersion
 
 
@@ -24,7 +24,7 @@ def verify(
     wrong = sorted(r for r, v in recorded.items() if v.retired_at is None and held.get(r) != v.key_check)
     if wrong:
         raise IntegrationError(
-            "KEYRING_MISMATCH",
+            Code.KEYRING_MISMATCH,
             f"The keyring does not hold the key version(s) {', '.join(wrong)} the store recorded; restore the "
             "keyring that encrypted the stored credentials.",
         )
@@ -46,7 +46,7 @@ def check_current(store: IntegrationStore, cipher: Cipher, record: bool = True) 
     recorded = versions.get(current)
     if recorded is not None and recorded.retired_at is not None:
         raise IntegrationError(
-            "KEY_VERSION_RETIRED",
+            Code.KEY_VERSION_RETIRED,
             f"This process would encrypt under {current}, which was retired on {recorded.retired_at:%Y-%m-%d %H:%M} "
             "UTC; nothing was stored.",
         )
@@ -63,13 +63,13 @@ def retire(store: IntegrationStore, cipher: Cipher, key_ref: str) -> None:
     remove = getattr(cipher, "retire", None)
     if remove is None:
         raise IntegrationError(
-            "CONFIGURATION_ERROR",
+            Code.CONFIGURATION_ERROR,
             "Only the local keyring retires versions here; destroy a Cloud KMS key version in Google Cloud.",
         )
     using = sum(1 for r in store.list_credentials() if r.key_ref == key_ref and r.encrypted_credential)
     if using or key_ref == cipher.current_key_ref():
         raise IntegrationError(
-            "KEY_VERSION_IN_USE",
+            Code.KEY_VERSION_IN_USE,
             f"{key_ref} is "
             + (f"used by {using} stored credential(s)" if using else "the current key version")
             + "; run `integrations key rotate` and `integrations rewrap` first.",

@@ -11,7 +11,7 @@ import unicodedata
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .domain import MAX_METADATA_BYTES
-from .errors import IntegrationError
+from .errors import Code, IntegrationError
 
 if TYPE_CHECKING:
     from pyrate_limiter import InMemoryBucket
@@ -51,12 +51,12 @@ def _shown_name(name: object, field: str) -> str | None:
         return None
     if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not _encodable(name) or _control(name):
         raise IntegrationError(
-            "INVALID_INPUT",
+            Code.INVALID_INPUT,
             f"{field} must be one line of text of at most {MAX_NAME_CHARS} characters (no control codes).",
         )
     if _bidi(name):
         raise IntegrationError(
-            "INVALID_INPUT",
+            Code.INVALID_INPUT,
             f"{field} holds a bidirectional control character (such as U+202E RIGHT-TO-LEFT OVERRIDE) that would "
             "change the order in which it is shown; remove it and type the name again.",
         )
@@ -68,29 +68,33 @@ def metadata_dict(metadata: object) -> dict[str, Any]:
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
-        raise IntegrationError("INVALID_INPUT", 'metadata must be a JSON object such as {"environment": "production"}.')
+        raise IntegrationError(
+            Code.INVALID_INPUT, 'metadata must be a JSON object such as {"environment": "production"}.'
+        )
     for key, value in metadata.items():
         if not isinstance(key, str) or not key or len(key) > 64 or not _encodable(key) or _control(key) or _bidi(key):
             raise IntegrationError(
-                "INVALID_INPUT",
+                Code.INVALID_INPUT,
                 "metadata keys must be non-empty text of at most 64 characters, without control codes or "
                 "bidirectional controls (such as U+202E).",
             )
         if isinstance(value, str) and not _encodable(value):
-            raise IntegrationError("INVALID_INPUT", "metadata values must be valid Unicode text (no lone surrogates).")
+            raise IntegrationError(
+                Code.INVALID_INPUT, "metadata values must be valid Unicode text (no lone surrogates)."
+            )
         if not (value is None or isinstance(value, str | int | float | bool)):
             raise IntegrationError(
-                "INVALID_INPUT",
+                Code.INVALID_INPUT,
                 f"metadata value of {key[:64]!r} must be a string, number, boolean or null (the object must be flat).",
             )
     try:
         size = len(json.dumps(metadata, allow_nan=False).encode("utf-8", "surrogatepass"))
     except ValueError:
         raise IntegrationError(
-            "INVALID_INPUT", "metadata must be valid JSON (no NaN or infinity, no integer over 4,300 digits)."
+            Code.INVALID_INPUT, "metadata must be valid JSON (no NaN or infinity, no integer over 4,300 digits)."
         ) from None
     if size > MAX_METADATA_BYTES:
-        raise IntegrationError("INVALID_INPUT", "metadata is over 4 KiB.")
+        raise IntegrationError(Code.INVALID_INPUT, "metadata is over 4 KiB.")
     return dict(metadata)
 
 
@@ -151,7 +155,7 @@ class AttemptLimiter:
 
 def _refused(org_slug: str, wait: int) -> IntegrationError:
     return IntegrationError(
-        "TOO_MANY_ATTEMPTS",
+        Code.TOO_MANY_ATTEMPTS,
         f"Too many credential checks for {org_slug}; retry in {wait} s.",
         details={"retry_after": wait},
     )

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import IntegrationError
+from .errors import Code, IntegrationError
 
 # Cloud Run Jobs' own variables: which task of how many, in which execution (read by taskspec.py and the CLI)
 ENV_INDEX, ENV_COUNT, ENV_RUN = "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_COUNT", "CLOUD_RUN_EXECUTION"
@@ -70,7 +70,7 @@ def check(env: Mapping[str, str], pin_file: Path | None = None) -> None:
         jobs: dict[str, dict[str, str | None]] = pin["jobs"]
     except (ValueError, KeyError, TypeError):
         raise IntegrationError(
-            "SETTINGS_OVERRIDDEN", f"The pinned env {path} is not readable: rebuild the image."
+            Code.SETTINGS_OVERRIDDEN, f"The pinned env {path} is not readable: rebuild the image."
         ) from None
     found = {name: differences(env, pinned) for name, pinned in jobs.items()}
     if any(not diff for diff in found.values()):
@@ -78,7 +78,7 @@ def check(env: Mapping[str, str], pin_file: Path | None = None) -> None:
     job = env.get("CLOUD_RUN_JOB", "")
     diff = found.get(job) or min(found.values(), key=len, default=[])
     raise IntegrationError(
-        "SETTINGS_OVERRIDDEN",
+        Code.SETTINGS_OVERRIDDEN,
         f"This execution's env differs from the env its job was deployed with ({', '.join(diff[:12])}; + added, "
         "- removed, ~ changed): refusing to start.",
     )

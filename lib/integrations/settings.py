@@ -13,7 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import pinned_env
-from .errors import IntegrationError
+from .errors import Code, IntegrationError
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 
@@ -46,7 +46,7 @@ def env_file() -> Path | None:
     named = os.environ.get("INTEGRATIONS_ENV_FILE")
     if named:
         if not Path(named).is_file():
-            raise IntegrationError("CONFIGURATION_ERROR", f"INTEGRATIONS_ENV_FILE={named} is not a file.")
+            raise IntegrationError(Code.CONFIGURATION_ERROR, f"INTEGRATIONS_ENV_FILE={named} is not a file.")
         return Path(named)
     if (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / ".env").is_file():
         return PROJECT_ROOT / ".env"
@@ -137,7 +137,7 @@ class Settings(BaseSettings):
         allowed = {"store": STORES, "cipher": CIPHERS, "status_cache": CACHES, "validation": VALIDATIONS}[role]
         if value not in allowed:
             raise IntegrationError(
-                "CONFIGURATION_ERROR",
+                Code.CONFIGURATION_ERROR,
                 f"Unknown {role} backend {value!r}: choose one of {', '.join(allowed)} (INTEGRATIONS_{role.upper()}).",
             )
         return value
@@ -153,7 +153,7 @@ class Settings(BaseSettings):
         plain = [n for n in ENDPOINTS if urlsplit(getattr(self, n)).scheme != "https"]
         if plain:
             raise IntegrationError(
-                "CONFIGURATION_ERROR",
+                Code.CONFIGURATION_ERROR,
                 f"Live checks need https endpoints: {', '.join(f'INTEGRATIONS_{n.upper()}' for n in plain)} "
                 "(INTEGRATIONS_ALLOW_HTTP_ENDPOINTS=true for local development only).",
             )
@@ -176,7 +176,7 @@ class Settings(BaseSettings):
         if parts.scheme == "http" and parts.hostname in LOOPBACK:
             return
         raise IntegrationError(
-            "CONFIGURATION_ERROR",
+            Code.CONFIGURATION_ERROR,
             "SUPABASE_URL must be an https URL (https://REF.supabase.co): the service-role key is sent with every "
             "request (http only to a loopback host, or with INTEGRATIONS_ALLOW_HTTP_ENDPOINTS=true for development).",
         )
@@ -194,14 +194,14 @@ class Settings(BaseSettings):
             parts = urlsplit(url.get_secret_value())
             if parts.scheme not in schemes or not parts.hostname:
                 raise IntegrationError(
-                    "CONFIGURATION_ERROR",
+                    Code.CONFIGURATION_ERROR,
                     f"{name} must be an https URL with a host, e.g. a Slack incoming webhook "
                     "(INTEGRATIONS_ALLOW_HTTP_ENDPOINTS=true allows http for local development only).",
                 )
         secret = self.alert_signing_secret
         if secret is not None and len(secret.get_secret_value()) < 32:
             raise IntegrationError(
-                "CONFIGURATION_ERROR",
+                Code.CONFIGURATION_ERROR,
                 "INTEGRATIONS_ALERT_SIGNING_SECRET must be at least 32 characters (e.g. `openssl rand -hex 32`).",
             )
 
@@ -216,7 +216,7 @@ class Settings(BaseSettings):
             found = None
         if not isinstance(found, dict) or not all(isinstance(v, str) and _SLUG.fullmatch(k) for k, v in found.items()):
             raise IntegrationError(
-                "CONFIGURATION_ERROR",
+                Code.CONFIGURATION_ERROR,
                 "INTEGRATIONS_ORG_ALERT_WEBHOOKS must be a JSON object of org slugs to https URLs, e.g. "
                 '{"acmecorp": "https://hooks.example.com/..."}.',
             )

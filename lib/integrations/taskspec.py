@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from . import fingerprint
 from .alerts import AlertDelivery
 from .domain import Provider
-from .errors import IntegrationError
+from .errors import Code, IntegrationError
 from .pinned_env import ENV_COUNT, ENV_INDEX, ENV_RUN
 
 MAX_TASKS = 10_000  # Cloud Run Jobs' own limit on tasks per execution
@@ -113,7 +113,7 @@ def _int(name: str, flag: int | None, env: Mapping[str, str], var: str) -> int |
     try:
         return int(raw.strip())
     except ValueError:
-        raise IntegrationError("TASK_SETTINGS_INVALID", f"{var}={raw[:40]!r} is not an integer ({name}).") from None
+        raise IntegrationError(Code.TASK_SETTINGS_INVALID, f"{var}={raw[:40]!r} is not an integer ({name}).") from None
 
 
 def task_spec(
@@ -126,16 +126,16 @@ def task_spec(
     n = 1 if n is None else n
     i = 0 if i is None else i
     if not 1 <= n <= MAX_TASKS:
-        raise IntegrationError("TASK_SETTINGS_INVALID", f"The task count is {n}; it must be 1 to {MAX_TASKS}.")
+        raise IntegrationError(Code.TASK_SETTINGS_INVALID, f"The task count is {n}; it must be 1 to {MAX_TASKS}.")
     if not 0 <= i < n:
-        raise IntegrationError("TASK_SETTINGS_INVALID", f"The task index is {i}; it must be 0 to {n - 1}.")
+        raise IntegrationError(Code.TASK_SETTINGS_INVALID, f"The task index is {i}; it must be 0 to {n - 1}.")
     run = (run_id or env.get(ENV_RUN) or "").strip()
     if not run:
         if n > 1:
             raise IntegrationError(
-                "TASK_SETTINGS_INVALID", f"Task {i} of {n} has no run id: give every task the same --run-id."
+                Code.TASK_SETTINGS_INVALID, f"Task {i} of {n} has no run id: give every task the same --run-id."
             )
         run = f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     if len(run) > 128 or not run.isprintable():
-        raise IntegrationError("TASK_SETTINGS_INVALID", "A run id is one line of at most 128 printable characters.")
+        raise IntegrationError(Code.TASK_SETTINGS_INVALID, "A run id is one line of at most 128 printable characters.")
     return TaskSpec(run_id=run, index=i, count=n)

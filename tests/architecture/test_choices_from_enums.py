@@ -58,3 +58,15 @@ def test_no_page_cli_or_notebook_retypes_an_enums_values() -> None:
 def test_the_check_finds_a_retyped_list() -> None:
     assert _retyped('st.multiselect("Provider", ["OPENAI", "ANTHROPIC", "GCP"])') != []
     assert _retyped('st.multiselect("Provider", [p.value for p in Provider])') == []
+
+
+def test_every_raise_site_names_its_code_by_the_catalog_enum() -> None:
+    """`IntegrationError(Code.X, ...)`, never a string: a typo is a mypy error, not a KeyError at run time."""
+    import re
+
+    pattern = re.compile(r'IntegrationError\(\s*"')
+    found = {
+        str(path.relative_to(ROOT)): len(pattern.findall(path.read_text(encoding="utf-8")))
+        for path in (ROOT / "lib" / "integrations").rglob("*.py")
+    }
+    assert {p: n for p, n in found.items() if n} == {}

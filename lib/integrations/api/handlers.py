@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 from ..results import ErrorInfo
 from .models import ErrorResponse
 
@@ -30,11 +30,11 @@ async def integration_error(_: Request, exc: IntegrationError) -> JSONResponse:
 async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0] if exc.errors() else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
-    return error_response(IntegrationError("INVALID_INPUT", f"{where}: {first.get('msg', 'invalid')}."))  # no echo
+    return error_response(IntegrationError(Code.INVALID_INPUT, f"{where}: {first.get('msg', 'invalid')}."))  # no echo
 
 
 async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    code = "ENDPOINT_NOT_FOUND" if exc.status_code in (404, 405) else "INVALID_INPUT"
+    code = Code.ENDPOINT_NOT_FOUND if exc.status_code in (404, 405) else Code.INVALID_INPUT
     response = error_response(IntegrationError(code, str(exc.detail)))
     response.status_code = exc.status_code
     return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 from .handlers import error_response
 
 MAX_BODY_BYTES = 64 * 1024
@@ -37,7 +37,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         length = dict(scope.get("headers") or []).get(b"content-length")
-        too_big = IntegrationError("PAYLOAD_TOO_LARGE", "The request body is over 64 KiB.")
+        too_big = IntegrationError(Code.PAYLOAD_TOO_LARGE, "The request body is over 64 KiB.")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             await error_response(too_big)(scope, receive, send)
             return

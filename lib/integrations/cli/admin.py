@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 from .output import Actor, JsonOpt, _actor, _emit, _service, _warn, err, literal, out
 
 
@@ -107,7 +107,7 @@ def doctor(
 
     try:
         if role not in ROLES:
-            raise IntegrationError("INVALID_INPUT", f"Unknown role {role!r}: choose one of {', '.join(ROLES)}.")
+            raise IntegrationError(Code.INVALID_INPUT, f"Unknown role {role!r}: choose one of {', '.join(ROLES)}.")
         report = run(role=ROLES[ROLES.index(role)])
     except IntegrationError as exc:  # settings that cannot even be read
         _emit(as_json, {"ok": False, "error": exc.to_json()}, f"[bold red]{exc.code}[/]: {literal(exc.message)}")

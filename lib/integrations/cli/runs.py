@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 from ..pinned_env import ENV_COUNT, ENV_INDEX, ENV_RUN
 from .output import PLAIN_HELP, Actor, JsonOpt, _actor, _emit, _error, _service, _warn, err, literal, out
 
@@ -47,7 +47,7 @@ def revalidate(
         return
     if task_index is not None or task_count is not None or run_id or any(os.environ.get(v) for v in TASK_VARS):
         if org or provider:
-            refused = IntegrationError("INVALID_INPUT", "A task run checks every credential: drop --org/--provider.")
+            refused = IntegrationError(Code.INVALID_INPUT, "A task run checks every credential: drop --org/--provider.")
             _error(as_json, refused)
         _revalidate_task(task_index, task_count, run_id, concurrency, finalize, _actor(actor), as_json)
         return

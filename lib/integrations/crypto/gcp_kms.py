@@ -15,7 +15,7 @@ from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 from .base import Cipher, Sealed
 
 MAX_PLAINTEXT = 64 * 1024
@@ -61,7 +61,7 @@ class KmsCipher(Cipher):
             return cls(key_name, mac_key_version, kms_v1.KeyManagementServiceClient(transport=transport), timeout)
         return cls(key_name, mac_key_version, kms_v1.KeyManagementServiceClient(), timeout)
 
-    def _call(self, method: str, request: dict[str, Any], code: str) -> Any:
+    def _call(self, method: str, request: dict[str, Any], code: Code) -> Any:
         try:
             return getattr(self.client, method)(request=request, retry=self._retry, timeout=self.timeout)
         except gexc.PermissionDenied:
@@ -73,7 +73,7 @@ class KmsCipher(Cipher):
             ) from None
         except gexc.FailedPrecondition as exc:  # the key version is DISABLED or DESTROYED: an operator must act
             raise IntegrationError(
-                "KMS_KEY_VERSION_UNAVAILABLE", f"Cloud KMS refused {method}: {exc.message[:200]}", retryable=False
+                Code.KMS_KEY_VERSION_UNAVAILABLE, f"Cloud KMS refused {method}: {exc.message[:200]}", retryable=False
             ) from None
         except gexc.NotFound:
             raise IntegrationError(
@@ -86,7 +86,7 @@ class KmsCipher(Cipher):
                 code, f"Cloud KMS unavailable for {method} ({type(exc).__name__}).", retryable=True
             ) from None
 
-    def _with_integrity(self, code: str, attempt: Any) -> Any:
+    def _with_integrity(self, code: Code, attempt: Any) -> Any:
         """Repeat a call whose response failed its CRC32C check (corrupted in transit), a few times."""
         try:
             for step in Retrying(
@@ -104,7 +104,7 @@ class KmsCipher(Cipher):
 
     def encrypt(self, plaintext: bytes, aad: bytes) -> Sealed:
         if len(plaintext) > MAX_PLAINTEXT:
-            raise IntegrationError("ENCRYPTION_FAILED", "Cloud KMS encrypts at most 64 KiB.", retryable=False)
+            raise IntegrationError(Code.ENCRYPTION_FAILED, "Cloud KMS encrypts at most 64 KiB.", retryable=False)
 
         def attempt() -> Sealed:
             response = self._call(
@@ -116,7 +116,7 @@ class KmsCipher(Cipher):
                     "additional_authenticated_data": aad,
                     "additional_authenticated_data_crc32c": crc(aad),
                 },
-                "ENCRYPTION_FAILED",
+                Code.ENCRYPTION_FAILED,
             )
             if not (
                 response.verified_plaintext_crc32c
@@ -128,7 +128,7 @@ class KmsCipher(Cipher):
                 self._primary = (time.monotonic(), response.name)
             return Sealed(bytes(response.ciphertext), response.name)
 
-        return self._with_integrity("ENCRYPTION_FAILED", attempt)
+        return self._with_integrity(Code.ENCRYPTION_FAILED, attempt)
 
     def decrypt(self, ciphertext: bytes, aad: bytes) -> bytes:
         def attempt() -> bytes:
@@ -141,15 +141,15 @@ class KmsCipher(Cipher):
                     "additional_authenticated_data": aad,
                     "additional_authenticated_data_crc32c": crc(aad),
                 },
-                "DECRYPTION_FAILED",
+                Code.DECRYPTION_FAILED,
             )
             if crc(response.plaintext) != response.plaintext_crc32c:
                 raise _Corrupted
             return bytes(response.plaintext)
 
         if not ciphertext:
-            raise IntegrationError("DECRYPTION_FAILED", "The stored ciphertext is empty.")
-        return self._with_integrity("DECRYPTION_FAILED", attempt)
+            raise IntegrationError(Code.DECRYPTION_FAILED, "The stored ciphertext is empty.")
+        return self._with_integrity(Code.DECRYPTION_FAILED, attempt)
 
     def current_key_ref(self) -> str:
         """The key's primary version, as named by the last Encrypt response (at most a minute old). Learning it
@@ -170,10 +170,10 @@ class KmsCipher(Cipher):
             response = self._call(
                 "mac_sign",
                 {"name": self.mac_key_version, "data": plaintext, "data_crc32c": crc(plaintext)},
-                "ENCRYPTION_FAILED",
+                Code.ENCRYPTION_FAILED,
             )
             if not response.verified_data_crc32c or crc(response.mac) != response.mac_crc32c:
                 raise _Corrupted
             return bytes(response.mac).hex()
 
-        return self._with_integrity("ENCRYPTION_FAILED", attempt)
+        return self._with_integrity(Code.ENCRYPTION_FAILED, attempt)

@@ -19,7 +19,7 @@ from typing import NamedTuple
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 from ..files import check_private, private_dir
 from .base import Cipher, Sealed, key_check
 
@@ -66,7 +66,7 @@ class LocalKeyring(Cipher):
 
     def _missing(self) -> IntegrationError:
         return IntegrationError(
-            "KEYRING_MISSING",
+            Code.KEYRING_MISSING,
             f"The keyring {self.path} is missing; restore it from your backup (a new one could not decrypt what is "
             "stored).",
         )
@@ -79,7 +79,9 @@ class LocalKeyring(Cipher):
             raise self._missing() from None
         except OSError as exc:
             raise IntegrationError(
-                "ENCRYPTION_FAILED", f"The keyring {self.path} cannot be read ({type(exc).__name__}).", retryable=False
+                Code.ENCRYPTION_FAILED,
+                f"The keyring {self.path} cannot be read ({type(exc).__name__}).",
+                retryable=False,
             ) from None
         with os.fdopen(fd, "rb") as fh:
             st = os.fstat(fh.fileno())
@@ -88,7 +90,7 @@ class LocalKeyring(Cipher):
                 check_private(self.path, st)  # DATA_DIR_NOT_OWNED
             if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
                 raise IntegrationError(
-                    "ENCRYPTION_FAILED",
+                    Code.ENCRYPTION_FAILED,
                     f"The keyring {self.path} is readable by other users "
                     f"(mode {oct(st.st_mode & 0o777)}); run `chmod 600 {self.path}`.",
                     retryable=False,
@@ -103,7 +105,7 @@ class LocalKeyring(Cipher):
                 )
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise IntegrationError(
-                    "ENCRYPTION_FAILED",
+                    Code.ENCRYPTION_FAILED,
                     f"The keyring {self.path} cannot be read ({type(exc).__name__}).",
                     retryable=False,
                 ) from None
@@ -186,7 +188,7 @@ class LocalKeyring(Cipher):
             version = next((n for n in ring.keys if f"local/v{n}" == key_ref), None)
             if version is None or version == ring.primary:
                 raise IntegrationError(
-                    "KEY_VERSION_IN_USE",
+                    Code.KEY_VERSION_IN_USE,
                     f"{key_ref} is {'the current key version' if version else 'not in the keyring'}; "
                     "only an older version that nothing uses can be retired.",
                 )
@@ -205,16 +207,16 @@ class LocalKeyring(Cipher):
         except struct.error:
             magic, version = b"", 0
         if magic != MAGIC:
-            raise IntegrationError("DECRYPTION_FAILED", "The stored ciphertext is not a local-keyring ciphertext.")
+            raise IntegrationError(Code.DECRYPTION_FAILED, "The stored ciphertext is not a local-keyring ciphertext.")
         key = self._current().keys.get(version)
         if key is None:
-            raise IntegrationError("DECRYPTION_FAILED", f"Key version v{version} is not in the keyring.")
+            raise IntegrationError(Code.DECRYPTION_FAILED, f"Key version v{version} is not in the keyring.")
         start = _HEADER.size
         try:
             return AESGCM(key).decrypt(ciphertext[start : start + NONCE_BYTES], ciphertext[start + NONCE_BYTES :], aad)
         except InvalidTag:
             raise IntegrationError(
-                "DECRYPTION_FAILED",
+                Code.DECRYPTION_FAILED,
                 "The ciphertext does not belong to this row or was altered (authentication failed).",
             ) from None
 

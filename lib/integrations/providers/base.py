@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ..domain import CheckResult, CredentialKind, Provider
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 from ..verdict import failed
 from .scrub import scrub
 
@@ -34,7 +34,7 @@ class ParsedCredential(BaseModel):
 
 
 def malformed(message: str) -> IntegrationError:
-    return IntegrationError("MALFORMED_CREDENTIAL", message)
+    return IntegrationError(Code.MALFORMED_CREDENTIAL, message)
 
 
 def failure(
@@ -61,7 +61,7 @@ class Validator(ABC):
 
     def parse_keyless(self, org_slug: str, export_table: str, customer_sa: str | None, at: Any) -> ParsedCredential:
         """A keyless setup for `org_slug` (GCP only)."""
-        raise IntegrationError("INVALID_INPUT", f"Keyless setup exists for GCP only, not {self.provider.value}.")
+        raise IntegrationError(Code.INVALID_INPUT, f"Keyless setup exists for GCP only, not {self.provider.value}.")
 
     def ensure_principal(self, org_slug: str) -> str | None:
         """Create the org's keyless principal when the deployment creates them on demand (GCP only)."""

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import urllib3
 
 from ..domain import Capability, CheckItem, CheckResult, DataObservation, Expiry, Status
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 from .base import ParsedCredential, failure
 
 PERMISSIONS = ("bigquery.datasets.get", "bigquery.tables.get", "bigquery.jobs.create")
@@ -33,7 +33,7 @@ def billing_table(metadata: dict[str, Any] | None) -> tuple[str, str, str] | Non
     found = TABLE_RE.fullmatch(value) if isinstance(value, str) else None
     if not found:
         raise IntegrationError(
-            "INVALID_INPUT",
+            Code.INVALID_INPUT,
             f"metadata {BILLING_KEY} must name a table as project.dataset.table, e.g. "
             "my-billing-project.billing_export.gcp_billing_export_v1_0123AB_456789_ABCDEF.",
         )

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..domain import OrgRow, Provider, Status
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,14 +103,14 @@ class StatusCache(ABC):
         orgs = {o.org_slug: o for o in self.all_orgs()}
         missing = next((slug for slug, *_ in updates if slug not in orgs), None)
         if missing is not None:
-            raise IntegrationError("ORG_NOT_FOUND", f"Organization {missing!r} has no status-cache row.")
+            raise IntegrationError(Code.ORG_NOT_FOUND, f"Organization {missing!r} has no status-cache row.")
         self.set_many([u for u in updates if orgs[u[0]].status_of(u[1]).configured_at == u[3]])
 
     def count_attempt(self, org_slug: str, limit: int, window_s: float) -> float | None:
         """Record one credential check of the org unless `limit` were recorded in the last `window_s` seconds,
         atomically and for every process using this cache (the attempt limiter's shared state). None when
         recorded, else the seconds until the oldest leaves the window. Only where `counts_attempts`."""
-        raise IntegrationError("CONFIGURATION_ERROR", f"The {self.name} status cache does not count attempts.")
+        raise IntegrationError(Code.CONFIGURATION_ERROR, f"The {self.name} status cache does not count attempts.")
 
     def ping(self) -> None:
         self.get_org("ping-probe")

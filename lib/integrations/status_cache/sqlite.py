@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..domain import CachedStatus, OrgRow, Provider, Status
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 from ..files import private_file
 from .base import WIDE_COLUMNS, StatusCache, configured_column, long_status_frame, status_column
 
@@ -32,7 +32,7 @@ _DEFINITIONS = {
     )
 }
 _COLUMNS = "".join(f", {c} {d}" for c, d in _DEFINITIONS.items())
-READ_FAILED = "STATUS_CACHE_READ_FAILED"
+READ_FAILED = Code.STATUS_CACHE_READ_FAILED
 SCHEMA = f"CREATE TABLE IF NOT EXISTS organizations (org_slug TEXT PRIMARY KEY, name TEXT{_COLUMNS})"
 # the attempt limiter's log (limits.AttemptLimiter), shared by every process on this data dir; rows older than the
 # window are deleted as the org's next attempt is counted
@@ -62,7 +62,7 @@ class SqliteStatusCache(StatusCache):
         self._local = threading.local()
 
     @contextmanager
-    def _conn(self, code: str = "STATUS_SYNC_FAILED") -> Iterator[sqlite3.Connection]:
+    def _conn(self, code: Code = Code.STATUS_SYNC_FAILED) -> Iterator[sqlite3.Connection]:
         self.queries += 1
         try:
             conn = getattr(self._local, "conn", None)
@@ -161,5 +161,5 @@ class SqliteStatusCache(StatusCache):
                     known = {r[0] for r in conn.execute("SELECT org_slug FROM organizations")}
                     missing = next((row[2] for row in rows if row[2] not in known), None)
                     if missing is not None:
-                        raise IntegrationError("ORG_NOT_FOUND", f"Organization {missing!r} has no status-cache row.")
+                        raise IntegrationError(Code.ORG_NOT_FOUND, f"Organization {missing!r} has no status-cache row.")
             conn.execute("COMMIT")

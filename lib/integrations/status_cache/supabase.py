@@ -15,7 +15,7 @@ from postgrest.types import CountMethod
 from pydantic import SecretStr
 
 from ..domain import CachedStatus, OrgRow, Provider, Status
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 from .base import WIDE_COLUMNS, StatusCache, configured_column, long_status_frame, status_column
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class SupabaseStatusCache(StatusCache):
     def _execute(self, what: str, query: Any, *, read: bool) -> Any:
         """Run one request; failures become STATUS_CACHE_READ_FAILED (reads) or STATUS_SYNC_FAILED (writes)."""
         self.queries += 1
-        code = "STATUS_CACHE_READ_FAILED" if read else "STATUS_SYNC_FAILED"
+        code = Code.STATUS_CACHE_READ_FAILED if read else Code.STATUS_SYNC_FAILED
         try:
             return query.execute()
         except APIError as exc:
@@ -85,7 +85,7 @@ class SupabaseStatusCache(StatusCache):
         """Never inserts: the frontend creates org rows. ORG_NOT_FOUND when it has not (yet)."""
         if self.get_org(org_slug) is None:
             raise IntegrationError(
-                "ORG_NOT_FOUND",
+                Code.ORG_NOT_FOUND,
                 f"Organization {org_slug!r} has no row in Supabase's organizations table; the frontend creates it "
                 "when the organization signs up. Create it there first, then register it here.",
             )
@@ -106,14 +106,14 @@ class SupabaseStatusCache(StatusCache):
             page, remaining = list(response.data or []), response.count
             if remaining is None:
                 raise IntegrationError(
-                    "STATUS_CACHE_READ_FAILED", "Supabase did not say how many rows there are (no Content-Range)."
+                    Code.STATUS_CACHE_READ_FAILED, "Supabase did not say how many rows there are (no Content-Range)."
                 )
             rows += page
             if len(page) >= remaining:
                 return rows
             if not page:
                 raise IntegrationError(
-                    "STATUS_CACHE_READ_FAILED", f"Supabase returned no rows with {remaining} still to read."
+                    Code.STATUS_CACHE_READ_FAILED, f"Supabase returned no rows with {remaining} still to read."
                 )
 
     def all_orgs(self) -> list[OrgRow]:
@@ -152,7 +152,7 @@ class SupabaseStatusCache(StatusCache):
             missing = list(response.data or [])
             if missing:
                 raise IntegrationError(
-                    "ORG_NOT_FOUND",
+                    Code.ORG_NOT_FOUND,
                     f"Organization {missing[0]!r} has no row in Supabase"
                     + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
                     + "; none of this batch was written.",
@@ -173,7 +173,7 @@ class SupabaseStatusCache(StatusCache):
             return
         # PostgREST answers [] when no row matched: no row, or (checked) a row changed meanwhile, left as it is
         if not checked or self.get_org(org_slug) is None:
-            raise IntegrationError("ORG_NOT_FOUND", f"Organization {org_slug!r} has no row in Supabase.")
+            raise IntegrationError(Code.ORG_NOT_FOUND, f"Organization {org_slug!r} has no row in Supabase.")
 
     def count_attempt(self, org_slug: str, limit: int, window_s: float) -> float | None:
         """One RPC: counted and recorded atomically in the database, on its clock, for every replica."""

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..domain import Action, Event, Expiry, OrgApiKey, Provider, Status, StoredCredential
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 from ..freshness import Freshness
 from ..results import WarningInfo
 from .staging import SUPERSEDED, RunRow, RunState, StagedResult
@@ -296,4 +296,4 @@ class IntegrationStore(ABC):
 
 
 def _no_runs(name: str) -> IntegrationError:
-    return IntegrationError("CONFIGURATION_ERROR", f"The {name} store cannot run re-validation tasks.")
+    return IntegrationError(Code.CONFIGURATION_ERROR, f"The {name} store cannot run re-validation tasks.")

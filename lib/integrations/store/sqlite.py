@@ -230,7 +230,7 @@ class SqliteStore(IntegrationStore):
                 self._checkpoint(0)
         except sqlite3.Error as exc:
             raise IntegrationError(
-                "STORAGE_FAILED", f"The local store {self.path.name} failed: {type(exc).__name__}: {exc}"
+                Code.STORAGE_FAILED, f"The local store {self.path.name} failed: {type(exc).__name__}: {exc}"
             ) from None
 
     def init(self) -> None:

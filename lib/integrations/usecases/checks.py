@@ -72,7 +72,7 @@ class Assessment(NamedTuple):
         result, after = self.result, self.after
         error = None
         if result.error_code:
-            error = ErrorInfo.of(IntegrationError(result.error_code, result.message, retryable=result.retryable))
+            error = ErrorInfo.of(IntegrationError(Code(result.error_code), result.message, retryable=result.retryable))
         message = result.message
         if result.error_code is None:  # the seed's message first, then what the provider check found
             message = f"{VALIDATED}. {result.message}".strip() if result.message else VALIDATED

@@ -159,7 +159,7 @@ def setup(
         checks=result.checks,
         warning_details=warnings,
         rotated_credential_id=previous.credential_id if previous else None,
-        error=ErrorInfo.of(IntegrationError(result.error_code, result.message, retryable=result.retryable))
+        error=ErrorInfo.of(IntegrationError(Code(result.error_code), result.message, retryable=result.retryable))
         if result.error_code
         else None,
         keyless=keyless_info(deps, org_slug, parsed.info["export_table"], parsed.info["customer_service_account"])
@@ -229,7 +229,7 @@ def check_without_saving(
         message=message,
         credential_kind=kind,
         credential_hint=parsed.hint,
-        error=ErrorInfo.of(IntegrationError(result.error_code, result.message, retryable=result.retryable))
+        error=ErrorInfo.of(IntegrationError(Code(result.error_code), result.message, retryable=result.retryable))
         if result.error_code
         else None,
         capabilities=result.capabilities,
@@ -256,7 +256,7 @@ def _refuse_failed(
     details: dict[str, Any] = {"checks": [c.model_dump() for c in result.checks], "rate_limit": result.rate_limit}
     if result.retry_after:
         details["retry_after"] = result.retry_after  # the provider's value, as it said it
-    raise IntegrationError(result.error_code, result.message, retryable=result.retryable, details=details)
+    raise IntegrationError(Code(result.error_code), result.message, retryable=result.retryable, details=details)
 
 
 def _sealed_record(

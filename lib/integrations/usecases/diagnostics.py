@@ -37,7 +37,7 @@ def diagnose(deps: Deps, org_slug: str, provider: Provider | str) -> list[Diagno
         live = orgs.live_keys(deps, org_slug)
         if not live:
             raise IntegrationError(
-                "ORG_API_KEY_INVALID",
+                Code.ORG_API_KEY_INVALID,
                 "The org has no live API key; the frontend cannot call "
                 "the API. Issue one: `integrations org key rotate ORG`.",
             )
@@ -54,18 +54,20 @@ def diagnose(deps: Deps, org_slug: str, provider: Provider | str) -> list[Diagno
         metadata, validator = record.metadata, deps.validators[provider]
         result = guarded(lambda: validator.check(parsed, metadata), org_slug)
         if verdict(result, record.validation_status).outcome != Outcome.SUCCESS:
-            raise IntegrationError(result.error_code or Code.CHECK_FAILED, result.message, retryable=result.retryable)
+            raise IntegrationError(
+                Code(result.error_code or Code.CHECK_FAILED), result.message, retryable=result.retryable
+            )
         can = "; ".join(f"{c.name}: {c.status}" for c in result.capabilities)
         steps.append(_step(names[4], detail=f"{result.message} ({can})" if can else result.message))
         org = deps.cache.get_org(org_slug)
         if org is None:
             raise IntegrationError(
-                "STATUS_SYNC_FAILED", f"The status cache has no row for {org_slug}. Resync status once it has one."
+                Code.STATUS_SYNC_FAILED, f"The status cache has no row for {org_slug}. Resync status once it has one."
             )
         cached = org.status_of(provider)
         if cached.status != record.validation_status:
             raise IntegrationError(
-                "STATUS_SYNC_FAILED",
+                Code.STATUS_SYNC_FAILED,
                 f"The cache says {cached.status.value}, the record says "
                 f"{record.validation_status.value}. Resync status to repair it.",
             )

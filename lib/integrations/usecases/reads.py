@@ -33,7 +33,7 @@ def view(provider: Provider, record: StoredCredential | None) -> Integration:
             IntegrationError(Code.DECRYPTION_FAILED, "No ciphertext is stored for this credential; re-enter it.")
         )
     elif record.validation_error_code:
-        error = ErrorInfo.of(IntegrationError(record.validation_error_code, record.validation_error_message))
+        error = ErrorInfo.of(IntegrationError(Code(record.validation_error_code), record.validation_error_message))
     return Integration(
         provider=provider,
         status=record.validation_status,

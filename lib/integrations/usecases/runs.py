@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from .. import changes
 from ..deps import Deps
 from ..domain import Event, Provider, Status, StoredCredential
-from ..errors import IntegrationError
+from ..errors import Code, IntegrationError
 from ..store.base import IntegrationStore
 from ..store.staging import RUN_WINDOW, STAGE_BYTES, STAGE_ROWS, RunRow, StagedResult
 from ..taskspec import RUN_TIMEOUT_S, RunReport, TaskLimits, TaskReport, TaskSpec, label
@@ -181,12 +181,12 @@ def finalize(
     since = datetime.now(UTC) - RUN_WINDOW
     state = store.run_state(run_id, since)
     if not state.staged and not state.tasks_done:
-        raise IntegrationError("RUN_NOT_FOUND", f"No results are staged for run {run_id!r}.")
+        raise IntegrationError(Code.RUN_NOT_FOUND, f"No results are staged for run {run_id!r}.")
     age = (datetime.now(UTC) - state.first_at).total_seconds() if state.first_at else 0.0
     if not force and (state.task_count is None or state.tasks_done < state.task_count) and age < run_timeout_s:
         done = f"{state.tasks_done} of {state.task_count}" if state.task_count else "none"
         raise IntegrationError(
-            "RUN_TASKS_RUNNING",
+            Code.RUN_TASKS_RUNNING,
             f"Run {run_id!r} is not done: {done} of its tasks said they finished, and it started "
             f"{age:.0f} s ago (a run's tasks may run {run_timeout_s:.0f} s, INTEGRATIONS_RUN_TIMEOUT_S). Finalize "
             "when its execution has ended, or with --force to apply what is staged now.",

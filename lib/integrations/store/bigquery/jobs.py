@@ -8,7 +8,7 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from ...errors import IntegrationError
+from ...errors import Code, IntegrationError
 
 RETRYABLE = (
     "concurrent update",
@@ -37,20 +37,20 @@ def job_error(exc: gexc.GoogleAPICallError, writes: bool, table: str) -> Excepti
     reason = _reason(exc)
     if reason in QUOTA_REASONS:
         return IntegrationError(
-            "STORE_QUOTA_EXCEEDED",
+            Code.STORE_QUOTA_EXCEEDED,
             f"BigQuery quota ({reason}): {exc.message[:200]} Nothing was written; retry later.",
             retryable=True,
         )
     if isinstance(exc, gexc.Forbidden):
         return IntegrationError(
-            "STORAGE_FAILED",
+            Code.STORAGE_FAILED,
             f"BigQuery denied access: {exc.message[:200]} Grant the service account BigQuery Data Editor "
             f"on the dataset {table} and BigQuery Job User on the project (`integrations doctor`).",
             retryable=False,
         )
     again = any(m.lower() in exc.message.lower() for m in RETRYABLE)
     error = IntegrationError(
-        "STORAGE_FAILED",
+        Code.STORAGE_FAILED,
         f"BigQuery failed: {exc.message[:200]}" + (" Nothing was written." if writes else ""),
         retryable=again or isinstance(exc, gexc.ServerError),
     )
@@ -61,7 +61,7 @@ def timed_out(job: Any, writes: bool, timeout: float) -> IntegrationError:
     """Cancel a job that outlived the deadline; say whether its write is known not to have happened."""
     what = f"BigQuery did not answer within {timeout:g} s (INTEGRATIONS_STORE_TIMEOUT_S)."
     if not writes:
-        return IntegrationError("STORAGE_FAILED", f"{what} Nothing was changed; retry.", retryable=True)
+        return IntegrationError(Code.STORAGE_FAILED, f"{what} Nothing was changed; retry.", retryable=True)
     stopped = False
     if job is not None:
         try:
@@ -74,12 +74,12 @@ def timed_out(job: Any, writes: bool, timeout: float) -> IntegrationError:
             stopped = False
     if stopped:
         return IntegrationError(
-            "STORAGE_FAILED",
+            Code.STORAGE_FAILED,
             f"{what} The job was cancelled before it committed: nothing was written; retry.",
             retryable=True,
         )
     return IntegrationError(
-        "STORAGE_FAILED",
+        Code.STORAGE_FAILED,
         f"{what} The job was cancelled, but it may have committed: the write may have happened; check before retrying.",
         retryable=True,
     )

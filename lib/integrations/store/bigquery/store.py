@@ -23,7 +23,7 @@ from tenacity import (
 )
 
 from ...domain import Event, OrgApiKey, Provider, Status, StoredCredential
-from ...errors import IntegrationError
+from ...errors import Code, IntegrationError
 from ..base import (
     ACTIVE_COLUMNS,
     ROTATED,
@@ -65,10 +65,10 @@ class BigQueryStore(BigQueryRuns, IntegrationStore):
     ) -> None:
         if not PROJECT_RE.fullmatch(project or ""):
             raise IntegrationError(
-                "CONFIGURATION_ERROR", f"Invalid GCP project id {project!r} (INTEGRATIONS_GCP_PROJECT)."
+                Code.CONFIGURATION_ERROR, f"Invalid GCP project id {project!r} (INTEGRATIONS_GCP_PROJECT)."
             )
         if not DATASET_RE.fullmatch(dataset or ""):
-            raise IntegrationError("CONFIGURATION_ERROR", f"Invalid BigQuery dataset name {dataset!r}.")
+            raise IntegrationError(Code.CONFIGURATION_ERROR, f"Invalid BigQuery dataset name {dataset!r}.")
         self.client, self.project, self.dataset, self.timeout = client, project, dataset, timeout
         self.location = location
         self._t = f"{project}.{dataset}"
@@ -138,7 +138,7 @@ class BigQueryStore(BigQueryRuns, IntegrationStore):
         except (gexc.RetryError, OSError) as exc:
             known = "" if not writes else " It is not known whether the write happened: read before retrying."
             raise IntegrationError(
-                "STORAGE_FAILED", f"BigQuery unreachable ({type(exc).__name__}).{known}", retryable=True
+                Code.STORAGE_FAILED, f"BigQuery unreachable ({type(exc).__name__}).{known}", retryable=True
             ) from None
 
     # --- schema -----------------------------------------------------------------------------------------------------
@@ -146,7 +146,7 @@ class BigQueryStore(BigQueryRuns, IntegrationStore):
         """Get the dataset and tables; create only what is missing, naming a missing permission only then."""
         for finding in self.inspect(create=True):
             if not finding.ok:
-                raise IntegrationError("STORAGE_FAILED", f"{finding.detail} Fix: {finding.fix}", retryable=False)
+                raise IntegrationError(Code.STORAGE_FAILED, f"{finding.detail} Fix: {finding.fix}", retryable=False)
 
     def inspect(self, create: bool = False) -> list[SchemaFinding]:
         """The dataset and each table: present with every column, or what is wrong and its fix. With `create`,
