@@ -18,7 +18,7 @@ dataset_metadata() {  # the dataset's and tables' metadata (integrations init ge
     "GRANT \`roles/bigquery.metadataViewer\` ON SCHEMA \`${PROJECT_ID}\`.${DATASET} TO \"$1\""
 }
 
-# 1. integrations-tasks: read the credentials, stage results; decrypt; no Supabase, no webhook, no fingerprints
+# 1. integrations-tasks: read the credentials, stage results; decrypt; no Supabase, no alert secret, no fingerprints
 tasks="$(sa integrations-tasks)"
 project_role "$tasks" roles/bigquery.jobUser
 dataset_metadata "$tasks"
@@ -27,14 +27,16 @@ table_role "$tasks" roles/bigquery.dataEditor revalidation_results
 gcloud kms keys add-iam-policy-binding credentials --keyring "$KEYRING" --location "$REGION" "${p[@]}" \
   --member "$tasks" --role roles/cloudkms.cryptoKeyDecrypter >/dev/null
 
-# 2. integrations-finalize: read the staged results, MERGE statuses, INSERT events; Supabase key, webhook URL; no KMS
+# 2. integrations-finalize: read the staged results, MERGE statuses, INSERT events; the Supabase key and the alerts'
+#    three secrets (webhook URL, tenants' webhooks, signing master secret); no KMS
 final="$(sa integrations-finalize)"
 project_role "$final" roles/bigquery.jobUser
 dataset_metadata "$final"
 table_role "$final" roles/bigquery.dataViewer revalidation_results
 table_role "$final" roles/bigquery.dataEditor org_integrations
 table_role "$final" roles/bigquery.dataEditor org_integration_events
-for secret in supabase-service-role-key integrations-alert-webhook-url; do
+for secret in supabase-service-role-key integrations-alert-webhook-url integrations-org-alert-webhooks \
+  integrations-alert-signing-secret; do
   gcloud secrets add-iam-policy-binding "$secret" "${p[@]}" --member "$final" \
     --role roles/secretmanager.secretAccessor >/dev/null
 done

@@ -2,9 +2,12 @@
 # Step 1 of the deploy (README "Nightly re-validation on Cloud Run"): everything the nightly run needs that a fresh
 # project lacks, each created only when missing (run it again: it changes nothing). Grants are deploy/iam.sh's.
 # Usage: PROJECT_ID=p REGION=europe-west1 BQ_LOCATION=EU \
-#          SUPABASE_KEY_FILE=path ALERT_WEBHOOK_URL_FILE=path deploy/provision.sh
-# The two files hold the Supabase service-role key and the alert webhook's URL; they are read only while a secret
-# has no version yet (gcloud reads them; nothing is echoed).
+#          SUPABASE_KEY_FILE=path ALERT_WEBHOOK_URL_FILE=path ORG_ALERT_WEBHOOKS_FILE=path \
+#          ALERT_SIGNING_SECRET_FILE=path deploy/provision.sh
+# The four files hold the Supabase service-role key, the operator's alert webhook URL, the tenants' alert webhooks
+# (a JSON object {"org-slug": "https://..."}, `{}` for none yet) and the alerts' signing master secret (at least 32
+# characters, e.g. `openssl rand -hex 32`); each is read only while its secret has no version yet (gcloud reads it;
+# nothing is echoed).
 set -euo pipefail
 : "${PROJECT_ID:?set PROJECT_ID}" "${REGION:?set REGION}" "${BQ_LOCATION:?set BQ_LOCATION (the dataset location)}"
 DATASET="${DATASET:-organizations}"
@@ -52,7 +55,7 @@ if ! gcloud kms keys describe fingerprints --keyring "$KEYRING" "${k[@]}" >/dev/
     --default-algorithm hmac-sha256 --protection-level software
 fi
 
-# Secret Manager: the Supabase key and the webhook URL, each with a first version from its file
+# Secret Manager: the Supabase key and the alerts' three secrets, each with a first version from its file
 secret() {  # secret() NAME FILE_VARIABLE
   gcloud secrets describe "$1" "${p[@]}" >/dev/null 2>&1 ||
     gcloud secrets create "$1" "${p[@]}" --replication-policy automatic
@@ -67,6 +70,8 @@ secret() {  # secret() NAME FILE_VARIABLE
 }
 secret supabase-service-role-key SUPABASE_KEY_FILE
 secret integrations-alert-webhook-url ALERT_WEBHOOK_URL_FILE
+secret integrations-org-alert-webhooks ORG_ALERT_WEBHOOKS_FILE
+secret integrations-alert-signing-secret ALERT_SIGNING_SECRET_FILE
 
 # Artifact Registry: where deploy.sh pushes the job image
 if ! gcloud artifacts repositories describe integrations --location "$REGION" "${p[@]}" >/dev/null 2>&1; then

@@ -26,6 +26,15 @@ PLACEHOLDER = re.compile(r"__[A-Z][A-Z0-9_]*[A-Z0-9]__")
 START_UP_S = 600  # an execution's queueing, image pull and container start, on top of its tasks' time
 NAME = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")  # a project id
 LOCATION = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+# env a job may carry only from Secret Manager (secretKeyRef), never as a literal value in a template
+SECRET_ENV = frozenset(
+    {
+        "SUPABASE_SERVICE_ROLE_KEY",
+        "INTEGRATIONS_ALERT_WEBHOOK_URL",
+        "INTEGRATIONS_ORG_ALERT_WEBHOOKS",
+        "INTEGRATIONS_ALERT_SIGNING_SECRET",
+    }
+)
 
 
 class RenderError(ValueError):
@@ -65,8 +74,14 @@ def env_of(rendered_job: str) -> dict[str, str | None]:
 
 
 def pin(rendered_jobs: dict[str, str]) -> dict[str, object]:
-    """What pinned_env.py checks at start: per job, every env name and each non-secret value."""
-    return {"version": 1, "jobs": {JOB_NAMES[name]: env_of(text) for name, text in sorted(rendered_jobs.items())}}
+    """What pinned_env.py checks at start: per job, every env name and each non-secret value (a secret: null). A
+    SECRET_ENV name set by value is refused: it would be written into the YAML, the image and its label."""
+    jobs = {JOB_NAMES[name]: env_of(text) for name, text in sorted(rendered_jobs.items())}
+    for job, env in jobs.items():
+        literal = sorted(k for k in SECRET_ENV if env.get(k) is not None)
+        if literal:
+            raise RenderError(f"{job} sets {', '.join(literal)} by value: take it from Secret Manager (secretKeyRef)")
+    return {"version": 1, "jobs": jobs}
 
 
 def pin_label(pinned: dict[str, object]) -> str:

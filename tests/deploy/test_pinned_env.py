@@ -17,7 +17,7 @@ from integrations.errors import IntegrationError
 from integrations.settings import Settings
 from typer.testing import CliRunner
 
-from tests.runs.test_deploy import RENDERED
+from tests.runs.test_deploy import DEPLOY, IMAGE, RENDERED, SUPABASE, _container, _load, render
 
 PIN = json.loads(RENDERED["pinned-env.json"])["jobs"]
 SECRET = "a-secret-from-secret-manager"
@@ -25,8 +25,12 @@ SECRET = "a-secret-from-secret-manager"
 
 def _env(job: str, **changes: str | None) -> dict[str, str]:
     env = {k: (SECRET if v is None else v) for k, v in PIN[job].items()}
-    if "INTEGRATIONS_ALERT_WEBHOOK_URL" in env:
-        env["INTEGRATIONS_ALERT_WEBHOOK_URL"] = "https://hooks.slack.com/services/T0/B0/secret"
+    shaped = {  # the secrets that Settings validates, shaped like what Secret Manager holds
+        "INTEGRATIONS_ALERT_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/secret",
+        "INTEGRATIONS_ORG_ALERT_WEBHOOKS": '{"acmecorp": "https://hooks.example.com/acme/secret"}',
+        "INTEGRATIONS_ALERT_SIGNING_SECRET": SECRET * 2,
+    }
+    env |= {k: v for k, v in shaped.items() if k in env}
     env |= {"CLOUD_RUN_JOB": job, "CLOUD_RUN_EXECUTION": f"{job}-x7k2p", "CLOUD_RUN_TASK_INDEX": "0", "HOME": "/app"}
     for name, value in changes.items():
         if value is None:
@@ -34,6 +38,54 @@ def _env(job: str, **changes: str | None) -> dict[str, str]:
         else:
             env[name] = value
     return env
+
+
+ALERT_SECRETS = {
+    "INTEGRATIONS_ORG_ALERT_WEBHOOKS": "integrations-org-alert-webhooks",
+    "INTEGRATIONS_ALERT_SIGNING_SECRET": "integrations-alert-signing-secret",
+}
+
+
+def test_finalize_takes_both_alert_secrets_from_secret_manager_and_the_tasks_neither() -> None:
+    final, tasks = _container(_load("finalize-job.yaml"))["env"], _container(_load("job.yaml"))["env"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in final if "valueFrom" in e}
+    for name, secret in ALERT_SECRETS.items():
+        assert refs[name] == {"name": secret, "key": "latest"}
+        assert not any(e["name"] == name and "value" in e for e in final)
+        assert PIN["integrations-finalize"][name] is None  # pinned by name: an execution without it refuses
+        assert name not in PIN["integrations-revalidate"]
+    assert not set(ALERT_SECRETS) & {e["name"] for e in tasks}
+    assert not set(ALERT_SECRETS.values()) & set(RENDERED["job.yaml"].split())
+
+
+@pytest.mark.parametrize("name", sorted(ALERT_SECRETS))
+def test_finalize_without_an_alert_secret_refuses_and_the_tasks_with_one_refuse(
+    name: str, pinned: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(IntegrationError) as caught:
+        _start(_env("integrations-finalize", **{name: None}), monkeypatch)
+    assert caught.value.code == "SETTINGS_OVERRIDDEN" and f"-{name}" in caught.value.message
+    value = _env("integrations-finalize")[name]
+    with pytest.raises(IntegrationError) as caught:
+        _start(_env("integrations-revalidate", **{name: value}), monkeypatch)
+    assert caught.value.code == "SETTINGS_OVERRIDDEN" and f"+{name}" in caught.value.message
+    assert value not in caught.value.message  # names only
+
+
+def test_a_template_setting_a_secret_by_value_is_not_rendered(tmp_path: Path) -> None:
+    source = (DEPLOY / "finalize-job.yaml").read_text()
+    literal = source.replace(
+        """                - name: INTEGRATIONS_ALERT_SIGNING_SECRET""",
+        """                - name: INTEGRATIONS_ALERT_SIGNING_SECRET
+                  value: in-the-yaml-and-the-image-label-000000000
+                - name: INTEGRATIONS_UNUSED""",
+    )
+    for name in ("job.yaml", "workflow.yaml"):
+        (tmp_path / name).write_text((DEPLOY / name).read_text())
+    (tmp_path / "finalize-job.yaml").write_text(literal)
+    with pytest.raises(render.RenderError, match="INTEGRATIONS_ALERT_SIGNING_SECRET by value") as caught:
+        render.render("acme-prod", "europe-west1", "EU", SUPABASE, IMAGE, templates=tmp_path)
+    assert "in-the-yaml" not in str(caught.value)
 
 
 @pytest.fixture

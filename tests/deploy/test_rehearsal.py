@@ -29,7 +29,7 @@ def readme_steps() -> str:
 
 
 def fake_env(tmp_path: Path) -> dict[str, str]:
-    """PATH with the fakes first, HOME with the two secret files, an empty project's state."""
+    """PATH with the fakes first, HOME with the four secret files, an empty project's state."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("gcloud", "bq", "integrations"):
@@ -40,6 +40,8 @@ def fake_env(tmp_path: Path) -> dict[str, str]:
     home.mkdir()
     (home / "supabase-service-role.key").write_text("eyJhbGciOiJIUzI1NiJ9.fake-service-role")
     (home / "alert-webhook.url").write_text("https://hooks.slack.com/services/T0/B0/fake")
+    (home / "org-alert-webhooks.json").write_text('{"acmecorp": "https://hooks.example.com/acme/fake"}')
+    (home / "alert-signing.secret").write_text("0" * 64)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INTEGRATIONS_", "SUPABASE_", "CLOUDSDK_"))}
     env.update(
         PATH=f"{bin_dir}:{env['PATH']}",
@@ -91,6 +93,7 @@ def test_the_readme_steps_provision_a_fresh_project_twice(rehearsed: tuple[dict[
         + ["--location=EU mk --dataset"]
         + ["kms keyrings create", "kms keys create", "kms keys create"]
         + ["secrets create supabase-service-role-key", "secrets create integrations-alert-webhook-url"]
+        + ["secrets create integrations-org-alert-webhooks", "secrets create integrations-alert-signing-secret"]
         + ["artifacts repositories create", "scheduler jobs create"]
     ), made
     assert set(after_first["datasets"].values()) == {"EU"}
@@ -103,7 +106,7 @@ def test_the_readme_steps_provision_a_fresh_project_twice(rehearsed: tuple[dict[
     assert creates(calls) == []  # everything existed: only describes, bindings, the redeploy and a schedule update
     assert any(c[1:4] == ["scheduler", "jobs", "update"] for c in calls)
     assert after_second["bindings"] == after_first["bindings"]  # no binding added twice
-    assert [len(v) for v in after_second["secrets"].values()] == [1, 1]  # no second secret version
+    assert [len(v) for v in after_second["secrets"].values()] == [1, 1, 1, 1]  # no second secret version
 
 
 def test_each_identity_gets_what_it_needs_and_nothing_else(rehearsed: tuple[dict[str, Any], dict[str, Any]]) -> None:
@@ -124,7 +127,19 @@ def test_each_identity_gets_what_it_needs_and_nothing_else(rehearsed: tuple[dict
             "roles/cloudkms.cryptoKeyDecrypter",
         ),
     }
-    assert not any(r.startswith("secrets/") for r, _ in tasks)  # no Supabase key, no webhook
+    assert not any(r.startswith("secrets/") for r, _ in tasks)  # no Supabase key, no alert secret
+    assert {(r, role) for r, role in final if r.startswith("secrets/")} == {
+        (f"secrets/{name}", "roles/secretmanager.secretAccessor")
+        for name in (
+            "supabase-service-role-key",
+            "integrations-alert-webhook-url",
+            "integrations-org-alert-webhooks",
+            "integrations-alert-signing-secret",
+        )
+    }
+    alert_secrets = {"secrets/integrations-org-alert-webhooks", "secrets/integrations-alert-signing-secret"}
+    holders = {member for member, held in grants.items() if any(r in alert_secrets for r, _ in held)}
+    assert holders == {SA.format("integrations-finalize")}  # the finalize identity only
     assert {(r, role) for r, role in final if r.startswith("bigquery/")} == {
         (dataset, "roles/bigquery.metadataViewer"),
         (f"{dataset}.revalidation_results", "roles/bigquery.dataViewer"),

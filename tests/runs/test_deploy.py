@@ -264,7 +264,11 @@ def _settings_from(env: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -
     for var in list(os.environ):
         if var.startswith(("INTEGRATIONS_", "SUPABASE_")):
             monkeypatch.delenv(var)
-    secrets = {"INTEGRATIONS_ALERT_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/secret"}  # shaped like one
+    secrets = {  # shaped like what Secret Manager holds
+        "INTEGRATIONS_ALERT_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/secret",
+        "INTEGRATIONS_ORG_ALERT_WEBHOOKS": '{"acmecorp": "https://hooks.example.com/acme/secret"}',
+        "INTEGRATIONS_ALERT_SIGNING_SECRET": "0" * 64,
+    }
     for e in env:
         monkeypatch.setenv(e["name"], e.get("value", secrets.get(e["name"], "a-secret-from-secret-manager")))
     return Settings(_env_file=None)
@@ -282,7 +286,7 @@ def test_a_jobs_env_names_are_settings_and_make_a_gcp_profile(name: str, monkeyp
     assert settings.bigquery_location == "EU" and settings.store_timeout_s == 900
     assert [settings.backend(r) for r in ("store", "cipher", "validation")] == ["bigquery", "kms", "live"]
     assert settings.gcp_project == "acme-prod" and settings.kms_key
-    for secret in (e for e in env if e["name"] in ("SUPABASE_SERVICE_ROLE_KEY", "INTEGRATIONS_ALERT_WEBHOOK_URL")):
+    for secret in (e for e in env if e["name"] in render.SECRET_ENV):
         assert "value" not in secret and secret["valueFrom"]["secretKeyRef"]["name"]  # from Secret Manager
 
 
