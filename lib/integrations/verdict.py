@@ -129,6 +129,7 @@ PROBLEM_CLASSES: dict[Code, ProblemClass] = {
     Code.STORE_QUOTA_EXCEEDED: _O,
     Code.STATUS_SYNC_FAILED: _O,
     Code.STATUS_CACHE_READ_FAILED: _O,
+    Code.STATUS_CACHE_DRIFT: _O,  # our cache disagrees with the record: reconcile (ours to act on)
     Code.CONFIGURATION_ERROR: _O,
     Code.SETTINGS_OVERRIDDEN: _O,
     Code.TASK_SETTINGS_INVALID: _O,

@@ -248,13 +248,16 @@ def test_the_history_is_a_bounded_read(demo: IntegrationService, monkeypatch) ->
     from integrations.store.sqlite import SqliteStore
 
     reads: list[object] = []
-    real = SqliteStore.events
 
-    def spy(self, org_slug=None, since=None):  # type: ignore[no-untyped-def]
-        reads.append(since)
-        return real(self, org_slug, since)
+    def spying(real):  # type: ignore[no-untyped-def]
+        def spy(self, org_slug=None, since=None):  # type: ignore[no-untyped-def]
+            reads.append(since)
+            return real(self, org_slug, since)
 
-    monkeypatch.setattr(SqliteStore, "events", spy)
+        return spy
+
+    for name in ("events", "events_frame"):  # the models, or the frame read straight from the store
+        monkeypatch.setattr(SqliteStore, name, spying(getattr(SqliteStore, name)))
     submit(app(org="initech"), CANARY, name="Prod")
     assert reads and None not in reads, "every history read of the page has a time window"
     assert len(demo.history("initech", "openai", limit=1)) == 1

@@ -137,8 +137,9 @@ def test_finalize_refuses_a_run_whose_tasks_still_run_unless_forced(tmp_path: Pa
 
 
 def test_finalize_applies_a_run_older_than_its_timeout_whose_task_never_finished(tmp_path: Path) -> None:
-    svc = _svc(SqliteStore(tmp_path / "s.sqlite"), orgs=4, run_timeout_s=60)
-    svc.revalidate_task(TaskSpec(run_id="exec-o", index=0, count=2))
+    svc = _svc(SqliteStore(tmp_path / "s.sqlite"), orgs=24, run_timeout_s=60)
+    svc.revalidate_task(TaskSpec(run_id="exec-o", index=0, count=2))  # task 1 never ran: 24 credentials, so task 0 has
+    # some (a share is a hash of random ids: over 4 it was empty once in 16 runs)
     old = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     with svc.store._tx() as conn:  # type: ignore[attr-defined]
         conn.execute("UPDATE revalidation_results SET checked_at = ?", (old,))

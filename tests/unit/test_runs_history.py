@@ -87,7 +87,7 @@ def test_the_runs_read_from_the_stores_selection_equal_those_read_from_the_whole
     assert history.astype(str).values.tolist() == default_history.astype(str).values.tolist()
     assert list(history.dtypes.astype(str)) == list(default_history.dtypes.astype(str))
     assert svc.events(ORG).astype(str).values.tolist() == svc.events(ORG, since).astype(str).values.tolist()
-    for run_id in [None, *svc.runs().run_id]:
+    for run_id in [None, *(r["run_id"] for r in svc.run_changes().attrs["runs"])]:
         read = svc.run_changes(run_id)
         whole = changes.run_changes(history, run_id)
         assert read.astype(str).values.tolist() == whole.astype(str).values.tolist()

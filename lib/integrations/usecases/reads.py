@@ -121,11 +121,6 @@ def run_events(deps: Deps) -> pd.DataFrame:
     return frame
 
 
-def runs(deps: Deps) -> pd.DataFrame:
-    """The re-validation runs within changes.LOOKBACK, newest first (id, kind, start, end, counts): see changes.py."""
-    return changes.run_list(run_events(deps))
-
-
 def run_changes(deps: Deps, run_id: str | None = None) -> pd.DataFrame:
     """One run's status flips, worst first (by default the last bulk or nightly run, which a later single check
     does not replace)."""
