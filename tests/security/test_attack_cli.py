@@ -25,7 +25,7 @@ MARKUP = "[link=https://evil.example/]Reset your password[/link] [blink]now[/bli
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("INTEGRATIONS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("COLUMNS", "400")  # one table row per line, so what is shown can be searched
-    monkeypatch.setattr(cli.out._made(), "width", 400)  # the console may predate the variable (imported by another test)
+    monkeypatch.setattr(cli.out._made(), "width", 400)  # the console may predate the variable
     for var in ("INTEGRATIONS_PROFILE", "INTEGRATIONS_VALIDATION", "INTEGRATIONS_SANDBOX_OUTAGE"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path / "data"
