@@ -328,7 +328,9 @@ def test_navigate_away_during_a_bulk_run_and_back(page, console: str, svc: Integ
     page.locator('[data-testid="stMetric"]').first.wait_for()
     metric = page.locator('[data-testid="stMetric"]').nth(1).locator('[data-testid="stMetricValue"]')
     configured = int(metric.inner_text())
-    page.get_by_role("button", name="Re-validate all…").click()
+    start = page.get_by_role("button", name="Re-validate all…")
+    expect(start).to_be_enabled(timeout=120_000)  # a bulk run of an earlier test may still be finishing: one at a time
+    start.click()
     page.get_by_text(f"Re-validate all {configured} configured credentials").wait_for()
     shot(page, "08_revalidate_all_asks_with_the_count")
     before = len(validations(svc))
