@@ -16,7 +16,7 @@ import openai
 from pydantic import SecretStr
 
 from ..domain import Capability, CheckItem, CheckResult, CredentialKind, Expiry, Provider, Status
-from .base import ParsedCredential, Validator, malformed
+from .base import ParsedCredential, Validator, malformed, rfc3339
 from .kinds import (
     COST_PROBE,
     ENTERPRISE_PROBE,
@@ -252,16 +252,6 @@ def _stamp(value: Any) -> datetime | None:
     )
 
 
-def _rfc3339(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        found = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return found if found.tzinfo is not None else None
-
-
 class AnthropicValidator(_SdkKeyValidator):
     provider = Provider.ANTHROPIC
     sdk, client_class = anthropic, anthropic.Anthropic
@@ -307,7 +297,7 @@ class AnthropicValidator(_SdkKeyValidator):
         if len(mine) != 1:
             return Expiry(known=False)
         stated = mine[0].get("expires_at")
-        expires = _rfc3339(stated)
+        expires = rfc3339(stated)
         if stated is not None and expires is None:
             return Expiry(known=False)
         return Expiry(known=True, never=expires is None, expires_at=expires)

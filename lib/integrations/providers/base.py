@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import nullcontext
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -73,3 +74,14 @@ class Validator(ABC):
 
     def check_metadata(self, metadata: dict[str, Any]) -> None:  # noqa: B027 - most providers read no metadata
         """Refuse metadata this provider reads but cannot use (INVALID_INPUT). No network."""
+
+
+def rfc3339(value: object) -> datetime | None:
+    """A provider's RFC 3339 timestamp ("2026-12-13T00:00:00Z") as an aware datetime; None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        found = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else None

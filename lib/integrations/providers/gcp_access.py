@@ -15,7 +15,7 @@ import urllib3
 
 from ..domain import Capability, CheckItem, CheckResult, DataObservation, Expiry, Status
 from ..errors import Code, IntegrationError
-from .base import ParsedCredential, failure
+from .base import ParsedCredential, failure, rfc3339
 
 PERMISSIONS = ("bigquery.datasets.get", "bigquery.tables.get", "bigquery.jobs.create")
 DATASET_LEVEL = ("bigquery.datasets.get", "bigquery.tables.get")  # can be granted on one dataset only
@@ -302,20 +302,10 @@ def key_expiry(google: GoogleCalls, iam_url: str) -> Expiry:
     except Unreachable:
         return Expiry(known=False)
     body = _json(resp)
-    before = _rfc3339(body.get("validBeforeTime")) if resp.status == 200 else None
+    before = rfc3339(body.get("validBeforeTime")) if resp.status == 200 else None
     if before is None:
         return Expiry(known=False)
     return Expiry(known=True, never=before >= NEVER, expires_at=None if before >= NEVER else before)
-
-
-def _rfc3339(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        found = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return found if found.tzinfo is not None else None
 
 
 def _json(resp: urllib3.BaseHTTPResponse) -> dict[str, Any]:
