@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
 
@@ -27,6 +27,31 @@ def _read_credential(credential_file: Path | None, credential_stdin: bool) -> st
         raise typer.BadParameter(f"cannot read {credential_file}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise typer.BadParameter("the credential is not UTF-8 text (a key file is plain text or JSON)") from None
+
+
+def _metadata(text: str | None) -> Any:
+    """--metadata as JSON (its shape is checked by the library, as for every entry point)."""
+    try:
+        return json.loads(text) if text else None
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--metadata is not JSON: {exc.msg}") from None
+    except (ValueError, RecursionError):  # an integer over 4,300 digits, or nesting too deep
+        raise typer.BadParameter("--metadata holds a number too large or nesting too deep") from None
+
+
+def _checked(result: Any, label: str, as_json: bool) -> None:
+    """A live check's outcome (validate, test): its label, message, code and fix; exit 1 unless it succeeded."""
+    colour = "green" if result.success else "red"
+    _emit(
+        as_json,
+        result.model_dump(mode="json"),
+        f"[{colour}]{label}[/]: {literal(result.message)}"
+        + (f"\n[bold]{result.error.code}[/] · [dim]Fix:[/] {literal(result.error.hint)}" if result.error else "")
+        + _capabilities(result.capabilities),
+    )
+    _warn([] if as_json else result.warnings)
+    if not result.success:
+        raise typer.Exit(1)
 
 
 def setup(
@@ -56,12 +81,7 @@ def setup(
         raise typer.BadParameter('--need is "cost data" or "inference"')
     keyless = _keyless_input(provider, export_table, customer_sa, credential_file, credential_stdin, skip_validation)
     secret = None if keyless else _read_credential(credential_file, credential_stdin)
-    try:
-        meta = json.loads(metadata) if metadata else None
-    except json.JSONDecodeError as exc:
-        raise typer.BadParameter(f"--metadata is not JSON: {exc.msg}") from None
-    except (ValueError, RecursionError):  # an integer over 4,300 digits, or nesting too deep
-        raise typer.BadParameter("--metadata holds a number too large or nesting too deep") from None
+    meta = _metadata(metadata)
     with _service(as_json) as svc:
         result = svc.setup(
             org,
@@ -128,17 +148,7 @@ def validate(org: str, provider: ProviderArg, actor: Actor = None, as_json: Json
     """Re-check the stored credential live. Exit 1 unless it is valid."""
     with _service(as_json) as svc:
         result = svc.validate(org, provider, actor=_actor(actor))
-        colour = "green" if result.success else "red"
-        _emit(
-            as_json,
-            result.model_dump(mode="json"),
-            f"[{colour}]{result.validation_status.value}[/]: {literal(result.message)}"
-            + (f"\n[bold]{result.error.code}[/] · [dim]Fix:[/] {literal(result.error.hint)}" if result.error else "")
-            + _capabilities(result.capabilities),
-        )
-        _warn([] if as_json else result.warnings)
-        if not result.success:
-            raise typer.Exit(1)
+        _checked(result, result.validation_status.value, as_json)
 
 
 def test_credential(
@@ -153,24 +163,11 @@ def test_credential(
     """Check a credential with its provider WITHOUT saving it (nothing stored, no status change). Counts against the
     org's attempt limit. Exit 1 unless the provider accepted it."""
     secret = _read_credential(credential_file, credential_stdin)
-    try:
-        meta = json.loads(metadata) if metadata else None
-    except (ValueError, RecursionError):
-        raise typer.BadParameter("--metadata is not a JSON object") from None
+    meta = _metadata(metadata)
     with _service(as_json) as svc:
         result = svc.test_credential(org, provider, secret, meta, actor=_actor(actor))
         del secret
-        colour = "green" if result.success else "red"
-        _emit(
-            as_json,
-            result.model_dump(mode="json"),
-            f"[{colour}]{result.outcome}[/]: {literal(result.message)}"
-            + (f"\n[bold]{result.error.code}[/] · [dim]Fix:[/] {literal(result.error.hint)}" if result.error else "")
-            + _capabilities(result.capabilities),
-        )
-        _warn([] if as_json else result.warnings)
-        if not result.success:
-            raise typer.Exit(1)
+        _checked(result, result.outcome, as_json)
 
 
 def delete(org: str, provider: ProviderArg, actor: Actor = None, as_json: JsonOpt = False) -> None:

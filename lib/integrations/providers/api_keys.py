@@ -196,24 +196,10 @@ class OpenAIValidator(_SdkKeyValidator):
     def _expiry(self, shared: Any, headers: dict[str, str], credential: ParsedCredential) -> Expiry | None:
         """GET /v1/organization/admin_api_keys (one page of 100): our key is the one entry whose redacted value
         matches it; expires_at null = never. Refused, unreadable or several matches: unknown, never a failure."""
-        try:
-            raw = shared.get(
-                "/organization/admin_api_keys",
-                cast_to=httpx2.Response,
-                options={"params": {"limit": 100}, "headers": headers},
-            )
-            data = raw.json().get("data")
-        except (openai.OpenAIError, ValueError, AttributeError):
+        listed = ("/organization/admin_api_keys", 100, "redacted_value")
+        entry = _own_entry(shared, headers, credential, listed, openai.OpenAIError)
+        if entry is None:
             return Expiry(known=False)
-        key = credential.secret.get_secret_value()
-        mine = (
-            [k for k in data if isinstance(k, dict) and _match_redacted(key, k.get("redacted_value"))]
-            if isinstance(data, list)
-            else []
-        )
-        if len(mine) != 1:
-            return Expiry(known=False)
-        [entry] = mine
         expires = _stamp(entry.get("expires_at"))
         return Expiry(
             known=True, never=expires is None, expires_at=expires, last_used_at=_stamp(entry.get("last_used_at"))
@@ -235,6 +221,27 @@ class OpenAIValidator(_SdkKeyValidator):
             hint=_hint(key, _OPENAI_PREFIXES),
             kind=kind_of(self.provider, key),
         )
+
+
+def _own_entry(
+    shared: Any,
+    headers: dict[str, str],
+    credential: ParsedCredential,
+    listed: tuple[str, int, str],
+    sdk_error: type[Exception],
+) -> dict[str, Any] | None:
+    """The one entry of the provider's key list (path, page size, the field showing a key redacted) that is our key;
+    None when the list is refused or unreadable, or our key matches none or several."""
+    path, limit, field = listed
+    try:
+        raw = shared.get(path, cast_to=httpx2.Response, options={"params": {"limit": limit}, "headers": headers})
+        data = raw.json().get("data")
+    except (sdk_error, ValueError, AttributeError):
+        return None
+    key = credential.secret.get_secret_value()
+    entries = data if isinstance(data, list) else []
+    mine = [k for k in entries if isinstance(k, dict) and _match_redacted(key, k.get(field))]
+    return mine[0] if len(mine) == 1 else None
 
 
 def _match_redacted(key: str, redacted: Any) -> bool:
@@ -279,24 +286,11 @@ class AnthropicValidator(_SdkKeyValidator):
         the one entry whose partial_key_hint matches it; expires_at (RFC 3339) null = never. Anthropic shows no
         last use on a key, and documents no expiry for the Admin key itself: not listed, several matches, refused
         or unreadable is unknown, never a failure."""
-        try:
-            raw = shared.get(
-                "/v1/organizations/api_keys",
-                cast_to=httpx2.Response,
-                options={"params": {"limit": 1000}, "headers": headers},
-            )
-            data = raw.json().get("data")
-        except (anthropic.AnthropicError, ValueError, AttributeError):
+        listed = ("/v1/organizations/api_keys", 1000, "partial_key_hint")
+        entry = _own_entry(shared, headers, credential, listed, anthropic.AnthropicError)
+        if entry is None:
             return Expiry(known=False)
-        key = credential.secret.get_secret_value()
-        mine = (
-            [k for k in data if isinstance(k, dict) and _match_redacted(key, k.get("partial_key_hint"))]
-            if isinstance(data, list)
-            else []
-        )
-        if len(mine) != 1:
-            return Expiry(known=False)
-        stated = mine[0].get("expires_at")
+        stated = entry.get("expires_at")
         expires = rfc3339(stated)
         if stated is not None and expires is None:
             return Expiry(known=False)
