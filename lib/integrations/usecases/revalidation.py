@@ -83,8 +83,9 @@ def revalidate_many(
     started = time.monotonic()
     run_id = run_id or bulk_run_id()
     records, missing = chosen(deps, orgs, providers, targets)
-    spec, remind = TaskSpec(run_id=run_id), deps.store.append_events  # expiry reminders: events of their own
-    task = revalidate_task(deps, spec, concurrency, rates, actor, progress, records, max_rate_limit_retries, remind)
+    task = revalidate_task(
+        deps, TaskSpec(run_id=run_id), concurrency, rates, actor, progress, records, max_rate_limit_retries
+    )
     report = finalize_run(deps, run_id, actor)
     report.missing, report.backoff_s = missing, task.backoff_s
     report.warnings = task.warnings + report.warnings

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .. import changes
 from ..deps import Deps
-from ..domain import Event, Provider, Status, StoredCredential
+from ..domain import Provider, Status, StoredCredential
 from ..errors import Code, IntegrationError
 from ..store.base import IntegrationStore
 from ..store.staging import RUN_WINDOW, STAGE_BYTES, STAGE_ROWS, RunRow, StagedResult
@@ -33,7 +33,6 @@ if TYPE_CHECKING:  # pyrate-limiter loads with a run, not with the service
     from pyrate_limiter import Limiter
 
 Sync = Callable[[list[tuple[str, Provider, Status, datetime | None]], str], list[str]]
-Remind = Callable[[list[Event]], None]
 SYNC_BATCH = 500  # statuses per status-cache write, as bulk runs write them
 IN_FLIGHT = 4 * STAGE_ROWS  # records submitted and not yet staged: the pools stay busy while a batch is staged
 
@@ -56,13 +55,12 @@ def run_task(
     actor: str,
     progress: Progress | None = None,
     records: list[StoredCredential] | None = None,
-    remind: Remind | None = None,
 ) -> TaskReport:
     """Check this task's share of the credentials not yet staged in the run, streamed from the store (or exactly
     `records`, the credentials a bulk run chose), and stage the results as they come (every STAGE_ROWS results or
     STAGE_BYTES of request): a task killed late loses at most one batch, and its retry checks only what is not
-    staged. Its done mark lets finalize know it finished. `remind` writes a batch's expiry reminders (a bulk run
-    in one process; a nightly task's identity writes no event, so it has none)."""
+    staged. Its done mark lets finalize know it finished. A task writes no event (a nightly task's identity
+    cannot): finalize decides the run's expiry reminders from what was staged."""
     started = time.monotonic()
     since = datetime.now(UTC) - RUN_WINDOW
     if records is None:
@@ -86,37 +84,28 @@ def run_task(
 
     pool = PoolLimits.uniform(limits.concurrency, dict(limits.rates), limits.rate_limit_retries)
     batch: list[StagedResult] = []
-    reminders: list[Event] = []
     size = 0
     waited: dict[Provider, float] = {}
     for done, assessment in enumerate(streamed(pending, check, pool, IN_FLIGHT, waited), 1):
         result = _staged(spec, assessment)
         batch.append(result)
-        reminders.extend(assessment.reminders)
         if assessment.alarm:
             log_alarm(assessment)
         size += staged_bytes(result)
         key = label(assessment.event.outcome.value)
         report.outcomes[key] = report.outcomes.get(key, 0) + 1
         if len(batch) >= STAGE_ROWS or size >= STAGE_BYTES:
-            _stage(store, batch, reminders, remind)
+            store.stage_results(batch)
             report.checked += len(batch)
-            batch, reminders, size = [], [], 0
+            batch, size = [], 0
         if progress:
             progress(done, share - staged)
-    _stage(store, batch, reminders, remind)
+    store.stage_results(batch)
     report.checked += len(batch)
     store.task_done(spec.run_id, spec.index, spec.count, datetime.now(UTC))
     report.backoff_s = {p.value: round(s, 3) for p, s in waited.items() if round(s, 3)}
     report.duration_s = round(time.monotonic() - started, 3)
     return report
-
-
-def _stage(store: IntegrationStore, batch: list[StagedResult], reminders: list[Event], remind: Remind | None) -> None:
-    """Stage a batch; an expiry reminder (a 30/7/1-day mark reached) is an event of its own, written beside it."""
-    if reminders and remind is not None:
-        remind(reminders)
-    store.stage_results(batch)
 
 
 def staged_bytes(result: StagedResult) -> int:
@@ -267,7 +256,6 @@ def revalidate_task(
     progress: Progress | None = None,
     records: list[StoredCredential] | None = None,
     rate_limit_retries: int = 2,
-    remind: Remind | None = None,
 ) -> TaskReport:
     """Check this task's share of the run (or exactly `records`) and stage it. `concurrency`, `rates` (per
     provider) and the KMS budget (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE) are the whole run's: the task takes its
@@ -276,13 +264,13 @@ def revalidate_task(
     limits = TaskLimits(
         concurrency=concurrency, rates=rates or {}, kms_per_minute=kms, rate_limit_retries=rate_limit_retries
     )
-    # a nightly task (no `remind`) decides no expiry reminder: its identity reads no events; finalize does it
-    check = lambda record, who: assess(deps, record, who, spec.run_id, remind is not None)  # noqa: E731
+    # a task decides no expiry reminder (a nightly task's identity reads no events): finalize does, for every run
+    check = lambda record, who: assess(deps, record, who, spec.run_id, remind=False)  # noqa: E731
     with ExitStack() as scopes:  # what a validator obtains for the run lasts the task (GCP keyless tokens)
         for validator in deps.validators.values():
             scopes.enter_context(validator.run_scope())
         share = limits.share(spec.count, spec.index)
-        return run_task(deps.store, check, spec, share, actor, progress, records, remind)
+        return run_task(deps.store, check, spec, share, actor, progress, records)
 
 
 def finalize_run(deps: Deps, run_id: str, actor: str = "system", force: bool = False) -> RunReport:
@@ -293,7 +281,7 @@ def finalize_run(deps: Deps, run_id: str, actor: str = "system", force: bool = F
     expiring: list[tuple[KeyHolder, datetime]] = []
     report = finalize(deps.store, push, run_id, actor, timeout, force, expiring)
     reminders = [e for holder, at in expiring for e in mark_reminders(deps, holder, at, actor, run_id)]
-    if reminders:  # a nightly task decides none (its identity reads no events): finalize writes them, once per mark
+    if reminders:  # tasks decide none (a nightly task's identity reads no events): finalize writes them, once per mark
         deps.store.append_events(reminders)
     if report.applied or report.alarms_recorded:  # a second finalize neither applies, records nor alerts again
         report.alert = alerting.alert(deps, report.changes, "revalidate", actor, run_id=run_id)
