@@ -141,7 +141,9 @@ def test_diagnose_then_act_beside_the_failed_step(page, console: str, svc: Integ
     page.locator(".st-key-act_validate button").click()
     page.locator('[data-testid="stAlertContentWarning"]').filter(has_text="Re-validated").wait_for()
     assert len([e for e in svc.store.events("globex") if e.action == Action.VALIDATE]) == before + 1
-    page.get_by_role("button", name="Open Setup to rotate the key").click()
+    rotate = page.get_by_role("button", name="Open Setup to rotate the key")
+    expect(rotate).to_have_count(1)  # the rerun after Re-validate has replaced the faded copy of the step
+    rotate.click()
     page.locator("h3").filter(has_text="globex · OpenAI").wait_for()
     assert "org=globex" in page.url and "provider=OPENAI" in page.url
 
