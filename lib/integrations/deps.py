@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from .alerts import sink_from
 from .alerts.base import AlertSink, NullSink
@@ -12,7 +13,7 @@ from .domain import Provider
 from .limits import AttemptLimiter
 from .locks import PairLocks
 from .providers.base import Validator
-from .settings import Settings
+from .settings import KMS_PER_MINUTE, RUN_TIMEOUT_S, Settings
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
 from .vault import Vault
@@ -20,8 +21,8 @@ from .vault import Vault
 
 @dataclass(frozen=True)
 class Deps:
-    """The system of record, the status cache, the vault, the validators, the per-org limiter, the pair locks and
-    the alert sink."""
+    """The system of record, the status cache, the vault, the validators, the per-org limiter, the pair locks, the
+    alert sink, and the few configured values use cases read (never the Settings they came from)."""
 
     store: IntegrationStore
     cache: StatusCache
@@ -29,10 +30,12 @@ class Deps:
     validators: Mapping[Provider, Validator]
     limiter: AttemptLimiter
     locks: PairLocks = field(default_factory=PairLocks)
-    settings: Settings | None = None  # what connect() built this from (None when adapters were handed in)
     backends: dict[str, str] = field(default_factory=dict)
     known_orgs: set[str] = field(default_factory=set)  # registered orgs seen by this process (never unregistered)
     alerts: AlertSink = field(default_factory=NullSink)  # where a run's digests go (alerts/): webhooks, or none
+    kms_per_minute: int = KMS_PER_MINUTE  # a whole run's KMS budget (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE)
+    run_timeout_s: float = RUN_TIMEOUT_S  # how long a run's tasks may run (INTEGRATIONS_RUN_TIMEOUT_S)
+    data_dir: Path | None = None  # the local files' directory (None when adapters were handed in)
 
     @classmethod
     def wire(
@@ -47,7 +50,8 @@ class Deps:
         settings: Settings | None = None,
         alerts: AlertSink | None = None,
     ) -> Deps:
-        """Bundle adapters that were already built (by bootstrap.py, or by a test handing in fakes)."""
+        """Bundle adapters that were already built (by bootstrap.py, or by a test handing in fakes); from `settings`
+        only the values use cases read and the alert sink it describes."""
         return cls(
             store=store,
             cache=cache,
@@ -55,9 +59,11 @@ class Deps:
             validators=validators,
             # counted in the status cache where it can (shared by every replica and restart), else in this process
             limiter=AttemptLimiter(attempts_per_minute, cache if cache.counts_attempts else None),
-            settings=settings,
             backends=backends or {},
             alerts=alerts or (sink_from(settings) if settings is not None else NullSink()),
+            kms_per_minute=settings.kms_requests_per_minute if settings is not None else KMS_PER_MINUTE,
+            run_timeout_s=settings.run_timeout_s if settings is not None else RUN_TIMEOUT_S,
+            data_dir=settings.data_dir if settings is not None else None,
         )
 
     @property
@@ -116,15 +122,6 @@ class Parts:
         self.deps = replace(self.deps, locks=locks)
 
     @property
-    def settings(self) -> Settings | None:
-        return self.deps.settings
-
-    @settings.setter
-    def settings(self, settings: Settings | None) -> None:
-        sink = sink_from(settings) if settings is not None else NullSink()
-        self.deps = replace(self.deps, settings=settings, alerts=sink)
-
-    @property
     def alerts(self) -> AlertSink:
         return self.deps.alerts
 
@@ -135,3 +132,8 @@ class Parts:
     @property
     def backends(self) -> dict[str, str]:
         return self.deps.backends
+
+    @property
+    def data_dir(self) -> Path | None:
+        """The local files' directory (the demo writes its org keys there)."""
+        return self.deps.data_dir

@@ -63,6 +63,15 @@ def default_data_dir() -> Path:
     return Path(".data")
 
 
+# how long a re-validation run's tasks may run (INTEGRATIONS_RUN_TIMEOUT_S): a task's timeout (3,600 s) x its
+# attempts (1 + 3 retries); finalize refuses a run younger than this whose tasks have not all said they are done
+RUN_TIMEOUT_S = 4 * 3_600
+# Cloud KMS decrypts per minute for a whole re-validation run, split across its tasks. Cloud KMS's default
+# "Cryptographic requests" quota is 60,000 per minute per calling project and region
+# (https://cloud.google.com/kms/quotas); half of it leaves room for setups and the API server meanwhile.
+KMS_PER_MINUTE = 30_000
+
+
 class Settings(BaseSettings):
     """Everything connect() needs; each backend can be chosen alone."""
 
@@ -107,8 +116,7 @@ class Settings(BaseSettings):
     sandbox_latency_ms: int = 0
     attempts_per_minute: int = 20
     store_timeout_s: float = 30.0  # deadline of every BigQuery call (the client's retries and the job's wait)
-    # how long a re-validation run's tasks may run: task timeout x attempts (finalize waits for them until then)
-    run_timeout_s: float = Field(default=4 * 3_600, gt=0)
+    run_timeout_s: float = Field(default=RUN_TIMEOUT_S, gt=0)
     bigquery_location: str | None = None  # where the dataset lives (created there); None: BigQuery's default, US
     resource_manager_api_url: str = "https://cloudresourcemanager.googleapis.com/v1"  # GCP testIamPermissions
     # Keyless GCP (providers/gcp_keyless.py): one service account per org in this project, impersonated by the
@@ -126,10 +134,7 @@ class Settings(BaseSettings):
     # destination's signing secret is derived from (alerts/base.py signing_secret); tenants need it to be reached
     org_alert_webhooks: SecretStr | None = None
     alert_signing_secret: SecretStr | None = None
-    # Cloud KMS decrypts per minute for a whole re-validation run, split across its tasks. Cloud KMS's default
-    # "Cryptographic requests" quota is 60,000 per minute per calling project and region
-    # (https://cloud.google.com/kms/quotas); half of it leaves room for setups and the API server meanwhile.
-    kms_requests_per_minute: int = Field(default=30_000, ge=1)
+    kms_requests_per_minute: int = Field(default=KMS_PER_MINUTE, ge=1)
 
     def backend(self, role: Literal["store", "cipher", "status_cache", "validation"]) -> str:
         """The chosen backend for a role: explicit override, else the profile's default."""

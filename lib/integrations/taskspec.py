@@ -15,11 +15,9 @@ from .alerts import AlertDelivery
 from .domain import Provider
 from .errors import Code, IntegrationError
 from .pinned_env import ENV_COUNT, ENV_INDEX, ENV_RUN
+from .settings import KMS_PER_MINUTE
 
 MAX_TASKS = 10_000  # Cloud Run Jobs' own limit on tasks per execution
-# how long a run's tasks may run (INTEGRATIONS_RUN_TIMEOUT_S): a task's timeout (3,600 s) x its attempts (1 + 3
-# retries); finalize refuses a run younger than this whose tasks have not all said they are done
-RUN_TIMEOUT_S = 4 * 3_600
 
 
 class TaskSpec(BaseModel):
@@ -36,7 +34,7 @@ class TaskLimits(BaseModel):
 
     concurrency: int = 16
     rates: dict[Provider, float] = Field(default_factory=dict)
-    kms_per_minute: int = 30_000
+    kms_per_minute: int = KMS_PER_MINUTE
     rate_limit_retries: int = 2
 
     def share(self, count: int, index: int = 0) -> TaskLimits:

@@ -150,7 +150,7 @@ def test_every_public_name_of_the_service_is_kept() -> None:
         "register_org", "orgs", "require_org", "rotate_org_key", "revoke_org_keys", "rotate_key", "retire_key",
         "key_versions", "readiness", "setup", "check_format", "diagnose", "get_all", "get_one", "validate",
         "delete", "overview", "events", "reconcile", "rewrap",
-        "revalidate_many", "sandboxed", "store", "cache", "cipher", "validators", "limiter", "locks", "settings",
+        "revalidate_many", "sandboxed", "store", "cache", "cipher", "validators", "limiter", "locks", "data_dir",
         "backends",
     }  # fmt: skip
 

@@ -42,7 +42,7 @@ def demo(
         return
     with _service(as_json) as svc:
         keys = seed(svc)
-        data_dir = svc.settings.data_dir if svc.settings else Path(".data")
+        data_dir = svc.data_dir or Path(".data")
         path = save_keys(data_dir, keys) if keys else data_dir / "demo-org-keys.txt"
         text = (
             f"Created {len(keys)} demo orgs ({', '.join(keys)}). Their org API keys are in {path} "

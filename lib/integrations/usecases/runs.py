@@ -21,9 +21,10 @@ from .. import changes
 from ..deps import Deps
 from ..domain import Provider, Status, StoredCredential
 from ..errors import Code, IntegrationError
+from ..settings import RUN_TIMEOUT_S
 from ..store.base import IntegrationStore
 from ..store.staging import RUN_WINDOW, STAGE_BYTES, STAGE_ROWS, RunRow, StagedResult
-from ..taskspec import RUN_TIMEOUT_S, RunReport, TaskLimits, TaskReport, TaskSpec, label
+from ..taskspec import RunReport, TaskLimits, TaskReport, TaskSpec, label
 from . import alerting
 from .checkpool import PoolLimits, Progress, streamed
 from .checks import EXPIRY_MARKS, Assessment, KeyHolder, assess, log_alarm, mark_reminders
@@ -260,9 +261,11 @@ def revalidate_task(
     """Check this task's share of the run (or exactly `records`) and stage it. `concurrency`, `rates` (per
     provider) and the KMS budget (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE) are the whole run's: the task takes its
     share."""
-    kms = deps.settings.kms_requests_per_minute if deps.settings else TaskLimits().kms_per_minute
     limits = TaskLimits(
-        concurrency=concurrency, rates=rates or {}, kms_per_minute=kms, rate_limit_retries=rate_limit_retries
+        concurrency=concurrency,
+        rates=rates or {},
+        kms_per_minute=deps.kms_per_minute,
+        rate_limit_retries=rate_limit_retries,
     )
     # a task decides no expiry reminder (a nightly task's identity reads no events): finalize does, for every run
     check = lambda record, who: assess(deps, record, who, spec.run_id, remind=False)  # noqa: E731
@@ -276,10 +279,9 @@ def revalidate_task(
 def finalize_run(deps: Deps, run_id: str, actor: str = "system", force: bool = False) -> RunReport:
     """Apply a run's staged results in one write, sync the status cache, then post the run's flips as one alert
     (only for results this finalize applied: a second finalize neither applies nor alerts again)."""
-    timeout = deps.settings.run_timeout_s if deps.settings else RUN_TIMEOUT_S
     push = lambda updates, who: sync_batch(deps, updates, who, run_id, checked=True)  # noqa: E731
     expiring: list[tuple[KeyHolder, datetime]] = []
-    report = finalize(deps.store, push, run_id, actor, timeout, force, expiring)
+    report = finalize(deps.store, push, run_id, actor, deps.run_timeout_s, force, expiring)
     reminders = [e for holder, at in expiring for e in mark_reminders(deps, holder, at, actor, run_id)]
     if reminders:  # tasks decide none (a nightly task's identity reads no events): finalize writes them, once per mark
         deps.store.append_events(reminders)
