@@ -11,7 +11,7 @@ from integrations.errors import IntegrationError
 from integrations.settings import Settings
 from integrations.store.base import ValidationUpdate
 from integrations.store.bigquery import BigQueryStore
-from integrations.store.bigquery import runs_sql as bigquery_runs_sql
+from integrations.store.bigquery import sql as bigquery_sql
 from integrations.store.staging import STAGE_ROWS
 from integrations.taskspec import TaskSpec, task_of
 
@@ -106,4 +106,4 @@ def test_finalize_of_an_unknown_run_is_a_catalog_error() -> None:
     "name", ["SHARE_COUNTS", "PENDING", "STAGE", "TASK_DONE", "RUN_STATE", "RESULTS", "FINALIZE", "STATUSES"]
 )
 def test_run_statements_hold_no_literal_values(name: str) -> None:
-    assert "'" not in getattr(bigquery_runs_sql, name)
+    assert "'" not in getattr(bigquery_sql, name)

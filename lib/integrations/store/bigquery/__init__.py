@@ -1,5 +1,5 @@
-"""The BigQuery store: `store.py` (the adapter and its tables: inspect, init), `sql.py` (its statements), `runs.py`
-+ `runs_sql.py` (re-validation runs), `params.py` (query parameters and rows), `jobs.py` (job failures)."""
+"""The BigQuery store: `store.py` (the adapter: its tables, records, events, keys and re-validation runs), `sql.py`
+(its statements), `params.py` (query parameters and rows), `jobs.py` (job failures)."""
 
 from .store import BigQueryStore
 

@@ -10,6 +10,7 @@ from typing import Any
 from google.cloud import bigquery
 
 from ...domain import Event, StoredCredential
+from ..staging import STAGED_COLUMNS
 
 _TYPES = {
     bytes: "BYTES",
@@ -114,3 +115,32 @@ def event_of(row: dict[str, Any]) -> Event:
     data = {k: utc(v) for k, v in row.items()}
     data["at"] = data.pop("event_at")  # the column is event_at (AT is reserved in BigQuery); the model says at
     return Event.model_validate(data)
+
+
+RESULT_TYPES = {  # the STRUCT of one @results element: the staging table's columns
+    "run_id": "STRING",
+    "task_index": "INT64",
+    "credential_id": "STRING",
+    "org_slug": "STRING",
+    "provider": "STRING",
+    "status_before": "STRING",
+    "status_after": "STRING",
+    "outcome": "STRING",
+    "error_code": "STRING",
+    "message": "STRING",
+    "validated_at": "TIMESTAMP",
+    "checked_at": "TIMESTAMP",
+    "event_id": "STRING",
+    "actor": "STRING",
+    "duration_ms": "INT64",
+    "alarm": "BOOL",
+    "seen_updated_at": "TIMESTAMP",
+    "data_status": "STRING",  # issue 26: what the check read of the cost source and the key's expiry
+    "data_through": "DATE",
+    "data_newest_at": "TIMESTAMP",
+    "last_success_at": "TIMESTAMP",
+    "expiry": "STRING",
+    "expires_at": "TIMESTAMP",
+    "last_used_at": "TIMESTAMP",
+}
+assert tuple(RESULT_TYPES) == STAGED_COLUMNS  # noqa: S101 - the struct and the table agree, checked at import

@@ -22,7 +22,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from ...domain import Event, OrgApiKey, Provider, Status, StoredCredential
+from ...domain import Action, Event, OrgApiKey, Provider, Status, StoredCredential
 from ...errors import Code, IntegrationError
 from ..base import (
     ACTIVE_COLUMNS,
@@ -33,11 +33,10 @@ from ..base import (
     SchemaFinding,
     ValidationUpdate,
 )
-from ..staging import PAGE_ROWS, superseded_params
+from ..staging import PAGE_ROWS, RUN_WINDOW, STAGED_COLUMNS, RunRow, RunState, StagedResult, superseded_params
 from . import sql
 from .jobs import Aborted, job_error, timed_out
-from .params import UPDATE_TYPES, credential_of, event_of, events_param, scalar, structs, utc
-from .runs import BigQueryRuns
+from .params import RESULT_TYPES, UPDATE_TYPES, credential_of, event_of, events_param, scalar, structs, utc
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +51,7 @@ MAX_ATTEMPTS = 5
 SWAP_TYPES = {"credential_id": "STRING", "ciphertext": "BYTES", "key_ref": "STRING", "expected_key_ref": "STRING"}
 
 
-class BigQueryStore(BigQueryRuns, IntegrationStore):
+class BigQueryStore(IntegrationStore):
     name = "bigquery"
 
     def __init__(
@@ -419,3 +418,50 @@ class BigQueryStore(BigQueryRuns, IntegrationStore):
 
     def ping(self) -> None:
         self._query(sql.PING)
+
+    # --- re-validation runs: a task reads its share (one streamed job), stages a batch per INSERT and marks itself
+    # done; finalize reads the run's state and results, applies them in one transaction, streams the statuses back
+    def share_counts(self, run_id: str, since: datetime, index: int, count: int) -> tuple[int, int]:
+        params = {"run_id": run_id, "since": since, "task_index": index, "task_count": count}
+        row = self._query(sql.SHARE_COUNTS, params)[0]
+        return int(row["share"]), int(row["staged"])
+
+    def pending_for_run(
+        self, run_id: str, since: datetime, index: int = 0, count: int = 1
+    ) -> Iterator[StoredCredential]:
+        params = {"run_id": run_id, "since": since, "task_index": index, "task_count": count}
+        for row in self._stream(sql.PENDING, params):
+            yield credential_of(row)
+
+    def stage_results(self, results: list[StagedResult]) -> None:
+        if not results:
+            return
+        since = min(r.checked_at for r in results) - RUN_WINDOW  # an earlier attempt staged before this one
+        param = structs("results", RESULT_TYPES, [r._asdict() for r in results])
+        self._query(sql.STAGE, {"since": since}, [param])
+
+    def task_done(self, run_id: str, index: int, count: int, at: datetime) -> None:
+        self._query(sql.TASK_DONE, {"run_id": run_id, "task_index": index, "task_count": count, "done_at": at})
+
+    def run_state(self, run_id: str, since: datetime) -> RunState:
+        row = self._query(sql.RUN_STATE, {"run_id": run_id, "since": since})[0]
+        count = row["task_count"]
+        return RunState(
+            int(row["staged"] or 0),
+            int(row["tasks_done"] or 0),
+            None if count is None else int(count),
+            utc(row["first_at"]),
+        )
+
+    def run_results(self, run_id: str, since: datetime) -> Iterator[RunRow]:
+        for r in self._stream(sql.RESULTS, {"run_id": run_id, "since": since}):
+            staged = StagedResult(**{c: utc(r[c]) for c in STAGED_COLUMNS})
+            yield RunRow(staged, bool(r["written"]), bool(r["active"]), r["credential_hint"], r["credential_name"])
+
+    def apply_run(self, run_id: str, since: datetime) -> set[str]:
+        params = {"run_id": run_id, "since": since, "action": Action.VALIDATE.value} | superseded_params()
+        return {r["credential_id"] for r in self._query(sql.FINALIZE, params)}
+
+    def run_statuses(self, run_id: str, since: datetime) -> Iterator[tuple[str, Provider, Status, datetime | None]]:
+        for r in self._stream(sql.STATUSES, {"run_id": run_id, "since": since}):
+            yield r["org_slug"], Provider.parse(r["provider"]), Status(r["validation_status"]), utc(r["created_at"])
