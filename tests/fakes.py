@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -385,3 +386,15 @@ class InMemoryCipher(Cipher):
 
     def fingerprint(self, plaintext: bytes) -> str:
         return hmac.new(self.hmac_key, plaintext, hashlib.sha256).hexdigest()
+
+
+def swap(svc: Any, **parts: Any) -> None:
+    """Swap some of a running service's parts (a faulty cache, another cipher): rebuild its bundle of deps with
+    them, the vault too when the cipher or the validators change."""
+    from dataclasses import replace
+
+    from integrations.vault import Vault
+
+    deps = svc.deps
+    cipher, validators = parts.pop("cipher", deps.cipher), parts.pop("validators", deps.validators)
+    svc.deps = replace(deps, vault=Vault(cipher, validators), validators=validators, **parts)

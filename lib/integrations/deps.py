@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .alerts import sink_from
@@ -72,8 +72,8 @@ class Deps:
 
 
 class Parts:
-    """The parts a service runs on, as attributes: read by tests and tools, swapped by tests (a setter rebuilds the
-    bundle). Entry points never read them (tests/architecture)."""
+    """The parts a service runs on, as read-only attributes (tests and tools read them; entry points never do:
+    tests/architecture)."""
 
     deps: Deps
 
@@ -81,33 +81,17 @@ class Parts:
     def store(self) -> IntegrationStore:
         return self.deps.store
 
-    @store.setter
-    def store(self, store: IntegrationStore) -> None:
-        self.deps = replace(self.deps, store=store)
-
     @property
     def cache(self) -> StatusCache:
         return self.deps.cache
-
-    @cache.setter
-    def cache(self, cache: StatusCache) -> None:
-        self.deps = replace(self.deps, cache=cache)
 
     @property
     def cipher(self) -> Cipher:
         return self.deps.cipher
 
-    @cipher.setter
-    def cipher(self, cipher: Cipher) -> None:
-        self.deps = replace(self.deps, vault=Vault(cipher, self.deps.validators))
-
     @property
     def validators(self) -> Mapping[Provider, Validator]:
         return self.deps.validators
-
-    @validators.setter
-    def validators(self, validators: Mapping[Provider, Validator]) -> None:
-        self.deps = replace(self.deps, validators=validators, vault=Vault(self.deps.cipher, validators))
 
     @property
     def limiter(self) -> AttemptLimiter:
@@ -117,17 +101,9 @@ class Parts:
     def locks(self) -> PairLocks:
         return self.deps.locks
 
-    @locks.setter
-    def locks(self, locks: PairLocks) -> None:
-        self.deps = replace(self.deps, locks=locks)
-
     @property
     def alerts(self) -> AlertSink:
         return self.deps.alerts
-
-    @alerts.setter
-    def alerts(self, sink: AlertSink) -> None:
-        self.deps = replace(self.deps, alerts=sink)
 
     @property
     def backends(self) -> dict[str, str]:

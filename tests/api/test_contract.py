@@ -11,6 +11,7 @@ from integrations import IntegrationService
 from integrations.api import create_app
 
 from tests.conftest import fake_service
+from tests.fakes import swap
 from tests.faults import Faulty
 from tests.keys import ANTHROPIC_ADMIN, ANTHROPIC_OK, OPENAI_ADMIN, OPENAI_OK, admin_key, openai_key
 from tests.keys import service_account_json as sa_json
@@ -71,7 +72,7 @@ def test_a_present_token_uri_must_still_be_googles(env, token_uri: str) -> None:
 def test_warnings_tell_the_frontend_when_the_status_cache_was_not_updated(env) -> None:
     client, svc, h = env
     assert setup(client, h, "openai", OPENAI_OK).json()["warnings"] == []
-    svc.cache = Faulty(svc.cache, "STATUS_SYNC_FAILED", {"set_many", "set_checked"})
+    swap(svc, cache=Faulty(svc.cache, "STATUS_SYNC_FAILED", {"set_many", "set_checked"}))
     for response in (
         setup(client, h, "openai", openai_key()),
         client.post(f"{BASE}/openai/validate", headers=h),

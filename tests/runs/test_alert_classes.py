@@ -17,6 +17,7 @@ from integrations.settings import Settings
 from integrations.store.base import ValidationUpdate
 from integrations.usecases import alerting
 
+from tests.fakes import swap
 from tests.faults import Faulty
 from tests.keys import admin_key, openai_key
 from tests.servers import Reply, Seen, serve
@@ -123,7 +124,7 @@ def test_our_key_material_failing_is_one_operator_alert_and_no_tenant_change(
         svc.setup("acmecorp", "openai", openai_key())
         svc.setup("acmecorp", "anthropic", admin_key("anthropic"))
         before = {(r.org_slug, r.provider): r.validation_status for r in svc.store.list_credentials()}
-        svc.cipher = Faulty(svc.cipher, "KMS_KEY_VERSION_UNAVAILABLE", {"decrypt"})  # our KMS fails every decrypt
+        swap(svc, cipher=Faulty(svc.cipher, "KMS_KEY_VERSION_UNAVAILABLE", {"decrypt"}))  # our KMS fails every decrypt
         report = _nightly(svc)
     assert to_acme == [], "no tenant hears of our failure"
     assert {(r.org_slug, r.provider): r.validation_status for r in svc.store.list_credentials()} == before
@@ -185,7 +186,7 @@ def test_single_revalidations_route_the_same_way_and_nothing_secret_reaches_a_lo
         svc.setup("acmecorp", "anthropic", admin_key("anthropic"))
         assert svc.validate("acmecorp", "openai").validation_status == Status.INVALID
         assert alerting.settle(30)
-        svc.cipher = Faulty(svc.cipher, "DECRYPTION_FAILED", {"decrypt"})  # our keyring cannot open the row
+        swap(svc, cipher=Faulty(svc.cipher, "DECRYPTION_FAILED", {"decrypt"}))  # our keyring cannot open the row
         assert svc.validate("acmecorp", "anthropic").validation_status == Status.VALID  # an alarm: status kept
         assert alerting.settle(30)
     [tenant_post] = to_acme

@@ -13,6 +13,7 @@ from integrations import IntegrationError, Provider, Status, connect
 from integrations.api import create_app
 from integrations.settings import Settings
 
+from tests.fakes import swap
 from tests.keys import openai_key
 from tests.security.attacks import replayed
 from tests.security.conftest import record
@@ -98,7 +99,7 @@ def test_a_replaced_keyring_is_refused_at_start_up_and_in_readyz(tmp_path: Path)
     with pytest.raises(IntegrationError) as err:
         connect(settings(tmp_path))
     assert err.value.code == "KEYRING_MISMATCH" and "local/v1" in err.value.message
-    svc.cipher = connect(settings(other)).cipher  # a running server handed the other keyring
+    swap(svc, cipher=connect(settings(other)).cipher)  # a running server handed the other keyring
     r = TestClient(create_app(svc)).get("/readyz")  # 503 with the catalog code: what a readiness probe expects
     assert r.status_code == 503 and r.json()["error"]["code"] == "KEYRING_MISMATCH"
 
@@ -108,7 +109,7 @@ def test_a_decryption_failure_in_a_bulk_run_is_an_alarm_not_a_tenant_status(tmp_
     for org in (ORG, "globex"):
         svc.register_org(org)
         svc.setup(org, "openai", openai_key())
-    svc.cipher = connect(settings(tmp_path.parent / "elsewhere")).cipher  # the wrong keyring, already loaded
+    swap(svc, cipher=connect(settings(tmp_path.parent / "elsewhere")).cipher)  # the wrong keyring, already loaded
     replayed()
     report = svc.revalidate_many()
     assert len(report.alarms) == 2 and report.changed == 0

@@ -15,6 +15,7 @@ from integrations.crypto.local import LocalKeyring
 from integrations.settings import Settings
 
 from tests.doubles.kms import KEY, MAC_KEY_VERSION, kms_server
+from tests.fakes import swap
 from tests.keys import openai_key
 from tests.security.attacks import replayed
 from tests.security.conftest import record
@@ -66,7 +67,7 @@ def test_a_process_whose_keyring_is_out_of_date_refuses_to_encrypt(tmp_path: Pat
     stale = tmp_path.parent / f"{tmp_path.name}-stale"
     stale.mkdir(mode=0o700)
     shutil.copy2(tmp_path / "local.keyring", stale / "local.keyring")
-    api.cipher = LocalKeyring(stale / "local.keyring", create=False)  # a copy from before the rotation
+    swap(api, cipher=LocalKeyring(stale / "local.keyring", create=False))  # a copy from before the rotation
     replayed()
     rotate_rewrap_retire(tmp_path)
     with pytest.raises(IntegrationError) as err:
@@ -84,7 +85,7 @@ def test_a_keyring_only_rotated_elsewhere_is_refused_before_encrypting(tmp_path:
     stale = tmp_path.parent / f"{tmp_path.name}-stale"
     stale.mkdir(mode=0o700)
     shutil.copy2(tmp_path / "local.keyring", stale / "local.keyring")
-    api.cipher = LocalKeyring(stale / "local.keyring", create=False)
+    swap(api, cipher=LocalKeyring(stale / "local.keyring", create=False))
     connect(settings(tmp_path)).rotate_key()
     replayed()
     with pytest.raises(IntegrationError) as err:

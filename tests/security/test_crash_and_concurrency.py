@@ -18,6 +18,7 @@ from integrations.settings import Settings
 from integrations.status_cache.supabase import SupabaseStatusCache
 from pydantic import SecretStr
 
+from tests.fakes import swap
 from tests.keys import OPENAI_OK, openai_key
 from tests.security.conftest import record
 from tests.servers import refused_url
@@ -134,7 +135,7 @@ def test_store_path_unusable_is_a_clear_error(tmp_path: Path) -> None:
 def test_cache_server_down_keeps_the_record_and_warns(tmp_path: Path) -> None:
     svc = connect(settings(tmp_path))
     svc.register_org(ORG)
-    svc.cache = SupabaseStatusCache(refused_url(), SecretStr("k"), timeout=1)
+    swap(svc, cache=SupabaseStatusCache(refused_url(), SecretStr("k"), timeout=1))
     result = svc.setup(ORG, "openai", OPENAI_OK)  # the org is known from the store; the cache only lags
     assert result.success and result.warnings[0].startswith("STATUS_SYNC_FAILED")
     assert [r.validation_status for r in svc.store.list_credentials(ORG)] == [Status.VALID]

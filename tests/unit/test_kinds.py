@@ -11,6 +11,7 @@ from integrations.domain import CredentialKind
 from integrations.providers.sandbox import SandboxRules, anthropic_handler, openai_handler, sdk_client_factory
 
 from tests.conftest import ORG
+from tests.fakes import swap
 from tests.faults import Faulty
 from tests.keys import ANTHROPIC_ADMIN, ANTHROPIC_OK, OPENAI_ADMIN, OPENAI_OK, openai_key, service_account_json
 
@@ -66,7 +67,7 @@ def test_a_valid_project_key_is_told_how_to_get_cost_data(svc: IntegrationServic
 
 
 def test_warnings_are_filled_when_the_status_cache_cannot_be_updated(svc: IntegrationService) -> None:
-    svc.cache = Faulty(svc.cache, "STATUS_SYNC_FAILED", {"set_many", "set_checked"})
+    swap(svc, cache=Faulty(svc.cache, "STATUS_SYNC_FAILED", {"set_many", "set_checked"}))
     setup = svc.setup(ORG, "openai", OPENAI_OK)
     validate = svc.validate(ORG, "openai")
     delete = svc.delete(ORG, "openai")

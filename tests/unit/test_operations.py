@@ -9,7 +9,7 @@ from integrations import IntegrationError, IntegrationService, Provider, Status
 from integrations.domain import Action, Outcome
 
 from tests.conftest import ORG, fake_service
-from tests.fakes import InMemoryStatusCache
+from tests.fakes import InMemoryStatusCache, swap
 from tests.keys import ANTHROPIC_OK, OPENAI_OK, anthropic_key, openai_key, service_account_json
 
 
@@ -32,7 +32,7 @@ class DownCache(InMemoryStatusCache):
 @pytest.fixture
 def down_svc() -> IntegrationService:
     svc = fake_service()
-    svc.cache = DownCache()
+    swap(svc, cache=DownCache())
     svc.register_org(ORG)
     svc.cache.down = True
     return svc

@@ -9,7 +9,7 @@ import pytest
 from integrations import IntegrationError, IntegrationService, Provider, Status
 
 from tests.conftest import ORG, fake_service
-from tests.fakes import InMemoryStatusCache
+from tests.fakes import InMemoryStatusCache, swap
 from tests.keys import OPENAI_OK
 
 
@@ -38,7 +38,7 @@ class UnreachableCache(InMemoryStatusCache):
 @pytest.fixture
 def down() -> IntegrationService:
     svc = fake_service()
-    svc.cache = UnreachableCache()
+    swap(svc, cache=UnreachableCache())
     svc.register_org(ORG, "Acme Corp")
     svc.setup(ORG, "openai", OPENAI_OK)
     svc.cache.down = True

@@ -9,6 +9,7 @@ from integrations.domain import Action, Outcome
 from integrations.settings import Settings
 
 from tests.conftest import ORG, fake_service
+from tests.fakes import swap
 from tests.keys import ANTHROPIC_OK, OPENAI_OK, anthropic_key, openai_key, service_account_json
 
 
@@ -165,7 +166,7 @@ def test_validate_marks_a_revoked_key_invalid(svc: IntegrationService) -> None:
 def test_transient_failure_never_flips_the_status(svc: IntegrationService) -> None:
     svc.setup(ORG, "openai", OPENAI_OK)
     validated = svc.get_one(ORG, "openai").last_validated_at
-    svc.validators = build_validators(Settings(_env_file=None, sandbox_outage="openai,gcp"))
+    swap(svc, validators=build_validators(Settings(_env_file=None, sandbox_outage="openai,gcp")))
     result = svc.validate(ORG, "openai")
     assert not result.success and result.validation_status == Status.VALID
     assert result.error.code == "NETWORK_ERROR" and result.error.retryable and "Inconclusive" in result.message

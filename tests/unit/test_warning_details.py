@@ -10,6 +10,7 @@ from integrations.errors import Code, entry
 from integrations.results import WarningInfo
 
 from tests.conftest import ORG
+from tests.fakes import swap
 from tests.faults import Faulty
 from tests.keys import OPENAI_OK
 
@@ -24,7 +25,7 @@ def _consistent(result: object) -> list[WarningInfo]:
 
 
 def test_a_failed_status_sync_is_a_coded_warning_on_setup_validate_and_delete(svc: IntegrationService) -> None:
-    svc.cache = Faulty(svc.cache, "STATUS_SYNC_FAILED", {"set_many", "set_checked"})
+    swap(svc, cache=Faulty(svc.cache, "STATUS_SYNC_FAILED", {"set_many", "set_checked"}))
     for result in (svc.setup(ORG, "openai", OPENAI_OK), svc.validate(ORG, "openai"), svc.delete(ORG, "openai")):
         (detail,) = _consistent(result)
         assert detail.code == Code.STATUS_SYNC_FAILED
@@ -48,7 +49,7 @@ def test_no_warnings_means_two_empty_lists(svc: IntegrationService) -> None:
 
 def test_rest_answers_carry_the_objects_beside_the_strings(svc: IntegrationService) -> None:
     key = svc.register_org("globex")
-    svc.cache = Faulty(svc.cache, "STATUS_SYNC_FAILED", {"set_many", "set_checked"})
+    swap(svc, cache=Faulty(svc.cache, "STATUS_SYNC_FAILED", {"set_many", "set_checked"}))
     client = TestClient(create_app(svc))
     body = client.post(
         "/api/v1/integrations/globex/openai/setup", headers={"X-API-Key": key}, json={"credential": OPENAI_OK}
