@@ -29,7 +29,14 @@ from integrations.errors import IntegrationError
 from integrations.fingerprint import task_of
 from integrations.freshness import Freshness
 from integrations.status_cache.base import StatusCache
-from integrations.store.base import IntegrationStore, KeyVersion, ValidationUpdate, replacing, superseded
+from integrations.store.base import (
+    CiphertextSwap,
+    IntegrationStore,
+    KeyVersion,
+    ValidationUpdate,
+    replacing,
+    superseded,
+)
 from integrations.store.staging import RunRow, RunState, StagedResult
 
 
@@ -165,20 +172,22 @@ class InMemoryStore(IntegrationStore):
                 self.event_rows.append(event)
             return row
 
-    def replace_ciphertext(
-        self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str, event: Event
-    ) -> bool:
+    def replace_ciphertexts(self, swaps: list[CiphertextSwap]) -> set[str]:
+        swapped = set()
         with self.lock:
-            row = self.rows.get(credential_id)
-            if row is None or not row.is_active or row.key_ref != expected_key_ref:
-                return False
-            self.rows[credential_id] = row.model_copy(update={"encrypted_credential": ciphertext, "key_ref": key_ref})
-            self.event_rows.append(event)
-            return True
+            for s in swaps:
+                row = self.rows.get(s.credential_id)
+                if row is None or not row.is_active or row.key_ref != s.expected_key_ref:
+                    continue
+                update = {"encrypted_credential": s.ciphertext, "key_ref": s.key_ref}
+                self.rows[s.credential_id] = row.model_copy(update=update)
+                self.event_rows.append(s.event)
+                swapped.add(s.credential_id)
+        return swapped
 
-    def append_event(self, event: Event) -> None:
+    def append_events(self, events: list[Event]) -> None:
         with self.lock:
-            self.event_rows.append(event)
+            self.event_rows.extend(events)
 
     def events(self, org_slug: str | None = None, since: datetime | None = None) -> list[Event]:
         with self.lock:

@@ -10,7 +10,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 from integrations.domain import Action, Provider, Status
 from integrations.errors import IntegrationError
-from integrations.store.base import ValidationUpdate
+from integrations.store.base import CiphertextSwap, ValidationUpdate
 from integrations.store.bigquery import BigQueryStore
 from integrations.store.bigquery import sql as bigquery_sql
 
@@ -35,7 +35,7 @@ def test_emitted_statements_are_the_catalogued_ones() -> None:
     store.record_validations(
         [ValidationUpdate(rec.credential_id, rec.validation_status, None, None, None, "t", event())]
     )
-    store.replace_ciphertext(rec.credential_id, b"x", "v2", rec.key_ref, event())
+    store.replace_ciphertexts([CiphertextSwap(rec.credential_id, b"x", "v2", rec.key_ref or "", event())])
     store.deactivate("acmecorp", Provider.OPENAI, rec.created_at, "t", event())
     store.events()
     known = {v.format(t=f"{PROJECT}.organizations") for v in bigquery_sql.ALL.values()}
@@ -151,7 +151,9 @@ def test_setup_delete_and_rewrap_writes_are_one_job_each() -> None:
     counts = []
     for write in (
         lambda: store.activate(rec, event()),
-        lambda: store.replace_ciphertext(rec.credential_id, b"new", "test/v2", rec.key_ref, event()),
+        lambda: store.replace_ciphertexts(
+            [CiphertextSwap(rec.credential_id, b"new", "test/v2", rec.key_ref or "", event())]
+        ),
         lambda: store.deactivate("acmecorp", Provider.OPENAI, T0, "ops", event(action=Action.DELETE)),
         lambda: store.revoke_api_keys("acmecorp", T0),
     ):

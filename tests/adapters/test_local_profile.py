@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from integrations import IntegrationService, Provider, Status
 from integrations.overview import orgs_frame, overview_frame, records_frame
+from integrations.usecases import maintenance
 
 from tests.conftest import ORG
 from tests.keys import ANTHROPIC_OK, anthropic_key, openai_key
@@ -23,25 +24,26 @@ def test_overview_one_query_each_side(local_svc: IntegrationService) -> None:
     assert (svc.store.queries - store_before, svc.cache.queries - cache_before) == (1, 1)
 
 
-def test_rewrap_resumes_after_interruption(local_svc: IntegrationService) -> None:
+def test_rewrap_resumes_after_interruption(local_svc: IntegrationService, monkeypatch: pytest.MonkeyPatch) -> None:
     svc = local_svc
     for i in range(6):
         svc.register_org(f"org-{i}")
         svc.setup(f"org-{i}", "openai", openai_key())
     new_ref = svc.cipher.rotate()
-    original = svc.store.replace_ciphertext
+    monkeypatch.setattr(maintenance, "REWRAP_BATCH", 3)  # two writes of three swaps
+    original = svc.store.replace_ciphertexts
     calls = {"n": 0}
 
-    def dying(*args, **kwargs):
+    def dying(swaps):
         calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt  # the operator pressed Ctrl-C mid-run
-        return original(*args, **kwargs)
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the operator pressed Ctrl-C mid-run, before the second write
+        return original(swaps)
 
-    svc.store.replace_ciphertext = dying
+    monkeypatch.setattr(svc.store, "replace_ciphertexts", dying)
     with pytest.raises(KeyboardInterrupt):
         svc.rewrap()
-    svc.store.replace_ciphertext = original
+    monkeypatch.setattr(svc.store, "replace_ciphertexts", original)
     assert all(svc.validate(f"org-{i}", "openai").success for i in range(6))  # every row still decrypts
     report = svc.rewrap()
     assert report.rewrapped == 3 and report.already_current == 3

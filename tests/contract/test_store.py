@@ -19,7 +19,7 @@ from integrations.errors import IntegrationError
 from integrations.freshness import Freshness
 from integrations.overview import ACTIVE_COLUMNS, records_frame, utc
 from integrations.settings import Settings
-from integrations.store.base import ROTATED, IntegrationStore, ValidationUpdate
+from integrations.store.base import ROTATED, CiphertextSwap, IntegrationStore, ValidationUpdate
 from integrations.store.bigquery import BigQueryStore
 from integrations.store.sqlite import SqliteStore
 
@@ -201,14 +201,15 @@ class StoreContract:
     def test_replace_ciphertext_only_under_expected_key(self, store: IntegrationStore) -> None:
         rec = record()
         store.activate(rec, event())
-        assert not store.replace_ciphertext(rec.credential_id, b"new", "test/v2", "other/v9", event())
-        assert store.replace_ciphertext(rec.credential_id, b"new", "test/v2", "test/v1", event())
+        swap = CiphertextSwap(rec.credential_id, b"new", "test/v2", "other/v9", event(credential_id=rec.credential_id))
+        assert store.replace_ciphertexts([swap]) == set()
+        assert store.replace_ciphertexts([swap._replace(expected_key_ref="test/v1")]) == {rec.credential_id}
         got = store.get_active("acmecorp", Provider.OPENAI)
         assert (got.encrypted_credential, got.key_ref) == (b"new", "test/v2")
 
     def test_events_newest_first_and_filtered(self, store: IntegrationStore) -> None:
         store.append_events([event("acmecorp", offset_s=1), event("globex", offset_s=2)])
-        store.append_event(event("acmecorp", action=Action.VALIDATE, offset_s=3))
+        store.append_events([event("acmecorp", action=Action.VALIDATE, offset_s=3)])
         assert [e.action for e in store.events("acmecorp")] == [Action.VALIDATE, Action.SETUP]
         assert len(store.events()) == 3
 
@@ -515,7 +516,7 @@ class TestBigQueryStore(StoreContract, UnreachableStoreContract):
         [finding] = [f for f in store.inspect() if f.name == "table org_integration_events"]
         assert not finding.ok and "run_id" in finding.detail and "integrations init" in finding.fix
         store.init()
-        store.append_event(event().model_copy(update={"run_id": "run-1"}))
+        store.append_events([event().model_copy(update={"run_id": "run-1"})])
         assert [e.run_id for e in store.events()] == ["run-1"]
 
 

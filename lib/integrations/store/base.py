@@ -180,22 +180,13 @@ class IntegrationStore(ABC):
         """Deactivate the active row, erase its ciphertext, keep the row. Returns it (before) or None."""
 
     @abstractmethod
-    def replace_ciphertext(
-        self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str, event: Event
-    ) -> bool:
-        """Swap in a re-encrypted ciphertext if the row is still active under `expected_key_ref`."""
-
     def replace_ciphertexts(self, swaps: list[CiphertextSwap]) -> set[str]:
-        """Several swaps (adapters may write them in one transaction); the credential ids swapped."""
-        return {s.credential_id for s in swaps if self.replace_ciphertext(*s)}
+        """Swap in re-encrypted ciphertexts in one write, each only while its row is still active under its
+        `expected_key_ref`, with its event; the credential ids swapped."""
 
     @abstractmethod
-    def append_event(self, event: Event) -> None: ...
-
     def append_events(self, events: list[Event]) -> None:
-        """Append several events (adapters may batch them)."""
-        for event in events:
-            self.append_event(event)
+        """Append events to the history in one write."""
 
     @abstractmethod
     def events(self, org_slug: str | None = None, since: datetime | None = None) -> list[Event]:

@@ -27,7 +27,7 @@ from ..errors import Code, IntegrationError
 from ..files import private_file
 from ..fingerprint import farm_fingerprint
 from ..results import WarningInfo
-from .base import ACTIVE_COLUMNS, IntegrationStore, KeyVersion, ValidationUpdate, replacing, superseded
+from .base import ACTIVE_COLUMNS, CiphertextSwap, IntegrationStore, KeyVersion, ValidationUpdate, replacing, superseded
 from .staging import PAGE_ROWS, STAGED_COLUMNS, SUPERSEDED, RunRow, RunState, StagedResult
 
 log = logging.getLogger("integrations")
@@ -298,9 +298,6 @@ class SqliteStore(IntegrationStore):
         return pd.DataFrame(rows, columns=ACTIVE_COLUMNS)
 
     def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
-        return self._record(updates)
-
-    def _record(self, updates: list[ValidationUpdate]) -> set[str]:
         """Each update only on its row as the check read it (active; the same updated_at when expected)."""
         with self._tx() as conn:
             changed = {
@@ -349,24 +346,29 @@ class SqliteStore(IntegrationStore):
             self._checkpoint()
         return previous
 
-    def replace_ciphertext(
-        self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str, event: Event
-    ) -> bool:
+    def replace_ciphertexts(self, swaps: list[CiphertextSwap]) -> set[str]:
         with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE org_integrations SET encrypted_credential = ?, key_ref = ? "
-                "WHERE credential_id = ? AND is_active = 1 AND key_ref = ?",
-                (ciphertext, key_ref, credential_id, expected_key_ref),
-            )
-            if cur.rowcount == 1:
-                self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
-        if cur.rowcount == 1:
-            self._checkpoint()
-        return cur.rowcount == 1
+            swapped = {
+                s.credential_id
+                for s in swaps
+                if conn.execute(
+                    "UPDATE org_integrations SET encrypted_credential = ?, key_ref = ? "
+                    "WHERE credential_id = ? AND is_active = 1 AND key_ref = ?",
+                    (s.ciphertext, s.key_ref, s.credential_id, s.expected_key_ref),
+                ).rowcount
+                == 1
+            }
+            for s in swaps:
+                if s.credential_id in swapped:
+                    self._insert(conn, "org_integration_events", EVENT_COLUMNS, s.event)
+        if swapped:
+            self._checkpoint()  # the old ciphertexts' page images leave the WAL
+        return swapped
 
-    def append_event(self, event: Event) -> None:
+    def append_events(self, events: list[Event]) -> None:
         with self._tx() as conn:
-            self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
+            for event in events:
+                self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
 
     def events(self, org_slug: str | None = None, since: datetime | None = None) -> list[Event]:
         at = since.astimezone(UTC).isoformat() if since else None  # stored as UTC ISO text: sorts as time does

@@ -17,7 +17,7 @@ StatusUpdate = tuple[str, Provider, Status, datetime | None]
 def record(deps: Deps, event: Event) -> None:
     """Append an event; a store failure is logged, never raised (the event is a record of an outcome, not it)."""
     try:
-        deps.store.append_event(event)
+        deps.store.append_events([event])
     except IntegrationError as exc:
         log.error("could not append %s event for org=%s: %s", event.action.value, event.org_slug, exc.code)
 

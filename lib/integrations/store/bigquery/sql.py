@@ -213,15 +213,6 @@ DEACTIVATE = f"""BEGIN TRANSACTION;
 COMMIT TRANSACTION;
 {_ERASED_NOW}
   AND EXISTS (SELECT 1 FROM `{{t}}.org_integration_events` WHERE event_at = @event_at AND event_id = @event_id)"""
-_STILL_UNDER_EXPECTED = "credential_id = @credential_id AND is_active AND key_ref = @expected_key_ref"
-# rewrap: swap the ciphertext only while the row is active under the expected key; the event witnesses the swap
-REPLACE_CIPHERTEXT = f"""BEGIN TRANSACTION;
-{_INSERT_EVENTS}
-  WHERE EXISTS (SELECT 1 FROM `{{t}}.org_integrations` WHERE {_STILL_UNDER_EXPECTED});
-UPDATE `{{t}}.org_integrations` SET encrypted_credential = @ciphertext, key_ref = @key_ref
-  WHERE {_STILL_UNDER_EXPECTED};
-COMMIT TRANSACTION;
-SELECT COUNT(*) AS n FROM `{{t}}.org_integration_events` WHERE event_at = @event_at AND event_id = @event_id"""
 # rewrap's batch: each swap only while its row is still active under its expected key, its event the witness
 _SWAPPABLE = "c.credential_id = s.credential_id AND c.is_active AND c.key_ref = s.expected_key_ref"
 REPLACE_CIPHERTEXTS = f"""BEGIN TRANSACTION;

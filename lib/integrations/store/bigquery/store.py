@@ -351,21 +351,6 @@ class BigQueryStore(IntegrationStore):
         rows = self._query(sql.DEACTIVATE, params, [events_param([event])])
         return credential_of(rows[0]) if rows else None
 
-    def replace_ciphertext(
-        self, credential_id: str, ciphertext: bytes, key_ref: str, expected_key_ref: str, event: Event
-    ) -> bool:
-        """One job: swapped only while still active under `expected_key_ref`; its event is the witness."""
-        params = {
-            "credential_id": credential_id,
-            "ciphertext": ciphertext,
-            "key_ref": key_ref,
-            "expected_key_ref": expected_key_ref,
-            "event_id": event.event_id,
-            "event_at": event.at,
-        }
-        rows = self._query(sql.REPLACE_CIPHERTEXT, params, [events_param([event])])
-        return bool(rows and rows[0]["n"])
-
     def replace_ciphertexts(self, swaps: list[CiphertextSwap]) -> set[str]:
         """A batch of swaps in one job (rewrap writes in batches): the ids swapped, each with its event."""
         if not swaps:
@@ -375,9 +360,6 @@ class BigQueryStore(IntegrationStore):
         since = min(s.event.at for s in swaps)
         result = self._query(sql.REPLACE_CIPHERTEXTS, {"since": since}, [param, events_param([s.event for s in swaps])])
         return {r["credential_id"] for r in result}
-
-    def append_event(self, event: Event) -> None:
-        self.append_events([event])
 
     def append_events(self, events: list[Event]) -> None:
         """Any number of events in one query job."""
