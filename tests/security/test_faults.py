@@ -7,6 +7,7 @@ import pytest
 from integrations import IntegrationError, IntegrationService, Provider
 from integrations.crypto.base import aad_for
 
+from tests.fakes import swap
 from tests.faults import Faulty
 from tests.keys import OPENAI_OK, openai_key
 from tests.security.conftest import record
@@ -21,7 +22,7 @@ STEPS = [
     ("store", "activate"),
     ("store", "record_validations"),
     ("store", "deactivate"),
-    ("store", "append_event"),
+    ("store", "append_events"),
     ("cache", "set_many"),
     ("cache", "set_checked"),
 ]
@@ -81,7 +82,7 @@ def test_a_failing_step_never_leaves_half_a_change(
     else:
         attr = {"store": "store", "cipher": "cipher", "cache": "cache"}[port]
         wrapper = Faulty(getattr(svc, attr), PORTS[port], {method})
-        setattr(svc, attr, wrapper)
+        swap(svc, **{attr: wrapper})
     try:
         operate(svc, operation)
         outcome = "completed"
@@ -90,7 +91,7 @@ def test_a_failing_step_never_leaves_half_a_change(
     injected = wrapper.injected if wrapper else sum(v.injected for v in svc.validators.values())
     for attr in ("store", "cipher", "cache"):
         if isinstance(getattr(svc, attr), Faulty):
-            setattr(svc, attr, getattr(svc, attr)._inner)
+            swap(svc, **{attr: getattr(svc, attr)._inner})
     after = snapshot(svc)
     record("faults injected", injected)
     record("fault scenarios run")
