@@ -262,10 +262,6 @@ class IntegrationService(Parts):
         """One integration's latest events, newest first: the last `days` (the store reads no more), `limit` rows."""
         return reads.history(self.deps, org_slug, Provider.parse(provider), days, limit)
 
-    def changes_since_last_run(self) -> pd.DataFrame:
-        """The status flips of the last re-validation run, from the history (see changes.py)."""
-        return reads.changes_since_last_run(self.deps)
-
     def run_changes(self, run_id: str | None = None) -> pd.DataFrame:
         """One run's status flips, worst first; by default the last bulk or nightly run (see changes.run_changes)."""
         return reads.run_changes(self.deps, run_id)

@@ -144,7 +144,7 @@ def _failed_run(svc: IntegrationService, caplog: pytest.LogCaptureFixture, expec
         (Status.PENDING, Status.INVALID)
     }
     _assert_no_secret(_everything(svc, caplog, report.model_dump(mode="json")))
-    changes = svc.changes_since_last_run()
+    changes = svc.run_changes()
     assert changes.attrs["undelivered"] == 2 and len(changes) == 2
     return report
 

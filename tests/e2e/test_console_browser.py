@@ -263,7 +263,7 @@ def test_a_revalidation_that_flips_shows_under_changes_since_the_last_run(
     expect(page.locator('[data-stale="true"]')).to_have_count(0)  # the rerun after the run has drawn everything
     expect(changes).to_contain_text("flipco")  # the grid's accessible table, newest change first
     page.get_by_role("heading", name="Changes since the last run").scroll_into_view_if_needed()
-    assert svc.changes_since_last_run().iloc[0][["org_slug", "status_after"]].tolist() == ["flipco", "INVALID"]
+    assert svc.run_changes().iloc[0][["org_slug", "status_after"]].tolist() == ["flipco", "INVALID"]
     shot(page, "06b_changes_since_the_last_run")
     assert "onerror" not in page.locator("img").evaluate_all("els => els.map(e => e.outerHTML).join()")
 

@@ -62,7 +62,7 @@ def test_two_tasks_and_finalize_check_every_credential_exactly_once() -> None:
     ]
     assert sorted(_validations(svc)) == sorted(ids)
     assert {e.run_id for e in svc.store.events() if e.action == Action.VALIDATE} == {"exec-1"}
-    assert svc.changes_since_last_run().attrs["run_id"] == "exec-1"
+    assert svc.run_changes().attrs["run_id"] == "exec-1"
     assert {r.validation_status for r in svc.store.list_credentials()} == {Status.VALID}
 
 

@@ -1,5 +1,5 @@
 """Issue 28, N11: any tenant's single validate after a bulk or nightly run must not hide that run's
-ALERT_DELIVERY_FAILED warning (the status page reads it from `changes_since_last_run`)."""
+ALERT_DELIVERY_FAILED warning (the status page reads it from `run_changes`)."""
 
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ def test_a_single_validate_does_not_hide_the_last_runs_undelivered_alert(
         svc.setup(org, "openai", key, skip_validation=True)
     report = svc.revalidate_many(actor="nightly")
     assert report.alert is not None and report.alert.failed and report.changed == 2
-    assert svc.changes_since_last_run().attrs["undelivered"] == 2
+    assert svc.run_changes().attrs["undelivered"] == 2
 
     svc.validate("globex", "openai")  # another tenant's check afterwards: VALID again, no flip, no alert
     assert alerting.settle(30)
-    shown = svc.changes_since_last_run().attrs["undelivered"]
+    shown = svc.run_changes().attrs["undelivered"]
     record("N11 undelivered run alerts hidden by a later single validate", 2 - shown)
     assert shown == 2, "the run's ALERT_DELIVERY_FAILED warning survives a later single check"

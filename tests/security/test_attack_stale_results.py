@@ -157,4 +157,4 @@ def test_a_check_in_flight_during_a_delete_or_rotation_is_answered_superseded_an
         assert alerted == []
         mine = [e for e in svc.store.events() if e.credential_id == old and e.action == Action.VALIDATE]
         assert [(e.status_before, e.status_after) for e in mine] == [(Status.PENDING, Status.PENDING)]
-        assert svc.changes_since_last_run().empty, "no flip of a credential that no longer exists"
+        assert svc.run_changes().empty, "no flip of a credential that no longer exists"

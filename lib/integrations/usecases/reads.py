@@ -106,12 +106,6 @@ def history(
     return frame[frame.provider == provider.value].head(limit)
 
 
-def changes_since_last_run(deps: Deps) -> pd.DataFrame:
-    """The status flips of the last re-validation run within changes.LOOKBACK, read back from the history (see
-    changes.py): the store reads only those days, not the whole history, on every render of the status page."""
-    return changes.since_last_run(events(deps, since=utcnow() - changes.LOOKBACK))
-
-
 def run_events(deps: Deps) -> pd.DataFrame:
     """The checks, alerts and run events within changes.LOOKBACK (all that the runs are read from), newest first:
     the store selects them (the status page reads them on every render), with `at` as UTC timestamps."""
