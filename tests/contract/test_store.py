@@ -214,7 +214,7 @@ class StoreContract:
         assert len(store.events()) == 3
 
     def test_an_event_keeps_its_run_id(self, store: IntegrationStore) -> None:
-        """A run's checks name it (changes.since_last_run reads the last run by it); single actions name none."""
+        """A run's checks name it (changes.run_changes reads a run by it); single actions name none."""
         store.append_events([event(offset_s=1).model_copy(update={"run_id": "bulk-0123456789abcdef"}), event()])
         assert [e.run_id for e in store.events()] == ["bulk-0123456789abcdef", None]
 
