@@ -163,11 +163,6 @@ class WebhookSink:
     def reaches(self, destination: Destination) -> bool:
         return self._url(destination) is not None
 
-    def target(self, destination: Destination) -> str:
-        """What a report may show of a destination's webhook: its scheme and host."""
-        url = self._url(destination)
-        return webhook_target(url.get_secret_value()) if url is not None else ""
-
     def signing_secret(self, destination: Destination) -> str | None:
         if self._master is None:
             return None
