@@ -158,9 +158,6 @@ class SupabaseStatusCache(StatusCache):
                     + "; none of this batch was written.",
                 )
 
-    def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
-        self._patch(org_slug, provider, status, configured_at, checked=False)
-
     def _patch(
         self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None, *, checked: bool
     ) -> None:
