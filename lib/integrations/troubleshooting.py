@@ -21,19 +21,6 @@ if TYPE_CHECKING:
 else:
     from .lazy_modules import pandas as pd  # imported when a frame is first built
 
-__all__ = [
-    "MANUAL_TESTS",
-    "WALKTHROUGHS",
-    "Advice",
-    "DiagnosticStep",
-    "advice",
-    "diagnosis_frame",
-    "explain",
-    "explain_google_error",
-    "guide",
-    "manual_tests",
-]
-
 
 class ManualTest(BaseModel):
     """How to test a credential by hand: the provider's own endpoint, the key in $KEY (never pasted inline)."""
