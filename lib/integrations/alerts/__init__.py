@@ -69,10 +69,6 @@ def sink_from(settings: Settings) -> AlertSink:
     return WebhookSink(settings.alert_webhook_url, orgs, settings.alert_signing_secret)
 
 
-def _fix(code: str | None) -> str | None:
-    return CATALOG[code].fixes[0] if code in CATALOG else None
-
-
 def _notice(item: Any, at: datetime) -> Notice | None:
     retryable = False
     message: str | None = None
@@ -108,7 +104,7 @@ def _notice(item: Any, at: datetime) -> Notice | None:
         before=before,
         after=Status(after),
         error_code=code,
-        fix=_fix(code),
+        fix=CATALOG[code].fixes[0] if code in CATALOG else None,
         credential_hint=hint or "",
         credential_name=name,
         credential_id=credential_id,
