@@ -10,7 +10,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from . import provider_registry
 from .errors import Code, IntegrationError
@@ -27,11 +27,6 @@ class _Provider(StrEnum):
     def label(self) -> str:
         """Human name: OpenAI, Anthropic, Google Cloud."""
         return provider_registry.spec(self.value).label
-
-    @property
-    def column(self) -> str:
-        """Lower-case name used in the status-cache column names."""
-        return self.value.lower()
 
     @classmethod
     def parse(cls, value: Any) -> Any:
@@ -239,8 +234,6 @@ class CheckResult(BaseModel):
 
 class StoredCredential(BaseModel):
     """A row of org_integrations. Holds ciphertext only."""
-
-    model_config = ConfigDict(frozen=False)
 
     credential_id: str
     org_slug: str

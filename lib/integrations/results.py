@@ -110,7 +110,23 @@ class KeylessInfo(BaseModel):
     terraform: str = Field(description="A Terraform snippet for the grant (plain text).")
 
 
-class SetupResult(_Warned):
+class _Checked(_Warned):
+    """A check's answer (setup, validate, test): `error` (and `keyless`) appear only when there is one, the data
+    status only when the check read a cost source (additive): the seed's answers keep their shape."""
+
+    @model_serializer(mode="wrap")
+    def _rest_shape(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        for optional in ("error", "keyless"):
+            if data.get(optional) is None:
+                data.pop(optional, None)
+        if data.get("data_status") is None:
+            data.pop("data_status", None)
+            data.pop("data_through", None)
+        return data
+
+
+class SetupResult(_Checked):
     success: bool
     provider: Provider
     credential_id: str | None
@@ -126,18 +142,8 @@ class SetupResult(_Warned):
     error: ErrorInfo | None = None  # a keyless setup stored PENDING: what the customer still has to do
     keyless: KeylessInfo | None = None
 
-    @model_serializer(mode="wrap")
-    def _rest_shape(self, handler: Any) -> dict[str, Any]:
-        """`error` and `keyless` appear only for keyless setups, the data status only when a cost source was read:
-        the seed's answer keeps its shape."""
-        data = handler(self)
-        for optional in ("error", "keyless"):
-            if data.get(optional) is None:
-                data.pop(optional, None)
-        return _without_unread_data(data)
 
-
-class ValidateResult(_Warned):
+class ValidateResult(_Checked):
     success: bool
     provider: Provider
     validation_status: Status
@@ -150,23 +156,8 @@ class ValidateResult(_Warned):
     checks: list[CheckItem] = Field(default_factory=list, exclude=True)
     rate_limit: dict[str, str] = Field(default_factory=dict, exclude=True)
 
-    @model_serializer(mode="wrap")
-    def _rest_shape(self, handler: Any) -> dict[str, Any]:
-        data = handler(self)
-        if data.get("error") is None:  # the error object appears only when there is one
-            data.pop("error", None)
-        return _without_unread_data(data)
 
-
-def _without_unread_data(data: dict[str, Any]) -> dict[str, Any]:
-    """Setup and validate answers carry the data status only when the check read a cost source (additive)."""
-    if data.get("data_status") is None:
-        data.pop("data_status", None)
-        data.pop("data_through", None)
-    return data
-
-
-class KeyTestResult(_Warned):
+class KeyTestResult(_Checked):
     """A credential checked without saving ("Save & test" without the save): what a setup would find. Nothing was
     stored, no status changed; `outcome` is VALID, INVALID or INCONCLUSIVE (the provider could not answer)."""
 
@@ -183,13 +174,6 @@ class KeyTestResult(_Warned):
     data_through: date | None = None
     checks: list[CheckItem] = Field(default_factory=list, exclude=True)
     rate_limit: dict[str, str] = Field(default_factory=dict, exclude=True)
-
-    @model_serializer(mode="wrap")
-    def _rest_shape(self, handler: Any) -> dict[str, Any]:
-        data = handler(self)
-        if data.get("error") is None:
-            data.pop("error", None)
-        return _without_unread_data(data)
 
 
 class DeleteResult(_Warned):

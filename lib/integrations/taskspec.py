@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
-from . import fingerprint
 from .alerts import AlertDelivery
 from .domain import Provider
 from .errors import Code, IntegrationError
@@ -94,12 +93,6 @@ def label(outcome: str) -> str:
 def share(total: int, parts: int, index: int) -> int:
     """Part `index` of `total` split into `parts` near-equal whole parts."""
     return total // parts + (1 if index < total % parts else 0)
-
-
-def task_of(credential_id: str, count: int) -> int:
-    """The task that checks a credential: MOD(ABS(FARM_FINGERPRINT(id)), count), as the stores select a share in
-    SQL; stable across processes and machines (not Python's salted hash)."""
-    return fingerprint.task_of(credential_id, count)
 
 
 def _int(name: str, flag: int | None, env: Mapping[str, str], var: str) -> int | None:

@@ -5,6 +5,7 @@ The diagnosis itself is a use case: `IntegrationService.diagnose` (usecases/diag
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -19,19 +20,6 @@ if TYPE_CHECKING:
     import pandas as pd
 else:
     from .lazy_modules import pandas as pd  # imported when a frame is first built
-
-__all__ = [
-    "MANUAL_TESTS",
-    "WALKTHROUGHS",
-    "Advice",
-    "DiagnosticStep",
-    "advice",
-    "diagnosis_frame",
-    "explain",
-    "explain_google_error",
-    "guide",
-    "manual_tests",
-]
 
 
 class ManualTest(BaseModel):
@@ -235,42 +223,11 @@ def explain_google_error(text: str) -> dict[str, object] | None:
     return next((r for r in rows if r["code"] == code), None)
 
 
-def walkthrough_frame() -> pd.DataFrame:
-    """The walkthroughs as a table (title, symptom, causes, solutions, codes, manual tests) for notebooks."""
-    return pd.DataFrame(
-        [
-            {
-                "title": w.title,
-                "symptom": w.symptom,
-                "causes": w.causes,
-                "solutions": w.steps,
-                "codes": w.codes,
-                "test by hand": [f"{t.provider.value} {t.kind}: {t.command}" for t in w.manual_tests],
-            }
-            for w in WALKTHROUGHS
-        ]
-    )
-
-
 def search_catalog(query: str = "") -> list[dict[str, object]]:
     """Catalog entries whose code, title, message, causes or fixes mention `query` (case-insensitive)."""
     q = query.strip().lower()
-    rows = []
-    for e in CATALOG.values():
-        text = " ".join([e.code, e.title, e.message, *e.causes, *e.fixes]).lower()
-        if q in text:
-            rows.append(
-                {
-                    "code": e.code,
-                    "title": e.title,
-                    "message": e.message,
-                    "causes": list(e.causes),
-                    "fixes": list(e.fixes),
-                    "retryable": e.retryable,
-                    "http_status": e.http_status,
-                }
-            )
-    return rows
+    found = [e for e in CATALOG.values() if q in " ".join([e.code, e.title, e.message, *e.causes, *e.fixes]).lower()]
+    return [asdict(e) | {"causes": list(e.causes), "fixes": list(e.fixes)} for e in found]
 
 
 def diagnosis_frame(steps: list[DiagnosticStep]) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from integrations import IntegrationError, IntegrationService, Status, alerts, connect
-from integrations.alerts import ATTEMPTS, Flip, payload, slack_escape
+from integrations.alerts import ATTEMPTS, OPERATOR, Digest, Notice, payload, slack_escape
 from integrations.domain import Action, Outcome, Provider
 from integrations.settings import Settings
 from integrations.taskspec import RunReport, TaskSpec
@@ -235,10 +235,10 @@ def test_the_webhook_must_be_https(url: str) -> None:
 
 def test_the_text_lists_a_bounded_number_of_flips_and_the_structured_list_all() -> None:
     flips = [
-        Flip(org_slug=f"org-{i:03d}", provider=Provider.GCP, before=Status.VALID, after=Status.INVALID)
+        Notice(org_slug=f"org-{i:03d}", provider=Provider.GCP, before=Status.VALID, after=Status.INVALID)
         for i in range(120)
     ]
-    body = payload(flips, "revalidate", run_id="exec-1")
+    body = payload(Digest(destination=OPERATOR, source="revalidate", run_id="exec-1", items=flips))
     assert len(body["flips"]) == 120 and body["text"].count("\n") == 51 and "and 70 more" in body["text"]
     assert body["run_id"] == "exec-1" and "run exec-1" in body["text"]
 

@@ -8,12 +8,13 @@ from integrations import IntegrationService
 from integrations.bootstrap import build_validators
 from integrations.domain import Action, Provider, Status
 from integrations.errors import IntegrationError
+from integrations.fingerprint import task_of
 from integrations.settings import Settings
 from integrations.store.base import ValidationUpdate
 from integrations.store.bigquery import BigQueryStore
 from integrations.store.bigquery import sql as bigquery_sql
 from integrations.store.staging import STAGE_ROWS
-from integrations.taskspec import TaskSpec, task_of
+from integrations.taskspec import TaskSpec
 
 from tests.builders import event
 from tests.doubles.bigquery import PROJECT, DuckBigQuery

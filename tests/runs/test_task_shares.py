@@ -10,7 +10,8 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 from integrations.domain import Provider
-from integrations.taskspec import TaskLimits, task_of
+from integrations.fingerprint import task_of
+from integrations.taskspec import TaskLimits
 from integrations.usecases.runs import kms_limiter
 
 
@@ -22,7 +23,7 @@ def test_shares_are_disjoint_and_cover_every_credential(ids: list[str], count: i
 
 def test_the_share_is_the_same_in_every_process_whatever_its_hash_seed() -> None:
     ids = [str(uuid.uuid4()) for _ in range(50)]
-    code = f"from integrations.taskspec import task_of; print([task_of(c, 7) for c in {ids!r}])"
+    code = f"from integrations.fingerprint import task_of; print([task_of(c, 7) for c in {ids!r}])"
     seen = {
         subprocess.run(
             [sys.executable, "-c", code],

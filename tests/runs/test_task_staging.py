@@ -12,11 +12,12 @@ from integrations import IntegrationService
 from integrations.bootstrap import build_validators
 from integrations.domain import Action, CheckResult, Outcome, Provider, Status, StoredCredential, make_event
 from integrations.errors import IntegrationError
+from integrations.fingerprint import task_of
 from integrations.settings import Settings
 from integrations.store.base import IntegrationStore
 from integrations.store.bigquery import BigQueryStore
 from integrations.store.sqlite import SqliteStore
-from integrations.taskspec import TaskLimits, TaskSpec, task_of
+from integrations.taskspec import TaskLimits, TaskSpec
 from integrations.usecases import runs
 from integrations.usecases.checks import Assessment
 from integrations.verdict import Verdict

@@ -73,7 +73,7 @@ WEBHOOK_PATHS = {
 @pytest.mark.parametrize("form", list(WEBHOOK_PATHS))
 def test_the_webhook_path_never_reaches_a_log_whatever_its_form(caplog: pytest.LogCaptureFixture, form: str) -> None:
     """N13: httpx logs its normal form of the URL at INFO; the redaction compared the configured text only."""
-    from integrations.alerts import Flip, notify
+    from integrations.alerts import OPERATOR, Digest, Notice, budget, sink_from
     from integrations.settings import Settings
 
     caplog.set_level(logging.DEBUG)  # every logger: httpx's INFO line, httpcore's DEBUG lines
@@ -82,8 +82,8 @@ def test_the_webhook_path_never_reaches_a_log_whatever_its_form(caplog: pytest.L
         base, path = WEBHOOK_PATHS[form]
         webhook = base.format(port=url.rsplit(":", 1)[1]) + path
         settings = Settings(_env_file=None, alert_webhook_url=webhook, allow_http_endpoints=True)
-        flip = Flip(org_slug=ORG, provider=Provider.OPENAI, before=Status.VALID, after=Status.INVALID)
-        delivery = notify([flip], settings, "test")
+        flip = Notice(org_slug=ORG, provider=Provider.OPENAI, before=Status.VALID, after=Status.INVALID)
+        delivery = sink_from(settings).deliver(Digest(destination=OPERATOR, source="test", items=[flip]), budget())
     assert delivery.delivered and len(seen) == 1 and "WEBHOOKSECRET" in seen[0].path  # it did go there
     assert any(r.name == "httpx" for r in caplog.records)  # httpx did log the request ...
     assert "WEBHOOKSECRET" not in caplog.text and "T0001" not in caplog.text  # ... without its path

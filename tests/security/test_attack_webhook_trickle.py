@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from integrations import Status, alerts, connect
-from integrations.alerts import Flip
+from integrations.alerts import OPERATOR, Budget, Digest, Notice
 from integrations.domain import Action, Provider
 from integrations.settings import Settings
 from integrations.usecases import alerting
@@ -58,15 +58,16 @@ def trickling(every_s: float) -> Iterator[tuple[str, list[float]]]:
             stop.set()
 
 
-def _flip() -> Flip:
-    return Flip(org_slug="acmecorp", provider=Provider.OPENAI, before=Status.VALID, after=Status.INVALID)
+def _flip() -> Notice:
+    return Notice(org_slug="acmecorp", provider=Provider.OPENAI, before=Status.VALID, after=Status.INVALID)
 
 
 def test_a_trickling_receiver_cannot_hold_a_delivery_past_its_total_deadline() -> None:
     with trickling(every_s=0.3) as (url, started):
         settings = Settings(_env_file=None, alert_webhook_url=f"{url}/hooks/SECRET", allow_http_endpoints=True)
         began = time.monotonic()
-        delivery = alerts.notify([_flip()], settings, "validate", attempts=2, timeout_s=1.0, budget_s=1.0)
+        digest = Digest(destination=OPERATOR, source="validate", items=[_flip()])
+        delivery = alerts.sink_from(settings).deliver(digest, Budget(2, alerts.BACKOFF_S, 1.0, 1.0))
         took = time.monotonic() - began
     record_max("N6 seconds a trickling webhook held one delivery (deadline 2 s)", round(took, 1))
     assert took < 2.0 + SLACK_S, f"held {took:.1f} s by a receiver trickling for {TRICKLE_S:.0f} s"

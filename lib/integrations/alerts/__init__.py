@@ -14,29 +14,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import SecretStr
-
-from ..domain import Action, Event, Provider, Status, StoredCredential, utcnow
+from ..domain import Action, Event, Provider, Status, utcnow
 from ..errors import CATALOG
 from ..settings import Settings
 from ..verdict import ProblemClass, problem_class
-from .base import (
-    OPERATOR,
-    TEXT_LINES,
-    AlertDelivery,
-    AlertSink,
-    Budget,
-    Destination,
-    Digest,
-    Flip,
-    Notice,
-    NullSink,
-    payload,
-    slack_escape,
-    tenant,
-    webhook_target,
-)
-from .webhook import MAX_WAIT_S, WebhookSink
+from .base import OPERATOR, AlertDelivery, AlertSink, Budget, Digest, Notice, NullSink, payload, slack_escape, tenant
+from .webhook import WebhookSink
 
 __all__ = [
     "ATTEMPTS",
@@ -45,28 +28,21 @@ __all__ = [
     "INTERACTIVE_ATTEMPTS",
     "INTERACTIVE_TIMEOUT_S",
     "MAX_QUEUED",
-    "MAX_WAIT_S",
     "OPERATOR",
-    "TEXT_LINES",
     "TIMEOUT_S",
     "AlertDelivery",
     "AlertSink",
     "Budget",
-    "Destination",
     "Digest",
-    "Flip",
     "Notice",
     "NullSink",
     "WebhookSink",
     "budget",
-    "flips",
     "notices",
-    "notify",
     "payload",
     "sink_from",
     "slack_escape",
     "tenant",
-    "webhook_target",
 ]
 
 ATTEMPTS = 4  # one post and up to three retries
@@ -93,10 +69,6 @@ def sink_from(settings: Settings) -> AlertSink:
     return WebhookSink(settings.alert_webhook_url, orgs, settings.alert_signing_secret)
 
 
-def _fix(code: str | None) -> str | None:
-    return CATALOG[code].fixes[0] if code in CATALOG else None
-
-
 def _notice(item: Any, at: datetime) -> Notice | None:
     retryable = False
     message: str | None = None
@@ -115,12 +87,8 @@ def _notice(item: Any, at: datetime) -> Notice | None:
         org, provider = str(item["org_slug"]), Provider.parse(item["provider"])
         hint, name, credential_id = item.get("credential_hint"), item.get("credential_name"), item.get("credential_id")
         kind = "flip" if before != after else "alarm"
-    else:  # (record, after, error_code), or anything with .record, .after and .result (an Assessment)
-        if hasattr(item, "record"):
-            record, after, code, retryable = item.record, item.after, item.result.error_code, item.result.retryable
-        else:
-            record, after, code = tuple(item)
-        assert isinstance(record, StoredCredential)
+    else:  # a single check's Assessment: its .record, .after and .result
+        record, after, code, retryable = item.record, item.after, item.result.error_code, item.result.retryable
         before, org, provider = record.validation_status, record.org_slug, record.provider
         hint, name, credential_id = record.credential_hint, record.credential_name, record.credential_id
         kind = "flip" if before != after else "alarm"
@@ -136,7 +104,7 @@ def _notice(item: Any, at: datetime) -> Notice | None:
         before=before,
         after=Status(after),
         error_code=code,
-        fix=_fix(code),
+        fix=CATALOG[code].fixes[0] if code in CATALOG else None,
         credential_hint=hint or "",
         credential_name=name,
         credential_id=credential_id,
@@ -149,31 +117,7 @@ def _notice(item: Any, at: datetime) -> Notice | None:
 
 def notices(items: Iterable[Any], at: datetime | None = None) -> list[Notice]:
     """What is worth telling among checked credentials: report rows (dicts with org_slug, provider, before, after,
-    error_code, credential_hint...), (record, after, error_code) tuples, Assessments or a run's events. Flips and
-    reminders are kept; a result that kept its status is kept only when it is an operator's problem (an alarm)."""
+    error_code, credential_hint...), Assessments or a run's events. Flips and reminders are kept; a result that
+    kept its status is kept only when it is an operator's problem (an alarm)."""
     stamp = at or utcnow()
     return [n for n in (_notice(item, stamp) for item in items) if n is not None]
-
-
-def flips(before_after: Iterable[Any], at: datetime | None = None) -> list[Notice]:
-    """The status changes among checked credentials (unchanged ones dropped)."""
-    return [n for n in notices(before_after, at) if n.kind == "flip"]
-
-
-def notify(
-    changes: list[Notice],
-    settings: Settings | None,
-    source: str,
-    run_id: str | None = None,
-    *,
-    attempts: int = ATTEMPTS,
-    backoff_s: float = BACKOFF_S,
-    timeout_s: float = TIMEOUT_S,
-    budget_s: float = BUDGET_S,
-) -> AlertDelivery:
-    """Post one digest of `changes` to the operator's webhook (INTEGRATIONS_ALERT_WEBHOOK_URL). Nothing is sent
-    (attempts=0) when there is nothing to send or no webhook. Never raises."""
-    url: SecretStr | None = settings.alert_webhook_url if settings is not None else None
-    master = settings.alert_signing_secret if settings is not None else None
-    digest = Digest(destination=OPERATOR, source=source, run_id=run_id, items=changes)
-    return WebhookSink(url, {}, master).deliver(digest, Budget(attempts, backoff_s, timeout_s, budget_s))

@@ -57,9 +57,6 @@ class Notice(BaseModel):
     message: str | None = None  # an alarm's or a reminder's sentence (written by us, never a provider's text)
 
 
-Flip = Notice  # the name the first version of this module used
-
-
 class Destination(NamedTuple):
     """Where a digest goes: the operator, or one tenant org."""
 
@@ -197,32 +194,27 @@ def _line(n: Notice) -> str:
     return slack_escape("".join(parts))
 
 
-def payload(
-    items: list[Notice], source: str, run_id: str | None = None, digest: Digest | None = None
-) -> dict[str, Any]:
+def payload(digest: Digest) -> dict[str, Any]:
     """The webhook body: Slack's `text` (plain, escaped, `mrkdwn` off), the structured `items` (and `flips`, the
     status changes among them), the destination and the classes it carries."""
-    run = f", run {run_id}" if run_id else ""
+    items, run_id = digest.items, digest.run_id
     flips = [n for n in items if n.kind == "flip"]
-    who = f" for {digest.destination.label}" if digest is not None else ""
-    head = f"Integrations{who}: {len(flips)} credential status change(s)"
+    head = f"Integrations for {digest.destination.label}: {len(flips)} credential status change(s)"
     if len(items) > len(flips):
         head += f", {len(items) - len(flips)} other notice(s)"
-    head += f" after {source}{run}"
+    head += f" after {digest.source}" + (f", run {run_id}" if run_id else "")
     lines = [_line(n) for n in items[:TEXT_LINES]]
     if len(items) > TEXT_LINES:
         lines.append(f"… and {len(items) - TEXT_LINES} more (see `items`)")
-    found = sorted({n.problem_class.value for n in items if n.problem_class})
-    classes = digest.classes if digest is not None else found
     return {
         "text": "\n".join([slack_escape(head), *lines]),
         "mrkdwn": False,
-        "source": source,
+        "source": digest.source,
         "run_id": run_id,
-        "destination": digest.destination.kind if digest is not None else "operator",
-        "org_slug": digest.destination.org_slug if digest is not None else None,
-        "fallback": digest.fallback if digest is not None else False,
-        "classes": classes,
+        "destination": digest.destination.kind,
+        "org_slug": digest.destination.org_slug,
+        "fallback": digest.fallback,
+        "classes": digest.classes,
         "count": len(items),
         "flips": [n.model_dump(mode="json") for n in flips],
         "items": [n.model_dump(mode="json") for n in items],
@@ -231,7 +223,7 @@ def payload(
 
 def body_of(digest: Digest) -> bytes:
     """The exact bytes posted (and signed) for a digest."""
-    return json.dumps(payload(digest.items, digest.source, digest.run_id, digest), separators=(",", ":")).encode()
+    return json.dumps(payload(digest), separators=(",", ":")).encode()
 
 
 def webhook_target(url: str) -> str:

@@ -83,11 +83,6 @@ class _Redact(logging.Filter):
         return True
 
 
-def _describe(exc: BaseException) -> str:
-    # the type only for transport errors: httpx's messages may quote the URL
-    return str(exc) if isinstance(exc, _Refused) else type(exc).__name__
-
-
 def post(url: str, body: bytes, headers: dict[str, str], budget: Budget, result: AlertDelivery) -> AlertDelivery:
     """Post `body` to `url` within `budget`, counting attempts on `result` (returned, never raised): no attempt
     starts after `budget.budget_s`, and the whole delivery ends within `budget_s + timeout_s` whatever the
@@ -119,7 +114,7 @@ def post(url: str, body: bytes, headers: dict[str, str], budget: Budget, result:
         with deadline_http.client(deadline, budget.timeout_s) as client:
             response = retrying(attempt, client)
     except Exception as exc:  # noqa: BLE001 - an alert never fails the run that sent it
-        result.error = _describe(exc)
+        result.error = str(exc) if isinstance(exc, _Refused) else type(exc).__name__  # httpx's may quote the URL
     else:
         if response.is_success:
             result.delivered = True
@@ -162,11 +157,6 @@ class WebhookSink:
 
     def reaches(self, destination: Destination) -> bool:
         return self._url(destination) is not None
-
-    def target(self, destination: Destination) -> str:
-        """What a report may show of a destination's webhook: its scheme and host."""
-        url = self._url(destination)
-        return webhook_target(url.get_secret_value()) if url is not None else ""
 
     def signing_secret(self, destination: Destination) -> str | None:
         if self._master is None:

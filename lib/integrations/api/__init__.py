@@ -50,6 +50,3 @@ def create_app(svc: IntegrationService | None = None) -> FastAPI:
     app.include_router(integrations.router)
     app.include_router(health.router)
     return app
-
-
-__all__ = ["create_app"]

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from ..domain import retry_after
-from ..results import Keyless, KeylessInfo
+from ..results import Keyless, KeylessInfo, KeyTestResult, ValidateResult
 from .dependencies import Key, Svc, actor
 from .models import (
     DeleteResponse,
@@ -62,10 +62,7 @@ def test_credential(
     org_slug: str, provider: ProviderPath, body: KeyTestRequest, svc: Svc, key: Key, response: Response
 ) -> dict[str, Any]:
     result = svc.test_credential(org_slug, provider, body.credential, body.metadata, actor(key), body.need)
-    wait = retry_after(result.rate_limit)
-    if wait:
-        response.headers["Retry-After"] = wait
-    return result.model_dump(mode="json")
+    return _with_retry_after(result, response)
 
 
 @router.get(
@@ -109,8 +106,12 @@ def get_one(org_slug: str, provider: ProviderPath, svc: Svc, key: Key) -> dict[s
     summary="Re-check the stored credential with the provider",
 )
 def validate(org_slug: str, provider: ProviderPath, svc: Svc, key: Key, response: Response) -> dict[str, Any]:
-    result = svc.validate(org_slug, provider, actor=actor(key))
-    wait = retry_after(result.rate_limit)  # a provider's 429: the check was inconclusive, retry when it said
+    return _with_retry_after(svc.validate(org_slug, provider, actor=actor(key)), response)
+
+
+def _with_retry_after(result: ValidateResult | KeyTestResult, response: Response) -> dict[str, Any]:
+    """A check's answer; after a provider's 429 (inconclusive) its Retry-After, to retry when the provider said."""
+    wait = retry_after(result.rate_limit)
     if wait:
         response.headers["Retry-After"] = wait
     return result.model_dump(mode="json")

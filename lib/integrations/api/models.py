@@ -74,9 +74,6 @@ class SetupRequest(BaseModel):
         default=False, description='Store as PENDING without asking the provider (true or false only, not "yes" or 1).'
     )
 
-    def __repr__(self) -> str:  # never show the credential, even in a debugger
-        return f"SetupRequest(credential=**********, credential_name={self.credential_name!r})"
-
     @model_validator(mode="after")
     def _one_of(self) -> SetupRequest:
         if (self.credential is None) == (self.keyless is None):
@@ -94,9 +91,6 @@ class KeyTestRequest(BaseModel):
         default=None, description="As for setup; GCP reads billing_export_table (default: the stored integration's)."
     )
     need: Literal["cost data", "inference"] | None = Field(default=None, description="As for setup.")
-
-    def __repr__(self) -> str:  # never show the credential, even in a debugger
-        return "KeyTestRequest(credential=**********)"
 
 
 class KeyTestResponse(BaseModel):

@@ -10,10 +10,10 @@ import typer
 
 from . import admin, credentials, reads
 from .keys import key_app, org_app
-from .output import PLAIN_HELP, err, literal, out
+from .output import PLAIN_HELP, out
 from .runs import revalidate_app
 
-__all__ = ["app", "err", "literal", "main", "out"]
+__all__ = ["app", "main", "out"]  # out: the console, for a caller (a test) setting its width
 
 app = typer.Typer(
     help="Validate, encrypt, store and watch organizations' provider credentials.",
@@ -43,7 +43,3 @@ app.command()(admin.doctor)
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

@@ -102,8 +102,7 @@ def doctor(
     ] = "api",
 ) -> None:
     """Check every setting, permission, table, column, key and status column the profile needs; change nothing."""
-    from ..doctor import run
-    from ..doctor_roles import ROLES
+    from ..doctor import ROLES, run
 
     try:
         if role not in ROLES:

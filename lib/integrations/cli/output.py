@@ -39,12 +39,6 @@ class _LazyConsole:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._made(), name)
 
-    def __setattr__(self, name: str, value: Any) -> None:  # e.g. a caller setting the console's width
-        if name.startswith("_"):
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self._made(), name, value)
-
     def __enter__(self) -> Any:  # a progress bar holds the console while it redraws
         return self._made().__enter__()
 

@@ -116,6 +116,5 @@ def diagnose(org: str, provider: ProviderArg, as_json: JsonOpt = False) -> None:
                     out.print(f"[bold]{s.code}[/] ({s.name}) · [dim]Fix:[/] {literal(s.fix)}")
 
         _emit(as_json, [s.model_dump(mode="json") for s in steps], table)
-        _warn([])
         if any(s.passed is False for s in steps):
             raise typer.Exit(1)

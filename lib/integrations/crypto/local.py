@@ -12,7 +12,7 @@ import stat
 import struct
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import NamedTuple
 
@@ -71,6 +71,11 @@ class LocalKeyring(Cipher):
             "stored).",
         )
 
+    def _unreadable(self, exc: Exception) -> IntegrationError:
+        return IntegrationError(
+            Code.ENCRYPTION_FAILED, f"The keyring {self.path} cannot be read ({type(exc).__name__}).", retryable=False
+        )
+
     def _read(self) -> _Ring:
         """Read the file, refusing one another user owns or others can read; the signature is the opened file's."""
         try:
@@ -78,11 +83,7 @@ class LocalKeyring(Cipher):
         except FileNotFoundError:
             raise self._missing() from None
         except OSError as exc:
-            raise IntegrationError(
-                Code.ENCRYPTION_FAILED,
-                f"The keyring {self.path} cannot be read ({type(exc).__name__}).",
-                retryable=False,
-            ) from None
+            raise self._unreadable(exc) from None
         with os.fdopen(fd, "rb") as fh:
             st = os.fstat(fh.fileno())
             check_private(self.path.parent)
@@ -104,19 +105,11 @@ class LocalKeyring(Cipher):
                     _signature(st),
                 )
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise IntegrationError(
-                    Code.ENCRYPTION_FAILED,
-                    f"The keyring {self.path} cannot be read ({type(exc).__name__}).",
-                    retryable=False,
-                ) from None
+                raise self._unreadable(exc) from None
 
     def _current(self) -> _Ring:
         """The keyring as the file holds it now: one stat; re-read only when the file changed since the last read."""
-        ring = self._ring
-        try:
-            seen = _signature(os.stat(self.path))
-        except FileNotFoundError:
-            raise self._missing() from None
+        ring, seen = self._ring, self.source_state()
         if seen == ring.seen:
             return ring
         with self._lock:
@@ -135,17 +128,12 @@ class LocalKeyring(Cipher):
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh)
-        if not exclusive:
-            os.replace(tmp, self.path)
-            self._ring = self._read()
-            return
-        try:  # link() is atomic and refuses to overwrite: two first starts never make two keyrings
-            os.link(tmp, self.path)
-        except FileExistsError:
+        if exclusive:  # link() is atomic and refuses to overwrite: two first starts never make two keyrings
+            with suppress(FileExistsError):
+                os.link(tmp, self.path)
             tmp.unlink()
-            self._ring = self._read()
-            return
-        tmp.unlink()
+        else:
+            os.replace(tmp, self.path)
         self._ring = self._read()
 
     @contextmanager
@@ -174,7 +162,7 @@ class LocalKeyring(Cipher):
     def key_versions(self) -> dict[str, str]:
         return {f"local/v{n}": key_check(key) for n, key in self._current().keys.items()}
 
-    def source_state(self) -> object:
+    def source_state(self) -> tuple[int, int, int, int]:
         """The keyring file's (device, inode, size, mtime); KEYRING_MISSING when it is gone. One stat."""
         try:
             return _signature(os.stat(self.path))

@@ -86,25 +86,19 @@ class StatusCache(ABC):
     def all_orgs(self) -> list[OrgRow]:
         """Every org row in slug order (paged where the server caps a response, never silently short)."""
 
-    @abstractmethod
     def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
         """Update one org's cached status; ORG_NOT_FOUND when no row matched, STATUS_SYNC_FAILED on I/O."""
+        self.set_many([(org_slug, provider, status, configured_at)])
 
+    @abstractmethod
     def set_many(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
-        """Apply several updates (adapters may batch); ORG_NOT_FOUND, naming one, when an org has no row."""
-        for org_slug, provider, status, configured_at in updates:
-            self.set_status(org_slug, provider, status, configured_at)
+        """Apply several updates in one write; ORG_NOT_FOUND, naming one, when an org has no row."""
 
+    @abstractmethod
     def set_checked(self, updates: list[tuple[str, Provider, Status, datetime | None]]) -> None:
         """A check's statuses, each a compare-and-set: written only where the row's configured_at is already the
         update's (the checked credential's), so a row whose credential was deleted or replaced meanwhile keeps
-        that newer state. ORG_NOT_FOUND, naming one, when an org has no row. Adapters do it in one write; this
-        default (read, then write) is for fakes."""
-        orgs = {o.org_slug: o for o in self.all_orgs()}
-        missing = next((slug for slug, *_ in updates if slug not in orgs), None)
-        if missing is not None:
-            raise IntegrationError(Code.ORG_NOT_FOUND, f"Organization {missing!r} has no status-cache row.")
-        self.set_many([u for u in updates if orgs[u[0]].status_of(u[1]).configured_at == u[3]])
+        that newer state. ORG_NOT_FOUND, naming one, when an org has no row."""
 
     def count_attempt(self, org_slug: str, limit: int, window_s: float) -> float | None:
         """Record one credential check of the org unless `limit` were recorded in the last `window_s` seconds,

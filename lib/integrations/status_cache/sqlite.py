@@ -117,9 +117,6 @@ class SqliteStatusCache(StatusCache):
         with self._conn(READ_FAILED) as conn:
             return [_org(r) for r in conn.execute("SELECT * FROM organizations ORDER BY org_slug")]
 
-    def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
-        self.set_many([(org_slug, provider, status, configured_at)])
-
     def count_attempt(self, org_slug: str, limit: int, window_s: float) -> float | None:
         now = time.time()
         with self._conn() as conn:

@@ -158,9 +158,6 @@ class SupabaseStatusCache(StatusCache):
                     + "; none of this batch was written.",
                 )
 
-    def set_status(self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None) -> None:
-        self._patch(org_slug, provider, status, configured_at, checked=False)
-
     def _patch(
         self, org_slug: str, provider: Provider, status: Status, configured_at: datetime | None, *, checked: bool
     ) -> None:
@@ -185,19 +182,16 @@ class SupabaseStatusCache(StatusCache):
 
     def has_sync_function(self) -> bool:
         """Whether migrations/supabase/002's sync function is there (an empty call changes nothing)."""
-        try:
-            self._execute("check the sync function", self._client.rpc(SYNC_FUNCTION, {"updates": []}), read=True)
-            return True
-        except IntegrationError as exc:
-            if "PGRST202" in exc.message or "42883" in exc.message:
-                return False
-            raise
+        return self._has_function("check the sync function", SYNC_FUNCTION, {"updates": []})
 
     def has_attempt_function(self) -> bool:
         """Whether migrations/supabase/004's attempt function is there (a call allowing 0 attempts records none)."""
         args = {"org_slug": "doctor-probe", "max_attempts": 0, "window_s": 60.0}
+        return self._has_function("check the attempt function", ATTEMPT_FUNCTION, args)
+
+    def _has_function(self, what: str, name: str, args: dict[str, Any]) -> bool:
         try:
-            self._execute("check the attempt function", self._client.rpc(ATTEMPT_FUNCTION, args), read=True)
+            self._execute(what, self._client.rpc(name, args), read=True)
             return True
         except IntegrationError as exc:
             if "PGRST202" in exc.message or "42883" in exc.message:
