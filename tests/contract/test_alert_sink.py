@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from integrations.alerts import OPERATOR, Budget, Digest, Notice, WebhookSink, tenant
 from integrations.alerts.base import CLASS_HEADER, SIGNATURE_HEADER, AlertSink, signing_secret, verify
-from integrations.alerts.fake import RecordingSink
 from integrations.domain import Provider, Status
 from integrations.verdict import ProblemClass
 from pydantic import SecretStr
 
+from tests.fakes import RecordingSink
 from tests.servers import Reply, serve
 
 MASTER = "contract-master-secret-0123456789abcdef"

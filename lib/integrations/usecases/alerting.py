@@ -119,7 +119,7 @@ def alert(
     run_id: str | None = None,
     interactive: bool = False,
 ) -> AlertDelivery | None:
-    """A run's alerts, end to end: its flips (report rows, tuples or Assessments), with the run's alarms and expiry
+    """A run's alerts, end to end: its flips (report rows or Assessments), with the run's alarms and expiry
     reminders read back by `run_id`, as one digest per destination; ALERT_DELIVERY_FAILED events for one that did
     not arrive. None when nothing was due. `interactive`: a single re-validation's budget, not a run's."""
     if isinstance(deps.alerts, NullSink):
