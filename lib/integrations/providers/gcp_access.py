@@ -15,7 +15,8 @@ import urllib3
 
 from ..domain import Capability, CheckItem, CheckResult, DataObservation, Expiry, Status
 from ..errors import Code, IntegrationError
-from .base import ParsedCredential, failure, rfc3339
+from ..verdict import failed
+from .base import ParsedCredential, rfc3339
 
 PERMISSIONS = ("bigquery.datasets.get", "bigquery.tables.get", "bigquery.jobs.create")
 DATASET_LEVEL = ("bigquery.datasets.get", "bigquery.tables.get")  # can be granted on one dataset only
@@ -90,9 +91,9 @@ def check_access(
             _billing_table(google, bigquery_url, run, table)
     except Unreachable:
         message = "Google could not be reached; the key was not fully checked."
-        return failure("NETWORK_ERROR", message, retryable=True, checks=checks)
+        return failed("NETWORK_ERROR", message, retryable=True, checks=checks)
     except _Transient as exc:
-        return failure(exc.code, exc.message, retryable=True, checks=checks, rate_limit=exc.rate_limit)
+        return failed(exc.code, exc.message, retryable=True, checks=checks, rate_limit=exc.rate_limit)
     return _verdict(run, table)
 
 
@@ -229,7 +230,7 @@ def _verdict(run: AccessCheck, table: Any) -> CheckResult:
             message = f"The key is valid but cannot read the billing export table {'.'.join(table)}."
         if any(p in DATASET_LEVEL for p in run.missing) and table is None:
             message += f" If granted on a dataset only, name the billing export table in metadata ({BILLING_KEY})."
-        return failure(
+        return failed(
             code,
             message,
             retryable=False,

@@ -30,8 +30,8 @@ from pydantic import SecretStr
 
 from ..domain import Capability, CheckItem, CheckResult, CredentialKind, DataObservation, Expiry, Provider, Status
 from ..errors import Code, IntegrationError
-from ..verdict import AWAITING_CUSTOMER
-from .base import ParsedCredential, failure
+from ..verdict import AWAITING_CUSTOMER, failed
+from .base import ParsedCredential
 from .gcp_access import QUOTA_REASONS, TABLE_RE, _error, _json, _reason, millis, table_data
 
 KEYLESS_TYPE = "keyless_gcp"
@@ -276,7 +276,7 @@ class KeylessChecker:
             except Stop as stop:
                 return self._propagating(stop.result, info, metadata)
         except Unreachable:
-            return failure(
+            return failed(
                 "NETWORK_ERROR", "Google could not be reached; access was not checked.", retryable=True, checks=checks
             )
         who = f"{customer} (impersonated by {principal.email})" if customer else principal.email
@@ -317,7 +317,7 @@ class KeylessChecker:
         if _reason(resp) == "SERVICE_DISABLED" or target.ours:  # our project's API, our principal, our grant
             raise Stop(self._alarm(f"minting a token for {target.email} failed: {_message(resp)}", checks))
         raise Stop(
-            failure(
+            failed(
                 Code.GCP_TOKEN_CREATOR_MISSING,
                 f"The organization's principal {caller.email} may not impersonate {target.email}: grant it "
                 f"roles/iam.serviceAccountTokenCreator on that service account ({_message(resp)})",
@@ -354,12 +354,12 @@ class KeylessChecker:
                 f"The billing export {table} is in {location}; the platform reads exports in "
                 f"{', '.join(allowed)}. Export to a dataset there (US/EU also get the previous month's backfill)."
             )
-            raise Stop(failure(Code.GCP_EXPORT_WRONG_LOCATION, message, retryable=False, checks=checks))
+            raise Stop(failed(Code.GCP_EXPORT_WRONG_LOCATION, message, retryable=False, checks=checks))
         missing = [f for f in BILLING_FIELDS if f not in fields]
         if missing:
             checks.append(CheckItem(name=label, passed=False, detail=f"{detail}; no column {', '.join(missing)}"))
             message = f"{table} does not look like a Cloud Billing export (no {', '.join(missing)})."
-            raise Stop(failure(Code.GCP_EXPORT_NOT_BILLING, message, retryable=False, checks=checks))
+            raise Stop(failed(Code.GCP_EXPORT_NOT_BILLING, message, retryable=False, checks=checks))
         partitioned = bool(body.get("timePartitioning"))
         item = CheckItem(name=label, passed=True, detail=detail + ("; partitioned" if partitioned else ""))
         return location, item, partitioned, table_data(body)
@@ -390,7 +390,7 @@ class KeylessChecker:
         text = _message(resp)
         if resp.status == 404 and "location" in text:
             message = f"The query over {table} could not run in {location}: {text}"
-            raise Stop(failure(Code.GCP_EXPORT_WRONG_LOCATION, message, retryable=False, checks=checks))
+            raise Stop(failed(Code.GCP_EXPORT_WRONG_LOCATION, message, retryable=False, checks=checks))
         if "jobs.create" in text and reader.ours:
             raise Stop(self._alarm(f"{reader.email} may not run jobs in {job_project}: {text}", checks))
         if "jobs.create" in text:
@@ -406,12 +406,12 @@ class KeylessChecker:
                 f"A VPC Service Controls perimeter around the export's project refuses {reader.email}; the customer's "
                 f"admin adds an ingress rule for it ({text})"
             )
-            raise Stop(failure(Code.GCP_VPC_SERVICE_CONTROLS, message, retryable=False, checks=checks))
+            raise Stop(failed(Code.GCP_VPC_SERVICE_CONTROLS, message, retryable=False, checks=checks))
         if _reason(resp) == "SERVICE_DISABLED":
             if reader.ours:
                 raise Stop(self._alarm(f"an API is disabled in the platform's project: {text}", checks))
             message = f"An API is disabled in the project of {reader.email}: {text}"
-            raise Stop(failure(Code.GCP_API_DISABLED, message, retryable=False, checks=checks))
+            raise Stop(failed(Code.GCP_API_DISABLED, message, retryable=False, checks=checks))
 
     def _transient(self, resp: urllib3.BaseHTTPResponse, what: str, ours: bool, checks: list[CheckItem]) -> None:
         quota = resp.status == 429 or (resp.status == 403 and _reason(resp) in QUOTA_REASONS)
@@ -419,7 +419,7 @@ class KeylessChecker:
             raise Stop(self._alarm(f"the platform's quota was exhausted during {what}", checks))
         if quota:
             raise Stop(
-                failure("RATE_LIMITED", f"Google quota during {what}; not checked.", retryable=True, checks=checks)
+                failed("RATE_LIMITED", f"Google quota during {what}; not checked.", retryable=True, checks=checks)
             )
         if resp.status >= 500 or 300 <= resp.status < 400:
             raise Stop(_unavailable(f"Google answered HTTP {resp.status} during {what}", checks))
@@ -437,11 +437,11 @@ class KeylessChecker:
             f"refused the grant with 'do not belong to a permitted customer', allow-list our customer ID{allow} "
             "first (GCP_DOMAIN_RESTRICTED_SHARING)."
         )
-        return failure(Code.GCP_KEYLESS_NOT_GRANTED, message, retryable=False, checks=checks)
+        return failed(Code.GCP_KEYLESS_NOT_GRANTED, message, retryable=False, checks=checks)
 
     def _alarm(self, why: str, checks: list[CheckItem] | None = None) -> CheckResult:
         message = f"Platform-side failure, not the customer's: {why}. Status unchanged; operators are alerted."
-        return failure(Code.GCP_PLATFORM_ACCESS_FAILED, message, retryable=True, checks=checks)
+        return failed(Code.GCP_PLATFORM_ACCESS_FAILED, message, retryable=True, checks=checks)
 
     def _propagating(self, result: CheckResult, info: dict[str, Any], metadata: dict[str, Any] | None) -> CheckResult:
         """A denial within 10 minutes of setup is PENDING and re-checked (IAM propagation); a customer's pasted
@@ -478,7 +478,7 @@ class KeylessChecker:
 
 
 def _unavailable(why: str, checks: list[CheckItem]) -> CheckResult:
-    return failure("PROVIDER_UNAVAILABLE", f"{why}; not checked.", retryable=True, checks=checks)
+    return failed("PROVIDER_UNAVAILABLE", f"{why}; not checked.", retryable=True, checks=checks)
 
 
 def _message(resp: urllib3.BaseHTTPResponse) -> str:

@@ -24,7 +24,8 @@ from pydantic import SecretStr
 
 from ..domain import CheckItem, CheckResult, CredentialKind, Provider
 from ..errors import IntegrationError
-from .base import ParsedCredential, Validator, failure, malformed
+from ..verdict import failed
+from .base import ParsedCredential, Validator, malformed
 from .gcp_access import GoogleCalls, billing_table, check_access, key_expiry
 from .gcp_keyless import (
     KEYLESS_TYPE,
@@ -212,7 +213,7 @@ class GcpValidator(Validator):
         """Token from the endpoint in settings (never the key file's), then the permissions and billing table."""
         if credential.kind == CredentialKind.KEYLESS:
             if self.keyless is None:
-                return failure(
+                return failed(
                     "GCP_PLATFORM_ACCESS_FAILED",
                     "Keyless GCP is not configured: set INTEGRATIONS_GCP_PRINCIPALS_PROJECT (or _GCP_PROJECT).",
                     retryable=True,
@@ -244,17 +245,17 @@ class GcpValidator(Validator):
         except gauth_errors.RefreshError as exc:
             text = credential.scrub(str(exc.args[0] if exc.args else exc))[:300]
             if getattr(exc, "retryable", False) or "invalid_grant" not in text and "invalid_client" not in text:
-                return failure(
+                return failed(
                     "PROVIDER_UNAVAILABLE", f"Google's token endpoint failed: {text}", retryable=True, checks=[item]
                 )
-            return failure(
+            return failed(
                 "INVALID_CREDENTIAL",
                 f"Google refused the key (deleted, rotated or disabled): {text}",
                 retryable=False,
                 checks=[item],
             )
         except gauth_errors.TransportError:
-            return failure(
+            return failed(
                 "NETWORK_ERROR",
                 "Google's token endpoint could not be reached; the key was not checked.",
                 retryable=True,
