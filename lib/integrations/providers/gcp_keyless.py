@@ -31,8 +31,9 @@ from pydantic import SecretStr
 from ..domain import Capability, CheckItem, CheckResult, CredentialKind, DataObservation, Expiry, Provider, Status
 from ..errors import Code, IntegrationError
 from ..verdict import AWAITING_CUSTOMER, failed
-from .base import ParsedCredential
-from .gcp_access import QUOTA_REASONS, TABLE_RE, _error, _json, _reason, millis, table_data
+from .base import ParsedCredential, rfc3339
+from .gcp_access import QUOTA_REASONS, TABLE_RE, Unreachable, _error, _json, _reason, google_request, millis, table_data
+from .scrub import scrub
 
 KEYLESS_TYPE = "keyless_gcp"
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
@@ -40,7 +41,6 @@ TOKEN_LIFETIME = "300s"  # noqa: S105 - a duration, not a secret; the shortest t
 PROPAGATION = timedelta(minutes=10)  # IAM grants usually apply in ~2 min, sometimes 7+: a denial inside is PENDING
 BILLING_FIELDS = ("billing_account_id", "cost", "usage_start_time", "export_time")
 SA_EMAIL_RE = re.compile(r"^([a-z][a-z0-9-]{4,28}[a-z0-9])@([a-z][a-z0-9-]{4,28}[a-z0-9])\.iam\.gserviceaccount\.com$")
-PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 EXPIRY_MARGIN = timedelta(seconds=60)  # a cached token is used only while it has a minute left
 DENIALS = (Code.GCP_KEYLESS_NOT_GRANTED, Code.GCP_TOKEN_CREATOR_MISSING, Code.GCP_API_DISABLED)
 
@@ -147,10 +147,6 @@ def parsed_descriptor(data: dict[str, Any], text: SecretStr, keyless: KeylessSet
     )
 
 
-class Unreachable(Exception):
-    """A Google endpoint could not be reached."""
-
-
 class Stop(Exception):
     """The check has its answer: a failed CheckResult."""
 
@@ -176,7 +172,6 @@ class TokenCache:
     depth: int = 0
     tokens: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    minted: int = 0
 
     def get(self, key: tuple[str, str], now: datetime) -> str | None:
         with self.lock:
@@ -185,7 +180,6 @@ class TokenCache:
 
     def put(self, key: tuple[str, str], token: str, expires: datetime) -> None:
         with self.lock:
-            self.minted += 1
             if self.depth:
                 self.tokens[key] = (token, expires)
 
@@ -194,15 +188,9 @@ class KeylessChecker:
     """The keyless check over one urllib3 pool: mint (1 or 2 generateAccessToken), tables.get, a dry run."""
 
     def __init__(
-        self,
-        settings: KeylessSettings,
-        bigquery_url: str,
-        http: urllib3.PoolManager,
-        adc: Callable[[], Any],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        self, settings: KeylessSettings, bigquery_url: str, http: urllib3.PoolManager, adc: Callable[[], Any]
     ) -> None:
         self.settings, self.bigquery_url, self.http, self.adc_factory = settings, bigquery_url, http, adc
-        self.clock = clock
         self.cache = TokenCache()
         self._adc: Any = None
         self._adc_lock = threading.Lock()
@@ -292,7 +280,7 @@ class KeylessChecker:
 
     def _mint(self, caller: Hop, target: Hop, checks: list[CheckItem]) -> str:
         """generateAccessToken for `target`, called with `caller`'s token (the runtime's when caller is runtime)."""
-        key, now = (caller.email, target.email), self.clock()
+        key, now = (caller.email, target.email), datetime.now(UTC)
         name = "token for the org's principal" if target.ours else "token for the customer's service account"
         cached = self.cache.get(key, now)
         if cached:
@@ -306,7 +294,7 @@ class KeylessChecker:
         resp = self._call("POST", url, token, {"scope": [CLOUD_PLATFORM], "lifetime": TOKEN_LIFETIME})
         if resp.status == 200:
             body = _json(resp)
-            minted, expires = body.get("accessToken"), _time(body.get("expireTime"))
+            minted, expires = body.get("accessToken"), rfc3339(body.get("expireTime"))
             if not isinstance(minted, str) or not minted or expires is None:
                 raise Stop(_unavailable("generateAccessToken answered without accessToken/expireTime", checks))
             self.cache.put(key, minted, expires)
@@ -368,7 +356,8 @@ class KeylessChecker:
         """A dry-run query in the table's location, billed to our project (mode a) or to the customer's service
         account's project (mode b: their account has no role in ours). Free, and it proves tables.getData."""
         where = " WHERE _PARTITIONTIME >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 3 DAY)" if partitioned else ""
-        job_project = self.settings.project if reader.ours else _sa_project(reader.email)
+        # a customer's account is NAME@PROJECT.iam.gserviceaccount.com (check_input)
+        job_project = self.settings.project if reader.ours else reader.email.split("@")[1].split(".")[0]
         job = {
             "configuration": {
                 "dryRun": True,
@@ -455,7 +444,7 @@ class KeylessChecker:
                 update={"error_code": reported.value, "message": f"{entry_message} Then: {result.message}"}
             )
         configured = datetime.fromisoformat(info["configured_at"])
-        age = self.clock() - configured
+        age = datetime.now(UTC) - configured
         if age < PROPAGATION:
             minutes = max(int(age.total_seconds() // 60), 0)
             return result.model_copy(
@@ -471,10 +460,7 @@ class KeylessChecker:
     def _call(
         self, method: str, url: str, token: str, payload: dict[str, Any] | None = None
     ) -> urllib3.BaseHTTPResponse:
-        try:
-            return self.http.request(method, url, headers={"Authorization": f"Bearer {token}"}, json=payload)
-        except urllib3.exceptions.HTTPError:
-            raise Unreachable(url) from None
+        return google_request(self.http, method, url, token, payload)
 
 
 def _unavailable(why: str, checks: list[CheckItem]) -> CheckResult:
@@ -482,18 +468,4 @@ def _unavailable(why: str, checks: list[CheckItem]) -> CheckResult:
 
 
 def _message(resp: urllib3.BaseHTTPResponse) -> str:
-    from .scrub import scrub
-
     return scrub(str(_error(resp).get("message") or f"HTTP {resp.status}"), [])[:400]
-
-
-def _sa_project(email: str) -> str:
-    found = SA_EMAIL_RE.fullmatch(email)
-    return found.group(2) if found else email.split("@")[-1].split(".")[0]
-
-
-def _time(value: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
-    except ValueError:
-        return None
