@@ -12,7 +12,7 @@ import anthropic
 import httpx2
 from pydantic import SecretStr
 
-from ..domain import Capability, CheckItem, CheckResult, CredentialKind, Expiry, Provider, Status
+from ..domain import Capability, CheckResult, CredentialKind, Expiry, Provider, Status
 from .base import ParsedCredential, malformed, rfc3339
 from .kinds import ENTERPRISE_PROBE, kind_of, refuse_wrong_kind
 from .sdk_calls import (
@@ -21,11 +21,10 @@ from .sdk_calls import (
     SdkKeyValidator,
     buckets,
     clean_key,
-    model_count,
     own_entry,
+    passed,
     rate_limit,
     sdk_outcome,
-    undocumented,
 )
 
 ANALYTICS_BETA = "analytics-usage-cost-2026-08-24"
@@ -87,16 +86,11 @@ class AnthropicValidator(SdkKeyValidator):
             return None  # the analytics API does not know the key: the models probe decides
         if isinstance(outcome, CheckResult):
             return outcome
-        if model_count(outcome) is None:
-            return undocumented("Anthropic")
         return CheckResult(
             status=Status.VALID,
             message="Anthropic accepted the Enterprise Admin key: it can read the organization's costs through the "
             "analytics API.",
-            checks=[
-                CheckItem(name="authenticate", passed=True),
-                CheckItem(name=ENTERPRISE_PROBE, passed=True, detail=buckets(outcome)),
-            ],
+            checks=passed(ENTERPRISE_PROBE, buckets(outcome)),
             rate_limit=rate_limit(outcome.headers),
             capabilities=[
                 Capability(

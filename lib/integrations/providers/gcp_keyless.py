@@ -18,7 +18,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -164,26 +164,6 @@ class Hop:
     token: str = ""
 
 
-@dataclass
-class TokenCache:
-    """Tokens minted during a run, per (caller, target), used while they have a minute left: one mint per org per
-    run, not per check. Outside a run nothing is cached (an interactive check mints fresh tokens)."""
-
-    depth: int = 0
-    tokens: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def get(self, key: tuple[str, str], now: datetime) -> str | None:
-        with self.lock:
-            found = self.tokens.get(key) if self.depth else None
-        return found[0] if found and found[1] - EXPIRY_MARGIN > now else None
-
-    def put(self, key: tuple[str, str], token: str, expires: datetime) -> None:
-        with self.lock:
-            if self.depth:
-                self.tokens[key] = (token, expires)
-
-
 class KeylessChecker:
     """The keyless check over one urllib3 pool: mint (1 or 2 generateAccessToken), tables.get, a dry run."""
 
@@ -191,22 +171,24 @@ class KeylessChecker:
         self, settings: KeylessSettings, bigquery_url: str, http: urllib3.PoolManager, adc: Callable[[], Any]
     ) -> None:
         self.settings, self.bigquery_url, self.http, self.adc_factory = settings, bigquery_url, http, adc
-        self.cache = TokenCache()
+        self._runs, self._tokens = 0, dict[tuple[str, str], tuple[str, datetime]]()  # (caller, target): token, expiry
+        self._tokens_lock = threading.Lock()
         self._adc: Any = None
         self._adc_lock = threading.Lock()
 
     @contextmanager
     def run_scope(self) -> Iterator[None]:
-        """A run's token cache: tokens minted in it are reused until a minute before they expire."""
-        with self.cache.lock:
-            self.cache.depth += 1
+        """Tokens minted during a run, per (caller, target), are reused while they have a minute left: one mint per
+        org per run, not per check. Outside a run nothing is cached (an interactive check mints fresh tokens)."""
+        with self._tokens_lock:
+            self._runs += 1
         try:
             yield
         finally:
-            with self.cache.lock:
-                self.cache.depth -= 1
-                if not self.cache.depth:
-                    self.cache.tokens.clear()
+            with self._tokens_lock:
+                self._runs -= 1
+                if not self._runs:
+                    self._tokens.clear()
 
     # --- the platform's identity -------------------------------------------------------------------------------
     def runtime_token(self) -> str:
@@ -282,10 +264,11 @@ class KeylessChecker:
         """generateAccessToken for `target`, called with `caller`'s token (the runtime's when caller is runtime)."""
         key, now = (caller.email, target.email), datetime.now(UTC)
         name = "token for the org's principal" if target.ours else "token for the customer's service account"
-        cached = self.cache.get(key, now)
-        if cached:
+        with self._tokens_lock:
+            cached = self._tokens.get(key) if self._runs else None
+        if cached and cached[1] - EXPIRY_MARGIN > now:
             checks.append(CheckItem(name=name, passed=True, detail=f"{target.email}: minted earlier in this run"))
-            return cached
+            return cached[0]
         token = self.runtime_token() if caller.email == "runtime" else caller.token
         url = (
             f"{self.settings.iamcredentials_url}/projects/-/serviceAccounts/{quote(target.email, safe='@')}"
@@ -297,7 +280,9 @@ class KeylessChecker:
             minted, expires = body.get("accessToken"), rfc3339(body.get("expireTime"))
             if not isinstance(minted, str) or not minted or expires is None:
                 raise Stop(_unavailable("generateAccessToken answered without accessToken/expireTime", checks))
-            self.cache.put(key, minted, expires)
+            with self._tokens_lock:
+                if self._runs:
+                    self._tokens[key] = (minted, expires)
             checks.append(CheckItem(name=name, passed=True, detail=f"{target.email}, expires {expires.isoformat()}"))
             return minted
         checks.append(CheckItem(name=name, passed=False, detail=f"{target.email}: {_message(resp)}"))

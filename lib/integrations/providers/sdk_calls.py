@@ -74,7 +74,19 @@ def sdk_outcome(
             f"{name} answered HTTP {exc.status_code}; the key was not checked: {_message(exc, credential)}",
             retryable=True,
         )
-    return getattr(raw, "http_response", raw)  # with_raw_response wraps it; client.get(cast_to=Response) does not
+    response = getattr(raw, "http_response", raw)  # with_raw_response wraps it; client.get(cast_to=Response) does not
+    if model_count(response) is None:  # a 2xx that is not the documented list object (a captive portal, a PNG)
+        return failed(
+            "PROVIDER_UNAVAILABLE",
+            f"{name} answered without its documented JSON (a proxy or a wrong endpoint?); the key was not checked.",
+            retryable=True,
+        )
+    return response
+
+
+def passed(probe: str, detail: str) -> list[CheckItem]:
+    """The checklist of a probe that answered: the key authenticated, and what the probe read."""
+    return [CheckItem(name="authenticate", passed=True), CheckItem(name=probe, passed=True, detail=detail)]
 
 
 def _denied(exc: Any, credential: ParsedCredential, probe: str, what: str) -> CheckResult:
@@ -144,15 +156,6 @@ def newest_data(response: httpx2.Response, now: datetime) -> DataObservation:
         if newest is None or end > newest:
             newest, through = end, (start or end).date()
     return DataObservation(source="cost report", newest_at=newest, data_through=through)
-
-
-def undocumented(name: str) -> CheckResult:
-    """A 2xx that is not the documented list object (a captive portal, a PNG): no verdict."""
-    return failed(
-        "PROVIDER_UNAVAILABLE",
-        f"{name} answered without its documented JSON (a proxy or a wrong endpoint?); the key was not checked.",
-        retryable=True,
-    )
 
 
 def model_count(response: httpx2.Response) -> int | None:
@@ -256,16 +259,11 @@ class SdkKeyValidator(Validator):
         )
         if isinstance(outcome, CheckResult):
             return outcome
-        if model_count(outcome) is None:
-            return undocumented(name)
         limits = rate_limit(outcome.headers)
         return CheckResult(
             status=Status.VALID,
             message=f"{name} accepted the Admin key: it can read the organization's costs{headroom(limits)}.",
-            checks=[
-                CheckItem(name="authenticate", passed=True),
-                CheckItem(name=COST_PROBE, passed=True, detail=buckets(outcome)),
-            ],
+            checks=passed(COST_PROBE, buckets(outcome)),
             rate_limit=limits,
             capabilities=admin_capabilities(credential.provider),
             kind=credential.kind,
@@ -281,17 +279,11 @@ class SdkKeyValidator(Validator):
         )
         if isinstance(outcome, CheckResult):
             return outcome
-        limits = rate_limit(outcome.headers)
-        count = model_count(outcome)
-        if count is None:
-            return undocumented(name)
+        limits, count = rate_limit(outcome.headers), model_count(outcome)
         return CheckResult(
             status=Status.VALID,
             message=f"{name} accepted the key ({count} models visible{headroom(limits)}).",
-            checks=[
-                CheckItem(name="authenticate", passed=True),
-                CheckItem(name=MODELS, passed=True, detail=f"{count} models"),
-            ],
+            checks=passed(MODELS, f"{count} models"),
             rate_limit=limits,
             capabilities=inference_capabilities(credential.provider),
             kind=credential.kind or CredentialKind.API,  # sk-ant-api01- that is no Enterprise Admin key
