@@ -157,7 +157,7 @@ class GcpValidator(Validator):
         adc: Callable[[], Any] | None = None,
         iam_url: str | None = None,
     ) -> None:
-        self.token_uri, self.bigquery_url, self.timeout = token_uri, bigquery_url, timeout
+        self.token_uri, self.bigquery_url = token_uri, bigquery_url
         self.iam_url = iam_url  # where a key file's expiry is read (keys.get); None: not read
         self.resource_manager_url = resource_manager_url  # from settings, never from the key file
         # one pool for every check (urllib3 pools are thread-safe): connections to Google are kept alive
@@ -191,11 +191,7 @@ class GcpValidator(Validator):
                 )
             return parsed_descriptor(data, credential, self.keyless_settings)
         _check_fields(data, full_key_check=not stored)
-        info = {
-            "client_email": data["client_email"],
-            "project_id": data["project_id"],
-            "private_key_id": data["private_key_id"],
-        }
+        info = {field: data[field] for field in ("client_email", "project_id", "private_key_id")}
         hint = f"{data['client_email']} (key {data['private_key_id'][:8]})"
         return ParsedCredential(
             provider=self.provider,

@@ -65,7 +65,6 @@ def _dry_run_done(scanned: str) -> urllib3.HTTPResponse:
 
 
 def _table_ref(path: str) -> tuple[str, str, str]:
-    """(project, dataset, table) of a tables.get path."""
     return path.split("/projects/")[1].split("/")[0], path.split("/")[-3], path.split("/")[-1]
 
 

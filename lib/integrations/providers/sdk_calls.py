@@ -35,8 +35,6 @@ _RATE_HEADERS = (
 
 
 def rate_limit(headers: Any) -> dict[str, str]:
-    if headers is None:
-        return {}
     return {name: value for name, value in headers.items() if name in _RATE_HEADERS}  # one pass; names lower-case
 
 
@@ -116,9 +114,8 @@ def _data(response: httpx2.Response) -> Any:
 
 
 def buckets(response: httpx2.Response) -> str:
-    """'1 day bucket read': only the count is kept, never an amount."""
-    data = _data(response)
-    return f"{len(data) if isinstance(data, list) else 0} day bucket(s) read"
+    """'1 day bucket read' of a documented list (sdk_outcome): only the count is kept, never an amount."""
+    return f"{model_count(response)} day bucket(s) read"
 
 
 def _instant(value: Any) -> datetime | None:
@@ -214,7 +211,6 @@ class SdkKeyValidator(Validator):
         self._lock = threading.Lock()
 
     def _client(self) -> Any:
-        """The shared SDK client, built once."""
         with self._lock:
             if self._shared is None:
                 self._shared = self.client_class(
@@ -314,7 +310,7 @@ def own_entry(
     path, limit, field = listed
     try:
         raw = shared.get(path, cast_to=httpx2.Response, options={"params": {"limit": limit}, "headers": headers})
-    except sdk_error:
+    except (sdk_error, ValueError, AttributeError):
         return None
     data, key = _data(raw), credential.secret.get_secret_value()
     entries = data if isinstance(data, list) else []
