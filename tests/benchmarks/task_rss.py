@@ -100,9 +100,10 @@ def _task_imports() -> None:
     here are a fake, but its imports are counted)."""
     import integrations.cli  # noqa: F401
     import integrations.crypto.gcp_kms  # noqa: F401
-    import integrations.providers.api_keys  # noqa: F401
+    import integrations.providers.anthropic_keys  # noqa: F401
     import integrations.providers.gcp_keyless  # noqa: F401
     import integrations.providers.gcp_service_account  # noqa: F401
+    import integrations.providers.openai_keys  # noqa: F401
 
 
 def imports() -> None:

@@ -14,9 +14,10 @@ import pytest
 from integrations.bootstrap import build_validators
 from integrations.domain import CredentialKind, Outcome, Provider, Status
 from integrations.errors import CATALOG, IntegrationError
-from integrations.providers import Validator
-from integrations.providers.api_keys import AnthropicValidator, OpenAIValidator
+from integrations.providers.anthropic_keys import AnthropicValidator
+from integrations.providers.base import Validator
 from integrations.providers.gcp_service_account import GcpValidator
+from integrations.providers.openai_keys import OpenAIValidator
 from integrations.settings import Settings
 from integrations.verdict import verdict
 from pydantic import SecretStr

@@ -9,7 +9,8 @@ from urllib.parse import parse_qs
 import pytest
 from integrations.domain import DataStatus, Provider, Status
 from integrations.freshness import judge
-from integrations.providers.api_keys import AnthropicValidator, OpenAIValidator
+from integrations.providers.anthropic_keys import AnthropicValidator
+from integrations.providers.openai_keys import OpenAIValidator
 from pydantic import SecretStr
 
 from tests.doubles.providers import (

@@ -15,7 +15,7 @@ from google.oauth2.credentials import Credentials
 from integrations import IntegrationService, Provider, Status
 from integrations.domain import Action, DataStatus
 from integrations.freshness import judge
-from integrations.providers.api_keys import AnthropicValidator
+from integrations.providers.anthropic_keys import AnthropicValidator
 from integrations.providers.gcp_keyless import KeylessSettings, principal_id
 from integrations.providers.gcp_service_account import GcpValidator
 from integrations.usecases import checks

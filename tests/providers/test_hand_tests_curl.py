@@ -9,7 +9,8 @@ from datetime import datetime
 from urllib.parse import parse_qs
 
 import pytest
-from integrations.providers.api_keys import AnthropicValidator, OpenAIValidator
+from integrations.providers.anthropic_keys import AnthropicValidator
+from integrations.providers.openai_keys import OpenAIValidator
 from integrations.troubleshooting import manual_tests
 from pydantic import SecretStr
 

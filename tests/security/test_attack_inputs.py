@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from integrations import Status, connect
 from integrations.api import create_app
 from integrations.errors import IntegrationError
-from integrations.providers.api_keys import OpenAIValidator
 from integrations.providers.gcp_service_account import GcpValidator
+from integrations.providers.openai_keys import OpenAIValidator
 from integrations.providers.scrub import scrub
 from integrations.settings import Settings
 from pydantic import SecretStr

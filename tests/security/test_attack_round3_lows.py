@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from integrations import IntegrationService, Provider, Status
 from integrations.api import create_app
-from integrations.providers.api_keys import OpenAIValidator
+from integrations.providers.openai_keys import OpenAIValidator
 
 from tests.security.attacks import count_5xx, replayed
 from tests.servers import Reply, Seen, serve

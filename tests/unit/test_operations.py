@@ -142,7 +142,7 @@ class FlakyValidator:
     def check(self, credential, metadata=None):
         import time
 
-        from integrations.providers.base import failure
+        from integrations.verdict import failed as failure
 
         self.started.append(time.monotonic())
         self.calls += 1

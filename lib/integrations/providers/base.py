@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ..domain import CheckResult, CredentialKind, Provider
 from ..errors import Code, IntegrationError
-from ..verdict import failed
 from .scrub import scrub
 
 
@@ -36,13 +35,6 @@ class ParsedCredential(BaseModel):
 
 def malformed(message: str) -> IntegrationError:
     return IntegrationError(Code.MALFORMED_CREDENTIAL, message)
-
-
-def failure(
-    code: str, message: str, *, retryable: bool, checks: list | None = None, rate_limit: dict[str, str] | None = None
-) -> CheckResult:
-    """A failed check (see verdict.failed: definitive rejections are INVALID, anything transient keeps it open)."""
-    return failed(code, message, retryable=retryable, checks=checks, rate_limit=rate_limit)
 
 
 class Validator(ABC):

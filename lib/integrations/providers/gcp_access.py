@@ -15,7 +15,8 @@ import urllib3
 
 from ..domain import Capability, CheckItem, CheckResult, DataObservation, Expiry, Status
 from ..errors import Code, IntegrationError
-from .base import ParsedCredential, failure, rfc3339
+from ..verdict import failed
+from .base import ParsedCredential, rfc3339
 
 PERMISSIONS = ("bigquery.datasets.get", "bigquery.tables.get", "bigquery.jobs.create")
 DATASET_LEVEL = ("bigquery.datasets.get", "bigquery.tables.get")  # can be granted on one dataset only
@@ -44,6 +45,16 @@ class Unreachable(Exception):
     """A Google endpoint could not be reached (refused, reset, timed out)."""
 
 
+def google_request(
+    http: urllib3.PoolManager, method: str, url: str, token: str, payload: dict[str, Any] | None = None
+) -> urllib3.BaseHTTPResponse:
+    """One request to a Google REST endpoint with a bearer token (JSON body when `payload`); Unreachable."""
+    try:
+        return http.request(method, url, headers={"Authorization": f"Bearer {token}"}, json=payload)
+    except urllib3.exceptions.HTTPError:
+        raise Unreachable(url) from None
+
+
 @dataclass
 class GoogleCalls:
     """Requests to Google's REST endpoints with the service account's token, over the validator's pool."""
@@ -53,10 +64,7 @@ class GoogleCalls:
     credential: ParsedCredential
 
     def call(self, method: str, url: str, payload: dict[str, Any] | None = None) -> urllib3.BaseHTTPResponse:
-        try:
-            return self.http.request(method, url, headers={"Authorization": f"Bearer {self.token}"}, json=payload)
-        except urllib3.exceptions.HTTPError:
-            raise Unreachable(url) from None
+        return google_request(self.http, method, url, self.token, payload)
 
     def message(self, resp: urllib3.BaseHTTPResponse) -> str:
         return self.credential.scrub(str(_error(resp).get("message") or f"HTTP {resp.status}"))[:300]
@@ -90,9 +98,9 @@ def check_access(
             _billing_table(google, bigquery_url, run, table)
     except Unreachable:
         message = "Google could not be reached; the key was not fully checked."
-        return failure("NETWORK_ERROR", message, retryable=True, checks=checks)
+        return failed("NETWORK_ERROR", message, retryable=True, checks=checks)
     except _Transient as exc:
-        return failure(exc.code, exc.message, retryable=True, checks=checks, rate_limit=exc.rate_limit)
+        return failed(exc.code, exc.message, retryable=True, checks=checks, rate_limit=exc.rate_limit)
     return _verdict(run, table)
 
 
@@ -188,12 +196,11 @@ def _billing_table(google: GoogleCalls, bigquery_url: str, run: AccessCheck, tab
     path = "/".join(quote(part, safe="") for part in (project, "datasets", dataset, "tables", name))
     resp = google.call("GET", f"{bigquery_url}/projects/{path}")
     _transient(resp, "tables.get on the billing export")
-    if resp.status == 200:
-        _documented(resp, "tables.get on the billing export", "bigquery#table")
     if resp.status != 200:
         run.table_error = "BILLING_EXPORT_NOT_FOUND" if resp.status == 404 else "INSUFFICIENT_PERMISSIONS"
         run.checks.append(CheckItem(name=f"billing export table {full}", passed=False, detail=google.message(resp)))
         return
+    _documented(resp, "tables.get on the billing export", "bigquery#table")
     location = _json(resp).get("location")
     run.data = table_data(_json(resp))
     run.checks.append(CheckItem(name=f"billing export table {full}", passed=True, detail=f"found in {location}"))
@@ -229,12 +236,8 @@ def _verdict(run: AccessCheck, table: Any) -> CheckResult:
             message = f"The key is valid but cannot read the billing export table {'.'.join(table)}."
         if any(p in DATASET_LEVEL for p in run.missing) and table is None:
             message += f" If granted on a dataset only, name the billing export table in metadata ({BILLING_KEY})."
-        return failure(
-            code,
-            message,
-            retryable=False,
-            checks=run.checks,
-        ).model_copy(update={"capabilities": [cost], "data": run.data})
+        result = failed(code, message, retryable=False, checks=run.checks)
+        return result.model_copy(update={"capabilities": [cost], "data": run.data})
     return CheckResult(
         status=Status.VALID,
         message=f"The service account can use BigQuery in {run.project}. {cost.detail}",

@@ -18,7 +18,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -30,9 +30,10 @@ from pydantic import SecretStr
 
 from ..domain import Capability, CheckItem, CheckResult, CredentialKind, DataObservation, Expiry, Provider, Status
 from ..errors import Code, IntegrationError
-from ..verdict import AWAITING_CUSTOMER
-from .base import ParsedCredential, failure
-from .gcp_access import QUOTA_REASONS, TABLE_RE, _error, _json, _reason, millis, table_data
+from ..verdict import AWAITING_CUSTOMER, failed
+from .base import ParsedCredential, rfc3339
+from .gcp_access import QUOTA_REASONS, TABLE_RE, Unreachable, _error, _json, _reason, google_request, millis, table_data
+from .scrub import scrub
 
 KEYLESS_TYPE = "keyless_gcp"
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
@@ -40,7 +41,6 @@ TOKEN_LIFETIME = "300s"  # noqa: S105 - a duration, not a secret; the shortest t
 PROPAGATION = timedelta(minutes=10)  # IAM grants usually apply in ~2 min, sometimes 7+: a denial inside is PENDING
 BILLING_FIELDS = ("billing_account_id", "cost", "usage_start_time", "export_time")
 SA_EMAIL_RE = re.compile(r"^([a-z][a-z0-9-]{4,28}[a-z0-9])@([a-z][a-z0-9-]{4,28}[a-z0-9])\.iam\.gserviceaccount\.com$")
-PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 EXPIRY_MARGIN = timedelta(seconds=60)  # a cached token is used only while it has a minute left
 DENIALS = (Code.GCP_KEYLESS_NOT_GRANTED, Code.GCP_TOKEN_CREATOR_MISSING, Code.GCP_API_DISABLED)
 
@@ -147,10 +147,6 @@ def parsed_descriptor(data: dict[str, Any], text: SecretStr, keyless: KeylessSet
     )
 
 
-class Unreachable(Exception):
-    """A Google endpoint could not be reached."""
-
-
 class Stop(Exception):
     """The check has its answer: a failed CheckResult."""
 
@@ -168,57 +164,31 @@ class Hop:
     token: str = ""
 
 
-@dataclass
-class TokenCache:
-    """Tokens minted during a run, per (caller, target), used while they have a minute left: one mint per org per
-    run, not per check. Outside a run nothing is cached (an interactive check mints fresh tokens)."""
-
-    depth: int = 0
-    tokens: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    minted: int = 0
-
-    def get(self, key: tuple[str, str], now: datetime) -> str | None:
-        with self.lock:
-            found = self.tokens.get(key) if self.depth else None
-        return found[0] if found and found[1] - EXPIRY_MARGIN > now else None
-
-    def put(self, key: tuple[str, str], token: str, expires: datetime) -> None:
-        with self.lock:
-            self.minted += 1
-            if self.depth:
-                self.tokens[key] = (token, expires)
-
-
 class KeylessChecker:
     """The keyless check over one urllib3 pool: mint (1 or 2 generateAccessToken), tables.get, a dry run."""
 
     def __init__(
-        self,
-        settings: KeylessSettings,
-        bigquery_url: str,
-        http: urllib3.PoolManager,
-        adc: Callable[[], Any],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        self, settings: KeylessSettings, bigquery_url: str, http: urllib3.PoolManager, adc: Callable[[], Any]
     ) -> None:
         self.settings, self.bigquery_url, self.http, self.adc_factory = settings, bigquery_url, http, adc
-        self.clock = clock
-        self.cache = TokenCache()
+        self._runs, self._tokens = 0, dict[tuple[str, str], tuple[str, datetime]]()  # (caller, target): token, expiry
+        self._tokens_lock = threading.Lock()
         self._adc: Any = None
         self._adc_lock = threading.Lock()
 
     @contextmanager
     def run_scope(self) -> Iterator[None]:
-        """A run's token cache: tokens minted in it are reused until a minute before they expire."""
-        with self.cache.lock:
-            self.cache.depth += 1
+        """Tokens minted during a run, per (caller, target), are reused while they have a minute left: one mint per
+        org per run, not per check. Outside a run nothing is cached (an interactive check mints fresh tokens)."""
+        with self._tokens_lock:
+            self._runs += 1
         try:
             yield
         finally:
-            with self.cache.lock:
-                self.cache.depth -= 1
-                if not self.cache.depth:
-                    self.cache.tokens.clear()
+            with self._tokens_lock:
+                self._runs -= 1
+                if not self._runs:
+                    self._tokens.clear()
 
     # --- the platform's identity -------------------------------------------------------------------------------
     def runtime_token(self) -> str:
@@ -276,7 +246,7 @@ class KeylessChecker:
             except Stop as stop:
                 return self._propagating(stop.result, info, metadata)
         except Unreachable:
-            return failure(
+            return failed(
                 "NETWORK_ERROR", "Google could not be reached; access was not checked.", retryable=True, checks=checks
             )
         who = f"{customer} (impersonated by {principal.email})" if customer else principal.email
@@ -292,12 +262,13 @@ class KeylessChecker:
 
     def _mint(self, caller: Hop, target: Hop, checks: list[CheckItem]) -> str:
         """generateAccessToken for `target`, called with `caller`'s token (the runtime's when caller is runtime)."""
-        key, now = (caller.email, target.email), self.clock()
+        key, now = (caller.email, target.email), datetime.now(UTC)
         name = "token for the org's principal" if target.ours else "token for the customer's service account"
-        cached = self.cache.get(key, now)
-        if cached:
+        with self._tokens_lock:
+            cached = self._tokens.get(key) if self._runs else None
+        if cached and cached[1] - EXPIRY_MARGIN > now:
             checks.append(CheckItem(name=name, passed=True, detail=f"{target.email}: minted earlier in this run"))
-            return cached
+            return cached[0]
         token = self.runtime_token() if caller.email == "runtime" else caller.token
         url = (
             f"{self.settings.iamcredentials_url}/projects/-/serviceAccounts/{quote(target.email, safe='@')}"
@@ -306,10 +277,12 @@ class KeylessChecker:
         resp = self._call("POST", url, token, {"scope": [CLOUD_PLATFORM], "lifetime": TOKEN_LIFETIME})
         if resp.status == 200:
             body = _json(resp)
-            minted, expires = body.get("accessToken"), _time(body.get("expireTime"))
+            minted, expires = body.get("accessToken"), rfc3339(body.get("expireTime"))
             if not isinstance(minted, str) or not minted or expires is None:
                 raise Stop(_unavailable("generateAccessToken answered without accessToken/expireTime", checks))
-            self.cache.put(key, minted, expires)
+            with self._tokens_lock:
+                if self._runs:
+                    self._tokens[key] = (minted, expires)
             checks.append(CheckItem(name=name, passed=True, detail=f"{target.email}, expires {expires.isoformat()}"))
             return minted
         checks.append(CheckItem(name=name, passed=False, detail=f"{target.email}: {_message(resp)}"))
@@ -317,7 +290,7 @@ class KeylessChecker:
         if _reason(resp) == "SERVICE_DISABLED" or target.ours:  # our project's API, our principal, our grant
             raise Stop(self._alarm(f"minting a token for {target.email} failed: {_message(resp)}", checks))
         raise Stop(
-            failure(
+            failed(
                 Code.GCP_TOKEN_CREATOR_MISSING,
                 f"The organization's principal {caller.email} may not impersonate {target.email}: grant it "
                 f"roles/iam.serviceAccountTokenCreator on that service account ({_message(resp)})",
@@ -354,12 +327,12 @@ class KeylessChecker:
                 f"The billing export {table} is in {location}; the platform reads exports in "
                 f"{', '.join(allowed)}. Export to a dataset there (US/EU also get the previous month's backfill)."
             )
-            raise Stop(failure(Code.GCP_EXPORT_WRONG_LOCATION, message, retryable=False, checks=checks))
+            raise Stop(failed(Code.GCP_EXPORT_WRONG_LOCATION, message, retryable=False, checks=checks))
         missing = [f for f in BILLING_FIELDS if f not in fields]
         if missing:
             checks.append(CheckItem(name=label, passed=False, detail=f"{detail}; no column {', '.join(missing)}"))
             message = f"{table} does not look like a Cloud Billing export (no {', '.join(missing)})."
-            raise Stop(failure(Code.GCP_EXPORT_NOT_BILLING, message, retryable=False, checks=checks))
+            raise Stop(failed(Code.GCP_EXPORT_NOT_BILLING, message, retryable=False, checks=checks))
         partitioned = bool(body.get("timePartitioning"))
         item = CheckItem(name=label, passed=True, detail=detail + ("; partitioned" if partitioned else ""))
         return location, item, partitioned, table_data(body)
@@ -368,7 +341,8 @@ class KeylessChecker:
         """A dry-run query in the table's location, billed to our project (mode a) or to the customer's service
         account's project (mode b: their account has no role in ours). Free, and it proves tables.getData."""
         where = " WHERE _PARTITIONTIME >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 3 DAY)" if partitioned else ""
-        job_project = self.settings.project if reader.ours else _sa_project(reader.email)
+        # a customer's account is NAME@PROJECT.iam.gserviceaccount.com (check_input)
+        job_project = self.settings.project if reader.ours else reader.email.split("@")[1].split(".")[0]
         job = {
             "configuration": {
                 "dryRun": True,
@@ -390,7 +364,7 @@ class KeylessChecker:
         text = _message(resp)
         if resp.status == 404 and "location" in text:
             message = f"The query over {table} could not run in {location}: {text}"
-            raise Stop(failure(Code.GCP_EXPORT_WRONG_LOCATION, message, retryable=False, checks=checks))
+            raise Stop(failed(Code.GCP_EXPORT_WRONG_LOCATION, message, retryable=False, checks=checks))
         if "jobs.create" in text and reader.ours:
             raise Stop(self._alarm(f"{reader.email} may not run jobs in {job_project}: {text}", checks))
         if "jobs.create" in text:
@@ -406,12 +380,12 @@ class KeylessChecker:
                 f"A VPC Service Controls perimeter around the export's project refuses {reader.email}; the customer's "
                 f"admin adds an ingress rule for it ({text})"
             )
-            raise Stop(failure(Code.GCP_VPC_SERVICE_CONTROLS, message, retryable=False, checks=checks))
+            raise Stop(failed(Code.GCP_VPC_SERVICE_CONTROLS, message, retryable=False, checks=checks))
         if _reason(resp) == "SERVICE_DISABLED":
             if reader.ours:
                 raise Stop(self._alarm(f"an API is disabled in the platform's project: {text}", checks))
             message = f"An API is disabled in the project of {reader.email}: {text}"
-            raise Stop(failure(Code.GCP_API_DISABLED, message, retryable=False, checks=checks))
+            raise Stop(failed(Code.GCP_API_DISABLED, message, retryable=False, checks=checks))
 
     def _transient(self, resp: urllib3.BaseHTTPResponse, what: str, ours: bool, checks: list[CheckItem]) -> None:
         quota = resp.status == 429 or (resp.status == 403 and _reason(resp) in QUOTA_REASONS)
@@ -419,7 +393,7 @@ class KeylessChecker:
             raise Stop(self._alarm(f"the platform's quota was exhausted during {what}", checks))
         if quota:
             raise Stop(
-                failure("RATE_LIMITED", f"Google quota during {what}; not checked.", retryable=True, checks=checks)
+                failed("RATE_LIMITED", f"Google quota during {what}; not checked.", retryable=True, checks=checks)
             )
         if resp.status >= 500 or 300 <= resp.status < 400:
             raise Stop(_unavailable(f"Google answered HTTP {resp.status} during {what}", checks))
@@ -437,11 +411,11 @@ class KeylessChecker:
             f"refused the grant with 'do not belong to a permitted customer', allow-list our customer ID{allow} "
             "first (GCP_DOMAIN_RESTRICTED_SHARING)."
         )
-        return failure(Code.GCP_KEYLESS_NOT_GRANTED, message, retryable=False, checks=checks)
+        return failed(Code.GCP_KEYLESS_NOT_GRANTED, message, retryable=False, checks=checks)
 
     def _alarm(self, why: str, checks: list[CheckItem] | None = None) -> CheckResult:
         message = f"Platform-side failure, not the customer's: {why}. Status unchanged; operators are alerted."
-        return failure(Code.GCP_PLATFORM_ACCESS_FAILED, message, retryable=True, checks=checks)
+        return failed(Code.GCP_PLATFORM_ACCESS_FAILED, message, retryable=True, checks=checks)
 
     def _propagating(self, result: CheckResult, info: dict[str, Any], metadata: dict[str, Any] | None) -> CheckResult:
         """A denial within 10 minutes of setup is PENDING and re-checked (IAM propagation); a customer's pasted
@@ -455,7 +429,7 @@ class KeylessChecker:
                 update={"error_code": reported.value, "message": f"{entry_message} Then: {result.message}"}
             )
         configured = datetime.fromisoformat(info["configured_at"])
-        age = self.clock() - configured
+        age = datetime.now(UTC) - configured
         if age < PROPAGATION:
             minutes = max(int(age.total_seconds() // 60), 0)
             return result.model_copy(
@@ -471,29 +445,12 @@ class KeylessChecker:
     def _call(
         self, method: str, url: str, token: str, payload: dict[str, Any] | None = None
     ) -> urllib3.BaseHTTPResponse:
-        try:
-            return self.http.request(method, url, headers={"Authorization": f"Bearer {token}"}, json=payload)
-        except urllib3.exceptions.HTTPError:
-            raise Unreachable(url) from None
+        return google_request(self.http, method, url, token, payload)
 
 
 def _unavailable(why: str, checks: list[CheckItem]) -> CheckResult:
-    return failure("PROVIDER_UNAVAILABLE", f"{why}; not checked.", retryable=True, checks=checks)
+    return failed("PROVIDER_UNAVAILABLE", f"{why}; not checked.", retryable=True, checks=checks)
 
 
 def _message(resp: urllib3.BaseHTTPResponse) -> str:
-    from .scrub import scrub
-
     return scrub(str(_error(resp).get("message") or f"HTTP {resp.status}"), [])[:400]
-
-
-def _sa_project(email: str) -> str:
-    found = SA_EMAIL_RE.fullmatch(email)
-    return found.group(2) if found else email.split("@")[-1].split(".")[0]
-
-
-def _time(value: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
-    except ValueError:
-        return None

@@ -24,7 +24,8 @@ from pydantic import SecretStr
 
 from ..domain import CheckItem, CheckResult, CredentialKind, Provider
 from ..errors import IntegrationError
-from .base import ParsedCredential, Validator, failure, malformed
+from ..verdict import failed
+from .base import ParsedCredential, Validator, malformed
 from .gcp_access import GoogleCalls, billing_table, check_access, key_expiry
 from .gcp_keyless import (
     KEYLESS_TYPE,
@@ -156,7 +157,7 @@ class GcpValidator(Validator):
         adc: Callable[[], Any] | None = None,
         iam_url: str | None = None,
     ) -> None:
-        self.token_uri, self.bigquery_url, self.timeout = token_uri, bigquery_url, timeout
+        self.token_uri, self.bigquery_url = token_uri, bigquery_url
         self.iam_url = iam_url  # where a key file's expiry is read (keys.get); None: not read
         self.resource_manager_url = resource_manager_url  # from settings, never from the key file
         # one pool for every check (urllib3 pools are thread-safe): connections to Google are kept alive
@@ -190,11 +191,7 @@ class GcpValidator(Validator):
                 )
             return parsed_descriptor(data, credential, self.keyless_settings)
         _check_fields(data, full_key_check=not stored)
-        info = {
-            "client_email": data["client_email"],
-            "project_id": data["project_id"],
-            "private_key_id": data["private_key_id"],
-        }
+        info = {field: data[field] for field in ("client_email", "project_id", "private_key_id")}
         hint = f"{data['client_email']} (key {data['private_key_id'][:8]})"
         return ParsedCredential(
             provider=self.provider,
@@ -212,7 +209,7 @@ class GcpValidator(Validator):
         """Token from the endpoint in settings (never the key file's), then the permissions and billing table."""
         if credential.kind == CredentialKind.KEYLESS:
             if self.keyless is None:
-                return failure(
+                return failed(
                     "GCP_PLATFORM_ACCESS_FAILED",
                     "Keyless GCP is not configured: set INTEGRATIONS_GCP_PRINCIPALS_PROJECT (or _GCP_PROJECT).",
                     retryable=True,
@@ -244,17 +241,17 @@ class GcpValidator(Validator):
         except gauth_errors.RefreshError as exc:
             text = credential.scrub(str(exc.args[0] if exc.args else exc))[:300]
             if getattr(exc, "retryable", False) or "invalid_grant" not in text and "invalid_client" not in text:
-                return failure(
+                return failed(
                     "PROVIDER_UNAVAILABLE", f"Google's token endpoint failed: {text}", retryable=True, checks=[item]
                 )
-            return failure(
+            return failed(
                 "INVALID_CREDENTIAL",
                 f"Google refused the key (deleted, rotated or disabled): {text}",
                 retryable=False,
                 checks=[item],
             )
         except gauth_errors.TransportError:
-            return failure(
+            return failed(
                 "NETWORK_ERROR",
                 "Google's token endpoint could not be reached; the key was not checked.",
                 retryable=True,

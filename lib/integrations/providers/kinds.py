@@ -157,15 +157,6 @@ def admin_capabilities(provider: Provider) -> list[Capability]:
     ]
 
 
-def known_prefix(provider: Provider, text: str) -> str | None:
-    """The public prefix a key starts with (sk-proj-, sk-ant-admin01-, ...), if any: safe to show, it names the
-    kind. (main added this over the old prefix list; here it reads the one table.)"""
-    if provider == Provider.GCP:
-        return None
-    family = family_of(provider, text)
-    return family.prefix if family else None
-
-
 def rejected_hint(provider: Provider, secret: SecretStr) -> str:
     """What may be said of a key refused by its format, never any of its secret part: the kind its prefix names
     (a public prefix such as sk-proj-) or none, and its length."""
@@ -173,6 +164,6 @@ def rejected_hint(provider: Provider, secret: SecretStr) -> str:
     if provider == Provider.GCP:
         shape = "JSON object" if text.startswith("{") else "not a JSON object"
         return f"{shape}, {len(text)} characters"
-    kind, prefix = kind_of(provider, text), known_prefix(provider, text)
-    named = f"starts with {prefix} ({kind.label})" if prefix and kind else "no known key prefix"
+    family = family_of(provider, text)
+    named = f"starts with {family.prefix} ({family.kind.label})" if family and family.kind else "no known key prefix"
     return f"{named}, {len(text)} characters"

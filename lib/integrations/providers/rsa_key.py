@@ -128,16 +128,7 @@ def check_rsa_pem(pem: str) -> bytes:
         raise malformed(f"The key's private_key {kind}; Google service-account keys are unencrypted RSA. {_FIX}")
     try:
         der = binascii.a2b_base64(body.encode(), strict_mode=True)
-    except (ValueError, binascii.Error):
-        raise malformed(f"The key's private_key cannot be read as a PEM private key; {_FIX}") from None
-    check_rsa_der(der, pkcs8=label == "PRIVATE KEY")
-    return der
-
-
-def check_rsa_der(der: bytes, pkcs8: bool) -> None:
-    """The DER half of check_rsa_pem: a catalog error (MALFORMED_CREDENTIAL) unless every number is in bounds."""
-    try:
-        rsa_numbers_bits(der, pkcs8)
+        rsa_numbers_bits(der, pkcs8=label == "PRIVATE KEY")
     except LookupError:
         raise malformed(f"The key's private_key is not an RSA key (EC, Ed25519 or DSA); {_FIX}") from None
     except _TooLarge as big:
@@ -146,5 +137,6 @@ def check_rsa_der(der: bytes, pkcs8: bool) -> None:
             f"The key's RSA {what} has {big.bits} bits; at most {big.limit} are accepted "
             f"(RSA moduli up to {MAX_RSA_BITS} bits; Google issues 2048). {_FIX}"
         ) from None
-    except (ValueError, binascii.Error):
+    except ValueError:  # binascii.Error is one
         raise malformed(f"The key's private_key cannot be read as a PEM private key; {_FIX}") from None
+    return der

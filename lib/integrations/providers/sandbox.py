@@ -21,8 +21,8 @@ import httpx2
 MARKERS = ("revoked", "noperms", "ratelimited", "unreachable", "outage", "crmdisabled", "datasetonly", "notable")
 
 
-def marker_of(text: str) -> str | None:
-    return next((m for m in MARKERS if m in text), None)
+def marker_of(text: str, markers: tuple[str, ...] = MARKERS) -> str | None:
+    return next((m for m in markers if m in text), None)
 
 
 class SandboxRules:
@@ -39,39 +39,21 @@ class SandboxRules:
             time.sleep(self.latency_ms / 1000)
 
 
-_OPENAI_ERRORS = {
+_OPENAI_ERRORS = {  # marker -> status, type, code, message
     "revoked": (
         401,
-        {
-            "message": "Incorrect API key provided: {masked}. You can find your API key at "
-            "https://platform.openai.com/account/api-keys.",
-            "type": "invalid_request_error",
-            "param": None,
-            "code": "invalid_api_key",
-        },
+        "invalid_request_error",
+        "invalid_api_key",
+        "Incorrect API key provided: {masked}. You can find your API key at https://platform.openai.com/account/api-keys.",
     ),
     "noperms": (
         403,
-        {
-            "message": "You have insufficient permissions for this operation. Missing scopes: api.model.read.",
-            "type": "invalid_request_error",
-            "param": None,
-            "code": None,
-        },
+        "invalid_request_error",
+        None,
+        "You have insufficient permissions for this operation. Missing scopes: api.model.read.",
     ),
-    "ratelimited": (
-        429,
-        {
-            "message": "Rate limit reached for requests.",
-            "type": "requests",
-            "param": None,
-            "code": "rate_limit_exceeded",
-        },
-    ),
-    "outage": (
-        503,
-        {"message": "The server is overloaded or not ready yet.", "type": "server_error", "param": None, "code": None},
-    ),
+    "ratelimited": (429, "requests", "rate_limit_exceeded", "Rate limit reached for requests."),
+    "outage": (503, "server_error", None, "The server is overloaded or not ready yet."),
 }
 _ANTHROPIC_ERRORS = {
     "revoked": (401, "authentication_error", "invalid x-api-key"),
@@ -81,7 +63,7 @@ _ANTHROPIC_ERRORS = {
 }
 
 
-_AGE_RE = re.compile(r"age(\d+)h")
+AGE_RE = re.compile(r"age(\d+)h")
 DAY_S = 86_400
 
 
@@ -90,7 +72,7 @@ def cost_buckets(key: str, start: float, end: float, limit: int) -> list[tuple[f
     The newest data ends `ageNh` hours ago as the key says (1 h when it does not); "nodata" holds none yet (a new
     organization); after the newest data come empty buckets (no spend is an empty bucket, not an error)."""
     now = time.time()
-    found = _AGE_RE.search(key)
+    found = AGE_RE.search(key)
     newest = now - (int(found.group(1)) if found else 1) * 3600
     bounds: list[tuple[float, float, bool]] = []
     at = newest
@@ -103,14 +85,14 @@ def cost_buckets(key: str, start: float, end: float, limit: int) -> list[tuple[f
     return bounds[-limit:]  # the window the validators ask for fits in `limit` buckets
 
 
-_EXPIRES_RE = re.compile(r"exp(\d+)d")
+EXPIRES_RE = re.compile(r"exp(\d+)d")
 
 
 def _admin_keys(key: str) -> dict:
     """GET /v1/organization/admin_api_keys: the calling key (expiring in N days when it says `expNd`, else never)
     and another owner's key, each with its redacted value."""
     now = int(time.time())
-    found = _EXPIRES_RE.search(key)
+    found = EXPIRES_RE.search(key)
 
     def entry(key_id: str, redacted: str, expires: int | None) -> dict:
         owner = {"type": "user", "object": "organization.user", "id": "user_1", "name": "Owner", "role": "owner"}
@@ -151,7 +133,7 @@ def _anthropic_keys(key: str) -> dict:
         }
 
     keys = [entry("apikey_other", "sk-ant-api03-R2D...igAA", None)]
-    found = _EXPIRES_RE.search(key)
+    found = EXPIRES_RE.search(key)
     if found or "noexp" in key:
         at = (now + timedelta(days=int(found.group(1)))).strftime("%Y-%m-%dT%H:%M:%SZ") if found else None
         keys.append(entry("apikey_ours", f"{key[:18]}...{key[-4:]}", at))
@@ -162,8 +144,15 @@ def _bearer(request: httpx2.Request) -> str:
     return request.headers.get("authorization", "").removeprefix("Bearer ").strip()
 
 
-def _openai_error(status: int, message: str, headers: dict[str, str], param: str | None = None) -> httpx2.Response:
-    error = {"message": message, "type": "invalid_request_error", "param": param, "code": None}
+def _openai_error(
+    status: int,
+    message: str,
+    headers: dict[str, str],
+    param: str | None = None,
+    kind: str = "invalid_request_error",
+    code: str | None = None,
+) -> httpx2.Response:
+    error = {"message": message, "type": kind, "param": param, "code": code}
     return httpx2.Response(status, json={"error": error}, headers=headers)
 
 
@@ -212,15 +201,15 @@ def openai_handler(rules: SandboxRules) -> Callable[[httpx2.Request], httpx2.Res
         }
         path, admin = request.url.path, key.startswith("sk-admin-")
         if marker in _OPENAI_ERRORS:
-            status, error = _OPENAI_ERRORS[marker]
-            error = dict(error, message=str(error["message"]).format(masked=f"{key[:8]}****{key[-4:]}"))
+            status, kind, code, message = _OPENAI_ERRORS[marker]
+            message = message.format(masked=f"{key[:8]}****{key[-4:]}")
             if marker == "noperms" and path.endswith("/organization/costs"):
-                error["message"] = str(error["message"]).replace("api.model.read", "api.usage.read")
+                message = message.replace("api.model.read", "api.usage.read")
             if marker == "ratelimited":
                 headers.update(
                     {"retry-after": "2", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m0s"}
                 )
-            return httpx2.Response(status, json={"error": error}, headers=headers)
+            return _openai_error(status, message, headers, kind=kind, code=code)
         if path.endswith("/organization/admin_api_keys"):
             if not admin:
                 return _openai_error(403, "Missing scopes: api.management.read.", headers)

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import base64
 import json
-import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 import urllib3
 
-from .sandbox import SandboxRules
+from .sandbox import AGE_RE, EXPIRES_RE, SandboxRules, marker_of
 
 
 def _jwt_claims(assertion: str) -> dict[str, Any]:
@@ -35,10 +33,39 @@ def _google_error(status: int, message: str, state: str, **extra: Any) -> urllib
     return _response(status, {"error": {"code": status, "message": message, "status": state, **extra}})
 
 
-def _bigquery_denied(project: str, permission: str) -> urllib3.HTTPResponse:
-    message = f"Access Denied: Project {project}: User does not have {permission} permission in project {project}."
+def _access_denied(message: str) -> urllib3.HTTPResponse:
+    """BigQuery's 403, with the legacy errors[] reason accessDenied."""
     errors = [{"message": message, "domain": "global", "reason": "accessDenied"}]
     return _google_error(403, message, "PERMISSION_DENIED", errors=errors)
+
+
+def _error_info(reason: str, domain: str, metadata: dict[str, str]) -> dict[str, Any]:
+    return {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": reason,
+        "domain": domain,
+        "metadata": metadata,
+    }
+
+
+def _service_disabled(title: str, service: str, project: str) -> urllib3.HTTPResponse:
+    """Google's 403 for an API not enabled in `project` (reason SERVICE_DISABLED)."""
+    message = (
+        f"{title} API has not been used in project {project} before or it is disabled. Enable it by visiting "
+        f"https://console.developers.google.com/apis/api/{service}/overview?project={project} then retry."
+    )
+    info = _error_info("SERVICE_DISABLED", "googleapis.com", {"service": service, "consumer": f"projects/{project}"})
+    return _google_error(403, message, "PERMISSION_DENIED", details=[info])
+
+
+def _dry_run_done(scanned: str) -> urllib3.HTTPResponse:
+    return _response(
+        200, {"kind": "bigquery#job", "status": {"state": "DONE"}, "statistics": {"totalBytesProcessed": scanned}}
+    )
+
+
+def _table_ref(path: str) -> tuple[str, str, str]:
+    return path.split("/projects/")[1].split("/")[0], path.split("/")[-3], path.split("/")[-1]
 
 
 class GoogleSandboxPool(urllib3.PoolManager):
@@ -102,30 +129,13 @@ class GoogleSandboxPool(urllib3.PoolManager):
         if scope != "cp":
             return _google_error(403, "Request had insufficient authentication scopes.", "PERMISSION_DENIED")
         if marker == "crmdisabled":
-            return _google_error(
-                403,
-                f"Cloud Resource Manager API has not been used in project {project} before or it is disabled. "
-                "Enable it by visiting https://console.developers.google.com/apis/api/"
-                f"cloudresourcemanager.googleapis.com/overview?project={project} then retry.",
-                "PERMISSION_DENIED",
-                details=[
-                    {
-                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                        "reason": "SERVICE_DISABLED",
-                        "domain": "googleapis.com",
-                        "metadata": {
-                            "service": "cloudresourcemanager.googleapis.com",
-                            "consumer": f"projects/{project}",
-                        },
-                    }
-                ],
-            )
+            return _service_disabled("Cloud Resource Manager", "cloudresourcemanager.googleapis.com", project)
         held = {"noperms": PERMISSIONS[:2], "datasetonly": PERMISSIONS[2:]}.get(marker, PERMISSIONS)
         granted = [p for p in asked if p in held]
         return _response(200, {"permissions": granted} if granted else {})  # none granted: an empty object
 
     def _table(self, marker: str, path: str) -> urllib3.BaseHTTPResponse:
-        project, dataset, table = path.split("/projects/")[1].split("/")[0], path.split("/")[-3], path.split("/")[-1]
+        project, dataset, table = _table_ref(path)
         if marker == "notable":
             return _google_error(404, f"Not found: Table {project}:{dataset}.{table}", "NOT_FOUND")
         reference = {"projectId": project, "datasetId": dataset, "tableId": table}
@@ -137,15 +147,16 @@ class GoogleSandboxPool(urllib3.PoolManager):
         if config.get("dryRun") is not True:
             return _google_error(400, "The sandbox runs dry-run jobs only.", "INVALID_ARGUMENT")
         if marker == "noperms":
-            return _bigquery_denied(project, "bigquery.jobs.create")
+            return _access_denied(
+                f"Access Denied: Project {project}: User does not have bigquery.jobs.create permission in project "
+                f"{project}."
+            )
         query = str(config.get("query", {}).get("query", ""))
         location = (payload.get("jobReference") or {}).get("location") or TABLE_LOCATION
         if "`" in query and location != TABLE_LOCATION:  # a query over a table runs in the table's location
             dataset = query.split("`")[1].rsplit(".", 1)[0].replace(".", ":", 1)
             return _google_error(404, f"Not found: Dataset {dataset} was not found in location {location}", "NOT_FOUND")
-        return _response(
-            200, {"kind": "bigquery#job", "status": {"state": "DONE"}, "statistics": {"totalBytesProcessed": "0"}}
-        )
+        return _dry_run_done("0")
 
 
 # Keyless orgs, played by a marker in the export table's project (or the customer's service account):
@@ -167,7 +178,6 @@ BILLING_SCHEMA = [
 DENIED_MINT = "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist)."
 
 
-_AGE_RE, _EXPIRES_RE = re.compile(r"age(\d+)h"), re.compile(r"exp(\d+)d")
 NEVER = "9999-12-31T23:59:59Z"  # Google's validBeforeTime for a key that never expires
 
 
@@ -178,7 +188,7 @@ def table_times(project: str) -> dict[str, str]:
     if "nodata" in project:
         created = str(int((now - timedelta(hours=10)).timestamp() * 1000))
         return {"creationTime": created, "lastModifiedTime": created, "numRows": "0", "numBytes": "0"}
-    found = _AGE_RE.search(project)
+    found = AGE_RE.search(project)
     modified = int((now - timedelta(hours=int(found.group(1)) if found else 3)).timestamp() * 1000)
     return {"creationTime": str(modified - 86_400_000 * 30), "lastModifiedTime": str(modified), "numRows": "120000"}
 
@@ -191,7 +201,7 @@ def service_account_key(path: str) -> urllib3.HTTPResponse:
     if "nokeyview" in email:
         message = "Permission 'iam.serviceAccountKeys.get' denied on resource (or it may not exist)."
         return _google_error(403, message, "PERMISSION_DENIED")
-    found = _EXPIRES_RE.search(email)
+    found = EXPIRES_RE.search(email)
     now = datetime.now(UTC)
     before = (now + timedelta(days=int(found.group(1)))).strftime("%Y-%m-%dT%H:%M:%SZ") if found else NEVER
     return _response(
@@ -207,23 +217,16 @@ def service_account_key(path: str) -> urllib3.HTTPResponse:
     )
 
 
-def _keyless_marker(text: str) -> str | None:
-    return next((m for m in KEYLESS_MARKERS if m in text), None)
-
-
 def keyless_token(caller: str, identity: str, path: str) -> urllib3.HTTPResponse:
     """generateAccessToken: the runtime mints for any principal; a principal for a customer's service account unless
     that one carries notokencreator."""
     target = path.split("/serviceAccounts/")[1].removesuffix(":generateAccessToken")
     if "/projects/-/" not in path or caller not in ("runtime", "kl"):
         return _google_error(403, "The caller does not have permission", "PERMISSION_DENIED")
-    if _keyless_marker(target) == "notokencreator":
-        detail = {
-            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-            "reason": "IAM_PERMISSION_DENIED",
-            "domain": "iam.googleapis.com",
-            "metadata": {"permission": "iam.serviceAccounts.getAccessToken"},
-        }
+    if marker_of(target, KEYLESS_MARKERS) == "notokencreator":
+        detail = _error_info(
+            "IAM_PERMISSION_DENIED", "iam.googleapis.com", {"permission": "iam.serviceAccounts.getAccessToken"}
+        )
         return _google_error(403, DENIED_MINT, "PERMISSION_DENIED", details=[detail])
     expires = (datetime.now(UTC) + timedelta(seconds=300)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return _response(200, {"accessToken": f"ya29.sandbox.kl.{target}", "expireTime": expires})
@@ -232,15 +235,15 @@ def keyless_token(caller: str, identity: str, path: str) -> urllib3.HTTPResponse
 def keyless_bigquery(identity: str, method: str, path: str, payload: Any) -> urllib3.HTTPResponse:
     """tables.get and dry-run jobs for keyless identities."""
     if "/tables/" in path and method == "GET":
-        project, dataset, table = path.split("/projects/")[1].split("/")[0], path.split("/")[-3], path.split("/")[-1]
-        return _keyless_table(_keyless_marker(f"{project} {identity}"), project, dataset, table)
+        project, dataset, table = _table_ref(path)
+        return _keyless_table(marker_of(f"{project} {identity}", KEYLESS_MARKERS), project, dataset, table)
     query = str(((payload or {}).get("configuration") or {}).get("query", {}).get("query", ""))
     if not path.endswith("/jobs") or "`" not in query:
         return _google_error(404, f"Not found: {path}", "NOT_FOUND")
     if ((payload or {}).get("configuration") or {}).get("dryRun") is not True:
         return _google_error(400, "The sandbox runs dry-run jobs only.", "INVALID_ARGUMENT")
     project, dataset, table = query.split("`")[1].split(".")
-    found = _keyless_table(_keyless_marker(f"{project} {identity}"), project, dataset, table)
+    found = _keyless_table(marker_of(f"{project} {identity}", KEYLESS_MARKERS), project, dataset, table)
     if found.status != 200:
         return found
     location = (payload.get("jobReference") or {}).get("location")
@@ -248,47 +251,22 @@ def keyless_bigquery(identity: str, method: str, path: str, payload: Any) -> url
         return _google_error(
             404, f"Not found: Dataset {project}:{dataset} was not found in location {location}", "NOT_FOUND"
         )
-    return _response(
-        200, {"kind": "bigquery#job", "status": {"state": "DONE"}, "statistics": {"totalBytesProcessed": "52428800"}}
-    )
+    return _dry_run_done("52428800")
 
 
 def _keyless_table(marker: str | None, project: str, dataset: str, table: str) -> urllib3.HTTPResponse:
     if marker in ("notgranted", "restricted"):
-        message = (
+        return _access_denied(
             f"Access Denied: Table {project}:{dataset}.{table}: Permission bigquery.tables.get denied on table "
             f"{project}:{dataset}.{table} (or it may not exist)."
         )
-        return _google_error(
-            403,
-            message,
-            "PERMISSION_DENIED",
-            errors=[{"message": message, "domain": "global", "reason": "accessDenied"}],
-        )
     if marker == "vpcsc":
-        message = (
+        return _access_denied(
             "VPC Service Controls: Request is prohibited by organization's policy. "
             "vpcServiceControlsUniqueIdentifier: sandbox-2c1e6bd4a3"
         )
-        return _google_error(
-            403,
-            message,
-            "PERMISSION_DENIED",
-            errors=[{"message": message, "domain": "global", "reason": "accessDenied"}],
-        )
     if marker == "apidisabled":
-        message = (
-            f"BigQuery API has not been used in project {project} before or it is disabled. Enable it by visiting "
-            f"https://console.developers.google.com/apis/api/bigquery.googleapis.com/overview?project={project} "
-            "then retry."
-        )
-        info = {
-            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-            "reason": "SERVICE_DISABLED",
-            "domain": "googleapis.com",
-            "metadata": {"service": "bigquery.googleapis.com", "consumer": f"projects/{project}"},
-        }
-        return _google_error(403, message, "PERMISSION_DENIED", details=[info])
+        return _service_disabled("BigQuery", "bigquery.googleapis.com", project)
     schema = BILLING_SCHEMA[:2] if marker == "notbilling" else BILLING_SCHEMA
     return _response(
         200,
@@ -309,7 +287,3 @@ def _response(status: int, body: dict[str, Any]) -> urllib3.HTTPResponse:
     return urllib3.HTTPResponse(
         body=json.dumps(body).encode(), status=status, headers={"Content-Type": "application/json"}
     )
-
-
-def sandbox_pool_factory(rules: SandboxRules) -> Callable[[], urllib3.PoolManager]:
-    return lambda: GoogleSandboxPool(rules)

@@ -1,4 +1,4 @@
-"""Anthropic: API keys, Console Admin keys and Enterprise Admin keys (providers/api_keys.py, families in kinds.py)."""
+"""Anthropic: API keys, Console and Enterprise Admin keys (providers/anthropic_keys.py, families in kinds.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def validator(settings: Settings, rules: SandboxRules | None) -> Validator:
-    from ..api_keys import AnthropicValidator
+    from ..anthropic_keys import AnthropicValidator
     from ..sandbox import anthropic_handler, sdk_client_factory
 
     sandboxed = None if rules is None else sdk_client_factory(anthropic_handler(rules))

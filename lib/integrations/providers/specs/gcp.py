@@ -42,22 +42,19 @@ def _sandbox_adc() -> Any:
 def validator(settings: Settings, rules: SandboxRules | None) -> Validator:
     from ..gcp_service_account import GcpValidator
 
-    common: dict[str, Any] = {
-        "resource_manager_url": settings.resource_manager_api_url,
-        "keyless": keyless_settings(settings, sandbox=rules is not None),
-        "iam_url": settings.iam_api_url,  # a key file's expiry (keys.get validBeforeTime)
-    }
-    if rules is None:
-        return GcpValidator(settings.google_token_uri, settings.bigquery_api_url, settings.provider_timeout_s, **common)
-    from ..sandbox_google import sandbox_pool_factory
+    sandboxed: dict[str, Any] = {}
+    if rules is not None:
+        from ..sandbox_google import GoogleSandboxPool
 
+        sandboxed = {"pool": lambda: GoogleSandboxPool(rules), "adc": _sandbox_adc}
     return GcpValidator(
         settings.google_token_uri,
         settings.bigquery_api_url,
         settings.provider_timeout_s,
-        sandbox_pool_factory(rules),
-        adc=_sandbox_adc,
-        **common,
+        resource_manager_url=settings.resource_manager_api_url,
+        keyless=keyless_settings(settings, sandbox=rules is not None),
+        iam_url=settings.iam_api_url,  # a key file's expiry (keys.get validBeforeTime)
+        **sandboxed,
     )
 
 

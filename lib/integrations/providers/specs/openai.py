@@ -1,4 +1,4 @@
-"""OpenAI: project, service-account, legacy user and Admin keys (providers/api_keys.py, families in kinds.py)."""
+"""OpenAI: project, service-account, legacy user and Admin keys (providers/openai_keys.py, families in kinds.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def validator(settings: Settings, rules: SandboxRules | None) -> Validator:
-    from ..api_keys import OpenAIValidator
+    from ..openai_keys import OpenAIValidator
     from ..sandbox import openai_handler, sdk_client_factory
 
     sandboxed = None if rules is None else sdk_client_factory(openai_handler(rules))
