@@ -78,18 +78,7 @@ class ProblemClass(StrEnum):
     TRANSIENT = "transient"  # 429, 5xx, timeouts: never a flip, never an alert; recorded, the last error shown
     DARK = "dark"  # not configured, no data yet: informational only
 
-    @property
-    def rank(self) -> int:
-        """Queue order: who must act first (ours, then the tenant's), transient next, dark last."""
-        return _RANK[self]
 
-
-_RANK = {
-    ProblemClass.OPERATOR_ACTION: 0,
-    ProblemClass.TENANT_ACTION: 1,
-    ProblemClass.TRANSIENT: 2,
-    ProblemClass.DARK: 4,  # 3: a row with no problem at all (views.py)
-}
 _T, _O, _R, _D = (
     ProblemClass.TENANT_ACTION,
     ProblemClass.OPERATOR_ACTION,

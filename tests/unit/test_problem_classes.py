@@ -64,13 +64,3 @@ def test_every_alarm_is_the_operators_and_every_retryable_catalog_code_is_no_ten
     for code, entry in CATALOG.items():
         if entry.retryable:
             assert problem_class(code, True) != ProblemClass.TENANT_ACTION, code
-
-
-def test_the_queue_order_puts_who_must_act_first_and_dark_last() -> None:
-    ranked = sorted(ProblemClass, key=lambda c: c.rank)
-    assert ranked == [
-        ProblemClass.OPERATOR_ACTION,
-        ProblemClass.TENANT_ACTION,
-        ProblemClass.TRANSIENT,
-        ProblemClass.DARK,
-    ]
