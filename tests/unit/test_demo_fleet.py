@@ -113,6 +113,7 @@ def test_register_orgs_stores_encrypted_pending_credentials_and_usable_org_keys(
     [
         ({"acmecorp": {}, "bulk-new": {}}, "ORG_EXISTS"),  # acmecorp is registered by the fixture
         ({"bulk-new": {}, "bulk-bad": {"openai": "not-a-key"}}, "MALFORMED_CREDENTIAL"),
+        ({"bulk-new": {"anthropic": "  "}}, "MALFORMED_CREDENTIAL"),
         ({"Bad Slug!": {}}, "INVALID_ORG_SLUG"),
     ],
 )
@@ -122,6 +123,7 @@ def test_register_orgs_checks_everything_before_writing_anything(
     before = (local_svc.orgs(), len(local_svc.events()))
     with pytest.raises(IntegrationError) as err:
         local_svc.register_orgs(plan)
-    assert err.value.code == code
-    assert "not-a-key" not in err.value.message
+    assert err.value.code == code and "not-a-key" not in err.value.message
+    if code == "MALFORMED_CREDENTIAL":  # which org and provider, never the key
+        assert err.value.message.startswith(("bulk-bad OPENAI: ", "bulk-new ANTHROPIC: ")), err.value.message
     assert (local_svc.orgs(), len(local_svc.events())) == before

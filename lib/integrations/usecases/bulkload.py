@@ -30,7 +30,7 @@ from .orgs import issued_event, new_key
 from .recording import StatusUpdate, sync_batch
 
 log = logging.getLogger("integrations")
-BATCH_ORGS = 500  # orgs per store transaction: a failure loses at most one batch; other writers wait ~0.1 s at most
+BATCH_ORGS = 500  # orgs per store transaction: a failure loses at most one batch; other writers wait briefly
 Plan = Mapping[str, Mapping[Provider | str, str | SecretStr]]
 
 
@@ -39,7 +39,7 @@ def register_many(deps: Deps, plan: Plan, actor: str = "system", progress: Progr
     (PENDING). Everything is checked before anything is written: ORG_EXISTS for an org registered already, a format
     error (naming the org and provider) for a credential its validator refuses. Returns {org_slug: org API key},
     shown once. `progress(done, total)` after each batch of orgs."""
-    chosen = {check_slug(slug): {Provider.parse(p): admit(c) for p, c in creds.items()} for slug, creds in plan.items()}
+    chosen = {check_slug(slug): {Provider.parse(p): c for p, c in creds.items()} for slug, creds in plan.items()}
     taken = sorted(set(chosen) & {k.org_slug for k in deps.store.api_keys()})
     if taken:
         raise IntegrationError(
@@ -58,7 +58,7 @@ def register_many(deps: Deps, plan: Plan, actor: str = "system", progress: Progr
 
 
 def _format_checked(
-    deps: Deps, chosen: dict[str, dict[Provider, SecretStr]]
+    deps: Deps, chosen: dict[str, dict[Provider, str | SecretStr]]
 ) -> dict[str, dict[Provider, ParsedCredential]]:
     """Each credential through its validator's format check, as setup's; a credential given to several orgs (the
     same key file) is checked once."""
@@ -66,15 +66,17 @@ def _format_checked(
     out: dict[str, dict[Provider, ParsedCredential]] = {}
     for slug, creds in chosen.items():
         out[slug] = {}
-        for provider, secret in creds.items():
-            if (provider, secret) not in seen:
-                validator = deps.validators[provider]
-                try:
-                    seen[provider, secret] = validator.parse(secret)
+        for provider, credential in creds.items():
+            try:
+                secret = admit(credential)
+                if (provider, secret) not in seen:
+                    validator = deps.validators[provider]
+                    parsed = validator.parse(secret)
                     refuse_wrong_kind(provider, secret)
                     validator.check_metadata({})
-                except IntegrationError as exc:
-                    raise IntegrationError(exc.code, f"{slug} {provider.value}: {exc.message}") from None
+                    seen[provider, secret] = parsed
+            except IntegrationError as exc:  # the org and provider named; never the credential
+                raise IntegrationError(exc.code, f"{slug} {provider.value}: {exc.message}") from None
             out[slug][provider] = seen[provider, secret]
     return out
 
