@@ -103,6 +103,7 @@ def _load(deps: Deps, batch: dict[str, dict[Provider, ParsedCredential]], actor:
                 actor,
                 started,
                 credential_id=stored.credential_id,
+                status_before=Status.NOT_CONFIGURED,  # what activate's `replacing` says of a first credential
                 status_after=Status.PENDING,
                 message="Configured.",
             )
