@@ -32,6 +32,7 @@ from .store.base import IntegrationStore
 from .taskspec import RunReport, TaskReport, TaskSpec
 from .usecases import (
     alerting,
+    bulkload,
     checks,
     credentials,
     diagnostics,
@@ -96,6 +97,17 @@ class IntegrationService(Parts):
     def register_org(self, org_slug: str, name: str | None = None, actor: str = "system") -> str:
         """Issue an org API key (returned once), registering the org (see usecases/orgs.register)."""
         return orgs.register(self.deps, org_slug, name, actor)
+
+    def register_orgs(
+        self,
+        plan: Mapping[str, Mapping[Provider | str, str | SecretStr]],
+        actor: str = "system",
+        progress: Progress | None = None,
+    ) -> dict[str, str]:
+        """Register new orgs, each with its credentials stored unchecked (PENDING), in batched writes: what
+        register_org and setup(skip_validation=True) do one call at a time (usecases/bulkload.py). Everything is
+        checked before anything is written. Returns {org_slug: org API key}, shown once."""
+        return bulkload.register_many(self.deps, plan, actor, progress)
 
     def orgs(self) -> list[str]:
         """Every registered org's slug, from the system of record (works while the status cache is down)."""

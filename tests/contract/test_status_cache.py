@@ -64,6 +64,20 @@ class StatusCacheContract:
             assert err.value.code == "ORG_NOT_FOUND" and "frontend" in err.value.message
             assert cache.get_org("newco") is None
 
+    def test_create_orgs_inserts_missing_rows_and_keeps_existing_ones(self, cache: StatusCache) -> None:
+        self.seed(cache, "acmecorp", "Acme")
+        cache.set_status("acmecorp", Provider.GCP, Status.VALID, T0)
+        if cache.owns_org_rows:
+            cache.create_orgs(["acmecorp", "newco", "initech"])
+            assert [o.org_slug for o in cache.all_orgs()] == ["acmecorp", "initech", "newco"]
+            assert cache.get_org("newco").status_of(Provider.OPENAI).status == Status.NOT_CONFIGURED
+        else:
+            with pytest.raises(IntegrationError) as err:
+                cache.create_orgs(["acmecorp", "newco"])
+            assert err.value.code == "ORG_NOT_FOUND" and cache.get_org("newco") is None
+        row = cache.get_org("acmecorp")
+        assert row.name == "Acme" and row.status_of(Provider.GCP).status == Status.VALID
+
     def test_set_status_round_trips(self, cache: StatusCache) -> None:
         self.seed(cache, "acmecorp")
         cache.set_status("acmecorp", Provider.OPENAI, Status.INVALID, T0)

@@ -239,6 +239,33 @@ class StoreContract:
         assert store.revoke_api_keys("acmecorp", T0) == 0
         assert all(k.revoked_at == T0 for k in store.api_keys("acmecorp"))
 
+    def test_new_orgs_are_added_with_their_keys_credentials_and_events_in_time_order(
+        self, store: IntegrationStore
+    ) -> None:
+        """add_new_orgs (a bulk load): what add_api_key, append_event and activate write one by one."""
+        orgs = ("org-a", "org-b")
+        keys = [
+            OrgApiKey(org_slug=o, key_id=f"key_{o}", key_prefix=f"{o}_api_", key_hash="h" * 64, created_at=T0)
+            for o in orgs
+        ]
+        issued = [event(o, Action.ORG_KEY, offset_s=10 * i) for i, o in enumerate(orgs)]
+        recs = [record("org-a"), record("org-a", Provider.GCP), record("org-b")]
+        setups = []
+        for offset, rec in zip((1, 2, 11), recs, strict=True):
+            setup = event(rec.org_slug, offset_s=offset, credential_id=rec.credential_id)
+            setups.append((rec, setup.model_copy(update={"status_before": None})))  # as setup leaves it
+        store.add_new_orgs(keys, setups, issued)
+        assert sorted(k.key_id for k in store.api_keys()) == ["key_org-a", "key_org-b"]
+        assert store.list_credentials("org-a") == sorted(recs[:2], key=lambda r: r.provider.value)
+        assert store.get_active("org-b", Provider.OPENAI) == recs[2]
+        history = store.events("org-a")  # newest first
+        assert [(e.action, e.credential_id) for e in history] == [
+            (Action.SETUP, recs[1].credential_id),
+            (Action.SETUP, recs[0].credential_id),
+            (Action.ORG_KEY, None),
+        ]
+        assert {e.status_before for e in history if e.action == Action.SETUP} == {Status.NOT_CONFIGURED}
+
     def test_key_versions_are_recorded_once_and_retired(self, store: IntegrationStore) -> None:
         assert store.key_versions() == {}
         store.record_key_version("local/v1", "c1" * 8, T0)

@@ -78,6 +78,11 @@ class StatusCache(ABC):
         """Insert the org's row if missing (idempotent); statuses start NOT_CONFIGURED. Where the rows are not
         ours (`owns_org_rows` False) only check that it exists: ORG_NOT_FOUND otherwise, and nothing is written."""
 
+    def create_orgs(self, org_slugs: list[str]) -> None:
+        """create_org (no name) for several orgs; adapters that own their rows insert them in one write."""
+        for org_slug in org_slugs:
+            self.create_org(org_slug)
+
     @abstractmethod
     def get_org(self, org_slug: str) -> OrgRow | None:
         """The org's row, or None; STATUS_CACHE_READ_FAILED when the cache cannot be read."""

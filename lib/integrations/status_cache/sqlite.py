@@ -101,6 +101,12 @@ class SqliteStatusCache(StatusCache):
                 (org_slug, name),
             )
 
+    def create_orgs(self, org_slugs: list[str]) -> None:
+        with self._conn() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT OR IGNORE INTO organizations (org_slug) VALUES (?)", [(s,) for s in org_slugs])
+            conn.execute("COMMIT")
+
     def status_frame(self) -> pd.DataFrame:
         with self._conn(READ_FAILED) as conn:
             cursor = conn.cursor()

@@ -153,6 +153,18 @@ class IntegrationStore(ABC):
     @abstractmethod
     def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None: ...
 
+    def add_new_orgs(
+        self, keys: list[OrgApiKey], setups: list[tuple[StoredCredential, Event]], events: list[Event]
+    ) -> None:
+        """A bulk load of orgs registered now: their API keys, their first credentials each with its SETUP event
+        (no credential is replaced) and their other events (ORG_KEY). Adapters write it in one transaction; this
+        default makes one call each."""
+        for key in keys:
+            self.add_api_key(key)
+        self.append_events(events)
+        for record, event in setups:
+            self.activate(record, event)
+
     def erase_warnings(self) -> list[WarningInfo]:
         """ERASE_INCOMPLETE warnings for erases whose old bytes another connection still pins (after one more
         try); [] when every erase is complete. Only a store that keeps old page images (SQLite's WAL) has any."""

@@ -117,7 +117,8 @@ def setup(
     status = Status.PENDING if skip_validation else verdict(result, opened).after
     fresh = judge(provider, result.data, utcnow()) if result.data is not None else None
     step("encrypt")
-    stored = _sealed_record(deps, org_slug, provider, parsed, name, meta or {}, status, actor, fresh)
+    keyversions.check_current(deps.store, deps.cipher)  # never a ciphertext under a retired or unrecorded version
+    stored = sealed_record(deps, org_slug, provider, parsed, name, meta or {}, status, actor, fresh)
     if result.error_code is not None:  # a keyless setup waiting on the customer: the record says what to do
         stored.validation_error_code, stored.validation_error_message = result.error_code, result.message
     if result.expiry is not None:
@@ -259,7 +260,7 @@ def _refuse_failed(
     raise IntegrationError(Code(result.error_code), result.message, retryable=result.retryable, details=details)
 
 
-def _sealed_record(
+def sealed_record(
     deps: Deps,
     org_slug: str,
     provider: Provider,
@@ -270,8 +271,8 @@ def _sealed_record(
     actor: str,
     fresh: Freshness | None = None,
 ) -> StoredCredential:
+    """The record of a new credential, sealed by the vault; the caller checked the key versions (check_current)."""
     credential_id, at = f"cred_{secrets.token_hex(12)}", utcnow()
-    keyversions.check_current(deps.store, deps.cipher)  # never a ciphertext under a retired or unrecorded version
     sealing = deps.vault.seal(org_slug, provider, credential_id, parsed)
     return StoredCredential(
         credential_id=credential_id,

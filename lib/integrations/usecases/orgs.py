@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from .. import limits
 from ..deps import Deps
-from ..domain import Action, OrgApiKey, Outcome, Provider, Status, check_slug, make_event
+from ..domain import Action, Event, OrgApiKey, Outcome, Provider, Status, check_slug, make_event
 from ..errors import Code, IntegrationError
 from ..results import WarningInfo
 from ..status_cache.base import CACHED_COLUMNS
@@ -65,20 +65,25 @@ def _key_id(key_hash: str) -> str:
     return f"key_{key_hash[:16]}"
 
 
-def _issue(store: IntegrationStore, org_slug: str) -> tuple[str, str]:
-    """(the new key, its key_id)."""
+def new_key(org_slug: str) -> tuple[str, OrgApiKey]:
+    """A new key for the org and the record the store keeps of it (its hash and prefix); nothing is written."""
     key = f"{org_slug}_api_{secrets.token_urlsafe(32)}"
     digest = _hash(key)
-    store.add_api_key(
-        OrgApiKey(
-            org_slug=org_slug,
-            key_id=_key_id(digest),
-            key_prefix=_prefix(org_slug),
-            key_hash=digest,
-            created_at=datetime.now(UTC),
-        )
+    stored = OrgApiKey(
+        org_slug=org_slug,
+        key_id=_key_id(digest),
+        key_prefix=_prefix(org_slug),
+        key_hash=digest,
+        created_at=datetime.now(UTC),
     )
-    return key, _key_id(digest)
+    return key, stored
+
+
+def _issue(store: IntegrationStore, org_slug: str) -> tuple[str, str]:
+    """(the new key, its key_id)."""
+    key, stored = new_key(org_slug)
+    store.add_api_key(stored)
+    return key, stored.key_id
 
 
 def _prefix(org_slug: str) -> str:
@@ -95,10 +100,15 @@ def _event(deps: Deps, org_slug: str, actor: str, message: str) -> None:
     record(deps, make_event(org_slug, None, Action.ORG_KEY, Outcome.SUCCESS, actor, message=message))
 
 
+def issued_event(org_slug: str, key_id: str, actor: str) -> Event:
+    """The ORG_KEY event of a key issued to a new org."""
+    return make_event(org_slug, None, Action.ORG_KEY, Outcome.SUCCESS, actor, message=f"Org API key issued ({key_id}).")
+
+
 def issue(deps: Deps, org_slug: str, actor: str = "system") -> str:
     """Create a key for the org and return it; it cannot be shown again. The caller checked the org."""
     key, key_id = _issue(deps.store, org_slug)
-    _event(deps, org_slug, actor, f"Org API key issued ({key_id}).")
+    record(deps, issued_event(org_slug, key_id, actor))
     return key
 
 
