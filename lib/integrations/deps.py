@@ -13,7 +13,7 @@ from .domain import Provider
 from .limits import AttemptLimiter
 from .locks import PairLocks
 from .providers.base import Validator
-from .settings import KMS_PER_MINUTE, RUN_TIMEOUT_S, Settings
+from .settings import RUN_TIMEOUT_S, Settings
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
 from .vault import Vault
@@ -33,7 +33,7 @@ class Deps:
     backends: dict[str, str] = field(default_factory=dict)
     known_orgs: set[str] = field(default_factory=set)  # registered orgs seen by this process (never unregistered)
     alerts: AlertSink = field(default_factory=NullSink)  # where a run's digests go (alerts/): webhooks, or none
-    kms_per_minute: int = KMS_PER_MINUTE  # a whole run's KMS budget (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE)
+    kms_per_minute: int | None = None  # a whole run's Cloud KMS budget (None: the cipher calls no KMS)
     run_timeout_s: float = RUN_TIMEOUT_S  # how long a run's tasks may run (INTEGRATIONS_RUN_TIMEOUT_S)
     data_dir: Path | None = None  # the local files' directory (None when adapters were handed in)
 
@@ -61,7 +61,10 @@ class Deps:
             limiter=AttemptLimiter(attempts_per_minute, cache if cache.counts_attempts else None),
             backends=backends or {},
             alerts=alerts or (sink_from(settings) if settings is not None else NullSink()),
-            kms_per_minute=settings.kms_requests_per_minute if settings is not None else KMS_PER_MINUTE,
+            # INTEGRATIONS_KMS_REQUESTS_PER_MINUTE is Cloud KMS's quota: the local keyring (and a fake) has none
+            kms_per_minute=settings.kms_requests_per_minute
+            if settings is not None and settings.backend("cipher") == "kms"
+            else None,
             run_timeout_s=settings.run_timeout_s if settings is not None else RUN_TIMEOUT_S,
             data_dir=settings.data_dir if settings is not None else None,
         )

@@ -28,12 +28,12 @@ class TaskSpec(BaseModel):
 
 
 class TaskLimits(BaseModel):
-    """A whole run's limits: concurrency and rate (checks/s) per provider, KMS decrypts per minute (a task's
-    checks run on usecases/checkpool's pools with its share of them)."""
+    """A whole run's limits: concurrency and rate (checks/s) per provider, Cloud KMS decrypts per minute (None: the
+    cipher calls no KMS, no budget) (a task's checks run on usecases/checkpool's pools with its share of them)."""
 
     concurrency: int = 16
     rates: dict[Provider, float] = Field(default_factory=dict)
-    kms_per_minute: int = KMS_PER_MINUTE
+    kms_per_minute: int | None = KMS_PER_MINUTE
     rate_limit_retries: int = 2
 
     def share(self, count: int, index: int = 0) -> TaskLimits:
@@ -42,7 +42,9 @@ class TaskLimits(BaseModel):
             update={
                 "concurrency": max(1, share(self.concurrency, count, index)),
                 "rates": {p: r / count for p, r in self.rates.items()},
-                "kms_per_minute": max(1, share(self.kms_per_minute, count, index)),
+                "kms_per_minute": None
+                if self.kms_per_minute is None
+                else max(1, share(self.kms_per_minute, count, index)),
             }
         )
 
@@ -55,7 +57,7 @@ class TaskReport(BaseModel):
     already_staged: int = 0  # of them, checked by an earlier attempt of this task in the run (not checked again)
     checked: int = 0
     outcomes: dict[str, int] = Field(default_factory=dict)
-    kms_per_minute: int = 0
+    kms_per_minute: int | None = None  # the task's Cloud KMS budget (None: no KMS, no budget)
     backoff_s: dict[str, float] = Field(default_factory=dict)  # what each provider was held back (429s, its rate)
     duration_s: float = 0.0
     warnings: list[str] = Field(default_factory=list)

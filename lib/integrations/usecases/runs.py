@@ -77,10 +77,11 @@ def run_task(
         already_staged=staged,
         kms_per_minute=limits.kms_per_minute,
     )
-    kms = kms_limiter(limits.kms_per_minute)
+    kms = kms_limiter(limits.kms_per_minute) if limits.kms_per_minute else None
 
     def check(record: StoredCredential) -> Assessment:
-        kms.try_acquire("kms")  # one decrypt per check: blocks while the task's KMS budget is spent
+        if kms is not None:
+            kms.try_acquire("kms")  # one decrypt per check: blocks while the task's KMS budget is spent
         return assess(record, actor)
 
     pool = PoolLimits.uniform(limits.concurrency, dict(limits.rates), limits.rate_limit_retries)
