@@ -6,6 +6,10 @@ console, and measures in Debian's Chromium, from navigation to the page drawn (i
 left stale): the status page's first render, on a cold server (the process's first request) and again warm, and
 the audit log's first page; with the bytes the browser received over the WebSocket for each. Run it on an idle
 machine: the figures are wall-clock.
+
+The same run first measures a floor: a hello-world Streamlit app (a title and a 50-row table) started the same way
+(same config, same wait), i.e. what any Streamlit page costs in this browser on this machine; every figure is also
+given as a ratio to it, which is what to compare between runs on a shared or slower machine.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +28,12 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SIZES = [int(n) for n in os.environ.get("BENCH_CONSOLE_ORGS", "2000,10000").split(",")]
+HELLO = """import pandas as pd
+import streamlit as st
+
+st.title("Hello")
+st.container(key="overview_table").dataframe(pd.DataFrame({"org": [f"org-{i:05d}" for i in range(50)], "n": range(50)}))
+"""
 
 
 def line(name: str, value: str) -> None:
@@ -45,14 +56,14 @@ def data_for(orgs: int) -> Path:
     return path
 
 
-def start_console(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_console(data: Path, script: Path = ROOT / "app.py") -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRATIONS_")}
     env.update(INTEGRATIONS_DATA_DIR=str(data), PYTHONPATH=str(ROOT / "lib"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port)],
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -87,23 +98,43 @@ def render(browser, url: str, table_key: str) -> tuple[float, int]:
     return took, received[0]
 
 
+def floor(browser) -> float:
+    """The hello-world app's first render (best of 3, after a cold one not counted): any Streamlit page's floor."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "hello.py"
+        script.write_text(HELLO)
+        proc, url = start_console(Path(tmp), script)
+        try:
+            cold, _ = render(browser, url, "overview_table")
+            best = min(render(browser, url, "overview_table")[0] for _ in range(3))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    line("floor: hello-world app (title + 50-row table), first request", f"{cold:.2f}s")
+    line("floor: hello-world app, first render (best of 3)", f"{best:.2f}s (= 1.00x, the baseline)")
+    return best
+
+
 def main() -> None:
     if not Path(CHROMIUM).exists():
         sys.exit("Debian's chromium is needed (apt-get install chromium)")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        base = floor(browser)
+
+        def figure(name: str, took: float, received: int) -> None:
+            line(name, f"{took:.2f}s = {took / base:.2f}x floor ({received:,} B)")
+
         for orgs in SIZES:
             data = data_for(orgs)
             proc, url = start_console(data)
             try:
                 cold, cold_bytes = render(browser, f"{url}/status", "overview_table")
-                line(f"{orgs:,} orgs: status page, first request after a start", f"{cold:.2f}s ({cold_bytes:,} B)")
+                figure(f"{orgs:,} orgs: status page, first request after a start", cold, cold_bytes)
                 warm = [render(browser, f"{url}/status", "overview_table") for _ in range(3)]
-                best = min(w[0] for w in warm)
-                line(f"{orgs:,} orgs: status page, first render (best of 3)", f"{best:.2f}s ({warm[0][1]:,} B)")
+                figure(f"{orgs:,} orgs: status page, first render (best of 3)", min(w[0] for w in warm), warm[0][1])
                 audit = [render(browser, f"{url}/audit_log", "audit_table") for _ in range(3)]
-                best = min(a[0] for a in audit)
-                line(f"{orgs:,} orgs: audit log, first page (best of 3)", f"{best:.2f}s ({audit[0][1]:,} B)")
+                figure(f"{orgs:,} orgs: audit log, first page (best of 3)", min(a[0] for a in audit), audit[0][1])
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
