@@ -54,7 +54,9 @@ view = view.reset_index(drop=True)
 
 scope = "" if everyone else f" for {_ui.plain(sidebar_org)}"
 st.caption(f"{len(view):,} of {len(events):,} events{scope} since {start:%Y-%m-%d}")
-if not view.empty:
+# the timeline is drawn when asked for: its Vega view (and the chart library the browser loads for it) cost the
+# first page about a seventh
+if not view.empty and st.toggle("Show events per day", key="audit_timeline"):
     timeline = view.assign(day=view["at"].dt.floor("D")).groupby(["day", "action"]).size().reset_index(name="events")
     st.vega_lite_chart(  # a dict spec: no altair import (seconds on the first request after a start)
         timeline,

@@ -181,11 +181,16 @@ def test_a_bulk_run_shows_in_every_pages_sidebar_and_runs_alone(demo: Integratio
 
 
 def test_charts_answer_what_needs_attention(demo: IntegrationService) -> None:
+    """The charts are in their tab, drawn only when it is open (the runs' tab is open first)."""
     at = app("pages/status.py")
-    charts = str(at.main.children[len(at.main.children) - 1].children[0].children[0].proto)
-    charts += str(at.main.children[len(at.main.children) - 1].children[1].children[0].proto)
+    assert "status per provider" not in rendered(at) and "Run" in [s.label for s in at.selectbox]
+    at = AppTest.from_file(str(ROOT / "pages/status.py"), default_timeout=60)
+    at.session_state["status_tab"] = "Charts"  # the operator opened the Charts tab
+    at.run()
+    charts = rendered(at)
     assert "status per provider" in charts and "Time since last validation" in charts
     assert "never validated" in charts and "NOT_CONFIGURED" not in charts
+    assert "Run" not in [s.label for s in at.selectbox]  # the runs' tab is closed: not drawn
 
 
 def test_many_orgs(demo: IntegrationService) -> None:
