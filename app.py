@@ -33,13 +33,16 @@ with st.sidebar:
     if request in slugs:
         st.session_state[_ui.ORG_KEY] = request
     wanted = _ui.requested_org()
+    # a long list is searched here, not sent whole: the browser rebuilds a picker's every option on each redraw
+    # (10,000 options were about a third of the status page's first render)
+    shown = _ui.org_choices(slugs, wanted)
     org = st.selectbox(
         "Organization",
-        slugs,
+        shown,
         key=_ui.ORG_KEY,
         placeholder="Choose an organization" if slugs else "No organizations yet",
         # an unknown org in the URL opens no org (and the URL keeps what was asked for)
-        index=slugs.index(wanted) if wanted in slugs else (None if wanted or not slugs else 0),
+        index=shown.index(wanted) if wanted in shown else (None if wanted or not shown else 0),
     )
     if org:
         st.query_params[_ui.ORG_KEY] = org

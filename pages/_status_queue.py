@@ -30,7 +30,7 @@ class Queue:
     selected: pd.DataFrame  # the chosen rows among them (on any page)
 
 
-@st.cache_resource(ttl=15, max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _queue(version: str, stale_days: float, kpi: str | None, _frame: pd.DataFrame) -> pd.DataFrame:
     """The attention queue of one overview (`version`), kept while that overview is (read-only: shared)."""
     if kpi:

@@ -60,33 +60,56 @@ def jobs() -> JobRunner:
 
 # Kept as shared resources, not copied per read (at 10,000 orgs a copy of the overview costs a noticeable part of
 # a render): read-only for the pages, which derive new frames from them. `attrs["version"]` names one read, so
-# what a page derives from it can be cached per version.
-@st.cache_resource(ttl=15, show_spinner="Loading the overview…")
-def _overview(fingerprint: str) -> pd.DataFrame:
+# what a page derives from it can be cached per version. Each is kept while the store's data version stays the same:
+# a render of unchanged data reads nothing again, and a write of any process (the CLI, the API, a nightly run)
+# shows at the next render.
+AGE_BUCKET_S = 3600  # what is kept is read again at least this often: ages and cost-data freshness move with time
+STALE_AFTER_S = 15  # a store with no cheap data version (BigQuery): what is kept is read again after this
+
+
+def data_version() -> str:
+    """The store's marker of its data (read on every render, one cheap query), with the hour: unchanged data is
+    still read again hourly, as its validation ages and cost-data freshness move on. A store without a marker
+    gives a 15 s bucket of time instead."""
+    version = service().data_version()
+    now = time.time()
+    if version is None:
+        return f"t{int(now // STALE_AFTER_S)}"
+    return f"{version}@{int(now // AGE_BUCKET_S)}"
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the overview…")
+def _overview(fingerprint: str, version: str) -> pd.DataFrame:
     frame = _service(fingerprint).overview()
     frame.attrs["as_of"] = pd.Timestamp.now(tz="UTC").strftime("%H:%M:%S")  # text: Arrow serializes attrs as JSON
     frame.attrs["version"] = uuid.uuid4().hex
     return frame
 
 
-@st.cache_resource(ttl=15, max_entries=16, show_spinner="Loading the runs…")
-def _run_changes(fingerprint: str, run_id: str | None) -> pd.DataFrame:
+@st.cache_resource(max_entries=16, show_spinner="Loading the runs…")
+def _run_changes(fingerprint: str, version: str, run_id: str | None) -> pd.DataFrame:
     return _service(fingerprint).run_changes(run_id)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _org_slugs(fingerprint: str, version: str) -> list[str]:
+    return _service(fingerprint).orgs()
 
 
 def run_changes(run_id: str | None = None) -> pd.DataFrame:
     """One run's status changes (by default the last bulk or nightly run), with every run in `attrs["runs"]`."""
-    return _run_changes(_env_fingerprint(), run_id)
+    return _run_changes(_env_fingerprint(), data_version(), run_id)
 
 
 def overview() -> pd.DataFrame:
-    """The org x provider table, cached briefly; `changed()` clears it after any write."""
-    return _overview(_env_fingerprint())
+    """The org x provider table, kept while the data is unchanged; `changed()` drops it (the Refresh button)."""
+    return _overview(_env_fingerprint(), data_version())
 
 
 def changed() -> None:
     _overview.clear()
     _run_changes.clear()
+    _org_slugs.clear()
 
 
 def plain(text: object) -> str:
@@ -154,7 +177,37 @@ def actor() -> str:
 
 
 def org_slugs() -> list[str]:
-    return service().orgs()  # from the system of record: the picker works while the status cache is down
+    """Every org's slug from the system of record (the picker works while the status cache is down), kept while
+    the data is unchanged."""
+    return _org_slugs(_env_fingerprint(), data_version())
+
+
+ORG_FIND_KEY = "org_find"
+PICKER_LIMIT = 100  # options sent to the browser in the org picker; more orgs are found by the search above it
+
+
+def org_choices(slugs: list[str], wanted: str | None) -> list[str]:
+    """The org picker's options: every org while there are few; with more than PICKER_LIMIT, a search box above the
+    picker and the first PICKER_LIMIT orgs whose slug contains its text, with the chosen org always among them."""
+    if len(slugs) <= PICKER_LIMIT:
+        return slugs
+    text = st.text_input(
+        "Find an organization",
+        key=ORG_FIND_KEY,
+        placeholder=f"part of a slug ({len(slugs):,} orgs)",
+        help=f"The picker below lists {PICKER_LIMIT} organizations at a time: the ones whose slug contains this text.",
+    )
+    needle = text.strip().lower()
+    found = [s for s in slugs if needle in s] if needle else slugs
+    shown = found[:PICKER_LIMIT]
+    if wanted in slugs and wanted not in shown:
+        shown = [wanted, *shown]
+    if needle:
+        st.caption(
+            f"{len(found):,} match{'es' if len(found) != 1 else ''}"
+            + (f", the first {PICKER_LIMIT} listed" if len(found) > PICKER_LIMIT else "")
+        )
+    return shown
 
 
 def requested_org() -> str | None:

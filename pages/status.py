@@ -7,13 +7,54 @@ The drawing lives beside this file: `_status_queue.py` (KPIs, filters, the queue
 `_status_runs.py` (the bulk run's outcome, the run picker and its changes).
 """
 
-import altair as alt
+import pandas as pd
 import streamlit as st
 from integrations.views import AGE_BUCKETS, status_mix, validation_ages
 
 from pages import _status_queue, _status_runs, _ui
 
 _ui.through_app()
+
+CHARTS_TAB_KEY = "status_tab"
+
+
+def charts(frame: pd.DataFrame) -> None:
+    """What needs attention, drawn: statuses per provider and the time since the last validation."""
+    # Vega-Lite specs as dicts, drawn by the browser as altair would draw them: importing altair (jsonschema and its
+    # grammar compilation) cost the first request after a start about 4 s
+    left, right = st.columns(2)
+    left.vega_lite_chart(
+        status_mix(frame),
+        {
+            "title": "Configured integrations: status per provider",
+            "mark": {"type": "bar"},
+            "encoding": {
+                "x": {"field": "provider", "type": "nominal"},
+                "y": {"field": "count", "type": "quantitative"},
+                "color": {
+                    "field": "status",
+                    "type": "nominal",
+                    "scale": {"domain": ["VALID", "INVALID", "PENDING"], "range": ["#2e7d32", "#c62828", "#f9a825"]},
+                },
+            },
+        },
+        width="stretch",
+    )
+    right.vega_lite_chart(
+        validation_ages(frame),
+        {
+            "title": "Time since last validation",
+            "mark": {"type": "bar"},
+            "encoding": {
+                "x": {"field": "age", "type": "nominal", "sort": AGE_BUCKETS, "title": None},
+                "y": {"field": "count", "type": "quantitative"},
+                "color": {"field": "provider", "type": "nominal"},
+                "xOffset": {"field": "provider", "type": "nominal"},
+            },
+        },
+        width="stretch",
+    )
+
 
 st.title("Status overview")
 # Each part of the page is one container: a part that appears or grows (a run's outcome, a flash, a confirmation)
@@ -26,7 +67,7 @@ with st.container(key="status_top"):
     for warning in frame.attrs.get("warnings", []):
         _ui.plain_warning(warning)
     asof, refresh = st.columns([5, 1], vertical_alignment="center")
-    asof.caption(f"As of {frame.attrs.get('as_of', '')} UTC (the overview is kept up to 15 s; actions here refresh it)")
+    asof.caption(f"As of {frame.attrs.get('as_of', '')} UTC (read again whenever the stored data changes)")
     refresh.button("Refresh", key="refresh_overview", on_click=_ui.changed)
 with st.container(key="status_kpis"):
     _status_queue.kpis(frame)
@@ -36,32 +77,12 @@ with st.container(key="status_queue"):
     chosen = _status_queue.queue(frame)
 with st.container(key="status_actions"):
     _status_queue.actions(frame, chosen)
-with st.container(key="status_runs"):
-    _status_runs.runs()
-
-# --- charts: what needs attention ----------------------------------------------------------------------------
-left, right = st.columns(2)
-left.altair_chart(
-    alt.Chart(status_mix(frame), title="Configured integrations: status per provider")
-    .mark_bar()
-    .encode(
-        x="provider:N",
-        y="count:Q",
-        color=alt.Color(
-            "status:N",
-            scale=alt.Scale(domain=["VALID", "INVALID", "PENDING"], range=["#2e7d32", "#c62828", "#f9a825"]),
-        ),
-    ),
-    width="stretch",
-)
-right.altair_chart(
-    alt.Chart(validation_ages(frame), title="Time since last validation")
-    .mark_bar()
-    .encode(
-        x=alt.X("age:N", sort=AGE_BUCKETS, title=None),
-        y="count:Q",
-        color="provider:N",
-        xOffset="provider:N",
-    ),
-    width="stretch",
-)
+# The runs' changes are open by default; the charts are one click away and drawn only when their tab is open (tabs
+# that rerun run only the open tab's content): two Vega views cost the page's first render about a sixth.
+runs_tab, charts_tab = st.tabs(["Runs", "Charts"], key=CHARTS_TAB_KEY, on_change="rerun")
+if runs_tab.open:
+    with runs_tab, st.container(key="status_runs"):
+        _status_runs.runs()
+if charts_tab.open:
+    with charts_tab:
+        charts(frame)

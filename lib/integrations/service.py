@@ -266,6 +266,11 @@ class IntegrationService(Parts):
         """One row per org x provider: recorded status beside cached status (`attrs["warnings"]` if unreadable)."""
         return reads.overview(self.deps)
 
+    def data_version(self) -> str | None:
+        """A cheap marker that changes whenever stored data changes (any process's write); None when the store has
+        none cheaper than a read. Readers keep what they read while it stays the same."""
+        return reads.data_version(self.deps)
+
     def events(self, org_slug: str | None = None, since: datetime | None = None) -> pd.DataFrame:
         """The append-only history, newest first; from `since` on when given (the store reads no more)."""
         return reads.events(self.deps, org_slug, since)

@@ -6,6 +6,11 @@ console, and measures in Debian's Chromium, from navigation to the page drawn (i
 left stale): the status page's first render, on a cold server (the process's first request) and again warm, and
 the audit log's first page; with the bytes the browser received over the WebSocket for each. Run it on an idle
 machine: the figures are wall-clock.
+
+The same run measures a floor: a hello-world Streamlit app (a title and a 50-row table) started the same way (same
+config, same wait), i.e. what any Streamlit page costs in this browser on this machine, rendered in turns with each
+page measured (the best of 3 of each); every figure is also given as a ratio to it (the cold figure to the floor's
+first request), which is what to compare between runs on a shared or slower machine.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +29,12 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SIZES = [int(n) for n in os.environ.get("BENCH_CONSOLE_ORGS", "2000,10000").split(",")]
+HELLO = """import pandas as pd
+import streamlit as st
+
+st.title("Hello")
+st.container(key="overview_table").dataframe(pd.DataFrame({"org": [f"org-{i:05d}" for i in range(50)], "n": range(50)}))
+"""
 
 
 def line(name: str, value: str) -> None:
@@ -45,14 +57,14 @@ def data_for(orgs: int) -> Path:
     return path
 
 
-def start_console(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_console(data: Path, script: Path = ROOT / "app.py") -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRATIONS_")}
     env.update(INTEGRATIONS_DATA_DIR=str(data), PYTHONPATH=str(ROOT / "lib"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port)],
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -90,23 +102,45 @@ def render(browser, url: str, table_key: str) -> tuple[float, int]:
 def main() -> None:
     if not Path(CHROMIUM).exists():
         sys.exit("Debian's chromium is needed (apt-get install chromium)")
-    with sync_playwright() as p:
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        for orgs in SIZES:
-            data = data_for(orgs)
-            proc, url = start_console(data)
-            try:
-                cold, cold_bytes = render(browser, f"{url}/status", "overview_table")
-                line(f"{orgs:,} orgs: status page, first request after a start", f"{cold:.2f}s ({cold_bytes:,} B)")
-                warm = [render(browser, f"{url}/status", "overview_table") for _ in range(3)]
-                best = min(w[0] for w in warm)
-                line(f"{orgs:,} orgs: status page, first render (best of 3)", f"{best:.2f}s ({warm[0][1]:,} B)")
-                audit = [render(browser, f"{url}/audit_log", "audit_table") for _ in range(3)]
-                best = min(a[0] for a in audit)
-                line(f"{orgs:,} orgs: audit log, first page (best of 3)", f"{best:.2f}s ({audit[0][1]:,} B)")
-            finally:
-                proc.terminate()
-                proc.wait(timeout=30)
+        hello_script = Path(tmp) / "hello.py"
+        hello_script.write_text(HELLO)
+        hello, hello_url = start_console(Path(tmp), hello_script)
+        try:
+            hello_cold = render(browser, hello_url, "overview_table")[0]
+            line("floor: hello-world app (title + 50-row table), first request", f"{hello_cold:.2f}s")
+
+            def rounds(url: str, key: str) -> tuple[float, float, int]:
+                """Best of 3 of a page and of the floor, rendered in turns (a shared machine's load hits both)."""
+                took, floor, received = [], [], 0
+                for _ in range(3):
+                    floor.append(render(browser, hello_url, "overview_table")[0])
+                    t, received = render(browser, url, key)
+                    took.append(t)
+                return min(took), min(floor), received
+
+            for orgs in SIZES:
+                data = data_for(orgs)
+                proc, url = start_console(data)
+                try:
+                    cold, cold_bytes = render(browser, f"{url}/status", "overview_table")
+                    name = f"{orgs:,} orgs: status page, first request after a start"
+                    line(name, f"{cold:.2f}s = {cold / hello_cold:.2f}x the floor's first request ({cold_bytes:,} B)")
+                    for name, page, key in (
+                        (f"{orgs:,} orgs: status page, first render (best of 3)", "status", "overview_table"),
+                        (f"{orgs:,} orgs: audit log, first page (best of 3)", "audit_log", "audit_table"),
+                    ):
+                        took, floor, received = rounds(f"{url}/{page}", key)
+                        line(
+                            name, f"{took:.2f}s = {took / floor:.2f}x the floor ({floor:.2f}s in turn) ({received:,} B)"
+                        )
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+        finally:
+            hello.terminate()
+            hello.wait(timeout=30)
         browser.close()
 
 

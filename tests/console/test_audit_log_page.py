@@ -83,3 +83,12 @@ def test_one_page_of_events_is_sent_at_a_time(demo: IntegrationService) -> None:
     at.session_state["audit_table"] = {"selection": {"rows": [0], "columns": []}}
     at.run()
     assert second.event_id.iloc[0] in at.code[0].value, "the detail is the row picked on this page"
+
+
+def test_the_timeline_is_drawn_when_asked_for(demo: IntegrationService) -> None:
+    """Events per day is one toggle away: the first page sends the table, not a chart (nor the chart library)."""
+    at = app("pages/audit_log.py")
+    assert not at.get("vega_lite_chart") and len(at.dataframe) == 1
+    at.toggle(key="audit_timeline").set_value(True).run()
+    [chart] = at.get("vega_lite_chart")
+    assert "Events per day" in str(chart.proto) and len(at.dataframe) == 1

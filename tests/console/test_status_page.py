@@ -9,9 +9,10 @@ import time
 import pytest
 from integrations import IntegrationService, Provider, Status
 from integrations.domain import Action
+from streamlit.testing.v1 import AppTest
 
 from pages import _status_queue, _ui
-from tests.console.conftest import app, rendered
+from tests.console.conftest import ROOT, app, rendered
 from tests.keys import openai_key
 from tests.servers import refused_url
 
@@ -180,11 +181,16 @@ def test_a_bulk_run_shows_in_every_pages_sidebar_and_runs_alone(demo: Integratio
 
 
 def test_charts_answer_what_needs_attention(demo: IntegrationService) -> None:
+    """The charts are in their tab, drawn only when it is open (the runs' tab is open first)."""
     at = app("pages/status.py")
-    charts = str(at.main.children[len(at.main.children) - 1].children[0].children[0].proto)
-    charts += str(at.main.children[len(at.main.children) - 1].children[1].children[0].proto)
+    assert "status per provider" not in rendered(at) and "Run" in [s.label for s in at.selectbox]
+    at = AppTest.from_file(str(ROOT / "pages/status.py"), default_timeout=60)
+    at.session_state["status_tab"] = "Charts"  # the operator opened the Charts tab
+    at.run()
+    charts = rendered(at)
     assert "status per provider" in charts and "Time since last validation" in charts
     assert "never validated" in charts and "NOT_CONFIGURED" not in charts
+    assert "Run" not in [s.label for s in at.selectbox]  # the runs' tab is closed: not drawn
 
 
 def test_many_orgs(demo: IntegrationService) -> None:
@@ -353,3 +359,50 @@ def test_a_stale_echo_of_the_ticks_before_a_resort_is_not_taken_for_a_choice(dem
     assert any("1 more selected but hidden" in c.value for c in at.caption)
     at = _tick(at, ("acmecorp", "OPENAI"))  # a real click afterwards is a choice
     assert _ticked(at) == [("acmecorp", "GCP"), ("acmecorp", "OPENAI")]
+
+
+def test_a_write_of_another_process_shows_at_the_next_render_and_unchanged_data_is_not_read_again(
+    demo: IntegrationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overview, the runs and the org list are kept while the store's data version stays the same (no 15 s
+    window in which a CLI or REST write is not shown, no read again of unchanged data)."""
+    from integrations.usecases import reads
+
+    reads_done: list[str] = []
+    for name in ("overview", "run_changes"):
+        real = getattr(reads, name)
+        monkeypatch.setattr(
+            reads, name, lambda *a, _real=real, _name=name, **k: reads_done.append(_name) or _real(*a, **k)
+        )
+    at = app("pages/status.py")
+    before = metrics(at)["Invalid"]
+    assert reads_done.count("overview") == 1
+    app("pages/status.py")
+    assert reads_done.count("overview") == 1 and reads_done.count("run_changes") == 1  # unchanged: kept
+    demo.setup("initech", "openai", openai_key("revoked"), skip_validation=True)  # e.g. the CLI, another process
+    demo.validate("initech", "openai")
+    after = app("pages/status.py")
+    assert reads_done.count("overview") == 2
+    assert int(metrics(after)["Invalid"]) == int(before) + 1
+
+
+def test_many_orgs_are_found_by_a_search_not_sent_whole(demo: IntegrationService) -> None:
+    """At 10,000 orgs the org picker's every option was redrawn by the browser on each update (a third of the status
+    page's first render): past PICKER_LIMIT orgs the picker lists a page of them, searched by a box above it, and
+    the chosen org is always among them. (AppTest keeps app.py's sidebar on a first run only: one run each.)"""
+    for i in range(300):
+        demo.register_org(f"fleet-{i:05d}")
+    at = app("app.py", org="fleet-00250")  # beyond the first PICKER_LIMIT
+    picker = at.sidebar.selectbox(key=_ui.ORG_KEY)
+    assert len(picker.options) == _ui.PICKER_LIMIT + 1 and picker.options[0] == "fleet-00250"
+    assert picker.value == "fleet-00250"
+    assert at.sidebar.text_input(key=_ui.ORG_FIND_KEY).label == "Find an organization"
+
+    searched = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    searched.session_state[_ui.ORG_KEY] = "fleet-00250"
+    searched.session_state[_ui.ORG_FIND_KEY] = "fleet-0012"
+    searched.run()
+    picker = searched.sidebar.selectbox(key=_ui.ORG_KEY)
+    assert picker.options == ["fleet-00250", *[f"fleet-{i:05d}" for i in range(120, 130)]]
+    assert picker.value == "fleet-00250"  # the choice stays until another is picked
+    assert "10 matches" in [c.value for c in searched.sidebar.caption]

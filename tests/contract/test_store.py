@@ -266,6 +266,37 @@ class StoreContract:
         ]
         assert {e.status_before for e in history if e.action == Action.SETUP} == {Status.NOT_CONFIGURED}
 
+    def test_the_data_version_changes_with_every_write_and_only_then(self, store: IntegrationStore) -> None:
+        """The console keeps what it read while this marker stays the same; a store without one (None) is read again
+        after a while instead."""
+        first = store.data_version()
+        if first is None:
+            pytest.skip(f"the {store.name} store keeps no cheap data version: the console re-reads it every 15 s")
+        assert store.data_version() == first  # no write, no change
+        seen = [first]
+
+        def changed() -> None:
+            now = store.data_version()
+            assert now not in seen
+            seen.append(now)
+
+        rec = record()
+        store.activate(rec, event(credential_id=rec.credential_id))
+        changed()
+        update = ValidationUpdate(rec.credential_id, Status.INVALID, "INVALID_KEY", "401", T0, "t", event(offset_s=1))
+        store.record_validations([update])
+        changed()
+        store.append_events([event(action=Action.VALIDATE, offset_s=2)])
+        changed()
+        key = OrgApiKey(org_slug="newco", key_id="key_1", key_prefix="newco_api_", key_hash="h" * 64, created_at=T0)
+        store.add_api_key(key)
+        changed()
+        store.revoke_api_keys("newco", T0)
+        changed()
+        store.deactivate("acmecorp", Provider.OPENAI, T0 + timedelta(minutes=1), "t", event(action=Action.DELETE))
+        changed()
+        assert store.data_version() == seen[-1]
+
     def test_key_versions_are_recorded_once_and_retired(self, store: IntegrationStore) -> None:
         assert store.key_versions() == {}
         store.record_key_version("local/v1", "c1" * 8, T0)

@@ -100,7 +100,7 @@ def test_test_a_key_without_saving_then_save_it(page, console: str, svc: Integra
     passed.wait_for()
     expect(passed).to_contain_text("nothing was stored")
     expect(card(page)).to_contain_text("NOT_CONFIGURED")  # nothing stored, no status change
-    assert form.locator('input[type="password"]').input_value() == ""  # the key left the form and the session
+    expect(form.locator('input[type="password"]')).to_have_value("")  # the key left the form and the session
     shot(page, "c27b_01_test_passed_nothing_stored")
     assert TESTED not in page.content()
 

@@ -178,6 +178,12 @@ class IntegrationStore(ABC):
         """ACTIVE_COLUMNS for every active credential, in one query. Adapters may read it directly."""
         return records_frame(self.list_credentials())
 
+    def data_version(self) -> str | None:
+        """A cheap marker that changes with every write of any process (credentials, events, org keys), for
+        readers that keep what they read until it changes; None when the store has no marker cheaper than a
+        read (the reader then keeps what it read for a while)."""
+        return None
+
     @abstractmethod
     def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
         """Validation outcomes, in one transaction. Returns the credential_ids whose row was still active, and

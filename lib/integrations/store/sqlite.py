@@ -319,6 +319,17 @@ class SqliteStore(IntegrationStore):
             ).fetchall()
         return pd.DataFrame(rows, columns=ACTIVE_COLUMNS)
 
+    def data_version(self) -> str | None:
+        """The last rowid of the events, the credentials and the org keys, and the org keys' revocations: every
+        write of a credential appends its event in the same transaction, so these change with every write (index
+        lookups and a scan of the keys table: under a millisecond at 10,000 orgs)."""
+        with self._tx(write=False) as conn:
+            row = conn.execute(
+                "SELECT (SELECT max(rowid) FROM org_integration_events), (SELECT max(rowid) FROM org_integrations), "
+                "(SELECT max(rowid) FROM org_api_keys), (SELECT count(revoked_at) FROM org_api_keys)"
+            ).fetchone()
+        return "/".join(str(v) for v in row)
+
     def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
         """Each update only on its row as the check read it (active; the same updated_at when expected)."""
         with self._tx() as conn:

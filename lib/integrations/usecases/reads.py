@@ -89,6 +89,11 @@ def overview(deps: Deps) -> pd.DataFrame:
     return frame
 
 
+def data_version(deps: Deps) -> str | None:
+    """The store's marker of 'the data changed' (see IntegrationStore.data_version), None when it has none."""
+    return deps.store.data_version()
+
+
 def events(deps: Deps, org_slug: str | None = None, since: datetime | None = None) -> pd.DataFrame:
     """The append-only history, newest first (only from `since` on, when given: the store reads no more)."""
     frame = deps.store.events_frame(org_slug, since)
