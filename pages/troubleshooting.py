@@ -3,7 +3,7 @@
 import streamlit as st
 from integrations import IntegrationError, Provider
 from integrations.results import DiagnosticStep
-from integrations.troubleshooting import WALKTHROUGHS, search_catalog
+from integrations.troubleshooting import search_catalog, walkthroughs_for
 
 from pages import _ui
 
@@ -121,8 +121,8 @@ with c2.container(border=True):
         _ui.changed()
         st.success(f"{report.fixed} drift(s) fixed." if report.fixed else "No drift: the cache already agreed.")
 
-st.subheader("Walkthroughs")
-for guide in WALKTHROUGHS:
+st.subheader(f"Walkthroughs for {Provider(provider).label}")
+for guide in walkthroughs_for(provider):
     with st.expander(f"{guide.title} — {guide.symptom}"):
         st.markdown("**Likely causes**\n" + "\n".join(f"- {c}" for c in guide.causes))
         st.markdown("**Solutions**\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(guide.steps, 1)))

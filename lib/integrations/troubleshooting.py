@@ -108,9 +108,12 @@ WALKTHROUGHS = [
         symptom="Setup or re-validation fails (INVALID, INSUFFICIENT_PERMISSIONS, an inconclusive error) although "
         "the key works elsewhere.",
         causes=[
-            "The key lacks a permission or scope: an OpenAI restricted key without models read, an Admin key "
-            "without Usage read (Missing scopes: api.usage.read), a GCP service account without "
-            "bigquery.datasets.get / bigquery.tables.get / bigquery.jobs.create.",
+            "The OpenAI key lacks a permission or scope: a restricted key without models read, an Admin key "
+            "without Usage read (Missing scopes: api.usage.read).",
+            "The Anthropic key is of the wrong kind for the job: cost data needs an Admin key (sk-ant-admin01-), "
+            "inference an API key (sk-ant-api03-).",
+            "The GCP service account lacks a permission: bigquery.datasets.get / bigquery.tables.get / "
+            "bigquery.jobs.create.",
             "GCP roles granted only on a dataset: they do not show at project level; name the billing export table "
             "in metadata (billing_export_table: project.dataset.table) so the table check confirms them.",
             "The key was in fact revoked, deleted or rotated at the provider (INVALID_CREDENTIAL), or the stored "
@@ -122,8 +125,10 @@ WALKTHROUGHS = [
             "A valid key with a missing permission needs a grant, not a new key.",
             "Test the key by hand with the provider's own endpoint (below), with the key in $KEY: "
             "read -rs KEY && export KEY.",
-            "Grant what is missing (GCP: roles/bigquery.dataViewer on the billing dataset, roles/bigquery.jobUser "
-            "on the project; OpenAI: the key's scopes), then re-validate: the status returns to VALID.",
+            "GCP: grant roles/bigquery.dataViewer on the billing dataset and roles/bigquery.jobUser on the project, "
+            "then re-validate: the status returns to VALID.",
+            "OpenAI: give the key the scopes it lacks (or use an Admin key for cost data), then re-validate.",
+            "Anthropic: set up a key of the kind the job needs (an Admin key for cost data), then re-validate.",
             "If the provider rejects the key by hand too, create a new key and set it up again (rotate); the old "
             "ciphertext is erased in the same transaction.",
             "Inconclusive (NETWORK_ERROR, PROVIDER_UNAVAILABLE, RATE_LIMITED): retry after the time given "
@@ -344,3 +349,18 @@ def advice(
     elif code in _INCONCLUSIVE:
         notes.append("The check was inconclusive: the stored status was kept.")
     return Advice(code=code, title=entry.title, causes=causes, fixes=fixes, notes=notes, retryable=entry.retryable)
+
+
+def walkthroughs_for(provider: Provider | str) -> list[Walkthrough]:
+    """The walkthroughs as they apply to `provider`: a walkthrough about another provider is left out, and in the
+    others only the causes, solutions and tests by hand that apply to it are kept (all, if none is left)."""
+    provider = Provider.parse(provider)
+    kept = []
+    for w in WALKTHROUGHS:
+        if not _applies(f"{w.title} {w.symptom}", provider, None):
+            continue
+        causes = [c for c in w.causes if _applies(c, provider, None)] or w.causes
+        steps = [s for s in w.steps if _applies(s, provider, None)] or w.steps
+        tests = [t for t in w.manual_tests if t.provider == provider]
+        kept.append(w.model_copy(update={"causes": causes, "steps": steps, "manual_tests": tests}))
+    return kept

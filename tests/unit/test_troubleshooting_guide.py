@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from integrations.domain import Provider
-from integrations.troubleshooting import MANUAL_TESTS, WALKTHROUGHS, manual_tests
+from integrations.troubleshooting import MANUAL_TESTS, WALKTHROUGHS, manual_tests, walkthroughs_for
 
 TITLES = [
     "Organization API key not found",
@@ -36,3 +37,17 @@ def test_the_gcp_curl_asks_for_the_three_permissions() -> None:
     body = gcp.command.split("-d '")[1].rstrip("'")
     assert json.loads(body) == {"permissions": ["bigquery.datasets.get", "bigquery.tables.get", "bigquery.jobs.create"]}
     assert ":testIamPermissions" in gcp.command and "Bearer $KEY" in gcp.command
+
+
+@pytest.mark.parametrize("provider", list(Provider))
+def test_the_walkthroughs_for_a_provider_name_no_other_providers_causes_or_tests(provider: Provider) -> None:
+    """An Anthropic key's troubleshooting does not list OpenAI scopes, GCP roles or their tests by hand."""
+    others = [p for p in Provider if p != provider]
+    words = {Provider.OPENAI: "openai", Provider.ANTHROPIC: "anthropic", Provider.GCP: "gcp"}
+    for guide in walkthroughs_for(provider):
+        assert all(t.provider == provider for t in guide.manual_tests), guide.title
+        for line in guide.causes + guide.steps:
+            named = {p for p in others if words[p] in line.lower()}
+            assert not named or words[provider] in line.lower(), (guide.title, line)
+    titles = [w.title for w in walkthroughs_for(provider)]
+    assert ("GCP without a key file (keyless) stays PENDING or fails" in titles) == (provider == Provider.GCP)
