@@ -13,6 +13,22 @@ from pages import _ui
 _ui.through_app()
 
 PAGE_SIZE = 100  # rows sent to the browser per page: the history can be hundreds of thousands of events
+DETAIL_LABELS = {  # an event's fields as the table's headers name them
+    "at": "Time (UTC)",
+    "org_slug": "Org",
+    "provider": "Provider",
+    "credential_id": "Credential id",
+    "action": "Action",
+    "status_before": "Before",
+    "status_after": "After",
+    "outcome": "Outcome",
+    "error_code": "Code",
+    "message": "Message",
+    "actor": "Actor",
+    "duration_ms": "Took (ms)",
+    "run_id": "Run id",
+    "event_id": "Event id",
+}
 
 svc = _ui.service()
 st.title("Audit log")
@@ -78,27 +94,17 @@ if pages > 1:
 first = (page - 1) * PAGE_SIZE
 shown = view.iloc[first : first + PAGE_SIZE]
 table = st.dataframe(
-    shown,
+    _ui.blank(shown),
     key="audit_table",
     hide_index=True,
     width="stretch",
     on_select="rerun",
     selection_mode="single-row",
     column_config={
+        **DETAIL_LABELS,
         "at": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-        "org_slug": "Org",
-        "provider": "Provider",
-        "action": "Action",
-        "outcome": "Outcome",
-        "error_code": "Code",
-        "actor": "Actor",
         "message": st.column_config.TextColumn("Message", width="large"),
-        "status_before": "Before",
-        "status_after": "After",
         "duration_ms": st.column_config.NumberColumn("Took (ms)"),
-        "credential_id": "Credential id",
-        "run_id": "Run id",
-        "event_id": "Event id",
     },
 )
 st.download_button(  # the CSV is built when clicked, not sent with every page load
@@ -115,4 +121,5 @@ if table.selection.rows:
         st.subheader("Event detail")
         st.caption("Select another row to see its detail.")
         # plain text: messages can echo names and provider text
-        st.code("\n".join(f"{name:<14} {_ui.cell(value)}" for name, value in event.items()), language=None)
+        lines = (f"{DETAIL_LABELS.get(name, name):<15} {_ui.cell(value)}" for name, value in event.items())
+        st.code("\n".join(lines), language=None)

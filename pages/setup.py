@@ -289,9 +289,20 @@ if history.empty:
     st.caption("Nothing recorded in the last 90 days.")
 else:
     st.dataframe(
-        history[["at", "action", "outcome", "status_before", "status_after", "error_code", "actor", "message"]],
+        _ui.blank(
+            history[["at", "action", "outcome", "status_before", "status_after", "error_code", "actor", "message"]]
+        ),
         key="setup_history",
         hide_index=True,
         width="stretch",
-        column_config={"at": st.column_config.DatetimeColumn("At", format="YYYY-MM-DD HH:mm:ss")},
+        column_config={
+            "at": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "action": "Action",
+            "outcome": "Outcome",
+            "status_before": "Before",
+            "status_after": "After",
+            "error_code": "Code",
+            "actor": "Actor",
+            "message": st.column_config.TextColumn("Message", width="large"),
+        },
     )

@@ -51,6 +51,9 @@ def test_selecting_a_row_shows_the_event_in_full(demo: IntegrationService) -> No
     detail = at.code[0].value
     assert "Event detail" in [s.value for s in at.subheader]
     assert row.event_id in detail and row.error_code in detail and row.message in detail
+    assert "Org " in detail and "org_slug" not in detail and "None" not in detail  # headers as the table's, no None
+    text = at.dataframe[0].value.select_dtypes("object")
+    assert not text.isna().any().any(), "an empty cell is empty, not None"
 
 
 def test_org_key_events_can_be_filtered_and_every_action_is_offered(demo: IntegrationService) -> None:

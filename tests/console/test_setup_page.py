@@ -371,3 +371,12 @@ def test_the_card_shows_data_status_data_through_last_success_and_expiry(demo: I
     demo.setup("initech", "openai", openai_key())  # an inference key: no cost data, no expiry asked
     at.run()
     assert "🟢 FRESH" not in card(at) and "not asked" not in card(at)
+
+
+def test_the_history_shows_empty_cells_and_readable_headers(demo: IntegrationService) -> None:
+    demo.validate("acmecorp", "openai")  # a VALID check: no error code, an empty cell
+    at = app("pages/setup.py", org="acmecorp")
+    [history] = [d for d in at.dataframe if "message" in d.value.columns]
+    assert not history.value.select_dtypes("object").isna().any().any(), "an empty cell is empty, not None"
+    headers = history.proto.columns  # the column configuration, as JSON: each field's header
+    assert all(f'"{label}"' in headers for label in ("Time (UTC)", "Before", "After", "Code", "Actor"))
