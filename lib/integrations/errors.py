@@ -119,7 +119,10 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
             "Invalid organization slug",
             "The organization slug is not valid.",
             ["Slugs are 2-63 characters: lower-case letters, digits and dashes, starting with a letter or digit."],
-            ["Use the organization's slug exactly as registered, e.g. `acmecorp`."],
+            [
+                "Use the organization's slug exactly as registered, e.g. `acmecorp`.",
+                "Creating an organization: choose a slug of lower-case letters, digits and dashes, e.g. `acme-corp`.",
+            ],
             http_status=422,
         ),
         _e(

@@ -278,7 +278,7 @@ class SdkKeyValidator(Validator):
         limits, count = rate_limit(outcome.headers), model_count(outcome)
         return CheckResult(
             status=Status.VALID,
-            message=f"{name} accepted the key ({count} models visible{headroom(limits)}).",
+            message=f"{name} accepted the key ({count} model{'' if count == 1 else 's'} visible{headroom(limits)}).",
             checks=passed(MODELS, f"{count} models"),
             rate_limit=limits,
             capabilities=inference_capabilities(credential.provider),
