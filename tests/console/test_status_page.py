@@ -298,8 +298,9 @@ def test_a_run_of_another_process_shows_as_in_progress_until_it_is_finalized(dem
     at = app("pages/status.py")
     shown = [i.value for i in at.info if "nightly" in i.value]
     assert shown == [
-        f"In progress: nightly run {_ui.plain('nightly-m2')}, {first.checked} checked so far (tasks done 1/2), first check "
-        f"{demo.runs_in_progress()[0].first_at:%H:%M:%S} UTC. Its changes are listed here when it is finalized."
+        f"In progress: nightly run {_ui.plain('nightly-m2')}, {first.checked} checked so far (tasks done 1/2), "
+        f"first check {demo.runs_in_progress()[0].first_at:%H:%M:%S} UTC. "
+        "Its changes are listed here when it is finalized."
     ]
     assert not any(s.label == "Run" and "nightly-m2" in s.options for s in at.selectbox)
     demo.revalidate_task(TaskSpec(run_id="nightly-m2", index=1, count=2))
