@@ -4,15 +4,46 @@ changes at a time)."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC
+
 import pandas as pd
 import streamlit as st
-from integrations.changes import LOOKBACK
+from integrations.changes import LOOKBACK, run_kind
 from integrations.views import page_count, page_of
 
 from pages import _ui
 
 PAGE_SIZE = 50  # changes sent to the browser per page (a nightly run at 10,000 orgs can change thousands)
 KINDS = {"bulk": "Bulk run", "nightly": "Nightly run", "single": "Single checks"}
+# a run started in another process (the CLI, a Cloud Run task) is read from the store's staged results: every few
+# seconds on a local store (SQLite: ~0.1 s with 8 nightly runs of 10,000 checks in the window), at most every 10 s
+# on one that bills each read (BigQuery: a job); kept per data version too, so a finalize shows at the next render
+LOCAL_POLL_S, BILLED_POLL_S = 3.0, 10.0
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _runs_read(fingerprint: str, version: str, bucket: int) -> list:
+    return _ui._service(fingerprint).runs_in_progress()
+
+
+def stored_runs() -> tuple[list, float]:
+    """The runs in progress in any process (staged, not finalized), and how often to read them again: read once
+    per poll interval and data version (a store without a cheap version is one that bills reads: BigQuery)."""
+    version = _ui.service().data_version()
+    poll = LOCAL_POLL_S if version is not None else BILLED_POLL_S
+    return _runs_read(_ui._env_fingerprint(), str(version), int(time.time() // poll)), poll
+
+
+def show_stored_run(run) -> None:
+    """A run in progress read from the store: its staged checks so far (its events come with finalize)."""
+    tasks = f"tasks done {run.tasks_done}/{run.task_count}" if run.task_count else "no task has finished yet"
+    st.info(
+        f"In progress: {KINDS[run_kind(run.run_id)].lower()} {_ui.plain(run.run_id)}, {run.staged:,} checked so far "
+        f"({tasks}), first check {run.first_at.astimezone(UTC):%H:%M:%S} UTC. Its changes are listed here when it "
+        "is finalized.",
+        icon="⏳",
+    )
 
 
 def follow_bulk() -> None:
@@ -70,22 +101,30 @@ def runs() -> None:
     st.subheader("Changes since the last run")
     in_progress = _ui.jobs().running(_ui.BULK)
     in_progress_id = in_progress.meta.get("run_id") if in_progress is not None else None
+    elsewhere, poll = stored_runs()
+    elsewhere_ids = {r.run_id for r in elsewhere} - {in_progress_id}
 
-    @st.fragment(run_every=1.0 if in_progress is not None else None)
+    @st.fragment(run_every=1.0 if in_progress is not None else poll if elsewhere_ids else None)
     def run_in_progress() -> None:
-        """A bulk run going on (started in any tab): shown as in progress until it ends, then a refresh shows it."""
+        """Bulk runs going on: the one started in this process (in any tab) with its live progress, and those of
+        other processes (the CLI, a nightly task run) from the store, each shown as in progress until it ends."""
         job = _ui.jobs().get(in_progress.id) if in_progress is not None else None
-        if job is None:
-            return
-        if job.running:
+        if job is not None and job.running:
             st.info(
                 f"In progress: {job.label} (run {job.meta.get('run_id', '')}), {job.done:,}/{job.total:,} checked, "
                 f"started {job.started_at:%H:%M:%S} UTC. Its changes are listed here when it ends.",
                 icon="⏳",
             )
-        else:
+        elif job is not None:
             st.success(f"{job.label} has ended.", icon="✅")
             st.button("Show its changes", key="run_ended_refresh", on_click=_ui.changed)
+        now = [r for r in stored_runs()[0] if r.run_id != in_progress_id]
+        for run in now:
+            show_stored_run(run)
+        ended = elsewhere_ids - {r.run_id for r in now}
+        if ended:
+            st.success(f"Finalized: {_ui.plain(', '.join(sorted(ended)))}.", icon="✅")
+            st.button("Show its changes", key="stored_run_ended_refresh", on_click=_ui.changed)
 
     run_in_progress()
     latest = _ui.run_changes()

@@ -39,7 +39,7 @@ from integrations.store.base import (
     replacing,
     superseded,
 )
-from integrations.store.staging import RunRow, RunState, StagedResult
+from integrations.store.staging import RunProgress, RunRow, RunState, StagedResult
 
 
 class InMemoryStore(IntegrationStore):
@@ -258,6 +258,19 @@ class InMemoryStore(IntegrationStore):
             done = [(n, at) for (run, _), (n, at) in self.tasks.items() if run == run_id and at >= since]
         times = [r.checked_at for r in results] + [at for _, at in done]
         return RunState(len(results), len(done), max((n for n, _ in done), default=None), min(times, default=None))
+
+    def runs_in_progress(self, since: datetime) -> list[RunProgress]:
+        written = self._written()
+        with self.lock:
+            staged = [r for r in self.staged.values() if r.checked_at >= since]
+            tasks = [(run, n) for (run, _), (n, at) in self.tasks.items() if at >= since]
+        found = []
+        for run_id in sorted({r.run_id for r in staged if r.event_id not in written}):
+            results = [r for r in staged if r.run_id == run_id]
+            done = [n for run, n in tasks if run == run_id]
+            times = [r.checked_at for r in results]
+            found.append(RunProgress(run_id, len(results), len(done), max(done, default=None), min(times), max(times)))
+        return sorted(found, key=lambda p: (p.first_at, p.run_id))
 
     def _written(self) -> set[str]:
         with self.lock:

@@ -29,6 +29,7 @@ from .results import (
 from .settings import Settings
 from .status_cache.base import StatusCache
 from .store.base import IntegrationStore
+from .store.staging import RunProgress
 from .taskspec import RunReport, TaskReport, TaskSpec
 from .usecases import (
     alerting,
@@ -282,6 +283,10 @@ class IntegrationService(Parts):
     def run_changes(self, run_id: str | None = None) -> pd.DataFrame:
         """One run's status flips, worst first; by default the last bulk or nightly run (see changes.run_changes)."""
         return reads.run_changes(self.deps, run_id)
+
+    def runs_in_progress(self) -> list[RunProgress]:
+        """The runs in progress in any process: staged results not finalized yet (one store query), first first."""
+        return reads.runs_in_progress(self.deps)
 
     def credentials(self, active_only: bool = True) -> list[StoredCredential]:
         """Every credential row, for audits (the ciphertext stays inside the rows)."""

@@ -9,6 +9,7 @@ import time
 import pytest
 from integrations import IntegrationService, Provider, Status
 from integrations.domain import Action
+from integrations.taskspec import TaskSpec
 from streamlit.testing.v1 import AppTest
 
 from pages import _status_queue, _ui
@@ -286,6 +287,30 @@ def test_a_single_check_after_a_bulk_run_keeps_the_run_shown_and_earlier_runs_ca
     picker.set_value(single).run()
     assert not at.exception
     assert any("Single checks" in c.value and "0 status change(s)" in c.value for c in at.caption)
+
+
+def test_a_run_of_another_process_shows_as_in_progress_until_it_is_finalized(demo: IntegrationService) -> None:
+    """Review M2 (issue 27): a run started outside the console (the CLI, a nightly Cloud Run task) stages its
+    results as it goes; the status page used to ask only its own process's jobs, so it read as finished."""
+    demo.setup("initech", "openai", openai_key("revoked"), skip_validation=True)
+    first = demo.revalidate_task(TaskSpec(run_id="nightly-m2", index=0, count=2))  # task 1 has not run yet
+    assert first.checked > 0
+    at = app("pages/status.py")
+    shown = [i.value for i in at.info if "nightly" in i.value]
+    assert shown == [
+        f"In progress: nightly run {_ui.plain('nightly-m2')}, {first.checked} checked so far (tasks done 1/2), "
+        f"first check {demo.runs_in_progress()[0].first_at:%H:%M:%S} UTC. "
+        "Its changes are listed here when it is finalized."
+    ]
+    assert not any(s.label == "Run" and "nightly-m2" in s.options for s in at.selectbox)
+    demo.revalidate_task(TaskSpec(run_id="nightly-m2", index=1, count=2))
+    demo.finalize_run("nightly-m2")
+    at.run()
+    assert not at.exception
+    assert not [i for i in at.info if "In progress" in i.value]
+    picker = next(s for s in at.selectbox if s.label == "Run")
+    assert picker.value == "nightly-m2", "the finalized nightly run is shown with its changes"
+    assert ("initech", "OPENAI", _ui.badge("PENDING"), _ui.badge("INVALID")) in last_run_changes(at)
 
 
 def _many_pending(svc: IntegrationService, count: int) -> None:

@@ -22,6 +22,7 @@ from integrations.settings import Settings
 from integrations.store.base import ROTATED, CiphertextSwap, IntegrationStore, ValidationUpdate
 from integrations.store.bigquery import BigQueryStore
 from integrations.store.sqlite import SqliteStore
+from integrations.store.staging import RunProgress, StagedResult
 
 from tests.builders import T0, event, record
 from tests.doubles.bigquery import PROJECT, DuckBigQuery
@@ -389,10 +390,46 @@ class StoreContract:
             rows = store.audit(name, params)
             assert rows is None or all(isinstance(r, dict) for r in rows)
 
+    def test_a_run_with_staged_results_is_in_progress_until_it_is_finalized(self, store: IntegrationStore) -> None:
+        rec = record()
+        store.activate(rec, event(credential_id=rec.credential_id))
+        since = T0 + timedelta(minutes=1)
+        store.stage_results([_staged("old-run", rec.credential_id, T0)])  # before the window: not read
+        assert store.runs_in_progress(since) == []
+        first, last = since + timedelta(seconds=5), since + timedelta(seconds=9)
+        store.stage_results([_staged("nightly-1", rec.credential_id, first), _staged("nightly-1", "gone", last)])
+        store.stage_results([_staged("nightly-1", "gone", last)])  # a retried task's batch counts once
+        assert store.runs_in_progress(since) == [RunProgress("nightly-1", 2, 0, None, first, last)]
+        store.task_done("nightly-1", 0, 2, last + timedelta(seconds=1))
+        assert store.runs_in_progress(since) == [RunProgress("nightly-1", 2, 1, 2, first, last)]
+        store.apply_run("nightly-1", since)
+        assert store.runs_in_progress(since) == [], "a finalized run is not in progress"
+
     def test_ping_reads_and_writes_nothing(self, store: IntegrationStore) -> None:
         store.ping()
         assert store.list_credentials(active_only=False) == [] and store.events() == []
         assert store.key_versions() == {} and store.api_keys() == []
+
+
+def _staged(run_id: str, credential_id: str, at: datetime) -> StagedResult:
+    return StagedResult(
+        run_id=run_id,
+        task_index=0,
+        credential_id=credential_id,
+        org_slug="acmecorp",
+        provider="OPENAI",
+        status_before="VALID",
+        status_after="INVALID",
+        outcome="REJECTED",
+        error_code="INVALID_CREDENTIAL",
+        message="rejected",
+        validated_at=None,
+        checked_at=at,
+        event_id=f"{run_id}-{credential_id}",
+        actor="system",
+        duration_ms=5,
+        alarm=False,
+    )
 
 
 def _validate(offset_s: int) -> Event:

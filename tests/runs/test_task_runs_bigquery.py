@@ -104,7 +104,18 @@ def test_finalize_of_an_unknown_run_is_a_catalog_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["SHARE_COUNTS", "PENDING", "STAGE", "TASK_DONE", "RUN_STATE", "RESULTS", "FINALIZE", "STATUSES"]
+    "name",
+    [
+        "SHARE_COUNTS",
+        "PENDING",
+        "STAGE",
+        "TASK_DONE",
+        "RUN_STATE",
+        "RUNS_IN_PROGRESS",
+        "RESULTS",
+        "FINALIZE",
+        "STATUSES",
+    ],
 )
 def test_run_statements_hold_no_literal_values(name: str) -> None:
     assert "'" not in getattr(bigquery_sql, name)

@@ -15,7 +15,7 @@ from ..domain import Action, Event, Expiry, OrgApiKey, Provider, Status, StoredC
 from ..errors import Code, IntegrationError
 from ..freshness import Freshness
 from ..results import WarningInfo
-from .staging import SUPERSEDED, RunRow, RunState, StagedResult
+from .staging import SUPERSEDED, RunProgress, RunRow, RunState, StagedResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -285,6 +285,11 @@ class IntegrationStore(ABC):
     def run_results(self, run_id: str, since: datetime) -> Iterator[RunRow]:
         """The run's staged results, one per credential, streamed (no ciphertext)."""
         raise _no_runs(self.name)
+
+    @abstractmethod
+    def runs_in_progress(self, since: datetime) -> list[RunProgress]:
+        """The runs with a result staged since `since` whose event is not written yet (not finalized, or not
+        wholly), first started first: one query, bounded by `since`. A store that cannot run tasks returns []."""
 
     def apply_run(self, run_id: str, since: datetime) -> set[str]:
         """Apply a run's staged results to org_integrations and write their events, each once, in one transaction:

@@ -28,7 +28,7 @@ from ..files import private_file
 from ..fingerprint import farm_fingerprint
 from ..results import WarningInfo
 from .base import ACTIVE_COLUMNS, CiphertextSwap, IntegrationStore, KeyVersion, ValidationUpdate, replacing, superseded
-from .staging import PAGE_ROWS, STAGED_COLUMNS, SUPERSEDED, RunRow, RunState, StagedResult
+from .staging import PAGE_ROWS, STAGED_COLUMNS, SUPERSEDED, RunProgress, RunRow, RunState, StagedResult
 
 log = logging.getLogger("integrations")
 
@@ -184,6 +184,14 @@ _STATE = """SELECT
   (SELECT MIN(at) FROM (SELECT MIN(checked_at) AS at FROM revalidation_results WHERE run_id = :run
     AND checked_at >= :since UNION ALL SELECT MIN(done_at) FROM revalidation_tasks WHERE run_id = :run
     AND done_at >= :since)) AS first_at"""
+
+# the runs with a result staged since :since whose event is not written yet (a finalized run has none left)
+_IN_PROGRESS = f"""SELECT r.run_id, COUNT(*) AS staged, MIN(r.checked_at) AS first_at, MAX(r.checked_at) AS last_at,
+  (SELECT COUNT(*) FROM revalidation_tasks AS k WHERE k.run_id = r.run_id AND k.done_at >= :since) AS tasks_done,
+  (SELECT MAX(k.task_count) FROM revalidation_tasks AS k WHERE k.run_id = r.run_id AND k.done_at >= :since)
+    AS task_count
+  FROM revalidation_results AS r WHERE r.checked_at >= :since
+  GROUP BY r.run_id HAVING MAX(NOT {_WRITTEN}) ORDER BY first_at, r.run_id"""
 
 
 def _staged(row: sqlite3.Row) -> StagedResult:
@@ -574,6 +582,21 @@ class SqliteStore(IntegrationStore):
             row = conn.execute(_STATE, {"run": run_id, "since": since.isoformat()}).fetchone()
         first = datetime.fromisoformat(row["first_at"]) if row["first_at"] else None
         return RunState(int(row["staged"]), int(row["tasks_done"]), row["task_count"], first)
+
+    def runs_in_progress(self, since: datetime) -> list[RunProgress]:
+        with self._tx(write=False) as conn:
+            rows = conn.execute(_IN_PROGRESS, {"since": since.isoformat()}).fetchall()
+        return [
+            RunProgress(
+                r["run_id"],
+                int(r["staged"]),
+                int(r["tasks_done"]),
+                r["task_count"],
+                datetime.fromisoformat(r["first_at"]),
+                datetime.fromisoformat(r["last_at"]),
+            )
+            for r in rows
+        ]
 
     def run_results(self, run_id: str, since: datetime) -> Iterator[RunRow]:
         for row in self._pages(_RESULTS, (run_id, since.isoformat()), "credential_id"):

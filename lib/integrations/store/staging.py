@@ -105,3 +105,16 @@ class RunState(NamedTuple):
     tasks_done: int
     task_count: int | None
     first_at: datetime | None
+
+
+class RunProgress(NamedTuple):
+    """A run in progress: it has results staged (since the bound asked) that finalize has not written as events
+    yet. How many are staged, how many of its tasks said they are done (of `task_count`, None when no task has),
+    and its first and last staged check."""
+
+    run_id: str
+    staged: int
+    tasks_done: int
+    task_count: int | None
+    first_at: datetime
+    last_at: datetime

@@ -12,6 +12,7 @@ from ..errors import Code, IntegrationError
 from ..overview import overview_frame
 from ..providers.kinds import kind_of
 from ..results import ErrorInfo, Integration, OrgIntegrations
+from ..store.staging import RUN_WINDOW, RunProgress
 from . import orgs
 from .orgs import require
 
@@ -124,3 +125,9 @@ def run_changes(deps: Deps, run_id: str | None = None) -> pd.DataFrame:
     """One run's status flips, worst first (by default the last bulk or nightly run, which a later single check
     does not replace)."""
     return changes.run_changes(run_events(deps), run_id)
+
+
+def runs_in_progress(deps: Deps) -> list[RunProgress]:
+    """The runs whose tasks have staged results that are not finalized yet, started in any process (the console,
+    the CLI, a Cloud Run task): one store query within RUN_WINDOW (no task runs longer)."""
+    return deps.store.runs_in_progress(utcnow() - RUN_WINDOW)

@@ -342,6 +342,19 @@ RUN_STATE = f"""SELECT
   (SELECT MAX(k.task_count) FROM `{{t}}.revalidation_tasks` AS k WHERE {_TASKS}) AS task_count,
   (SELECT MIN(x.t0) FROM (SELECT MIN(r.checked_at) AS t0 FROM `{{t}}.revalidation_results` AS r WHERE {_RUN}
     UNION ALL SELECT MIN(k.done_at) AS t0 FROM `{{t}}.revalidation_tasks` AS k WHERE {_TASKS}) AS x) AS first_at"""
+# the runs with a result staged since @since whose event is not written yet (a finalized run has none left): one job,
+# every table read bounded by @since so its day partitions prune; a result staged twice counts once
+RUNS_IN_PROGRESS = """SELECT r.run_id, COUNT(DISTINCT r.credential_id) AS staged, MIN(r.checked_at) AS first_at,
+  MAX(r.checked_at) AS last_at, ANY_VALUE(k.tasks_done) AS tasks_done, ANY_VALUE(k.task_count) AS task_count
+  FROM `{t}.revalidation_results` AS r
+  LEFT JOIN (SELECT e.event_id FROM `{t}.org_integration_events` AS e WHERE e.event_at >= @since) AS e
+    ON e.event_id = r.event_id
+  LEFT JOIN (SELECT k.run_id, COUNT(DISTINCT k.task_index) AS tasks_done, MAX(k.task_count) AS task_count
+    FROM `{t}.revalidation_tasks` AS k WHERE k.done_at >= @since GROUP BY k.run_id) AS k ON k.run_id = r.run_id
+  WHERE r.checked_at >= @since
+  GROUP BY r.run_id
+  HAVING COUNTIF(e.event_id IS NULL) > 0
+  ORDER BY first_at, r.run_id"""
 STAGE = f"""INSERT INTO `{{t}}.revalidation_results` ({RESULT_COLUMNS})
   SELECT {_R} FROM UNNEST(@results) AS r
   WHERE NOT EXISTS (SELECT 1 FROM `{{t}}.revalidation_results` AS s WHERE s.run_id = r.run_id

@@ -33,7 +33,16 @@ from ..base import (
     SchemaFinding,
     ValidationUpdate,
 )
-from ..staging import PAGE_ROWS, RUN_WINDOW, STAGED_COLUMNS, RunRow, RunState, StagedResult, superseded_params
+from ..staging import (
+    PAGE_ROWS,
+    RUN_WINDOW,
+    STAGED_COLUMNS,
+    RunProgress,
+    RunRow,
+    RunState,
+    StagedResult,
+    superseded_params,
+)
 from . import sql
 from .jobs import Aborted, job_error, timed_out
 from .params import RESULT_TYPES, UPDATE_TYPES, credential_of, event_of, events_param, scalar, structs, utc
@@ -434,6 +443,19 @@ class BigQueryStore(IntegrationStore):
             None if count is None else int(count),
             utc(row["first_at"]),
         )
+
+    def runs_in_progress(self, since: datetime) -> list[RunProgress]:
+        return [
+            RunProgress(
+                r["run_id"],
+                int(r["staged"]),
+                int(r["tasks_done"] or 0),
+                None if r["task_count"] is None else int(r["task_count"]),
+                utc(r["first_at"]),
+                utc(r["last_at"]),
+            )
+            for r in self._query(sql.RUNS_IN_PROGRESS, {"since": since})
+        ]
 
     def run_results(self, run_id: str, since: datetime) -> Iterator[RunRow]:
         for r in self._stream(sql.RESULTS, {"run_id": run_id, "since": since}):
