@@ -4,7 +4,6 @@ changes at a time)."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC
 
 import pandas as pd
@@ -16,23 +15,6 @@ from pages import _ui
 
 PAGE_SIZE = 50  # changes sent to the browser per page (a nightly run at 10,000 orgs can change thousands)
 KINDS = {"bulk": "Bulk run", "nightly": "Nightly run", "single": "Single checks"}
-# a run started in another process (the CLI, a Cloud Run task) is read from the store's staged results: every few
-# seconds on a local store (SQLite: ~0.1 s with 8 nightly runs of 10,000 checks in the window), at most every 10 s
-# on one that bills each read (BigQuery: a job); kept per data version too, so a finalize shows at the next render
-LOCAL_POLL_S, BILLED_POLL_S = 3.0, 10.0
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _runs_read(fingerprint: str, version: str, bucket: int) -> list:
-    return _ui._service(fingerprint).runs_in_progress()
-
-
-def stored_runs() -> tuple[list, float]:
-    """The runs in progress in any process (staged, not finalized), and how often to read them again: read once
-    per poll interval and data version (a store without a cheap version is one that bills reads: BigQuery)."""
-    version = _ui.service().data_version()
-    poll = LOCAL_POLL_S if version is not None else BILLED_POLL_S
-    return _runs_read(_ui._env_fingerprint(), str(version), int(time.time() // poll)), poll
 
 
 def show_stored_run(run) -> None:
@@ -101,7 +83,7 @@ def runs() -> None:
     st.subheader("Changes since the last run")
     in_progress = _ui.jobs().running(_ui.BULK)
     in_progress_id = in_progress.meta.get("run_id") if in_progress is not None else None
-    elsewhere, poll = stored_runs()
+    elsewhere, poll = _ui.runs_in_progress()
     elsewhere_ids = {r.run_id for r in elsewhere} - {in_progress_id}
 
     @st.fragment(run_every=1.0 if in_progress is not None else poll if elsewhere_ids else None)
@@ -118,7 +100,7 @@ def runs() -> None:
         elif job is not None:
             st.success(f"{job.label} has ended.", icon="✅")
             st.button("Show its changes", key="run_ended_refresh", on_click=_ui.changed)
-        now = [r for r in stored_runs()[0] if r.run_id != in_progress_id]
+        now = [r for r in _ui.runs_in_progress()[0] if r.run_id != in_progress_id]
         for run in now:
             show_stored_run(run)
         ended = elsewhere_ids - {r.run_id for r in now}
@@ -152,8 +134,10 @@ def runs() -> None:
     )
     last = latest if picked == latest.attrs["run_id"] else _ui.run_changes(picked)
     started, ended = last.attrs["started"], last.attrs["ended"]
+    # a bulk or nightly run is named by its id; single checks by their time (their id is only the picker's key)
+    named = "" if last.attrs["kind"] == "single" else f" {_ui.plain(last.attrs['run_id'])}"
     st.caption(
-        f"{KINDS.get(last.attrs['kind'], '')} {_ui.plain(last.attrs['run_id'])}: {last.attrs['checks']:,} check(s) "
+        f"{KINDS.get(last.attrs['kind'], '')}{named}: {last.attrs['checks']:,} check(s) "
         f"from {started:%Y-%m-%d %H:%M:%S} to {ended:%H:%M:%S} UTC; {len(last):,} status change(s), worst first."
     )
     if last.attrs["undelivered"]:

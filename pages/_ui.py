@@ -101,6 +101,25 @@ def run_changes(run_id: str | None = None) -> pd.DataFrame:
     return _run_changes(_env_fingerprint(), data_version(), run_id)
 
 
+# a run started in another process (the CLI, a Cloud Run task) is read from the store's staged results: every few
+# seconds on a local store (SQLite: ~0.1 s with 8 nightly runs of 10,000 checks in the window), at most every 10 s
+# on one that bills each read (BigQuery: a job); kept per data version too, so a finalize shows at the next render
+LOCAL_POLL_S, BILLED_POLL_S = 3.0, 10.0
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _runs_in_progress(fingerprint: str, version: str, bucket: int) -> list:
+    return _service(fingerprint).runs_in_progress()
+
+
+def runs_in_progress() -> tuple[list, float]:
+    """The runs in progress in any process (staged, not finalized), and how often to read them again: read once
+    per poll interval and data version (a store without a cheap version is one that bills reads: BigQuery)."""
+    version = service().data_version()
+    poll = LOCAL_POLL_S if version is not None else BILLED_POLL_S
+    return _runs_in_progress(_env_fingerprint(), str(version), int(time.time() // poll)), poll
+
+
 def overview() -> pd.DataFrame:
     """The org x provider table, kept while the data is unchanged; `changed()` drops it (the Refresh button)."""
     return _overview(_env_fingerprint(), data_version())
