@@ -48,6 +48,15 @@ EVENT_TYPES = {  # the STRUCT of one @events element: the events table's columns
     "duration_ms": "INT64",
     "run_id": "STRING",
 }
+FRESHNESS_TYPES = {  # what a check read of the cost source and the key's expiry: an update's and a staged result's
+    "data_status": "STRING",
+    "data_through": "DATE",
+    "data_newest_at": "TIMESTAMP",
+    "last_success_at": "TIMESTAMP",
+    "expiry": "STRING",
+    "expires_at": "TIMESTAMP",
+    "last_used_at": "TIMESTAMP",
+}
 UPDATE_TYPES = {  # the STRUCT of one @updates element
     "credential_id": "STRING",
     "validation_status": "STRING",
@@ -57,13 +66,7 @@ UPDATE_TYPES = {  # the STRUCT of one @updates element
     "updated_at": "TIMESTAMP",
     "actor": "STRING",
     "expected_updated_at": "TIMESTAMP",  # the row's updated_at when the check read it: written only while unchanged
-    "data_status": "STRING",
-    "data_through": "DATE",
-    "data_newest_at": "TIMESTAMP",
-    "last_success_at": "TIMESTAMP",
-    "expiry": "STRING",
-    "expires_at": "TIMESTAMP",
-    "last_used_at": "TIMESTAMP",
+    **FRESHNESS_TYPES,
 }
 
 
@@ -135,12 +138,6 @@ RESULT_TYPES = {  # the STRUCT of one @results element: the staging table's colu
     "duration_ms": "INT64",
     "alarm": "BOOL",
     "seen_updated_at": "TIMESTAMP",
-    "data_status": "STRING",  # issue 26: what the check read of the cost source and the key's expiry
-    "data_through": "DATE",
-    "data_newest_at": "TIMESTAMP",
-    "last_success_at": "TIMESTAMP",
-    "expiry": "STRING",
-    "expires_at": "TIMESTAMP",
-    "last_used_at": "TIMESTAMP",
+    **FRESHNESS_TYPES,
 }
 assert tuple(RESULT_TYPES) == STAGED_COLUMNS  # noqa: S101 - the struct and the table agree, checked at import
