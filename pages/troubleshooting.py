@@ -113,6 +113,7 @@ with c1.container(border=True):
             except IntegrationError as exc:
                 st.error(f"`{exc.code}`")
                 st.text(exc.message)  # may quote the pasted text
+                st.caption(f"Fix: {_ui.plain(exc.hint)}")
             del pasted
 with c2.container(border=True):
     st.markdown("**Resync status** — rebuild this org's status cache from the system of record")

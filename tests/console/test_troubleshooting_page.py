@@ -33,6 +33,7 @@ def test_format_check_stores_nothing(demo: IntegrationService) -> None:
     at.text_input(key="format_credential").input("sk-nope")
     at.button(key="format_check").click().run()
     assert "MALFORMED_CREDENTIAL" in at.error[0].value
+    assert any(c.value.startswith("Fix: ") for c in at.caption), "a refused format says what to do, as elsewhere"
     assert demo.get_one("initech", "openai").status.value == "NOT_CONFIGURED"
     assert (demo.events("initech").action == "ORG_KEY").all()  # only its registration: nothing stored
     assert_no_canary(at)
