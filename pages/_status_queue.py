@@ -96,7 +96,7 @@ def _filters_changed() -> bool:
 def queue(frame: pd.DataFrame) -> Queue:
     """Filters, then one page of the queue in a grid whose ticks are set from the chosen keys."""
     with st.container(border=True):
-        f0, f1, f2, f3, f4 = st.columns([2, 2, 2, 1, 1])
+        f0, f1, f2, f3, f4 = st.columns([2, 2, 2, 1, 1.7])  # the toggle's label whole at 1,400 px
         org_text = f0.text_input("Org", key="filter_org", placeholder="part of a slug")
         providers = f1.multiselect("Provider", [p.value for p in Provider], key="filter_provider")
         reasons = f2.multiselect("Needs", ATTENTION, key="filter_attention", help="Why a row is listed")
