@@ -110,3 +110,15 @@ def test_a_subscription_token_is_refused_without_a_need(svc: IntegrationService)
     with pytest.raises(IntegrationError) as err:
         svc.check_format("anthropic", "sk-ant-oat01-" + secrets.token_urlsafe(30))
     assert err.value.code == "WRONG_KEY_KIND" and "Anthropic Admin key" in err.value.message
+
+
+def test_a_rejected_keys_hint_names_the_prefix_it_has_whoever_it_belongs_to() -> None:
+    """An OpenAI key pasted as Anthropic's: the audit event's hint says so, as its message does (never the secret)."""
+    from integrations.providers.kinds import rejected_hint
+    from pydantic import SecretStr
+
+    pasted = "sk-proj-" + "Q" * 57
+    hint = rejected_hint(Provider.ANTHROPIC, SecretStr(pasted))
+    assert hint == "starts with sk-proj- (OpenAI Project key), 65 characters" and "Q" not in hint
+    assert rejected_hint(Provider.OPENAI, SecretStr(pasted)).startswith("starts with sk-proj- (Project key)")
+    assert rejected_hint(Provider.ANTHROPIC, SecretStr("Q" * 9)) == "no known key prefix, 9 characters"

@@ -164,6 +164,10 @@ def rejected_hint(provider: Provider, secret: SecretStr) -> str:
     if provider == Provider.GCP:
         shape = "JSON object" if text.startswith("{") else "not a JSON object"
         return f"{shape}, {len(text)} characters"
-    family = family_of(provider, text)
-    named = f"starts with {family.prefix} ({family.kind.label})" if family and family.kind else "no known key prefix"
-    return f"{named}, {len(text)} characters"
+    # the longest prefix that matches names the key, another provider's too (an OpenAI key pasted as Anthropic's)
+    matches = [f for f in FAMILIES if f.provider != Provider.GCP and text.startswith(f.prefix)]
+    family = max(matches, key=lambda f: len(f.prefix), default=None)
+    if family is None or family.kind is None:
+        return f"no known key prefix, {len(text)} characters"
+    whose = "" if family.provider == provider else f"{family.provider.label} "
+    return f"starts with {family.prefix} ({whose}{family.kind.label}), {len(text)} characters"
