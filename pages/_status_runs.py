@@ -66,7 +66,7 @@ def bulk_outcome() -> None:
                 hide_index=True,
                 column_config={
                     "org_slug": "Org",
-                    "provider": "Provider",
+                    "provider": _ui.provider_column(),
                     "before": "Before",
                     "after": "After",
                     "error_code": "Error",
@@ -165,7 +165,7 @@ def runs() -> None:
         column_config={
             "at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
             "org_slug": "Org",
-            "provider": "Provider",
+            "provider": _ui.provider_column(),
             "status_before": "Before",
             "status_after": "After",
             "error_code": "Error",

@@ -19,6 +19,7 @@ import streamlit as st
 from integrations import Capability, DataStatus, IntegrationError, IntegrationService, Provider, connect
 from integrations.jobs import Job, JobRunner
 from integrations.troubleshooting import advice
+from integrations.verdict import ProblemClass
 
 ORG_KEY = "org"
 ORG_REQUEST_KEY = "org_request"
@@ -452,6 +453,27 @@ def danger(*keys: str) -> None:
         f".st-key-{k} button {{background-color: #c62828; border-color: #c62828; color: white;}}" for k in keys
     )
     st.html(DANGER_CSS.format(rules))
+
+
+WHO_ACTS = {  # who must act on a row's problem, as people say it
+    ProblemClass.TENANT_ACTION.value: "Tenant",
+    ProblemClass.OPERATOR_ACTION.value: "Operator",
+    ProblemClass.TRANSIENT.value: "Nobody yet (transient)",
+    ProblemClass.DARK.value: "Nobody",
+}
+
+
+def provider_column(label: str = "Provider") -> Any:
+    """A provider column that shows the provider's label (OpenAI, Google Cloud) while the data keeps its value."""
+    values = [p.value for p in Provider]
+    return st.column_config.SelectboxColumn(label, options=values, format_func=lambda v: Provider(v).label)
+
+
+def who_acts_column() -> Any:
+    """The problem class as people say it (Tenant, Operator), the data keeping its value."""
+    return st.column_config.SelectboxColumn(
+        "Who acts", options=list(WHO_ACTS), format_func=WHO_ACTS.get, help="Who must act on the last problem"
+    )
 
 
 def blank(frame: pd.DataFrame) -> pd.DataFrame:

@@ -3,6 +3,7 @@ rows, confirmation for "all", the bulk run's progress in every page's sidebar, r
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -431,3 +432,14 @@ def test_many_orgs_are_found_by_a_search_not_sent_whole(demo: IntegrationService
     assert picker.options == ["fleet-00250", *[f"fleet-{i:05d}" for i in range(120, 130)]]
     assert picker.value == "fleet-00250"  # the choice stays until another is picked
     assert "10 matches" in [c.value for c in searched.sidebar.caption]
+
+
+def test_the_queue_shows_providers_and_who_acts_as_people_say_them(demo: IntegrationService) -> None:
+    """The grid draws each provider's label and a readable problem class; the data keeps the values the filters and
+    the selection use (checked in Chromium by eye: the Provider column reads OpenAI, Anthropic, Google Cloud)."""
+    at = app("pages/status.py")
+    grid = next(d for d in at.dataframe if d.key == at.session_state["queue_grid_key"])
+    config = json.loads(grid.proto.columns)
+    shown = json.dumps(config)
+    assert all(p.label in shown for p in Provider) and "Tenant" in shown and "Operator" in shown
+    assert set(grid.value.provider) <= {p.value for p in Provider}  # the data: values, as the actions read them
