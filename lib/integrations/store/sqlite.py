@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -124,6 +124,15 @@ def _expiry(u: ValidationUpdate) -> tuple[Any, ...]:
     if e is None:
         return (None, 0, None, 0, None)
     return (e.label, 1, _value(e.expires_at), 1, _value(e.last_used_at))
+
+
+def _history(columns: str, org_slug: str | None, since: datetime | None) -> tuple[str, list[Any]]:
+    """The history's read, newest first: of one org and from `since` on when given (stored as UTC ISO text, which
+    sorts as time does)."""
+    at = since.astimezone(UTC).isoformat() if since else None
+    chosen = [(clause, arg) for clause, arg in (("org_slug = ?", org_slug), ("at >= ?", at)) if arg is not None]
+    where = f" WHERE {' AND '.join(clause for clause, _ in chosen)}" if chosen else ""
+    return f"SELECT {columns} FROM org_integration_events{where} ORDER BY at DESC, rowid DESC", [a for _, a in chosen]
 
 
 def _credential(row: sqlite3.Row) -> StoredCredential:
@@ -256,9 +265,19 @@ class SqliteStore(IntegrationStore):
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
         self._truncate_wal(0)  # an erase another process left pending (its WAL pinned by a reader) ends here
 
-    def _insert(self, conn: sqlite3.Connection, table: str, columns: list[str], model: Any) -> None:
+    def _insert(self, conn: sqlite3.Connection, table: str, columns: list[str], *models: Any) -> None:
         marks = ",".join("?" * len(columns))
-        conn.execute(f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})", _row(columns, model))
+        conn.executemany(
+            f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})", [_row(columns, m) for m in models]
+        )
+
+    def _frame(self, sql: str, args: Sequence[Any], columns: list[str]) -> pd.DataFrame:
+        """A read straight into a frame: plain tuples, no models (the console reads tens of thousands of rows)."""
+        with self._tx(write=False) as conn:
+            cursor = conn.cursor()
+            cursor.row_factory = None
+            rows = cursor.execute(sql, args).fetchall()
+        return pd.DataFrame(rows, columns=columns)
 
     def _erase(self, conn: sqlite3.Connection, credential_id: str, at: datetime, actor: str) -> None:
         conn.execute(
@@ -296,15 +315,9 @@ class SqliteStore(IntegrationStore):
         history reads as the one-by-one calls write it. An org that has an active credential fails it whole."""
         history = sorted([*events, *(replacing(event, None) for _, event in setups)], key=lambda e: e.at)
         with self._tx() as conn:
-            for table, columns, models in (
-                ("org_api_keys", KEY_COLUMNS, keys),
-                ("org_integrations", CRED_COLUMNS, [record for record, _ in setups]),
-                ("org_integration_events", EVENT_COLUMNS, history),
-            ):
-                conn.executemany(
-                    f"INSERT INTO {table} ({','.join(columns)}) VALUES ({','.join('?' * len(columns))})",
-                    [_row(columns, m) for m in models],
-                )
+            self._insert(conn, "org_api_keys", KEY_COLUMNS, *keys)
+            self._insert(conn, "org_integrations", CRED_COLUMNS, *(record for record, _ in setups))
+            self._insert(conn, "org_integration_events", EVENT_COLUMNS, *history)
 
     def list_credentials(self, org_slug: str | None = None, active_only: bool = True) -> list[StoredCredential]:
         sql, args = "SELECT * FROM org_integrations WHERE 1 = 1", []
@@ -316,16 +329,13 @@ class SqliteStore(IntegrationStore):
             return [_credential(r) for r in conn.execute(sql + " ORDER BY org_slug, provider, created_at", args)]
 
     def active_frame(self) -> pd.DataFrame:
-        with self._tx(write=False) as conn:
-            cursor = conn.cursor()
-            cursor.row_factory = None  # plain tuples, straight into the frame
-            rows = cursor.execute(
-                "SELECT org_slug, provider, validation_status, credential_name, credential_hint, last_validated_at, "
-                "created_at, validation_error_code, validation_error_message, credential_id, key_ref, "
-                "length(encrypted_credential) > 0, data_status, data_newest_at FROM org_integrations "
-                "WHERE is_active = 1"
-            ).fetchall()
-        return pd.DataFrame(rows, columns=ACTIVE_COLUMNS)
+        return self._frame(
+            "SELECT org_slug, provider, validation_status, credential_name, credential_hint, last_validated_at, "
+            "created_at, validation_error_code, validation_error_message, credential_id, key_ref, "
+            "length(encrypted_credential) > 0, data_status, data_newest_at FROM org_integrations WHERE is_active = 1",
+            (),
+            ACTIVE_COLUMNS,
+        )
 
     def data_version(self) -> str | None:
         """The last rowid of the events, the credentials and the org keys, and the org keys' revocations: every
@@ -368,11 +378,8 @@ class SqliteStore(IntegrationStore):
                 ).rowcount
                 == 1
             }
-            conn.executemany(
-                f"INSERT INTO org_integration_events ({','.join(EVENT_COLUMNS)}) VALUES "
-                f"({','.join('?' * len(EVENT_COLUMNS))})",
-                [_row(EVENT_COLUMNS, u.event if u.credential_id in changed else superseded(u.event)) for u in updates],
-            )
+            history = (u.event if u.credential_id in changed else superseded(u.event) for u in updates)
+            self._insert(conn, "org_integration_events", EVENT_COLUMNS, *history)
         return changed
 
     def deactivate(
@@ -399,52 +406,36 @@ class SqliteStore(IntegrationStore):
                 ).rowcount
                 == 1
             }
-            for s in swaps:
-                if s.credential_id in swapped:
-                    self._insert(conn, "org_integration_events", EVENT_COLUMNS, s.event)
+            self._insert(
+                conn, "org_integration_events", EVENT_COLUMNS, *(s.event for s in swaps if s.credential_id in swapped)
+            )
         if swapped:
             self._checkpoint()  # the old ciphertexts' page images leave the WAL
         return swapped
 
     def append_events(self, events: list[Event]) -> None:
         with self._tx() as conn:
-            for event in events:
-                self._insert(conn, "org_integration_events", EVENT_COLUMNS, event)
+            self._insert(conn, "org_integration_events", EVENT_COLUMNS, *events)
 
     def events(self, org_slug: str | None = None, since: datetime | None = None) -> list[Event]:
-        at = since.astimezone(UTC).isoformat() if since else None  # stored as UTC ISO text: sorts as time does
-        chosen = [(clause, arg) for clause, arg in (("org_slug = ?", org_slug), ("at >= ?", at)) if arg is not None]
-        where = " AND ".join(clause for clause, _ in chosen)
-        sql = "SELECT * FROM org_integration_events" + (f" WHERE {where}" if where else "")
+        sql, args = _history("*", org_slug, since)
         with self._tx(write=False) as conn:
-            rows = conn.execute(sql + " ORDER BY at DESC, rowid DESC", [arg for _, arg in chosen]).fetchall()
+            rows = conn.execute(sql, args).fetchall()
         return [Event.model_validate(dict(r)) for r in rows]
 
     def events_frame(self, org_slug: str | None = None, since: datetime | None = None) -> pd.DataFrame:
         """`events` in one query straight into a frame (no models: a month at 10,000 orgs is ~50,000 events)."""
-        at = since.astimezone(UTC).isoformat() if since else None
-        chosen = [(clause, arg) for clause, arg in (("org_slug = ?", org_slug), ("at >= ?", at)) if arg is not None]
-        where = " AND ".join(clause for clause, _ in chosen)
-        sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM org_integration_events" + (f" WHERE {where}" if where else "")
-        with self._tx(write=False) as conn:
-            cursor = conn.cursor()
-            cursor.row_factory = None  # plain tuples, straight into the frame
-            rows = cursor.execute(sql + " ORDER BY at DESC, rowid DESC", [arg for _, arg in chosen]).fetchall()
-        return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+        return self._frame(*_history(", ".join(EVENT_COLUMNS), org_slug, since), EVENT_COLUMNS)
 
     def run_events(self, since: datetime) -> pd.DataFrame:
         """The checks, alerts and run events from `since` on, in one query straight into a frame (no models: at
         10,000 orgs a month's history is hundreds of thousands of events, and the status page reads them)."""
-        at = since.astimezone(UTC).isoformat()
-        with self._tx(write=False) as conn:
-            cursor = conn.cursor()
-            cursor.row_factory = None  # plain tuples, straight into the frame
-            rows = cursor.execute(
-                f"SELECT {', '.join(EVENT_COLUMNS)} FROM org_integration_events WHERE at >= ? "
-                "AND (action IN (?, ?) OR run_id IS NOT NULL) ORDER BY at DESC, rowid DESC",
-                (at, Action.VALIDATE.value, Action.ALERT.value),
-            ).fetchall()
-        return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+        return self._frame(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM org_integration_events WHERE at >= ? "
+            "AND (action IN (?, ?) OR run_id IS NOT NULL) ORDER BY at DESC, rowid DESC",
+            (since.astimezone(UTC).isoformat(), Action.VALIDATE.value, Action.ALERT.value),
+            EVENT_COLUMNS,
+        )
 
     def add_api_key(self, key: OrgApiKey) -> None:
         with self._tx() as conn:
