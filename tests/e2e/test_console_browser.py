@@ -169,8 +169,13 @@ def filter_org(page, text: str) -> None:
 def click_row(page, row: int) -> None:
     """Tick a row's selection box in the data grid (rows are drawn on a canvas, 35 px each below the header)."""
     # a grid showing other rows is a new widget: the one it replaces may show (stale) until the redraw ends
+    # and a grid still drawn from the previous run (data-stale) takes the click but drops it when the new one lands
     page.wait_for_function(
-        "() => document.querySelectorAll('.st-key-overview_table [data-testid=\"stDataFrame\"]').length === 1"
+        """() => {
+            const grids = document.querySelectorAll('.st-key-overview_table [data-testid="stDataFrame"]');
+            return grids.length === 1 && !grids[0].closest('[data-stale="true"]')
+                && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]');
+        }"""
     )
     box = page.locator('.st-key-overview_table [data-testid="stDataFrame"]').bounding_box()
     page.mouse.click(box["x"] + 16, box["y"] + 35 * row + 17)
