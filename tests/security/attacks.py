@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -38,9 +39,13 @@ def non_rsa_pems() -> dict[str, str]:
     }
 
 
+@functools.cache
+def _key_file(email: str) -> str:
+    return service_account_json(email, "acme-prod")  # its own key is replaced: generated once, not per attack
+
+
 def key_file_with(private_key: str, email: str = "sa@acme-prod.iam.gserviceaccount.com") -> str:
-    data = json.loads(service_account_json(email, "acme-prod"))
-    return json.dumps(data | {"private_key": private_key})
+    return json.dumps(json.loads(_key_file(email)) | {"private_key": private_key})
 
 
 def replayed() -> None:

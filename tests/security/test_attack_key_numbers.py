@@ -65,10 +65,15 @@ def format_check(credential: str) -> IntegrationError | str:
 
 
 def cpu(work: Any) -> tuple[float, Any]:
-    gc.collect()  # the garbage of the strategies is collected before, not charged to the check
-    started = time.process_time()
-    outcome = work()
-    return time.process_time() - started, outcome
+    """CPU seconds of `work` alone: no collection of other objects' garbage (the strategies', the worker's other
+    tests') is charged to it; gc.collect() before each example cost 0.14 s alone and 1.6 s in a full run's heap."""
+    gc.disable()
+    try:
+        started = time.process_time()
+        outcome = work()
+        return time.process_time() - started, outcome
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize("pkcs8", [True, False], ids=["PKCS#8", "PKCS#1"])
