@@ -118,6 +118,7 @@ def test_test_a_key_without_saving_then_save_it(page, console: str, svc: Integra
     form.get_by_role("button", name="Validate and save").click()
     page.locator('[data-testid="stAlertContentSuccess"]').filter(has_text="configured").wait_for()
     expect(card(page)).to_contain_text("VALID")
+    expect(form.locator('input[type="password"]')).to_have_value("")  # the typed key leaves the form once stored
     assert TESTED not in page.content()
     svc.delete("initech", "openai")  # erased: the module's end finds the key in no stored file
 
