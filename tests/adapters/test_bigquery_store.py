@@ -266,3 +266,69 @@ def test_concurrent_setups_conflict_at_table_level_and_are_retried() -> None:
     stored = {r.org_slug for r in store.list_credentials()}
     written = {e.org_slug for e in store.events()}
     assert stored == written and len(stored) == 4 - len(failures)
+
+
+def _new_orgs(count: int, providers: tuple[Provider, ...] = (Provider.OPENAI, Provider.ANTHROPIC, Provider.GCP)):
+    """What bulkload hands add_new_orgs for `count` new orgs: their keys, their first credentials with their SETUP
+    events (status_before unset, as setup leaves it), and their ORG_KEY events."""
+    from integrations.domain import OrgApiKey
+
+    orgs = [f"bulk-{i:04d}" for i in range(count)]
+    keys = [
+        OrgApiKey(org_slug=o, key_id=f"key_{o}", key_prefix=f"{o}_api_", key_hash="h" * 64, created_at=T0) for o in orgs
+    ]
+    issued = [event(o, Action.ORG_KEY) for o in orgs]
+    setups = []
+    for o in orgs:
+        for p in providers:
+            rec = record(o, p)
+            setups.append((rec, event(o, credential_id=rec.credential_id).model_copy(update={"status_before": None})))
+    return keys, setups, issued
+
+
+@pytest.mark.parametrize("orgs", [2, 60])
+def test_a_bulk_load_of_new_orgs_is_one_job_whatever_its_size(orgs: int) -> None:
+    """add_new_orgs (integrations demo --orgs N, 500 orgs a call) in one job, not ~2 per credential + 1 per key."""
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    keys, setups, issued = _new_orgs(orgs)
+    before = client.jobs
+    store.add_new_orgs(keys, setups, issued)
+    assert client.jobs - before == 1
+    assert len(store.list_credentials()) == 3 * orgs and len(store.api_keys()) == orgs
+    assert len(store.events()) == 4 * orgs
+
+
+def test_a_bulk_load_over_the_request_limit_is_split_by_org_into_jobs_bigquery_accepts() -> None:
+    """BigQuery refuses a jobs.insert over 10 MB (the double too): a load of 12 orgs with a 1 MB ciphertext each
+    (~16 MB as JSON) goes in jobs of at most LOAD_BYTES, an org's rows together, and all of it is written."""
+    from integrations.store.bigquery.store import LOAD_BYTES
+
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    keys, setups, issued = _new_orgs(12, (Provider.GCP,))
+    setups = [(r.model_copy(update={"encrypted_credential": bytes(1_000_000)}), e) for r, e in setups]
+    before = client.jobs
+    store.add_new_orgs(keys, setups, issued)
+    assert client.jobs - before == -(-12 * 1_340_000 // LOAD_BYTES)  # base64: 4/3 of the bytes
+    assert len(store.list_credentials()) == 12 and len(store.api_keys()) == 12 and len(store.events()) == 24
+    for rec in store.list_credentials():  # each org whole: its key, its events and its credential
+        assert len(rec.encrypted_credential or b"") == 1_000_000
+
+
+def test_a_bulk_load_split_in_jobs_checks_every_org_before_its_first_job_writes() -> None:
+    """A clash in the last job of a split load refuses the first job too: nothing is written."""
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    keys, setups, issued = _new_orgs(12, (Provider.GCP,))
+    setups = [(r.model_copy(update={"encrypted_credential": bytes(1_000_000)}), e) for r, e in setups]
+    present = record("bulk-0011", Provider.GCP)
+    store.activate(present, event("bulk-0011", credential_id=present.credential_id))
+    with pytest.raises(IntegrationError) as err:
+        store.add_new_orgs(keys, setups, issued)
+    assert err.value.code == "STORAGE_FAILED" and "bulk-0011" in err.value.message
+    assert [r.credential_id for r in store.list_credentials()] == [present.credential_id]
+    assert store.api_keys() == [] and len(store.events()) == 1

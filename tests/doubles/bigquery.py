@@ -223,7 +223,13 @@ def split_statements(script: str) -> list[str]:
 
 def _spec(param: Any) -> Any:
     if isinstance(param, bigquery.ArrayQueryParameter):
-        if param.array_type == "STRUCT" or isinstance(param.array_type, bigquery.StructQueryParameterType):
+        if isinstance(param.array_type, bigquery.StructQueryParameterType):  # declared: an empty array has a type
+            return ("ARRAY", ("STRUCT", tuple((t.name, t.to_api_repr()["type"]) for t in param.array_type.fields)))
+        if param.array_type == "STRUCT":
+            if not param.values:  # the client sends no field types: BigQuery cannot type the array
+                raise google_error(
+                    400, "invalidQuery", f"Query parameter '{param.name}' has an array of STRUCT without field types."
+                )
             first = param.values[0]
             return ("ARRAY", ("STRUCT", tuple((n, first.struct_types[n]) for n in first.struct_values)))
         return ("ARRAY", param.array_type)

@@ -32,6 +32,9 @@ from ..base import (
     KeyVersion,
     SchemaFinding,
     ValidationUpdate,
+    bulk_clash,
+    named_twice,
+    replacing,
 )
 from ..staging import (
     PAGE_ROWS,
@@ -45,7 +48,25 @@ from ..staging import (
 )
 from . import sql
 from .jobs import Aborted, job_error, timed_out
-from .params import RESULT_TYPES, UPDATE_TYPES, credential_of, event_of, events_param, scalar, structs, utc
+from .params import (
+    CREDENTIAL_TYPES,
+    EVENT_TYPES,
+    KEY_TYPES,
+    PAIR_TYPES,
+    RESULT_TYPES,
+    UPDATE_TYPES,
+    array_of,
+    credential_of,
+    credential_row,
+    element,
+    event_of,
+    event_row,
+    events_param,
+    scalar,
+    structs,
+    utc,
+    wire_bytes,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,7 +78,25 @@ __all__ = ["BigQueryStore"]
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 MAX_ATTEMPTS = 5
+# a bulk load's parameters per job: BigQuery refuses a jobs.insert request over 10 MB (10,485,760 bytes, the query
+# text and its parameters as JSON); 8 MiB of values leaves 2 MiB for the script (~4 KB) and the parameters' types
+LOAD_BYTES = 8 * 2**20
 SWAP_TYPES = {"credential_id": "STRING", "ciphertext": "BYTES", "key_ref": "STRING", "expected_key_ref": "STRING"}
+
+
+def _loads(orgs: list[dict[str, list[Any]]], budget: int) -> list[dict[str, list[Any]]]:
+    """Orgs' parameters grouped into jobs of at most `budget` bytes of values (an org is never split)."""
+    jobs: list[dict[str, list[Any]]] = []
+    size = budget + 1
+    for org in orgs:
+        grows = sum(wire_bytes(item) for kind in ("keys", "events", "records", "pending") for item in org[kind])
+        if size + grows > budget:
+            jobs.append({kind: [] for kind in org})
+            size = 0
+        size += grows
+        for kind, items in org.items():
+            jobs[-1][kind].extend(items)
+    return jobs
 
 
 class BigQueryStore(IntegrationStore):
@@ -306,6 +345,47 @@ class BigQueryStore(IntegrationStore):
         }
         rows = self._query(sql.ACTIVATE, params, [events_param([event])])
         return credential_of(rows[0]) if rows else None
+
+    def add_new_orgs(
+        self, keys: list[OrgApiKey], setups: list[tuple[StoredCredential, Event]], events: list[Event]
+    ) -> None:
+        """One job (a transaction of three INSERT ... SELECT FROM UNNEST) per LOAD_BYTES of parameters, whatever the
+        number of orgs: the bulk load's batch of 500 demo orgs is one job. An org's key, events and credentials
+        travel in the same job. A job writes nothing (and the call fails) when an org and provider that it or a
+        later job of the call sets up has an active credential; a job done before stays written (as the bulk load's
+        batches do). A setup event's before-status is NOT_CONFIGURED: no credential is replaced."""
+        records = [record for record, _ in setups]
+        if clash := named_twice(records):
+            raise bulk_clash(" ".join(clash))
+        orgs: dict[str, dict[str, list[Any]]] = {}
+
+        def add(org: str, kind: str, item: Any) -> None:
+            load = orgs.setdefault(org, {"keys": [], "events": [], "records": [], "pending": [], "at": []})
+            load[kind].append(item)
+
+        for key in keys:
+            add(key.org_slug, "keys", element(KEY_TYPES, key.model_dump()))
+        for event in [*events, *(replacing(event, None) for _, event in setups)]:
+            add(event.org_slug, "events", element(EVENT_TYPES, event_row(event)))
+            add(event.org_slug, "at", event.at)
+        for record in records:
+            add(record.org_slug, "records", element(CREDENTIAL_TYPES, credential_row(record)))
+            pair = {"org_slug": record.org_slug, "provider": record.provider}
+            add(record.org_slug, "pending", element(PAIR_TYPES, pair))
+        jobs = _loads(list(orgs.values()), LOAD_BYTES)
+        for index, job in enumerate(jobs):
+            self._add_new(job, [pair for later in jobs[index:] for pair in later["pending"]])
+
+    def _add_new(self, job: dict[str, list[Any]], pending: list[Any]) -> None:
+        arrays = [
+            array_of("keys", KEY_TYPES, job["keys"]),
+            array_of("events", EVENT_TYPES, job["events"]),
+            array_of("records", CREDENTIAL_TYPES, job["records"]),
+            array_of("pending", PAIR_TYPES, pending),
+        ]
+        [row] = self._query(sql.ADD_NEW_ORGS, {"since": min(job["at"], default=None)}, arrays)
+        if not (row["keys_written"] or row["events_written"] or row["records_written"]):
+            raise bulk_clash(row["clash_org"] or "An org of this load")
 
     def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None:
         rows = self._query(sql.ACTIVE, {"org_slug": org_slug, "provider": provider.value})
