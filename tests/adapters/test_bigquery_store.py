@@ -332,3 +332,32 @@ def test_a_bulk_load_split_in_jobs_checks_every_org_before_its_first_job_writes(
     assert err.value.code == "STORAGE_FAILED" and "bulk-0011" in err.value.message
     assert [r.credential_id for r in store.list_credentials()] == [present.credential_id]
     assert store.api_keys() == [] and len(store.events()) == 1
+
+
+def test_the_data_version_is_three_table_gets_no_job_and_a_render_asks_once() -> None:
+    """data_version reads tables.get of credentials, events and org keys (metadata: no job, nothing billed); a
+    render's several asks share it; this store's writes show at once, another process's in a fresh read."""
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    jobs, gets = client.jobs, client.table_gets
+    first = store.data_version()
+    assert first is not None and client.jobs == jobs and client.table_gets - gets == 3
+    assert store.data_version() == first and client.table_gets - gets == 3  # the same render: no call
+    rec = record()
+    store.activate(rec, event(credential_id=rec.credential_id))
+    mine = store.data_version()
+    assert mine != first and client.table_gets - gets == 6
+    elsewhere = BigQueryStore(client, PROJECT)  # another process (the CLI, a task) writes
+    elsewhere.append_events([event(action=Action.VALIDATE, offset_s=1)])
+    assert BigQueryStore(client, PROJECT).data_version() not in (first, mine)
+    assert client.jobs - jobs == 2  # the two writes, no read
+
+
+def test_the_data_version_is_none_when_tables_get_fails() -> None:
+    """A failed metadata call is no marker (the console reads again after a while); the read then says why."""
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    client.granted.discard("bigquery.tables.get")
+    assert store.data_version() is None

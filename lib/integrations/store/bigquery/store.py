@@ -4,9 +4,11 @@ from values); rotation and delete as one multi-statement transaction, retried on
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +83,9 @@ MAX_ATTEMPTS = 5
 # a bulk load's parameters per job: BigQuery refuses a jobs.insert request over 10 MB (10,485,760 bytes, the query
 # text and its parameters as JSON); 8 MiB of values leaves 2 MiB for the script (~4 KB) and the parameters' types
 LOAD_BYTES = 8 * 2**20
+VERSION_TABLES = ("org_integrations", "org_integration_events", "org_api_keys")  # what the console reads
+VERSION_MEMO_S = 1.0  # a render's reads share one data version
+log = logging.getLogger("integrations")
 SWAP_TYPES = {"credential_id": "STRING", "ciphertext": "BYTES", "key_ref": "STRING", "expected_key_ref": "STRING"}
 
 
@@ -122,6 +127,9 @@ class BigQueryStore(IntegrationStore):
         # the client's own retry (rate limits, backend errors), bounded by the store's deadline
         self._retry = DEFAULT_RETRY.with_deadline(timeout)
         self._job_retry = DEFAULT_JOB_RETRY.with_deadline(timeout)
+        self._versions: ThreadPoolExecutor | None = None  # data_version's tables.get calls, made side by side
+        self._version_memo: tuple[float, str] | None = None  # (monotonic time it was asked, the marker)
+        self._writes = 0  # write jobs ended: a marker asked across one is not kept
 
     # --- one query job -------------------------------------------------------------------------------------------
     def _query(
@@ -187,6 +195,10 @@ class BigQueryStore(IntegrationStore):
             raise IntegrationError(
                 Code.STORAGE_FAILED, f"BigQuery unreachable ({type(exc).__name__}).{known}", retryable=True
             ) from None
+        finally:
+            if writes:  # this store's own write shows in the next data_version
+                self._writes += 1
+                self._version_memo = None
 
     # --- schema -----------------------------------------------------------------------------------------------------
     def init(self) -> None:
@@ -396,6 +408,38 @@ class BigQueryStore(IntegrationStore):
 
     def active_frame(self) -> pd.DataFrame:
         return pd.DataFrame.from_records(self._query(sql.ACTIVE_FRAME), columns=ACTIVE_COLUMNS)
+
+    def data_version(self) -> str | None:
+        """The lastModifiedTime and numRows of the three tables the console reads (credentials, events, org keys),
+        from tables.get: metadata calls, in parallel, no job and nothing billed. BigQuery moves lastModifiedTime
+        at the commit of a DML statement that changes rows, to the millisecond; numRows tells apart two writes in
+        the same millisecond wherever one appends (every credential write appends its event). None (the reader
+        then reads again after a while) when a call fails: the read that follows says why. A page's several reads
+        in one render share one marker: it is kept VERSION_MEMO_S, unless this store writes (its own writes show
+        at once, another process's within VERSION_MEMO_S)."""
+        memo, writes = self._version_memo, self._writes
+        if memo is not None and time.monotonic() - memo[0] < VERSION_MEMO_S:
+            return memo[1]
+        started = time.monotonic()
+        try:
+            tables = list(self._pool().map(self._table_meta, VERSION_TABLES))
+        except (gexc.GoogleAPICallError, gexc.RetryError, OSError) as exc:
+            log.warning(
+                "BigQuery data version unavailable (%s): the console reads again after a while", type(exc).__name__
+            )
+            return None
+        version = "/".join(f"{int(t.modified.timestamp() * 1000) if t.modified else 0}.{t.num_rows}" for t in tables)
+        if self._writes == writes:  # no write of this store ended meanwhile (else the marker may predate it)
+            self._version_memo = (started, version)
+        return version
+
+    def _table_meta(self, name: str) -> Any:
+        return self.client.get_table(f"{self._t}.{name}", retry=self._retry, timeout=self.timeout)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._versions is None:
+            self._versions = ThreadPoolExecutor(len(VERSION_TABLES), thread_name_prefix="bq-version")
+        return self._versions
 
     def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
         """A whole batch in one query job: one UPDATE ... FROM UNNEST(@updates) and one INSERT of the events;
