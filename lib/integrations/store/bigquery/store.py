@@ -413,7 +413,9 @@ class BigQueryStore(IntegrationStore):
         """The lastModifiedTime and numRows of the three tables the console reads (credentials, events, org keys),
         from tables.get: metadata calls, in parallel, no job and nothing billed. BigQuery moves lastModifiedTime
         at the commit of a DML statement that changes rows, to the millisecond; numRows tells apart two writes in
-        the same millisecond wherever one appends (every credential write appends its event). None (the reader
+        the same millisecond wherever one appends (every credential write appends its event), and this store's
+        count of its own writes the rest (an org key revoked in the millisecond of the keys' last write, here;
+        another process's such revocation shows at the next write or the hourly read). None (the reader
         then reads again after a while) when a call fails: the read that follows says why. A page's several reads
         in one render share one marker: it is kept VERSION_MEMO_S, unless this store writes (its own writes show
         at once, another process's within VERSION_MEMO_S)."""
@@ -428,7 +430,8 @@ class BigQueryStore(IntegrationStore):
                 "BigQuery data version unavailable (%s): the console reads again after a while", type(exc).__name__
             )
             return None
-        version = "/".join(f"{int(t.modified.timestamp() * 1000) if t.modified else 0}.{t.num_rows}" for t in tables)
+        marks = (f"{int(t.modified.timestamp() * 1000) if t.modified else 0}.{t.num_rows}" for t in tables)
+        version = f"{writes}:" + "/".join(marks)  # this store's own writes count too, whatever their millisecond
         if self._writes == writes:  # no write of this store ended meanwhile (else the marker may predate it)
             self._version_memo = (started, version)
         return version
