@@ -361,3 +361,45 @@ def test_the_data_version_is_none_when_tables_get_fails() -> None:
     store.init()
     client.granted.discard("bigquery.tables.get")
     assert store.data_version() is None
+
+
+def test_register_orgs_on_bigquery_writes_what_sqlite_writes_in_a_fixed_number_of_jobs(local_svc, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The bulk load through the service (every credential format-checked and really encrypted) on the BigQuery
+    double: the same statuses, history and usable keys as on SQLite, in jobs that do not grow with the orgs."""
+    from integrations.bootstrap import build_validators
+    from integrations.crypto.local import LocalKeyring
+    from integrations.demo import anthropic_key, openai_key, service_account_json
+    from integrations.service import IntegrationService
+    from integrations.settings import Settings
+    from integrations.status_cache.sqlite import SqliteStatusCache
+
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    (tmp_path / "bq").mkdir(mode=0o700)
+    cache = SqliteStatusCache(tmp_path / "bq" / "status.sqlite")
+    cache.init()
+    validators = build_validators(Settings(_env_file=None, data_dir=tmp_path / "bq"))
+    bq = IntegrationService(store, LocalKeyring(tmp_path / "bq" / "local.keyring"), cache, validators)
+    gcp = service_account_json("fleet@demo-project.iam.gserviceaccount.com")
+
+    def plan(first: int, count: int) -> dict[str, dict[Provider | str, str]]:
+        keys = {Provider.OPENAI: openai_key(), Provider.ANTHROPIC: anthropic_key(), Provider.GCP: gcp}
+        return {f"org-{i:03d}": {p: keys[p] for p in list(Provider)[: 1 + i % 3]} for i in range(first, first + count)}
+
+    def shape(svc: IntegrationService) -> tuple[object, ...]:
+        frame = svc.events().iloc[::-1]
+        frame = frame[frame.org_slug.str.startswith("org-")]
+        rows = zip(frame.org_slug, frame.action, frame.provider, frame.status_before, frame.status_after, strict=True)
+        creds = sorted((r.org_slug, r.provider.value, r.validation_status.value) for r in svc.credentials())
+        return sorted(map(str, rows)), [c for c in creds if c[0].startswith("org-")]
+
+    jobs = []
+    for first, count in ((0, 3), (3, 30)):
+        before = client.jobs
+        keys = bq.register_orgs(plan(first, count), actor="loader")
+        jobs.append(client.jobs - before)
+        local_svc.register_orgs(plan(first, count), actor="loader")
+    assert jobs == [4, 3]  # the org list, the key versions (recorded the first time), one write: 3 orgs or 30
+    assert shape(bq) == shape(local_svc)
+    assert bq.undecryptable() == [] and bq.authenticate("org-032", keys["org-032"]).org_slug == "org-032"
