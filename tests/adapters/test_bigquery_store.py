@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 import sqlglot
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
+from integrations import IntegrationService
 from integrations.domain import Action, Provider, Status
 from integrations.errors import IntegrationError
 from integrations.store.base import CiphertextSwap, ValidationUpdate
@@ -363,13 +365,14 @@ def test_the_data_version_is_none_when_tables_get_fails() -> None:
     assert store.data_version() is None
 
 
-def test_register_orgs_on_bigquery_writes_what_sqlite_writes_in_a_fixed_number_of_jobs(local_svc, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_register_orgs_on_bigquery_writes_what_sqlite_writes_in_a_fixed_number_of_jobs(
+    local_svc: IntegrationService, tmp_path: Path
+) -> None:
     """The bulk load through the service (every credential format-checked and really encrypted) on the BigQuery
     double: the same statuses, history and usable keys as on SQLite, in jobs that do not grow with the orgs."""
     from integrations.bootstrap import build_validators
     from integrations.crypto.local import LocalKeyring
     from integrations.demo import anthropic_key, openai_key, service_account_json
-    from integrations.service import IntegrationService
     from integrations.settings import Settings
     from integrations.status_cache.sqlite import SqliteStatusCache
 
