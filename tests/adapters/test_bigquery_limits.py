@@ -67,3 +67,38 @@ def test_more_than_20_queued_dml_statements_on_a_table_fail() -> None:
     release = threading.Timer(0.2, lambda: client._release([table]))
     release.start()
     job.result(timeout=5)  # a queued statement runs once the table is free
+
+
+def test_last_modified_time_moves_only_when_a_commit_changed_rows() -> None:
+    """tables.get's lastModifiedTime (ms) and numRows, as BigQuery: a committed statement that changed rows moves
+    them; a statement that changed none, and a transaction rolled back, leave them as they were."""
+    import time
+
+    client = DuckBigQuery()
+    _store(client)
+    name = f"{PROJECT}.organizations.key_versions"
+    t = f"`{name}`"
+
+    def meta() -> tuple[object, int | None]:
+        table = client.get_table(name)
+        return table.modified, table.num_rows
+
+    created = meta()
+    assert created[0] is not None and created[1] == 0
+    client.query(f"UPDATE {t} SET retired_at = NULL WHERE key_ref = 'none'").result(timeout=5)
+    assert meta() == created  # no row changed
+    client._locks.held[name] = "another-job"  # an open transaction holds it: this one's INSERT is rolled back
+    aborted = (
+        f"BEGIN TRANSACTION; INSERT INTO {t} (key_ref, key_check, created_at) VALUES ('k', 'c', CURRENT_TIMESTAMP()); "
+        f"UPDATE {t} SET retired_at = NULL WHERE key_ref = 'k'; COMMIT TRANSACTION"
+    )
+    with pytest.raises(gexc.BadRequest):
+        client.query(aborted).result(timeout=5)
+    client._locks.held.pop(name)
+    assert meta() == created
+    before_ms = int(time.time() * 1000)
+    client.query(f"INSERT INTO {t} (key_ref, key_check, created_at) VALUES ('k', 'c', CURRENT_TIMESTAMP())").result(
+        timeout=5
+    )
+    modified, rows = meta()
+    assert rows == 1 and modified is not None and int(modified.timestamp() * 1000) >= before_ms

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 import sqlglot
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
+from integrations import IntegrationService
 from integrations.domain import Action, Provider, Status
 from integrations.errors import IntegrationError
 from integrations.store.base import CiphertextSwap, ValidationUpdate
@@ -266,3 +268,141 @@ def test_concurrent_setups_conflict_at_table_level_and_are_retried() -> None:
     stored = {r.org_slug for r in store.list_credentials()}
     written = {e.org_slug for e in store.events()}
     assert stored == written and len(stored) == 4 - len(failures)
+
+
+def _new_orgs(count: int, providers: tuple[Provider, ...] = (Provider.OPENAI, Provider.ANTHROPIC, Provider.GCP)):
+    """What bulkload hands add_new_orgs for `count` new orgs: their keys, their first credentials with their SETUP
+    events (status_before unset, as setup leaves it), and their ORG_KEY events."""
+    from integrations.domain import OrgApiKey
+
+    orgs = [f"bulk-{i:04d}" for i in range(count)]
+    keys = [
+        OrgApiKey(org_slug=o, key_id=f"key_{o}", key_prefix=f"{o}_api_", key_hash="h" * 64, created_at=T0) for o in orgs
+    ]
+    issued = [event(o, Action.ORG_KEY) for o in orgs]
+    setups = []
+    for o in orgs:
+        for p in providers:
+            rec = record(o, p)
+            setups.append((rec, event(o, credential_id=rec.credential_id).model_copy(update={"status_before": None})))
+    return keys, setups, issued
+
+
+@pytest.mark.parametrize("orgs", [2, 60])
+def test_a_bulk_load_of_new_orgs_is_one_job_whatever_its_size(orgs: int) -> None:
+    """add_new_orgs (integrations demo --orgs N, 500 orgs a call) in one job, not ~2 per credential + 1 per key."""
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    keys, setups, issued = _new_orgs(orgs)
+    before = client.jobs
+    store.add_new_orgs(keys, setups, issued)
+    assert client.jobs - before == 1
+    assert len(store.list_credentials()) == 3 * orgs and len(store.api_keys()) == orgs
+    assert len(store.events()) == 4 * orgs
+
+
+def test_a_bulk_load_over_the_request_limit_is_split_by_org_into_jobs_bigquery_accepts() -> None:
+    """BigQuery refuses a jobs.insert over 10 MB (the double too): a load of 12 orgs with a 1 MB ciphertext each
+    (~16 MB as JSON) goes in jobs of at most LOAD_BYTES, an org's rows together, and all of it is written."""
+    from integrations.store.bigquery.store import LOAD_BYTES
+
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    keys, setups, issued = _new_orgs(12, (Provider.GCP,))
+    setups = [(r.model_copy(update={"encrypted_credential": bytes(1_000_000)}), e) for r, e in setups]
+    before = client.jobs
+    store.add_new_orgs(keys, setups, issued)
+    assert client.jobs - before == -(-12 * 1_340_000 // LOAD_BYTES)  # base64: 4/3 of the bytes
+    assert len(store.list_credentials()) == 12 and len(store.api_keys()) == 12 and len(store.events()) == 24
+    for rec in store.list_credentials():  # each org whole: its key, its events and its credential
+        assert len(rec.encrypted_credential or b"") == 1_000_000
+
+
+def test_a_bulk_load_split_in_jobs_checks_every_org_before_its_first_job_writes() -> None:
+    """A clash in the last job of a split load refuses the first job too: nothing is written."""
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    keys, setups, issued = _new_orgs(12, (Provider.GCP,))
+    setups = [(r.model_copy(update={"encrypted_credential": bytes(1_000_000)}), e) for r, e in setups]
+    present = record("bulk-0011", Provider.GCP)
+    store.activate(present, event("bulk-0011", credential_id=present.credential_id))
+    with pytest.raises(IntegrationError) as err:
+        store.add_new_orgs(keys, setups, issued)
+    assert err.value.code == "STORAGE_FAILED" and "bulk-0011" in err.value.message
+    assert [r.credential_id for r in store.list_credentials()] == [present.credential_id]
+    assert store.api_keys() == [] and len(store.events()) == 1
+
+
+def test_the_data_version_is_three_table_gets_no_job_and_a_render_asks_once() -> None:
+    """data_version reads tables.get of credentials, events and org keys (metadata: no job, nothing billed); a
+    render's several asks share it; this store's writes show at once, another process's in a fresh read."""
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    jobs, gets = client.jobs, client.table_gets
+    first = store.data_version()
+    assert first is not None and client.jobs == jobs and client.table_gets - gets == 3
+    assert store.data_version() == first and client.table_gets - gets == 3  # the same render: no call
+    rec = record()
+    store.activate(rec, event(credential_id=rec.credential_id))
+    mine = store.data_version()
+    assert mine != first and client.table_gets - gets == 6
+    elsewhere = BigQueryStore(client, PROJECT)  # another process (the CLI, a task) writes
+    elsewhere.append_events([event(action=Action.VALIDATE, offset_s=1)])
+    assert BigQueryStore(client, PROJECT).data_version() not in (first, mine)
+    assert client.jobs - jobs == 2  # the two writes, no read
+
+
+def test_the_data_version_is_none_when_tables_get_fails() -> None:
+    """A failed metadata call is no marker (the console reads again after a while); the read then says why."""
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    client.granted.discard("bigquery.tables.get")
+    assert store.data_version() is None
+
+
+def test_register_orgs_on_bigquery_writes_what_sqlite_writes_in_a_fixed_number_of_jobs(
+    local_svc: IntegrationService, tmp_path: Path
+) -> None:
+    """The bulk load through the service (every credential format-checked and really encrypted) on the BigQuery
+    double: the same statuses, history and usable keys as on SQLite, in jobs that do not grow with the orgs."""
+    from integrations.bootstrap import build_validators
+    from integrations.crypto.local import LocalKeyring
+    from integrations.demo import anthropic_key, openai_key, service_account_json
+    from integrations.settings import Settings
+    from integrations.status_cache.sqlite import SqliteStatusCache
+
+    client = DuckBigQuery()
+    store = BigQueryStore(client, PROJECT)
+    store.init()
+    (tmp_path / "bq").mkdir(mode=0o700)
+    cache = SqliteStatusCache(tmp_path / "bq" / "status.sqlite")
+    cache.init()
+    validators = build_validators(Settings(_env_file=None, data_dir=tmp_path / "bq"))
+    bq = IntegrationService(store, LocalKeyring(tmp_path / "bq" / "local.keyring"), cache, validators)
+    gcp = service_account_json("fleet@demo-project.iam.gserviceaccount.com")
+
+    def plan(first: int, count: int) -> dict[str, dict[Provider | str, str]]:
+        keys = {Provider.OPENAI: openai_key(), Provider.ANTHROPIC: anthropic_key(), Provider.GCP: gcp}
+        return {f"org-{i:03d}": {p: keys[p] for p in list(Provider)[: 1 + i % 3]} for i in range(first, first + count)}
+
+    def shape(svc: IntegrationService) -> tuple[object, ...]:
+        frame = svc.events().iloc[::-1]
+        frame = frame[frame.org_slug.str.startswith("org-")]
+        rows = zip(frame.org_slug, frame.action, frame.provider, frame.status_before, frame.status_after, strict=True)
+        creds = sorted((r.org_slug, r.provider.value, r.validation_status.value) for r in svc.credentials())
+        return sorted(map(str, rows)), [c for c in creds if c[0].startswith("org-")]
+
+    jobs = []
+    for first, count in ((0, 3), (3, 30)):
+        before = client.jobs
+        keys = bq.register_orgs(plan(first, count), actor="loader")
+        jobs.append(client.jobs - before)
+        local_svc.register_orgs(plan(first, count), actor="loader")
+    assert jobs == [4, 3]  # the org list, the key versions (recorded the first time), one write: 3 orgs or 30
+    assert shape(bq) == shape(local_svc)
+    assert bq.undecryptable() == [] and bq.authenticate("org-032", keys["org-032"]).org_slug == "org-032"

@@ -267,6 +267,27 @@ class StoreContract:
         ]
         assert {e.status_before for e in history if e.action == Action.SETUP} == {Status.NOT_CONFIGURED}
 
+    def test_a_bulk_load_replaces_no_credential_and_fails_whole(self, store: IntegrationStore) -> None:
+        """add_new_orgs is for orgs registered now: a batch naming an org and provider that already has an active
+        credential fails, and nothing of it is written (no key, no credential, no event)."""
+        present = record("org-b")
+        store.activate(present, event("org-b", credential_id=present.credential_id))
+        before = (store.list_credentials(active_only=False), store.events(), store.api_keys())
+        keys = [
+            OrgApiKey(org_slug=o, key_id=f"key_{o}", key_prefix=f"{o}_api_", key_hash="h" * 64, created_at=T0)
+            for o in ("org-a", "org-b")
+        ]
+        issued = [event(o, Action.ORG_KEY, offset_s=10) for o in ("org-a", "org-b")]
+        setups = [
+            (rec, event(rec.org_slug, offset_s=11, credential_id=rec.credential_id))
+            for rec in (record("org-a"), record("org-b"))
+        ]
+        with pytest.raises(IntegrationError) as err:
+            store.add_new_orgs(keys, setups, issued)
+        assert err.value.code == "STORAGE_FAILED"
+        assert (store.list_credentials(active_only=False), store.events(), store.api_keys()) == before
+        assert store.get_active("org-b", Provider.OPENAI) == present
+
     def test_the_data_version_changes_with_every_write_and_only_then(self, store: IntegrationStore) -> None:
         """The console keeps what it read while this marker stays the same; a store without one (None) is read again
         after a while instead."""

@@ -28,7 +28,10 @@
 - FARM_FINGERPRINT runs as BigQuery's (integrations.fingerprint, registered in DuckDB).
 - `path` keeps the tables in a DuckDB file (a large seeded fleet read by another process); `memory_limit` bounds
   DuckDB's buffers.
-- `jobs` counts query jobs inserted (dry runs excluded); `statements` lists their texts.
+- `jobs` counts query jobs inserted (dry runs excluded); `statements` lists their texts; `table_gets` counts tables.get.
+- tables.get reports `lastModifiedTime` (milliseconds, as BigQuery: moved by the commit of a statement that changed
+  rows, by CREATE and ALTER; never by a failed or rolled-back job, nor by a DML statement that changed no row, which
+  BigQuery is not documented to count) and `numRows` (committed rows).
 """
 
 from __future__ import annotations
@@ -223,7 +226,13 @@ def split_statements(script: str) -> list[str]:
 
 def _spec(param: Any) -> Any:
     if isinstance(param, bigquery.ArrayQueryParameter):
-        if param.array_type == "STRUCT" or isinstance(param.array_type, bigquery.StructQueryParameterType):
+        if isinstance(param.array_type, bigquery.StructQueryParameterType):  # declared: an empty array has a type
+            return ("ARRAY", ("STRUCT", tuple((t.name, t.to_api_repr()["type"]) for t in param.array_type.fields)))
+        if param.array_type == "STRUCT":
+            if not param.values:  # the client sends no field types: BigQuery cannot type the array
+                raise google_error(
+                    400, "invalidQuery", f"Query parameter '{param.name}' has an array of STRUCT without field types."
+                )
             first = param.values[0]
             return ("ARRAY", ("STRUCT", tuple((n, first.struct_types[n]) for n in first.struct_values)))
         return ("ARRAY", param.array_type)
@@ -351,6 +360,8 @@ class DuckBigQuery:
         self.locations: list[str | None] = []
         self.datasets: dict[str, str] = {}  # dataset id -> location
         self.tables: dict[str, list[tuple[str, str]]] = {}  # full name -> [(column, type)]
+        self.modified: dict[str, int] = {}  # full name -> lastModifiedTime (ms since the epoch, as tables.get says)
+        self.table_gets = 0
         self._locks = _Locks()
         self._analyzer = Analyzer.get()
 
@@ -397,7 +408,17 @@ class DuckBigQuery:
         self._require("bigquery.tables.get", f"Table {ref}")
         if ref.rsplit(".", 1)[0] not in self.datasets or ref not in self.tables:
             raise google_error(404, "notFound", f"Not found: Table {ref.replace('.', ':', 1)}")
-        return bigquery.Table(ref, schema=[bigquery.SchemaField(n, t) for n, t in self.tables[ref]])
+        self.table_gets += 1
+        table = bigquery.Table(ref, schema=[bigquery.SchemaField(n, t) for n, t in self.tables[ref]])
+        project, dataset, name = ref.split(".")
+        cursor = self.db.cursor()
+        try:  # committed rows only, as BigQuery's numRows (no streaming buffer here: the store never streams)
+            [(rows,)] = cursor.execute(f'SELECT COUNT(*) FROM "{project}"."{dataset}"."{name}"').fetchall()
+        finally:
+            cursor.close()
+        table._properties["lastModifiedTime"] = str(self.modified[ref])
+        table._properties["numRows"] = str(rows)
+        return table
 
     # --- query jobs ---
     def query(self, sql: str, job_config: Any = None, location: str | None = None, **kwargs: Any) -> Job:
@@ -459,6 +480,7 @@ class DuckBigQuery:
     def _execute(self, job: Job) -> Any:
         conn = self.db.cursor()
         held: list[str] = []
+        changed: set[str] = set()  # tables this job's uncommitted statements changed: dropped if it fails
         in_transaction, rows, row_count = False, [], None
         if len(job.statements) == 1 and job.statements[0].upper().startswith("SELECT"):
             return self._select(conn, job)  # a query's rows stay on the server's side until paged through
@@ -480,8 +502,11 @@ class DuckBigQuery:
                 rows = self._run_statement(conn, statement.replace("@@row_count", count), job)
                 dml = _MUTATING.match(statement) or _INSERT.match(statement)
                 row_count = rows[0]["Count"] if dml and rows and "Count" in rows[0] else None
+                if dml and row_count:  # only a statement that changed rows moves lastModifiedTime (at its commit)
+                    changed.add(dml.group(dml.lastindex or 1))
                 if upper.startswith("COMMIT") or not in_transaction:
                     self._release(held)
+                    self._modified(changed)
             return rows
         except Exception:
             with contextlib.suppress(duckdb.Error):
@@ -517,6 +542,15 @@ class DuckBigQuery:
             locks.held[table] = job.job_id
             held.append(table)
 
+    def _modified(self, tables: set[str]) -> None:
+        """A commit's tables get its time as lastModifiedTime: BigQuery's resolution is the millisecond, so two
+        commits in the same millisecond leave the same time (no reader may count on it moving then)."""
+        now = int(time.time() * 1000)
+        with self.lock:
+            for table in tables:
+                self.modified[table] = max(self.modified.get(table, 0), now)
+        tables.clear()
+
     def _release(self, held: list[str]) -> None:
         with self._locks.changed:
             for table in held:
@@ -528,9 +562,11 @@ class DuckBigQuery:
         if (m := _CREATE.match(statement)) is not None:
             with self.lock:
                 self.tables.setdefault(m.group(1), self._analyzer.columns(statement))
+                self.modified.setdefault(m.group(1), int(time.time() * 1000))
         if (m := _ALTER.match(statement)) is not None:  # keep the schema tables.get reports in step
             table, verb, column, kind = m.groups()
             with self.lock:
+                self.modified[table] = max(self.modified.get(table, 0), int(time.time() * 1000))
                 kept = [c for c in self.tables[table] if c[0] != column]
                 self.tables[table] = kept + ([(column, kind.upper())] if verb.upper() == "ADD" else [])
         cursor = self._cursor(conn, statement, job)

@@ -157,8 +157,13 @@ class IntegrationStore(ABC):
         self, keys: list[OrgApiKey], setups: list[tuple[StoredCredential, Event]], events: list[Event]
     ) -> None:
         """A bulk load of orgs registered now: their API keys, their first credentials each with its SETUP event
-        (no credential is replaced) and their other events (ORG_KEY). Adapters write it in one transaction; this
-        default makes one call each."""
+        (no credential is replaced: a batch naming an org and provider with an active credential, or one twice,
+        fails whole with STORAGE_FAILED) and their other events (ORG_KEY). Adapters write it in one transaction;
+        this default checks first and then makes one call each."""
+        records = [record for record, _ in setups]
+        taken = (r for r in records if self.get_active(r.org_slug, r.provider) is not None)
+        if clash := named_twice(records) or next(((r.org_slug, r.provider.value) for r in taken), None):
+            raise bulk_clash(" ".join(clash))
         for key in keys:
             self.add_api_key(key)
         self.append_events(events)
@@ -307,6 +312,26 @@ class IntegrationStore(ABC):
     def ping(self) -> None:
         """Raise STORAGE_FAILED when the store cannot be reached."""
         self.list_credentials(org_slug="ping-probe")
+
+
+def named_twice(records: list[StoredCredential]) -> tuple[str, str] | None:
+    """The first (org, provider) a bulk load names twice, or None."""
+    seen: set[tuple[str, Provider]] = set()
+    for r in records:
+        if (r.org_slug, r.provider) in seen:
+            return r.org_slug, r.provider.value
+        seen.add((r.org_slug, r.provider))
+    return None
+
+
+def bulk_clash(what: str) -> IntegrationError:
+    """A bulk load that would replace a credential (`what`: the org, and the provider where known): nothing of the
+    batch is written."""
+    return IntegrationError(
+        Code.STORAGE_FAILED,
+        f"{what} has an active credential already (or twice in this load): a bulk load adds new orgs "
+        "only, so nothing of this batch was written. Load only new orgs, or set that one up on its own.",
+    )
 
 
 def _no_runs(name: str) -> IntegrationError:

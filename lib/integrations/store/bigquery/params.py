@@ -11,6 +11,7 @@ from google.cloud import bigquery
 
 from ...domain import Event, StoredCredential
 from ..staging import STAGED_COLUMNS
+from .sql import COLUMNS
 
 _TYPES = {
     bytes: "BYTES",
@@ -86,21 +87,45 @@ def scalar(name: str, value: Any) -> bigquery.ScalarQueryParameter:
 
 def structs(name: str, types: dict[str, str], rows: list[dict[str, Any]]) -> bigquery.ArrayQueryParameter:
     """An ARRAY<STRUCT<...>> parameter: one element per row, every field typed (NULLs too)."""
-    return bigquery.ArrayQueryParameter(
-        name,
-        "STRUCT",
-        [
-            bigquery.StructQueryParameter(
-                None, *(bigquery.ScalarQueryParameter(f, t, _plain(row[f])) for f, t in types.items())
-            )
-            for row in rows
-        ],
+    return array_of(name, types, [element(types, row) for row in rows])
+
+
+def element(types: dict[str, str], row: dict[str, Any]) -> bigquery.StructQueryParameter:
+    """One STRUCT element of an array parameter."""
+    return bigquery.StructQueryParameter(
+        None, *(bigquery.ScalarQueryParameter(f, t, _plain(row[f])) for f, t in types.items())
     )
 
 
+def array_of(
+    name: str, types: dict[str, str], elements: list[bigquery.StructQueryParameter]
+) -> bigquery.ArrayQueryParameter:
+    """An ARRAY<STRUCT<...>> of built elements; an empty one carries its element type (BigQuery needs it)."""
+    if elements:
+        return bigquery.ArrayQueryParameter(name, "STRUCT", elements)
+    kind = bigquery.StructQueryParameterType(*(bigquery.ScalarQueryParameterType(t, name=f) for f, t in types.items()))
+    return bigquery.ArrayQueryParameter(name, kind, [])
+
+
+def wire_bytes(item: bigquery.StructQueryParameter) -> int:
+    """What one element adds to a jobs.insert request: its value as the client sends it (JSON), and a separator."""
+    return len(json.dumps(item.to_api_repr()["parameterValue"])) + 2
+
+
+def event_row(event: Event) -> dict[str, Any]:
+    row = event.model_dump()
+    return row | {"event_at": row["at"]}
+
+
 def events_param(events: list[Event]) -> bigquery.ArrayQueryParameter:
-    rows = [e.model_dump() for e in events]
-    return structs("events", EVENT_TYPES, [r | {"event_at": r["at"]} for r in rows])
+    return structs("events", EVENT_TYPES, [event_row(e) for e in events])
+
+
+def credential_row(record: StoredCredential) -> dict[str, Any]:
+    """A record as query parameters: its metadata as JSON text (PARSE_JSON in the SQL)."""
+    row = record.model_dump()
+    row["metadata"] = json.dumps(row["metadata"], sort_keys=True)
+    return row
 
 
 def utc(value: Any) -> Any:
@@ -119,6 +144,47 @@ def event_of(row: dict[str, Any]) -> Event:
     data["at"] = data.pop("event_at")  # the column is event_at (AT is reserved in BigQuery); the model says at
     return Event.model_validate(data)
 
+
+CREDENTIAL_TYPES = {  # the STRUCT of one @records element: the credentials table's columns (metadata as JSON text)
+    "credential_id": "STRING",
+    "org_slug": "STRING",
+    "provider": "STRING",
+    "credential_name": "STRING",
+    "encrypted_credential": "BYTES",
+    "key_ref": "STRING",
+    "credential_hint": "STRING",
+    "credential_fingerprint": "STRING",
+    "metadata": "STRING",
+    "is_active": "BOOL",
+    "validation_status": "STRING",
+    "validation_error_code": "STRING",
+    "validation_error_message": "STRING",
+    "last_validated_at": "TIMESTAMP",
+    "created_at": "TIMESTAMP",
+    "updated_at": "TIMESTAMP",
+    "created_by": "STRING",
+    "updated_by": "STRING",
+    "deleted_at": "TIMESTAMP",
+    "credential_kind": "STRING",
+    "data_status": "STRING",
+    "data_through": "DATE",
+    "data_newest_at": "TIMESTAMP",
+    "last_success_at": "TIMESTAMP",
+    "expiry": "STRING",
+    "expires_at": "TIMESTAMP",
+    "last_used_at": "TIMESTAMP",
+}
+KEY_TYPES = {  # one @keys element: an org API key (its hash, never the key)
+    "org_slug": "STRING",
+    "key_id": "STRING",
+    "key_prefix": "STRING",
+    "key_hash": "STRING",
+    "created_at": "TIMESTAMP",
+    "revoked_at": "TIMESTAMP",
+}
+assert tuple(CREDENTIAL_TYPES) == COLUMNS["org_integrations"]  # noqa: S101 - checked at import, as below
+assert tuple(KEY_TYPES) == COLUMNS["org_api_keys"]  # noqa: S101
+PAIR_TYPES = {"org_slug": "STRING", "provider": "STRING"}  # one @pending element
 
 RESULT_TYPES = {  # the STRUCT of one @results element: the staging table's columns
     "run_id": "STRING",

@@ -150,6 +150,38 @@ _INSERT_CREDENTIAL = f"""INSERT INTO `{{t}}.org_integrations` ({CRED_COLUMNS}) V
   @last_validated_at, @created_at, @updated_at, @created_by, @updated_by, @deleted_at, @credential_kind, @data_status,
   @data_through, @data_newest_at, @last_success_at, @expiry, @expires_at, @last_used_at)"""
 
+# a bulk load of new orgs (add_new_orgs): their keys, events and first credentials in one transaction, each INSERT
+# only while no org and provider of @pending (this job's and any later job's of the same load) has an active
+# credential, so a load never replaces one and a refused job writes nothing; then what it wrote, and an org that
+# holds a clashing credential (the witness: all zero when refused)
+_NONE_TAKEN = (
+    "NOT EXISTS (SELECT 1 FROM `{t}.org_integrations` AS c JOIN UNNEST(@pending) AS p "
+    "ON c.org_slug = p.org_slug AND c.provider = p.provider WHERE c.is_active)"
+)
+_RECORD_COLUMNS = ", ".join(
+    "PARSE_JSON(r.metadata)" if c.strip() == "metadata" else f"r.{c.strip()}" for c in CRED_COLUMNS.split(",")
+)
+_OURS = "SELECT r.credential_id FROM UNNEST(@records) AS r"
+ADD_NEW_ORGS = f"""BEGIN TRANSACTION;
+INSERT INTO `{{t}}.org_api_keys` ({KEY_COLUMNS})
+  SELECT k.org_slug, k.key_id, k.key_prefix, k.key_hash, k.created_at, k.revoked_at FROM UNNEST(@keys) AS k
+  WHERE {_NONE_TAKEN};
+{_INSERT_EVENTS}
+  WHERE {_NONE_TAKEN};
+INSERT INTO `{{t}}.org_integrations` ({CRED_COLUMNS})
+  SELECT {_RECORD_COLUMNS} FROM UNNEST(@records) AS r
+  WHERE {_NONE_TAKEN};
+COMMIT TRANSACTION;
+SELECT
+  (SELECT COUNT(*) FROM `{{t}}.org_api_keys` AS k WHERE k.key_id IN (SELECT n.key_id FROM UNNEST(@keys) AS n))
+    AS keys_written,
+  (SELECT COUNT(*) FROM `{{t}}.org_integration_events` AS x WHERE x.event_at >= @since
+    AND x.event_id IN (SELECT e.event_id FROM UNNEST(@events) AS e)) AS events_written,
+  (SELECT COUNT(*) FROM `{{t}}.org_integrations` AS c WHERE c.credential_id IN ({_OURS})) AS records_written,
+  (SELECT MIN(c.org_slug) FROM `{{t}}.org_integrations` AS c JOIN UNNEST(@pending) AS p
+    ON c.org_slug = p.org_slug AND c.provider = p.provider
+    WHERE c.is_active AND c.credential_id NOT IN ({_OURS})) AS clash_org"""
+
 SELECT_CREDENTIALS = f"SELECT {CRED_COLUMNS} FROM `{{t}}.org_integrations`"
 ACTIVE = SELECT_CREDENTIALS + f" WHERE {_ACTIVE_ROW}"
 LIST_ALL = (

@@ -4,9 +4,11 @@ from values); rotation and delete as one multi-statement transaction, retried on
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,9 @@ from ..base import (
     KeyVersion,
     SchemaFinding,
     ValidationUpdate,
+    bulk_clash,
+    named_twice,
+    replacing,
 )
 from ..staging import (
     PAGE_ROWS,
@@ -45,7 +50,25 @@ from ..staging import (
 )
 from . import sql
 from .jobs import Aborted, job_error, timed_out
-from .params import RESULT_TYPES, UPDATE_TYPES, credential_of, event_of, events_param, scalar, structs, utc
+from .params import (
+    CREDENTIAL_TYPES,
+    EVENT_TYPES,
+    KEY_TYPES,
+    PAIR_TYPES,
+    RESULT_TYPES,
+    UPDATE_TYPES,
+    array_of,
+    credential_of,
+    credential_row,
+    element,
+    event_of,
+    event_row,
+    events_param,
+    scalar,
+    structs,
+    utc,
+    wire_bytes,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,7 +80,28 @@ __all__ = ["BigQueryStore"]
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 MAX_ATTEMPTS = 5
+# a bulk load's parameters per job: BigQuery refuses a jobs.insert request over 10 MB (10,485,760 bytes, the query
+# text and its parameters as JSON); 8 MiB of values leaves 2 MiB for the script (~4 KB) and the parameters' types
+LOAD_BYTES = 8 * 2**20
+VERSION_TABLES = ("org_integrations", "org_integration_events", "org_api_keys")  # what the console reads
+VERSION_MEMO_S = 1.0  # a render's reads share one data version
+log = logging.getLogger("integrations")
 SWAP_TYPES = {"credential_id": "STRING", "ciphertext": "BYTES", "key_ref": "STRING", "expected_key_ref": "STRING"}
+
+
+def _loads(orgs: list[dict[str, list[Any]]], budget: int) -> list[dict[str, list[Any]]]:
+    """Orgs' parameters grouped into jobs of at most `budget` bytes of values (an org is never split)."""
+    jobs: list[dict[str, list[Any]]] = []
+    size = budget + 1
+    for org in orgs:
+        grows = sum(wire_bytes(item) for kind in ("keys", "events", "records", "pending") for item in org[kind])
+        if size + grows > budget:
+            jobs.append({kind: [] for kind in org})
+            size = 0
+        size += grows
+        for kind, items in org.items():
+            jobs[-1][kind].extend(items)
+    return jobs
 
 
 class BigQueryStore(IntegrationStore):
@@ -83,6 +127,9 @@ class BigQueryStore(IntegrationStore):
         # the client's own retry (rate limits, backend errors), bounded by the store's deadline
         self._retry = DEFAULT_RETRY.with_deadline(timeout)
         self._job_retry = DEFAULT_JOB_RETRY.with_deadline(timeout)
+        self._versions: ThreadPoolExecutor | None = None  # data_version's tables.get calls, made side by side
+        self._version_memo: tuple[float, str] | None = None  # (monotonic time it was asked, the marker)
+        self._writes = 0  # write jobs ended: a marker asked across one is not kept
 
     # --- one query job -------------------------------------------------------------------------------------------
     def _query(
@@ -148,6 +195,10 @@ class BigQueryStore(IntegrationStore):
             raise IntegrationError(
                 Code.STORAGE_FAILED, f"BigQuery unreachable ({type(exc).__name__}).{known}", retryable=True
             ) from None
+        finally:
+            if writes:  # this store's own write shows in the next data_version
+                self._writes += 1
+                self._version_memo = None
 
     # --- schema -----------------------------------------------------------------------------------------------------
     def init(self) -> None:
@@ -307,6 +358,47 @@ class BigQueryStore(IntegrationStore):
         rows = self._query(sql.ACTIVATE, params, [events_param([event])])
         return credential_of(rows[0]) if rows else None
 
+    def add_new_orgs(
+        self, keys: list[OrgApiKey], setups: list[tuple[StoredCredential, Event]], events: list[Event]
+    ) -> None:
+        """One job (a transaction of three INSERT ... SELECT FROM UNNEST) per LOAD_BYTES of parameters, whatever the
+        number of orgs: the bulk load's batch of 500 demo orgs is one job. An org's key, events and credentials
+        travel in the same job. A job writes nothing (and the call fails) when an org and provider that it or a
+        later job of the call sets up has an active credential; a job done before stays written (as the bulk load's
+        batches do). A setup event's before-status is NOT_CONFIGURED: no credential is replaced."""
+        records = [record for record, _ in setups]
+        if clash := named_twice(records):
+            raise bulk_clash(" ".join(clash))
+        orgs: dict[str, dict[str, list[Any]]] = {}
+
+        def add(org: str, kind: str, item: Any) -> None:
+            load = orgs.setdefault(org, {"keys": [], "events": [], "records": [], "pending": [], "at": []})
+            load[kind].append(item)
+
+        for key in keys:
+            add(key.org_slug, "keys", element(KEY_TYPES, key.model_dump()))
+        for event in [*events, *(replacing(event, None) for _, event in setups)]:
+            add(event.org_slug, "events", element(EVENT_TYPES, event_row(event)))
+            add(event.org_slug, "at", event.at)
+        for record in records:
+            add(record.org_slug, "records", element(CREDENTIAL_TYPES, credential_row(record)))
+            pair = {"org_slug": record.org_slug, "provider": record.provider}
+            add(record.org_slug, "pending", element(PAIR_TYPES, pair))
+        jobs = _loads(list(orgs.values()), LOAD_BYTES)
+        for index, job in enumerate(jobs):
+            self._add_new(job, [pair for later in jobs[index:] for pair in later["pending"]])
+
+    def _add_new(self, job: dict[str, list[Any]], pending: list[Any]) -> None:
+        arrays = [
+            array_of("keys", KEY_TYPES, job["keys"]),
+            array_of("events", EVENT_TYPES, job["events"]),
+            array_of("records", CREDENTIAL_TYPES, job["records"]),
+            array_of("pending", PAIR_TYPES, pending),
+        ]
+        [row] = self._query(sql.ADD_NEW_ORGS, {"since": min(job["at"], default=None)}, arrays)
+        if not (row["keys_written"] or row["events_written"] or row["records_written"]):
+            raise bulk_clash(row["clash_org"] or "An org of this load")
+
     def get_active(self, org_slug: str, provider: Provider) -> StoredCredential | None:
         rows = self._query(sql.ACTIVE, {"org_slug": org_slug, "provider": provider.value})
         return credential_of(rows[0]) if rows else None
@@ -316,6 +408,41 @@ class BigQueryStore(IntegrationStore):
 
     def active_frame(self) -> pd.DataFrame:
         return pd.DataFrame.from_records(self._query(sql.ACTIVE_FRAME), columns=ACTIVE_COLUMNS)
+
+    def data_version(self) -> str | None:
+        """The lastModifiedTime and numRows of the three tables the console reads (credentials, events, org keys),
+        from tables.get: metadata calls, in parallel, no job and nothing billed. BigQuery moves lastModifiedTime
+        at the commit of a DML statement that changes rows, to the millisecond; numRows tells apart two writes in
+        the same millisecond wherever one appends (every credential write appends its event), and this store's
+        count of its own writes the rest (an org key revoked in the millisecond of the keys' last write, here;
+        another process's such revocation shows at the next write or the hourly read). None (the reader
+        then reads again after a while) when a call fails: the read that follows says why. A page's several reads
+        in one render share one marker: it is kept VERSION_MEMO_S, unless this store writes (its own writes show
+        at once, another process's within VERSION_MEMO_S)."""
+        memo, writes = self._version_memo, self._writes
+        if memo is not None and time.monotonic() - memo[0] < VERSION_MEMO_S:
+            return memo[1]
+        started = time.monotonic()
+        try:
+            tables = list(self._pool().map(self._table_meta, VERSION_TABLES))
+        except (gexc.GoogleAPICallError, gexc.RetryError, OSError) as exc:
+            log.warning(
+                "BigQuery data version unavailable (%s): the console reads again after a while", type(exc).__name__
+            )
+            return None
+        marks = (f"{int(t.modified.timestamp() * 1000) if t.modified else 0}.{t.num_rows}" for t in tables)
+        version = f"{writes}:" + "/".join(marks)  # this store's own writes count too, whatever their millisecond
+        if self._writes == writes:  # no write of this store ended meanwhile (else the marker may predate it)
+            self._version_memo = (started, version)
+        return version
+
+    def _table_meta(self, name: str) -> Any:
+        return self.client.get_table(f"{self._t}.{name}", retry=self._retry, timeout=self.timeout)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._versions is None:
+            self._versions = ThreadPoolExecutor(len(VERSION_TABLES), thread_name_prefix="bq-version")
+        return self._versions
 
     def record_validations(self, updates: list[ValidationUpdate]) -> set[str]:
         """A whole batch in one query job: one UPDATE ... FROM UNNEST(@updates) and one INSERT of the events;
