@@ -94,6 +94,11 @@ class IntegrationService(Parts):
         """True when provider checks are simulated."""
         return self.deps.backends.get("validation") == "sandbox"
 
+    @property
+    def reads_billed(self) -> bool:
+        """True when each store read is a billed job (BigQuery): pages that poll (runs in progress) poll less."""
+        return self.deps.store.reads_billed
+
     # --- orgs and their API keys ----------------------------------------------------------------------------
     def register_org(self, org_slug: str, name: str | None = None, actor: str = "system") -> str:
         """Issue an org API key (returned once), registering the org (see usecases/orgs.register)."""

@@ -406,3 +406,5 @@ def test_register_orgs_on_bigquery_writes_what_sqlite_writes_in_a_fixed_number_o
     assert jobs == [4, 3]  # the org list, the key versions (recorded the first time), one write: 3 orgs or 30
     assert shape(bq) == shape(local_svc)
     assert bq.undecryptable() == [] and bq.authenticate("org-032", keys["org-032"]).org_slug == "org-032"
+    # pages that poll (runs in progress) read BigQuery less often: each read is a billed job, SQLite's are not
+    assert bq.reads_billed and not local_svc.reads_billed

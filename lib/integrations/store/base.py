@@ -139,6 +139,7 @@ class KeyVersion(NamedTuple):
 class IntegrationStore(ABC):
     name: str = "store"
     queries: int = 0  # backend round-trips, counted for the benchmarks
+    reads_billed: bool = False  # each query is a billed job (BigQuery): readers poll it less often
 
     @abstractmethod
     def init(self) -> None:

@@ -106,6 +106,7 @@ def _loads(orgs: list[dict[str, list[Any]]], budget: int) -> list[dict[str, list
 
 class BigQueryStore(IntegrationStore):
     name = "bigquery"
+    reads_billed = True
 
     def __init__(
         self,
