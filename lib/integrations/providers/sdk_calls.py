@@ -4,6 +4,7 @@ rate-limit headers only, never an amount or a model list."""
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from abc import abstractmethod
@@ -195,6 +196,16 @@ def clean_key(credential: SecretStr, provider_name: str) -> str:
     return key
 
 
+def no_debug_logs(sdk_logger: str) -> None:
+    """Keep an SDK's logger at INFO at most. Its debug switch (ANTHROPIC_LOG=debug, OPENAI_LOG=debug) or a root
+    logger at DEBUG makes it log each request's options at DEBUG, headers included: the Anthropic SDK logs the
+    whole key in its Authorization header. At INFO the SDKs log a request's method, URL and status only. Asked
+    before every check, so a level set after the SDK's import (the switch is read then) is capped too."""
+    logger = logging.getLogger(sdk_logger)
+    if logger.getEffectiveLevel() < logging.INFO:
+        logger.setLevel(logging.INFO)
+
+
 class SdkKeyValidator(Validator):
     """Live check shared by the API-key providers: `models.list()` through the provider's own SDK.
 
@@ -230,6 +241,7 @@ class SdkKeyValidator(Validator):
         day, limit=1), inference keys list models, a key whose prefix is shared (sk-ant-api01-) is placed by the
         Enterprise analytics probe. An inference key asked for cost data (`need`) whose family may read it reads
         the cost report instead. Every probe is a side-effect-free GET."""
+        no_debug_logs(self.sdk.__name__)
         shared = self._client()
         key = credential.secret.get_secret_value()
         # the auth headers the SDK sends for the key, as it builds them (a copy of the shared client with the key:
