@@ -12,7 +12,7 @@ import pytest
 from integrations import IntegrationService
 
 from tests.conftest import ORG
-from tests.keys import ANTHROPIC_OK, OPENAI_OK
+from tests.keys import ANTHROPIC_OK, OPENAI_OK, service_account_json
 from tests.servers import cli_env
 
 
@@ -38,3 +38,15 @@ def test_a_root_logger_at_debug_logs_no_key(local_svc: IntegrationService, caplo
     assert local_svc.validate(ORG, "anthropic").success
     assert caplog.records, "the check logged (at INFO)"
     assert ANTHROPIC_OK not in caplog.text and ANTHROPIC_OK[-20:] not in caplog.text
+
+
+def test_a_root_logger_at_debug_logs_no_google_token_request(
+    local_svc: IntegrationService, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """google-auth logs its token requests and answers at DEBUG when asked (GOOGLE_SDK_PYTHON_LOGGING_SCOPE): the
+    signed assertion (a JWT, "eyJ...") that buys an access token, and the token. Neither is logged."""
+    monkeypatch.setenv("GOOGLE_SDK_PYTHON_LOGGING_SCOPE", "google")
+    caplog.set_level(logging.DEBUG)
+    key_file = service_account_json("sa@acme-prod.iam.gserviceaccount.com", "acme-prod")
+    assert local_svc.setup(ORG, "gcp", key_file).success
+    assert "eyJ" not in caplog.text and "ya29." not in caplog.text
