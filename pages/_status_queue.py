@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
-from integrations import IntegrationError, Provider
+from integrations import DataStatus, IntegrationError, Provider
+from integrations.labels import label as said
 from integrations.views import ATTENTION, KPIS, attention_queue, filter_queue, kpi_counts, kpi_rows, page_count, page_of
 
 from pages import _ui
@@ -98,8 +99,10 @@ def queue(frame: pd.DataFrame) -> Queue:
     with st.container(border=True):
         f0, f1, f2, f3, f4 = st.columns([2, 2, 2, 1, 1.7])  # the toggle's label whole at 1,400 px
         org_text = f0.text_input("Org", key="filter_org", placeholder="part of a slug")
-        providers = f1.multiselect("Provider", [p.value for p in Provider], key="filter_provider")
-        reasons = f2.multiselect("Needs", ATTENTION, key="filter_attention", help="Why a row is listed")
+        providers = f1.multiselect("Provider", [p.value for p in Provider], key="filter_provider", format_func=said)
+        reasons = f2.multiselect(
+            "Needs", ATTENTION, key="filter_attention", help="Why a row is listed", format_func=said
+        )
         stale_days = f3.number_input("Stale after (days)", min_value=1, value=30, key="filter_stale")
         show_unconfigured = f4.toggle("Show not configured", key="filter_unconfigured")
     kpi = st.session_state.get(KPI_KEY)
@@ -146,11 +149,11 @@ def queue(frame: pd.DataFrame) -> Queue:
         width="stretch",
         column_order=[c for c in shown.columns if c != "credential_id"],
         column_config={
-            "attention": "Needs",
+            "attention": _ui.labelled_column("Needs", ATTENTION),
             "org_slug": "Org",
             "provider": _ui.provider_column(),
             "status": "Status (record)",
-            "data_status": "Cost data",
+            "data_status": _ui.labelled_column("Cost data", [d.value for d in DataStatus]),
             "error_code": "Error",
             "fix": st.column_config.TextColumn("Fix", width="large"),
             "problem_class": _ui.who_acts_column(),

@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import streamlit as st
-from integrations import Capability, DataStatus, IntegrationError, IntegrationService, Provider, connect
+from integrations import Capability, DataStatus, IntegrationError, IntegrationService, Provider, Status, connect
 from integrations.jobs import Job, JobRunner
+from integrations.labels import label
 from integrations.troubleshooting import advice
 from integrations.verdict import ProblemClass
 
@@ -31,7 +32,8 @@ LOOPBACK = ["127.0.0.1", "localhost", "::1"]
 ROOT = Path(__file__).resolve().parents[1]  # where app.py is: page paths are relative to it
 DEEP_LINK_KEY = "deep_link"  # the page and query of a request that arrived before app.py ran (see through_app)
 APP_KEY = "entered_through_app"  # set by app.py once its checks (sign-in or local Host) passed
-BADGES = {"VALID": "🟢 VALID", "INVALID": "🔴 INVALID", "PENDING": "🟡 PENDING", "NOT_CONFIGURED": "⚪ NOT_CONFIGURED"}
+STATUS_ICONS = {"VALID": "🟢", "INVALID": "🔴", "PENDING": "🟡", "NOT_CONFIGURED": "⚪"}
+BADGES = {s.value: f"{STATUS_ICONS[s.value]} {label(s)}" for s in Status}  # 🟢 Valid, ⚪ Not configured
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'])")
 
 
@@ -278,7 +280,7 @@ def provider_picker(key: str) -> str:
         key=key,
         horizontal=True,
         index=values.index(current_provider().value),
-        format_func=lambda v: Provider(v).label,
+        format_func=label,
     )
     st.query_params[PROVIDER_KEY] = choice
     return choice
@@ -400,12 +402,8 @@ def bulk_sidebar() -> None:
     progress()
 
 
-DATA_BADGES = {
-    DataStatus.FRESH: "🟢 FRESH",
-    DataStatus.STALE: "🟠 STALE",
-    DataStatus.STALLED: "🔴 STALLED",
-    DataStatus.PENDING_FIRST_DATA: "🔵 PENDING FIRST DATA",
-}
+DATA_ICONS = {"FRESH": "🟢", "STALE": "🟠", "STALLED": "🔴", "PENDING_FIRST_DATA": "🔵"}
+DATA_BADGES = {d.value: f"{DATA_ICONS[d.value]} {label(d)}" for d in DataStatus}  # 🟠 Stale
 
 
 def freshness_facts(current: Any) -> None:
@@ -463,10 +461,14 @@ WHO_ACTS = {  # who must act on a row's problem, as people say it
 }
 
 
-def provider_column(label: str = "Provider") -> Any:
+def labelled_column(title: str, values: list[str], **kwargs: Any) -> Any:
+    """A column of enum values shown as their labels (Not configured, Google Cloud); the data keeps the values."""
+    return st.column_config.SelectboxColumn(title, options=values, format_func=label, **kwargs)
+
+
+def provider_column(title: str = "Provider") -> Any:
     """A provider column that shows the provider's label (OpenAI, Google Cloud) while the data keeps its value."""
-    values = [p.value for p in Provider]
-    return st.column_config.SelectboxColumn(label, options=values, format_func=lambda v: Provider(v).label)
+    return labelled_column(title, [p.value for p in Provider])
 
 
 def who_acts_column() -> Any:
@@ -487,10 +489,11 @@ def headers(frame: pd.DataFrame) -> dict[str, str]:
     return {c: c.replace("_", " ").capitalize() for c in frame.columns}
 
 
-def cell(value: object) -> str:
-    """One value as people read it: nothing for None/nan, timestamps to the second in UTC."""
+def cell(value: object, enum: bool = False) -> str:
+    """One value as people read it: nothing for None/nan, timestamps to the second in UTC, an enum value (`enum`)
+    as its label."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, pd.Timestamp):
         return f"{value:%Y-%m-%d %H:%M:%S} UTC"
-    return str(value)
+    return label(value) if enum else str(value)

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 from integrations import Provider
-from integrations.domain import Action, Outcome
+from integrations.domain import Action, Outcome, Status
+from integrations.labels import label
 from integrations.views import events_view
 
 from pages import _ui
@@ -30,6 +31,15 @@ DETAIL_LABELS = {  # an event's fields as the table's headers name them
     "event_id": "Event id",
 }
 
+STATUSES = [s.value for s in Status]
+LABELLED = {  # enum values shown as people say them; the data (filters, CSV) keeps the values
+    "provider": _ui.provider_column(),
+    "action": _ui.labelled_column("Action", [a.value for a in Action]),
+    "outcome": _ui.labelled_column("Outcome", [o.value for o in Outcome]),
+    "status_before": _ui.labelled_column("Before", STATUSES),
+    "status_after": _ui.labelled_column("After", STATUSES),
+}
+
 svc = _ui.service()
 st.title("Audit log")
 today = datetime.now(UTC).date()
@@ -48,9 +58,9 @@ events = events_view(svc.events(org_slug=None if everyone else sidebar_org, sinc
 
 orgs = f1.multiselect("Org", sorted(events.org_slug.unique()), key="audit_org", disabled=not everyone)
 orgs = orgs if everyone else []
-providers = f2.multiselect("Provider", [p.value for p in Provider], key="audit_provider")
-actions = f3.multiselect("Action", [a.value for a in Action], key="audit_action")
-outcomes = f4.multiselect("Outcome", [o.value for o in Outcome], key="audit_outcome")
+providers = f2.multiselect("Provider", [p.value for p in Provider], key="audit_provider", format_func=label)
+actions = f3.multiselect("Action", [a.value for a in Action], key="audit_action", format_func=label)
+outcomes = f4.multiselect("Outcome", [o.value for o in Outcome], key="audit_outcome", format_func=label)
 actors = f5.multiselect("Actor", sorted(events.actor.dropna().unique()), key="audit_actor")
 
 view = events
@@ -74,6 +84,7 @@ st.caption(f"{len(view):,} of {len(events):,} events{scope} since {start:%Y-%m-%
 # first page about a seventh
 if not view.empty and st.toggle("Show events per day", key="audit_timeline"):
     timeline = view.assign(day=view["at"].dt.floor("D")).groupby(["day", "action"]).size().reset_index(name="events")
+    timeline = timeline.assign(action=timeline.action.map(label))  # a drawing: people's words, not values
     st.vega_lite_chart(  # a dict spec: no altair import (seconds on the first request after a start)
         timeline,
         {
@@ -81,8 +92,8 @@ if not view.empty and st.toggle("Show events per day", key="audit_timeline"):
             "mark": {"type": "bar"},
             "encoding": {
                 "x": {"field": "day", "type": "temporal", "title": None},
-                "y": {"field": "events", "type": "quantitative"},
-                "color": {"field": "action", "type": "nominal"},
+                "y": {"field": "events", "type": "quantitative", "title": "Events"},
+                "color": {"field": "action", "type": "nominal", "title": "Action"},
             },
         },
         width="stretch",
@@ -102,6 +113,7 @@ table = st.dataframe(
     selection_mode="single-row",
     column_config={
         **DETAIL_LABELS,
+        **LABELLED,
         "at": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
         "message": st.column_config.TextColumn("Message", width="large"),
         "duration_ms": st.column_config.NumberColumn("Took (ms)"),
@@ -121,5 +133,7 @@ if table.selection.rows:
         st.subheader("Event detail")
         st.caption("Select another row to see its detail.")
         # plain text: messages can echo names and provider text
-        lines = (f"{DETAIL_LABELS.get(name, name):<15} {_ui.cell(value)}" for name, value in event.items())
+        lines = (
+            f"{DETAIL_LABELS.get(name, name):<15} {_ui.cell(value, name in LABELLED)}" for name, value in event.items()
+        )
         st.code("\n".join(lines), language=None)

@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 from integrations import IntegrationError, Provider
-from integrations.domain import CredentialKind
+from integrations.domain import Action, CredentialKind, Outcome, Status
 from integrations.jobs import Job
 
 from pages import _keyless, _ui
@@ -297,10 +297,10 @@ else:
         width="stretch",
         column_config={
             "at": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "action": "Action",
-            "outcome": "Outcome",
-            "status_before": "Before",
-            "status_after": "After",
+            "action": _ui.labelled_column("Action", [a.value for a in Action]),
+            "outcome": _ui.labelled_column("Outcome", [o.value for o in Outcome]),
+            "status_before": _ui.labelled_column("Before", [s.value for s in Status]),
+            "status_after": _ui.labelled_column("After", [s.value for s in Status]),
             "error_code": "Code",
             "actor": "Actor",
             "message": st.column_config.TextColumn("Message", width="large"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from integrations import IntegrationService
@@ -60,7 +61,9 @@ def test_org_key_events_can_be_filtered_and_every_action_is_offered(demo: Integr
     from integrations.domain import Action
 
     at = app("pages/audit_log.py")
-    assert at.multiselect(key="audit_action").options == [a.value for a in Action]
+    from integrations.labels import label
+
+    assert at.multiselect(key="audit_action").options == [label(a) for a in Action]  # every action, as people say it
     at.multiselect(key="audit_action").set_value(["ORG_KEY"]).run()
     assert len(at.dataframe[0].value) > 0 and set(at.dataframe[0].value.action) == {"ORG_KEY"}
 
@@ -95,3 +98,14 @@ def test_the_timeline_is_drawn_when_asked_for(demo: IntegrationService) -> None:
     at.toggle(key="audit_timeline").set_value(True).run()
     [chart] = at.get("vega_lite_chart")
     assert "Events per day" in str(chart.proto) and len(at.dataframe) == 1
+
+
+def test_the_grid_and_the_detail_say_labels(demo: IntegrationService) -> None:
+    """Issue 27 (raw enum names): actions, outcomes, statuses and providers read as labels in the grid and in an
+    event's detail; the filters and the data keep the values."""
+    at = app("pages/audit_log.py")
+    grid = at.dataframe[0]
+    shown = json.dumps(json.loads(grid.proto.columns))
+    assert all(w in shown for w in ("Validate", "Rejected", "Not configured", "Org key", "Google Cloud"))
+    assert "VALIDATE" in set(grid.value.action)
+    assert at.multiselect(key="audit_action").options[:2] == ["Setup", "Validate"]  # shown; the value stays

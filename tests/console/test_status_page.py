@@ -11,6 +11,7 @@ import pytest
 from integrations import IntegrationService, Provider, Status
 from integrations.domain import Action
 from integrations.taskspec import TaskSpec
+from integrations.views import ATTENTION
 from streamlit.testing.v1 import AppTest
 
 from pages import _status_queue, _ui
@@ -443,3 +444,23 @@ def test_the_queue_shows_providers_and_who_acts_as_people_say_them(demo: Integra
     shown = json.dumps(config)
     assert all(p.label in shown for p in Provider) and "Tenant" in shown and "Operator" in shown
     assert set(grid.value.provider) <= {p.value for p in Provider}  # the data: values, as the actions read them
+
+
+def test_charts_and_grids_say_labels_while_the_data_keeps_values(demo: IntegrationService) -> None:
+    """Issue 27 (raw enum names): the charts' axes and legends and the grids' cells read Valid, Not configured,
+    Google Cloud, Stale; the grid's data (what filters, selection and actions read) keeps the values."""
+    at = AppTest.from_file(str(ROOT / "pages/status.py"), default_timeout=60)
+    at.session_state["status_tab"] = "Charts"
+    at.run()
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    mix = next(s for s in specs if "status per provider" in json.dumps(s["title"]))
+    assert mix["encoding"]["x"]["title"] == "Provider" and mix["encoding"]["y"]["title"] == "Integrations"
+    assert mix["encoding"]["color"]["title"] == "Status"
+    assert mix["encoding"]["color"]["scale"]["domain"] == ["Valid", "Invalid", "Pending"]
+    at = app("pages/status.py")
+    grid = next(d for d in at.dataframe if d.key == at.session_state["queue_grid_key"])
+    shown = json.dumps(json.loads(grid.proto.columns))
+    assert all(w in shown for w in ("Invalid", "Pending", "Stale", "Pending first data"))
+    assert set(grid.value.status) <= {_ui.badge(s.value) for s in Status}
+    assert "Pending" in _ui.badge("PENDING") and "PENDING" not in _ui.badge("PENDING")
+    assert set(grid.value.attention) <= set(ATTENTION)  # the data: values, as the filters read them
