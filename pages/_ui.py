@@ -181,6 +181,11 @@ def through_app() -> None:
         st.switch_page("app.py", query_params=query)
 
 
+def to_setup() -> None:
+    """`/setup`: Setup is the default page, served at `/`; this opens it with the URL's query (org, provider)."""
+    st.switch_page("pages/setup.py", query_params={k: st.query_params[k] for k in st.query_params})
+
+
 def deep_link() -> tuple[str, dict[str, str]] | None:
     """The page and query a first request asked for before app.py ran (see through_app), once."""
     link = st.session_state.pop(DEEP_LINK_KEY, None)
@@ -378,26 +383,37 @@ def start_bulk(label: str, **kwargs: Any) -> None:
         flash("warning", f"`{exc.code}`: {plain(exc.message)}")
 
 
+def runs_going_on() -> frozenset[str]:
+    """The ids of the bulk runs in progress: this process's (in any tab) and any other process's (the CLI, a nightly
+    task), from the store."""
+    running = jobs().running(BULK)
+    mine = {str(running.meta.get("run_id") or running.id)} if running is not None else set()
+    return frozenset(mine | {r.run_id for r in runs_in_progress()[0]})
+
+
 def bulk_sidebar() -> None:
-    """Every page's sidebar: the running bulk re-validation's progress, then its outcome. The status page that
-    started it waits for it and redraws itself."""
+    """Every page's sidebar: the running bulk re-validation's progress, then its outcome. While a run is in progress
+    (started in this tab, another tab or another process) the page watches it and, when it ends, draws itself again
+    whole: its actions enabled again and the run's changes listed, with no refresh by the operator. An idle page
+    does not poll."""
     running = jobs().running(BULK)
     if running is not None:
         st.session_state[BULK_WATCH_KEY] = running.id
+    going_on = runs_going_on()
+    every = 1.0 if running is not None else runs_in_progress()[1] if going_on else None
 
-    @st.fragment(run_every=1.0 if running is not None else None)
+    @st.fragment(run_every=every)
     def progress() -> None:
         job = jobs().get(st.session_state.get(BULK_WATCH_KEY)) or jobs().latest(BULK)
-        if job is None:
-            return
-        if job.running:
+        if job is not None and job.running:
             st.progress(job.fraction, text=f"{job.label}: {job.done}/{job.total}")
-        else:  # (no full rerun from here: it would race with the operator's navigation)
-            report = job.result
-            if report is not None:
-                st.caption(f"Last bulk run: {report.checked} checked, {report.changed} status change(s).")
-            elif job.error is not None:
-                st.caption(f"Last bulk run failed: {job.error.code}")
+        elif job is not None and job.result is not None:
+            st.caption(f"Last bulk run: {job.result.checked} checked, {job.result.changed} status change(s).")
+        elif job is not None and job.error is not None:
+            st.caption(f"Last bulk run failed: {job.error.code}")
+        if every is not None and going_on - runs_going_on():
+            changed()
+            st.rerun()  # a run this page drew as in progress has ended: the whole page as it is now
 
     progress()
 

@@ -380,3 +380,49 @@ def test_the_history_shows_empty_cells_and_readable_headers(demo: IntegrationSer
     assert not history.value.select_dtypes("object").isna().any().any(), "an empty cell is empty, not None"
     headers = history.proto.columns  # the column configuration, as JSON: each field's header
     assert all(f'"{label}"' in headers for label in ("Time (UTC)", "Before", "After", "Code", "Actor"))
+
+
+def _drawn(at: AppTest) -> str:
+    """What the page draws (not the session state, which stays on the server)."""
+    parts: list[str] = []
+
+    def walk(node: object) -> None:
+        parts.append(str(getattr(node, "proto", "")))
+        children = getattr(node, "children", None) or {}
+        for child in children.values() if isinstance(children, dict) else children:
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(parts)
+
+
+def test_a_network_error_on_a_new_key_stores_it_as_pending_in_one_click(demo: IntegrationService) -> None:
+    """Issue 27: the provider out of reach on a NEW key: one click stores it as PENDING, with no second paste; the
+    key is never drawn and leaves the session once used."""
+    key = openai_key("unreachable")
+    at = submit(app(org="initech"), key, name="Kept name")
+    assert "NETWORK_ERROR" in at.error[0].value
+    assert key not in _drawn(at) and key[8:] not in _drawn(at)
+    at.button(key="setup_store_pending").click().run()
+    assert not at.exception, at.exception
+    one = demo.get_one("initech", "openai")
+    assert one.status == Status.PENDING and one.credential_name == "Kept name"
+    assert "PENDING" in at.warning[0].value  # "Validation skipped: stored as PENDING until re-validated"
+    assert key not in rendered(at) and key[8:] not in rendered(at)  # gone from the session too
+
+
+def test_the_kept_key_is_dropped_when_not_taken(demo: IntegrationService) -> None:
+    key = openai_key("unreachable")
+    at = submit(app(org="initech"), key)
+    assert at.button(key="setup_store_pending")
+    at.radio(key="setup_provider").set_value("ANTHROPIC").run()  # the operator moves on
+    assert key not in rendered(at) and key[8:] not in rendered(at)
+    assert demo.get_one("initech", "openai").status == Status.NOT_CONFIGURED
+
+
+def test_a_rejected_key_is_not_kept(demo: IntegrationService) -> None:
+    key = openai_key("revoked")
+    at = submit(app(org="initech"), key)
+    assert "INVALID_CREDENTIAL" in at.error[0].value
+    assert not [b for b in at.button if b.key == "setup_store_pending"]
+    assert key not in rendered(at) and key[8:] not in rendered(at)
