@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
-from integrations import DataStatus, IntegrationError, Provider
+from integrations import IntegrationError, Provider
 from integrations.labels import label as said
 from integrations.views import ATTENTION, KPIS, attention_queue, filter_queue, kpi_counts, kpi_rows, page_count, page_of
 
@@ -141,7 +141,11 @@ def queue(frame: pd.DataFrame) -> Queue:
         + (f" · rows {shown.index[0] + 1:,}-{shown.index[-1] + 1:,}" if len(shown) and pages > 1 else "")
     )
     st.container(key=TABLE_KEY).dataframe(  # the container's key names the grid in the page (CSS, tests)
-        _ui.blank(shown.assign(status=shown.status.map(_ui.badge), cached_status=shown.cached_status.map(_ui.badge))),
+        _ui.blank(
+            _ui.for_people(shown).assign(
+                status=shown.status.map(_ui.badge), cached_status=shown.cached_status.map(_ui.badge)
+            )
+        ),
         key=grid_key(),
         on_select="rerun",
         selection_mode="multi-row",
@@ -149,14 +153,14 @@ def queue(frame: pd.DataFrame) -> Queue:
         width="stretch",
         column_order=[c for c in shown.columns if c != "credential_id"],
         column_config={
-            "attention": _ui.labelled_column("Needs", ATTENTION),
+            "attention": "Needs",
             "org_slug": "Org",
-            "provider": _ui.provider_column(),
+            "provider": "Provider",
             "status": "Status (record)",
-            "data_status": _ui.labelled_column("Cost data", [d.value for d in DataStatus]),
+            "data_status": "Cost data",
             "error_code": "Error",
             "fix": st.column_config.TextColumn("Fix", width="large"),
-            "problem_class": _ui.who_acts_column(),
+            "problem_class": st.column_config.TextColumn("Who acts", help="Who must act on the last problem"),
             "cached_status": "Status (cache)",
             "credential_name": "Name",
             "credential_hint": "Credential",

@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 from integrations import Capability, DataStatus, IntegrationError, IntegrationService, Provider, Status, connect
 from integrations.jobs import Job, JobRunner
-from integrations.labels import label
+from integrations.labels import LABELS, label
 from integrations.troubleshooting import advice
 from integrations.verdict import ProblemClass
 
@@ -477,21 +477,17 @@ WHO_ACTS = {  # who must act on a row's problem, as people say it
 }
 
 
-def labelled_column(title: str, values: list[str], **kwargs: Any) -> Any:
-    """A column of enum values shown as their labels (Not configured, Google Cloud); the data keeps the values."""
-    return st.column_config.SelectboxColumn(title, options=values, format_func=label, **kwargs)
+ENUM_COLUMNS = ("provider", "attention", "data_status", "action", "outcome", "status_before", "status_after")
 
 
-def provider_column(title: str = "Provider") -> Any:
-    """A provider column that shows the provider's label (OpenAI, Google Cloud) while the data keeps its value."""
-    return labelled_column(title, [p.value for p in Provider])
-
-
-def who_acts_column() -> Any:
-    """The problem class as people say it (Tenant, Operator), the data keeping its value."""
-    return st.column_config.SelectboxColumn(
-        "Who acts", options=list(WHO_ACTS), format_func=WHO_ACTS.get, help="Who must act on the last problem"
-    )
+def for_people(frame: pd.DataFrame, columns: tuple[str, ...] = ENUM_COLUMNS) -> pd.DataFrame:
+    """A grid's copy of `frame` with its enum values as labels (Not configured, Google Cloud, Tenant): the cells and
+    the grid's accessible text read as people say them. The page's own frame (filters, selection, actions, CSV)
+    keeps the values."""
+    said = {c: frame[c].map(lambda v: LABELS.get(v, v)) for c in columns if c in frame.columns}
+    if "problem_class" in frame.columns:
+        said["problem_class"] = frame["problem_class"].map(lambda v: WHO_ACTS.get(v, v))
+    return frame.assign(**said)
 
 
 def blank(frame: pd.DataFrame) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 from integrations import Provider
-from integrations.domain import Action, Outcome, Status
+from integrations.domain import Action, Outcome
 from integrations.labels import label
 from integrations.views import events_view
 
@@ -29,15 +29,6 @@ DETAIL_LABELS = {  # an event's fields as the table's headers name them
     "duration_ms": "Took (ms)",
     "run_id": "Run id",
     "event_id": "Event id",
-}
-
-STATUSES = [s.value for s in Status]
-LABELLED = {  # enum values shown as people say them; the data (filters, CSV) keeps the values
-    "provider": _ui.provider_column(),
-    "action": _ui.labelled_column("Action", [a.value for a in Action]),
-    "outcome": _ui.labelled_column("Outcome", [o.value for o in Outcome]),
-    "status_before": _ui.labelled_column("Before", STATUSES),
-    "status_after": _ui.labelled_column("After", STATUSES),
 }
 
 svc = _ui.service()
@@ -105,7 +96,7 @@ if pages > 1:
 first = (page - 1) * PAGE_SIZE
 shown = view.iloc[first : first + PAGE_SIZE]
 table = st.dataframe(
-    _ui.blank(shown),
+    _ui.blank(_ui.for_people(shown)),  # the labels drawn; `view` (filters, CSV) keeps the values
     key="audit_table",
     hide_index=True,
     width="stretch",
@@ -113,7 +104,6 @@ table = st.dataframe(
     selection_mode="single-row",
     column_config={
         **DETAIL_LABELS,
-        **LABELLED,
         "at": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
         "message": st.column_config.TextColumn("Message", width="large"),
         "duration_ms": st.column_config.NumberColumn("Took (ms)"),
@@ -134,6 +124,7 @@ if table.selection.rows:
         st.caption("Select another row to see its detail.")
         # plain text: messages can echo names and provider text
         lines = (
-            f"{DETAIL_LABELS.get(name, name):<15} {_ui.cell(value, name in LABELLED)}" for name, value in event.items()
+            f"{DETAIL_LABELS.get(name, name):<15} {_ui.cell(value, name in _ui.ENUM_COLUMNS)}"
+            for name, value in event.items()
         )
         st.code("\n".join(lines), language=None)

@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 from integrations import IntegrationError, Provider
-from integrations.domain import Action, CredentialKind, Outcome, Status
+from integrations.domain import CredentialKind
 from integrations.jobs import Job
 from integrations.troubleshooting import inconclusive
 
@@ -349,17 +349,19 @@ if history.empty:
 else:
     st.dataframe(
         _ui.blank(
-            history[["at", "action", "outcome", "status_before", "status_after", "error_code", "actor", "message"]]
+            _ui.for_people(
+                history[["at", "action", "outcome", "status_before", "status_after", "error_code", "actor", "message"]]
+            )
         ),
         key="setup_history",
         hide_index=True,
         width="stretch",
         column_config={
             "at": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "action": _ui.labelled_column("Action", [a.value for a in Action]),
-            "outcome": _ui.labelled_column("Outcome", [o.value for o in Outcome]),
-            "status_before": _ui.labelled_column("Before", [s.value for s in Status]),
-            "status_after": _ui.labelled_column("After", [s.value for s in Status]),
+            "action": "Action",
+            "outcome": "Outcome",
+            "status_before": "Before",
+            "status_after": "After",
             "error_code": "Code",
             "actor": "Actor",
             "message": st.column_config.TextColumn("Message", width="large"),

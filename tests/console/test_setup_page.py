@@ -129,7 +129,7 @@ def test_the_card_shows_the_new_state_in_the_same_run(demo: IntegrationService) 
     submit(at, openai_key(), name="Prod")
     assert card(at)[0] == "🟢 Valid" and card(at)[3] == "Prod" and card(at)[4] != "never"
     assert [b.key for b in at.button if b.key in ("validate", "rotate", "delete")] == ["validate", "rotate", "delete"]
-    assert list(at.dataframe[0].value.action) == ["SETUP"], "the history below shows the setup"
+    assert list(at.dataframe[0].value.action) == ["Setup"], "the history below shows the setup"
     assert at.subheader[1].value == "Rotate the credential"
 
 
@@ -139,7 +139,7 @@ def test_revalidate_shows_the_new_status_in_the_same_run(demo: IntegrationServic
     assert card(at)[0] == "🟡 Pending"
     at.button(key="validate").click().run()
     assert card(at)[0] == "🟢 Valid" and at.status[0].label == "Done"
-    assert list(at.dataframe[0].value.action[:1]) == ["VALIDATE"]
+    assert list(at.dataframe[0].value.action[:1]) == ["Validate"]
 
 
 def test_delete_shows_not_configured_in_the_same_run(demo: IntegrationService) -> None:
