@@ -50,6 +50,7 @@ def test_setup_url_as_the_first_request_opens_setup_for_the_org_and_provider(pag
     expect(page.locator("h1").filter(has_text="Setup")).to_be_visible()
     assert "org=umbrella" in page.url and "provider=ANTHROPIC" in page.url
     expect(page.get_by_text("Page not found")).to_have_count(0)
+    page.locator('[data-testid="stForm"] input[type="password"]').wait_for()  # drawn whole, for the screenshot
     shot(page, "01_setup_url_cold")
 
 
@@ -88,8 +89,10 @@ def test_people_read_labels_not_enum_names(page, console: str) -> None:  # noqa:
     shot(page, "04_status_grid_labels")
 
 
-def test_a_second_tab_follows_a_bulk_run_and_enables_its_actions_when_it_ends(  # noqa: F811
-    context, console: str, svc: IntegrationService
+def test_a_second_tab_follows_a_bulk_run_and_enables_its_actions_when_it_ends(
+    context,
+    console: str,  # noqa: F811
+    svc: IntegrationService,  # noqa: F811
 ) -> None:
     first, second = context.new_page(), context.new_page()
     second.goto(f"{console}/?org=initech")
@@ -116,8 +119,10 @@ def test_a_second_tab_follows_a_bulk_run_and_enables_its_actions_when_it_ends(  
     shot(first, "07_first_tab_after_the_run")
 
 
-def test_a_new_key_the_provider_could_not_be_reached_for_is_stored_as_pending_in_one_click(  # noqa: F811
-    page, console: str, svc: IntegrationService
+def test_a_new_key_the_provider_could_not_be_reached_for_is_stored_as_pending_in_one_click(
+    page,
+    console: str,  # noqa: F811
+    svc: IntegrationService,  # noqa: F811
 ) -> None:
     key = openai_key("unreachable")
     page.goto(f"{console}/?org=initech&provider=OPENAI")
