@@ -46,7 +46,7 @@ def bulk_outcome() -> None:
         _ui.show_error(job.error)
     else:
         report = job.result
-        outcomes = ", ".join(f"{n} {k}" for k, n in sorted(report.outcomes.items())) or "nothing"
+        outcomes = ", ".join(f"{n} {_ui.label(k).lower()}" for k, n in sorted(report.outcomes.items())) or "nothing"
         st.success(
             f"{job.label}: {report.checked} checked in {report.duration_s:.1f}s ({outcomes}); "
             f"{report.changed} status change(s)."

@@ -148,6 +148,7 @@ def test_revalidate_selected_checks_exactly_the_selected_rows(demo: IntegrationS
         new.remove(pair)
     assert new == [("acmecorp", "GCP"), ("initech", "OPENAI")], "two rows, two checks (no org x provider product)"
     assert "2 checked" in at.success[0].value and "1 status change" in at.success[0].value
+    assert "(1 invalid, 1 valid)" in at.success[0].value  # the outcomes as people say them, not INVALID / VALID
     changed = values(at.dataframe[0].value)  # the run's changed rows, above the queue
     rows = list(zip(changed.org_slug, changed.before, changed.after, strict=True))
     assert rows == [("initech", "PENDING", "INVALID")]
