@@ -87,6 +87,11 @@ def test_people_read_labels_not_enum_names(page, console: str) -> None:  # noqa:
     text = grid.text_content() or ""  # the grid's accessible text (its cells are drawn on a canvas)
     assert "Pending" in text and "PENDING" not in text and "NOT_CONFIGURED" not in text, text[:2000]
     shot(page, "04_status_grid_labels")
+    page.get_by_text("Charts", exact=True).click()
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
+    page.wait_for_timeout(1500)  # the charts' drawing, for the screenshot only
+    page.locator('[data-testid="stVegaLiteChart"]').first.scroll_into_view_if_needed()
+    shot(page, "04b_status_charts_labels")
 
 
 def test_a_second_tab_follows_a_bulk_run_and_enables_its_actions_when_it_ends(
