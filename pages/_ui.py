@@ -32,6 +32,10 @@ LOOPBACK = ["127.0.0.1", "localhost", "::1"]
 ROOT = Path(__file__).resolve().parents[1]  # where app.py is: page paths are relative to it
 DEEP_LINK_KEY = "deep_link"  # the page and query of a request that arrived before app.py ran (see through_app)
 APP_KEY = "entered_through_app"  # set by app.py once its checks (sign-in or local Host) passed
+# A key whose check could not reach its provider, kept in the session (on the server, never drawn) so that Setup can
+# store it as PENDING without a second paste; dropped once used, at the next run that does not offer it, when the
+# org or provider changes, or when another page opens after the offer.
+KEPT_KEY = "setup_kept_for_pending"
 STATUS_ICONS = {"VALID": "🟢", "INVALID": "🔴", "PENDING": "🟡", "NOT_CONFIGURED": "⚪"}
 BADGES = {s.value: f"{STATUS_ICONS[s.value]} {label(s)}" for s in Status}  # 🟢 Valid, ⚪ Not configured
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'])")
@@ -172,13 +176,29 @@ def through_app() -> None:
     without sign-in or the Host check) until the first st.navigation call of the process, e.g. to the first
     request after a start: such a run is sent to app.py instead, with the page and the URL's query (an alert's
     deep link is exactly such a first request): app.py reads the org from that query and opens the page asked
-    for once its checks passed. A run with no HTTP request (AppTest) is let be."""
+    for once its checks passed. A run with no HTTP request (AppTest) is let be. A page other than Setup drops the
+    key Setup kept and offered to store as PENDING (the offer was not taken)."""
+    page = _page_of(sys._getframe(1).f_globals.get("__file__", ""))
+    if page != "pages/setup.py":
+        forget_offered_key()
     if st.context.headers and not st.session_state.get(APP_KEY):
-        caller = sys._getframe(1).f_globals.get("__file__", "")
-        page = Path(caller).resolve().relative_to(ROOT).as_posix() if caller else None
         query = {k: st.query_params[k] for k in st.query_params}
         st.session_state[DEEP_LINK_KEY] = (page, query)
         st.switch_page("app.py", query_params=query)
+
+
+def _page_of(path: str) -> str | None:
+    """A page script's path relative to app.py's folder (pages/setup.py), or None."""
+    try:
+        return Path(path).resolve().relative_to(ROOT).as_posix() if path else None
+    except ValueError:
+        return None
+
+
+def forget_offered_key() -> None:
+    """Setup offered to store a kept key as PENDING and another page opened: the key is dropped."""
+    if st.session_state.get(KEPT_KEY, {}).get("offered"):
+        st.session_state.pop(KEPT_KEY)
 
 
 def to_setup() -> None:

@@ -19,10 +19,7 @@ from pages import _keyless, _ui
 _ui.through_app()
 
 JOB_KEY, CONFIRM_KEY, LOADED_KEY, UPLOADS_KEY = "setup_job", "confirm_delete", "setup_loaded", "setup_uploads"
-# A key whose check could not reach its provider, kept in the session (on the server, never drawn) so that it can be
-# stored as PENDING without pasting it again; dropped once used, at the next run that does not offer it, or when the
-# org or provider changes.
-KEPT_KEY = "setup_kept_for_pending"
+KEPT_KEY = _ui.KEPT_KEY
 STEPS = {
     "format": "Format checked",
     "principal": "The org's principal is ready",

@@ -426,3 +426,15 @@ def test_a_rejected_key_is_not_kept(demo: IntegrationService) -> None:
     assert "INVALID_CREDENTIAL" in at.error[0].value
     assert not [b for b in at.button if b.key == "setup_store_pending"]
     assert key not in rendered(at) and key[8:] not in rendered(at)
+
+
+def test_the_kept_key_is_dropped_when_another_page_opens(demo: IntegrationService) -> None:
+    key = openai_key("unreachable")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["org"] = "initech"
+    at.run()
+    at = submit(at, key)
+    assert at.button(key="setup_store_pending") and key in rendered(at)  # kept on the server for one click
+    at.switch_page("pages/status.py").run()
+    assert not at.exception, at.exception
+    assert key not in rendered(at) and key[8:] not in rendered(at)
