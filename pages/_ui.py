@@ -177,7 +177,7 @@ def through_app() -> None:
     request after a start: such a run is sent to app.py instead, with the page and the URL's query (an alert's
     deep link is exactly such a first request): app.py reads the org from that query and opens the page asked
     for once its checks passed. A run with no HTTP request (AppTest) is let be. A page other than Setup drops the
-    key Setup kept and offered to store as PENDING (the offer was not taken)."""
+    key Setup kept to offer storing it as PENDING (forget_offered_key)."""
     page = _page_of(sys._getframe(1).f_globals.get("__file__", ""))
     if page != "pages/setup.py":
         forget_offered_key()
@@ -196,8 +196,10 @@ def _page_of(path: str) -> str | None:
 
 
 def forget_offered_key() -> None:
-    """Setup offered to store a kept key as PENDING and another page opened: the key is dropped."""
-    if st.session_state.get(KEPT_KEY, {}).get("offered"):
+    """Another page opened: a key Setup kept is dropped, unless its check is still running (Setup then shows the
+    outcome, and the offer, when the operator comes back)."""
+    kept = st.session_state.get(KEPT_KEY)
+    if kept and (kept["offered"] or not getattr(jobs().get(kept["job"]), "running", False)):
         st.session_state.pop(KEPT_KEY)
 
 

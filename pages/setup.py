@@ -84,7 +84,7 @@ def submit() -> None:
 
 
 def store_pending() -> None:
-    """ "Store it as PENDING": the key kept from the check that could not reach its provider, stored unchecked."""
+    """The offer's button: the key kept from the check that could not reach its provider, stored as PENDING."""
     kept, who = st.session_state.pop(KEPT_KEY, None), _ui.actor()
     if not kept or (kept["org"], kept["provider"]) != (org, provider):
         return
