@@ -121,9 +121,10 @@ def _runs_in_progress(fingerprint: str, version: str, bucket: int) -> list:
 
 def runs_in_progress() -> tuple[list, float]:
     """The runs in progress in any process (staged, not finalized), and how often to read them again: read once
-    per poll interval and data version (a store without a cheap version is one that bills reads: BigQuery)."""
-    version = service().data_version()
-    poll = LOCAL_POLL_S if version is not None else BILLED_POLL_S
+    per poll interval and data version, less often on a store whose every read is a billed job (BigQuery)."""
+    svc = service()
+    version = svc.data_version()
+    poll = BILLED_POLL_S if svc.reads_billed else LOCAL_POLL_S
     return _runs_in_progress(_env_fingerprint(), str(version), int(time.time() // poll)), poll
 
 
