@@ -337,3 +337,35 @@ def test_a_probe_reuses_a_recent_ready_answer_but_never_a_failure(tmp_path, monk
     (tmp_path / "moved.sqlite").rename(path)
     svc.store._local.conn = None
     assert client.get("/readyz").json()["status"] == "ready"
+
+
+# Issue 27 (review 7): a malformed body is answered after the caller is authenticated, then in words with a fix
+@pytest.mark.parametrize(
+    ("who", "status", "code"),
+    [
+        (None, 401, "ORG_API_KEY_MISSING"),
+        ("acmecorp_api_not-a-real-key", 401, "ORG_API_KEY_INVALID"),
+        ("globex", 403, "ORG_API_KEY_FORBIDDEN"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/acmecorp/openai/setup", "/acmecorp/openai/test"])
+def test_a_malformed_json_body_is_authenticated_first(env, who, status: int, code: str, path: str) -> None:
+    client, svc, keys = env
+    headers = {"Content-Type": "application/json"}
+    if who is not None:
+        headers["X-API-Key"] = keys.get(who, who)
+    assert_error(client.post(f"{BASE}{path}", headers=headers, content=b"{bad"), status, code)
+    assert svc.store.list_credentials(active_only=False) == []
+
+
+def test_a_malformed_json_body_with_the_right_key_says_where_and_what_to_do(env) -> None:
+    client, _, keys = env
+    headers = {"Content-Type": "application/json", **auth(keys["acmecorp"])}
+    error = assert_error(
+        client.post(f"{BASE}/acmecorp/openai/setup", headers=headers, content=b"{bad"), 422, "INVALID_INPUT"
+    )
+    assert error["message"].startswith("The request body is not valid JSON (line 1, column 2")
+    assert "JSON object" in error["hint"] and "application/json" in error["hint"]
+    second_line = b'{\n  "credential": "' + CANARY.encode() + b'",,\n}'
+    r = client.post(f"{BASE}/acmecorp/openai/setup", headers=headers, content=second_line)
+    assert "(line 2, column" in assert_error(r, 422, "INVALID_INPUT")["message"] and CANARY not in r.text

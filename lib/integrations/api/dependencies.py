@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Security
+from fastapi import Depends, FastAPI, Request, Response, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from ..bootstrap import connect
 from ..domain import OrgApiKey, check_slug
@@ -41,6 +45,27 @@ def org_key(
         raise IntegrationError(Code.ORG_API_KEY_MISSING)
     check_slug(org_slug)
     return svc.authenticate(org_slug, x_api_key)
+
+
+class AuthenticatedFirst(APIRoute):
+    """A route whose caller is authenticated before a malformed body is answered. FastAPI decodes a JSON body before
+    it solves the dependencies (the org key among them), so a body that is not JSON would answer 422 to anyone, with
+    no key or another org's; here the key is checked first and its 401/403 wins."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def authenticated_first(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                org_slug = request.path_params.get("org_slug")
+                if org_slug is not None and any(e.get("type") == "json_invalid" for e in exc.errors()):
+                    svc = service(request)
+                    await run_in_threadpool(org_key, org_slug, svc, request.headers.get(API_KEY.model.name))
+                raise
+
+        return authenticated_first
 
 
 Svc = Annotated[IntegrationService, Depends(service)]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,22 +15,46 @@ from ..results import ErrorInfo
 from .models import ErrorResponse
 
 
-def error_response(exc: IntegrationError) -> JSONResponse:
+def error_response(exc: IntegrationError, hint: str | None = None) -> JSONResponse:
+    """The catalog's answer; `hint` replaces the catalog's first fix when the error knows a better one."""
     headers = {}
     wait = exc.details.get("retry_after")  # the provider's (or our attempt limit's) own value; never made up
     if exc.http_status == 429 and wait is not None and str(wait).strip():
         headers["Retry-After"] = str(wait)
-    return JSONResponse(
-        ErrorResponse(error=ErrorInfo.of(exc)).model_dump(mode="json"), status_code=exc.http_status, headers=headers
-    )
+    info = ErrorInfo.of(exc)
+    if hint:
+        info.hint = hint
+    return JSONResponse(ErrorResponse(error=info).model_dump(mode="json"), status_code=exc.http_status, headers=headers)
 
 
 async def integration_error(_: Request, exc: IntegrationError) -> JSONResponse:
     return error_response(exc)
 
 
+SEND_JSON = (
+    'Send the body as one JSON object, e.g. {"credential": "sk-...", "credential_name": "Production"}, with the '
+    "header Content-Type: application/json (strings in double quotes, no trailing commas)."
+)
+
+
+def _not_json(exc: RequestValidationError, error: dict[str, Any]) -> JSONResponse:
+    """Where the body stops being JSON (line and column, as an editor shows them) and the parser's reason; never the
+    body itself."""
+    doc = exc.body if isinstance(exc.body, str) else ""
+    loc = error.get("loc", ())
+    pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+    line = doc.count("\n", 0, pos) + 1
+    column = pos - (doc.rfind("\n", 0, pos) + 1) + 1
+    reason = str((error.get("ctx") or {}).get("error", "")).strip()
+    said = f": {reason[0].lower()}{reason[1:]}" if reason else ""
+    message = f"The request body is not valid JSON (line {line}, column {column}{said})."
+    return error_response(IntegrationError(Code.INVALID_INPUT, message), hint=SEND_JSON)
+
+
 async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0] if exc.errors() else {}
+    if first.get("type") == "json_invalid":
+        return _not_json(exc, first)
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
     return error_response(IntegrationError(Code.INVALID_INPUT, f"{where}: {first.get('msg', 'invalid')}."))  # no echo
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from ..domain import retry_after
 from ..results import Keyless, KeylessInfo, KeyTestResult, ValidateResult
-from .dependencies import Key, Svc, actor
+from .dependencies import AuthenticatedFirst, Key, Svc, actor
 from .models import (
     DeleteResponse,
     KeyTestRequest,
@@ -23,7 +23,7 @@ from .models import (
 from .models import IntegrationView as IntegrationResponse
 
 PREFIX = "/api/v1/integrations"
-router = APIRouter()
+router = APIRouter(route_class=AuthenticatedFirst)
 
 
 @router.post(
