@@ -369,3 +369,38 @@ def test_a_malformed_json_body_with_the_right_key_says_where_and_what_to_do(env)
     second_line = b'{\n  "credential": "' + CANARY.encode() + b'",,\n}'
     r = client.post(f"{BASE}/acmecorp/openai/setup", headers=headers, content=second_line)
     assert "(line 2, column" in assert_error(r, 422, "INVALID_INPUT")["message"] and CANARY not in r.text
+
+
+# Issue 27 (review 16): the body's own mistakes in words: which of credential/keyless is missing, flat metadata
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({}, "neither credential"),
+        ({"credential_name": "Prod"}, "neither credential"),
+        ({"credential": OPENAI_OK, "keyless": {"export_table": "p.d.t"}}, "both credential and keyless"),
+    ],
+)
+def test_setup_says_which_of_credential_or_keyless_is_wrong(env, body: dict, words: str) -> None:
+    client, _, keys = env
+    r = client.post(f"{BASE}/acmecorp/gcp/setup", headers=auth(keys["acmecorp"]), json=body)
+    message = assert_error(r, 422, "INVALID_INPUT")["message"]
+    assert words in message and "Value error" not in message and not message.startswith("request:")
+
+
+@pytest.mark.parametrize("path", ["/acmecorp/openai/setup", "/acmecorp/openai/test"])
+@pytest.mark.parametrize("metadata", [{"a": {"b": 1}}, {"a": [1, 2]}])
+def test_nested_metadata_says_what_the_cli_says(env, path: str, metadata: dict) -> None:
+    client, svc, keys = env
+    r = client.post(f"{BASE}{path}", headers=auth(keys["acmecorp"]), json={"credential": OPENAI_OK, "metadata": metadata})
+    message = assert_error(r, 422, "INVALID_INPUT")["message"]
+    assert "must be a string, number, boolean or null (the object must be flat)" in message, message
+    assert ".str" not in message and svc.store.list_credentials(active_only=False) == []
+
+
+def test_a_body_that_is_not_a_json_object_says_so(env) -> None:
+    client, _, keys = env
+    h = auth(keys["acmecorp"])
+    for content, headers in ((b"[1]", {"Content-Type": "application/json"}), (b'{"credential": "x"}', {})):
+        r = client.post(f"{BASE}/acmecorp/openai/setup", headers={**h, **headers}, content=content)
+        error = assert_error(r, 422, "INVALID_INPUT")
+        assert error["message"].startswith("The request body must be a JSON object") and "JSON object" in error["hint"]

@@ -31,6 +31,7 @@ async def integration_error(_: Request, exc: IntegrationError) -> JSONResponse:
     return error_response(exc)
 
 
+NOT_AN_OBJECT = {"model_attributes_type", "model_type", "dict_type"}
 SEND_JSON = (
     'Send the body as one JSON object, e.g. {"credential": "sk-...", "credential_name": "Production"}, with the '
     "header Content-Type: application/json (strings in double quotes, no trailing commas)."
@@ -55,6 +56,11 @@ async def invalid_request(_: Request, exc: RequestValidationError) -> JSONRespon
     first = exc.errors()[0] if exc.errors() else {}
     if first.get("type") == "json_invalid":
         return _not_json(exc, first)
+    if tuple(first.get("loc", ())) == ("body",) and first.get("type") in NOT_AN_OBJECT:
+        return error_response(IntegrationError(Code.INVALID_INPUT, "The request body must be a JSON object."), SEND_JSON)
+    if first.get("type") == "value_error":  # our own validators' words, which name their field
+        said = str(first.get("msg", "")).removeprefix("Value error, ").rstrip(".")
+        return error_response(IntegrationError(Code.INVALID_INPUT, f"{said}."))
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
     return error_response(IntegrationError(Code.INVALID_INPUT, f"{where}: {first.get('msg', 'invalid')}."))  # no echo
 

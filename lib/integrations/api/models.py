@@ -8,10 +8,21 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StrictBool,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
+from .. import limits
 from ..domain import Capability, CredentialKind, DataStatus, Provider, Status
+from ..errors import IntegrationError
 from ..results import ErrorInfo, KeylessInfo, WarningInfo
 
 Configured = Literal[Status.VALID, Status.INVALID, Status.PENDING]
@@ -74,11 +85,29 @@ class SetupRequest(BaseModel):
         default=False, description='Store as PENDING without asking the provider (true or false only, not "yes" or 1).'
     )
 
+    _flat = field_validator("metadata", mode="before")(lambda v: _flat_metadata(v))
+
     @model_validator(mode="after")
     def _one_of(self) -> SetupRequest:
-        if (self.credential is None) == (self.keyless is None):
-            raise ValueError("give either credential or keyless (GCP), not both")
+        if self.credential is None and self.keyless is None:
+            raise ValueError(
+                "The body gives neither credential (an API key, or a GCP key file as a string) nor keyless (GCP "
+                "without a key file): give one of them"
+            )
+        if self.credential is not None and self.keyless is not None:
+            raise ValueError("The body gives both credential and keyless: give one of them, not both")
         return self
+
+
+def _flat_metadata(value: object) -> object:
+    """metadata as the CLI checks it, before its type is: a flat object of strings, numbers, booleans or nulls, in the
+    same words (the message names its field). Kept as given: None (keep a rotation's metadata) is not {} (clear)."""
+    if value is not None:
+        try:
+            limits.metadata_dict(value)
+        except IntegrationError as exc:
+            raise ValueError(exc.message) from None
+    return value
 
 
 class KeyTestRequest(BaseModel):
@@ -91,6 +120,8 @@ class KeyTestRequest(BaseModel):
         default=None, description="As for setup; GCP reads billing_export_table (default: the stored integration's)."
     )
     need: Literal["cost data", "inference"] | None = Field(default=None, description="As for setup.")
+
+    _flat = field_validator("metadata", mode="before")(lambda v: _flat_metadata(v))
 
 
 class KeyTestResponse(BaseModel):
