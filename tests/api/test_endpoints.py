@@ -272,10 +272,28 @@ def test_attempts_are_rate_limited_with_retry_after() -> None:
     assert 1 <= int(r.headers["retry-after"]) <= 61
 
 
-def test_unknown_route_and_method(env) -> None:
+def test_unknown_route(env) -> None:
     client, _, _ = env
     assert_error(client.get("/api/v1/nothing"), 404, "ENDPOINT_NOT_FOUND")
-    assert_error(client.put(f"{BASE}/acmecorp/openai"), 405, "ENDPOINT_NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("put", "/acmecorp/openai", {"GET", "DELETE"}),  # two routes share the path: both methods are named
+        ("get", "/acmecorp/openai/setup", {"POST"}),
+        ("delete", "/acmecorp", {"GET"}),
+        ("post", "/acmecorp/gcp/keyless", {"GET"}),
+        ("patch", "/acmecorp/openai/validate", {"POST"}),
+    ],
+)
+def test_a_wrong_method_is_405_with_its_own_code_and_an_allow_header(env, method: str, path: str, allowed) -> None:
+    """Issue 27 (review 9): 405 answered ENDPOINT_NOT_FOUND ("Method Not Allowed") with no Allow header."""
+    client, _, keys = env
+    error = assert_error(client.request(method, f"{BASE}{path}", headers=auth(keys["acmecorp"])), 405, "METHOD_NOT_ALLOWED")
+    r = client.request(method, f"{BASE}{path}")
+    assert set(r.headers["allow"].split(", ")) == allowed
+    assert method.upper() in error["message"] and all(m in error["message"] for m in allowed)
 
 
 def test_health_and_readiness(env) -> None:

@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ..errors import Code, IntegrationError
 from ..results import ErrorInfo
@@ -31,6 +32,7 @@ async def integration_error(_: Request, exc: IntegrationError) -> JSONResponse:
     return error_response(exc)
 
 
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 NOT_AN_OBJECT = {"model_attributes_type", "model_type", "dict_type"}
 SEND_JSON = (
     'Send the body as one JSON object, e.g. {"credential": "sk-...", "credential_name": "Production"}, with the '
@@ -65,8 +67,24 @@ async def invalid_request(_: Request, exc: RequestValidationError) -> JSONRespon
     return error_response(IntegrationError(Code.INVALID_INPUT, f"{where}: {first.get('msg', 'invalid')}."))  # no echo
 
 
-async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    code = Code.ENDPOINT_NOT_FOUND if exc.status_code in (404, 405) else Code.INVALID_INPUT
+async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 405:
+        return _method_not_allowed(request)
+    code = Code.ENDPOINT_NOT_FOUND if exc.status_code == 404 else Code.INVALID_INPUT
     response = error_response(IntegrationError(code, str(exc.detail)))
     response.status_code = exc.status_code
+    return response
+
+
+def _method_not_allowed(request: Request) -> JSONResponse:
+    """405 with the methods of every route at this path (Starlette's own Allow names only the first route's: GET
+    and DELETE share /{org_slug}/{provider}), in the catalog's shape. Each method is asked of the app's routes, as
+    routing would: a method is allowed where a route matches the path fully with it."""
+    routes = request.app.router.routes
+    allowed = [m for m in METHODS if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in routes)]
+    methods = ", ".join(allowed)
+    message = f"{request.method} is not accepted here; this endpoint takes {methods or 'no other method'}."
+    response = error_response(IntegrationError(Code.METHOD_NOT_ALLOWED, message))
+    if methods:
+        response.headers["Allow"] = methods
     return response
