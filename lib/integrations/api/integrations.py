@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from ..domain import retry_after
+from ..domain import Provider, retry_after
+from ..errors import Code, IntegrationError
 from ..results import Keyless, KeylessInfo, KeyTestResult, ValidateResult
 from .dependencies import AuthenticatedFirst, Key, Svc, actor
 from .models import (
@@ -74,6 +75,17 @@ def test_credential(
 )
 def keyless_info(org_slug: str, svc: Svc, key: Key) -> dict[str, Any]:
     return svc.keyless_info(org_slug).model_dump(mode="json")
+
+
+@router.get(f"{PREFIX}/{{org_slug}}/{{provider}}/keyless", include_in_schema=False)
+def keyless_info_any_case(org_slug: str, provider: str, svc: Svc, key: Key) -> dict[str, Any]:
+    """GCP/keyless, Gcp/keyless: the provider in any case, as on every route (the schema states the one path)."""
+    if Provider.parse(provider) != Provider.GCP:
+        raise IntegrationError(
+            Code.ENDPOINT_NOT_FOUND,
+            f"Keyless setup is for GCP only: GET {PREFIX}/{org_slug}/gcp/keyless.",
+        )
+    return keyless_info(org_slug, svc, key)
 
 
 @router.get(
