@@ -19,6 +19,7 @@ from .models import (
     SetupRequest,
     SetupResponse,
     ValidateResponse,
+    checked,
     errors,
 )
 from .models import IntegrationView as IntegrationResponse
@@ -56,7 +57,7 @@ def setup(org_slug: str, provider: ProviderPath, body: SetupRequest, svc: Svc, k
     f"{PREFIX}/{{org_slug}}/{{provider}}/test",
     response_model=KeyTestResponse,
     response_model_exclude_unset=True,
-    responses=errors(400, 401, 403, 404, 413, 422, 429, 500, 503),
+    responses=checked(400, 401, 403, 404, 413, 422, 429, 500, 503),
     summary="Check a credential with the provider without saving it (counts against the attempt limit)",
 )
 def test_credential(
@@ -114,7 +115,7 @@ def get_one(org_slug: str, provider: ProviderPath, svc: Svc, key: Key) -> dict[s
     f"{PREFIX}/{{org_slug}}/{{provider}}/validate",
     response_model=ValidateResponse,
     response_model_exclude_unset=True,
-    responses=errors(401, 403, 404, 409, 413, 422, 429, 500, 503),
+    responses=checked(401, 403, 404, 409, 413, 422, 429, 500, 503),
     summary="Re-check the stored credential with the provider",
 )
 def validate(org_slug: str, provider: ProviderPath, svc: Svc, key: Key, response: Response) -> dict[str, Any]:

@@ -278,9 +278,31 @@ class Ready(Health):
     )
 
 
+def _retry_after(when: str) -> dict[str, Any]:
+    return {"Retry-After": {"description": when, "schema": {"type": "string"}}}
+
+
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The error answers a route can give, each in the catalog's shape."""
-    return {status: {"model": ErrorResponse, "description": _WHY[status]} for status in statuses}
+    """The error answers a route can give, each in the catalog's shape (a 429 with its Retry-After)."""
+    answers: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        answers[status] = {"model": ErrorResponse, "description": _WHY[status]}
+        if status == 429:
+            answers[status]["headers"] = _retry_after(
+                "When to retry: seconds (or an HTTP date) as the provider gave it (RATE_LIMITED), or until the "
+                "org's attempt limit frees a slot (TOO_MANY_ATTEMPTS). Absent when the provider gave none."
+            )
+    return answers
+
+
+def checked(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A check's answers (validate, test): its 200 carries the provider's Retry-After when the provider rate-limited
+    the check, then the error answers."""
+    ok = _retry_after(
+        "Only when the provider answered 429 (the 200's error.code is RATE_LIMITED, the check inconclusive): the "
+        "provider's own value, seconds or an HTTP date. Absent otherwise, and when the provider gave none."
+    )
+    return {200: {"description": "Successful Response", "headers": ok}, **errors(*statuses)}
 
 
 _WHY = {
