@@ -98,6 +98,8 @@ def test_get_all_and_get_one_shapes(env) -> None:
         "credential_kind",
         "last_validated_at",
         "created_at",
+        "credential_id",
+        "metadata",
     }
     assert (openai["status"], openai["credential_name"], openai["credential_hint"]) == (
         "VALID",
@@ -422,3 +424,25 @@ def test_a_body_that_is_not_a_json_object_says_so(env) -> None:
         r = client.post(f"{BASE}/acmecorp/openai/setup", headers={**h, **headers}, content=content)
         error = assert_error(r, 422, "INVALID_INPUT")
         assert error["message"].startswith("The request body must be a JSON object") and "JSON object" in error["hint"]
+
+
+def test_get_all_and_get_one_read_back_the_credential_id_and_metadata(env) -> None:
+    """Issue 27 (review 19): the credential's id and the tenant's metadata could be written but not read back."""
+    client, _, keys = env
+    h = auth(keys["acmecorp"])
+    meta = {"environment": "production", "team": "billing", "cost_center": 42, "shared": False, "note": None}
+    setup = client.post(
+        f"{BASE}/acmecorp/openai/setup", headers=h, json={"credential": OPENAI_OK, "metadata": meta}
+    ).json()
+    openai = client.get(f"{BASE}/acmecorp", headers=h).json()["integrations"]["OPENAI"]
+    assert openai["credential_id"] == setup["credential_id"] and openai["metadata"] == meta  # data, not a string
+    assert client.get(f"{BASE}/acmecorp/openai", headers=h).json() == openai
+    assert {"credential_hint", "credential_name", "status", "created_at"} <= set(openai)  # every field kept
+    plain = client.post(f"{BASE}/acmecorp/anthropic/setup", headers=h, json={"credential": "sk-ant-api03-" + "a" * 40})
+    anthropic = client.get(f"{BASE}/acmecorp/anthropic", headers=h).json()
+    assert anthropic["metadata"] == {} and anthropic["credential_id"] == plain.json()["credential_id"]
+    assert client.get(f"{BASE}/acmecorp/gcp", headers=h).json() == {"provider": "GCP", "status": "NOT_CONFIGURED"}
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["ConfiguredIntegration"]
+    assert {"credential_id", "metadata"} <= set(schema["required"])
+    assert schema["properties"]["credential_id"]["type"] == "string"
+    assert schema["properties"]["metadata"]["type"] == "object"

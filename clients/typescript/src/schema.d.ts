@@ -183,6 +183,11 @@ export interface components {
              * @enum {string}
              */
             status: "VALID" | "INVALID" | "PENDING";
+            /**
+             * Credential Id
+             * @description The active credential's id, as its setup answered it.
+             */
+            credential_id: string;
             /** Credential Name */
             credential_name: string | null;
             /** Credential Hint */
@@ -224,6 +229,16 @@ export interface components {
              * @description As the provider last reported it (OpenAI Admin keys); null where the provider shows no last use (Anthropic, Google).
              */
             last_used_at?: string | null;
+            /**
+             * Metadata
+             * @description The tenant's metadata as given at setup (kept by a rotation unless replaced): a flat object, {} when none. GCP's billing_export_table is here.
+             * @example {
+             *       "environment": "production"
+             *     }
+             */
+            metadata: {
+                [key: string]: string | number | boolean | null;
+            };
         };
         /**
          * CredentialKind

@@ -34,6 +34,7 @@ ProviderPath = Annotated[
         examples=[p.lower() for p in Provider],
     ),
 ]
+Metadata = dict[str, str | int | float | bool | None]  # a flat JSON object (limits.metadata_dict)
 DETAILS = (
     "`warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. "
     "Read these rather than parsing the strings."
@@ -71,7 +72,7 @@ class SetupRequest(BaseModel):
         "with an `error` saying what to do until the grant works.",
     )
     credential_name: str | None = Field(default=None, examples=["OpenAI Production Key"])
-    metadata: dict[str, str | int | float | bool | None] | None = Field(
+    metadata: Metadata | None = Field(
         default=None,
         description="A flat JSON object (at most 4 KiB). GCP reads billing_export_table: project.dataset.table.",
         examples=[{"environment": "production"}],
@@ -116,7 +117,7 @@ class KeyTestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     credential: SecretStr = Field(description="API key, or the service-account key JSON as a string (at most 16 KiB).")
-    metadata: dict[str, str | int | float | bool | None] | None = Field(
+    metadata: Metadata | None = Field(
         default=None, description="As for setup; GCP reads billing_export_table (default: the stored integration's)."
     )
     need: Literal["cost data", "inference"] | None = Field(default=None, description="As for setup.")
@@ -147,6 +148,7 @@ class ConfiguredIntegration(BaseModel):
 
     provider: Provider
     status: Configured
+    credential_id: str = Field(description="The active credential's id, as its setup answered it.")
     credential_name: str | None
     credential_hint: str
     credential_kind: CredentialKind | None
@@ -174,6 +176,11 @@ class ConfiguredIntegration(BaseModel):
         default=None,
         description="As the provider last reported it (OpenAI Admin keys); null where the provider shows no last use "
         "(Anthropic, Google).",
+    )
+    metadata: Metadata = Field(
+        description="The tenant's metadata as given at setup (kept by a rotation unless replaced): a flat object, "
+        "{} when none. GCP's billing_export_table is here.",
+        examples=[{"environment": "production"}],
     )
 
 
