@@ -292,7 +292,9 @@ def test_unknown_route(env) -> None:
 def test_a_wrong_method_is_405_with_its_own_code_and_an_allow_header(env, method: str, path: str, allowed) -> None:
     """Issue 27 (review 9): 405 answered ENDPOINT_NOT_FOUND ("Method Not Allowed") with no Allow header."""
     client, _, keys = env
-    error = assert_error(client.request(method, f"{BASE}{path}", headers=auth(keys["acmecorp"])), 405, "METHOD_NOT_ALLOWED")
+    error = assert_error(
+        client.request(method, f"{BASE}{path}", headers=auth(keys["acmecorp"])), 405, "METHOD_NOT_ALLOWED"
+    )
     r = client.request(method, f"{BASE}{path}")
     assert set(r.headers["allow"].split(", ")) == allowed
     assert method.upper() in error["message"] and all(m in error["message"] for m in allowed)
@@ -411,7 +413,9 @@ def test_setup_says_which_of_credential_or_keyless_is_wrong(env, body: dict, wor
 @pytest.mark.parametrize("metadata", [{"a": {"b": 1}}, {"a": [1, 2]}])
 def test_nested_metadata_says_what_the_cli_says(env, path: str, metadata: dict) -> None:
     client, svc, keys = env
-    r = client.post(f"{BASE}{path}", headers=auth(keys["acmecorp"]), json={"credential": OPENAI_OK, "metadata": metadata})
+    r = client.post(
+        f"{BASE}{path}", headers=auth(keys["acmecorp"]), json={"credential": OPENAI_OK, "metadata": metadata}
+    )
     message = assert_error(r, 422, "INVALID_INPUT")["message"]
     assert "must be a string, number, boolean or null (the object must be flat)" in message, message
     assert ".str" not in message and svc.store.list_credentials(active_only=False) == []
@@ -446,3 +450,21 @@ def test_get_all_and_get_one_read_back_the_credential_id_and_metadata(env) -> No
     assert {"credential_id", "metadata"} <= set(schema["required"])
     assert schema["properties"]["credential_id"]["type"] == "string"
     assert schema["properties"]["metadata"]["type"] == "object"
+
+
+def test_a_body_that_is_not_utf8_is_authenticated_first_then_explained(env) -> None:
+    client, svc, keys = env
+    body, json_type = b'{"credential": "\xff\xfe"}', {"Content-Type": "application/json"}
+    assert_error(
+        client.post(f"{BASE}/acmecorp/openai/setup", headers=json_type, content=body), 401, "ORG_API_KEY_MISSING"
+    )
+    headers = {**json_type, **auth(keys["globex"])}
+    assert_error(
+        client.post(f"{BASE}/acmecorp/openai/setup", headers=headers, content=body), 403, "ORG_API_KEY_FORBIDDEN"
+    )
+    headers = {**json_type, **auth(keys["acmecorp"])}
+    error = assert_error(
+        client.post(f"{BASE}/acmecorp/openai/setup", headers=headers, content=body), 422, "INVALID_INPUT"
+    )
+    assert "not UTF-8" in error["message"] and "JSON object" in error["hint"]
+    assert svc.store.list_credentials(active_only=False) == []

@@ -11,11 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..bootstrap import connect
 from ..domain import OrgApiKey, check_slug
 from ..errors import Code, IntegrationError
 from ..service import IntegrationService
+from .handlers import body_not_text
 
 _building = threading.Lock()
 
@@ -59,13 +61,23 @@ class AuthenticatedFirst(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                org_slug = request.path_params.get("org_slug")
-                if org_slug is not None and any(e.get("type") == "json_invalid" for e in exc.errors()):
-                    svc = service(request)
-                    await run_in_threadpool(org_key, org_slug, svc, request.headers.get(API_KEY.model.name))
+                if any(e.get("type") == "json_invalid" for e in exc.errors()):
+                    await _authenticate(request)
                 raise
+            except StarletteHTTPException as exc:
+                if exc.status_code != 400:  # FastAPI's "error parsing the body": e.g. bytes that are not UTF-8
+                    raise
+                await _authenticate(request)
+                return body_not_text()
 
         return authenticated_first
+
+
+async def _authenticate(request: Request) -> None:
+    """The route's org key check, for a request whose body could not be read (before its dependencies ran)."""
+    org_slug = request.path_params.get("org_slug")
+    if org_slug is not None:
+        await run_in_threadpool(org_key, org_slug, service(request), request.headers.get(API_KEY.model.name))
 
 
 Svc = Annotated[IntegrationService, Depends(service)]

@@ -54,12 +54,20 @@ def _not_json(exc: RequestValidationError, error: dict[str, Any]) -> JSONRespons
     return error_response(IntegrationError(Code.INVALID_INPUT, message), hint=SEND_JSON)
 
 
+def body_not_text() -> JSONResponse:
+    """A body FastAPI could not decode at all (bytes that are not UTF-8): as a JSON error, with the same fix."""
+    message = "The request body is not valid JSON (it is not UTF-8 text)."
+    return error_response(IntegrationError(Code.INVALID_INPUT, message), hint=SEND_JSON)
+
+
 async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0] if exc.errors() else {}
     if first.get("type") == "json_invalid":
         return _not_json(exc, first)
     if tuple(first.get("loc", ())) == ("body",) and first.get("type") in NOT_AN_OBJECT:
-        return error_response(IntegrationError(Code.INVALID_INPUT, "The request body must be a JSON object."), SEND_JSON)
+        return error_response(
+            IntegrationError(Code.INVALID_INPUT, "The request body must be a JSON object."), SEND_JSON
+        )
     if first.get("type") == "value_error":  # our own validators' words, which name their field
         said = str(first.get("msg", "")).removeprefix("Value error, ").rstrip(".")
         return error_response(IntegrationError(Code.INVALID_INPUT, f"{said}."))
