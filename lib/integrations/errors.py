@@ -69,6 +69,7 @@ class Code(StrEnum):
     DATA_STALLED = "DATA_STALLED"
     KEY_EXPIRING = "KEY_EXPIRING"
     STATUS_CACHE_DRIFT = "STATUS_CACHE_DRIFT"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 
 
 @dataclass(frozen=True)
@@ -830,6 +831,17 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
                 "is right meanwhile.",
             ],
             http_status=409,
+        ),
+        _e(
+            "METHOD_NOT_ALLOWED",
+            "Method not allowed",
+            "The endpoint exists but does not accept this HTTP method.",
+            ["A GET sent where the endpoint takes a POST (setup, validate, test), or a PUT/PATCH: updates are setups."],
+            [
+                "Use a method named in the answer's Allow header (the OpenAPI description at /docs lists each "
+                "endpoint's methods); to change a credential, POST .../setup again (it rotates the old one).",
+            ],
+            http_status=405,
         ),
     ]
 }

@@ -69,8 +69,8 @@ class Integration(BaseModel):
     expiry: str | None = None  # "expires YYYY-MM-DD", "never expires", "unknown"; None: the provider was not asked
     expires_at: datetime | None = None
     last_used_at: datetime | None = None  # as the provider last reported it
-    credential_id: str | None = Field(default=None, exclude=True)
-    metadata: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    credential_id: str | None = None  # the active credential's id (as setup answered it)
+    metadata: dict[str, Any] = Field(default_factory=dict)  # the tenant's flat metadata, as data
     key_ref: str | None = Field(default=None, exclude=True)
 
     @model_serializer(mode="wrap")

@@ -148,6 +148,7 @@ PROBLEM_CLASSES: dict[Code, ProblemClass] = {
     Code.INVALID_INPUT: _T,
     Code.PAYLOAD_TOO_LARGE: _T,
     Code.ENDPOINT_NOT_FOUND: _T,
+    Code.METHOD_NOT_ALLOWED: _T,
     Code.ORG_EXISTS: _T,
 }
 _BY_CODE: dict[str, ProblemClass] = {str(code): found for code, found in PROBLEM_CLASSES.items()}

@@ -217,3 +217,24 @@ def test_a_trailing_slash_is_served_not_redirected(env) -> None:
     client, _, h = env
     r = client.get(f"{BASE}/", headers=h, follow_redirects=False)
     assert r.status_code == 200 and r.json()["org_slug"] == "acmecorp"
+
+
+def test_the_schema_declares_retry_after_where_it_is_sent(env) -> None:
+    """Issue 27 (review 10): every 429 sends Retry-After (the attempt limit's or the provider's), and validate's and
+    test's 200 after a provider's 429; the schema said so nowhere, so a generated client could not read it."""
+    client, _, _ = env
+    paths = client.get("/openapi.json").json()["paths"]
+    checks = [(f"/api/v1/integrations/{{org_slug}}/{{provider}}/{op}", op) for op in ("setup", "validate", "test")]
+    for path, op in checks:
+        responses = paths[path]["post"]["responses"]
+        header = responses["429"]["headers"]["Retry-After"]
+        assert header["schema"] == {"type": "string"} and header["description"]
+        ok = responses["200"].get("headers", {})
+        assert ("Retry-After" in ok) == (op in ("validate", "test")), op
+        if op != "setup":
+            assert "RATE_LIMITED" in ok["Retry-After"]["description"]
+    for path, item in paths.items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                sent = status == "429" or (status == "200" and path.endswith(("/validate", "/test")))
+                assert ("Retry-After" in response.get("headers", {})) == sent, (method, path, status)

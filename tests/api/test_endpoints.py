@@ -98,6 +98,8 @@ def test_get_all_and_get_one_shapes(env) -> None:
         "credential_kind",
         "last_validated_at",
         "created_at",
+        "credential_id",
+        "metadata",
     }
     assert (openai["status"], openai["credential_name"], openai["credential_hint"]) == (
         "VALID",
@@ -272,10 +274,30 @@ def test_attempts_are_rate_limited_with_retry_after() -> None:
     assert 1 <= int(r.headers["retry-after"]) <= 61
 
 
-def test_unknown_route_and_method(env) -> None:
+def test_unknown_route(env) -> None:
     client, _, _ = env
     assert_error(client.get("/api/v1/nothing"), 404, "ENDPOINT_NOT_FOUND")
-    assert_error(client.put(f"{BASE}/acmecorp/openai"), 405, "ENDPOINT_NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("put", "/acmecorp/openai", {"GET", "DELETE"}),  # two routes share the path: both methods are named
+        ("get", "/acmecorp/openai/setup", {"POST"}),
+        ("delete", "/acmecorp", {"GET"}),
+        ("post", "/acmecorp/gcp/keyless", {"GET"}),
+        ("patch", "/acmecorp/openai/validate", {"POST"}),
+    ],
+)
+def test_a_wrong_method_is_405_with_its_own_code_and_an_allow_header(env, method: str, path: str, allowed) -> None:
+    """Issue 27 (review 9): 405 answered ENDPOINT_NOT_FOUND ("Method Not Allowed") with no Allow header."""
+    client, _, keys = env
+    error = assert_error(
+        client.request(method, f"{BASE}{path}", headers=auth(keys["acmecorp"])), 405, "METHOD_NOT_ALLOWED"
+    )
+    r = client.request(method, f"{BASE}{path}")
+    assert set(r.headers["allow"].split(", ")) == allowed
+    assert method.upper() in error["message"] and all(m in error["message"] for m in allowed)
 
 
 def test_health_and_readiness(env) -> None:
@@ -337,3 +359,112 @@ def test_a_probe_reuses_a_recent_ready_answer_but_never_a_failure(tmp_path, monk
     (tmp_path / "moved.sqlite").rename(path)
     svc.store._local.conn = None
     assert client.get("/readyz").json()["status"] == "ready"
+
+
+# Issue 27 (review 7): a malformed body is answered after the caller is authenticated, then in words with a fix
+@pytest.mark.parametrize(
+    ("who", "status", "code"),
+    [
+        (None, 401, "ORG_API_KEY_MISSING"),
+        ("acmecorp_api_not-a-real-key", 401, "ORG_API_KEY_INVALID"),
+        ("globex", 403, "ORG_API_KEY_FORBIDDEN"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/acmecorp/openai/setup", "/acmecorp/openai/test"])
+def test_a_malformed_json_body_is_authenticated_first(env, who, status: int, code: str, path: str) -> None:
+    client, svc, keys = env
+    headers = {"Content-Type": "application/json"}
+    if who is not None:
+        headers["X-API-Key"] = keys.get(who, who)
+    assert_error(client.post(f"{BASE}{path}", headers=headers, content=b"{bad"), status, code)
+    assert svc.store.list_credentials(active_only=False) == []
+
+
+def test_a_malformed_json_body_with_the_right_key_says_where_and_what_to_do(env) -> None:
+    client, _, keys = env
+    headers = {"Content-Type": "application/json", **auth(keys["acmecorp"])}
+    error = assert_error(
+        client.post(f"{BASE}/acmecorp/openai/setup", headers=headers, content=b"{bad"), 422, "INVALID_INPUT"
+    )
+    assert error["message"].startswith("The request body is not valid JSON (line 1, column 2")
+    assert "JSON object" in error["hint"] and "application/json" in error["hint"]
+    second_line = b'{\n  "credential": "' + CANARY.encode() + b'",,\n}'
+    r = client.post(f"{BASE}/acmecorp/openai/setup", headers=headers, content=second_line)
+    assert "(line 2, column" in assert_error(r, 422, "INVALID_INPUT")["message"] and CANARY not in r.text
+
+
+# Issue 27 (review 16): the body's own mistakes in words: which of credential/keyless is missing, flat metadata
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({}, "neither credential"),
+        ({"credential_name": "Prod"}, "neither credential"),
+        ({"credential": OPENAI_OK, "keyless": {"export_table": "p.d.t"}}, "both credential and keyless"),
+    ],
+)
+def test_setup_says_which_of_credential_or_keyless_is_wrong(env, body: dict, words: str) -> None:
+    client, _, keys = env
+    r = client.post(f"{BASE}/acmecorp/gcp/setup", headers=auth(keys["acmecorp"]), json=body)
+    message = assert_error(r, 422, "INVALID_INPUT")["message"]
+    assert words in message and "Value error" not in message and not message.startswith("request:")
+
+
+@pytest.mark.parametrize("path", ["/acmecorp/openai/setup", "/acmecorp/openai/test"])
+@pytest.mark.parametrize("metadata", [{"a": {"b": 1}}, {"a": [1, 2]}])
+def test_nested_metadata_says_what_the_cli_says(env, path: str, metadata: dict) -> None:
+    client, svc, keys = env
+    r = client.post(
+        f"{BASE}{path}", headers=auth(keys["acmecorp"]), json={"credential": OPENAI_OK, "metadata": metadata}
+    )
+    message = assert_error(r, 422, "INVALID_INPUT")["message"]
+    assert "must be a string, number, boolean or null (the object must be flat)" in message, message
+    assert ".str" not in message and svc.store.list_credentials(active_only=False) == []
+
+
+def test_a_body_that_is_not_a_json_object_says_so(env) -> None:
+    client, _, keys = env
+    h = auth(keys["acmecorp"])
+    for content, headers in ((b"[1]", {"Content-Type": "application/json"}), (b'{"credential": "x"}', {})):
+        r = client.post(f"{BASE}/acmecorp/openai/setup", headers={**h, **headers}, content=content)
+        error = assert_error(r, 422, "INVALID_INPUT")
+        assert error["message"].startswith("The request body must be a JSON object") and "JSON object" in error["hint"]
+
+
+def test_get_all_and_get_one_read_back_the_credential_id_and_metadata(env) -> None:
+    """Issue 27 (review 19): the credential's id and the tenant's metadata could be written but not read back."""
+    client, _, keys = env
+    h = auth(keys["acmecorp"])
+    meta = {"environment": "production", "team": "billing", "cost_center": 42, "shared": False, "note": None}
+    setup = client.post(
+        f"{BASE}/acmecorp/openai/setup", headers=h, json={"credential": OPENAI_OK, "metadata": meta}
+    ).json()
+    openai = client.get(f"{BASE}/acmecorp", headers=h).json()["integrations"]["OPENAI"]
+    assert openai["credential_id"] == setup["credential_id"] and openai["metadata"] == meta  # data, not a string
+    assert client.get(f"{BASE}/acmecorp/openai", headers=h).json() == openai
+    assert {"credential_hint", "credential_name", "status", "created_at"} <= set(openai)  # every field kept
+    plain = client.post(f"{BASE}/acmecorp/anthropic/setup", headers=h, json={"credential": "sk-ant-api03-" + "a" * 40})
+    anthropic = client.get(f"{BASE}/acmecorp/anthropic", headers=h).json()
+    assert anthropic["metadata"] == {} and anthropic["credential_id"] == plain.json()["credential_id"]
+    assert client.get(f"{BASE}/acmecorp/gcp", headers=h).json() == {"provider": "GCP", "status": "NOT_CONFIGURED"}
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["ConfiguredIntegration"]
+    assert {"credential_id", "metadata"} <= set(schema["required"])
+    assert schema["properties"]["credential_id"]["type"] == "string"
+    assert schema["properties"]["metadata"]["type"] == "object"
+
+
+def test_a_body_that_is_not_utf8_is_authenticated_first_then_explained(env) -> None:
+    client, svc, keys = env
+    body, json_type = b'{"credential": "\xff\xfe"}', {"Content-Type": "application/json"}
+    assert_error(
+        client.post(f"{BASE}/acmecorp/openai/setup", headers=json_type, content=body), 401, "ORG_API_KEY_MISSING"
+    )
+    headers = {**json_type, **auth(keys["globex"])}
+    assert_error(
+        client.post(f"{BASE}/acmecorp/openai/setup", headers=headers, content=body), 403, "ORG_API_KEY_FORBIDDEN"
+    )
+    headers = {**json_type, **auth(keys["acmecorp"])}
+    error = assert_error(
+        client.post(f"{BASE}/acmecorp/openai/setup", headers=headers, content=body), 422, "INVALID_INPUT"
+    )
+    assert "not UTF-8" in error["message"] and "JSON object" in error["hint"]
+    assert svc.store.list_credentials(active_only=False) == []

@@ -145,3 +145,28 @@ def test_live_keyless_against_the_double_pending_valid_revoked_and_our_alarm(liv
     alarm = client.post(f"{BASE}/acmecorp/gcp/validate", headers=key).json()
     assert alarm["validation_status"] == "VALID" and alarm["error"]["code"] == "GCP_PLATFORM_ACCESS_FAILED"
     assert svc.get_one("acmecorp", "gcp").status.value == "VALID"  # never a tenant flip
+
+
+@pytest.mark.parametrize("spelled", ["GCP", "Gcp", "gCp"])
+def test_the_keyless_route_takes_the_provider_in_any_case(spelled: str) -> None:
+    """Issue 27 (review 8): the README promises provider names in any case; GCP/keyless answered 404."""
+    svc = fake_service()
+    key = {"X-API-Key": svc.register_org("acmecorp")}
+    client = TestClient(create_app(svc))
+    r = client.get(f"{BASE}/acmecorp/{spelled}/keyless", headers=key)
+    assert r.status_code == 200, r.text
+    assert r.json() == client.get(f"{BASE}/acmecorp/gcp/keyless", headers=key).json()
+    assert client.get(f"{BASE}/acmecorp/{spelled}/keyless").status_code == 401  # still authenticated
+
+
+def test_keyless_for_another_provider_says_it_is_gcp_only() -> None:
+    svc = fake_service()
+    key = {"X-API-Key": svc.register_org("acmecorp")}
+    client = TestClient(create_app(svc))
+    r = client.get(f"{BASE}/acmecorp/OpenAI/keyless", headers=key)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "ENDPOINT_NOT_FOUND"
+    assert "GCP only" in r.json()["error"]["message"] and "/gcp/keyless" in r.json()["error"]["message"]
+    r = client.get(f"{BASE}/acmecorp/azure/keyless", headers=key)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "UNSUPPORTED_PROVIDER"
+    paths = client.get("/openapi.json").json()["paths"]
+    assert f"{BASE}/{{org_slug}}/gcp/keyless" in paths and f"{BASE}/{{org_slug}}/{{provider}}/keyless" not in paths

@@ -79,7 +79,13 @@ def test_the_frontend_snippets_compile_strictly_and_run_against_the_api(
     generate(node_modules, work / "openapi.json", work / "src" / "schema.d.ts")  # from the running app
     compiled = subprocess.run([str(node_modules / "tsc"), "-p", str(work)], capture_output=True, text=True)
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr  # tsc --strict (tsconfig) passes
-    env = {**os.environ, **api, "OPENAI_KEY": OPENAI_OK, "GCP_KEY_FILE": str(five_field_key(tmp_path / "sa.json"))}
+    env = {
+        **os.environ,
+        **api,
+        "OPENAI_KEY": OPENAI_OK,
+        "GCP_KEY_FILE": str(five_field_key(tmp_path / "sa.json")),
+        "RATE_LIMITED_KEY": "sk-ant-api03-ratelimited" + "x" * 30,
+    }
     ran = subprocess.run(
         ["node", str(work / "dist" / "snippets" / "frontend.js")], env=env, capture_output=True, text=True, timeout=120
     )
@@ -105,6 +111,9 @@ def test_the_frontend_snippets_compile_strictly_and_run_against_the_api(
     assert out["getOne"] == {"provider": "SERVICE_ACCOUNT", "status": "PENDING"}
     assert out["validate"]["success"] is True and out["validate"]["status"] == "VALID"
     assert out["validate"]["errorCode"] is None and out["validate"]["capabilities"] == ["cost data: not available"]
+    assert out["validate"]["retryAfter"] is None  # not rate-limited: no Retry-After
+    # issue 27 (review 10): the provider's Retry-After on validate's 200, not only on a thrown error
+    assert out["rateLimited"] == {"success": False, "errorCode": "RATE_LIMITED", "retryAfter": "2"}
     assert out["delete"]["success"] is True and out["delete"]["warnings"] == []
     assert out["errors"] == [
         {"status": 404, "code": "NOT_CONFIGURED", "retryable": False},

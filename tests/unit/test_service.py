@@ -225,6 +225,8 @@ def test_get_all_shape(svc: IntegrationService) -> None:
         "credential_kind",
         "last_validated_at",
         "created_at",
+        "credential_id",
+        "metadata",
     }
     assert data["integrations"]["GCP"] == {"provider": "GCP", "status": "NOT_CONFIGURED"}
     svc.setup(ORG, "gcp", service_account_json("exporter@proj-123.iam.gserviceaccount.com", "proj-123"))

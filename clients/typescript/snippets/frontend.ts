@@ -1,12 +1,19 @@
 /**
  * The integration document's frontend snippets, written against the typed client. `tsc --strict` checks them,
  * and tests/typescript runs them against a real API on loopback: the types and the wire must agree.
- * Environment: BASE_URL, ORG, ORG_API_KEY, OPENAI_KEY, GCP_KEY_FILE (a five-field service-account key file).
+ * Environment: BASE_URL, ORG, ORG_API_KEY, OPENAI_KEY, GCP_KEY_FILE (a five-field service-account key file),
+ * RATE_LIMITED_KEY (an Anthropic key the provider answers 429 for, with its Retry-After).
  */
 import { readFileSync } from "node:fs";
 
-import { IntegrationsApiError, PipelineBackendClient, getIntegrations, setupIntegration } from "../src/client.js";
-import type { DataStatus, IntegrationStatus, Provider } from "../src/client.js";
+import {
+  IntegrationsApiError,
+  PipelineBackendClient,
+  getIntegrations,
+  setupIntegration,
+  validateIntegration,
+} from "../src/client.js";
+import type { DataStatus, IntegrationStatus, Provider, RetryAfter } from "../src/client.js";
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -68,7 +75,14 @@ results.validate = {
   status: validated.validation_status,
   errorCode: validated.error?.code ?? null,
   capabilities: validated.capabilities.map((c) => `${c.name}: ${c.status}`),
+  retryAfter: validated.retryAfter,
 };
+
+// Validate when the provider rate-limits the check: a 200 (inconclusive), with the provider's Retry-After
+await client.setupIntegration(org, "anthropic", { credential: env("RATE_LIMITED_KEY"), skip_validation: true }, orgApiKey);
+const limited = await validateIntegration(baseUrl, org, "anthropic", orgApiKey);
+const wait: RetryAfter | null = limited.retryAfter;
+results.rateLimited = { success: limited.success, errorCode: limited.error?.code ?? null, retryAfter: wait };
 
 // Delete
 const deleted = await client.deleteIntegration(org, "gcp", orgApiKey);

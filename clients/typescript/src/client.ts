@@ -3,9 +3,10 @@
  * Every call takes the organization's API key (sent as X-API-Key). Types come from src/schema.d.ts,
  * generated from the API's own OpenAPI schema (`make ts-types`).
  */
-import type { components } from "./schema.js";
+import type { components, paths } from "./schema.js";
 
 type Schemas = components["schemas"];
+type ValidateOk = paths["/api/v1/integrations/{org_slug}/{provider}/validate"]["post"]["responses"][200];
 export type Provider = Schemas["Provider"];
 export type ProviderName = Provider | Lowercase<Provider>;
 export type IntegrationStatus = Schemas["Status"];
@@ -20,6 +21,13 @@ export type KeyTestRequest = Schemas["KeyTestRequest"];
 export type KeyTestResponse = Schemas["KeyTestResponse"];
 export type ErrorInfo = Schemas["ErrorInfo"];
 export type WarningInfo = Schemas["WarningInfo"]; // a warning as an object: catalog code, message, fix
+/** The Retry-After header as the schema declares it on a check's 200 (and on every 429). */
+export type RetryAfter = NonNullable<ValidateOk["headers"]["Retry-After"]>;
+/**
+ * A check's answer (validate, test) with the 200's Retry-After: the provider's own value when it rate-limited the
+ * check (`error.code` RATE_LIMITED, the check inconclusive), null otherwise or when the provider gave none.
+ */
+export type Checked<T> = T & { readonly retryAfter: RetryAfter | null };
 
 /** A failed call: the API's error object, its HTTP status and (on 429) the Retry-After it gave. */
 export class IntegrationsApiError extends Error {
@@ -66,9 +74,16 @@ export class PipelineBackendClient {
     return this.call("GET", `/${orgSlug}/${provider}`, orgApiKey);
   }
 
-  /** Re-check the stored credential: a rejection is `success: false` with an `error`, not an exception. */
-  validateIntegration(orgSlug: string, provider: ProviderName, orgApiKey: string): Promise<ValidateResponse> {
-    return this.call("POST", `/${orgSlug}/${provider}/validate`, orgApiKey);
+  /**
+   * Re-check the stored credential: a rejection is `success: false` with an `error`, not an exception; after the
+   * provider's 429 (`error.code` RATE_LIMITED) `retryAfter` says when to check again.
+   */
+  validateIntegration(
+    orgSlug: string,
+    provider: ProviderName,
+    orgApiKey: string,
+  ): Promise<Checked<ValidateResponse>> {
+    return this.check("POST", `/${orgSlug}/${provider}/validate`, orgApiKey);
   }
 
   /** Check a credential with the provider without saving it (nothing stored; counts against the attempt limit). */
@@ -77,8 +92,8 @@ export class PipelineBackendClient {
     provider: ProviderName,
     request: KeyTestRequest,
     orgApiKey: string,
-  ): Promise<KeyTestResponse> {
-    return this.call("POST", `/${orgSlug}/${provider}/test`, orgApiKey, request);
+  ): Promise<Checked<KeyTestResponse>> {
+    return this.check("POST", `/${orgSlug}/${provider}/test`, orgApiKey, request);
   }
 
   /** Deactivate the credential and erase its ciphertext. */
@@ -87,6 +102,21 @@ export class PipelineBackendClient {
   }
 
   private async call<T>(method: string, path: string, orgApiKey: string, body?: unknown): Promise<T> {
+    return (await this.send<T>(method, path, orgApiKey, body)).data;
+  }
+
+  /** A check's 200 with its Retry-After (the provider's, after a 429), which a plain call would drop. */
+  private async check<T>(method: string, path: string, orgApiKey: string, body?: unknown): Promise<Checked<T>> {
+    const { data, retryAfter } = await this.send<T>(method, path, orgApiKey, body);
+    return { ...data, retryAfter };
+  }
+
+  private async send<T>(
+    method: string,
+    path: string,
+    orgApiKey: string,
+    body?: unknown,
+  ): Promise<{ data: T; retryAfter: RetryAfter | null }> {
     const headers: Record<string, string> = { "X-API-Key": orgApiKey };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const response = await this.fetchImpl(`${this.baseUrl}/api/v1/integrations${path}`, {
@@ -99,7 +129,7 @@ export class PipelineBackendClient {
       const failure = data as Schemas["ErrorResponse"];
       throw new IntegrationsApiError(response.status, failure.error, response.headers.get("retry-after"));
     }
-    return data as T;
+    return { data: data as T, retryAfter: response.headers.get("retry-after") };
   }
 }
 
@@ -127,7 +157,8 @@ export const validateIntegration = (
   orgSlug: string,
   provider: ProviderName,
   orgApiKey: string,
-): Promise<ValidateResponse> => new PipelineBackendClient(baseUrl).validateIntegration(orgSlug, provider, orgApiKey);
+): Promise<Checked<ValidateResponse>> =>
+  new PipelineBackendClient(baseUrl).validateIntegration(orgSlug, provider, orgApiKey);
 
 export const deleteIntegration = (
   baseUrl: string,

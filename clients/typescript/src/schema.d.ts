@@ -171,7 +171,7 @@ export interface components {
          * @description Every catalog code. A StrEnum: `Code.ORG_NOT_FOUND == "ORG_NOT_FOUND"`, so literals and JSON stay the same.
          * @enum {string}
          */
-        Code: "ORG_NOT_FOUND" | "INVALID_ORG_SLUG" | "ORG_API_KEY_MISSING" | "ORG_API_KEY_INVALID" | "ORG_API_KEY_FORBIDDEN" | "UNSUPPORTED_PROVIDER" | "MALFORMED_CREDENTIAL" | "INVALID_CREDENTIAL" | "INSUFFICIENT_PERMISSIONS" | "RATE_LIMITED" | "NETWORK_ERROR" | "PROVIDER_UNAVAILABLE" | "NOT_CONFIGURED" | "ENCRYPTION_FAILED" | "DECRYPTION_FAILED" | "STORAGE_FAILED" | "STATUS_SYNC_FAILED" | "TOO_MANY_ATTEMPTS" | "INVALID_INPUT" | "PAYLOAD_TOO_LARGE" | "ENDPOINT_NOT_FOUND" | "CONFIGURATION_ERROR" | "KMS_KEY_VERSION_UNAVAILABLE" | "STATUS_CACHE_READ_FAILED" | "BILLING_EXPORT_NOT_FOUND" | "CHECK_FAILED" | "KEYRING_MISSING" | "KEYRING_MISMATCH" | "KEY_VERSION_IN_USE" | "ORG_EXISTS" | "JOB_ALREADY_RUNNING" | "JOB_FAILED" | "ALERT_DELIVERY_FAILED" | "TASK_SETTINGS_INVALID" | "RUN_NOT_FOUND" | "SETTINGS_OVERRIDDEN" | "STORE_QUOTA_EXCEEDED" | "KEY_VERSION_RETIRED" | "ERASE_INCOMPLETE" | "DATA_DIR_NOT_OWNED" | "CHECK_SUPERSEDED" | "RUN_TASKS_RUNNING" | "GCP_KEYLESS_NOT_GRANTED" | "GCP_TOKEN_CREATOR_MISSING" | "GCP_DOMAIN_RESTRICTED_SHARING" | "GCP_KEY_CREATION_DISABLED" | "GCP_VPC_SERVICE_CONTROLS" | "GCP_EXPORT_WRONG_LOCATION" | "GCP_API_DISABLED" | "GCP_EXPORT_NOT_BILLING" | "GCP_PLATFORM_ACCESS_FAILED" | "WRONG_KEY_KIND" | "DATA_STALE" | "DATA_STALLED" | "KEY_EXPIRING" | "STATUS_CACHE_DRIFT";
+        Code: "ORG_NOT_FOUND" | "INVALID_ORG_SLUG" | "ORG_API_KEY_MISSING" | "ORG_API_KEY_INVALID" | "ORG_API_KEY_FORBIDDEN" | "UNSUPPORTED_PROVIDER" | "MALFORMED_CREDENTIAL" | "INVALID_CREDENTIAL" | "INSUFFICIENT_PERMISSIONS" | "RATE_LIMITED" | "NETWORK_ERROR" | "PROVIDER_UNAVAILABLE" | "NOT_CONFIGURED" | "ENCRYPTION_FAILED" | "DECRYPTION_FAILED" | "STORAGE_FAILED" | "STATUS_SYNC_FAILED" | "TOO_MANY_ATTEMPTS" | "INVALID_INPUT" | "PAYLOAD_TOO_LARGE" | "ENDPOINT_NOT_FOUND" | "CONFIGURATION_ERROR" | "KMS_KEY_VERSION_UNAVAILABLE" | "STATUS_CACHE_READ_FAILED" | "BILLING_EXPORT_NOT_FOUND" | "CHECK_FAILED" | "KEYRING_MISSING" | "KEYRING_MISMATCH" | "KEY_VERSION_IN_USE" | "ORG_EXISTS" | "JOB_ALREADY_RUNNING" | "JOB_FAILED" | "ALERT_DELIVERY_FAILED" | "TASK_SETTINGS_INVALID" | "RUN_NOT_FOUND" | "SETTINGS_OVERRIDDEN" | "STORE_QUOTA_EXCEEDED" | "KEY_VERSION_RETIRED" | "ERASE_INCOMPLETE" | "DATA_DIR_NOT_OWNED" | "CHECK_SUPERSEDED" | "RUN_TASKS_RUNNING" | "GCP_KEYLESS_NOT_GRANTED" | "GCP_TOKEN_CREATOR_MISSING" | "GCP_DOMAIN_RESTRICTED_SHARING" | "GCP_KEY_CREATION_DISABLED" | "GCP_VPC_SERVICE_CONTROLS" | "GCP_EXPORT_WRONG_LOCATION" | "GCP_API_DISABLED" | "GCP_EXPORT_NOT_BILLING" | "GCP_PLATFORM_ACCESS_FAILED" | "WRONG_KEY_KIND" | "DATA_STALE" | "DATA_STALLED" | "KEY_EXPIRING" | "STATUS_CACHE_DRIFT" | "METHOD_NOT_ALLOWED";
         /**
          * ConfiguredIntegration
          * @description A provider with an active credential. `error` appears only when the last check failed.
@@ -183,6 +183,11 @@ export interface components {
              * @enum {string}
              */
             status: "VALID" | "INVALID" | "PENDING";
+            /**
+             * Credential Id
+             * @description The active credential's id, as its setup answered it.
+             */
+            credential_id: string;
             /** Credential Name */
             credential_name: string | null;
             /** Credential Hint */
@@ -224,6 +229,16 @@ export interface components {
              * @description As the provider last reported it (OpenAI Admin keys); null where the provider shows no last use (Anthropic, Google).
              */
             last_used_at?: string | null;
+            /**
+             * Metadata
+             * @description The tenant's metadata as given at setup (kept by a rotation unless replaced): a flat object, {} when none. GCP's billing_export_table is here.
+             * @example {
+             *       "environment": "production"
+             *     }
+             */
+            metadata: {
+                [key: string]: string | number | boolean | null;
+            };
         };
         /**
          * CredentialKind
@@ -716,6 +731,8 @@ export interface operations {
             /** @description Too many attempts, or the provider's rate limit (Retry-After says when to retry). */
             429: {
                 headers: {
+                    /** @description When to retry: seconds (or an HTTP date) as the provider gave it (RATE_LIMITED), or until the org's attempt limit frees a slot (TOO_MANY_ATTEMPTS). Absent when the provider gave none. */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -762,6 +779,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description Only when the provider answered 429 (the 200's error.code is RATE_LIMITED, the check inconclusive): the provider's own value, seconds or an HTTP date. Absent otherwise, and when the provider gave none. */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -825,6 +844,8 @@ export interface operations {
             /** @description Too many attempts, or the provider's rate limit (Retry-After says when to retry). */
             429: {
                 headers: {
+                    /** @description When to retry: seconds (or an HTTP date) as the provider gave it (RATE_LIMITED), or until the org's attempt limit frees a slot (TOO_MANY_ATTEMPTS). Absent when the provider gave none. */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1175,6 +1196,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description Only when the provider answered 429 (the 200's error.code is RATE_LIMITED, the check inconclusive): the provider's own value, seconds or an HTTP date. Absent otherwise, and when the provider gave none. */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1238,6 +1261,8 @@ export interface operations {
             /** @description Too many attempts, or the provider's rate limit (Retry-After says when to retry). */
             429: {
                 headers: {
+                    /** @description When to retry: seconds (or an HTTP date) as the provider gave it (RATE_LIMITED), or until the org's attempt limit frees a slot (TOO_MANY_ATTEMPTS). Absent when the provider gave none. */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {

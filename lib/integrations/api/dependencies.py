@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Security
+from fastapi import Depends, FastAPI, Request, Response, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..bootstrap import connect
 from ..domain import OrgApiKey, check_slug
 from ..errors import Code, IntegrationError
 from ..service import IntegrationService
+from .handlers import body_not_text
 
 _building = threading.Lock()
 
@@ -41,6 +47,37 @@ def org_key(
         raise IntegrationError(Code.ORG_API_KEY_MISSING)
     check_slug(org_slug)
     return svc.authenticate(org_slug, x_api_key)
+
+
+class AuthenticatedFirst(APIRoute):
+    """A route whose caller is authenticated before a malformed body is answered. FastAPI decodes a JSON body before
+    it solves the dependencies (the org key among them), so a body that is not JSON would answer 422 to anyone, with
+    no key or another org's; here the key is checked first and its 401/403 wins."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def authenticated_first(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                if any(e.get("type") == "json_invalid" for e in exc.errors()):
+                    await _authenticate(request)
+                raise
+            except StarletteHTTPException as exc:
+                if exc.status_code != 400:  # FastAPI's "error parsing the body": e.g. bytes that are not UTF-8
+                    raise
+                await _authenticate(request)
+                return body_not_text()
+
+        return authenticated_first
+
+
+async def _authenticate(request: Request) -> None:
+    """The route's org key check, for a request whose body could not be read (before its dependencies ran)."""
+    org_slug = request.path_params.get("org_slug")
+    if org_slug is not None:
+        await run_in_threadpool(org_key, org_slug, service(request), request.headers.get(API_KEY.model.name))
 
 
 Svc = Annotated[IntegrationService, Depends(service)]

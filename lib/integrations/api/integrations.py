@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from ..domain import retry_after
+from ..domain import Provider, retry_after
+from ..errors import Code, IntegrationError
 from ..results import Keyless, KeylessInfo, KeyTestResult, ValidateResult
-from .dependencies import Key, Svc, actor
+from .dependencies import AuthenticatedFirst, Key, Svc, actor
 from .models import (
     DeleteResponse,
     KeyTestRequest,
@@ -18,12 +19,13 @@ from .models import (
     SetupRequest,
     SetupResponse,
     ValidateResponse,
+    checked,
     errors,
 )
 from .models import IntegrationView as IntegrationResponse
 
 PREFIX = "/api/v1/integrations"
-router = APIRouter()
+router = APIRouter(route_class=AuthenticatedFirst)
 
 
 @router.post(
@@ -55,7 +57,7 @@ def setup(org_slug: str, provider: ProviderPath, body: SetupRequest, svc: Svc, k
     f"{PREFIX}/{{org_slug}}/{{provider}}/test",
     response_model=KeyTestResponse,
     response_model_exclude_unset=True,
-    responses=errors(400, 401, 403, 404, 413, 422, 429, 500, 503),
+    responses=checked(400, 401, 403, 404, 413, 422, 429, 500, 503),
     summary="Check a credential with the provider without saving it (counts against the attempt limit)",
 )
 def test_credential(
@@ -74,6 +76,17 @@ def test_credential(
 )
 def keyless_info(org_slug: str, svc: Svc, key: Key) -> dict[str, Any]:
     return svc.keyless_info(org_slug).model_dump(mode="json")
+
+
+@router.get(f"{PREFIX}/{{org_slug}}/{{provider}}/keyless", include_in_schema=False)
+def keyless_info_any_case(org_slug: str, provider: str, svc: Svc, key: Key) -> dict[str, Any]:
+    """GCP/keyless, Gcp/keyless: the provider in any case, as on every route (the schema states the one path)."""
+    if Provider.parse(provider) != Provider.GCP:
+        raise IntegrationError(
+            Code.ENDPOINT_NOT_FOUND,
+            f"Keyless setup is for GCP only: GET {PREFIX}/{org_slug}/gcp/keyless.",
+        )
+    return keyless_info(org_slug, svc, key)
 
 
 @router.get(
@@ -102,7 +115,7 @@ def get_one(org_slug: str, provider: ProviderPath, svc: Svc, key: Key) -> dict[s
     f"{PREFIX}/{{org_slug}}/{{provider}}/validate",
     response_model=ValidateResponse,
     response_model_exclude_unset=True,
-    responses=errors(401, 403, 404, 409, 413, 422, 429, 500, 503),
+    responses=checked(401, 403, 404, 409, 413, 422, 429, 500, 503),
     summary="Re-check the stored credential with the provider",
 )
 def validate(org_slug: str, provider: ProviderPath, svc: Svc, key: Key, response: Response) -> dict[str, Any]:

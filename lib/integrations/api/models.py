@@ -8,10 +8,21 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StrictBool,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
+from .. import limits
 from ..domain import Capability, CredentialKind, DataStatus, Provider, Status
+from ..errors import IntegrationError
 from ..results import ErrorInfo, KeylessInfo, WarningInfo
 
 Configured = Literal[Status.VALID, Status.INVALID, Status.PENDING]
@@ -23,6 +34,7 @@ ProviderPath = Annotated[
         examples=[p.lower() for p in Provider],
     ),
 ]
+Metadata = dict[str, str | int | float | bool | None]  # a flat JSON object (limits.metadata_dict)
 DETAILS = (
     "`warnings` as objects, one each and in the same order: the catalog `code`, the `message`, the `fix`. "
     "Read these rather than parsing the strings."
@@ -60,7 +72,7 @@ class SetupRequest(BaseModel):
         "with an `error` saying what to do until the grant works.",
     )
     credential_name: str | None = Field(default=None, examples=["OpenAI Production Key"])
-    metadata: dict[str, str | int | float | bool | None] | None = Field(
+    metadata: Metadata | None = Field(
         default=None,
         description="A flat JSON object (at most 4 KiB). GCP reads billing_export_table: project.dataset.table.",
         examples=[{"environment": "production"}],
@@ -74,11 +86,29 @@ class SetupRequest(BaseModel):
         default=False, description='Store as PENDING without asking the provider (true or false only, not "yes" or 1).'
     )
 
+    _flat = field_validator("metadata", mode="before")(lambda v: _flat_metadata(v))
+
     @model_validator(mode="after")
     def _one_of(self) -> SetupRequest:
-        if (self.credential is None) == (self.keyless is None):
-            raise ValueError("give either credential or keyless (GCP), not both")
+        if self.credential is None and self.keyless is None:
+            raise ValueError(
+                "The body gives neither credential (an API key, or a GCP key file as a string) nor keyless (GCP "
+                "without a key file): give one of them"
+            )
+        if self.credential is not None and self.keyless is not None:
+            raise ValueError("The body gives both credential and keyless: give one of them, not both")
         return self
+
+
+def _flat_metadata(value: object) -> object:
+    """metadata as the CLI checks it, before its type is: a flat object of strings, numbers, booleans or nulls, in the
+    same words (the message names its field). Kept as given: None (keep a rotation's metadata) is not {} (clear)."""
+    if value is not None:
+        try:
+            limits.metadata_dict(value)
+        except IntegrationError as exc:
+            raise ValueError(exc.message) from None
+    return value
 
 
 class KeyTestRequest(BaseModel):
@@ -87,10 +117,12 @@ class KeyTestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     credential: SecretStr = Field(description="API key, or the service-account key JSON as a string (at most 16 KiB).")
-    metadata: dict[str, str | int | float | bool | None] | None = Field(
+    metadata: Metadata | None = Field(
         default=None, description="As for setup; GCP reads billing_export_table (default: the stored integration's)."
     )
     need: Literal["cost data", "inference"] | None = Field(default=None, description="As for setup.")
+
+    _flat = field_validator("metadata", mode="before")(lambda v: _flat_metadata(v))
 
 
 class KeyTestResponse(BaseModel):
@@ -116,6 +148,7 @@ class ConfiguredIntegration(BaseModel):
 
     provider: Provider
     status: Configured
+    credential_id: str = Field(description="The active credential's id, as its setup answered it.")
     credential_name: str | None
     credential_hint: str
     credential_kind: CredentialKind | None
@@ -143,6 +176,11 @@ class ConfiguredIntegration(BaseModel):
         default=None,
         description="As the provider last reported it (OpenAI Admin keys); null where the provider shows no last use "
         "(Anthropic, Google).",
+    )
+    metadata: Metadata = Field(
+        description="The tenant's metadata as given at setup (kept by a rotation unless replaced): a flat object, "
+        "{} when none. GCP's billing_export_table is here.",
+        examples=[{"environment": "production"}],
     )
 
 
@@ -247,9 +285,31 @@ class Ready(Health):
     )
 
 
+def _retry_after(when: str) -> dict[str, Any]:
+    return {"Retry-After": {"description": when, "schema": {"type": "string"}}}
+
+
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The error answers a route can give, each in the catalog's shape."""
-    return {status: {"model": ErrorResponse, "description": _WHY[status]} for status in statuses}
+    """The error answers a route can give, each in the catalog's shape (a 429 with its Retry-After)."""
+    answers: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        answers[status] = {"model": ErrorResponse, "description": _WHY[status]}
+        if status == 429:
+            answers[status]["headers"] = _retry_after(
+                "When to retry: seconds (or an HTTP date) as the provider gave it (RATE_LIMITED), or until the "
+                "org's attempt limit frees a slot (TOO_MANY_ATTEMPTS). Absent when the provider gave none."
+            )
+    return answers
+
+
+def checked(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A check's answers (validate, test): its 200 carries the provider's Retry-After when the provider rate-limited
+    the check, then the error answers."""
+    ok = _retry_after(
+        "Only when the provider answered 429 (the 200's error.code is RATE_LIMITED, the check inconclusive): the "
+        "provider's own value, seconds or an HTTP date. Absent otherwise, and when the provider gave none."
+    )
+    return {200: {"description": "Successful Response", "headers": ok}, **errors(*statuses)}
 
 
 _WHY = {
