@@ -61,7 +61,9 @@ with st.sidebar:
         st.caption(f"Local mode (127.0.0.1 only) · acting as {_ui.plain(_ui.actor())}")
 
 pages = [
-    st.Page("pages/setup.py", title="Setup", icon="🔑", default=True),
+    # Setup is the default page, at `/`; `/setup` (typed, or a link's) opens it too, with the URL's org and provider
+    st.Page("pages/setup.py", title="Setup", icon="🔑", default=True, url_path="home"),
+    st.Page(_ui.to_setup, title="Setup", url_path="setup", visibility="hidden"),
     st.Page("pages/status.py", title="Status overview", icon="📊"),
     st.Page("pages/troubleshooting.py", title="Troubleshooting", icon="🩺"),
     st.Page("pages/audit_log.py", title="Audit log", icon="📜"),

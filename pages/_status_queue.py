@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 from integrations import IntegrationError, Provider
+from integrations.labels import label as said
 from integrations.views import ATTENTION, KPIS, attention_queue, filter_queue, kpi_counts, kpi_rows, page_count, page_of
 
 from pages import _ui
@@ -98,8 +99,10 @@ def queue(frame: pd.DataFrame) -> Queue:
     with st.container(border=True):
         f0, f1, f2, f3, f4 = st.columns([2, 2, 2, 1, 1.7])  # the toggle's label whole at 1,400 px
         org_text = f0.text_input("Org", key="filter_org", placeholder="part of a slug")
-        providers = f1.multiselect("Provider", [p.value for p in Provider], key="filter_provider")
-        reasons = f2.multiselect("Needs", ATTENTION, key="filter_attention", help="Why a row is listed")
+        providers = f1.multiselect("Provider", [p.value for p in Provider], key="filter_provider", format_func=said)
+        reasons = f2.multiselect(
+            "Needs", ATTENTION, key="filter_attention", help="Why a row is listed", format_func=said
+        )
         stale_days = f3.number_input("Stale after (days)", min_value=1, value=30, key="filter_stale")
         show_unconfigured = f4.toggle("Show not configured", key="filter_unconfigured")
     kpi = st.session_state.get(KPI_KEY)
@@ -138,7 +141,11 @@ def queue(frame: pd.DataFrame) -> Queue:
         + (f" · rows {shown.index[0] + 1:,}-{shown.index[-1] + 1:,}" if len(shown) and pages > 1 else "")
     )
     st.container(key=TABLE_KEY).dataframe(  # the container's key names the grid in the page (CSS, tests)
-        _ui.blank(shown.assign(status=shown.status.map(_ui.badge), cached_status=shown.cached_status.map(_ui.badge))),
+        _ui.blank(
+            _ui.for_people(shown).assign(
+                status=shown.status.map(_ui.badge), cached_status=shown.cached_status.map(_ui.badge)
+            )
+        ),
         key=grid_key(),
         on_select="rerun",
         selection_mode="multi-row",
@@ -148,12 +155,12 @@ def queue(frame: pd.DataFrame) -> Queue:
         column_config={
             "attention": "Needs",
             "org_slug": "Org",
-            "provider": _ui.provider_column(),
+            "provider": "Provider",
             "status": "Status (record)",
             "data_status": "Cost data",
             "error_code": "Error",
             "fix": st.column_config.TextColumn("Fix", width="large"),
-            "problem_class": _ui.who_acts_column(),
+            "problem_class": st.column_config.TextColumn("Who acts", help="Who must act on the last problem"),
             "cached_status": "Status (cache)",
             "credential_name": "Name",
             "credential_hint": "Credential",

@@ -46,7 +46,7 @@ def bulk_outcome() -> None:
         _ui.show_error(job.error)
     else:
         report = job.result
-        outcomes = ", ".join(f"{n} {k}" for k, n in sorted(report.outcomes.items())) or "nothing"
+        outcomes = ", ".join(f"{n} {_ui.label(k).lower()}" for k, n in sorted(report.outcomes.items())) or "nothing"
         st.success(
             f"{job.label}: {report.checked} checked in {report.duration_s:.1f}s ({outcomes}); "
             f"{report.changed} status change(s)."
@@ -61,12 +61,12 @@ def bulk_outcome() -> None:
             if len(changed) > PAGE_SIZE:
                 st.caption(f"The first {PAGE_SIZE} of {len(changed):,} changes (all are listed under the run below).")
             st.dataframe(
-                _ui.blank(changed.head(PAGE_SIZE)),
+                _ui.blank(_ui.for_people(changed.head(PAGE_SIZE), ("provider", "before", "after"))),
                 key="bulk_changed",
                 hide_index=True,
                 column_config={
                     "org_slug": "Org",
-                    "provider": _ui.provider_column(),
+                    "provider": "Provider",
                     "before": "Before",
                     "after": "After",
                     "error_code": "Error",
@@ -153,7 +153,9 @@ def runs() -> None:
         page = int(st.number_input(f"Page of changes (of {pages:,}, {PAGE_SIZE} each)", 1, pages, key="runs_page"))
     rows = page_of(last, page, PAGE_SIZE)
     shown = _ui.blank(
-        rows.assign(status_before=rows.status_before.map(_ui.badge), status_after=rows.status_after.map(_ui.badge))
+        _ui.for_people(rows).assign(
+            status_before=rows.status_before.map(_ui.badge), status_after=rows.status_after.map(_ui.badge)
+        )
     )
     shown.attrs = {}  # the run's bounds are shown above; Arrow cannot carry timestamps in attrs
     st.dataframe(
@@ -165,7 +167,7 @@ def runs() -> None:
         column_config={
             "at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
             "org_slug": "Org",
-            "provider": _ui.provider_column(),
+            "provider": "Provider",
             "status_before": "Before",
             "status_after": "After",
             "error_code": "Error",

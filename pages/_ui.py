@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import streamlit as st
-from integrations import Capability, DataStatus, IntegrationError, IntegrationService, Provider, connect
+from integrations import Capability, DataStatus, IntegrationError, IntegrationService, Provider, Status, connect
 from integrations.jobs import Job, JobRunner
+from integrations.labels import LABELS, label
 from integrations.troubleshooting import advice
 from integrations.verdict import ProblemClass
 
@@ -31,7 +32,12 @@ LOOPBACK = ["127.0.0.1", "localhost", "::1"]
 ROOT = Path(__file__).resolve().parents[1]  # where app.py is: page paths are relative to it
 DEEP_LINK_KEY = "deep_link"  # the page and query of a request that arrived before app.py ran (see through_app)
 APP_KEY = "entered_through_app"  # set by app.py once its checks (sign-in or local Host) passed
-BADGES = {"VALID": "🟢 VALID", "INVALID": "🔴 INVALID", "PENDING": "🟡 PENDING", "NOT_CONFIGURED": "⚪ NOT_CONFIGURED"}
+# A key whose check could not reach its provider, kept in the session (on the server, never drawn) so that Setup can
+# store it as PENDING without a second paste; dropped once used, at the next run that does not offer it, when the
+# org or provider changes, or when another page opens after the offer.
+KEPT_KEY = "setup_kept_for_pending"
+STATUS_ICONS = {"VALID": "🟢", "INVALID": "🔴", "PENDING": "🟡", "NOT_CONFIGURED": "⚪"}
+BADGES = {s.value: f"{STATUS_ICONS[s.value]} {label(s)}" for s in Status}  # 🟢 Valid, ⚪ Not configured
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'])")
 
 
@@ -170,13 +176,36 @@ def through_app() -> None:
     without sign-in or the Host check) until the first st.navigation call of the process, e.g. to the first
     request after a start: such a run is sent to app.py instead, with the page and the URL's query (an alert's
     deep link is exactly such a first request): app.py reads the org from that query and opens the page asked
-    for once its checks passed. A run with no HTTP request (AppTest) is let be."""
+    for once its checks passed. A run with no HTTP request (AppTest) is let be. A page other than Setup drops the
+    key Setup kept to offer storing it as PENDING (forget_offered_key)."""
+    page = _page_of(sys._getframe(1).f_globals.get("__file__", ""))
+    if page != "pages/setup.py":
+        forget_offered_key()
     if st.context.headers and not st.session_state.get(APP_KEY):
-        caller = sys._getframe(1).f_globals.get("__file__", "")
-        page = Path(caller).resolve().relative_to(ROOT).as_posix() if caller else None
         query = {k: st.query_params[k] for k in st.query_params}
         st.session_state[DEEP_LINK_KEY] = (page, query)
         st.switch_page("app.py", query_params=query)
+
+
+def _page_of(path: str) -> str | None:
+    """A page script's path relative to app.py's folder (pages/setup.py), or None."""
+    try:
+        return Path(path).resolve().relative_to(ROOT).as_posix() if path else None
+    except ValueError:
+        return None
+
+
+def forget_offered_key() -> None:
+    """Another page opened: a key Setup kept is dropped, unless its check is still running (Setup then shows the
+    outcome, and the offer, when the operator comes back)."""
+    kept = st.session_state.get(KEPT_KEY)
+    if kept and (kept["offered"] or not getattr(jobs().get(kept["job"]), "running", False)):
+        st.session_state.pop(KEPT_KEY)
+
+
+def to_setup() -> None:
+    """`/setup`: Setup is the default page, served at `/`; this opens it with the URL's query (org, provider)."""
+    st.switch_page("pages/setup.py", query_params={k: st.query_params[k] for k in st.query_params})
 
 
 def deep_link() -> tuple[str, dict[str, str]] | None:
@@ -278,7 +307,7 @@ def provider_picker(key: str) -> str:
         key=key,
         horizontal=True,
         index=values.index(current_provider().value),
-        format_func=lambda v: Provider(v).label,
+        format_func=label,
     )
     st.query_params[PROVIDER_KEY] = choice
     return choice
@@ -376,36 +405,43 @@ def start_bulk(label: str, **kwargs: Any) -> None:
         flash("warning", f"`{exc.code}`: {plain(exc.message)}")
 
 
+def runs_going_on() -> frozenset[str]:
+    """The ids of the bulk runs in progress: this process's (in any tab) and any other process's (the CLI, a nightly
+    task), from the store."""
+    running = jobs().running(BULK)
+    mine = {str(running.meta.get("run_id") or running.id)} if running is not None else set()
+    return frozenset(mine | {r.run_id for r in runs_in_progress()[0]})
+
+
 def bulk_sidebar() -> None:
-    """Every page's sidebar: the running bulk re-validation's progress, then its outcome. The status page that
-    started it waits for it and redraws itself."""
+    """Every page's sidebar: the running bulk re-validation's progress, then its outcome. While a run is in progress
+    (started in this tab, another tab or another process) the page watches it and, when it ends, draws itself again
+    whole: its actions enabled again and the run's changes listed, with no refresh by the operator. An idle page
+    does not poll."""
     running = jobs().running(BULK)
     if running is not None:
         st.session_state[BULK_WATCH_KEY] = running.id
+    going_on = runs_going_on()
+    every = 1.0 if running is not None else runs_in_progress()[1] if going_on else None
 
-    @st.fragment(run_every=1.0 if running is not None else None)
+    @st.fragment(run_every=every)
     def progress() -> None:
         job = jobs().get(st.session_state.get(BULK_WATCH_KEY)) or jobs().latest(BULK)
-        if job is None:
-            return
-        if job.running:
+        if job is not None and job.running:
             st.progress(job.fraction, text=f"{job.label}: {job.done}/{job.total}")
-        else:  # (no full rerun from here: it would race with the operator's navigation)
-            report = job.result
-            if report is not None:
-                st.caption(f"Last bulk run: {report.checked} checked, {report.changed} status change(s).")
-            elif job.error is not None:
-                st.caption(f"Last bulk run failed: {job.error.code}")
+        elif job is not None and job.result is not None:
+            st.caption(f"Last bulk run: {job.result.checked} checked, {job.result.changed} status change(s).")
+        elif job is not None and job.error is not None:
+            st.caption(f"Last bulk run failed: {job.error.code}")
+        if every is not None and going_on - runs_going_on():
+            changed()
+            st.rerun()  # a run this page drew as in progress has ended: the whole page as it is now
 
     progress()
 
 
-DATA_BADGES = {
-    DataStatus.FRESH: "🟢 FRESH",
-    DataStatus.STALE: "🟠 STALE",
-    DataStatus.STALLED: "🔴 STALLED",
-    DataStatus.PENDING_FIRST_DATA: "🔵 PENDING FIRST DATA",
-}
+DATA_ICONS = {"FRESH": "🟢", "STALE": "🟠", "STALLED": "🔴", "PENDING_FIRST_DATA": "🔵"}
+DATA_BADGES = {d.value: f"{DATA_ICONS[d.value]} {label(d)}" for d in DataStatus}  # 🟠 Stale
 
 
 def freshness_facts(current: Any) -> None:
@@ -463,17 +499,17 @@ WHO_ACTS = {  # who must act on a row's problem, as people say it
 }
 
 
-def provider_column(label: str = "Provider") -> Any:
-    """A provider column that shows the provider's label (OpenAI, Google Cloud) while the data keeps its value."""
-    values = [p.value for p in Provider]
-    return st.column_config.SelectboxColumn(label, options=values, format_func=lambda v: Provider(v).label)
+ENUM_COLUMNS = ("provider", "attention", "data_status", "action", "outcome", "status_before", "status_after")
 
 
-def who_acts_column() -> Any:
-    """The problem class as people say it (Tenant, Operator), the data keeping its value."""
-    return st.column_config.SelectboxColumn(
-        "Who acts", options=list(WHO_ACTS), format_func=WHO_ACTS.get, help="Who must act on the last problem"
-    )
+def for_people(frame: pd.DataFrame, columns: tuple[str, ...] = ENUM_COLUMNS) -> pd.DataFrame:
+    """A grid's copy of `frame` with its enum values as labels (Not configured, Google Cloud, Tenant): the cells and
+    the grid's accessible text read as people say them. The page's own frame (filters, selection, actions, CSV)
+    keeps the values."""
+    said = {c: frame[c].map(lambda v: LABELS.get(v, v)) for c in columns if c in frame.columns}
+    if "problem_class" in frame.columns:
+        said["problem_class"] = frame["problem_class"].map(lambda v: WHO_ACTS.get(v, v))
+    return frame.assign(**said)
 
 
 def blank(frame: pd.DataFrame) -> pd.DataFrame:
@@ -487,10 +523,11 @@ def headers(frame: pd.DataFrame) -> dict[str, str]:
     return {c: c.replace("_", " ").capitalize() for c in frame.columns}
 
 
-def cell(value: object) -> str:
-    """One value as people read it: nothing for None/nan, timestamps to the second in UTC."""
+def cell(value: object, enum: bool = False) -> str:
+    """One value as people read it: nothing for None/nan, timestamps to the second in UTC, an enum value (`enum`)
+    as its label."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, pd.Timestamp):
         return f"{value:%Y-%m-%d %H:%M:%S} UTC"
-    return str(value)
+    return label(value) if enum else str(value)

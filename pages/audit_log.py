@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 from integrations import Provider
 from integrations.domain import Action, Outcome
+from integrations.labels import label
 from integrations.views import events_view
 
 from pages import _ui
@@ -48,9 +49,9 @@ events = events_view(svc.events(org_slug=None if everyone else sidebar_org, sinc
 
 orgs = f1.multiselect("Org", sorted(events.org_slug.unique()), key="audit_org", disabled=not everyone)
 orgs = orgs if everyone else []
-providers = f2.multiselect("Provider", [p.value for p in Provider], key="audit_provider")
-actions = f3.multiselect("Action", [a.value for a in Action], key="audit_action")
-outcomes = f4.multiselect("Outcome", [o.value for o in Outcome], key="audit_outcome")
+providers = f2.multiselect("Provider", [p.value for p in Provider], key="audit_provider", format_func=label)
+actions = f3.multiselect("Action", [a.value for a in Action], key="audit_action", format_func=label)
+outcomes = f4.multiselect("Outcome", [o.value for o in Outcome], key="audit_outcome", format_func=label)
 actors = f5.multiselect("Actor", sorted(events.actor.dropna().unique()), key="audit_actor")
 
 view = events
@@ -74,6 +75,7 @@ st.caption(f"{len(view):,} of {len(events):,} events{scope} since {start:%Y-%m-%
 # first page about a seventh
 if not view.empty and st.toggle("Show events per day", key="audit_timeline"):
     timeline = view.assign(day=view["at"].dt.floor("D")).groupby(["day", "action"]).size().reset_index(name="events")
+    timeline = timeline.assign(action=timeline.action.map(label))  # a drawing: people's words, not values
     st.vega_lite_chart(  # a dict spec: no altair import (seconds on the first request after a start)
         timeline,
         {
@@ -81,8 +83,8 @@ if not view.empty and st.toggle("Show events per day", key="audit_timeline"):
             "mark": {"type": "bar"},
             "encoding": {
                 "x": {"field": "day", "type": "temporal", "title": None},
-                "y": {"field": "events", "type": "quantitative"},
-                "color": {"field": "action", "type": "nominal"},
+                "y": {"field": "events", "type": "quantitative", "title": "Events"},
+                "color": {"field": "action", "type": "nominal", "title": "Action"},
             },
         },
         width="stretch",
@@ -94,7 +96,7 @@ if pages > 1:
 first = (page - 1) * PAGE_SIZE
 shown = view.iloc[first : first + PAGE_SIZE]
 table = st.dataframe(
-    _ui.blank(shown),
+    _ui.blank(_ui.for_people(shown)),  # the labels drawn; `view` (filters, CSV) keeps the values
     key="audit_table",
     hide_index=True,
     width="stretch",
@@ -121,5 +123,8 @@ if table.selection.rows:
         st.subheader("Event detail")
         st.caption("Select another row to see its detail.")
         # plain text: messages can echo names and provider text
-        lines = (f"{DETAIL_LABELS.get(name, name):<15} {_ui.cell(value)}" for name, value in event.items())
+        lines = (
+            f"{DETAIL_LABELS.get(name, name):<15} {_ui.cell(value, name in _ui.ENUM_COLUMNS)}"
+            for name, value in event.items()
+        )
         st.code("\n".join(lines), language=None)

@@ -12,12 +12,14 @@ import streamlit as st
 from integrations import IntegrationError, Provider
 from integrations.domain import CredentialKind
 from integrations.jobs import Job
+from integrations.troubleshooting import inconclusive
 
 from pages import _keyless, _ui
 
 _ui.through_app()
 
 JOB_KEY, CONFIRM_KEY, LOADED_KEY, UPLOADS_KEY = "setup_job", "confirm_delete", "setup_loaded", "setup_uploads"
+KEPT_KEY = _ui.KEPT_KEY
 STEPS = {
     "format": "Format checked",
     "principal": "The org's principal is ready",
@@ -67,6 +69,39 @@ def submit() -> None:
             on_step=job.step,
         ),
         key_kind=svc.kind_of(provider, secret),  # the kind only (from the prefix), never the key
+        rotation=bool(svc.get_one(org, provider).credential_id),
+    )
+    if not skip:  # if the provider cannot be reached, the key can be stored as PENDING without pasting it again
+        state[KEPT_KEY] = {
+            "job": state[JOB_KEY]["id"],
+            "org": org,
+            "provider": provider,
+            "secret": secret,
+            "name": name,
+            "meta": meta,
+            "offered": False,
+        }
+
+
+def store_pending() -> None:
+    """The offer's button: the key kept from the check that could not reach its provider, stored as PENDING."""
+    kept, who = st.session_state.pop(KEPT_KEY, None), _ui.actor()
+    if not kept or (kept["org"], kept["provider"]) != (org, provider):
+        return
+    start(
+        "setup",
+        f"Storing the {label} key of {org} as PENDING",
+        lambda job: svc.setup(
+            org,
+            provider,
+            kept["secret"],
+            credential_name=kept["name"],
+            metadata=kept["meta"],
+            skip_validation=True,
+            actor=who,
+            on_step=job.step,
+        ),
+        key_kind=svc.kind_of(provider, kept["secret"]),
         rotation=bool(svc.get_one(org, provider).credential_id),
     )
 
@@ -141,6 +176,21 @@ def show_test_outcome(job: Job, context: dict[str, Any]) -> None:
         st.caption(f"{'✅' if c.passed else '❌'} {c.name} {_ui.plain(c.detail)}")
 
 
+def offer_pending(job: Job) -> None:
+    """A new key whose check could not reach the provider: store it as PENDING in one click (the key kept here)."""
+    kept = st.session_state.get(KEPT_KEY)
+    if job.error is None or not inconclusive(job.error.code) or not kept or kept["job"] != job.id:
+        return
+    kept["offered"] = True
+    st.button(
+        "Store it as PENDING (no need to paste it again)",
+        key="setup_store_pending",
+        type="primary",
+        on_click=store_pending,
+        help="Stored without asking the provider; re-validate it when the provider answers again.",
+    )
+
+
 def show_outcome(kind: str, job: Job, context: dict[str, Any]) -> None:
     if kind == "test":
         show_test_outcome(job, context)
@@ -149,6 +199,7 @@ def show_outcome(kind: str, job: Job, context: dict[str, Any]) -> None:
         if kind == "setup":  # the key entered was not stored: no re-validating it; a rotation kept the current key
             key_kind, rotation = context.get("key_kind"), bool(context.get("rotation"))
             _ui.show_error(job.error, org, provider, kind=key_kind, stored=False, rotation=rotation)
+            offer_pending(job)
         else:
             stored_kind = svc.get_one(org, provider).credential_kind
             _ui.show_error(job.error, org, provider, kind=stored_kind.value if stored_kind else None)
@@ -175,6 +226,9 @@ def show_outcome(kind: str, job: Job, context: dict[str, Any]) -> None:
 
 
 # --- a job started here (now, or before the operator left): wait for it, then show its outcome ---------------
+kept = st.session_state.get(KEPT_KEY)
+if kept and (kept["offered"] or (kept["org"], kept["provider"]) != (org, provider)):
+    st.session_state.pop(KEPT_KEY)  # offered once and not taken, or another integration: the key is dropped
 mine = st.session_state.get(JOB_KEY)
 if mine and (mine["org"], mine["provider"]) == (org, provider):
     job = _ui.jobs().get(mine["id"])
@@ -185,6 +239,8 @@ if mine and (mine["org"], mine["provider"]) == (org, provider):
         _ui.changed()
         st.session_state.pop(JOB_KEY)
         show_outcome(mine["kind"], job, mine)
+        if not st.session_state.get(KEPT_KEY, {}).get("offered"):
+            st.session_state.pop(KEPT_KEY, None)  # stored, or refused for good: the key is not kept
 _ui.show_flash()
 
 # --- the integration as it is now ----------------------------------------------------------------------------
@@ -290,7 +346,9 @@ if history.empty:
 else:
     st.dataframe(
         _ui.blank(
-            history[["at", "action", "outcome", "status_before", "status_after", "error_code", "actor", "message"]]
+            _ui.for_people(
+                history[["at", "action", "outcome", "status_before", "status_after", "error_code", "actor", "message"]]
+            )
         ),
         key="setup_history",
         hide_index=True,

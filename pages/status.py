@@ -9,6 +9,8 @@ The drawing lives beside this file: `_status_queue.py` (KPIs, filters, the queue
 
 import pandas as pd
 import streamlit as st
+from integrations import Status
+from integrations.labels import label
 from integrations.views import AGE_BUCKETS, status_mix, validation_ages
 
 from pages import _status_queue, _status_runs, _ui
@@ -23,32 +25,40 @@ def charts(frame: pd.DataFrame) -> None:
     # Vega-Lite specs as dicts, drawn by the browser as altair would draw them: importing altair (jsonschema and its
     # grammar compilation) cost the first request after a start about 4 s
     left, right = st.columns(2)
+    # drawings: the values become people's words (axes, legends, tooltips), the page's data keeps the values
+    mix, ages = status_mix(frame), validation_ages(frame)
+    mix = mix.assign(provider=mix.provider.map(label), status=mix.status.map(label))
+    ages = ages.assign(provider=ages.provider.map(label))
     left.vega_lite_chart(
-        status_mix(frame),
+        mix,
         {
             "title": "Configured integrations: status per provider",
             "mark": {"type": "bar"},
             "encoding": {
-                "x": {"field": "provider", "type": "nominal"},
-                "y": {"field": "count", "type": "quantitative"},
+                "x": {"field": "provider", "type": "nominal", "title": "Provider"},
+                "y": {"field": "count", "type": "quantitative", "title": "Integrations"},
                 "color": {
                     "field": "status",
                     "type": "nominal",
-                    "scale": {"domain": ["VALID", "INVALID", "PENDING"], "range": ["#2e7d32", "#c62828", "#f9a825"]},
+                    "title": "Status",
+                    "scale": {
+                        "domain": [label(Status.VALID), label(Status.INVALID), label(Status.PENDING)],
+                        "range": ["#2e7d32", "#c62828", "#f9a825"],
+                    },
                 },
             },
         },
         width="stretch",
     )
     right.vega_lite_chart(
-        validation_ages(frame),
+        ages,
         {
             "title": "Time since last validation",
             "mark": {"type": "bar"},
             "encoding": {
                 "x": {"field": "age", "type": "nominal", "sort": AGE_BUCKETS, "title": None},
-                "y": {"field": "count", "type": "quantitative"},
-                "color": {"field": "provider", "type": "nominal"},
+                "y": {"field": "count", "type": "quantitative", "title": "Integrations"},
+                "color": {"field": "provider", "type": "nominal", "title": "Provider"},
                 "xOffset": {"field": "provider", "type": "nominal"},
             },
         },

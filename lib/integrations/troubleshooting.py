@@ -292,6 +292,12 @@ _INCONCLUSIVE = {"RATE_LIMITED", "NETWORK_ERROR", "PROVIDER_UNAVAILABLE"}
 _REVALIDATE = re.compile(r",? ?(and |then )?re-?validate( it)?\b", re.IGNORECASE)
 
 
+def inconclusive(code: str) -> bool:
+    """Whether a check failing with `code` said nothing about the key (the provider out of reach, busy or rate
+    limited): a new key may then be stored as PENDING (skip validation) and re-validated later."""
+    return code in _INCONCLUSIVE
+
+
 class Advice(BaseModel):
     """What to tell an operator about one error on one key: causes and fixes that apply to it, and notes."""
 

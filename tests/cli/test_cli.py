@@ -182,11 +182,11 @@ def test_status_lists_configured_providers_and_kinds_and_setup_prints_capabiliti
     key_file = tmp_path / "admin.txt"
     key_file.write_text(OPENAI_ADMIN)
     code, output = run("setup", "acmecorp", "openai", "--credential-file", str(key_file))
-    assert code == 0 and "kind=ADMIN" in output and "cost data: passed" in output
+    assert code == 0 and "· Admin key" in output and "kind=" not in output and "cost data: passed" in output
     code, output = run("status", "acmecorp")
-    assert code == 0 and "configured OPENAI; all valid: False" in output and "Admin key" in output
-    assert "OPENAI cost data: FRESH, data through" in output  # the sandbox's newest cost bucket is an hour old
-    assert "OPENAI key: never expires" in output  # said explicitly, as "unknown" is when it cannot be read
+    assert code == 0 and "configured OpenAI; all valid: False" in output and "Admin key" in output
+    assert "OpenAI cost data: Fresh, data through" in output  # the sandbox's newest cost bucket is an hour old
+    assert "OpenAI key: never expires" in output  # said explicitly, as "unknown" is when it cannot be read
     code, data = as_json("status", "acmecorp")
     assert data["providers_configured"] == ["OPENAI"] and data["integrations"]["OPENAI"]["credential_kind"] == "ADMIN"
     code, validated = as_json("validate", "acmecorp", "openai")
@@ -215,7 +215,7 @@ def test_keyless_gcp_setup_from_the_cli(env: dict[str, str]) -> None:
     assert pending["error"]["code"] == "GCP_KEYLESS_NOT_GRANTED" and info["principal"] in pending["error"]["message"]
     granted = "cyberdyne-billing.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9"
     code, text = run("setup", "cyberdyne", "gcp", "--export-table", granted)
-    assert code == 0 and "status VALID" in text and "kind=KEYLESS" in text
+    assert code == 0 and "status VALID" in text and "· Keyless (no key file)" in text
     code, impersonated = as_json(
         "setup",
         "cyberdyne",
@@ -253,3 +253,29 @@ def test_revalidate_prints_its_report_as_tables_after_the_bar(env: dict[str, str
     result = CliRunner().invoke(app, ["revalidate"])
     assert result.exit_code == 0
     assert "checked" in result.stdout and "status changes" in result.stdout and "{" not in result.stdout
+
+
+def test_text_output_says_labels_and_json_keeps_the_values(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 27 (raw enum names): an operator reads "API key", "Not configured", "Google Cloud"; --json keeps
+    API, NOT_CONFIGURED, GCP for scripts."""
+    from tests.keys import anthropic_key
+
+    monkeypatch.setenv("COLUMNS", "200")  # the status table's cells on one line each
+
+    as_json("org", "create", "acmecorp")
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(anthropic_key())
+    code, output = run("setup", "acmecorp", "anthropic", "--credential-file", str(key_file))
+    assert code == 0 and "· API key" in output and "kind=API" not in output
+    code, output = run("status", "acmecorp")
+    assert code == 0 and "Not configured" in output and "Google Cloud" in output and "API key" in output
+    assert "NOT_CONFIGURED" not in output and "ANTHROPIC" not in output
+    code, output = run("get", "acmecorp", "gcp")
+    assert code == 0 and "Not configured" in output and "NOT_CONFIGURED" not in output
+    code, output = run("validate", "acmecorp", "anthropic")
+    assert code == 0 and output.startswith("Valid: ")
+    code, data = as_json("status", "acmecorp")
+    assert data["integrations"]["GCP"]["status"] == "NOT_CONFIGURED"
+    assert data["integrations"]["ANTHROPIC"]["credential_kind"] == "API"

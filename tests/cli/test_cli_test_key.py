@@ -14,7 +14,7 @@ def test_test_checks_without_saving_and_prints_no_key(env: dict[str, str]) -> No
     code, body = as_json("test", "acmecorp", "openai", "--credential-stdin", input=CANARY)
     assert code == 0 and body["outcome"] == "VALID" and "nothing was stored" in body["message"]
     code, text = run("test", "acmecorp", "openai", "--credential-stdin", input=openai_key("revoked"))
-    assert code == 1 and "INVALID" in text and "INVALID_CREDENTIAL" in text and "Fix:" in text
+    assert code == 1 and "Invalid:" in text and "INVALID_CREDENTIAL" in text and "Fix:" in text
     code, text = run("test", "acmecorp", "openai", "--credential-stdin", input="nonsense")
     assert code == 1 and "MALFORMED_CREDENTIAL" in text
     assert CANARY not in text and CANARY[8:] not in str(body)

@@ -16,7 +16,7 @@ def test_filters_and_export(demo: IntegrationService) -> None:
     assert len(at.dataframe[0].value) == total
     at.multiselect(key="audit_action").set_value(["VALIDATE"]).run()
     table = at.dataframe[0].value
-    assert len(table) > 0 and set(table.action) == {"VALIDATE"}
+    assert len(table) > 0 and set(table.action) == {"Validate"}  # the value VALIDATE, as drawn
     at.multiselect(key="audit_org").set_value(["globex"]).run()
     assert set(at.dataframe[0].value.org_slug) == {"globex"}
     at.multiselect(key="audit_outcome").set_value(["REJECTED"]).run()
@@ -60,9 +60,11 @@ def test_org_key_events_can_be_filtered_and_every_action_is_offered(demo: Integr
     from integrations.domain import Action
 
     at = app("pages/audit_log.py")
-    assert at.multiselect(key="audit_action").options == [a.value for a in Action]
+    from integrations.labels import label
+
+    assert at.multiselect(key="audit_action").options == [label(a) for a in Action]  # every action, as people say it
     at.multiselect(key="audit_action").set_value(["ORG_KEY"]).run()
-    assert len(at.dataframe[0].value) > 0 and set(at.dataframe[0].value.action) == {"ORG_KEY"}
+    assert len(at.dataframe[0].value) > 0 and set(at.dataframe[0].value.action) == {"Org key"}
 
 
 def test_the_sidebar_org_is_the_default_scope(demo: IntegrationService) -> None:
@@ -95,3 +97,16 @@ def test_the_timeline_is_drawn_when_asked_for(demo: IntegrationService) -> None:
     at.toggle(key="audit_timeline").set_value(True).run()
     [chart] = at.get("vega_lite_chart")
     assert "Events per day" in str(chart.proto) and len(at.dataframe) == 1
+
+
+def test_the_grid_and_the_detail_say_labels(demo: IntegrationService) -> None:
+    """Issue 27 (raw enum names): actions, outcomes, statuses and providers read as labels in the grid and in an
+    event's detail; the filters and the data keep the values."""
+    at = app("pages/audit_log.py")
+    grid = at.dataframe[0].value
+    assert {"Validate", "Rejected", "Org key"} <= set(grid.action) | set(grid.outcome)
+    assert "Not configured" in set(grid.status_before) | set(grid.status_after)
+    assert not {"VALIDATE", "REJECTED", "ORG_KEY", "NOT_CONFIGURED", "OPENAI"} & set(grid.stack())
+    assert at.multiselect(key="audit_action").options[:2] == ["Setup", "Validate"]  # shown; the value stays
+    at.multiselect(key="audit_action").set_value(["VALIDATE"]).run()
+    assert set(at.dataframe[0].value.action) == {"Validate"}

@@ -125,28 +125,28 @@ def card(at) -> list[str]:
 
 def test_the_card_shows_the_new_state_in_the_same_run(demo: IntegrationService) -> None:
     at = app(org="initech")
-    assert card(at)[0] == "⚪ NOT_CONFIGURED"
+    assert card(at)[0] == "⚪ Not configured"
     submit(at, openai_key(), name="Prod")
-    assert card(at)[0] == "🟢 VALID" and card(at)[3] == "Prod" and card(at)[4] != "never"
+    assert card(at)[0] == "🟢 Valid" and card(at)[3] == "Prod" and card(at)[4] != "never"
     assert [b.key for b in at.button if b.key in ("validate", "rotate", "delete")] == ["validate", "rotate", "delete"]
-    assert list(at.dataframe[0].value.action) == ["SETUP"], "the history below shows the setup"
+    assert list(at.dataframe[0].value.action) == ["Setup"], "the history below shows the setup"
     assert at.subheader[1].value == "Rotate the credential"
 
 
 def test_revalidate_shows_the_new_status_in_the_same_run(demo: IntegrationService) -> None:
     at = app(org="globex")
     at.radio(key="setup_provider").set_value("ANTHROPIC").run()
-    assert card(at)[0] == "🟡 PENDING"
+    assert card(at)[0] == "🟡 Pending"
     at.button(key="validate").click().run()
-    assert card(at)[0] == "🟢 VALID" and at.status[0].label == "Done"
-    assert list(at.dataframe[0].value.action[:1]) == ["VALIDATE"]
+    assert card(at)[0] == "🟢 Valid" and at.status[0].label == "Done"
+    assert list(at.dataframe[0].value.action[:1]) == ["Validate"]
 
 
 def test_delete_shows_not_configured_in_the_same_run(demo: IntegrationService) -> None:
     at = app(org="acmecorp")
     at.button(key="delete").click().run()
     at.button(key="delete_confirm").click().run()
-    assert card(at)[0] == "⚪ NOT_CONFIGURED" and "deleted" in at.success[0].value
+    assert card(at)[0] == "⚪ Not configured" and "deleted" in at.success[0].value
     assert not [b for b in at.button if b.key == "validate"]
     assert at.subheader[1].value == "Set up a credential"
 
@@ -215,7 +215,7 @@ def test_a_check_left_running_is_shown_when_the_operator_comes_back(demo: Integr
     at.session_state["setup_job"] = {"id": job.id, "org": "globex", "provider": "ANTHROPIC", "kind": "validate"}
     at.query_params["provider"] = "ANTHROPIC"
     at.run()
-    assert "accepted the key" in at.success[0].value and card(at)[0] == "🟢 VALID"
+    assert "accepted the key" in at.success[0].value and card(at)[0] == "🟢 Valid"
     assert "setup_job" not in at.session_state
 
 
@@ -358,19 +358,19 @@ def test_the_card_shows_data_status_data_through_last_success_and_expiry(demo: I
     at = app(org="initech")
     at.radio(key="setup_provider").set_value("ANTHROPIC").run()
     values = card(at)
-    assert values[0] == "🟢 VALID" and "🟠 STALE" in values
-    assert values[values.index("🟠 STALE") + 1].count("-") == 2  # the newest day with data, YYYY-MM-DD
-    assert values[values.index("🟠 STALE") + 2].endswith(" UTC")  # the source's last successful read
+    assert values[0] == "🟢 Valid" and "🟠 Stale" in values
+    assert values[values.index("🟠 Stale") + 1].count("-") == 2  # the newest day with data, YYYY-MM-DD
+    assert values[values.index("🟠 Stale") + 2].endswith(" UTC")  # the source's last successful read
     assert "unknown" in values and any("Expiry unknown" in c.value for c in at.caption)
     assert any("DATA_STALE" in w.value and "credential is valid" in w.value for w in at.warning)
     demo.setup("initech", "openai", admin_key("openai", "exp6d"))
     at.radio(key="setup_provider").set_value("OPENAI").run()
     values = card(at)
-    assert "🟢 FRESH" in values and any(v.startswith("expires 20") for v in values)
+    assert "🟢 Fresh" in values and any(v.startswith("expires 20") for v in values)
     assert not any("DATA_STALE" in w.value for w in at.warning)
     demo.setup("initech", "openai", openai_key())  # an inference key: no cost data, no expiry asked
     at.run()
-    assert "🟢 FRESH" not in card(at) and "not asked" not in card(at)
+    assert "🟢 Fresh" not in card(at) and "not asked" not in card(at)
 
 
 def test_the_history_shows_empty_cells_and_readable_headers(demo: IntegrationService) -> None:
@@ -380,3 +380,61 @@ def test_the_history_shows_empty_cells_and_readable_headers(demo: IntegrationSer
     assert not history.value.select_dtypes("object").isna().any().any(), "an empty cell is empty, not None"
     headers = history.proto.columns  # the column configuration, as JSON: each field's header
     assert all(f'"{label}"' in headers for label in ("Time (UTC)", "Before", "After", "Code", "Actor"))
+
+
+def _drawn(at: AppTest) -> str:
+    """What the page draws (not the session state, which stays on the server)."""
+    parts: list[str] = []
+
+    def walk(node: object) -> None:
+        parts.append(str(getattr(node, "proto", "")))
+        children = getattr(node, "children", None) or {}
+        for child in children.values() if isinstance(children, dict) else children:
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(parts)
+
+
+def test_a_network_error_on_a_new_key_stores_it_as_pending_in_one_click(demo: IntegrationService) -> None:
+    """Issue 27: the provider out of reach on a NEW key: one click stores it as PENDING, with no second paste; the
+    key is never drawn and leaves the session once used."""
+    key = openai_key("unreachable")
+    at = submit(app(org="initech"), key, name="Kept name")
+    assert "NETWORK_ERROR" in at.error[0].value
+    assert key not in _drawn(at) and key[8:] not in _drawn(at)
+    at.button(key="setup_store_pending").click().run()
+    assert not at.exception, at.exception
+    one = demo.get_one("initech", "openai")
+    assert one.status == Status.PENDING and one.credential_name == "Kept name"
+    assert "PENDING" in at.warning[0].value  # "Validation skipped: stored as PENDING until re-validated"
+    assert key not in rendered(at) and key[8:] not in rendered(at)  # gone from the session too
+
+
+def test_the_kept_key_is_dropped_when_not_taken(demo: IntegrationService) -> None:
+    key = openai_key("unreachable")
+    at = submit(app(org="initech"), key)
+    assert at.button(key="setup_store_pending")
+    at.radio(key="setup_provider").set_value("ANTHROPIC").run()  # the operator moves on
+    assert key not in rendered(at) and key[8:] not in rendered(at)
+    assert demo.get_one("initech", "openai").status == Status.NOT_CONFIGURED
+
+
+def test_a_rejected_key_is_not_kept(demo: IntegrationService) -> None:
+    key = openai_key("revoked")
+    at = submit(app(org="initech"), key)
+    assert "INVALID_CREDENTIAL" in at.error[0].value
+    assert not [b for b in at.button if b.key == "setup_store_pending"]
+    assert key not in rendered(at) and key[8:] not in rendered(at)
+
+
+def test_the_kept_key_is_dropped_when_another_page_opens(demo: IntegrationService) -> None:
+    key = openai_key("unreachable")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["org"] = "initech"
+    at.run()
+    at = submit(at, key)
+    assert at.button(key="setup_store_pending") and key in rendered(at)  # kept on the server for one click
+    at.switch_page("pages/status.py").run()
+    assert not at.exception, at.exception
+    assert key not in rendered(at) and key[8:] not in rendered(at)

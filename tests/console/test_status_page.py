@@ -10,7 +10,9 @@ import time
 import pytest
 from integrations import IntegrationService, Provider, Status
 from integrations.domain import Action
+from integrations.labels import LABELS
 from integrations.taskspec import TaskSpec
+from integrations.views import ATTENTION
 from streamlit.testing.v1 import AppTest
 
 from pages import _status_queue, _ui
@@ -27,8 +29,15 @@ def checks(svc: IntegrationService) -> list[tuple[str, str]]:
     return sorted((e.org_slug, e.provider.value) for e in svc.store.events() if e.action == Action.VALIDATE)
 
 
+def values(frame):
+    """A grid's rows with the labels it draws (OpenAI, Pending, Tenant) read back as the values the page acts on."""
+    back = {said: value for value, said in LABELS.items()} | {said: value for value, said in _ui.WHO_ACTS.items()}
+    columns = [c for c in (*_ui.ENUM_COLUMNS, "problem_class", "before", "after") if c in frame.columns]
+    return frame.assign(**{c: frame[c].map(lambda v: back.get(v, v)) for c in columns})
+
+
 def select(at, *pairs: tuple[str, str]):
-    table = at.dataframe[0].value
+    table = values(at.dataframe[0].value)
     rows = [int(i) for i, r in table.iterrows() if (r.org_slug, r.provider) in pairs]
     assert len(rows) == len(pairs)
     at.session_state[at.session_state["queue_grid_key"]] = {"selection": {"rows": rows, "columns": []}}
@@ -83,7 +92,7 @@ def test_a_kpi_filter_and_the_other_filters_combine(demo: IntegrationService) ->
 
 def test_attention_queue_order_with_codes_and_fixes(demo: IntegrationService) -> None:
     at = app("pages/status.py")
-    table = at.dataframe[0].value
+    table = values(at.dataframe[0].value)
     assert len(table) == 12, "NOT_CONFIGURED rows are hidden by default"
     assert list(table.attention.astype(str)) == ["INVALID", "INVALID", "Drift"] + ["PENDING"] * 3 + ["OK"] * 6
     assert list(table.columns[:7]) == [
@@ -99,22 +108,22 @@ def test_attention_queue_order_with_codes_and_fixes(demo: IntegrationService) ->
     assert list(table.problem_class[:3]) == ["tenant_action", "tenant_action", "operator_action"]  # who must act
     assert all(table.fix[:6].str.len() > 10)  # the keyless PENDING ones say what the customer still has to do
     at.toggle(key="filter_unconfigured").set_value(True).run()
-    assert len(at.dataframe[0].value) == 18
+    assert len(values(at.dataframe[0].value)) == 18
 
 
 def test_filters(demo: IntegrationService) -> None:
     at = app("pages/status.py")
     at.multiselect(key="filter_attention").set_value(["INVALID"]).run()
-    assert set(at.dataframe[0].value.org_slug) == {"globex", "umbrella"}
+    assert set(values(at.dataframe[0].value).org_slug) == {"globex", "umbrella"}
     at.multiselect(key="filter_attention").set_value(["Drift"]).run()
-    table = at.dataframe[0].value
+    table = values(at.dataframe[0].value)
     assert list(zip(table.org_slug, table.provider, strict=True)) == [("hooli", "ANTHROPIC")]
     at.multiselect(key="filter_attention").set_value([])
     at.multiselect(key="filter_provider").set_value(["GCP"]).run()
-    assert set(at.dataframe[0].value.provider) == {"GCP"}
+    assert set(values(at.dataframe[0].value).provider) == {"GCP"}
     at.multiselect(key="filter_provider").set_value([])
     at.text_input(key="filter_org").input("acme").run()
-    assert set(at.dataframe[0].value.org_slug) == {"acmecorp"} and len(at.dataframe[0].value) == 3
+    assert set(values(at.dataframe[0].value).org_slug) == {"acmecorp"} and len(values(at.dataframe[0].value)) == 3
 
 
 def test_reconcile_preview_then_apply_refreshes_the_page(demo: IntegrationService) -> None:
@@ -125,7 +134,7 @@ def test_reconcile_preview_then_apply_refreshes_the_page(demo: IntegrationServic
     assert "Fixed 1 drift(s)" in at.success[0].value
     assert demo.overview().drift.sum() == 0
     assert metrics(at)["Drifted"] == "0", "the KPIs of the same run show the repaired state"
-    assert "Drift" not in set(at.dataframe[0].value.attention.astype(str))
+    assert "Drift" not in set(values(at.dataframe[0].value).attention.astype(str))
 
 
 def test_revalidate_selected_checks_exactly_the_selected_rows(demo: IntegrationService) -> None:
@@ -139,7 +148,8 @@ def test_revalidate_selected_checks_exactly_the_selected_rows(demo: IntegrationS
         new.remove(pair)
     assert new == [("acmecorp", "GCP"), ("initech", "OPENAI")], "two rows, two checks (no org x provider product)"
     assert "2 checked" in at.success[0].value and "1 status change" in at.success[0].value
-    changed = at.dataframe[0].value  # the run's changed rows, above the queue
+    assert "(1 invalid, 1 valid)" in at.success[0].value  # the outcomes as people say them, not INVALID / VALID
+    changed = values(at.dataframe[0].value)  # the run's changed rows, above the queue
     rows = list(zip(changed.org_slug, changed.before, changed.after, strict=True))
     assert rows == [("initech", "PENDING", "INVALID")]
     assert metrics(at)["Invalid"] == "3", "KPIs refresh in the same run"
@@ -207,7 +217,7 @@ def test_many_orgs(demo: IntegrationService) -> None:
 
 
 def last_run_changes(at) -> list[tuple[str, str, str, str]]:
-    [table] = [d.value for d in at.dataframe if "status_before" in d.value.columns]
+    [table] = [values(d.value) for d in at.dataframe if "status_before" in d.value.columns]
     return list(zip(table.org_slug, table.provider, table.status_before, table.status_after, strict=True))
 
 
@@ -232,7 +242,7 @@ def test_changes_since_the_last_run_follow_a_revalidation_that_flips(
 
 
 def _queue(at):
-    return next(d for d in at.dataframe if d.key == at.session_state["queue_grid_key"]).value
+    return values(next(d for d in at.dataframe if d.key == at.session_state["queue_grid_key"]).value)
 
 
 def _ticked(at) -> list[tuple[str, str]]:
@@ -435,11 +445,33 @@ def test_many_orgs_are_found_by_a_search_not_sent_whole(demo: IntegrationService
 
 
 def test_the_queue_shows_providers_and_who_acts_as_people_say_them(demo: IntegrationService) -> None:
-    """The grid draws each provider's label and a readable problem class; the data keeps the values the filters and
-    the selection use (checked in Chromium by eye: the Provider column reads OpenAI, Anthropic, Google Cloud)."""
+    """The grid draws each provider's label and a readable problem class (its cells and its accessible text); the
+    page keeps the values the filters and the selection use (the keys of the rows it shows)."""
     at = app("pages/status.py")
     grid = next(d for d in at.dataframe if d.key == at.session_state["queue_grid_key"])
-    config = json.loads(grid.proto.columns)
-    shown = json.dumps(config)
-    assert all(p.label in shown for p in Provider) and "Tenant" in shown and "Operator" in shown
-    assert set(grid.value.provider) <= {p.value for p in Provider}  # the data: values, as the actions read them
+    assert set(grid.value.provider) <= {p.label for p in Provider} and "Google Cloud" in set(grid.value.provider)
+    assert {"Tenant", "Operator"} <= set(grid.value.problem_class)
+    shown = at.session_state[_status_queue.SHOWN_KEY]
+    assert all(key.split("|")[1] in {p.value for p in Provider} for key in shown)  # the values, as actions read them
+
+
+def test_charts_and_grids_say_labels_while_the_data_keeps_values(demo: IntegrationService) -> None:
+    """Issue 27 (raw enum names): the charts' axes and legends and the grids' cells read Valid, Not configured,
+    Google Cloud, Stale; the grid's data (what filters, selection and actions read) keeps the values."""
+    at = AppTest.from_file(str(ROOT / "pages/status.py"), default_timeout=60)
+    at.session_state["status_tab"] = "Charts"
+    at.run()
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    mix = next(s for s in specs if "status per provider" in json.dumps(s["title"]))
+    assert mix["encoding"]["x"]["title"] == "Provider" and mix["encoding"]["y"]["title"] == "Integrations"
+    assert mix["encoding"]["color"]["title"] == "Status"
+    assert mix["encoding"]["color"]["scale"]["domain"] == ["Valid", "Invalid", "Pending"]
+    at = app("pages/status.py")
+    grid = next(d for d in at.dataframe if d.key == at.session_state["queue_grid_key"])
+    assert {"Invalid", "Pending"} <= set(grid.value.attention) and not set(grid.value.attention) & {
+        "INVALID",
+        "PENDING",
+    }
+    assert set(grid.value.status) <= {_ui.badge(s.value) for s in Status}
+    assert "Pending" in _ui.badge("PENDING") and "PENDING" not in _ui.badge("PENDING")
+    assert set(values(grid.value).attention) <= set(ATTENTION)  # read back: the values the filters use

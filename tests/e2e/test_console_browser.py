@@ -185,15 +185,15 @@ def test_setup_then_status_then_back(page, console: str, svc: IntegrationService
     page.goto(f"{console}/?org=initech")
     form = page.locator('[data-testid="stForm"]')
     page.locator("h3").filter(has_text="initech").wait_for()
-    expect(card(page)).to_contain_text("NOT_CONFIGURED")
+    expect(card(page)).to_contain_text("⚪ Not configured")
     form.locator('input[type="password"]').fill(CANARY)
     form.get_by_label("Credential name").fill("Browser key")
     form.get_by_role("button", name="Validate and save").click()
     success = page.locator('[data-testid="stAlertContentSuccess"]').filter(has_text="configured")
     success.wait_for()
     assert "cred_" in success.inner_text()
-    expect(card(page)).to_contain_text("VALID")  # the same run shows the new state
-    expect(card(page)).not_to_contain_text("NOT_CONFIGURED")
+    expect(card(page)).to_contain_text("🟢 Valid")  # the same run shows the new state
+    expect(card(page)).not_to_contain_text("⚪ Not configured")
     expect(card(page)).to_contain_text("Browser key")
     assert form.locator('input[type="password"]').input_value() == ""
     assert page.get_by_label("Credential name").input_value() == "Browser key"
@@ -208,7 +208,7 @@ def test_setup_then_status_then_back(page, console: str, svc: IntegrationService
     page.get_by_role("button", name="Open setup for initech · OPENAI").click()
     page.locator("h3").filter(has_text="initech · OpenAI").wait_for()
     expect(card(page)).to_contain_text("Browser key")
-    expect(card(page)).to_contain_text("VALID")
+    expect(card(page)).to_contain_text("🟢 Valid")
     assert "org=initech" in page.url and "provider=OPENAI" in page.url
     shot(page, "03_back_on_setup")
 
@@ -298,13 +298,13 @@ def test_keyless_gcp_setup_walks_to_valid(page, console: str, svc: IntegrationSe
     expect(page.locator('[data-testid="stCode"]').filter(has_text=principal).first).to_be_visible()
     expect(page.locator('[data-testid="stCode"]').filter(has_text="bq add-iam-policy-binding").first).to_be_visible()
     assert page.locator('[data-testid="stFileUploader"]').count() == 0
-    expect(card(page)).to_contain_text("PENDING")
+    expect(card(page)).to_contain_text("🟡 Pending")
     shot(page, "08a_keyless_what_to_run")
     table = page.get_by_label("Billing export table (project.dataset.table)")
     table.fill("cyberdyne-billing.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9")
     page.get_by_role("button", name="Check access").click()
     page.locator('[data-testid="stAlertContentSuccess"]').filter(has_text="status VALID").wait_for()
-    expect(card(page)).to_contain_text("VALID")
+    expect(card(page)).to_contain_text("🟢 Valid")
     expect(card(page)).to_contain_text("Keyless (no key file)")
     assert svc.get_one("cyberdyne", "gcp").status == Status.VALID
     assert "PRIVATE KEY" not in page.content()
@@ -324,7 +324,7 @@ def test_leaving_a_running_check_keeps_its_outcome(page, console: str, svc: Inte
     assert svc.get_one("hooli", "openai").status == Status.VALID, "recorded although the page was left"
     nav(page, "Setup")
     page.locator('[data-testid="stAlertContentSuccess"]').filter(has_text="configured").wait_for()
-    expect(card(page)).to_contain_text("VALID")
+    expect(card(page)).to_contain_text("🟢 Valid")
     shot(page, "07_check_outcome_shown_on_return")
 
 
@@ -466,12 +466,12 @@ def test_setup_card_shows_freshness_and_expiry(page, console: str, svc: Integrat
     svc.setup("late-export", "openai", admin_key("openai", "age3h-exp6d"))
     page.goto(f"{console}/?org=late-export&provider=GCP")
     page.locator("h3").filter(has_text="late-export · Google Cloud").wait_for()
-    for text in ("VALID", "STALE", "Data through", "Last success", "never expires"):
+    for text in ("🟢 Valid", "🟠 Stale", "Data through", "Last success", "never expires"):
         expect(card(page)).to_contain_text(text)
     expect(page.locator('[data-testid="stAlert"]').filter(has_text="DATA_STALE").first).to_be_visible()
     shot(page, "21_setup_card_freshness_gcp")
     page.goto(f"{console}/?org=late-export&provider=OPENAI")
     page.locator("h3").filter(has_text="late-export · OpenAI").wait_for()
-    expect(card(page)).to_contain_text("FRESH")
+    expect(card(page)).to_contain_text("🟢 Fresh")
     expect(card(page)).to_contain_text(re.compile(r"expires 20\d\d-\d\d-\d\d"))
     shot(page, "21b_setup_card_expiry_openai")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import Code, IntegrationError
-from .output import Actor, JsonOpt, _actor, _emit, _service, _warn, err, literal, out
+from .output import Actor, JsonOpt, _actor, _emit, _service, _warn, err, label, literal, out
 
 
 def init(as_json: JsonOpt = False) -> None:
@@ -62,8 +62,8 @@ def reconcile(
     with _service(as_json) as svc:
         report = svc.reconcile(dry_run=dry_run, actor=_actor(actor))
         lines = [
-            f"{literal(d.org_slug)} {d.provider.value}: cache {d.cached_status.value if d.cached_status else 'missing'}"
-            f" -> {d.recorded_status.value}"
+            f"{literal(d.org_slug)} {label(d.provider)}: "
+            f"cache {label(d.cached_status) if d.cached_status else 'missing'} -> {label(d.recorded_status)}"
             for d in report.drifts
         ]
         verb = "would fix" if dry_run else "fixed"

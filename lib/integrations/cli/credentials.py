@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
 
-from .output import Actor, JsonOpt, ProviderArg, _actor, _capabilities, _emit, _service, _warn, literal, out
+from .output import Actor, JsonOpt, ProviderArg, _actor, _capabilities, _emit, _service, _warn, label, literal, out
 
 if TYPE_CHECKING:  # the models (pydantic) load only when a command runs
     from ..results import Keyless
@@ -98,7 +98,7 @@ def setup(
             as_json,
             result.model_dump(mode="json", exclude_none=True),
             f"[green]{literal(result.message)}[/] credential_id={result.credential_id}"
-            + (f" kind={result.credential_kind.value}" if result.credential_kind else "")
+            + (f" · {label(result.credential_kind)}" if result.credential_kind else "")
             + _capabilities(result.capabilities)
             + (f"\n[yellow]{result.error.code}[/]: {literal(result.error.message)}" if result.error else "")
             + (f"\nThe org's principal: {result.keyless.principal}" if result.keyless else ""),
@@ -148,7 +148,7 @@ def validate(org: str, provider: ProviderArg, actor: Actor = None, as_json: Json
     """Re-check the stored credential live. Exit 1 unless it is valid."""
     with _service(as_json) as svc:
         result = svc.validate(org, provider, actor=_actor(actor))
-        _checked(result, result.validation_status.value, as_json)
+        _checked(result, label(result.validation_status), as_json)
 
 
 def test_credential(
@@ -167,7 +167,7 @@ def test_credential(
     with _service(as_json) as svc:
         result = svc.test_credential(org, provider, secret, meta, actor=_actor(actor))
         del secret
-        _checked(result, result.outcome, as_json)
+        _checked(result, label(result.outcome), as_json)
 
 
 def delete(org: str, provider: ProviderArg, actor: Actor = None, as_json: JsonOpt = False) -> None:

@@ -106,3 +106,11 @@ def _warn(warnings: list[str]) -> None:
 def _capabilities(capabilities: list[Capability]) -> str:
     """One line per capability: inference / cost data, passed or not available, and why."""
     return "".join(f"\n  {c.name}: {c.status} - {literal(c.detail)}" for c in capabilities)
+
+
+def label(value: object) -> str:
+    """An enum value as people read it ("API key", "Not configured"); --json keeps the value. The labels come from
+    integrations.labels, imported when first printed: parsing a command line loads no model (pydantic)."""
+    from ..labels import label as said
+
+    return said(value)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from .. import provider_registry
-from .output import JsonOpt, ProviderArg, _emit, _service, _warn, literal, out
+from .output import JsonOpt, ProviderArg, _emit, _service, _warn, label, literal, out
 
 if TYPE_CHECKING:
     from ..domain import DataStatus
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def _data(status: DataStatus, through: date | None, read_at: datetime | None) -> str:
     """'STALE, data through 2026-12-05, source last read 2026-12-07 02:00 UTC'."""
-    shown = [status.value, f"data through {through}" if through else "no data yet"]
+    shown = [label(status), f"data through {through}" if through else "no data yet"]
     if read_at is not None:
         shown.append(f"source last read {read_at:%Y-%m-%d %H:%M} UTC")
     return ", ".join(shown)
@@ -32,15 +32,15 @@ def status(org: str, as_json: JsonOpt = False) -> None:
         def table() -> None:
             from rich.table import Table
 
-            configured = ", ".join(p.value for p in data.providers_configured) or "none"
+            configured = ", ".join(label(p) for p in data.providers_configured) or "none"
             t = Table(title=f"{literal(org)}: configured {configured}; all valid: {data.all_valid}")
             for col in ("provider", "status", "kind", "name", "hint", "last validated", "error"):
                 t.add_column(col)
             for i in data.integrations.values():
                 t.add_row(
-                    i.provider.value,
-                    i.status.value,
-                    i.credential_kind.label if i.credential_kind else "",
+                    label(i.provider),
+                    label(i.status),
+                    label(i.credential_kind) if i.credential_kind else "",
                     literal(i.credential_name or ""),
                     literal(i.credential_hint or ""),
                     str(i.last_validated_at or ""),
@@ -50,10 +50,10 @@ def status(org: str, as_json: JsonOpt = False) -> None:
             for i in data.integrations.values():  # beside the credential's status: is its cost data arriving
                 if i.data_status is not None:
                     out.print(
-                        f"{i.provider.value} cost data: {_data(i.data_status, i.data_through, i.last_success_at)}"
+                        f"{label(i.provider)} cost data: {_data(i.data_status, i.data_through, i.last_success_at)}"
                     )
                 if i.expiry is not None:  # "never expires" and "unknown" said, not left blank
-                    out.print(f"{i.provider.value} key: {literal(i.expiry)}")
+                    out.print(f"{label(i.provider)} key: {literal(i.expiry)}")
 
         _emit(as_json, data.model_dump(mode="json"), table)
         _warn([] if as_json else data.warnings)
@@ -72,8 +72,8 @@ def _integration_table(org: str, one: Integration) -> None:
     t.add_column("field", style="dim")
     t.add_column("value")
     rows = {
-        "status": one.status.value,
-        "kind": one.credential_kind.label if one.credential_kind else "",
+        "status": label(one.status),
+        "kind": label(one.credential_kind) if one.credential_kind else "",
         "name": one.credential_name or "",
         "credential": one.credential_hint or "",
         "credential id": one.credential_id or "",

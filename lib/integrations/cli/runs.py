@@ -11,7 +11,7 @@ import typer
 
 from ..errors import Code, IntegrationError
 from ..pinned_env import ENV_COUNT, ENV_INDEX, ENV_RUN
-from .output import PLAIN_HELP, Actor, JsonOpt, _actor, _emit, _error, _service, _warn, err, literal, out
+from .output import PLAIN_HELP, Actor, JsonOpt, _actor, _emit, _error, _service, _warn, err, label, literal, out
 
 if TYPE_CHECKING:  # the service (pandas, SDKs) and the models load only when a command runs
     from ..taskspec import RunReport
@@ -89,7 +89,7 @@ def _print_report(report: RunReport) -> None:
     summary = Table(title=title, show_header=False)
     summary.add_column("", style="dim")
     summary.add_column("")
-    summary.add_row("outcomes", ", ".join(f"{k} {n:,}" for k, n in sorted(report.outcomes.items())) or "none")
+    summary.add_row("outcomes", ", ".join(f"{label(k)} {n:,}" for k, n in sorted(report.outcomes.items())) or "none")
     summary.add_row("errors", ", ".join(f"{k} {n:,}" for k, n in sorted(report.errors.items())) or "none")
     summary.add_row("status changes", f"{report.changed:,}")
     summary.add_row("drift fixed", f"{report.drift_fixed:,} (the status cache repaired after the run)")
@@ -104,9 +104,9 @@ def _print_report(report: RunReport) -> None:
         for c in sorted(report.changes, key=lambda c: (order.get(str(c["after"]), 3), c["org_slug"])):
             changes.add_row(
                 literal(c["org_slug"]),
-                str(c["provider"]),
-                str(c["before"]),
-                str(c["after"]),
+                label(c["provider"]),
+                label(c["before"]),
+                label(c["after"]),
                 str(c["error_code"] or ""),
             )
         out.print(changes)
