@@ -39,14 +39,15 @@ def _metadata(text: str | None) -> Any:
         raise typer.BadParameter("--metadata holds a number too large or nesting too deep") from None
 
 
-def _checked(result: Any, label: str, as_json: bool) -> None:
+def _checked(result: Any, label: str, as_json: bool, message: str | None = None, more: str = "") -> None:
     """A live check's outcome (validate, test): its label, message, code and fix; exit 1 unless it succeeded."""
     colour = "green" if result.success else "red"
     _emit(
         as_json,
         result.model_dump(mode="json"),
-        f"[{colour}]{label}[/]: {literal(result.message)}"
+        f"[{colour}]{label}[/]: {literal(result.message if message is None else message)}"
         + (f"\n[bold]{result.error.code}[/] · [dim]Fix:[/] {literal(result.error.hint)}" if result.error else "")
+        + more
         + _capabilities(result.capabilities),
     )
     _warn([] if as_json else result.warnings)
@@ -148,7 +149,12 @@ def validate(org: str, provider: ProviderArg, actor: Actor = None, as_json: Json
     """Re-check the stored credential live. Exit 1 unless it is valid."""
     with _service(as_json) as svc:
         result = svc.validate(org, provider, actor=_actor(actor))
-        _checked(result, label(result.validation_status), as_json)
+        if result.error is not None and result.error.retryable:  # said nothing about the key: the status was kept
+            shown = f"{label('INCONCLUSIVE')} (status unchanged: {label(result.validation_status)})"
+            more = f"\n[dim]Troubleshoot:[/] integrations diagnose {literal(org)} {literal(provider.lower())}"
+            _checked(result, shown, as_json, message=result.error.message, more=more)
+        else:
+            _checked(result, label(result.validation_status), as_json)
 
 
 def test_credential(
