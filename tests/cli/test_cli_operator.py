@@ -37,3 +37,54 @@ def test_an_inconclusive_validate_leads_with_inconclusive_and_the_kept_status(
     assert "NETWORK_ERROR" in output and "integrations diagnose stark-industries openai" in output
     code, body = as_json("validate", "stark-industries", "openai")
     assert code == 1 and body["validation_status"] == "VALID" and body["error"]["code"] == "NETWORK_ERROR"
+
+
+def test_task_and_finalize_reports_are_tables_not_python_dicts(env: dict[str, str]) -> None:  # noqa: F811
+    """#13: `by outcome {'VALID': 106, ...}; by task {0: 57, 1: 56}` and task lines ending in a raw dict."""
+    assert run("demo")[0] == 0
+    for index in ("0", "1"):
+        code, output = run("revalidate", "--task-index", index, "--task-count", "2", "--run-id", "nightly-1")
+        assert code == 0 and f"run nightly-1 task {index}/2" in output and "share" in output
+        assert "{" not in output and "'" not in output, output
+    code, output = run("revalidate", "finalize", "--run-id", "nightly-1")
+    assert code == 0 and "run nightly-1 finalized" in output and "task 0: " in output and "task 1: " in output
+    assert "Valid " in output and "{" not in output and "'" not in output, output
+    code, body = as_json("revalidate", "finalize", "--run-id", "nightly-1")  # --json unchanged
+    assert code == 0 and set(body["by_task"]) == {"0", "1"} and "VALID" in body["outcomes"]
+
+
+def test_status_at_80_columns_piped_cuts_nothing_and_times_are_to_the_second(env: dict[str, str]) -> None:  # noqa: F811
+    """#14: piped at 80 columns `status` cut codes and hints (INVALID..., sk-proj...); microsecond times; a Python
+    bool for all valid; `key list --json` times not in ISO Z."""
+    import re
+    import subprocess
+    import sys
+
+    assert run("demo")[0] == 0
+    exe = [sys.executable, "-m", "integrations.cli"]
+    for org, whole in [
+        ("globex", ["INVALID_CREDENTIAL", "GCP_EXPORT_WRONG_LOCATION", "sk-proj-...", "Project key"]),
+        ("umbrella", ["INSUFFICIENT_PERMISSIONS", "Not configured", "Service-account key"]),
+    ]:
+        done = subprocess.run(
+            [*exe, "status", org], env={**env, "COLUMNS": "80"}, capture_output=True, text=True, check=True
+        )
+        text = done.stdout
+        assert "…" not in text  # Rich's ellipsis: a cut value
+        assert all(w in text for w in whole), text
+        assert f"{org}: configured" in text and "all valid: no" in text and "True" not in text
+        assert max(len(line) for line in text.splitlines()) <= 80
+        assert not re.search(r"\d\d:\d\d:\d\d\.\d", text) and re.search(r"\d\d:\d\d:\d\d UTC", text)
+    code, wide = run("status", "acmecorp")
+    assert "all valid: " in wide and ("all valid: yes" in wide or "all valid: no" in wide)
+    code, versions = as_json("key", "list")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", versions[0]["created_at"]), versions
+
+
+def test_a_rejected_test_key_message_is_punctuated(env: dict[str, str]) -> None:  # noqa: F811
+    """#14: `invalid x-api-key Nothing was stored.`"""
+    from tests.keys import anthropic_key
+
+    assert run("org", "create", "acmecorp")[0] == 0
+    code, body = as_json("test", "acmecorp", "anthropic", "--credential-stdin", input=anthropic_key("revoked"))
+    assert code == 1 and "invalid x-api-key. Nothing was stored." in body["message"], body["message"]

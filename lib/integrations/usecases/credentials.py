@@ -28,7 +28,16 @@ from ..errors import Code, IntegrationError
 from ..freshness import Freshness, judge
 from ..providers.base import ParsedCredential
 from ..providers.kinds import Need, refuse_wrong_kind, rejected_hint
-from ..results import DeleteResult, ErrorInfo, Keyless, KeylessInfo, KeyTestResult, SetupResult, WarningInfo
+from ..results import (
+    DeleteResult,
+    ErrorInfo,
+    Keyless,
+    KeylessInfo,
+    KeyTestResult,
+    SetupResult,
+    WarningInfo,
+    sentence,
+)
 from ..vault import admit
 from ..verdict import verdict
 from .checks import guarded
@@ -218,9 +227,9 @@ def check_without_saving(
     if result.error_code is None:
         message = f"The {provider.label} credential works ({parsed.hint}); nothing was stored."
     elif result.retryable:
-        message = f"Inconclusive: {result.message} Nothing was stored; test again later."
+        message = f"Inconclusive: {sentence(result.message)} Nothing was stored; test again later."
     else:
-        message = f"The provider refused it: {result.message} Nothing was stored."
+        message = f"The provider refused it: {sentence(result.message)} Nothing was stored."
     event(judged.outcome, f"Tested, not stored ({parsed.hint}): {result.message or judged.label}", result.error_code)
     log.info("test org=%s provider=%s outcome=%s", org_slug, provider.value, judged.label)
     return KeyTestResult(
