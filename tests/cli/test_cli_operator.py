@@ -88,3 +88,49 @@ def test_a_rejected_test_key_message_is_punctuated(env: dict[str, str]) -> None:
     assert run("org", "create", "acmecorp")[0] == 0
     code, body = as_json("test", "acmecorp", "anthropic", "--credential-stdin", input=anthropic_key("revoked"))
     assert code == 1 and "invalid x-api-key. Nothing was stored." in body["message"], body["message"]
+
+
+def test_fixes_name_the_case_at_hand(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """#11: a rotation that failed said nothing of the current key; NETWORK_ERROR never offered --skip-validation;
+    an OpenAI key sent as Anthropic was told to copy the whole key again; a JSON key file sent as OpenAI was told
+    it holds spaces; ORG_EXISTS said `SLUG`; `org create Acme` was told to use the slug "as registered"."""
+    from tests.keys import openai_key
+
+    assert run("org", "create", "newco")[0] == 0
+    assert run("setup", "newco", "openai", "--credential-stdin", input=openai_key())[0] == 0
+    code, body = as_json("setup", "newco", "openai", "--credential-stdin", input=openai_key("revoked"))
+    assert code == 1 and body["error"]["code"] == "INVALID_CREDENTIAL"
+    assert "Nothing was rotated: the current OpenAI credential is unchanged (status VALID)." in body["error"]["message"]
+    monkeypatch.setenv("INTEGRATIONS_SANDBOX_OUTAGE", "openai")
+    code, output = run("setup", "newco", "openai", "--credential-stdin", input=openai_key())
+    assert code == 1 and "NETWORK_ERROR" in output and "--skip-validation" in output and "unchanged" in output
+    code, body = as_json("setup", "newco", "openai", "--credential-stdin", input=openai_key())
+    assert "skip_validation=true" in body["error"]["hint"]
+    monkeypatch.delenv("INTEGRATIONS_SANDBOX_OUTAGE")
+    code, body = as_json("setup", "newco", "anthropic", "--credential-stdin", input=openai_key())
+    assert code == 1 and body["error"]["code"] == "MALFORMED_CREDENTIAL"
+    assert "under OpenAI" in body["error"]["hint"] and "Copy the whole key" not in body["error"]["hint"]
+    code, body = as_json("setup", "newco", "openai", "--credential-stdin", input='{"type": "service_account"}')
+    assert "Google Cloud" in body["error"]["message"] and "under Google Cloud" in body["error"]["hint"]
+    code, body = as_json("org", "create", "newco")
+    assert code == 1 and body["error"]["code"] == "ORG_EXISTS"
+    assert "integrations org key rotate newco" in body["error"]["hint"] and "SLUG" not in body["error"]["hint"]
+    code, body = as_json("org", "create", "Acme")
+    assert code == 1 and body["error"]["code"] == "INVALID_ORG_SLUG"
+    assert "choose a slug" in body["error"]["hint"] and "as registered" not in body["error"]["hint"]
+
+
+def test_retiring_an_unknown_or_retired_key_version_has_its_own_code(env: dict[str, str]) -> None:  # noqa: F811
+    """#11: `key retire v9` (unknown) and `key retire v1` twice answered KEY_VERSION_IN_USE with a rotate fix."""
+    from tests.keys import service_account_json
+
+    assert run("org", "create", "acmecorp")[0] == 0
+    run("setup", "acmecorp", "gcp", "--credential-stdin", input=service_account_json("sa@p.iam.gserviceaccount.com"))
+    code, body = as_json("key", "retire", "v9")
+    assert code == 1 and body["error"]["code"] == "KEY_VERSION_NOT_FOUND" and "local/v1" in body["error"]["message"]
+    code, body = as_json("key", "retire", "v1")
+    assert code == 1 and body["error"]["code"] == "KEY_VERSION_IN_USE"  # still current
+    assert as_json("key", "rotate")[0] == 0 and as_json("rewrap")[0] == 0
+    assert as_json("key", "retire", "v1")[0] == 0
+    code, body = as_json("key", "retire", "v1")
+    assert code == 1 and body["error"]["code"] == "KEY_VERSION_ALREADY_RETIRED" and "rotate" not in body["error"]["hint"]

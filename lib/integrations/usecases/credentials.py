@@ -24,7 +24,7 @@ from ..domain import (
     make_event,
     utcnow,
 )
-from ..errors import Code, IntegrationError
+from ..errors import CATALOG, Code, IntegrationError
 from ..freshness import Freshness, judge
 from ..providers.base import ParsedCredential
 from ..providers.kinds import Need, refuse_wrong_kind, rejected_hint
@@ -266,7 +266,23 @@ def _refuse_failed(
     details: dict[str, Any] = {"checks": [c.model_dump() for c in result.checks], "rate_limit": result.rate_limit}
     if result.retry_after:
         details["retry_after"] = result.retry_after  # the provider's value, as it said it
-    raise IntegrationError(Code(result.error_code), result.message, retryable=result.retryable, details=details)
+    code, said = Code(result.error_code), result.message
+    current = deps.store.get_active(org_slug, provider)  # a failed rotation: say what still holds
+    if current is not None:
+        said = (
+            f"{sentence(said)} Nothing was rotated: the current {provider.label} credential is unchanged (status "
+            f"{current.validation_status.value})."
+        )
+    fix = None
+    if code in UNCHECKED:  # nothing was learnt about the key: it may still be kept, unchecked
+        fix = (
+            f"{CATALOG[code].fixes[0]} To keep the key meanwhile, store it unchecked as PENDING (CLI: "
+            "--skip-validation; API: skip_validation=true) and re-validate it later."
+        )
+    raise IntegrationError(code, said, retryable=result.retryable, details=details, fix=fix)
+
+
+UNCHECKED = frozenset({Code.NETWORK_ERROR, Code.PROVIDER_UNAVAILABLE, Code.RATE_LIMITED})  # the provider never said
 
 
 def sealed_record(
