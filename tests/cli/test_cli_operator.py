@@ -134,3 +134,15 @@ def test_retiring_an_unknown_or_retired_key_version_has_its_own_code(env: dict[s
     assert as_json("key", "retire", "v1")[0] == 0
     code, body = as_json("key", "retire", "v1")
     assert code == 1 and body["error"]["code"] == "KEY_VERSION_ALREADY_RETIRED" and "rotate" not in body["error"]["hint"]
+
+
+def test_diagnose_and_status_give_the_cache_disagreeing_one_code(env: dict[str, str]) -> None:  # noqa: F811
+    """#12: diagnose said STATUS_SYNC_FAILED for the drift status (and REST) call STATUS_CACHE_DRIFT."""
+    assert run("demo")[0] == 0  # hooli's status cache disagrees with its record
+    code, steps = as_json("diagnose", "hooli", "anthropic")
+    failed = [s for s in steps if s["passed"] is False]
+    assert code == 1 and [s["code"] for s in failed] == ["STATUS_CACHE_DRIFT"], steps
+    code, status = as_json("status", "hooli")
+    assert {w["code"] for w in status.get("warning_details", [])} >= {"STATUS_CACHE_DRIFT"} or any(
+        w.startswith("STATUS_CACHE_DRIFT") for w in status["warnings"]
+    )
