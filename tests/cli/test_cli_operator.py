@@ -146,3 +146,25 @@ def test_diagnose_and_status_give_the_cache_disagreeing_one_code(env: dict[str, 
     assert {w["code"] for w in status.get("warning_details", [])} >= {"STATUS_CACHE_DRIFT"} or any(
         w.startswith("STATUS_CACHE_DRIFT") for w in status["warnings"]
     )
+
+
+def test_json_errors_are_always_json_with_a_code(env: dict[str, str], tmp_path) -> None:  # noqa: F811
+    """#15: `--metadata '{x'` with --json gave click's plain usage error (exit 2, no code) while `[1,2]` gave JSON
+    INVALID_INPUT (exit 1); `org create --json` had no "success": true."""
+    import json
+
+    code, created = as_json("org", "create", "newco")
+    assert code == 0 and created["success"] is True
+    key_file = tmp_path / "k.txt"
+    key_file.write_text("x")
+    for bad in ("{x", "[1,2]"):
+        code, body = as_json("setup", "newco", "openai", "--credential-file", str(key_file), "--metadata", bad)
+        assert code == 1 and body["error"]["code"] == "INVALID_INPUT" and "metadata" in body["error"]["message"]
+    code, output = run("setup", "newco", "openai", "--json", "--credential-file", str(tmp_path / "nope"))
+    body = json.loads(output)
+    assert code == 2 and body["success"] is False and body["error"]["code"] == "INVALID_INPUT"
+    for argv in (["setup", "newco", "--json"], ["no-such-command", "--json"], ["status", "--json", "--nope"]):
+        code, output = run(*argv)
+        assert code == 2 and json.loads(output)["error"]["code"] == "INVALID_INPUT", output
+    code, output = run("setup", "newco", "openai", "--credential-file", str(tmp_path / "nope"))  # text: as before
+    assert code == 2 and "Usage:" in output

@@ -10,7 +10,21 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
 
-from .output import Actor, JsonOpt, ProviderArg, _actor, _capabilities, _emit, _service, _warn, label, literal, out
+from ..errors import Code, IntegrationError
+from .output import (
+    Actor,
+    JsonOpt,
+    ProviderArg,
+    _actor,
+    _capabilities,
+    _emit,
+    _error,
+    _service,
+    _warn,
+    label,
+    literal,
+    out,
+)
 
 if TYPE_CHECKING:  # the models (pydantic) load only when a command runs
     from ..results import Keyless
@@ -29,14 +43,16 @@ def _read_credential(credential_file: Path | None, credential_stdin: bool) -> st
         raise typer.BadParameter("the credential is not UTF-8 text (a key file is plain text or JSON)") from None
 
 
-def _metadata(text: str | None) -> Any:
-    """--metadata as JSON (its shape is checked by the library, as for every entry point)."""
+def _metadata(text: str | None, as_json: bool) -> Any:
+    """--metadata as JSON (its shape is checked by the library, as for every entry point); not JSON is INVALID_INPUT
+    (exit 1) as a JSON value of the wrong shape is."""
     try:
         return json.loads(text) if text else None
     except json.JSONDecodeError as exc:
-        raise typer.BadParameter(f"--metadata is not JSON: {exc.msg}") from None
+        problem = f"--metadata is not JSON: {exc.msg} (at character {exc.pos})."
     except (ValueError, RecursionError):  # an integer over 4,300 digits, or nesting too deep
-        raise typer.BadParameter("--metadata holds a number too large or nesting too deep") from None
+        problem = "--metadata holds a number too large or nesting too deep."
+    _error(as_json, IntegrationError(Code.INVALID_INPUT, problem, fix='Give a flat JSON object, e.g. {"env": "prod"}.'))
 
 
 def _checked(result: Any, label: str, as_json: bool, message: str | None = None, more: str = "") -> None:
@@ -82,7 +98,7 @@ def setup(
         raise typer.BadParameter('--need is "cost data" or "inference"')
     keyless = _keyless_input(provider, export_table, customer_sa, credential_file, credential_stdin, skip_validation)
     secret = None if keyless else _read_credential(credential_file, credential_stdin)
-    meta = _metadata(metadata)
+    meta = _metadata(metadata, as_json)
     with _service(as_json) as svc:
         result = svc.setup(
             org,
@@ -169,7 +185,7 @@ def test_credential(
     """Check a credential with its provider WITHOUT saving it (nothing stored, no status change). Counts against the
     org's attempt limit. Exit 1 unless the provider accepted it."""
     secret = _read_credential(credential_file, credential_stdin)
-    meta = _metadata(metadata)
+    meta = _metadata(metadata, as_json)
     with _service(as_json) as svc:
         result = svc.test_credential(org, provider, secret, meta, actor=_actor(actor))
         del secret

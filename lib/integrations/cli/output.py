@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -100,7 +100,7 @@ def _service(as_json: bool, require_cache: bool = False) -> Iterator[Integration
         _error(as_json, exc)
 
 
-def _error(as_json: bool, exc: IntegrationError) -> None:
+def _error(as_json: bool, exc: IntegrationError) -> NoReturn:
     """Print a catalog error with its fix; exit 1."""
     if as_json:
         sys.stdout.write(json.dumps({"success": False, "error": exc.to_json()}, indent=2) + "\n")
