@@ -133,7 +133,9 @@ def test_retiring_an_unknown_or_retired_key_version_has_its_own_code(env: dict[s
     assert as_json("key", "rotate")[0] == 0 and as_json("rewrap")[0] == 0
     assert as_json("key", "retire", "v1")[0] == 0
     code, body = as_json("key", "retire", "v1")
-    assert code == 1 and body["error"]["code"] == "KEY_VERSION_ALREADY_RETIRED" and "rotate" not in body["error"]["hint"]
+    assert (
+        code == 1 and body["error"]["code"] == "KEY_VERSION_ALREADY_RETIRED" and "rotate" not in body["error"]["hint"]
+    )
 
 
 def test_diagnose_and_status_give_the_cache_disagreeing_one_code(env: dict[str, str]) -> None:  # noqa: F811
@@ -168,3 +170,29 @@ def test_json_errors_are_always_json_with_a_code(env: dict[str, str], tmp_path) 
         assert code == 2 and json.loads(output)["error"]["code"] == "INVALID_INPUT", output
     code, output = run("setup", "newco", "openai", "--credential-file", str(tmp_path / "nope"))  # text: as before
     assert code == 2 and "Usage:" in output
+
+
+def test_the_actor_is_bounded_like_a_name_in_the_cli_and_the_library(env: dict[str, str]) -> None:  # noqa: F811
+    """#17: a 5,000-character actor and one with a line break were stored as they came in the append-only log."""
+    from integrations import connect
+    from integrations.errors import IntegrationError
+
+    assert run("demo")[0] == 0
+    before = len(connect().events("acmecorp"))
+    for actor in ("x" * 5000, "alice\nbob", "\u202eecila"):
+        code, body = as_json("validate", "acmecorp", "openai", "--actor", actor)
+        assert code == 1 and body["error"]["code"] == "INVALID_INPUT" and "actor" in body["error"]["message"], body
+        code, body = as_json("revalidate", "--org", "acmecorp", "--actor", actor)
+        assert code == 1 and body["error"]["code"] == "INVALID_INPUT"
+    svc = connect()
+    for call in (
+        lambda: svc.validate("acmecorp", "openai", actor="a" * 201),
+        lambda: svc.delete("acmecorp", "openai", actor="a\rb"),
+        lambda: svc.reconcile(actor=""),
+    ):
+        with pytest.raises(IntegrationError) as refused:
+            call()
+        assert refused.value.code == "INVALID_INPUT"
+    assert len(svc.events("acmecorp")) == before  # nothing was recorded under them
+    code, body = as_json("validate", "acmecorp", "openai", "--actor", "a" * 200)
+    assert code == 0

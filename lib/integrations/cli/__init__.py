@@ -22,7 +22,6 @@ from .runs import revalidate_app
 __all__ = ["app", "main", "out"]  # out: the console, for a caller (a test) setting its width
 
 
-
 class _JsonErrors(TyperGroup):
     """With --json, a usage error (a missing argument, an unknown option, a bad value) is JSON too, with a catalog
     code (INVALID_INPUT), still exit 2: a script reads every failure the same way."""

@@ -36,7 +36,7 @@ def org_key_rotate(slug: str, as_json: JsonOpt = False) -> None:
         _emit(
             as_json,
             {"success": True, "org_slug": slug, "api_key": key},
-            f"New API key for {literal(slug)} (shown once): {literal(key)}"
+            f"New API key for {literal(slug)} (shown once): {literal(key)}",
         )
 
 
@@ -45,7 +45,11 @@ def org_key_revoke(slug: str, as_json: JsonOpt = False) -> None:
     """Revoke every API key of the org."""
     with _service(as_json) as svc:
         count = svc.revoke_org_keys(slug, actor=_actor(None))  # ORG_NOT_FOUND for an unknown org
-        _emit(as_json, {"success": True, "org_slug": slug, "revoked": count}, f"Revoked {count} key(s) of {literal(slug)}.")
+        _emit(
+            as_json,
+            {"success": True, "org_slug": slug, "revoked": count},
+            f"Revoked {count} key(s) of {literal(slug)}.",
+        )
 
 
 @org_app.command("alert-secret")
