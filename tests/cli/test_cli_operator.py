@@ -196,3 +196,38 @@ def test_the_actor_is_bounded_like_a_name_in_the_cli_and_the_library(env: dict[s
     assert len(svc.events("acmecorp")) == before  # nothing was recorded under them
     code, body = as_json("validate", "acmecorp", "openai", "--actor", "a" * 200)
     assert code == 0
+
+
+def test_a_credential_file_over_the_cap_is_refused_before_it_is_read_whole(
+    env: dict[str, str],  # noqa: F811
+    tmp_path,
+) -> None:
+    """#18: `--credential-file /dev/zero` read the whole file (MemoryError traceback under `ulimit -v 2000000`);
+    stdin's cap answered MALFORMED_CREDENTIAL."""
+    import resource
+    import subprocess
+    import sys
+
+    assert run("org", "create", "newco")[0] == 0
+
+    def limited() -> None:  # the reviewer's `ulimit -v 2000000`
+        resource.setrlimit(resource.RLIMIT_AS, (2_000_000 * 1024, 2_000_000 * 1024))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "integrations.cli", "setup", "newco", "openai", "--credential-file", "/dev/zero"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limited,  # noqa: PLW1509 - a test's child process, no threads
+        check=False,
+    )
+    assert done.returncode == 1 and "MALFORMED_CREDENTIAL" in done.stderr, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "over 16 KiB" in done.stderr
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as f:
+        f.truncate(512 * 1024 * 1024)  # sparse: 512 MiB that costs no disk
+    code, body = as_json("setup", "newco", "openai", "--credential-file", str(huge))
+    assert code == 1 and body["error"]["code"] == "MALFORMED_CREDENTIAL" and "16 KiB" in body["error"]["message"]
+    code, body = as_json("setup", "newco", "openai", "--credential-stdin", input="s" * (17 * 1024))
+    assert code == 1 and body["error"]["code"] == "MALFORMED_CREDENTIAL" and "16 KiB" in body["error"]["message"]

@@ -30,13 +30,27 @@ if TYPE_CHECKING:  # the models (pydantic) load only when a command runs
     from ..results import Keyless
 
 
-def _read_credential(credential_file: Path | None, credential_stdin: bool) -> str:
+def _read_credential(credential_file: Path | None, credential_stdin: bool, as_json: bool) -> str:
+    """The credential from stdin or a file, never more than the credential size cap read (a file's size is looked at
+    before it is opened; /dev/zero or a pipe is read up to the cap): over it, MALFORMED_CREDENTIAL as the library
+    says it."""
+    from ..domain import CREDENTIAL_TOO_LARGE, MAX_CREDENTIAL_BYTES
+
     if (credential_file is None) == (not credential_stdin):
         raise typer.BadParameter("give exactly one of --credential-file F or --credential-stdin")
+    too_large = IntegrationError(Code.MALFORMED_CREDENTIAL, CREDENTIAL_TOO_LARGE)
     try:
         if credential_stdin:
-            return sys.stdin.read()
-        return credential_file.read_text(encoding="utf-8")  # type: ignore[union-attr]
+            text = sys.stdin.read(MAX_CREDENTIAL_BYTES + 1)
+        else:
+            assert credential_file is not None
+            if credential_file.is_file() and credential_file.stat().st_size > MAX_CREDENTIAL_BYTES:
+                _error(as_json, too_large)
+            with credential_file.open(encoding="utf-8") as f:
+                text = f.read(MAX_CREDENTIAL_BYTES + 1)
+        if len(text) > MAX_CREDENTIAL_BYTES:  # characters: at least as many bytes
+            _error(as_json, too_large)
+        return text
     except OSError as exc:
         raise typer.BadParameter(f"cannot read {credential_file}: {exc.strerror}") from None
     except UnicodeDecodeError:
@@ -97,7 +111,7 @@ def setup(
     if need not in (None, "cost data", "inference"):
         raise typer.BadParameter('--need is "cost data" or "inference"')
     keyless = _keyless_input(provider, export_table, customer_sa, credential_file, credential_stdin, skip_validation)
-    secret = None if keyless else _read_credential(credential_file, credential_stdin)
+    secret = None if keyless else _read_credential(credential_file, credential_stdin, as_json)
     meta = _metadata(metadata, as_json)
     with _service(as_json) as svc:
         result = svc.setup(
@@ -184,7 +198,7 @@ def test_credential(
 ) -> None:
     """Check a credential with its provider WITHOUT saving it (nothing stored, no status change). Counts against the
     org's attempt limit. Exit 1 unless the provider accepted it."""
-    secret = _read_credential(credential_file, credential_stdin)
+    secret = _read_credential(credential_file, credential_stdin, as_json)
     meta = _metadata(metadata, as_json)
     with _service(as_json) as svc:
         result = svc.test_credential(org, provider, secret, meta, actor=_actor(actor))
