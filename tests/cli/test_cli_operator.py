@@ -231,3 +231,34 @@ def test_a_credential_file_over_the_cap_is_refused_before_it_is_read_whole(
     assert code == 1 and body["error"]["code"] == "MALFORMED_CREDENTIAL" and "16 KiB" in body["error"]["message"]
     code, body = as_json("setup", "newco", "openai", "--credential-stdin", input="s" * (17 * 1024))
     assert code == 1 and body["error"]["code"] == "MALFORMED_CREDENTIAL" and "16 KiB" in body["error"]["message"]
+
+
+def test_api_refuses_a_bad_or_busy_port_with_a_code_and_warns_on_an_exposed_host(
+    env: dict[str, str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """#22: `api --port 99999` was an OverflowError traceback; a port in use exited 3 (README: 0/1/2); `--host
+    0.0.0.0` started in the local profile without a word."""
+    import socket
+
+    import uvicorn
+
+    for port in ("99999", "0", "-1"):
+        code, output = run("api", "--port", port)
+        assert code == 1 and "INVALID_INPUT" in output and "1-65535" in output and "Traceback" not in output
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = str(held.getsockname()[1])
+        code, output = run("api", "--port", port)
+        assert code == 1 and "ADDRESS_IN_USE" in output and f"127.0.0.1:{port}" in output
+        code, output = run("api", "--host", "0.0.0.0", "--port", port)  # noqa: S104 - the case
+        assert code == 1 and "ADDRESS_IN_USE" in output
+        code, output = run("api", "--host", "no-such-host.invalid", "--port", port)
+        assert code == 1 and "INVALID_INPUT" in output and "Traceback" not in output
+    served: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append(k))  # a free port: it would serve
+    code, output = run("api", "--host", "0.0.0.0", "--port", port)  # noqa: S104
+    assert code == 0 and served and "warning" in output and "local profile" in output
+    code, output = run("api", "--port", port)
+    assert code == 0 and len(served) == 2 and "warning" not in output
