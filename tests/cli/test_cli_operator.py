@@ -20,6 +20,13 @@ def test_revalidate_refuses_an_unknown_or_invalid_org_and_runs_nothing(env: dict
     code, body = as_json("revalidate", "--org", "globex", "--org", "nosuch")
     assert code == 1 and body["error"]["code"] == "ORG_NOT_FOUND" and "nosuch" in body["error"]["message"]
     assert len(connect().events("globex")) == before  # nothing was run
+    from integrations.errors import IntegrationError
+
+    for orgs, code in ((["globex", "nosuch"], "ORG_NOT_FOUND"), (["[red]X"], "INVALID_ORG_SLUG")):
+        with pytest.raises(IntegrationError) as refused:  # the library refuses them too, not only the CLI
+            connect().revalidate_many(orgs=orgs)
+        assert refused.value.code == code
+    assert len(connect().events("globex")) == before
     code, body = as_json("revalidate", "--org", "globex")
     assert code == 0 and body["checked"] >= 1
 

@@ -14,6 +14,7 @@ from ..pinned_env import ENV_COUNT, ENV_INDEX, ENV_RUN
 from .output import PLAIN_HELP, Actor, JsonOpt, _actor, _emit, _error, _service, _warn, err, label, literal, out
 
 if TYPE_CHECKING:  # the service (pandas, SDKs) and the models load only when a command runs
+    from ..service import IntegrationService
     from ..taskspec import RunReport, TaskReport
 
 revalidate_app = typer.Typer(help="Re-check many stored credentials at once.", **PLAIN_HELP)
@@ -51,11 +52,25 @@ def revalidate(
             _error(as_json, refused)
         _revalidate_task(task_index, task_count, run_id, concurrency, finalize, _actor(actor), as_json)
         return
+    with _service(as_json) as svc:
+        for one in org or []:  # an unknown org fails before the bar is drawn (the library refuses it too)
+            svc.require_org(one)
+        _revalidate_many(svc, org, provider, concurrency, _actor(actor), as_json)
+
+
+def _revalidate_many(
+    svc: IntegrationService,
+    org: list[str] | None,
+    provider: list[str] | None,
+    concurrency: int,
+    actor: str,
+    as_json: bool,
+) -> None:
     from rich.progress import Progress as RichProgress
 
     from ..domain import Provider
 
-    with _service(as_json) as svc, RichProgress(console=err, disable=as_json, auto_refresh=False) as bar:
+    with RichProgress(console=err, disable=as_json, auto_refresh=False) as bar:
         task, shown = bar.add_task("re-validating", total=None), [0.0]
 
         def progress(done: int, total: int) -> None:
@@ -68,7 +83,7 @@ def revalidate(
             orgs=org,
             providers=[Provider.parse(p) for p in provider or []] or None,
             concurrency=concurrency,
-            actor=_actor(actor),
+            actor=actor,
             progress=progress,
         )
     # after the bar has closed: the report is printed below it, not over it
