@@ -151,6 +151,8 @@ def test_diagnose_and_status_give_the_cache_disagreeing_one_code(env: dict[str, 
     code, steps = as_json("diagnose", "hooli", "anthropic")
     failed = [s for s in steps if s["passed"] is False]
     assert code == 1 and [s["code"] for s in failed] == ["STATUS_CACHE_DRIFT"], steps
+    code, output = run("diagnose", "hooli", "ANTHROPIC")
+    assert code == 1 and "Diagnose hooli · Anthropic" in output and "STATUS_CACHE_DRIFT" in output
     code, status = as_json("status", "hooli")
     assert {w["code"] for w in status.get("warning_details", [])} >= {"STATUS_CACHE_DRIFT"} or any(
         w.startswith("STATUS_CACHE_DRIFT") for w in status["warnings"]

@@ -133,7 +133,7 @@ def diagnose(org: str, provider: ProviderArg, as_json: JsonOpt = False) -> None:
         def table() -> None:
             from rich.table import Table
 
-            t = Table(title=f"Diagnose {literal(org)} · {literal(provider.upper())}")
+            t = Table(title=f"Diagnose {literal(org)} · {literal(label(provider.strip().upper()))}")
             for col in ("", "check", "detail"):
                 t.add_column(col, overflow="fold")
             for s in steps:
