@@ -17,6 +17,7 @@ from .errors import Code, IntegrationError
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 MAX_CREDENTIAL_BYTES = 16 * 1024
+CREDENTIAL_TOO_LARGE = "The credential is over 16 KiB; no provider key is that long."  # MALFORMED_CREDENTIAL
 MAX_METADATA_BYTES = 4 * 1024
 
 

@@ -70,6 +70,9 @@ class Code(StrEnum):
     KEY_EXPIRING = "KEY_EXPIRING"
     STATUS_CACHE_DRIFT = "STATUS_CACHE_DRIFT"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    KEY_VERSION_NOT_FOUND = "KEY_VERSION_NOT_FOUND"
+    KEY_VERSION_ALREADY_RETIRED = "KEY_VERSION_ALREADY_RETIRED"
+    ADDRESS_IN_USE = "ADDRESS_IN_USE"
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,8 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
             ],
             [
                 "Check the slug (lower case, digits and dashes).",
-                "Register it: `integrations org create SLUG` (gcp profile: after the frontend has created the org).",
+                "Register it: `integrations org create` followed by the org's slug (gcp profile: after the frontend "
+                "has created the org).",
             ],
             http_status=404,
         ),
@@ -139,7 +143,7 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
             "Org API key not recognised",
             "The org API key is unknown or revoked.",
             ["The key was revoked or rotated.", "The key was copied incompletely."],
-            ["Issue a new key: `integrations org key rotate SLUG`, and update the frontend."],
+            ["Issue a new key: `integrations org key rotate` followed by the org's slug, and update the frontend."],
             http_status=401,
         ),
         _e(
@@ -420,7 +424,10 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
             "The organization already exists",
             "This organization is already registered; creating it again would issue a second live API key.",
             ["`org create` was run twice for the same slug."],
-            ["To replace its API key, run `integrations org key rotate SLUG` (the old key stops working)."],
+            [
+                "To replace its API key, run `integrations org key rotate` followed by the org's slug (the old key "
+                "stops working)."
+            ],
             http_status=409,
         ),
         _e(
@@ -843,6 +850,29 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
             ],
             http_status=405,
         ),
+        _e(
+            "KEY_VERSION_NOT_FOUND",
+            "No such key version",
+            "The store has no record of this key version, so there is nothing to retire.",
+            ["The version is mistyped (versions are named local/v1, local/v2, ...).", "Another data dir was meant."],
+            ["Run `integrations key list` and retire one of the versions it lists (not the current one)."],
+            http_status=404,
+        ),
+        _e(
+            "KEY_VERSION_ALREADY_RETIRED",
+            "The key version is already retired",
+            "This key version was retired before; it is gone from the keyring and nothing more can be done with it.",
+            ["`integrations key retire` was run twice for the same version."],
+            ["Nothing to do: `integrations key list` shows when it was retired."],
+            http_status=409,
+        ),
+        _e(
+            "ADDRESS_IN_USE",
+            "The address is already in use",
+            "Another process is already listening on this host and port; the API was not started.",
+            ["Another `integrations api` (or another server) already runs on this port."],
+            ["Stop the other process, or start on a free port: `integrations api --port 8001`."],
+        ),
     ]
 }
 
@@ -857,8 +887,10 @@ class IntegrationError(Exception):
         *,
         details: dict[str, Any] | None = None,
         retryable: bool | None = None,
+        fix: str | None = None,
     ) -> None:
         self.entry = CATALOG[code]
+        self.fix = fix  # the fix for this very case (naming the org, the key at hand), else the catalog's first
         self.code = Code(code)
         self.message = message or self.entry.message
         self.details = details or {}
@@ -871,7 +903,7 @@ class IntegrationError(Exception):
 
     @property
     def hint(self) -> str:
-        return self.entry.fixes[0]
+        return self.fix or self.entry.fixes[0]
 
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "retryable": self.retryable, "hint": self.hint}

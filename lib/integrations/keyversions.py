@@ -66,6 +66,14 @@ def retire(store: IntegrationStore, cipher: Cipher, key_ref: str) -> None:
             Code.CONFIGURATION_ERROR,
             "Only the local keyring retires versions here; destroy a Cloud KMS key version in Google Cloud.",
         )
+    recorded = store.key_versions().get(key_ref)
+    if recorded is None:
+        known = ", ".join(sorted(store.key_versions())) or "none"
+        raise IntegrationError(Code.KEY_VERSION_NOT_FOUND, f"No key version {key_ref} is recorded (recorded: {known}).")
+    if recorded.retired_at is not None:
+        raise IntegrationError(
+            Code.KEY_VERSION_ALREADY_RETIRED, f"{key_ref} was retired on {recorded.retired_at:%Y-%m-%d %H:%M:%S} UTC."
+        )
     using = sum(1 for r in store.list_credentials() if r.key_ref == key_ref and r.encrypted_credential)
     if using or key_ref == cipher.current_key_ref():
         raise IntegrationError(

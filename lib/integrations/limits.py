@@ -106,6 +106,15 @@ def org_name(name: object) -> str | None:
     return _shown_name(name, "The organization's name")
 
 
+def actor_name(actor: object) -> str:
+    """Who acts, as the append-only audit log keeps it: bounded like a name (one line, at most MAX_NAME_CHARS, no
+    control or bidirectional code) and not empty. Every facade method that records an actor checks it first."""
+    shown = _shown_name(actor, "The actor (who is acting)")
+    if shown is None:
+        raise IntegrationError(Code.INVALID_INPUT, "The actor (who is acting) must not be empty.")
+    return shown
+
+
 class SharedAttempts(Protocol):
     """Where attempts are counted for every process (the status cache: see StatusCache.count_attempt)."""
 

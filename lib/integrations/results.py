@@ -12,6 +12,12 @@ from .domain import Capability, CheckItem, CredentialKind, DataStatus, Provider,
 from .errors import Code, IntegrationError, entry
 
 
+def sentence(text: str) -> str:
+    """A provider's message as a sentence (`invalid x-api-key` -> `invalid x-api-key.`), before we add ours."""
+    text = text.strip()
+    return text if not text or text[-1] in ".!?:;)" else f"{text}."
+
+
 class ErrorInfo(BaseModel):
     code: str
     message: str

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
+from . import limits
 from .crypto.base import Cipher
 from .deps import Deps, Parts
 from .domain import CredentialKind, OrgApiKey, Provider, Status, StoredCredential
@@ -102,7 +103,7 @@ class IntegrationService(Parts):
     # --- orgs and their API keys ----------------------------------------------------------------------------
     def register_org(self, org_slug: str, name: str | None = None, actor: str = "system") -> str:
         """Issue an org API key (returned once), registering the org (see usecases/orgs.register)."""
-        return orgs.register(self.deps, org_slug, name, actor)
+        return orgs.register(self.deps, org_slug, name, limits.actor_name(actor))
 
     def register_orgs(
         self,
@@ -113,7 +114,7 @@ class IntegrationService(Parts):
         """Register new orgs, each with its credentials stored unchecked (PENDING), in batched writes: what
         register_org and setup(skip_validation=True) do one call at a time (usecases/bulkload.py). Everything is
         checked before anything is written. Returns {org_slug: org API key}, shown once."""
-        return bulkload.register_many(self.deps, plan, actor, progress)
+        return bulkload.register_many(self.deps, plan, limits.actor_name(actor), progress)
 
     def orgs(self) -> list[str]:
         """Every registered org's slug, from the system of record (works while the status cache is down)."""
@@ -129,11 +130,11 @@ class IntegrationService(Parts):
 
     def rotate_org_key(self, org_slug: str, actor: str = "system") -> str:
         """Revoke the org's API keys and issue a new one, returned once."""
-        return orgs.rotate(self.deps, org_slug, actor)
+        return orgs.rotate(self.deps, org_slug, limits.actor_name(actor))
 
     def revoke_org_keys(self, org_slug: str, actor: str = "system") -> int:
         """Revoke every live API key of the org; returns how many."""
-        return orgs.revoke(self.deps, org_slug, actor)
+        return orgs.revoke(self.deps, org_slug, limits.actor_name(actor))
 
     def authenticate(self, org_slug: str, api_key: str | None) -> OrgApiKey:
         """The live key record if `api_key` is a key of `org_slug`; ORG_API_KEY_MISSING / _INVALID / _FORBIDDEN."""
@@ -166,7 +167,7 @@ class IntegrationService(Parts):
             credential_name,
             metadata,
             skip_validation,
-            actor,
+            limits.actor_name(actor),
             on_step,
             keyless,
             need,
@@ -217,7 +218,9 @@ class IntegrationService(Parts):
     ) -> KeyTestResult:
         """Format check and live check without saving: no ciphertext, no status change, no cache write. Counts
         against the org's attempt limit and leaves a TEST event (never the key)."""
-        return credentials.check_without_saving(self.deps, org_slug, provider, credential, metadata, actor, need)
+        return credentials.check_without_saving(
+            self.deps, org_slug, provider, credential, metadata, limits.actor_name(actor), need
+        )
 
     def check_format(self, provider: Provider | str, credential: str | SecretStr) -> str:
         """Format-check a credential without storing or sending it; returns its hint."""
@@ -239,11 +242,11 @@ class IntegrationService(Parts):
 
     def validate(self, org_slug: str, provider: Provider | str, actor: str = "system") -> ValidateResult:
         """Re-check the stored credential live. Rejection -> INVALID; a transient failure keeps the status."""
-        return checks.validate(self.deps, org_slug, provider, actor)
+        return checks.validate(self.deps, org_slug, provider, limits.actor_name(actor))
 
     def delete(self, org_slug: str, provider: Provider | str, actor: str = "system") -> DeleteResult:
         """Deactivate the credential, erase its ciphertext, keep the history; status -> NOT_CONFIGURED."""
-        return credentials.delete(self.deps, org_slug, provider, actor)
+        return credentials.delete(self.deps, org_slug, provider, limits.actor_name(actor))
 
     def diagnose(self, org_slug: str, provider: Provider | str) -> list[DiagnosticStep]:
         """The troubleshooting checks, in order, each passed / failed / not run with its fix. Changes nothing."""
@@ -260,12 +263,12 @@ class IntegrationService(Parts):
     ) -> TaskReport:
         """Check this task's share of the run and stage it. `concurrency` and `rates` (per provider) and the KMS
         budget (INTEGRATIONS_KMS_REQUESTS_PER_MINUTE) are the whole run's: the task takes its share."""
-        return runs.revalidate_task(self.deps, spec, concurrency, rates, actor, progress)
+        return runs.revalidate_task(self.deps, spec, concurrency, rates, limits.actor_name(actor), progress)
 
     def finalize_run(self, run_id: str, actor: str = "system", force: bool = False) -> RunReport:
         """Apply a run's staged results in one write, sync the status cache, alert on flips, report the run
         (idempotent: a second finalize applies nothing; refused while its tasks may run, unless `force`)."""
-        return runs.finalize_run(self.deps, run_id, actor, force)
+        return runs.finalize_run(self.deps, run_id, limits.actor_name(actor), force)
 
     # --- overview, history and audits -------------------------------------------------------------------------
     def overview(self) -> pd.DataFrame:
@@ -329,17 +332,26 @@ class IntegrationService(Parts):
         `targets` checks exactly those credentials (ids and/or (org, provider) pairs, each once; targets without
         an active credential are listed in `missing`); otherwise every credential of `orgs` x `providers`."""
         return revalidation.revalidate_many(
-            self.deps, orgs, providers, concurrency, progress, actor, rates, max_rate_limit_retries, targets, run_id
+            self.deps,
+            orgs,
+            providers,
+            concurrency,
+            progress,
+            limits.actor_name(actor),
+            rates,
+            max_rate_limit_retries,
+            targets,
+            run_id,
         )
 
     # --- maintenance ------------------------------------------------------------------------------------------
     def reconcile(self, dry_run: bool = False, actor: str = "system", org_slug: str | None = None) -> ReconcileReport:
         """Rebuild the status cache from the system of record; report every drift (fixed unless dry_run)."""
-        return maintenance.reconcile(self.deps, dry_run, actor, org_slug)
+        return maintenance.reconcile(self.deps, dry_run, limits.actor_name(actor), org_slug)
 
     def rewrap(self, progress: Progress | None = None, actor: str = "system") -> RewrapReport:
         """Re-encrypt active ciphertexts not under the current key version; safe to re-run after interruption."""
-        return maintenance.rewrap(self.deps, progress, actor)
+        return maintenance.rewrap(self.deps, progress, limits.actor_name(actor))
 
     def rotate_key(self) -> str:
         """Add a new local keyring version (recorded in the store); run rewrap afterwards."""

@@ -12,7 +12,7 @@ from typing import NamedTuple
 from pydantic import SecretStr
 
 from .crypto.base import Cipher, aad_for
-from .domain import MAX_CREDENTIAL_BYTES, Provider, StoredCredential
+from .domain import CREDENTIAL_TOO_LARGE, MAX_CREDENTIAL_BYTES, Provider, StoredCredential
 from .errors import Code, IntegrationError
 from .providers.base import ParsedCredential, Validator
 
@@ -38,9 +38,7 @@ def admit(credential: object) -> SecretStr:
     if not credential.strip():
         raise IntegrationError(Code.MALFORMED_CREDENTIAL, "The credential is empty.")
     if len(credential.encode("utf-8", "surrogatepass")) > MAX_CREDENTIAL_BYTES:
-        raise IntegrationError(
-            Code.MALFORMED_CREDENTIAL, "The credential is over 16 KiB; no provider key is that long."
-        )
+        raise IntegrationError(Code.MALFORMED_CREDENTIAL, CREDENTIAL_TOO_LARGE)
     if "\x00" in credential:
         raise IntegrationError(Code.MALFORMED_CREDENTIAL, "The credential contains a NUL byte.")
     try:

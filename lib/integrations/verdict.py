@@ -112,6 +112,9 @@ PROBLEM_CLASSES: dict[Code, ProblemClass] = {
     Code.KEYRING_MISMATCH: _O,
     Code.KEY_VERSION_IN_USE: _O,
     Code.KEY_VERSION_RETIRED: _O,
+    Code.KEY_VERSION_NOT_FOUND: _O,
+    Code.KEY_VERSION_ALREADY_RETIRED: _O,
+    Code.ADDRESS_IN_USE: _O,
     Code.GCP_PLATFORM_ACCESS_FAILED: _O,
     Code.CHECK_FAILED: _O,  # an unexpected answer or exception: a provider contract change until shown otherwise
     Code.STORAGE_FAILED: _O,

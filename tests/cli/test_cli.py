@@ -184,7 +184,7 @@ def test_status_lists_configured_providers_and_kinds_and_setup_prints_capabiliti
     code, output = run("setup", "acmecorp", "openai", "--credential-file", str(key_file))
     assert code == 0 and "· Admin key" in output and "kind=" not in output and "cost data: passed" in output
     code, output = run("status", "acmecorp")
-    assert code == 0 and "configured OpenAI; all valid: False" in output and "Admin key" in output
+    assert code == 0 and "configured OpenAI; all valid: no" in output and "Admin key" in output
     assert "OpenAI cost data: Fresh, data through" in output  # the sandbox's newest cost bucket is an hour old
     assert "OpenAI key: never expires" in output  # said explicitly, as "unknown" is when it cannot be read
     code, data = as_json("status", "acmecorp")

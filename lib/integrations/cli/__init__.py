@@ -6,7 +6,13 @@ reconcile, rewrap, api, doctor); `output` is what they share."""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from . import admin, credentials, reads
 from .keys import key_app, org_app
@@ -15,7 +21,31 @@ from .runs import revalidate_app
 
 __all__ = ["app", "main", "out"]  # out: the console, for a caller (a test) setting its width
 
+
+class _JsonErrors(TyperGroup):
+    """With --json, a usage error (a missing argument, an unknown option, a bad value) is JSON too, with a catalog
+    code (INVALID_INPUT), still exit 2: a script reads every failure the same way."""
+
+    def main(self, args: Sequence[str] | None = None, *more: Any, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if "--json" not in argv or extra.get("standalone_mode") is False:
+            return super().main(args, *more, **extra)
+        try:
+            code = super().main(args, *more, **{**extra, "standalone_mode": False})
+        except typer.Abort:
+            sys.exit(1)
+        except typer.TyperException as exc:  # click's usage errors (typer's own copy of click)
+            from ..errors import Code, IntegrationError
+
+            said = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            refused = IntegrationError(Code.INVALID_INPUT, said, fix="Run the command with --help for its arguments.")
+            sys.stdout.write(json.dumps({"success": False, "error": refused.to_json()}, indent=2) + "\n")
+            sys.exit(getattr(exc, "exit_code", 2))
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_JsonErrors,
     help="Validate, encrypt, store and watch organizations' provider credentials.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import Code, IntegrationError
-from .output import Actor, JsonOpt, _actor, _emit, _service, _warn, err, label, literal, out
+from .output import Actor, JsonOpt, _actor, _emit, _error, _service, _warn, err, label, literal, out
 
 
 def init(as_json: JsonOpt = False) -> None:
@@ -88,11 +88,61 @@ def rewrap(actor: Actor = None, as_json: JsonOpt = False) -> None:
         _warn([] if as_json else report.warnings)
 
 
-def api(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the REST endpoints (OpenAPI at /docs)."""
+def api(
+    host: Annotated[str, typer.Option(help="The address to listen on (the local profile: keep it loopback).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="The port, 1-65535.")] = 8000,
+) -> None:
+    """Serve the REST endpoints (OpenAPI at /docs). Exit 1 when the port is not a port or is in use."""
+    if not 1 <= port <= 65535:  # noqa: PLR2004 - the TCP port range
+        _error(False, IntegrationError(Code.INVALID_INPUT, f"--port {port} is not a TCP port: give 1-65535."))
+    _bindable(host, port)
+    _warn_exposed(host)
     import uvicorn
 
     uvicorn.run("integrations.api:create_app", factory=True, host=host, port=port)
+
+
+def _warn_exposed(host: str) -> None:
+    """The local profile (a keyring file, sandboxed or live checks, no TLS) is for this machine: say so when the
+    API would listen beyond it."""
+    import ipaddress
+    import os
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    profile = os.environ.get("INTEGRATIONS_PROFILE", "local").strip().lower()
+    if not loopback and profile == "local":
+        _warn(
+            [
+                f"--host {host} listens beyond this machine in the local profile (plain HTTP, the local keyring): "
+                "anyone who can reach it may try org API keys. Use 127.0.0.1, or deploy with the gcp profile."
+            ]
+        )
+
+
+def _bindable(host: str, port: int) -> None:
+    """Refuse at once, with a catalog code, an address another process holds (uvicorn would exit 3 after start-up)
+    or one this machine does not have."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        _error(False, IntegrationError(Code.INVALID_INPUT, f"--host {host} is not an address or a known host name."))
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                _error(False, IntegrationError(Code.ADDRESS_IN_USE, f"{host}:{port} is already in use."))
+            _error(False, IntegrationError(Code.INVALID_INPUT, f"Cannot listen on {host}:{port}: {exc.strerror}."))
 
 
 def doctor(

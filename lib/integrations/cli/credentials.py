@@ -10,43 +10,74 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
 
-from .output import Actor, JsonOpt, ProviderArg, _actor, _capabilities, _emit, _service, _warn, label, literal, out
+from ..errors import Code, IntegrationError
+from .output import (
+    Actor,
+    JsonOpt,
+    ProviderArg,
+    _actor,
+    _capabilities,
+    _emit,
+    _error,
+    _service,
+    _warn,
+    label,
+    literal,
+    out,
+)
 
 if TYPE_CHECKING:  # the models (pydantic) load only when a command runs
     from ..results import Keyless
 
 
-def _read_credential(credential_file: Path | None, credential_stdin: bool) -> str:
+def _read_credential(credential_file: Path | None, credential_stdin: bool, as_json: bool) -> str:
+    """The credential from stdin or a file, never more than the credential size cap read (a file's size is looked at
+    before it is opened; /dev/zero or a pipe is read up to the cap): over it, MALFORMED_CREDENTIAL as the library
+    says it."""
+    from ..domain import CREDENTIAL_TOO_LARGE, MAX_CREDENTIAL_BYTES
+
     if (credential_file is None) == (not credential_stdin):
         raise typer.BadParameter("give exactly one of --credential-file F or --credential-stdin")
+    too_large = IntegrationError(Code.MALFORMED_CREDENTIAL, CREDENTIAL_TOO_LARGE)
     try:
         if credential_stdin:
-            return sys.stdin.read()
-        return credential_file.read_text(encoding="utf-8")  # type: ignore[union-attr]
+            text = sys.stdin.read(MAX_CREDENTIAL_BYTES + 1)
+        else:
+            assert credential_file is not None
+            if credential_file.is_file() and credential_file.stat().st_size > MAX_CREDENTIAL_BYTES:
+                _error(as_json, too_large)
+            with credential_file.open(encoding="utf-8") as f:
+                text = f.read(MAX_CREDENTIAL_BYTES + 1)
+        if len(text) > MAX_CREDENTIAL_BYTES:  # characters: at least as many bytes
+            _error(as_json, too_large)
+        return text
     except OSError as exc:
         raise typer.BadParameter(f"cannot read {credential_file}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise typer.BadParameter("the credential is not UTF-8 text (a key file is plain text or JSON)") from None
 
 
-def _metadata(text: str | None) -> Any:
-    """--metadata as JSON (its shape is checked by the library, as for every entry point)."""
+def _metadata(text: str | None, as_json: bool) -> Any:
+    """--metadata as JSON (its shape is checked by the library, as for every entry point); not JSON is INVALID_INPUT
+    (exit 1) as a JSON value of the wrong shape is."""
     try:
         return json.loads(text) if text else None
     except json.JSONDecodeError as exc:
-        raise typer.BadParameter(f"--metadata is not JSON: {exc.msg}") from None
+        problem = f"--metadata is not JSON: {exc.msg} (at character {exc.pos})."
     except (ValueError, RecursionError):  # an integer over 4,300 digits, or nesting too deep
-        raise typer.BadParameter("--metadata holds a number too large or nesting too deep") from None
+        problem = "--metadata holds a number too large or nesting too deep."
+    _error(as_json, IntegrationError(Code.INVALID_INPUT, problem, fix='Give a flat JSON object, e.g. {"env": "prod"}.'))
 
 
-def _checked(result: Any, label: str, as_json: bool) -> None:
+def _checked(result: Any, label: str, as_json: bool, message: str | None = None, more: str = "") -> None:
     """A live check's outcome (validate, test): its label, message, code and fix; exit 1 unless it succeeded."""
     colour = "green" if result.success else "red"
     _emit(
         as_json,
         result.model_dump(mode="json"),
-        f"[{colour}]{label}[/]: {literal(result.message)}"
+        f"[{colour}]{label}[/]: {literal(result.message if message is None else message)}"
         + (f"\n[bold]{result.error.code}[/] · [dim]Fix:[/] {literal(result.error.hint)}" if result.error else "")
+        + more
         + _capabilities(result.capabilities),
     )
     _warn([] if as_json else result.warnings)
@@ -80,8 +111,8 @@ def setup(
     if need not in (None, "cost data", "inference"):
         raise typer.BadParameter('--need is "cost data" or "inference"')
     keyless = _keyless_input(provider, export_table, customer_sa, credential_file, credential_stdin, skip_validation)
-    secret = None if keyless else _read_credential(credential_file, credential_stdin)
-    meta = _metadata(metadata)
+    secret = None if keyless else _read_credential(credential_file, credential_stdin, as_json)
+    meta = _metadata(metadata, as_json)
     with _service(as_json) as svc:
         result = svc.setup(
             org,
@@ -148,7 +179,12 @@ def validate(org: str, provider: ProviderArg, actor: Actor = None, as_json: Json
     """Re-check the stored credential live. Exit 1 unless it is valid."""
     with _service(as_json) as svc:
         result = svc.validate(org, provider, actor=_actor(actor))
-        _checked(result, label(result.validation_status), as_json)
+        if result.error is not None and result.error.retryable:  # said nothing about the key: the status was kept
+            shown = f"{label('INCONCLUSIVE')} (status unchanged: {label(result.validation_status)})"
+            more = f"\n[dim]Troubleshoot:[/] integrations diagnose {literal(org)} {literal(provider.lower())}"
+            _checked(result, shown, as_json, message=result.error.message, more=more)
+        else:
+            _checked(result, label(result.validation_status), as_json)
 
 
 def test_credential(
@@ -162,8 +198,8 @@ def test_credential(
 ) -> None:
     """Check a credential with its provider WITHOUT saving it (nothing stored, no status change). Counts against the
     org's attempt limit. Exit 1 unless the provider accepted it."""
-    secret = _read_credential(credential_file, credential_stdin)
-    meta = _metadata(metadata)
+    secret = _read_credential(credential_file, credential_stdin, as_json)
+    meta = _metadata(metadata, as_json)
     with _service(as_json) as svc:
         result = svc.test_credential(org, provider, secret, meta, actor=_actor(actor))
         del secret

@@ -23,7 +23,7 @@ def org_create(
         key = svc.register_org(slug, name=name, actor=_actor(None))
         _emit(
             as_json,
-            {"org_slug": slug, "api_key": key},
+            {"success": True, "org_slug": slug, "api_key": key},
             f"Organization {literal(slug)} ready.\nAPI key (shown once, store it now): {literal(key)}",
         )
 
@@ -34,7 +34,9 @@ def org_key_rotate(slug: str, as_json: JsonOpt = False) -> None:
     with _service(as_json) as svc:
         key = svc.rotate_org_key(slug, actor=_actor(None))  # ORG_NOT_FOUND before touching keys
         _emit(
-            as_json, {"org_slug": slug, "api_key": key}, f"New API key for {literal(slug)} (shown once): {literal(key)}"
+            as_json,
+            {"success": True, "org_slug": slug, "api_key": key},
+            f"New API key for {literal(slug)} (shown once): {literal(key)}",
         )
 
 
@@ -43,7 +45,11 @@ def org_key_revoke(slug: str, as_json: JsonOpt = False) -> None:
     """Revoke every API key of the org."""
     with _service(as_json) as svc:
         count = svc.revoke_org_keys(slug, actor=_actor(None))  # ORG_NOT_FOUND for an unknown org
-        _emit(as_json, {"org_slug": slug, "revoked": count}, f"Revoked {count} key(s) of {literal(slug)}.")
+        _emit(
+            as_json,
+            {"success": True, "org_slug": slug, "revoked": count},
+            f"Revoked {count} key(s) of {literal(slug)}.",
+        )
 
 
 @org_app.command("alert-secret")

@@ -7,7 +7,8 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -69,9 +70,19 @@ def _actor(actor: str | None) -> str:
     return actor or f"cli:{getpass.getuser()}"
 
 
+def _json_value(value: object) -> object:
+    """What json cannot write itself: a time as ISO 8601 in UTC with a Z (as every model's JSON), else its text."""
+    if isinstance(value, datetime):
+        at = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return at.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
 def _emit(as_json: bool, data: Any, text: str | Callable[[], None]) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
+        sys.stdout.write(json.dumps(data, default=_json_value, indent=2) + "\n")
     elif callable(text):
         text()
     else:
@@ -89,7 +100,7 @@ def _service(as_json: bool, require_cache: bool = False) -> Iterator[Integration
         _error(as_json, exc)
 
 
-def _error(as_json: bool, exc: IntegrationError) -> None:
+def _error(as_json: bool, exc: IntegrationError) -> NoReturn:
     """Print a catalog error with its fix; exit 1."""
     if as_json:
         sys.stdout.write(json.dumps({"success": False, "error": exc.to_json()}, indent=2) + "\n")

@@ -20,8 +20,16 @@ def _data(status: DataStatus, through: date | None, read_at: datetime | None) ->
     """'STALE, data through 2026-12-05, source last read 2026-12-07 02:00 UTC'."""
     shown = [label(status), f"data through {through}" if through else "no data yet"]
     if read_at is not None:
-        shown.append(f"source last read {read_at:%Y-%m-%d %H:%M} UTC")
+        shown.append(f"source last read {read_at:%Y-%m-%d %H:%M:%S} UTC")
     return ", ".join(shown)
+
+
+WIDE = 120  # columns: narrower, `status` prints a card per provider instead of a table that would cut values
+
+
+def _when(at: datetime | None, empty: str = "") -> str:
+    """A time as people read it: to the second, in UTC."""
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC" if at else empty
 
 
 def status(org: str, as_json: JsonOpt = False) -> None:
@@ -33,20 +41,41 @@ def status(org: str, as_json: JsonOpt = False) -> None:
             from rich.table import Table
 
             configured = ", ".join(label(p) for p in data.providers_configured) or "none"
-            t = Table(title=f"{literal(org)}: configured {configured}; all valid: {data.all_valid}")
-            for col in ("provider", "status", "kind", "name", "hint", "last validated", "error"):
-                t.add_column(col)
-            for i in data.integrations.values():
-                t.add_row(
+            title = f"{literal(org)}: configured {configured}; all valid: {'yes' if data.all_valid else 'no'}"
+            columns = ("provider", "status", "kind", "name", "hint", "last validated", "error")
+            rows = [
+                (
                     label(i.provider),
                     label(i.status),
                     label(i.credential_kind) if i.credential_kind else "",
                     literal(i.credential_name or ""),
                     literal(i.credential_hint or ""),
-                    str(i.last_validated_at or ""),
+                    _when(i.last_validated_at),
                     i.error.code if i.error else "",
                 )
-            out.print(t)
+                for i in data.integrations.values()
+            ]
+            if out.width >= WIDE:
+                t = Table(title=title)
+                for n, col in enumerate(columns):  # wrapped whole, never cut with "…"; a status or code on one line
+                    whole = max((len(r[n]) for r in rows), default=0) if col in ("provider", "status", "error") else 0
+                    t.add_column(col, overflow="fold", min_width=whole or None)
+                for row in rows:
+                    t.add_row(*row)
+                out.print(t)
+            else:  # narrow (80 columns, a pipe): one card per provider, every value whole
+                out.print(title)
+                for row in rows:
+                    if not any(row[2:]):
+                        out.print(f"{row[0]}: {row[1]}")
+                        continue
+                    card = Table(title=f"{row[0]}: {row[1]}", title_justify="left", show_header=False)
+                    card.add_column("field", style="dim")
+                    card.add_column("value", overflow="fold")
+                    for name, value in zip(columns[2:], row[2:], strict=True):
+                        if value:
+                            card.add_row(name, value)
+                    out.print(card)
             for i in data.integrations.values():  # beside the credential's status: is its cost data arriving
                 if i.data_status is not None:
                     out.print(
@@ -70,15 +99,15 @@ def _integration_table(org: str, one: Integration) -> None:
 
     t = Table(title=f"{literal(org)} · {one.provider.label}", show_header=False)
     t.add_column("field", style="dim")
-    t.add_column("value")
+    t.add_column("value", overflow="fold")
     rows = {
         "status": label(one.status),
         "kind": label(one.credential_kind) if one.credential_kind else "",
         "name": one.credential_name or "",
         "credential": one.credential_hint or "",
         "credential id": one.credential_id or "",
-        "last validated": f"{one.last_validated_at:%Y-%m-%d %H:%M:%S} UTC" if one.last_validated_at else "never",
-        "created": f"{one.created_at:%Y-%m-%d %H:%M:%S} UTC" if one.created_at else "",
+        "last validated": _when(one.last_validated_at, "never"),
+        "created": _when(one.created_at),
     }
     if one.error:
         rows |= {"error": f"{one.error.code}: {one.error.message}", "fix": one.error.hint}
@@ -104,9 +133,9 @@ def diagnose(org: str, provider: ProviderArg, as_json: JsonOpt = False) -> None:
         def table() -> None:
             from rich.table import Table
 
-            t = Table(title=f"Diagnose {literal(org)} · {literal(provider.upper())}")
+            t = Table(title=f"Diagnose {literal(org)} · {literal(label(provider.strip().upper()))}")
             for col in ("", "check", "detail"):
-                t.add_column(col)
+                t.add_column(col, overflow="fold")
             for s in steps:
                 mark = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[dim]not run[/]"}[s.passed]
                 t.add_row(mark, s.name, literal(s.detail))

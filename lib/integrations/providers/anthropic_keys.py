@@ -13,7 +13,7 @@ import httpx2
 from pydantic import SecretStr
 
 from ..domain import Capability, CheckResult, CredentialKind, Expiry, Provider, Status
-from .base import ParsedCredential, malformed, rfc3339
+from .base import ParsedCredential, malformed, other_provider_fix, rfc3339
 from .kinds import ENTERPRISE_PROBE, kind_of, refuse_wrong_kind
 from .sdk_calls import (
     DAY_S,
@@ -108,7 +108,8 @@ class AnthropicValidator(SdkKeyValidator):
         if not key.startswith("sk-ant-"):
             raise malformed(
                 "An Anthropic API key starts with sk-ant- (e.g. sk-ant-api03-...)."
-                + (" This looks like an OpenAI key." if key.startswith("sk-") else "")
+                + (" This looks like an OpenAI key." if key.startswith("sk-") else ""),
+                fix=other_provider_fix("Anthropic", "openai", "OpenAI") if key.startswith("sk-") else None,
             )
         refuse_wrong_kind(self.provider, key)
         if not _ANTHROPIC_RE.fullmatch(key):

@@ -33,8 +33,18 @@ class ParsedCredential(BaseModel):
         return scrub(text, parts)
 
 
-def malformed(message: str) -> IntegrationError:
-    return IntegrationError(Code.MALFORMED_CREDENTIAL, message)
+def malformed(message: str, fix: str | None = None) -> IntegrationError:
+    """MALFORMED_CREDENTIAL; `fix` when this very case has a better one than the catalog's (another provider's key:
+    choose that provider)."""
+    return IntegrationError(Code.MALFORMED_CREDENTIAL, message, fix=fix)
+
+
+def other_provider_fix(provider_label: str, other: str, other_label: str) -> str:
+    """The fix for a key of another provider: choose that provider, or paste this provider's key."""
+    return (
+        f"Set this key up under {other_label} instead (provider `{other}`; console: choose {other_label}), or paste "
+        f"the {provider_label} credential here."
+    )
 
 
 class Validator(ABC):

@@ -10,7 +10,7 @@ import openai
 from pydantic import SecretStr
 
 from ..domain import Expiry, Provider
-from .base import ParsedCredential, malformed
+from .base import ParsedCredential, malformed, other_provider_fix
 from .kinds import refuse_wrong_kind
 from .sdk_calls import DAY_S, WINDOW_DAYS, SdkKeyValidator, clean_key, epoch, own_entry
 
@@ -47,7 +47,10 @@ class OpenAIValidator(SdkKeyValidator):
     def parse(self, credential: SecretStr, stored: bool = False) -> ParsedCredential:
         key = clean_key(credential, "OpenAI")
         if key.startswith("sk-ant-"):
-            raise malformed("This is an Anthropic key (sk-ant-...); choose the Anthropic provider.")
+            raise malformed(
+                "This is an Anthropic key (sk-ant-...); choose the Anthropic provider.",
+                fix=other_provider_fix("OpenAI", "anthropic", "Anthropic"),
+            )
         family = refuse_wrong_kind(self.provider, key)
         if family is None or not _OPENAI_RE.fullmatch(key):
             raise malformed(

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from ..domain import CheckItem, CheckResult, CredentialKind, DataObservation, Expiry, Status
 from ..verdict import failed
-from .base import ParsedCredential, Validator, malformed
+from .base import ParsedCredential, Validator, malformed, other_provider_fix
 from .kinds import COST_PROBE, ENTERPRISE_PROBE, MODELS, admin_capabilities, family_of, inference_capabilities
 
 HttpClientFactory = Callable[[], httpx2.Client]
@@ -188,6 +188,11 @@ def clean_key(credential: SecretStr, provider_name: str) -> str:
     key = credential.get_secret_value().strip()
     if not key:
         raise malformed(f"The {provider_name} API key is empty.")
+    if key.startswith("{"):  # a JSON key file: a Google Cloud service account's, not an API key
+        raise malformed(
+            f"This looks like a Google Cloud service-account key file (JSON), not an {provider_name} API key.",
+            fix=other_provider_fix(provider_name, "gcp", "Google Cloud"),
+        )
     if any(c.isspace() for c in key) or not key.isascii():
         raise malformed(
             f"The {provider_name} API key contains spaces, line breaks or non-ASCII characters; "

@@ -24,7 +24,7 @@ from ..domain import (
 )
 from ..errors import Code, IntegrationError
 from ..freshness import Freshness, judge
-from ..results import ErrorInfo, ValidateResult, WarningInfo
+from ..results import ErrorInfo, ValidateResult, WarningInfo, sentence
 from ..store.base import ValidationUpdate
 from ..verdict import ALARMS, Verdict, failed, verdict
 from . import alerting
@@ -77,7 +77,7 @@ class Assessment(NamedTuple):
         if result.error_code is None:  # the seed's message first, then what the provider check found
             message = f"{VALIDATED}. {result.message}".strip() if result.message else VALIDATED
         elif result.retryable:
-            message = f"Inconclusive: {result.message} Status left at {after.value}."
+            message = f"Inconclusive: {sentence(result.message)} Status left at {after.value}."
         return ValidateResult(
             success=result.error_code is None,
             provider=self.record.provider,

@@ -24,11 +24,20 @@ from ..domain import (
     make_event,
     utcnow,
 )
-from ..errors import Code, IntegrationError
+from ..errors import CATALOG, Code, IntegrationError
 from ..freshness import Freshness, judge
 from ..providers.base import ParsedCredential
 from ..providers.kinds import Need, refuse_wrong_kind, rejected_hint
-from ..results import DeleteResult, ErrorInfo, Keyless, KeylessInfo, KeyTestResult, SetupResult, WarningInfo
+from ..results import (
+    DeleteResult,
+    ErrorInfo,
+    Keyless,
+    KeylessInfo,
+    KeyTestResult,
+    SetupResult,
+    WarningInfo,
+    sentence,
+)
 from ..vault import admit
 from ..verdict import verdict
 from .checks import guarded
@@ -218,9 +227,9 @@ def check_without_saving(
     if result.error_code is None:
         message = f"The {provider.label} credential works ({parsed.hint}); nothing was stored."
     elif result.retryable:
-        message = f"Inconclusive: {result.message} Nothing was stored; test again later."
+        message = f"Inconclusive: {sentence(result.message)} Nothing was stored; test again later."
     else:
-        message = f"The provider refused it: {result.message} Nothing was stored."
+        message = f"The provider refused it: {sentence(result.message)} Nothing was stored."
     event(judged.outcome, f"Tested, not stored ({parsed.hint}): {result.message or judged.label}", result.error_code)
     log.info("test org=%s provider=%s outcome=%s", org_slug, provider.value, judged.label)
     return KeyTestResult(
@@ -257,7 +266,23 @@ def _refuse_failed(
     details: dict[str, Any] = {"checks": [c.model_dump() for c in result.checks], "rate_limit": result.rate_limit}
     if result.retry_after:
         details["retry_after"] = result.retry_after  # the provider's value, as it said it
-    raise IntegrationError(Code(result.error_code), result.message, retryable=result.retryable, details=details)
+    code, said = Code(result.error_code), result.message
+    current = deps.store.get_active(org_slug, provider)  # a failed rotation: say what still holds
+    if current is not None:
+        said = (
+            f"{sentence(said)} Nothing was rotated: the current {provider.label} credential is unchanged (status "
+            f"{current.validation_status.value})."
+        )
+    fix = None
+    if code in UNCHECKED:  # nothing was learnt about the key: it may still be kept, unchecked
+        fix = (
+            f"{CATALOG[code].fixes[0]} To keep the key meanwhile, store it unchecked as PENDING (CLI: "
+            "--skip-validation; API: skip_validation=true) and re-validate it later."
+        )
+    raise IntegrationError(code, said, retryable=result.retryable, details=details, fix=fix)
+
+
+UNCHECKED = frozenset({Code.NETWORK_ERROR, Code.PROVIDER_UNAVAILABLE, Code.RATE_LIMITED})  # the provider never said
 
 
 def sealed_record(

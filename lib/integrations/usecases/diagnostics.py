@@ -62,12 +62,12 @@ def diagnose(deps: Deps, org_slug: str, provider: Provider | str) -> list[Diagno
         org = deps.cache.get_org(org_slug)
         if org is None:
             raise IntegrationError(
-                Code.STATUS_SYNC_FAILED, f"The status cache has no row for {org_slug}. Resync status once it has one."
+                Code.STATUS_CACHE_DRIFT, f"The status cache has no row for {org_slug}. Resync status once it has one."
             )
         cached = org.status_of(provider)
         if cached.status != record.validation_status:
             raise IntegrationError(
-                Code.STATUS_SYNC_FAILED,
+                Code.STATUS_CACHE_DRIFT,
                 f"The cache says {cached.status.value}, the record says "
                 f"{record.validation_status.value}. Resync status to repair it.",
             )

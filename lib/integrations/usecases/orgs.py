@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .. import limits
 from ..deps import Deps
 from ..domain import Action, Event, OrgApiKey, Outcome, Provider, Status, check_slug, make_event
-from ..errors import Code, IntegrationError
+from ..errors import CATALOG, Code, IntegrationError
 from ..results import WarningInfo
 from ..status_cache.base import CACHED_COLUMNS
 from ..store.base import IntegrationStore
@@ -153,10 +153,17 @@ def register(deps: Deps, org_slug: str, name: str | None = None, actor: str = "s
     owns its rows (local); Supabase's belong to the frontend, so there the row must exist already (ORG_NOT_FOUND
     otherwise, and nothing is issued). An org that has keys already is refused (ORG_EXISTS): a second live key is
     issued only by rotate."""
-    check_slug(org_slug)
+    try:
+        check_slug(org_slug)
+    except IntegrationError as exc:  # a new org: the fix is choosing a slug, not typing a registered one
+        raise IntegrationError(exc.code, exc.message, fix=CATALOG[Code.INVALID_ORG_SLUG].fixes[1]) from None
     name = limits.org_name(name)  # shown in the console and the status cache: one plain line
     if deps.store.api_keys(org_slug):
-        raise IntegrationError(Code.ORG_EXISTS, f"Organization {org_slug!r} exists; rotate its key instead.")
+        raise IntegrationError(
+            Code.ORG_EXISTS,
+            f"Organization {org_slug!r} exists; rotate its key instead.",
+            fix=f"To replace its API key, run `integrations org key rotate {org_slug}` (the old key stops working).",
+        )
     deps.cache.create_org(org_slug, name)
     key = issue(deps, org_slug, actor)
     deps.known_orgs.add(org_slug)

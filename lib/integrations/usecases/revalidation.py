@@ -13,6 +13,7 @@ from ..errors import Code, IntegrationError
 from ..taskspec import RunReport, TaskSpec
 from .checkpool import Progress
 from .maintenance import reconcile
+from .orgs import registered, require
 from .runs import finalize_run, revalidate_task
 
 Target = str | tuple[str, Provider | str]  # a credential id, or an (org_slug, provider) pair
@@ -56,12 +57,24 @@ def chosen(
         if orgs is not None or providers:
             raise IntegrationError(Code.INVALID_INPUT, "Give either targets or orgs/providers, not both.")
         return select(deps.store.list_credentials(), targets)
-    if orgs is None and not providers:
+    only = known_orgs(deps, orgs) if orgs is not None else None
+    if only is None and not providers:
         return None, []
     wanted = {Provider.parse(p) for p in providers} if providers else set(Provider)
-    only = set(orgs) if orgs is not None else None
     records = deps.store.list_credentials()
     return [r for r in records if r.provider in wanted and (only is None or r.org_slug in only)], []
+
+
+def known_orgs(deps: Deps, orgs: list[str]) -> set[str]:
+    """The named orgs, each checked before anything runs (INVALID_ORG_SLUG, ORG_NOT_FOUND): a mistyped org is an
+    error, not a run of 0. Many orgs (the demo fleet) are looked up in one store query."""
+    slugs = [check_slug(org) for org in orgs]
+    unknown = set(slugs) - deps.known_orgs
+    if len(unknown) > 1:
+        deps.known_orgs.update(unknown & set(registered(deps)))
+    for slug in slugs:  # in the order given: the first unknown one raises ORG_NOT_FOUND with how to register it
+        require(deps, slug)
+    return set(slugs)
 
 
 def revalidate_many(
