@@ -65,7 +65,7 @@ def test_control_codes_are_refused_at_the_edge(data_dir: Path, tmp_path: Path) -
     assert code == 1 and "MALFORMED_CREDENTIAL" in shown and "\x1b" not in shown
 
 
-def test_bad_files_and_metadata_exit_2_with_a_message(data_dir: Path, tmp_path: Path) -> None:
+def test_bad_files_and_metadata_are_refused_with_a_message(data_dir: Path, tmp_path: Path) -> None:
     run("org", "create", ORG)
     latin1 = tmp_path / "key.bin"
     latin1.write_bytes(b"sk-proj-\xe9\xff" + b"a" * 30)
@@ -75,7 +75,8 @@ def test_bad_files_and_metadata_exit_2_with_a_message(data_dir: Path, tmp_path: 
     good = tmp_path / "key.txt"
     good.write_text(OPENAI_OK)
     code, shown = run("setup", ORG, "openai", "--credential-file", str(good), "--metadata", '{"n": ' + "9" * 5000 + "}")
-    assert code == 2 and "--metadata" in shown and "Traceback" not in shown
+    # bad --metadata is INVALID_INPUT (exit 1), as a JSON value of the wrong shape is (review round 4, item 15)
+    assert code == 1 and "INVALID_INPUT" in shown and "--metadata" in shown and "Traceback" not in shown
 
 
 def test_org_keys_cannot_be_doubled_and_every_change_is_in_the_history(data_dir: Path) -> None:
