@@ -14,7 +14,7 @@ from .output import Actor, JsonOpt, _actor, _emit, _service, _warn, err, literal
 
 def init(as_json: JsonOpt = False) -> None:
     """Create the data dir, tables and keyring (idempotent); fails if the status cache is not ready."""
-    with _service(as_json, require_cache=True) as svc:
+    with _service(as_json, require_cache=True, create=True) as svc:
         _emit(
             as_json,
             {"success": True, "backends": svc.backends},
@@ -35,12 +35,12 @@ def demo(
     from ..demo import save_keys, seed, seed_fleet
 
     if orgs is not None:
-        with _service(as_json) as svc, RichProgress(console=err, disable=as_json) as bar:
+        with _service(as_json, create=True) as svc, RichProgress(console=err, disable=as_json) as bar:
             task = bar.add_task("creating orgs", total=orgs)
             fleet = seed_fleet(svc, orgs, lambda done, total: bar.update(task, completed=done))
         _emit(as_json, fleet, f"{fleet['orgs']:,} org(s) created; {fleet['checked']:,} credential(s) checked.")
         return
-    with _service(as_json) as svc:
+    with _service(as_json, create=True) as svc:
         keys = seed(svc)
         data_dir = svc.data_dir or Path(".data")
         path = save_keys(data_dir, keys) if keys else data_dir / "demo-org-keys.txt"
@@ -92,7 +92,11 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the REST endpoints (OpenAPI at /docs)."""
     import uvicorn
 
-    uvicorn.run("integrations.api:create_app", factory=True, host=host, port=port)
+    from ..api import create_app
+
+    with _service(False) as svc:  # a bad setting or a missing data dir: the catalog error, before the server starts
+        app = create_app(svc)
+    uvicorn.run(app, host=host, port=port)
 
 
 def doctor(
