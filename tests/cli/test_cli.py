@@ -22,6 +22,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("INTEGRATIONS_DATA_DIR", str(tmp_path / "data"))
     for var in ("INTEGRATIONS_PROFILE", "INTEGRATIONS_VALIDATION", "INTEGRATIONS_SANDBOX_OUTAGE"):
         monkeypatch.delenv(var, raising=False)
+    assert run("init")[0] == 0  # every command but init (and demo) refuses a data dir that does not exist
     return {**os.environ}
 
 
