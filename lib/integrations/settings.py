@@ -156,7 +156,7 @@ class Settings(BaseSettings):
 
     sandbox_outage: str = ""
     sandbox_latency_ms: int = Field(default=0, ge=0)
-    attempts_per_minute: int = Field(default=20, ge=1)
+    attempts_per_minute: int = Field(default=20, ge=0)  # 0 disables the limit
     store_timeout_s: float = Field(
         default=30.0, gt=0
     )  # deadline of every BigQuery call (the client's retries and the job's wait)
