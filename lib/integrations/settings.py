@@ -200,7 +200,8 @@ class Settings(BaseSettings):
         from . import provider_registry  # the specs are cheap (no SDK): see provider_registry
 
         known = provider_registry.names()
-        unknown = sorted(self.outage_providers - set(known))
+        given = [p.strip() for p in self.sandbox_outage.split(",") if p.strip()]
+        unknown = [p for p in given if p.upper() not in known]
         if unknown:
             raise IntegrationError(
                 Code.CONFIGURATION_ERROR,
