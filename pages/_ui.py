@@ -47,12 +47,18 @@ def _env_fingerprint() -> str:
 
 @st.cache_resource(show_spinner=False)
 def _service(fingerprint: str) -> IntegrationService:
-    return connect()
+    return connect(installed=True)  # a missing data dir is refused ("Run `integrations init`"), never created
 
 
 def service() -> IntegrationService:
-    """One service per configuration, shared by every session."""
-    return _service(_env_fingerprint())
+    """One service per configuration, shared by every session. A bad setting or a missing data dir: the catalog
+    error and its fix on the page, nothing else (no traceback)."""
+    try:
+        return _service(_env_fingerprint())
+    except IntegrationError as exc:
+        st.error(f"**{exc.code}**: {plain(exc.message)}\n\nFix: {plain(exc.hint)}")
+        st.stop()
+        raise  # st.stop() raises; this line is for the type checker
 
 
 @st.cache_resource(show_spinner=False)

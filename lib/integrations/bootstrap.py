@@ -166,20 +166,37 @@ def build_validators(settings: Settings) -> Validators:
     return Validators(settings, sandbox=settings.backend("validation") != "live")
 
 
+def check_installed(settings: Settings) -> None:
+    """The local backends' data dir exists: an entry point other than `init` never starts a second, empty
+    installation (a new store and keyring) in a mistyped INTEGRATIONS_DATA_DIR."""
+    local = "sqlite" in (settings.backend("store"), settings.backend("status_cache"))
+    if (local or settings.backend("cipher") == "local") and not settings.data_dir.exists():
+        raise IntegrationError(
+            Code.CONFIGURATION_ERROR,
+            f"No installation at INTEGRATIONS_DATA_DIR={settings.data_dir}: the data dir does not exist, and nothing "
+            "was created. Run `integrations init` to create one there, or set INTEGRATIONS_DATA_DIR to your data dir.",
+        )
+
+
 def connect(
     settings: Settings | None = None,
     *,
     data_dir: str | Path | None = None,
     init: bool = True,
     require_cache: bool = False,
+    installed: bool = False,
     **overrides: Any,
 ) -> IntegrationService:
     """A ready service: settings from env/.env unless given; `data_dir` moves the local files. A status cache that
-    cannot be initialised is only logged (reads work without it) unless `require_cache`."""
+    cannot be initialised is only logged (reads work without it) unless `require_cache`. `installed`: refuse a
+    local data dir that does not exist (CONFIGURATION_ERROR, "Run `integrations init`") instead of creating it, as
+    every entry point but `init` (and `demo`) does."""
     if settings is None:
         if data_dir is not None:
             overrides["data_dir"] = Path(data_dir)
         settings = Settings(**overrides)
+    if installed:
+        check_installed(settings)
     for endpoint in settings.non_default_endpoints():
         log.warning("non-default provider endpoint: %s", endpoint)
     store, cache = build_store(settings), build_cache(settings)

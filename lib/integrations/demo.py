@@ -163,13 +163,18 @@ FLEET_MARKERS = ("revoked", "noperms", "unreachable")  # one org in 40 each: INV
 
 
 def seed_fleet(
-    svc: IntegrationService, orgs: int, progress: Callable[[int, int], None] | None = None
+    svc: IntegrationService,
+    orgs: int,
+    progress: Callable[[int, int], None] | None = None,
+    keys_dir: Path | None = None,
 ) -> dict[str, int]:
     """A large demo data set for the console at scale: `orgs` orgs (org-00000, ...) with one to three providers
     each, stored without checks, then re-validated in one bulk run (the sandbox answers at once), so statuses are
-    mostly VALID with some INVALID and PENDING. Orgs already there are skipped. The orgs and their credentials are
-    written in batches (register_orgs: every credential format-checked and encrypted as a setup does); most of the
-    time is the bulk run's checks (about 2.5 ms of CPU each through the providers' SDKs)."""
+    mostly VALID with some INVALID and PENDING. Orgs already there are skipped, and only the orgs created now are
+    checked: when none is, nothing is written and no run is started (a re-run leaves "the last run" alone). The new
+    orgs' API keys are appended to `keys_dir`/demo-org-keys.txt (0600, one write) when `keys_dir` is given. The orgs
+    and their credentials are written in batches (register_orgs: every credential format-checked and encrypted as a
+    setup does); most of the time is the bulk run's checks (about 2.5 ms of CPU each through the providers' SDKs)."""
     if svc.sandboxed is False:
         raise RuntimeError("Demo data needs sandbox validation (INTEGRATIONS_VALIDATION=sandbox).")
     slugs = [f"org-{i:05d}" for i in range(orgs)]
@@ -183,9 +188,13 @@ def seed_fleet(
     skipped = orgs - len(plan)
     if progress:
         progress(skipped, orgs)
-    svc.register_orgs(
+    if not plan:
+        return {"orgs": 0, "checked": 0, "changed": 0}
+    created = svc.register_orgs(
         plan, actor=DEMO_ACTOR, progress=(lambda done, _: progress(skipped + done, orgs)) if progress else None
     )
+    if keys_dir is not None:
+        save_keys(keys_dir, created)
     # the sandbox answers at once: a few threads per provider (64 spent their time starting and switching)
-    report = svc.revalidate_many(orgs=slugs, concurrency=8, actor=DEMO_ACTOR)
+    report = svc.revalidate_many(orgs=list(plan), concurrency=8, actor=DEMO_ACTOR)
     return {"orgs": len(plan), "checked": report.checked, "changed": report.changed}

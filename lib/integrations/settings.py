@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from . import pinned_env
 from .errors import Code, IntegrationError
@@ -72,6 +72,41 @@ RUN_TIMEOUT_S = 4 * 3_600
 KMS_PER_MINUTE = 30_000
 
 
+def _shown(value: object) -> str:
+    """A setting's value as quoted in a message: repr'd (control characters visible), at most 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def invalid_settings(exc: ValidationError) -> IntegrationError:
+    """pydantic's ValidationError as CONFIGURATION_ERROR: each setting's environment variable, what it got (never
+    for a secret setting) and what it must be."""
+    fields = Settings.model_fields
+    problems = []
+    for error in exc.errors(include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else ""
+        field = fields.get(name)
+        if field is None:  # an alias (SUPABASE_URL): the variable's own name
+            name = next(
+                (
+                    n
+                    for n, f in fields.items()
+                    if isinstance(f.validation_alias, AliasChoices) and name in f.validation_alias.choices
+                ),
+                name,
+            )
+            field, env = fields.get(name), str(error["loc"][0]).upper()
+        else:
+            alias = field.validation_alias
+            env = str(alias.choices[0]) if isinstance(alias, AliasChoices) else f"INTEGRATIONS_{name.upper()}"
+        secret = field is not None and "SecretStr" in str(field.annotation)
+        got = " (a secret setting: its value is not shown)" if secret else f"={_shown(error.get('input'))}"
+        rule = str(error["msg"]).replace("Input should be", "must be", 1)
+        default = "" if field is None or secret or field.default is None else f" (default when unset: {field.default})"
+        problems.append(f"{env}{got}: {rule}{default}.")
+    return IntegrationError(Code.CONFIGURATION_ERROR, "Invalid setting(s): " + " ".join(problems))
+
+
 class Settings(BaseSettings):
     """Everything connect() needs; each backend can be chosen alone."""
 
@@ -80,8 +115,15 @@ class Settings(BaseSettings):
     def __init__(self, **values: Any) -> None:
         if "_env_file" not in values:
             values["_env_file"] = env_file()
-        super().__init__(**values)
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:  # never chained: pydantic's text quotes every input, secrets included
+            raise invalid_settings(exc) from None
+        except SettingsError:  # a value pydantic-settings could not even decode (the message quotes it)
+            raise IntegrationError(Code.CONFIGURATION_ERROR, "An INTEGRATIONS_* setting could not be read.") from None
         pinned_env.check(os.environ)  # a job started with overridden env refuses to start (deploy/render.py)
+        self.check_sandbox_outage()
+        self.check_data_dir()
         self.check_endpoints()
         self.check_alert_webhook()
         self.check_supabase_url()
@@ -110,12 +152,14 @@ class Settings(BaseSettings):
     anthropic_base_url: str = "https://api.anthropic.com"
     google_token_uri: str = GOOGLE_TOKEN_URI
     bigquery_api_url: str = "https://bigquery.googleapis.com/bigquery/v2"
-    provider_timeout_s: float = 10.0
+    provider_timeout_s: float = Field(default=10.0, gt=0)
 
     sandbox_outage: str = ""
-    sandbox_latency_ms: int = 0
-    attempts_per_minute: int = 20
-    store_timeout_s: float = 30.0  # deadline of every BigQuery call (the client's retries and the job's wait)
+    sandbox_latency_ms: int = Field(default=0, ge=0)
+    attempts_per_minute: int = Field(default=20, ge=0)  # 0 disables the limit
+    store_timeout_s: float = Field(
+        default=30.0, gt=0
+    )  # deadline of every BigQuery call (the client's retries and the job's wait)
     run_timeout_s: float = Field(default=RUN_TIMEOUT_S, gt=0)
     bigquery_location: str | None = None  # where the dataset lives (created there); None: BigQuery's default, US
     resource_manager_api_url: str = "https://cloudresourcemanager.googleapis.com/v1"  # GCP testIamPermissions
@@ -150,6 +194,35 @@ class Settings(BaseSettings):
     @property
     def outage_providers(self) -> set[str]:
         return {p.strip().upper() for p in self.sandbox_outage.split(",") if p.strip()}
+
+    def check_sandbox_outage(self) -> None:
+        """INTEGRATIONS_SANDBOX_OUTAGE names registered providers only: a typo would simulate no outage at all."""
+        from . import provider_registry  # the specs are cheap (no SDK): see provider_registry
+
+        known = provider_registry.names()
+        given = [p.strip() for p in self.sandbox_outage.split(",") if p.strip()]
+        unknown = [p for p in given if p.upper() not in known]
+        if unknown:
+            raise IntegrationError(
+                Code.CONFIGURATION_ERROR,
+                f"INTEGRATIONS_SANDBOX_OUTAGE={_shown(self.sandbox_outage)}: {', '.join(map(_shown, unknown))} is not "
+                f"a provider; give a comma-separated list of {', '.join(n.lower() for n in known)} (or nothing).",
+            )
+
+    def check_data_dir(self) -> None:
+        """The local backends' data dir is a directory (or not there yet), not a file."""
+        try:
+            local = (
+                "sqlite" in (self.backend("store"), self.backend("status_cache")) or self.backend("cipher") == "local"
+            )
+        except IntegrationError:  # an unknown backend: reported where it is used (connect, doctor)
+            return
+        if local and self.data_dir.exists() and not self.data_dir.is_dir():
+            raise IntegrationError(
+                Code.CONFIGURATION_ERROR,
+                f"INTEGRATIONS_DATA_DIR={_shown(str(self.data_dir))} is not a directory; set it to the data dir "
+                "(a directory; `integrations init` creates it).",
+            )
 
     def check_endpoints(self) -> None:
         """In live mode every provider endpoint is https, unless the development flag says otherwise."""

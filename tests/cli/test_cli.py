@@ -22,6 +22,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("INTEGRATIONS_DATA_DIR", str(tmp_path / "data"))
     for var in ("INTEGRATIONS_PROFILE", "INTEGRATIONS_VALIDATION", "INTEGRATIONS_SANDBOX_OUTAGE"):
         monkeypatch.delenv(var, raising=False)
+    assert run("init")[0] == 0  # every command but init (and demo) refuses a data dir that does not exist
     return {**os.environ}
 
 
@@ -78,7 +79,7 @@ def test_usage_errors_exit_2(env: dict[str, str], tmp_path: Path) -> None:
 def test_demo_is_idempotent_and_has_every_state(env: dict[str, str]) -> None:
     code, first = as_json("demo")
     assert code == 0 and len(first["created"]) >= 5
-    assert as_json("demo")[1]["created"] == {}
+    assert as_json("demo")[1]["created"] == []
     code, drift = as_json("reconcile", "--dry-run")
     assert [(d["org_slug"], d["recorded_status"]) for d in drift["drifts"]] == [("hooli", "VALID")]
     statuses = set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from integrations import IntegrationService, Provider, Status
+from integrations import IntegrationService, Provider, Status, connect
 from streamlit.testing.v1 import AppTest
 
 from tests.console.conftest import ROOT, app, assert_no_canary, rendered
@@ -95,6 +95,7 @@ def test_revalidate_button_reports_rejection(demo: IntegrationService) -> None:
 
 def test_no_orgs_explains_what_to_do(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("INTEGRATIONS_DATA_DIR", str(tmp_path / "empty"))
+    connect(data_dir=tmp_path / "empty")  # an installation (as `integrations init` makes) with no org yet
     at = app()
     assert "integrations org create" in at.info[0].value
 

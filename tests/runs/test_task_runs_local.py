@@ -123,6 +123,7 @@ def test_bad_task_settings_are_a_catalog_error_with_its_fix(
     monkeypatch.setenv("INTEGRATIONS_DATA_DIR", str(tmp_path / "data"))
     for name in ("CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_COUNT", "CLOUD_RUN_EXECUTION"):
         monkeypatch.delenv(name, raising=False)
+    assert runner.invoke(app, ["init"]).exit_code == 0  # an installation: a missing data dir is refused first
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     result = runner.invoke(app, ["revalidate", *args, "--json"])

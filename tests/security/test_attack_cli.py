@@ -28,6 +28,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(cli.out._made(), "width", 400)  # the console may predate the variable
     for var in ("INTEGRATIONS_PROFILE", "INTEGRATIONS_VALIDATION", "INTEGRATIONS_SANDBOX_OUTAGE"):
         monkeypatch.delenv(var, raising=False)
+    assert run("init")[0] == 0  # every command but init (and demo) refuses a data dir that does not exist
     return tmp_path / "data"
 
 

@@ -53,6 +53,7 @@ def test_the_committed_schema_and_types_are_fresh(node_modules: Path, tmp_path: 
 def api(tmp_path: Path) -> Iterator[dict[str, str]]:
     """`integrations api` on a free loopback port, on a fresh local data dir with one org."""
     env = cli_env(tmp_path / "data")
+    subprocess.run(["integrations", "init"], env=env, check=True, capture_output=True)  # org create needs an install
     created = subprocess.run(
         ["integrations", "org", "create", "acmecorp", "--json"], env=env, check=True, capture_output=True, text=True
     )

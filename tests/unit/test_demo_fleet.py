@@ -127,3 +127,22 @@ def test_register_orgs_checks_everything_before_writing_anything(
     if code == "MALFORMED_CREDENTIAL":  # which org and provider, never the key
         assert err.value.message.startswith(("bulk-bad OPENAI: ", "bulk-new ANTHROPIC: ")), err.value.message
     assert (local_svc.orgs(), len(local_svc.events())) == before
+
+
+def test_a_second_fleet_seed_starts_no_run_and_a_larger_one_checks_only_the_new_orgs(
+    local_svc: IntegrationService, tmp_path: Path
+) -> None:
+    def runs() -> set[str]:
+        events = local_svc.events()
+        return set(events[events.action == "VALIDATE"].run_id.dropna())
+
+    seed_fleet(local_svc, 5, keys_dir=tmp_path)
+    first = runs()
+    keys = (tmp_path / "demo-org-keys.txt").read_text()
+    assert (tmp_path / "demo-org-keys.txt").stat().st_mode & 0o777 == 0o600
+    assert [line.split("\t")[0] for line in keys.splitlines()] == [f"org-{i:05d}" for i in range(5)]
+    assert seed_fleet(local_svc, 5, keys_dir=tmp_path) == {"orgs": 0, "checked": 0, "changed": 0}
+    assert runs() == first and (tmp_path / "demo-org-keys.txt").read_text() == keys  # nothing new: no run, no key
+    more = seed_fleet(local_svc, 7, keys_dir=tmp_path)
+    assert more["orgs"] == 2 and more["checked"] == (1 + 5 % 3) + (1 + 6 % 3)  # only org-00005 and org-00006
+    assert len(runs() - first) == 1 and len((tmp_path / "demo-org-keys.txt").read_text().splitlines()) == 7

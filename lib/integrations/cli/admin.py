@@ -14,7 +14,7 @@ from .output import Actor, JsonOpt, _actor, _emit, _error, _service, _warn, err,
 
 def init(as_json: JsonOpt = False) -> None:
     """Create the data dir, tables and keyring (idempotent); fails if the status cache is not ready."""
-    with _service(as_json, require_cache=True) as svc:
+    with _service(as_json, require_cache=True, create=True) as svc:
         _emit(
             as_json,
             {"success": True, "backends": svc.backends},
@@ -24,33 +24,41 @@ def init(as_json: JsonOpt = False) -> None:
 
 def demo(
     orgs: Annotated[
-        int | None, typer.Option(min=1, max=100_000, help="Also a large fleet: org-00000.. with 1-3 providers each.")
+        int | None,
+        typer.Option(
+            min=1,
+            max=100_000,
+            help="Also a large fleet, org-00000.. with 1-3 providers each (only orgs not there yet are created and "
+            "checked); their org API keys go to the same keys file.",
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load the demo orgs (sandbox only; idempotent). Their org API keys go to a 0600 file in the data dir.
-    `--orgs N` adds N more orgs for trying the console at scale (about a minute for 10,000)."""
+    """Load the demo orgs (sandbox only; idempotent). Every new org's API key is appended to demo-org-keys.txt in
+    the data dir (0600), never printed. `--orgs N` adds N more orgs for trying the console at scale (about a minute
+    for 10,000); a re-run creates nothing and starts no run."""
     from rich.progress import Progress as RichProgress
 
-    from ..demo import save_keys, seed, seed_fleet
+    from ..demo import KEYS_FILE, save_keys, seed, seed_fleet
 
-    if orgs is not None:
-        with _service(as_json) as svc, RichProgress(console=err, disable=as_json) as bar:
-            task = bar.add_task("creating orgs", total=orgs)
-            fleet = seed_fleet(svc, orgs, lambda done, total: bar.update(task, completed=done))
-        _emit(as_json, fleet, f"{fleet['orgs']:,} org(s) created; {fleet['checked']:,} credential(s) checked.")
-        return
-    with _service(as_json) as svc:
+    with _service(as_json, create=True) as svc:
         keys = seed(svc)
         data_dir = svc.data_dir or Path(".data")
-        path = save_keys(data_dir, keys) if keys else data_dir / "demo-org-keys.txt"
-        text = (
-            f"Created {len(keys)} demo orgs ({', '.join(keys)}). Their org API keys are in {path} "
-            "(readable only by you)."
-            if keys
-            else "Demo orgs already present."
+        path = save_keys(data_dir, keys) if keys else data_dir / KEYS_FILE
+        named = f"Created {len(keys)} demo orgs ({', '.join(keys)})." if keys else "Demo orgs already present."
+        if orgs is None:
+            where = f" Their org API keys are in {path} (readable only by you)." if keys else ""
+            _emit(as_json, {"created": sorted(keys), "keys_file": str(path)}, named + where)  # keys: in the file
+            return
+        with RichProgress(console=err, disable=as_json) as bar:
+            task = bar.add_task("creating orgs", total=orgs)
+            fleet = seed_fleet(svc, orgs, lambda done, total: bar.update(task, completed=done), keys_dir=data_dir)
+        where = f" New org API keys are in {path} (readable only by you)." if keys or fleet["orgs"] else ""
+        _emit(
+            as_json,
+            {**fleet, "created": sorted(keys), "keys_file": str(path)},
+            f"{named} {fleet['orgs']:,} fleet org(s) created; {fleet['checked']:,} credential(s) checked.{where}",
         )
-        _emit(as_json, {"created": keys, "keys_file": str(path)}, text)
 
 
 def reconcile(
@@ -101,7 +109,11 @@ def api(
     _warn_exposed(host)
     import uvicorn
 
-    uvicorn.run("integrations.api:create_app", factory=True, host=host, port=port)
+    from ..api import create_app
+
+    with _service(False) as svc:  # a bad setting or a missing data dir: the catalog error, before the server starts
+        app = create_app(svc)
+    uvicorn.run(app, host=host, port=port)
 
 
 def _warn_exposed(host: str) -> None:

@@ -90,12 +90,13 @@ def _emit(as_json: bool, data: Any, text: str | Callable[[], None]) -> None:
 
 
 @contextmanager
-def _service(as_json: bool, require_cache: bool = False) -> Iterator[IntegrationService]:
-    """Build the service; turn catalog errors into a message with the fix and exit code 1."""
+def _service(as_json: bool, require_cache: bool = False, create: bool = False) -> Iterator[IntegrationService]:
+    """Build the service; turn catalog errors (a bad setting included) into a message with the fix and exit code 1.
+    Only `create` (init, demo) makes a missing data dir: elsewhere it is refused ("Run `integrations init`")."""
     try:
         from ..bootstrap import connect  # the SDKs, pandas and the cloud clients: only for a command that runs
 
-        yield connect(require_cache=require_cache)
+        yield connect(require_cache=require_cache, installed=not create)
     except IntegrationError as exc:
         _error(as_json, exc)
 
