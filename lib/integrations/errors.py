@@ -187,7 +187,7 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
                 "The key belongs to another account.",
                 "The service account or its key was deleted or disabled.",
             ],
-            ["Create a new key in the provider's console and set it up again (rotate)."],
+            ["Create a new key in the provider's console and set it up (over a stored key, a setup rotates it)."],
             http_status=400,
         ),
         _e(
@@ -210,7 +210,10 @@ CATALOG: dict[str, CatalogEntry] = {  # keyed by Code: a StrEnum, so a plain str
             "Provider rate limit reached",
             "The provider is rate-limiting this credential.",
             ["Too many requests on this key or organization at the provider."],
-            ["Wait for the time the provider asked (Retry-After), then retry."],
+            [
+                "Wait for the time the provider asked (its Retry-After, when it sends one; else about a minute), "
+                "then retry."
+            ],
             retryable=True,
             http_status=429,
         ),

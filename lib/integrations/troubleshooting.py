@@ -132,7 +132,7 @@ WALKTHROUGHS = [
             "If the provider rejects the key by hand too, create a new key and set it up again (rotate); the old "
             "ciphertext is erased in the same transaction.",
             "Inconclusive (NETWORK_ERROR, PROVIDER_UNAVAILABLE, RATE_LIMITED): retry after the time given "
-            "(Retry-After); check the provider's status page.",
+            "(Retry-After, when the provider sends one; else about a minute); check the provider's status page.",
             "To keep a key the provider cannot check now, retry the setup with skip_validation=true (console: "
             "Skip validation; CLI: --skip-validation): it is stored as PENDING; re-validate it later.",
         ],
@@ -347,8 +347,9 @@ def advice(
         fixes = [_REVALIDATE.sub(", then save it again", f) for f in fixes]
         if code in _INCONCLUSIVE:
             fixes.append(
-                "The key could not be checked now: to keep it anyway, store it as PENDING (console: tick Skip "
-                "validation; CLI: --skip-validation; API: skip_validation=true) and re-validate it later."
+                "The key could not be checked now: to keep it anyway, store it as PENDING (console: the 'Store it "
+                "as PENDING' button beside the failed check, or tick Skip validation; CLI: --skip-validation; API: "
+                "skip_validation=true) and re-validate it later."
             )
         if rotation:
             notes.append("Nothing was rotated: the current key is unchanged, still stored and still in use.")

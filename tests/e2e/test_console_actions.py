@@ -19,7 +19,7 @@ from integrations.demo import seed
 from integrations.domain import Action
 from playwright.sync_api import expect
 
-from tests.e2e.test_console_browser import CHROMIUM, ROOT, _free_port, browser, card  # noqa: F401
+from tests.e2e.test_console_browser import CHROMIUM, ROOT, _free_port, browser, card, settled  # noqa: F401
 from tests.keys import openai_key
 
 pytestmark = pytest.mark.e2e
@@ -128,7 +128,7 @@ def test_test_a_key_without_saving_then_save_it(page, console: str, svc: Integra
 def test_diagnose_then_act_beside_the_failed_step(page, console: str, svc: IntegrationService) -> None:
     page.goto(f"{console}/troubleshooting?org=hooli&provider=ANTHROPIC")  # the demo's drifted cache row
     page.get_by_role("button", name="Diagnose").click()
-    page.get_by_text("STATUS_SYNC_FAILED").first.wait_for()
+    page.get_by_text("STATUS_CACHE_DRIFT").first.wait_for()  # the code status and the REST API give drift
     shot(page, "c27b_03_diagnose_drift_with_resync_button")
     page.locator(".st-key-act_resync button").click()  # beside the failed step (not the page's own Resync)
     page.locator('[data-testid="stAlertContentSuccess"]').filter(has_text="1 drift(s) fixed").wait_for()
@@ -179,6 +179,7 @@ def test_create_an_org_then_rotate_its_key_shown_once(page, console: str, svc: I
     assert first not in page.content()
     expect(page.get_by_text("newco").first).to_be_visible()  # the sidebar opened the new org
 
+    settled(page)  # "I have copied it" reran the page: its previous copy of this button may still be drawn
     page.get_by_role("button", name="Rotate org API key…").click()
     page.get_by_text("The current key stops working at once").wait_for()
     page.get_by_role("button", name="Yes, rotate").wait_for()  # the rerun has drawn the confirmation

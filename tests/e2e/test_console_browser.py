@@ -166,6 +166,15 @@ def filter_org(page, text: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def settled(page) -> None:
+    """Wait for the rerun to end: no element left from the previous run (a stale button is still drawn, and
+    clickable, beside its new copy until the rerun that replaces it ends)."""
+    page.wait_for_function(
+        """() => !document.querySelector('[data-stale="true"]')
+            && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')"""
+    )
+
+
 def click_row(page, row: int) -> None:
     """Tick a row's selection box in the data grid (rows are drawn on a canvas, 35 px each below the header)."""
     # a grid showing other rows is a new widget: the one it replaces may show (stale) until the redraw ends

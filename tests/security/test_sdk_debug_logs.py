@@ -19,6 +19,7 @@ from tests.servers import cli_env
 @pytest.mark.parametrize("provider,key", [("anthropic", ANTHROPIC_OK), ("openai", OPENAI_OK)])
 def test_the_sdks_debug_switch_prints_no_key(tmp_path: Path, provider: str, key: str) -> None:
     env = cli_env(tmp_path / "data") | {"ANTHROPIC_LOG": "debug", "OPENAI_LOG": "debug"}
+    subprocess.run(["integrations", "init"], env=env, check=True, capture_output=True)
     subprocess.run(["integrations", "org", "create", "newco"], env=env, check=True, capture_output=True)
     ran = subprocess.run(
         ["integrations", "test", "newco", provider, "--credential-stdin"],

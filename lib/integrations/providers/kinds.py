@@ -129,6 +129,7 @@ def refuse_wrong_kind(provider: Provider, key: str | SecretStr, need: Need | Non
         Code.WRONG_KEY_KIND,
         f"This {provider.label} key ({family.prefix}...) is {family.name}: it cannot {what}. Use "
         f"{_RIGHT_KEY[(provider, wanted)]}.",
+        fix=f"Use {_RIGHT_KEY[(provider, wanted)]}.",  # this provider's key, not the catalog's list of three
     )
 
 
