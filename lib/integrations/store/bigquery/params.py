@@ -166,13 +166,7 @@ CREDENTIAL_TYPES = {  # the STRUCT of one @records element: the credentials tabl
     "updated_by": "STRING",
     "deleted_at": "TIMESTAMP",
     "credential_kind": "STRING",
-    "data_status": "STRING",
-    "data_through": "DATE",
-    "data_newest_at": "TIMESTAMP",
-    "last_success_at": "TIMESTAMP",
-    "expiry": "STRING",
-    "expires_at": "TIMESTAMP",
-    "last_used_at": "TIMESTAMP",
+    **FRESHNESS_TYPES,
 }
 KEY_TYPES = {  # one @keys element: an org API key (its hash, never the key)
     "org_slug": "STRING",
