@@ -116,3 +116,19 @@ def test_a_bulk_run_writes_an_expiry_reminder_once_with_its_run_id() -> None:
     svc.revalidate_many()
     [reminder] = [e for e in svc.store.events(ORG) if e.action == Action.EXPIRY]
     assert "(7-day mark)" in reminder.message and reminder.run_id == first.run_id
+
+
+def test_a_run_scoped_to_some_orgs_repairs_only_their_cache() -> None:
+    """Review round 4, item 21: `revalidate --org globex` reported 'drift fixed 1' for hooli's cache row. The
+    reconcile after a run stays within the orgs the run chose; a run over the fleet repairs the fleet."""
+    svc = fake_service()
+    for slug in ("a-org", "b-org"):
+        svc.register_org(slug)
+        svc.setup(slug, "openai", openai_key(), skip_validation=True)
+    svc.cache.set_many([("b-org", Provider.OPENAI, Status.INVALID, None)])  # another writer synced out of order
+    assert svc.revalidate_many(orgs=["a-org"]).drift_fixed == 0
+    assert svc.revalidate_many(targets=[("a-org", "openai")]).drift_fixed == 0
+    assert [d.org_slug for d in svc.reconcile(dry_run=True).drifts] == ["b-org"]  # left as it was
+    assert svc.revalidate_many(orgs=["b-org"]).drift_fixed == 1
+    svc.cache.set_many([("b-org", Provider.OPENAI, Status.INVALID, None)])
+    assert svc.revalidate_many().drift_fixed == 1  # the whole fleet's run repairs the whole fleet

@@ -44,14 +44,23 @@ class RewrapReport(BaseModel):
     warnings: list[str] = Field(default_factory=list)  # e.g. ERASE_INCOMPLETE: an old ciphertext still in the WAL
 
 
-def reconcile(deps: Deps, dry_run: bool = False, actor: str = "system", org_slug: str | None = None) -> ReconcileReport:
-    """Rebuild the status cache from the system of record; report every drift (fixed unless dry_run)."""
+def reconcile(
+    deps: Deps,
+    dry_run: bool = False,
+    actor: str = "system",
+    org_slug: str | None = None,
+    within: set[str] | None = None,
+) -> ReconcileReport:
+    """Rebuild the status cache from the system of record; report every drift (fixed unless dry_run). `within`
+    limits it to those orgs (read in the same two queries as the fleet): a run scoped to some orgs repairs theirs."""
     if org_slug is None:  # the overview's read models: one query each side, straight into frames
         frame = overview_frame(deps.store.active_frame(), deps.cache.status_frame())
     else:
         org = deps.cache.get_org(org_slug)
         frame = overview_frame(records_frame(deps.store.list_credentials(org_slug)), orgs_frame([org] if org else []))
     drifted = frame[frame["drift"]]
+    if within is not None:
+        drifted = drifted[drifted["org_slug"].isin(within)]
     drifts = [
         Drift(
             org_slug=r.org_slug,

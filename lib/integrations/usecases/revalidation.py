@@ -102,8 +102,11 @@ def revalidate_many(
     report = finalize_run(deps, run_id, actor)
     report.missing, report.backoff_s = missing, task.backoff_s
     report.warnings = task.warnings + report.warnings
-    try:  # writers in other processes (the API server, other tasks) may have synced out of order: repair it
-        report.drift_fixed = reconcile(deps, actor=actor).fixed
+    # writers in other processes (the API server, other tasks) may have synced out of order: repair it, within the
+    # orgs the run chose (a run of one org does not change, nor report, another org's cache)
+    within = set(orgs) if orgs is not None else ({r.org_slug for r in records or []} if targets is not None else None)
+    try:
+        report.drift_fixed = reconcile(deps, actor=actor, within=within).fixed
     except IntegrationError as exc:
         report.warnings.append(f"{exc.code}: reconcile after the run failed ({exc.message}); run it again.")
     report.duration_s = time.monotonic() - started
