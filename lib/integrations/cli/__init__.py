@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from . import admin, credentials, reads
+from . import admin, credentials, history, reads
 from .keys import key_app, org_app
 from .output import PLAIN_HELP, out
 from .runs import revalidate_app
@@ -65,6 +65,8 @@ app.command("providers")(reads.providers)
 app.add_typer(revalidate_app, name="revalidate")
 app.command("get")(reads.get_one)
 app.command("diagnose")(reads.diagnose)
+app.command("history")(history.history)
+app.command("runs")(history.runs)
 app.command()(admin.reconcile)
 app.command()(admin.rewrap)
 app.command()(admin.api)
