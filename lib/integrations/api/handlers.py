@@ -16,16 +16,15 @@ from ..results import ErrorInfo
 from .models import ErrorResponse
 
 
-def error_response(exc: IntegrationError, hint: str | None = None) -> JSONResponse:
-    """The catalog's answer; `hint` replaces the catalog's first fix when the error knows a better one."""
+def error_response(exc: IntegrationError) -> JSONResponse:
+    """The catalog's answer (its hint: the error's own fix when it has one, else the catalog's first)."""
     headers = {}
     wait = exc.details.get("retry_after")  # the provider's (or our attempt limit's) own value; never made up
     if exc.http_status == 429 and wait is not None and str(wait).strip():
         headers["Retry-After"] = str(wait)
-    info = ErrorInfo.of(exc)
-    if hint:
-        info.hint = hint
-    return JSONResponse(ErrorResponse(error=info).model_dump(mode="json"), status_code=exc.http_status, headers=headers)
+    return JSONResponse(
+        ErrorResponse(error=ErrorInfo.of(exc)).model_dump(mode="json"), status_code=exc.http_status, headers=headers
+    )
 
 
 async def integration_error(_: Request, exc: IntegrationError) -> JSONResponse:
@@ -51,13 +50,13 @@ def _not_json(exc: RequestValidationError, error: dict[str, Any]) -> JSONRespons
     reason = str((error.get("ctx") or {}).get("error", "")).strip()
     said = f": {reason[0].lower()}{reason[1:]}" if reason else ""
     message = f"The request body is not valid JSON (line {line}, column {column}{said})."
-    return error_response(IntegrationError(Code.INVALID_INPUT, message), hint=SEND_JSON)
+    return error_response(IntegrationError(Code.INVALID_INPUT, message, fix=SEND_JSON))
 
 
 def body_not_text() -> JSONResponse:
     """A body FastAPI could not decode at all (bytes that are not UTF-8): as a JSON error, with the same fix."""
     message = "The request body is not valid JSON (it is not UTF-8 text)."
-    return error_response(IntegrationError(Code.INVALID_INPUT, message), hint=SEND_JSON)
+    return error_response(IntegrationError(Code.INVALID_INPUT, message, fix=SEND_JSON))
 
 
 async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -66,7 +65,7 @@ async def invalid_request(_: Request, exc: RequestValidationError) -> JSONRespon
         return _not_json(exc, first)
     if tuple(first.get("loc", ())) == ("body",) and first.get("type") in NOT_AN_OBJECT:
         return error_response(
-            IntegrationError(Code.INVALID_INPUT, "The request body must be a JSON object."), SEND_JSON
+            IntegrationError(Code.INVALID_INPUT, "The request body must be a JSON object.", fix=SEND_JSON)
         )
     if first.get("type") == "value_error":  # our own validators' words, which name their field
         said = str(first.get("msg", "")).removeprefix("Value error, ").rstrip(".")
