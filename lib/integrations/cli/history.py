@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .output import JsonOpt, ProviderArg, _emit, _service, label, literal, out
+from .output import JsonOpt, ProviderArg, _emit, _service, label, literal, out, when
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,10 +19,6 @@ RunArg = Annotated[
 ]
 
 
-def _when(value: Any) -> str:
-    return "" if value is None or str(value) == "NaT" else f"{value:%Y-%m-%d %H:%M:%S} UTC"
-
-
 def _text(value: Any, enum: bool = False) -> str:
     if value is None or (isinstance(value, float) and value != value):  # None, NaN: an empty cell
         return ""
@@ -30,11 +26,9 @@ def _text(value: Any, enum: bool = False) -> str:
 
 
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
-    rows = frame.reindex(columns=columns).astype(object).where(frame.reindex(columns=columns).notna(), None)
-    return [
-        {k: (v.isoformat().replace("+00:00", "Z") if hasattr(v, "isoformat") else v) for k, v in r.items()}
-        for r in rows.to_dict("records")
-    ]
+    """The columns' rows for --json, a missing value as null (times are written by _emit: ISO 8601 with Z)."""
+    rows = frame.reindex(columns=columns).astype(object)
+    return rows.where(rows.notna(), None).to_dict("records")
 
 
 HISTORY_COLUMNS = [
@@ -70,7 +64,7 @@ def history(
             for r in frame.itertuples():
                 change = " -> ".join(_text(s, True) for s in (r.status_before, r.status_after) if _text(s))
                 shown.add_row(
-                    _when(r.at),
+                    when(r.at),
                     _text(r.action, True),
                     _text(r.outcome, True),
                     change,
@@ -123,8 +117,8 @@ def runs(run_id: RunArg = None, as_json: JsonOpt = False) -> None:
                 every.add_row(
                     literal(r.run_id),
                     literal(r.kind),
-                    _when(r.started),
-                    _when(r.ended),
+                    when(r.started),
+                    when(r.ended),
                     str(r.checks),
                     str(r.changes),
                     str(r.undelivered),
@@ -137,7 +131,7 @@ def runs(run_id: RunArg = None, as_json: JsonOpt = False) -> None:
                 shown.add_column(name, overflow="fold")
             for r in changes.head(200).itertuples():
                 shown.add_row(
-                    _when(r.at),
+                    when(r.at),
                     literal(r.org_slug),
                     _text(r.provider, True),
                     _text(r.status_before, True),

@@ -80,6 +80,11 @@ def _json_value(value: object) -> object:
     return str(value)
 
 
+def when(at: datetime | None, empty: str = "") -> str:
+    """A time as people read it: to the second, in UTC; `empty` for none (None, or pandas' NaT in a frame)."""
+    return empty if at is None or at != at else f"{at:%Y-%m-%d %H:%M:%S} UTC"
+
+
 def _emit(as_json: bool, data: Any, text: str | Callable[[], None]) -> None:
     if as_json:
         sys.stdout.write(json.dumps(data, default=_json_value, indent=2) + "\n")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from .. import provider_registry
-from .output import JsonOpt, ProviderArg, _emit, _service, _warn, label, literal, out
+from .output import JsonOpt, ProviderArg, _emit, _service, _warn, label, literal, out, when
 
 if TYPE_CHECKING:
     from ..domain import DataStatus
@@ -20,16 +20,11 @@ def _data(status: DataStatus, through: date | None, read_at: datetime | None) ->
     """'STALE, data through 2026-12-05, source last read 2026-12-07 02:00 UTC'."""
     shown = [label(status), f"data through {through}" if through else "no data yet"]
     if read_at is not None:
-        shown.append(f"source last read {read_at:%Y-%m-%d %H:%M:%S} UTC")
+        shown.append(f"source last read {when(read_at)}")
     return ", ".join(shown)
 
 
 WIDE = 120  # columns: narrower, `status` prints a card per provider instead of a table that would cut values
-
-
-def _when(at: datetime | None, empty: str = "") -> str:
-    """A time as people read it: to the second, in UTC."""
-    return f"{at:%Y-%m-%d %H:%M:%S} UTC" if at else empty
 
 
 def status(org: str, as_json: JsonOpt = False) -> None:
@@ -50,7 +45,7 @@ def status(org: str, as_json: JsonOpt = False) -> None:
                     label(i.credential_kind) if i.credential_kind else "",
                     literal(i.credential_name or ""),
                     literal(i.credential_hint or ""),
-                    _when(i.last_validated_at),
+                    when(i.last_validated_at),
                     i.error.code if i.error else "",
                 )
                 for i in data.integrations.values()
@@ -106,8 +101,8 @@ def _integration_table(org: str, one: Integration) -> None:
         "name": one.credential_name or "",
         "credential": one.credential_hint or "",
         "credential id": one.credential_id or "",
-        "last validated": _when(one.last_validated_at, "never"),
-        "created": _when(one.created_at),
+        "last validated": when(one.last_validated_at, "never"),
+        "created": when(one.created_at),
     }
     if one.error:
         rows |= {"error": f"{one.error.code}: {one.error.message}", "fix": one.error.hint}
