@@ -212,9 +212,10 @@ def actions(frame: pd.DataFrame, chosen: Queue) -> None:
     if len(selected) == 1:
         row = selected.iloc[0]
         c1, c2 = st.columns(2)
-        if c1.button(f"Open setup for {row.org_slug} · {row.provider}", key="open_setup"):
+        pair = f"{row.org_slug} · {said(row.provider)}"  # a slug (lower case, digits, dashes) and a label
+        if c1.button(f"Open setup for {pair}", key="open_setup"):
             _ui.open_page("pages/setup.py", row.org_slug, row.provider)
-        if c2.button(f"Troubleshoot {row.org_slug} · {row.provider}", key="open_troubleshooting"):
+        if c2.button(f"Troubleshoot {pair}", key="open_troubleshooting"):
             _ui.open_page("pages/troubleshooting.py", row.org_slug, row.provider)
 
     configured = int((frame.status != "NOT_CONFIGURED").sum())

@@ -263,7 +263,7 @@ def test_the_selection_follows_the_rows_through_a_resort_and_a_filter(demo: Inte
     assert _ticked(at) == [("acmecorp", "GCP"), ("initech", "OPENAI")], "the ticks moved with the rows"
     at.text_input(key="filter_org").input("acme").run()
     assert _ticked(at) == [("acmecorp", "GCP")]
-    assert at.button(key="open_setup").label == "Open setup for acmecorp · GCP"
+    assert at.button(key="open_setup").label == "Open setup for acmecorp · Google Cloud"
     assert any("1 more selected but hidden" in c.value for c in at.caption)
     at.text_input(key="filter_org").input("").run()
     assert _ticked(at) == [("acmecorp", "GCP"), ("initech", "OPENAI")], "hidden rows stay chosen"
@@ -276,7 +276,7 @@ def test_the_selection_follows_the_rows_through_a_resort_and_a_filter(demo: Inte
 
 def test_a_filter_never_turns_a_selection_into_another_row(demo: IntegrationService) -> None:
     at = select(app("pages/status.py"), ("umbrella", "GCP"))
-    assert at.button(key="open_setup").label == "Open setup for umbrella · GCP"
+    assert at.button(key="open_setup").label == "Open setup for umbrella · Google Cloud"
     at.text_input(key="filter_org").input("acme").run()
     assert not [b for b in at.button if b.key == "open_setup"], "no other org's row is chosen"
     assert at.button(key="revalidate_selected").label == "Re-validate selected (0)"

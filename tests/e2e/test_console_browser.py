@@ -214,7 +214,7 @@ def test_setup_then_status_then_back(page, console: str, svc: IntegrationService
     page.get_by_text("1 of").wait_for()
     shot(page, "02_status_shows_the_new_integration")
     click_row(page, 1)
-    page.get_by_role("button", name="Open setup for initech · OPENAI").click()
+    page.get_by_role("button", name="Open setup for initech · OpenAI").click()
     page.locator("h3").filter(has_text="initech · OpenAI").wait_for()
     expect(card(page)).to_contain_text("Browser key")
     expect(card(page)).to_contain_text("🟢 Valid")

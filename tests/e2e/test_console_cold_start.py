@@ -9,6 +9,7 @@ import time
 
 import pytest
 from integrations import IntegrationService
+from integrations.labels import label
 from playwright.sync_api import expect
 
 from tests.e2e.test_console_browser import (  # noqa: F401  (the module-scoped fixtures: a fresh server here)
@@ -60,7 +61,7 @@ def test_select_then_resort_then_filter_then_act(page, console: str, svc: Integr
     page.screenshot(path=str(SHOTS / "21_selection_after_resort.png"), full_page=True)
     filter_org(page, "fleet-000")  # one of the two chosen rows stays in view
     page.get_by_text("1 more selected but hidden").wait_for()
-    expect(page.get_by_role("button", name="Open setup for fleet-000 · ANTHROPIC")).to_be_visible()
+    expect(page.get_by_role("button", name="Open setup for fleet-000 · Anthropic")).to_be_visible()
     page.screenshot(path=str(SHOTS / "22_selection_after_filter.png"), full_page=True)
     filter_org(page, "fleet-00")
     page.get_by_role("button", name="Re-validate selected (2)").click()  # act: the rows chosen, not rows 1 and 3
@@ -88,7 +89,7 @@ def test_select_on_page_one_then_on_page_two_then_act(page, console: str, svc: I
     first, second = rows.iloc[0], rows.iloc[PAGE_SIZE]
     page.get_by_text(re.compile(rf"^{len(rows)} of \d+ integrations · rows 1-{PAGE_SIZE}$")).wait_for()
     click_row(page, 1)
-    page.get_by_role("button", name=f"Open setup for {first.org_slug} · {first.provider}").wait_for()
+    page.get_by_role("button", name=f"Open setup for {first.org_slug} · {label(first.provider)}").wait_for()
     page.get_by_role("button", name="Next ›").click()
     page.get_by_text(re.compile(rf"rows {PAGE_SIZE + 1}-{len(rows)}$")).wait_for()
     click_row(page, 1)
